@@ -1,0 +1,57 @@
+# Kefu — the two commands a new machine needs are `make run` and `make test`.
+# Everything else (virtualenv, dependencies, generated protos, database) is set up on demand.
+SHELL := /bin/bash
+PY ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .kefu/tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PROTOS := $(shell find proto -name '*.proto' | sort)
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: help install proto run test test-fast lock clean clean-db
+
+help:
+	@echo "make run    - install, generate, start embedded PostgreSQL, migrate, seed, run all services"
+	@echo "make test   - install, generate and run the whole test suite"
+	@echo "make proto  - regenerate gRPC code into gen/"
+	@echo "make lock   - re-resolve uv.lock after editing pyproject.toml"
+
+$(UV):
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PY)
+	@touch $@
+
+install: $(VENV)/.synced
+
+gen/.stamp: $(PROTOS) $(VENV)/.synced
+	rm -rf gen && mkdir -p gen
+	$(PYTHON) -m grpc_tools.protoc -Iproto \
+		--python_out=gen --grpc_python_out=gen \
+		--mypy_out=gen --mypy_grpc_out=gen $(PROTOS)
+	@touch $@
+
+proto: gen/.stamp
+
+run: gen/.stamp
+	$(PYTHON) -m kefu_common.devstack
+
+test: gen/.stamp
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+test-fast: gen/.stamp
+	$(PYTHON) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+lock: $(UV)
+	$(UV) lock
+
+clean:
+	rm -rf gen $(VENV) .kefu/tools .pytest_cache
+
+clean-db:
+	rm -rf .kefu/pgdata .kefu/test-pgdata

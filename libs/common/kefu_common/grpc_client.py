@@ -1,0 +1,84 @@
+"""Outgoing gRPC: one channel factory that carries the correlation id as metadata."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from kefu_common.context import REQUEST_ID_METADATA_KEY, get_request_id
+
+
+def _with_request_id(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    request_id = get_request_id()
+    if request_id is None:
+        return details
+    metadata = grpc.aio.Metadata(*(details.metadata or ()))
+    if REQUEST_ID_METADATA_KEY not in metadata:
+        metadata.add(REQUEST_ID_METADATA_KEY, request_id)
+    return grpc.aio.ClientCallDetails(
+        method=details.method,
+        timeout=details.timeout,
+        metadata=metadata,
+        credentials=details.credentials,
+        wait_for_ready=details.wait_for_ready,
+    )
+
+
+class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(_with_request_id(details), request)
+
+
+class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(_with_request_id(details), request)
+
+
+class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(
+        self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, it: Any
+    ) -> Any:
+        return await continuation(_with_request_id(details), it)
+
+
+class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(
+        self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, it: Any
+    ) -> Any:
+        return await continuation(_with_request_id(details), it)
+
+
+def create_channel(target: str) -> grpc.aio.Channel:
+    """An insecure channel for in-cluster / loopback traffic (TLS is the mesh's job)."""
+    service_config = {
+        "methodConfig": [
+            {
+                "name": [{}],
+                # Transparent retry of calls that never reached the server.
+                "retryPolicy": {
+                    "maxAttempts": 3,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "0.5s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+    return grpc.aio.insecure_channel(
+        target,
+        options=[
+            ("grpc.enable_retries", 1),
+            ("grpc.service_config", json.dumps(service_config)),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+        ],
+        interceptors=[_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()],
+    )

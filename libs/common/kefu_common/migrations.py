@@ -1,0 +1,79 @@
+"""Alembic, one migration history per service schema.
+
+Each service has `migrations/` beside its package with an `env.py` of two lines:
+
+    from kefu_common.migrations import run_env
+    run_env(schema="ticketing")
+
+The history table lives in the service's schema (`<schema>.alembic_version`), so services
+migrate independently. A transaction-scoped advisory lock lets several replicas start at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from kefu_common.db import to_async_url
+
+
+def alembic_config(migrations_dir: Path, database_url: str, schema: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("version_locations", str(migrations_dir / "versions"))
+    cfg.attributes["database_url"] = database_url
+    cfg.attributes["schema"] = schema
+    return cfg
+
+
+def upgrade(migrations_dir: Path, database_url: str, schema: str, revision: str = "head") -> None:
+    """Apply migrations (synchronous; call from a thread when a loop is running)."""
+    command.upgrade(alembic_config(migrations_dir, database_url, schema), revision)
+
+
+def downgrade(migrations_dir: Path, database_url: str, schema: str, revision: str) -> None:
+    command.downgrade(alembic_config(migrations_dir, database_url, schema), revision)
+
+
+def _do_run(connection: Connection, schema: str) -> None:
+    lock_key = zlib.crc32(f"kefu-migrations-{schema}".encode())
+    connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key})
+    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    connection.execute(text(f'SET LOCAL search_path TO "{schema}", public'))
+    context.configure(
+        connection=connection,
+        version_table_schema=schema,
+        include_schemas=False,
+        transaction_per_migration=False,
+    )
+    context.run_migrations()
+
+
+async def _run_online(url: str, schema: str) -> None:
+    engine = create_async_engine(to_async_url(url), poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_do_run, schema)
+    finally:
+        await engine.dispose()
+
+
+def run_env(*, schema: str) -> None:
+    """Body of every service's alembic env.py."""
+    cfg = context.config
+    url = cfg.attributes.get("database_url") or cfg.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database URL given to alembic")
+    if context.is_offline_mode():
+        context.configure(url=url, version_table_schema=schema, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    asyncio.run(_run_online(url, schema))

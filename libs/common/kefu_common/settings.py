@@ -1,0 +1,61 @@
+"""Settings: one pydantic-settings class per service, each with its own env prefix.
+
+The few platform-wide variables (`DATABASE_URL`, `KEFU_ENV`, `KEFU_LOG_FORMAT`,
+`KEFU_LOG_LEVEL`) are read by their exact names in every service. Read once at start-up and
+passed down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+class BaseServiceSettings(BaseSettings):
+    """Fields every service has. Subclasses set `model_config` with their env prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    env: Literal["dev", "test", "prod"] = Field(
+        default="dev", validation_alias=AliasChoices("KEFU_ENV")
+    )
+    log_format: Literal["json", "console"] | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KEFU_LOG_FORMAT"),
+        description="json or console; defaults to json in prod, console otherwise",
+    )
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("KEFU_LOG_LEVEL"))
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL"),
+        description="PostgreSQL URL; unset: the embedded server under .kefu/pgdata",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    grpc_reflection: bool = True
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=120)
+
+    @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.env == "prod" else "console"
+
+    @model_validator(mode="after")
+    def _database_required_in_prod(self) -> BaseServiceSettings:
+        if self.env == "prod" and not self.database_url:
+            raise ValueError("DATABASE_URL must be set when KEFU_ENV=prod")
+        return self
+
+
+class GrpcServiceSettings(BaseServiceSettings):
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(default=0, ge=0, le=65535)
+
+    @property
+    def grpc_bind(self) -> str:
+        return f"{self.grpc_host}:{self.grpc_port}"

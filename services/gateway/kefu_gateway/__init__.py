@@ -1,0 +1,1 @@
+"""Gateway: the REST/OpenAPI face of Kefu for agents, the customer app and partners."""

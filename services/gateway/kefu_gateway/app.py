@@ -1,0 +1,62 @@
+"""The FastAPI application. `create_app()` builds it; nothing is created at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from kefu_common.logging import configure_logging, get_logger
+from kefu_gateway.clients import Clients
+from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from kefu_gateway.problems import install_problem_handlers
+from kefu_gateway.routes import health, qa, tickets
+from kefu_gateway.settings import GatewaySettings
+
+log = get_logger("kefu.gateway")
+
+DESCRIPTION = """
+Kefu (客服): complaint handling and service quality for customer-service centres.
+
+Errors are RFC 9457 `application/problem+json` with a stable machine-readable `code`.
+Every response carries `X-Request-ID`; send your own to correlate logs across services.
+"""
+
+
+def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    settings = settings or GatewaySettings()
+    if configure_logs:
+        configure_logging("gateway", level=settings.log_level, fmt=settings.effective_log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.clients = Clients.connect(settings)
+        log.info("gateway_started", ticketing=settings.ticketing_addr, scoring=settings.scoring_addr)
+        try:
+            yield
+        finally:
+            await app.state.clients.close()
+
+    app = FastAPI(
+        title="Kefu API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+        openapi_tags=[
+            {"name": "tickets", "description": "Customer problems from first contact to closure"},
+            {"name": "quality", "description": "AI quality inspection of conversations"},
+            {"name": "health", "description": "Liveness and readiness"},
+        ],
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(tickets.router)
+    app.include_router(qa.router)
+    # Outermost last: the request id is bound before the size limit can reject anything.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from kefu_common.settings import BaseServiceSettings
+
+DEV_JWT_SECRET = "kefu-dev-secret-change-me-0123456789abcdef"
+
+
+class GatewaySettings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    ticketing_addr: str = "127.0.0.1:50051"
+    escalation_addr: str = "127.0.0.1:50052"
+    scoring_addr: str = "127.0.0.1:50053"
+    rpc_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=32)
+    jwt_issuer: str = "kefu"
+    public_url: str = ""
+
+    @model_validator(mode="after")
+    def _no_dev_secret_in_prod(self) -> GatewaySettings:
+        if self.env == "prod" and self.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError("GATEWAY_JWT_SECRET must be set to a real secret when KEFU_ENV=prod")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+

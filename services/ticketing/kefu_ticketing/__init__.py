@@ -1,0 +1,1 @@
+"""Ticketing: tickets from every channel, contacts, progress, reopen, events, metrics."""

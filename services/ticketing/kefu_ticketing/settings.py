@@ -1,0 +1,12 @@
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kefu_common.settings import GrpcServiceSettings
+
+
+class TicketingSettings(GrpcServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TICKETING_", extra="ignore", frozen=True)
+
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
+    escalation_addr: str = "127.0.0.1:50052"
+    escalation_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
