@@ -11,7 +11,7 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install proto run test test-fast lock clean clean-db
+.PHONY: help install proto run test test-fast lock clean clean-db token
 
 help:
 	@echo "make run    - install, generate, start embedded PostgreSQL, migrate, seed, run all services"
@@ -55,3 +55,8 @@ clean:
 
 clean-db:
 	rm -rf .kefu/pgdata .kefu/test-pgdata
+
+ROLE ?= agent
+SUBJECT ?= demo-$(ROLE)
+token: gen/.stamp
+	@$(PYTHON) -m kefu_gateway token --role $(ROLE) --subject $(SUBJECT)

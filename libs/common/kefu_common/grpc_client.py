@@ -79,6 +79,11 @@ def create_channel(target: str) -> grpc.aio.Channel:
             ("grpc.service_config", json.dumps(service_config)),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+            # Reconnect within about a second of a restarted service coming back
+            # (the library default backs off up to two minutes).
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
         ],
         interceptors=[_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()],
     )

@@ -26,6 +26,7 @@ from kefu_common.db import to_async_url
 
 def alembic_config(migrations_dir: Path, database_url: str, schema: str) -> Config:
     cfg = Config()
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("version_locations", str(migrations_dir / "versions"))
     cfg.attributes["database_url"] = database_url

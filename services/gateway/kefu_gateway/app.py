@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from kefu_common.logging import configure_logging, get_logger
 from kefu_gateway.clients import Clients
@@ -44,7 +43,6 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
         openapi_tags=[
             {"name": "tickets", "description": "Customer problems from first contact to closure"},
             {"name": "quality", "description": "AI quality inspection of conversations"},

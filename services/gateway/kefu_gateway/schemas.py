@@ -11,14 +11,15 @@ from kefu.common.v1 import types_pb2
 from kefu_common.protoconv import enum_choices
 
 
-def _str_enum(name: str, proto_enum: object) -> type[enum.StrEnum]:
-    return enum.StrEnum(name, {v.upper(): v for v in enum_choices(proto_enum)})  # type: ignore[return-value]
+def _str_enum(name: str, proto_enum: object, *, upper: bool = False) -> type[enum.StrEnum]:
+    values = [v.upper() if upper else v for v in enum_choices(proto_enum)]
+    return enum.StrEnum(name, {v.upper(): v for v in values})  # type: ignore[return-value]
 
 
 Channel = _str_enum("Channel", types_pb2.Channel)
 Severity = _str_enum("Severity", types_pb2.Severity)
 CustomerTier = _str_enum("CustomerTier", types_pb2.CustomerTier)
-EscalationLevel = _str_enum("EscalationLevel", types_pb2.EscalationLevel)
+EscalationLevel = _str_enum("EscalationLevel", types_pb2.EscalationLevel, upper=True)
 
 
 class Strict(BaseModel):

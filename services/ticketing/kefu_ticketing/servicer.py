@@ -52,7 +52,7 @@ class EscalationSlaResolver:
                 code="escalation_unavailable",
             ) from None
         return {
-            "level": enum_to_str(types_pb2.EscalationLevel, reply.level),
+            "level": (enum_to_str(types_pb2.EscalationLevel, reply.level) or "").upper(),
             "policy_id": reply.policy_id,
             "policy_version": reply.policy_version,
             "policy_name": reply.policy_name,

@@ -45,7 +45,7 @@ def ticket_public(t: ticketing_pb2.Ticket) -> TicketPublic:
     sla = None
     if t.HasField("sla"):
         sla = {
-            "level": enum_to_str(types_pb2.EscalationLevel, t.sla.level),
+            "level": (enum_to_str(types_pb2.EscalationLevel, t.sla.level) or "").upper(),
             "policy_id": t.sla.policy_id,
             "policy_version": t.sla.policy_version,
             "policy_name": t.sla.policy_name,

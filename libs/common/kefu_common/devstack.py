@@ -1,0 +1,291 @@
+"""`make run`: the whole platform on one machine, and the process harness of the e2e tests.
+
+1. database: DATABASE_URL, or the embedded PostgreSQL under .kefu/pgdata
+2. migrations of every service (`python -m kefu_<svc> migrate`)
+3. the three gRPC services and the gateway as child processes, each waited for
+4. demo data through the public API, demo credentials printed
+Ctrl-C (or SIGTERM) stops the children gracefully, then the embedded database.
+
+This is tooling, not a service: it starts services as processes and never imports them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kefu_common.embedded import resolve_database_url
+from kefu_common.settings import PROJECT_ROOT, BaseServiceSettings
+
+GRPC_SERVICES = ("escalation", "ticketing", "scoring")
+ALL_SERVICES = (*GRPC_SERVICES, "gateway")
+
+
+class StackSettings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8000, ge=1, le=65535)
+    ticketing_port: int = Field(default=50051, ge=1, le=65535)
+    escalation_port: int = Field(default=50052, ge=1, le=65535)
+    scoring_port: int = Field(default=50053, ge=1, le=65535)
+    seed_demo: bool = True
+
+
+@dataclass
+class Stack:
+    """The four services as child processes on loopback."""
+
+    database_url: str
+    ports: Mapping[str, int]
+    host: str = "127.0.0.1"
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    python: str = sys.executable
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def addr(self, name: str) -> str:
+        return f"{self.host}:{self.ports[name]}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.addr('gateway')}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "PYTHONUNBUFFERED": "1",
+                "TICKETING_GRPC_HOST": self.host,
+                "TICKETING_GRPC_PORT": str(self.ports["ticketing"]),
+                "TICKETING_ESCALATION_ADDR": self.addr("escalation"),
+                "ESCALATION_GRPC_HOST": self.host,
+                "ESCALATION_GRPC_PORT": str(self.ports["escalation"]),
+                "SCORING_GRPC_HOST": self.host,
+                "SCORING_GRPC_PORT": str(self.ports["scoring"]),
+                "GATEWAY_HTTP_HOST": self.host,
+                "GATEWAY_HTTP_PORT": str(self.ports["gateway"]),
+                "GATEWAY_TICKETING_ADDR": self.addr("ticketing"),
+                "GATEWAY_ESCALATION_ADDR": self.addr("escalation"),
+                "GATEWAY_SCORING_ADDR": self.addr("scoring"),
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def migrate(self) -> None:
+        for name in GRPC_SERVICES:
+            subprocess.run(
+                [self.python, "-m", f"kefu_{name}", "migrate"],
+                env=self.env(), check=True, stdout=self._log(f"{name}-migrate"),
+                stderr=subprocess.STDOUT,
+            )
+
+    def _log(self, name: str) -> int | None:
+        if self.log_dir is None:
+            return None
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return os.open(self.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def start(self, name: str, timeout: float = 30.0) -> None:
+        self.spawn(name)
+        self.wait_ready(name, timeout)
+
+    def spawn(self, name: str) -> None:
+        out = self._log(name)
+        self.procs[name] = subprocess.Popen(
+            [self.python, "-m", f"kefu_{name}", "serve"],
+            env=self.env(), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop children in order
+        )
+        if out is not None:
+            os.close(out)
+
+    def start_all(self, timeout: float = 60.0) -> None:
+        """Start every service at once (each retries its dependencies), then wait for all."""
+        for name in ALL_SERVICES:
+            self.spawn(name)
+        for name in ALL_SERVICES:
+            self.wait_ready(name, timeout)
+
+    def wait_ready(self, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            proc = self.procs[name]
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {proc.returncode} during start-up")
+            if self.is_ready(name):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{name} was not ready within {timeout:.0f}s")
+
+    def is_ready(self, name: str) -> bool:
+        if name == "gateway":
+            try:
+                return httpx.get(f"{self.gateway_url}/healthz", timeout=0.5).status_code == 200
+            except httpx.HTTPError:
+                return False
+        with grpc.insecure_channel(self.addr(name)) as channel:
+            try:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=0.5
+                )
+            except grpc.RpcError:
+                return False
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else None
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
+
+    def kill(self, name: str) -> None:
+        self.stop(name, signal.SIGKILL)
+
+    def stop_all(self) -> None:
+        for name in reversed(ALL_SERVICES):
+            self.stop(name)
+
+    def token(self, role: str, subject: str) -> str:
+        out = subprocess.run(
+            [self.python, "-m", "kefu_gateway", "token", "--role", role, "--subject", subject],
+            env=self.env(), check=True, capture_output=True, text=True,
+        )
+        return out.stdout.strip()
+
+
+DEMO_TICKETS = [
+    {
+        "key": "demo-ticket-1",
+        "body": {
+            "customer": {"id": "C-10086", "name": "王女士", "tier": "vip"},
+            "channel": "phone",
+            "severity": "high",
+            "category": "quality",
+            "subject": "电视开机黑屏，第三次来电",
+            "description": "Customer says the TV shows a black screen after power-on.",
+        },
+    },
+    {
+        "key": "demo-ticket-2",
+        "body": {
+            "customer": {"id": "C-12315", "name": "李先生", "tier": "standard"},
+            "channel": "regulator",
+            "severity": "normal",
+            "category": "refund",
+            "subject": "12315 转来的退款投诉",
+        },
+    },
+]
+
+
+def seed_demo(stack: Stack, token: str) -> list[dict[str, object]]:
+    """Idempotent: the fixed Idempotency-Keys make a second run return the same tickets."""
+    created = []
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as client:
+        for demo in DEMO_TICKETS:
+            response = client.post(
+                "/v1/tickets",
+                json=demo["body"],
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": demo["key"]},
+            )
+            response.raise_for_status()
+            created.append(response.json())
+    return created
+
+
+def main() -> None:
+    settings = StackSettings()
+    print("kefu: preparing the database ...", flush=True)
+    url = resolve_database_url(settings.database_url, PROJECT_ROOT / ".kefu" / "pgdata")
+    stack = Stack(
+        database_url=url,
+        host=settings.host,
+        ports={
+            "gateway": settings.gateway_port,
+            "ticketing": settings.ticketing_port,
+            "escalation": settings.escalation_port,
+            "scoring": settings.scoring_port,
+        },
+    )
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        print("kefu: applying migrations ...", flush=True)
+        stack.migrate()
+        print("kefu: starting services ...", flush=True)
+        stack.start_all()
+        agent = stack.token("agent", "demo-agent")
+        admin = stack.token("admin", "demo-admin")
+        tickets = seed_demo(stack, agent) if settings.seed_demo else []
+        print(_banner(stack, settings.database_url is None, agent, admin, tickets), flush=True)
+        while not stopping:
+            for name, proc in list(stack.procs.items()):
+                if proc.poll() is not None:
+                    print(f"kefu: {name} exited ({proc.returncode}); stopping", flush=True)
+                    stopping = True
+            time.sleep(0.3)
+    finally:
+        print("kefu: stopping services ...", flush=True)
+        stack.stop_all()
+        print("kefu: stopped", flush=True)
+
+
+def _banner(
+    stack: Stack, embedded: bool, agent: str, admin: str, tickets: list[dict[str, object]]
+) -> str:
+    db = "embedded PostgreSQL (.kefu/pgdata)" if embedded else "DATABASE_URL"
+    lines = [
+        "",
+        "=" * 72,
+        "Kefu is running",
+        f"  Gateway      {stack.gateway_url}",
+        f"  OpenAPI docs {stack.gateway_url}/docs   (spec: {stack.gateway_url}/openapi.json)",
+        f"  gRPC         ticketing {stack.addr('ticketing')}, escalation "
+        f"{stack.addr('escalation')}, scoring {stack.addr('scoring')}",
+        f"  Database     {db}",
+        "",
+        "Demo credentials (bearer tokens, valid 30 days; `make token ROLE=lead` for more):",
+        f"  agent  {agent}",
+        f"  admin  {admin}",
+        "",
+        "Try:",
+        f"  export TOKEN={agent}",
+        f"  curl -s -H \"Authorization: Bearer $TOKEN\" {stack.gateway_url}/v1/tickets/<id>",
+    ]
+    if tickets:
+        lines.append("Demo tickets:")
+        lines.extend(f"  #{t['number']} {t['id']}  {t['subject']}" for t in tickets)
+    lines += ["", "Press Ctrl-C to stop.", "=" * 72]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
+
