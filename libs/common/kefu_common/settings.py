@@ -35,8 +35,6 @@ class BaseServiceSettings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL"),
         description="PostgreSQL URL; unset: the embedded server under .kefu/pgdata",
     )
-    db_pool_size: int = Field(default=10, ge=1, le=200)
-    grpc_reflection: bool = True
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=120)
 
     @property
@@ -55,6 +53,8 @@ class BaseServiceSettings(BaseSettings):
 class GrpcServiceSettings(BaseServiceSettings):
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=0, ge=0, le=65535)
+    grpc_reflection: bool = True
+    db_pool_size: int = Field(default=10, ge=1, le=200)
 
     @property
     def grpc_bind(self) -> str:

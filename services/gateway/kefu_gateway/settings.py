@@ -21,16 +21,11 @@ class GatewaySettings(BaseServiceSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=32)
     jwt_issuer: str = "kefu"
-    public_url: str = ""
 
     @model_validator(mode="after")
     def _no_dev_secret_in_prod(self) -> GatewaySettings:
         if self.env == "prod" and self.jwt_secret == DEV_JWT_SECRET:
             raise ValueError("GATEWAY_JWT_SECRET must be set to a real secret when KEFU_ENV=prod")
         return self
-
-    @property
-    def base_url(self) -> str:
-        return self.public_url or f"http://{self.http_host}:{self.http_port}"
 
 

@@ -1,0 +1,1 @@
+"""Scoring: AI quality inspection (AI 质检) of conversations against versioned rulesets."""

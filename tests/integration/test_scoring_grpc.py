@@ -1,0 +1,257 @@
+"""The scoring service through a real gRPC stub, against the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import func, text
+from sqlmodel import col, select
+
+from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from kefu_common.db import Database
+from kefu_common.errors import ERROR_CODE_METADATA_KEY
+from kefu_scoring import service
+from kefu_scoring.models import SCHEMA, Evaluation
+
+AGENT = scoring_pb2.ROLE_AGENT
+CUSTOMER = scoring_pb2.ROLE_CUSTOMER
+
+
+@pytest.fixture
+async def stub(scoring_addr: str) -> AsyncIterator[scoring_pb2_grpc.ScoringServiceStub]:
+    async with grpc.aio.insecure_channel(scoring_addr) as channel:
+        yield scoring_pb2_grpc.ScoringServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url, schema=SCHEMA, pool_size=2)
+    yield database
+    await database.dispose()
+
+
+def new_request_id() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+def score_request(
+    request_id: str, *turns: scoring_pb2.Turn
+) -> scoring_pb2.ScoreConversationRequest:
+    return scoring_pb2.ScoreConversationRequest(
+        request_id=request_id,
+        conversation_id="conv-1",
+        ticket_id="ticket-1",
+        agent_id="agent-7",
+        turns=turns,
+    )
+
+
+def turn(role: int, text: str, start_ms: int = 0, end_ms: int = 0) -> scoring_pb2.Turn:
+    return scoring_pb2.Turn(
+        role=role,  # type: ignore[arg-type]
+        text=text,
+        start_ms=start_ms,
+        end_ms=end_ms,
+    )
+
+
+def error_code(err: grpc.aio.AioRpcError) -> str | None:
+    for key, value in err.trailing_metadata() or ():
+        if key == ERROR_CODE_METADATA_KEY:
+            return value if isinstance(value, str) else value.decode()
+    return None
+
+
+async def stored(db: Database, request_id: str) -> list[Evaluation]:
+    async with db.session() as session:
+        stmt = select(Evaluation).where(col(Evaluation.request_id) == request_id)
+        return list((await session.exec(stmt)).all())
+
+
+async def test_evaluation_is_scored_stored_and_returned(
+    stub: scoring_pb2_grpc.ScoringServiceStub, db: Database
+) -> None:
+    request_id = new_request_id()
+    reply = await stub.ScoreConversation(
+        score_request(
+            request_id,
+            turn(CUSTOMER, "我的退款呢? calm down 是什么意思", 0, 3_000),
+            turn(AGENT, "这个我也不知道，你自己看吧", 3_500, 6_000),
+        )
+    )
+
+    assert uuid.UUID(reply.id)
+    assert (reply.conversation_id, reply.ticket_id, reply.agent_id) == (
+        "conv-1",
+        "ticket-1",
+        "agent-7",
+    )
+    assert (reply.ruleset_id, reply.ruleset_version) == ("default", 1)
+    assert (reply.total_score, reply.grade) == (80.0, "B")
+    assert [(h.turn_index, h.start, h.end, h.matched_text) for h in reply.hits] == [
+        (1, 4, 7, "不知道"),
+        (1, 8, 12, "你自己看"),
+    ]
+    assert {(h.rule_id, h.rule_version, h.dimension, h.points) for h in reply.hits} == {
+        ("forbidden-phrases", 1, "attitude", -10.0)
+    }
+    assert reply.HasField("created_at")
+
+    [row] = await stored(db, request_id)
+    assert str(row.id) == reply.id
+    assert (row.total_score, row.grade, row.ruleset_id, row.ruleset_version) == (
+        80.0,
+        "B",
+        "default",
+        1,
+    )
+    assert [h["matched_text"] for h in row.hits] == ["不知道", "你自己看"]
+    assert row.request_hash == service.request_hash(
+        service.Conversation(
+            request_id=request_id,
+            conversation_id="conv-1",
+            ticket_id="ticket-1",
+            agent_id="agent-7",
+            turns=(
+                service.Turn("customer", "我的退款呢? calm down 是什么意思", 0, 3_000),
+                service.Turn("agent", "这个我也不知道，你自己看吧", 3_500, 6_000),
+            ),
+        )
+    )
+
+
+async def test_retry_with_the_same_request_id_returns_the_stored_evaluation(
+    stub: scoring_pb2_grpc.ScoringServiceStub, db: Database
+) -> None:
+    request = score_request(new_request_id(), turn(AGENT, "没办法"))
+    first = await stub.ScoreConversation(request)
+    again = await stub.ScoreConversation(request)
+
+    assert again == first  # same id, same created_at, same hits
+    assert len(await stored(db, request.request_id)) == 1
+
+
+async def test_reused_request_id_with_a_different_body_is_already_exists(
+    stub: scoring_pb2_grpc.ScoringServiceStub, db: Database
+) -> None:
+    request_id = new_request_id()
+    first = await stub.ScoreConversation(score_request(request_id, turn(AGENT, "您好")))
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ScoreConversation(score_request(request_id, turn(AGENT, "不知道")))
+
+    assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert error_code(raised.value) == "idempotency_key_reused"
+    assert request_id in (raised.value.details() or "")
+    [row] = await stored(db, request_id)
+    assert (str(row.id), row.total_score, row.hits) == (first.id, 100.0, [])
+
+
+@pytest.mark.parametrize(
+    ("turns", "code", "message"),
+    [
+        ([], "no_turns", "turns must hold at least one turn"),
+        (
+            [turn(CUSTOMER, "a"), turn(AGENT, "b"), turn(CUSTOMER, "c"), turn(0, "d")],
+            "invalid_role",
+            "turns[3].role is required",
+        ),
+        ([turn(AGENT, "x" * 10_001)], "turn_too_long", "turns[0].text is 10001 characters"),
+        ([turn(AGENT, "hi")] * 2_001, "too_many_turns", "turns holds 2001 turns"),
+        (
+            [turn(AGENT, "hi", start_ms=9_000, end_ms=8_000)],
+            "invalid_turn_offsets",
+            "turns[0].end_ms (8000) is before start_ms (9000)",
+        ),
+    ],
+)
+async def test_invalid_conversation_is_invalid_argument_and_nothing_is_written(
+    stub: scoring_pb2_grpc.ScoringServiceStub,
+    db: Database,
+    turns: list[scoring_pb2.Turn],
+    code: str,
+    message: str,
+) -> None:
+    request_id = new_request_id()
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ScoreConversation(score_request(request_id, *turns))
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_code(raised.value) == code
+    assert message in (raised.value.details() or "")
+    assert await stored(db, request_id) == []
+
+
+async def test_missing_request_id_is_invalid_argument_and_nothing_is_written(
+    stub: scoring_pb2_grpc.ScoringServiceStub, db: Database
+) -> None:
+    async with db.session() as session:
+        before = (await session.exec(select(func.count()).select_from(Evaluation))).one()
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ScoreConversation(score_request("", turn(AGENT, "不知道")))
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_code(raised.value) == "invalid_request_id"
+    assert "request_id is required" in (raised.value.details() or "")
+    async with db.session() as session:
+        after = (await session.exec(select(func.count()).select_from(Evaluation))).one()
+    assert after == before
+
+
+async def wait_for_insert_blocked_on_a_lock(db: Database, timeout: float = 10.0) -> None:
+    """Until some backend's INSERT into scoring.evaluation waits on another transaction."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO scoring.evaluation%'"
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        async with db.engine.connect() as conn:
+            if await conn.scalar(query):
+                return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the server's INSERT never waited on the open transaction")
+
+
+async def test_concurrent_duplicate_request_returns_the_evaluation_committed_first(
+    stub: scoring_pb2_grpc.ScoringServiceStub, db: Database
+) -> None:
+    request_id = new_request_id()
+    conversation = service.Conversation(
+        request_id=request_id,
+        conversation_id="conv-1",
+        ticket_id="ticket-1",
+        agent_id="agent-7",
+        turns=(service.Turn("agent", "不归我管"),),
+    )
+    # Another caller has inserted the same request_id but not committed yet: the server's
+    # look-up misses it and its INSERT blocks on the unique index until we commit.
+    async with db.session() as session:
+        first = await service.score_conversation(
+            session, ruleset=service.load_ruleset(), conversation=conversation
+        )
+        call = asyncio.ensure_future(
+            stub.ScoreConversation(score_request(request_id, turn(AGENT, "不归我管")))
+        )
+        await wait_for_insert_blocked_on_a_lock(db)
+
+    reply = await call
+    assert reply.id == str(first.id)
+    assert (reply.total_score, [h.matched_text for h in reply.hits]) == (90.0, ["不归我管"])
+    assert len(await stored(db, request_id)) == 1
+
+
+async def test_health_check_reports_the_scoring_service_serving(scoring_addr: str) -> None:
+    async with grpc.aio.insecure_channel(scoring_addr) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        reply = await health.Check(
+            health_pb2.HealthCheckRequest(service="kefu.scoring.v1.ScoringService")
+        )
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
