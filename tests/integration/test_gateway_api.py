@@ -91,11 +91,11 @@ async def test_idempotency_keys_are_scoped_to_the_caller(gateway, gateway_settin
     assert a.json()["id"] != b.json()["id"]
 
 
-async def test_same_idempotency_key_with_other_body_is_a_conflict(gateway, auth) -> None:
+async def test_same_idempotency_key_with_other_body_is_unprocessable(gateway, auth) -> None:
     headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
     assert (await gateway.post("/v1/tickets", json=ticket_body(), headers=headers)).status_code == 201
     again = await gateway.post("/v1/tickets", json=ticket_body(), headers=headers)
-    assert_problem(again, 409, "idempotency_key_reused")
+    assert_problem(again, 422, "idempotency_key_reused")
 
 
 BAD_BODIES: list[tuple[str, Any, int, str]] = [

@@ -62,3 +62,8 @@ def test_problem_body_is_rfc9457_with_stable_code() -> None:
         "instance": "/v1/x",
         "request_id": "r1",
     }
+
+
+def test_reused_idempotency_key_is_422_whatever_the_grpc_status() -> None:
+    trailer = ((ERROR_CODE_METADATA_KEY, "idempotency_key_reused"),)
+    assert problem_from_grpc(grpc.StatusCode.ALREADY_EXISTS, "reused", trailer).status == 422

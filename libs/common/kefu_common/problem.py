@@ -70,6 +70,12 @@ _TITLES: dict[int, str] = {
     504: "Gateway Timeout",
 }
 
+# A few stable codes have a more precise HTTP status than their gRPC status gives.
+CODE_STATUS_OVERRIDES: dict[str, int] = {
+    # Same Idempotency-Key, different body: the request is well-formed but cannot be processed.
+    "idempotency_key_reused": 422,
+}
+
 # Messages from these statuses may describe our internals; callers get a generic text.
 _HIDDEN_DETAIL = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS}
 
@@ -106,12 +112,12 @@ class Problem:
 def problem_from_grpc(
     status: grpc.StatusCode, details: str | None, trailing: Any = None
 ) -> Problem:
-    http_status = GRPC_TO_HTTP.get(status, 500)
     code = None
     for key, value in trailing or ():
         if key == ERROR_CODE_METADATA_KEY:
             code = value if isinstance(value, str) else value.decode()
     code = code or _DEFAULT_CODES.get(status, "internal_error")
+    http_status = CODE_STATUS_OVERRIDES.get(code) or GRPC_TO_HTTP.get(status, 500)
     if status in _HIDDEN_DETAIL:
         detail = "The server failed to handle the request."
         code = "internal_error"
