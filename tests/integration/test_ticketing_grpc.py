@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -196,3 +197,10 @@ async def test_every_grpc_service_answers_the_standard_health_check(
             for service in ("", name):
                 reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_concurrent_retries_with_one_request_id_create_exactly_one_ticket(stub, db) -> None:
+    request = new_request()
+    replies = await asyncio.gather(*(stub.CreateTicket(request) for _ in range(8)))
+    assert len({r.id for r in replies}) == 1
+    assert await count_tickets(db, request.customer.id) == 1

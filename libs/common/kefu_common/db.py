@@ -10,13 +10,17 @@ search_path and its tables name it explicitly.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+T = TypeVar("T")
 
 _SYNC_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg"}
 
@@ -80,6 +84,24 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    async def idempotent(
+        self,
+        write: Callable[[AsyncSession], Awaitable[T]],
+        replay: Callable[[AsyncSession], Awaitable[T | None]],
+    ) -> T:
+        """Run an idempotent command: `write` in one transaction; if a concurrent call with the
+        same idempotency key committed first (a unique violation at flush or commit), answer
+        with what `replay` finds in a fresh transaction. Any other violation is re-raised."""
+        try:
+            async with self.session() as session:
+                return await write(session)
+        except IntegrityError:
+            async with self.session() as session:
+                found = await replay(session)
+            if found is None:
+                raise
+            return found
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from sqlalchemy.exc import IntegrityError
 
 from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kefu_common.db import Database
@@ -37,18 +36,12 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 for t in request.turns
             ),
         )
-        try:
-            async with self.db.session() as session:
-                evaluation = await service.score_conversation(
-                    session, ruleset=self.ruleset, conversation=conversation
-                )
-        except IntegrityError:
-            # A concurrent call with the same request_id committed first: answer with its row.
-            async with self.db.session() as session:
-                stored = await service.find_stored(session, conversation=conversation)
-            if stored is None:
-                raise
-            evaluation = stored
+        evaluation = await self.db.idempotent(
+            lambda session: service.score_conversation(
+                session, ruleset=self.ruleset, conversation=conversation
+            ),
+            lambda session: service.find_stored(session, conversation=conversation),
+        )
         return _evaluation_pb(evaluation)
 
 

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.common.v1 import types_pb2
@@ -222,8 +221,3 @@ async def get_ticket(session: AsyncSession, ticket_id: str) -> Ticket:
     if ticket is None:
         raise NotFound(f"ticket {ticket_id} not found", code="ticket_not_found")
     return ticket
-
-
-async def status_history(session: AsyncSession, ticket_id: uuid.UUID) -> list[StatusChange]:
-    stmt = select(StatusChange).where(StatusChange.ticket_id == ticket_id).order_by(StatusChange.id)  # type: ignore[arg-type]
-    return list((await session.exec(stmt)).all())

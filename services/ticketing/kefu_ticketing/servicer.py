@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import grpc
-from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
@@ -152,18 +152,17 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
         self, request: ticketing_pb2.CreateTicketRequest, context: grpc.aio.ServicerContext
     ) -> ticketing_pb2.Ticket:
         cmd = _new_ticket(request)
-        try:
-            async with self.db.session() as session:
-                ticket, created = await service.create_ticket(
-                    session, cmd, resolve_sla=self.resolve_sla, clock=self.clock
-                )
-        except IntegrityError:
-            # A concurrent call with the same request id committed first: return its ticket.
-            async with self.db.session() as session:
-                replayed = await service.find_replayed_ticket(session, cmd)
-            if replayed is None:
-                raise
-            ticket, created = replayed, False
+
+        async def replay(session: AsyncSession) -> tuple[Ticket, bool] | None:
+            ticket = await service.find_replayed_ticket(session, cmd)
+            return None if ticket is None else (ticket, False)
+
+        ticket, created = await self.db.idempotent(
+            lambda session: service.create_ticket(
+                session, cmd, resolve_sla=self.resolve_sla, clock=self.clock
+            ),
+            replay,
+        )
         if created:
             log.info("ticket_created", ticket_id=str(ticket.id), number=ticket.number,
                      severity=ticket.severity, level=ticket.sla.get("level"))
