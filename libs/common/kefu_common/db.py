@@ -57,6 +57,7 @@ class Database:
         application_name: str | None = None,
     ) -> None:
         self.schema = schema
+        self.url = url
         self.engine: AsyncEngine = create_async_engine(
             to_async_url(url),
             pool_size=pool_size,
