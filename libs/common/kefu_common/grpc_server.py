@@ -167,11 +167,13 @@ class GrpcServer:
         grace_seconds: float = 10.0,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+        before_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.name = name
         self.bind = bind
         self.grace_seconds = grace_seconds
         self._on_stop = list(on_stop)
+        self._before_stop = list(before_stop)
         self.server = grpc.aio.server(
             interceptors=[ServerInterceptor(), *interceptors],
             options=[
@@ -211,6 +213,8 @@ class GrpcServer:
         self._stopped.set()
         log.info("grpc_server_stopping", server=self.name, grace_seconds=self.grace_seconds)
         await self.health.enter_graceful_shutdown()
+        for callback in self._before_stop:  # e.g. end never-ending streams
+            await callback()
         await self.server.stop(self.grace_seconds)
         for callback in self._on_stop:
             await callback()

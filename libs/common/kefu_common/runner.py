@@ -25,6 +25,8 @@ EMBEDDED_DATA_DIR = PROJECT_ROOT / ".kefu" / "pgdata"
 class Built:
     services: Sequence[ServiceSpec]
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Run after health turns NOT_SERVING and before the server drains (e.g. end streams).
+    before_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass
@@ -51,6 +53,7 @@ class GrpcService(Generic[S]):
             reflection_enabled=settings.grpc_reflection,
             grace_seconds=settings.shutdown_grace_seconds,
             on_stop=[*built.on_stop, db.dispose],
+            before_stop=built.before_stop,
         )
 
     async def serve(self, settings: S, url: str) -> None:

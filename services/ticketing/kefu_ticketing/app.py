@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from kefu.escalation.v1 import escalation_pb2_grpc
@@ -9,6 +10,7 @@ from kefu_common.db import Database
 from kefu_common.grpc_client import create_channel
 from kefu_common.grpc_server import ServiceSpec
 from kefu_common.runner import Built, GrpcService
+from kefu_ticketing.feed import EventFeed
 from kefu_ticketing.models import SCHEMA
 from kefu_ticketing.servicer import EscalationSlaResolver, TicketingServicer
 from kefu_ticketing.settings import TicketingSettings
@@ -21,11 +23,17 @@ async def build(settings: TicketingSettings, db: Database) -> Built:
     resolver = EscalationSlaResolver(
         escalation_pb2_grpc.EscalationServiceStub(channel), settings.escalation_timeout_seconds
     )
-    servicer = TicketingServicer(db, resolver, SystemClock())
+    feed = EventFeed(db)
+    await feed.start()
+    servicer = TicketingServicer(
+        db, resolver, SystemClock(), feed=feed,
+        reopen_window=timedelta(days=settings.reopen_window_days),
+    )
     return Built(
         services=[
             ServiceSpec(servicer, ticketing_pb2_grpc.add_TicketingServiceServicer_to_server, SERVICE_NAME)
         ],
+        before_stop=[feed.stop],
         on_stop=[channel.close],
     )
 

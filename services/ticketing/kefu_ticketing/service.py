@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
+import base64
 import re
 import uuid
 from collections.abc import Awaitable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import func
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.common.v1 import types_pb2
 from kefu_common.clock import Clock
-from kefu_common.errors import AlreadyExists, InvalidArgument, NotFound
+from kefu_common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from kefu_common.protoconv import enum_choices
-from kefu_ticketing.models import IdempotencyRecord, OutboxEvent, StatusChange, Ticket
+from kefu_ticketing.events import append_event
+from kefu_ticketing.models import (
+    Agent,
+    Assignment,
+    Contact,
+    Note,
+    ProgressEntry,
+    ProgressView,
+    StatusChange,
+    Ticket,
+)
 
 CATEGORIES = ("product", "quality", "logistics", "refund", "billing", "service_attitude", "other")
 TIERS = tuple(enum_choices(types_pb2.CustomerTier))
@@ -29,12 +40,8 @@ MAX_BACKDATE = timedelta(days=365)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{3,32}$")
 
-CREATE_COMMAND = "create_ticket"
-
-
 @dataclass(frozen=True)
 class NewTicket:
-    request_id: str
     customer_id: str
     customer_name: str
     tier: str | None
@@ -48,14 +55,6 @@ class NewTicket:
     description: str
     tags: tuple[str, ...] = field(default_factory=tuple)
     first_contact_at: datetime | None = None
-
-    def fingerprint(self) -> str:
-        """Stable hash of the request body: a reused request id must carry the same body."""
-        data = asdict(self)
-        data.pop("request_id")
-        data["first_contact_at"] = self.first_contact_at.isoformat() if self.first_contact_at else None
-        blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class SlaResolver(Protocol):
@@ -76,7 +75,6 @@ def _require_length(name: str, value: str, *, lo: int, hi: int) -> None:
 
 def validate_new_ticket(cmd: NewTicket, now: datetime) -> None:
     """Reject bad input with a message naming the field; nothing is written before this."""
-    _require_length("request_id", cmd.request_id.strip(), lo=1, hi=128)
     _require_length("customer.id", cmd.customer_id.strip(), lo=1, hi=128)
     _require_length("customer.name", cmd.customer_name, lo=0, hi=200)
     if cmd.tier not in TIERS:
@@ -112,19 +110,137 @@ def validate_new_ticket(cmd: NewTicket, now: datetime) -> None:
             )
 
 
-async def find_replayed_ticket(session: AsyncSession, cmd: NewTicket) -> Ticket | None:
-    """The ticket an earlier call with the same request id created, if any."""
-    record = await session.get(IdempotencyRecord, (cmd.request_id, CREATE_COMMAND))
-    if record is None:
-        return None
-    if record.request_hash != cmd.fingerprint():
-        raise AlreadyExists(
-            f"request_id {cmd.request_id!r} was already used with a different request",
-            code="idempotency_key_reused",
-        )
-    ticket = await session.get(Ticket, record.ticket_id)
-    assert ticket is not None, "idempotency record points at a missing ticket"
+# --- states ---------------------------------------------------------------------------------
+
+STATUSES = ("new", "open", "pending_customer", "resolved", "closed", "reopened")
+WORKING = frozenset({"open", "reopened"})  # reopened behaves as open
+DONE = frozenset({"resolved", "closed"})
+
+# action -> (states it may start from, state it leads to, event action name)
+TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
+    "open": (frozenset({"new"}), "open", "opened"),
+    "pend": (WORKING, "pending_customer", "pending"),
+    "resume": (frozenset({"pending_customer"}), "open", "resumed"),
+    "resolve": (WORKING, "resolved", "resolved"),
+    "close": (frozenset({"resolved"}), "closed", "closed"),
+}
+
+HIGH_RISK_SEVERITIES = frozenset({"high", "critical"})
+SPECIALIST_MIN_SKILL = 4
+DEFAULT_REOPEN_WINDOW = timedelta(days=30)
+MAX_PAGE_SIZE = 200
+
+
+def is_high_risk(ticket: Ticket) -> bool:
+    return (
+        ticket.customer_sensitive
+        or ticket.channel == "regulator"
+        or ticket.severity in HIGH_RISK_SEVERITIES
+    )
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def _uuid(value: str, what: str = "ticket") -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{what} {value!r} not found", code=f"{what}_not_found") from None
+
+
+def _text(name: str, value: str, *, hi: int, required: bool = False) -> str:
+    _require_length(name, value.strip() if required else value, lo=1 if required else 0, hi=hi)
+    return value.strip() if required else value
+
+
+def _actor(actor: str) -> str:
+    return _text("actor", actor or "system", hi=128)
+
+
+def _not_future(name: str, at: datetime, now: datetime) -> None:
+    if at > now + MAX_FUTURE_SKEW:
+        raise InvalidArgument(f"{name} lies in the future", code=f"invalid_{name}")
+
+
+async def _event(
+    session: AsyncSession, ticket: Ticket, event_type: str, now: datetime, **payload: Any
+) -> None:
+    await append_event(
+        session,
+        event_type=event_type,
+        ticket_id=ticket.id,
+        occurred_at=now,
+        payload={
+            "ticket_id": str(ticket.id),
+            "number": ticket.number,
+            "version": ticket.version,
+            "status": ticket.status,
+            **payload,
+        },
+    )
+
+
+def _touch(ticket: Ticket, now: datetime) -> None:
+    ticket.version += 1
+    ticket.updated_at = now
+
+
+async def get_ticket(session: AsyncSession, ticket_id: str) -> Ticket:
+    ticket = await session.get(Ticket, _uuid(ticket_id))
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} not found", code="ticket_not_found")
     return ticket
+
+
+async def lock_ticket(session: AsyncSession, ticket_id: str, expected_version: int) -> Ticket:
+    """The ticket row, locked for this transaction, at the version the caller last saw."""
+    stmt = select(Ticket).where(col(Ticket.id) == _uuid(ticket_id)).with_for_update()
+    ticket = (await session.exec(stmt)).first()
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} not found", code="ticket_not_found")
+    if expected_version and expected_version != ticket.version:
+        raise Aborted(
+            f"ticket {ticket_id} is at version {ticket.version}, not {expected_version}; "
+            "re-read it and retry",
+            code="version_conflict",
+        )
+    return ticket
+
+
+async def _record_status(
+    session: AsyncSession, ticket: Ticket, to_status: str, *, actor: str, reason: str, now: datetime
+) -> None:
+    session.add(
+        StatusChange(
+            ticket_id=ticket.id, from_status=ticket.status, to_status=to_status,
+            actor=actor, reason=reason, at=now,
+        )
+    )
+    ticket.status = to_status
+
+
+# --- create ---------------------------------------------------------------------------------
+
+
+async def pick_specialist(session: AsyncSession, team: str) -> Agent | None:
+    """The active specialist (skill >= 4) with the fewest unfinished tickets; team first."""
+    open_load = (
+        select(func.count())
+        .where(col(Ticket.assignee_id) == col(Agent.id), col(Ticket.status).not_in(DONE))
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Agent)
+        .where(
+            col(Agent.active).is_(True),
+            col(Agent.specialist).is_(True),
+            col(Agent.skill_level) >= SPECIALIST_MIN_SKILL,
+        )
+        .order_by((col(Agent.team) != team), open_load, col(Agent.skill_level).desc(), col(Agent.id))
+        .limit(1)
+    )
+    return (await session.exec(stmt)).first()
 
 
 async def create_ticket(
@@ -134,18 +250,14 @@ async def create_ticket(
     resolve_sla: SlaResolver,
     clock: Clock,
     actor: str = "system",
-) -> tuple[Ticket, bool]:
-    """Create a ticket, or return the one an earlier call with the same request id created.
-
-    Returns (ticket, created). The ticket row, its first status change, the `ticket.created`
-    outbox event and the idempotency record are written in the caller's one transaction.
-    """
+    team: str = "",
+) -> Ticket:
+    """Open a ticket: its creating contact, first status, routing and `ticket.created` event
+    are written in the caller's one transaction."""
     now = clock.now()
     validate_new_ticket(cmd, now)
-    existing = await find_replayed_ticket(session, cmd)
-    if existing is not None:
-        return existing, False
-
+    actor = _actor(actor)
+    team = _text("team", team, hi=64)
     assert cmd.tier and cmd.severity and cmd.channel  # checked by validate_new_ticket
     first_contact_at = cmd.first_contact_at or now
     sla = await resolve_sla(
@@ -171,10 +283,18 @@ async def create_ticket(
         description=cmd.description,
         tags=sorted({t.strip() for t in cmd.tags}),
         sla=sla,
+        team=team,
+        created_by=actor,
         first_contact_at=first_contact_at,
         created_at=now,
         updated_at=now,
     )
+    routed = await pick_specialist(session, team) if is_high_risk(ticket) else None
+    if routed is not None:
+        ticket.assignee_id = routed.id
+        ticket.assignee_name = routed.name
+        ticket.assignee_skill_level = routed.skill_level
+        ticket.team = team or routed.team
     session.add(ticket)
     await session.flush()  # the ticket row must exist before rows that reference it
     session.add(
@@ -184,40 +304,510 @@ async def create_ticket(
         )
     )
     session.add(
-        IdempotencyRecord(
-            request_id=cmd.request_id, command=CREATE_COMMAND,
-            request_hash=cmd.fingerprint(), ticket_id=ticket.id, created_at=now,
+        Contact(
+            ticket_id=ticket.id, direction="inbound", channel=cmd.channel,
+            occurred_at=first_contact_at, summary=ticket.subject[:2000], actor=actor, initial=True,
         )
     )
+    if routed is not None:
+        session.add(
+            Assignment(
+                ticket_id=ticket.id, assignee_id=routed.id, team=ticket.team, actor="routing",
+                reason="high-risk ticket routed to a senior specialist", at=now,
+            )
+        )
+    await _event(
+        session, ticket, "ticket.created", now,
+        customer_id=ticket.customer_id,
+        customer_tier=ticket.customer_tier,
+        customer_sensitive=ticket.customer_sensitive,
+        channel=ticket.channel,
+        severity=ticket.severity,
+        category=ticket.category,
+        team=ticket.team,
+        assignee_id=ticket.assignee_id,
+        first_contact_at=first_contact_at.isoformat(),
+        sla=sla,
+    )
+    return ticket
+
+
+# --- change ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketChanges:
+    subject: str | None = None
+    description: str | None = None
+    severity: str | None = None
+    category: str | None = None
+    tags: tuple[str, ...] | None = None
+
+
+async def update_ticket(
+    session: AsyncSession,
+    ticket_id: str,
+    changes: TicketChanges,
+    *,
+    expected_version: int,
+    actor: str,
+    clock: Clock,
+) -> Ticket:
+    actor = _actor(actor)
+    if changes.subject is not None:
+        _require_length("subject", changes.subject.strip(), lo=1, hi=300)
+    if changes.description is not None:
+        _require_length("description", changes.description, lo=0, hi=20_000)
+    if changes.severity is not None and changes.severity not in SEVERITIES:
+        raise InvalidArgument(
+            f"severity must be one of {', '.join(SEVERITIES)}", code="invalid_severity"
+        )
+    if changes.category is not None and changes.category not in CATEGORIES:
+        raise InvalidArgument(
+            f"category must be one of {', '.join(CATEGORIES)}", code="invalid_category"
+        )
+    if changes.tags is not None:
+        if len(changes.tags) > 20:
+            raise InvalidArgument("at most 20 tags", code="invalid_tags")
+        for i, tag in enumerate(changes.tags):
+            _require_length(f"tags[{i}]", tag.strip(), lo=1, hi=50)
+    ticket = await lock_ticket(session, ticket_id, expected_version)
+    now = clock.now()
+    changed: dict[str, Any] = {}
+    for name in ("subject", "description", "severity", "category"):
+        value = getattr(changes, name)
+        if value is not None:
+            value = value.strip() if name == "subject" else value
+            if value != getattr(ticket, name):
+                changed[name] = value
+                setattr(ticket, name, value)
+    if changes.tags is not None:
+        tags = sorted({t.strip() for t in changes.tags})
+        if tags != ticket.tags:
+            changed["tags"] = tags
+            ticket.tags = tags
+    if not changed:
+        return ticket  # nothing to do: no new version, no event
+    _touch(ticket, now)
+    await session.flush()
+    await _event(session, ticket, "ticket.updated", now, actor=actor, changes=changed)
+    return ticket
+
+
+async def assign_ticket(
+    session: AsyncSession,
+    ticket_id: str,
+    *,
+    assignee_id: str,
+    team: str,
+    reason: str,
+    expected_version: int,
+    actor: str,
+    clock: Clock,
+) -> Ticket:
+    actor = _actor(actor)
+    reason = _text("reason", reason, hi=1000)
+    team = _text("team", team, hi=64)
+    agent = None
+    if assignee_id:
+        agent = await session.get(Agent, assignee_id)
+        if agent is None or not agent.active:
+            raise FailedPrecondition(
+                f"agent {assignee_id!r} is not a known active agent", code="unknown_assignee"
+            )
+    ticket = await lock_ticket(session, ticket_id, expected_version)
+    if ticket.status in DONE:
+        raise FailedPrecondition(
+            f"ticket is {ticket.status}; reopen it before assigning", code="invalid_transition"
+        )
+    now = clock.now()
+    ticket.assignee_id = agent.id if agent else None
+    ticket.assignee_name = agent.name if agent else ""
+    ticket.assignee_skill_level = agent.skill_level if agent else 0
+    ticket.team = team or (agent.team if agent else ticket.team)
+    _touch(ticket, now)
     session.add(
-        OutboxEvent(
-            event_type="ticket.created",
-            ticket_id=ticket.id,
-            payload={
-                "ticket_id": str(ticket.id),
-                "number": ticket.number,
-                "customer_id": ticket.customer_id,
-                "customer_tier": ticket.customer_tier,
-                "customer_sensitive": ticket.customer_sensitive,
-                "channel": ticket.channel,
-                "severity": ticket.severity,
-                "category": ticket.category,
-                "first_contact_at": first_contact_at.isoformat(),
-                "sla": sla,
-            },
-            occurred_at=now,
+        Assignment(
+            ticket_id=ticket.id, assignee_id=ticket.assignee_id, team=ticket.team,
+            actor=actor, reason=reason, at=now,
         )
     )
     await session.flush()
-    return ticket, True
+    await _event(
+        session, ticket, "ticket.assigned", now,
+        actor=actor, assignee_id=ticket.assignee_id, team=ticket.team, reason=reason,
+    )
+    return ticket
 
 
-async def get_ticket(session: AsyncSession, ticket_id: str) -> Ticket:
-    try:
-        key = uuid.UUID(ticket_id)
-    except ValueError:
-        raise NotFound(f"ticket {ticket_id!r} not found", code="ticket_not_found") from None
-    ticket = await session.get(Ticket, key)
+async def transition_ticket(
+    session: AsyncSession,
+    ticket_id: str,
+    action: str | None,
+    *,
+    reason: str,
+    expected_version: int,
+    actor: str,
+    clock: Clock,
+) -> Ticket:
+    if action not in TRANSITIONS:
+        raise InvalidArgument(
+            f"action must be one of {', '.join(TRANSITIONS)}", code="invalid_action"
+        )
+    actor = _actor(actor)
+    reason = _text("reason", reason, hi=1000)
+    allowed_from, to_status, event_action = TRANSITIONS[action]
+    ticket = await lock_ticket(session, ticket_id, expected_version)
+    if ticket.status not in allowed_from:
+        raise FailedPrecondition(
+            f"cannot {action} a ticket that is {ticket.status} "
+            f"(allowed from: {', '.join(sorted(allowed_from))})",
+            code="invalid_transition",
+        )
+    now = clock.now()
+    from_status = ticket.status
+    await _record_status(session, ticket, to_status, actor=actor, reason=reason, now=now)
+    if to_status == "resolved":
+        ticket.resolved_at = now
+    elif to_status == "closed":
+        ticket.closed_at = now
+    _touch(ticket, now)
+    await session.flush()
+    await _event(
+        session, ticket, "ticket.status_changed", now,
+        action=event_action, from_status=from_status, to_status=to_status,
+        actor=actor, reason=reason,
+    )
+    return ticket
+
+
+async def reopen_ticket(
+    session: AsyncSession,
+    ticket_id: str,
+    *,
+    reason: str,
+    contact_channel: str | None,
+    contact_summary: str,
+    expected_version: int,
+    actor: str,
+    clock: Clock,
+) -> Ticket:
+    """Reactivate a resolved or closed ticket: the same ticket, reopen_count + 1, history kept.
+
+    With a contact channel, the customer's contact that brought the problem back is logged too.
+    """
+    actor = _actor(actor)
+    reason = _text("reason", reason, hi=1000)
+    contact_summary = _text("contact_summary", contact_summary, hi=2000)
+    if contact_channel is not None and contact_channel not in CHANNELS:
+        raise InvalidArgument(
+            f"contact_channel must be one of {', '.join(CHANNELS)}", code="invalid_channel"
+        )
+    ticket = await lock_ticket(session, ticket_id, expected_version)
+    if ticket.status not in DONE:
+        raise FailedPrecondition(
+            f"only a resolved or closed ticket can be reopened; this one is {ticket.status}",
+            code="invalid_transition",
+        )
+    now = clock.now()
+    from_status = ticket.status
+    await _record_status(session, ticket, "reopened", actor=actor, reason=reason, now=now)
+    ticket.reopen_count += 1
+    ticket.resolved_at = None
+    ticket.closed_at = None
+    _touch(ticket, now)
+    if contact_channel is not None:
+        session.add(
+            Contact(
+                ticket_id=ticket.id, direction="inbound", channel=contact_channel,
+                occurred_at=now, summary=contact_summary, actor=actor,
+            )
+        )
+    await session.flush()
+    await _event(
+        session, ticket, "ticket.status_changed", now,
+        action="reopened", from_status=from_status, to_status="reopened",
+        reopen_count=ticket.reopen_count, actor=actor, reason=reason,
+    )
+    return ticket
+
+
+async def find_reopen_candidates(
+    session: AsyncSession,
+    *,
+    customer_id: str,
+    category: str,
+    window: timedelta,
+    clock: Clock,
+    limit: int = 5,
+) -> list[Ticket]:
+    """Resolved or closed tickets of this customer (and category) finished within `window`,
+    most recent first: what the agent should reopen instead of opening a duplicate."""
+    customer_id = _text("customer_id", customer_id, hi=128, required=True)
+    if category and category not in CATEGORIES:
+        raise InvalidArgument(
+            f"category must be one of {', '.join(CATEGORIES)}", code="invalid_category"
+        )
+    if not timedelta(0) < window <= timedelta(days=365):
+        raise InvalidArgument("window_days must be 1..365", code="invalid_window")
+    finished = func.coalesce(col(Ticket.closed_at), col(Ticket.resolved_at))
+    stmt = select(Ticket).where(
+        col(Ticket.customer_id) == customer_id,
+        col(Ticket.status).in_(DONE),
+        finished >= clock.now() - window,
+    )
+    if category:
+        stmt = stmt.where(col(Ticket.category) == category)
+    stmt = stmt.order_by(finished.desc(), col(Ticket.number).desc()).limit(limit)
+    return list((await session.exec(stmt)).all())
+
+
+# --- contacts, progress, notes, views -------------------------------------------------------
+
+
+async def _ticket_for_child(session: AsyncSession, ticket_id: str) -> Ticket:
+    # Children (contacts, progress, notes, views) do not change the ticket's version, but they
+    # take a share lock so the ticket cannot vanish under them.
+    stmt = select(Ticket).where(col(Ticket.id) == _uuid(ticket_id)).with_for_update(key_share=True)
+    ticket = (await session.exec(stmt)).first()
     if ticket is None:
         raise NotFound(f"ticket {ticket_id} not found", code="ticket_not_found")
     return ticket
+
+
+def _mark_first_response(ticket: Ticket, at: datetime) -> None:
+    """An agent's first customer-visible answer (progress entry or outbound contact)."""
+    if ticket.first_response_at is None:
+        ticket.first_response_at = at
+        _touch(ticket, at)
+
+
+async def log_contact(
+    session: AsyncSession,
+    ticket_id: str,
+    *,
+    direction: str | None,
+    channel: str | None,
+    occurred_at: datetime | None,
+    summary: str,
+    actor: str,
+    clock: Clock,
+) -> Contact:
+    """Log a touch. Contacts never start, restart or extend an SLA clock."""
+    if direction not in ("inbound", "outbound"):
+        raise InvalidArgument("direction must be inbound or outbound", code="invalid_direction")
+    if channel not in CHANNELS:
+        raise InvalidArgument(f"channel must be one of {', '.join(CHANNELS)}", code="invalid_channel")
+    actor = _actor(actor)
+    summary = _text("summary", summary, hi=2000)
+    now = clock.now()
+    at = occurred_at or now
+    _not_future("occurred_at", at, now)
+    ticket = await _ticket_for_child(session, ticket_id)
+    contact = Contact(
+        ticket_id=ticket.id, direction=direction, channel=channel, occurred_at=at,
+        summary=summary, actor=actor,
+    )
+    session.add(contact)
+    if direction == "outbound":
+        _mark_first_response(ticket, now)
+    await session.flush()
+    await _event(
+        session, ticket, "ticket.contact_logged", now,
+        contact_id=str(contact.id), direction=direction, channel=channel,
+        occurred_at=at.isoformat(), proactive=direction == "inbound",
+    )
+    return contact
+
+
+@dataclass(frozen=True)
+class NewProgress:
+    text: str
+    next_step: str = ""
+    promised_at: datetime | None = None
+    owner_name: str = ""
+    owner_direct_line: str = ""
+
+
+async def add_progress(
+    session: AsyncSession, ticket_id: str, entry: NewProgress, *, actor: str, clock: Clock
+) -> ProgressEntry:
+    """A customer-visible progress entry (what is done, next step, promise, owner)."""
+    actor = _actor(actor)
+    _text("text", entry.text, hi=4000, required=True)
+    _text("next_step", entry.next_step, hi=1000)
+    _text("owner_name", entry.owner_name, hi=200)
+    if entry.owner_direct_line and not _PHONE.match(entry.owner_direct_line):
+        raise InvalidArgument("owner_direct_line is not a phone number", code="invalid_direct_line")
+    now = clock.now()
+    ticket = await _ticket_for_child(session, ticket_id)
+    progress = ProgressEntry(
+        ticket_id=ticket.id,
+        text=entry.text.strip(),
+        next_step=entry.next_step,
+        promised_at=entry.promised_at,
+        owner_name=entry.owner_name or ticket.assignee_name,
+        owner_direct_line=entry.owner_direct_line,
+        actor=actor,
+        created_at=now,
+    )
+    session.add(progress)
+    _mark_first_response(ticket, now)
+    await session.flush()
+    await _event(
+        session, ticket, "ticket.progress_added", now,
+        progress_id=str(progress.id),
+        promised_at=entry.promised_at.isoformat() if entry.promised_at else None,
+        actor=actor,
+    )
+    return progress
+
+
+async def add_note(
+    session: AsyncSession, ticket_id: str, text_: str, *, actor: str, clock: Clock
+) -> Note:
+    """An internal note: never part of a customer-visible read, and no event leaves with it."""
+    actor = _actor(actor)
+    body = _text("text", text_, hi=10_000, required=True)
+    ticket = await _ticket_for_child(session, ticket_id)
+    note = Note(ticket_id=ticket.id, text=body, actor=actor, created_at=clock.now())
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def record_progress_view(
+    session: AsyncSession, ticket_id: str, *, viewer: str, clock: Clock
+) -> tuple[int, int]:
+    """Count one fetch of the progress by the customer's app; returns (total, last hour)."""
+    viewer = _text("viewer", viewer, hi=128)
+    now = clock.now()
+    ticket = await _ticket_for_child(session, ticket_id)
+    session.add(ProgressView(ticket_id=ticket.id, viewer=viewer, viewed_at=now))
+    await session.flush()
+    counts = select(
+        func.count(),
+        func.count().filter(col(ProgressView.viewed_at) > now - timedelta(hours=1)),
+    ).where(col(ProgressView.ticket_id) == ticket.id)
+    total, last_hour = (await session.exec(counts)).one()
+    await _event(
+        session, ticket, "ticket.progress_viewed", now,
+        viewer=viewer, view_count=total, views_last_hour=last_hour,
+    )
+    return int(total), int(last_hour)
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    statuses: tuple[str, ...] = ()
+    customer_id: str = ""
+    assignee_id: str = ""
+    team: str = ""
+    category: str = ""
+    channel: str | None = None
+    severity: str | None = None
+    updated_since: datetime | None = None
+    created_by: str = ""
+
+
+def _decode_cursor(token: str) -> int | None:
+    if not token:
+        return None
+    try:
+        return int(base64.urlsafe_b64decode(token.encode()).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("page_token is not valid", code="invalid_page_token") from None
+
+
+def _encode_cursor(number: int) -> str:
+    return base64.urlsafe_b64encode(str(number).encode()).decode()
+
+
+async def list_tickets(
+    session: AsyncSession, filters: TicketFilter, *, page_size: int, page_token: str
+) -> tuple[list[Ticket], str]:
+    """Newest first (by ticket number), keyset-paginated: stable under concurrent inserts."""
+    if page_size < 0 or page_size > MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page_size must be 1..{MAX_PAGE_SIZE}", code="invalid_page_size")
+    size = page_size or 50
+    for status in filters.statuses:
+        if status not in STATUSES:
+            raise InvalidArgument(f"unknown status {status!r}", code="invalid_status")
+    stmt = select(Ticket)
+    if filters.statuses:
+        stmt = stmt.where(col(Ticket.status).in_(filters.statuses))
+    for name in ("customer_id", "assignee_id", "team", "category", "created_by"):
+        value = getattr(filters, name)
+        if value:
+            stmt = stmt.where(getattr(Ticket, name) == value)
+    if filters.channel:
+        stmt = stmt.where(col(Ticket.channel) == filters.channel)
+    if filters.severity:
+        stmt = stmt.where(col(Ticket.severity) == filters.severity)
+    if filters.updated_since is not None:
+        stmt = stmt.where(col(Ticket.updated_at) >= filters.updated_since)
+    after = _decode_cursor(page_token)
+    if after is not None:
+        stmt = stmt.where(col(Ticket.number) < after)
+    stmt = stmt.order_by(col(Ticket.number).desc()).limit(size + 1)
+    rows = list((await session.exec(stmt)).all())
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, _encode_cursor(rows[-1].number or 0) if more else ""
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    kind: str  # status_changed | assigned | contact | progress | note
+    actor: str
+    item: StatusChange | Assignment | Contact | ProgressEntry | Note
+
+
+async def timeline(
+    session: AsyncSession, ticket_id: str, *, include_internal: bool
+) -> tuple[Ticket, list[TimelineItem]]:
+    """Everything that happened to a ticket, oldest first. Without include_internal only
+    what the customer may see: status changes and progress entries (never notes, contacts
+    or assignments)."""
+    ticket = await get_ticket(session, ticket_id)
+
+    async def rows(model: Any) -> list[Any]:
+        stmt = select(model).where(model.ticket_id == ticket.id)
+        return list((await session.exec(stmt)).all())
+
+    items = [TimelineItem(s.at, "status_changed", s.actor, s) for s in await rows(StatusChange)]
+    items += [TimelineItem(p.created_at, "progress", p.actor, p) for p in await rows(ProgressEntry)]
+    if include_internal:
+        items += [TimelineItem(c.occurred_at, "contact", c.actor, c) for c in await rows(Contact)]
+        items += [TimelineItem(n.created_at, "note", n.actor, n) for n in await rows(Note)]
+        items += [TimelineItem(a.at, "assigned", a.actor, a) for a in await rows(Assignment)]
+    items.sort(key=lambda i: i.at)
+    return ticket, items
+
+
+# --- roster ---------------------------------------------------------------------------------
+
+
+async def upsert_agent(session: AsyncSession, agent: Agent, *, clock: Clock) -> Agent:
+    _text("agent.id", agent.id, hi=64, required=True)
+    _text("agent.name", agent.name, hi=200, required=True)
+    _text("agent.team", agent.team, hi=64)
+    if not 1 <= agent.skill_level <= 5:
+        raise InvalidArgument("agent.skill_level must be 1..5", code="invalid_skill_level")
+    if agent.direct_line and not _PHONE.match(agent.direct_line):
+        raise InvalidArgument("agent.direct_line is not a phone number", code="invalid_direct_line")
+    agent.updated_at = clock.now()
+    merged = await session.merge(agent)
+    await session.flush()
+    return merged
+
+
+async def list_agents(session: AsyncSession, *, team: str) -> list[Agent]:
+    stmt = select(Agent).order_by(col(Agent.id))
+    if team:
+        stmt = stmt.where(col(Agent.team) == team)
+    return list((await session.exec(stmt)).all())

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.common.v1 import types_pb2
@@ -16,8 +20,22 @@ from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from kefu_common.logging import get_logger
 from kefu_common.protoconv import enum_to_str, from_timestamp, str_to_enum, to_timestamp
-from kefu_ticketing import service
-from kefu_ticketing.models import Ticket
+from kefu_ticketing import metrics, service
+from kefu_ticketing.idempotency import run_command
+from kefu_ticketing.models import (
+    Agent,
+    Contact,
+    Note,
+    OutboxEvent,
+    ProgressEntry,
+    StatusChange,
+    Ticket,
+)
+
+if TYPE_CHECKING:
+    from kefu_ticketing.feed import EventFeed
+
+R = TypeVar("R", bound=Message)
 
 log = get_logger("kefu.ticketing")
 
@@ -70,10 +88,17 @@ class EscalationSlaResolver:
         }
 
 
+def _ts(dt: datetime | None) -> Any:
+    return to_timestamp(dt) if dt is not None else None
+
+
+def _opt_ts(message: Any, field: str) -> datetime | None:
+    return from_timestamp(getattr(message, field)) if message.HasField(field) else None
+
+
 def _new_ticket(request: ticketing_pb2.CreateTicketRequest) -> service.NewTicket:
     c = request.customer
     return service.NewTicket(
-        request_id=request.request_id,
         customer_id=c.id,
         customer_name=c.name,
         tier=enum_to_str(types_pb2.CustomerTier, c.tier),
@@ -86,9 +111,7 @@ def _new_ticket(request: ticketing_pb2.CreateTicketRequest) -> service.NewTicket
         subject=request.subject,
         description=request.description,
         tags=tuple(request.tags),
-        first_contact_at=(
-            from_timestamp(request.first_contact_at) if request.HasField("first_contact_at") else None
-        ),
+        first_contact_at=_opt_ts(request, "first_contact_at"),
     )
 
 
@@ -139,38 +162,376 @@ def ticket_to_proto(t: Ticket) -> ticketing_pb2.Ticket:
         created_at=to_timestamp(t.created_at),
         updated_at=to_timestamp(t.updated_at),
         sla=_sla_proto(t.sla),
+        owner=ticketing_pb2.Owner(
+            assignee_id=t.assignee_id or "",
+            assignee_name=t.assignee_name,
+            team=t.team,
+            skill_level=t.assignee_skill_level,
+        ),
+        first_response_at=_ts(t.first_response_at),
+        resolved_at=_ts(t.resolved_at),
+        closed_at=_ts(t.closed_at),
+        created_by=t.created_by,
     )
 
 
+def contact_to_proto(c: Contact) -> ticketing_pb2.Contact:
+    return ticketing_pb2.Contact(
+        id=str(c.id),
+        ticket_id=str(c.ticket_id),
+        direction=str_to_enum(ticketing_pb2.ContactDirection, c.direction),
+        channel=str_to_enum(types_pb2.Channel, c.channel),
+        occurred_at=to_timestamp(c.occurred_at),
+        summary=c.summary,
+        actor=c.actor,
+        initial=c.initial,
+    )
+
+
+def progress_to_proto(p: ProgressEntry) -> ticketing_pb2.ProgressEntry:
+    return ticketing_pb2.ProgressEntry(
+        id=str(p.id),
+        ticket_id=str(p.ticket_id),
+        text=p.text,
+        next_step=p.next_step,
+        promised_at=_ts(p.promised_at),
+        owner_name=p.owner_name,
+        owner_direct_line=p.owner_direct_line,
+        created_at=to_timestamp(p.created_at),
+        actor=p.actor,
+    )
+
+
+def note_to_proto(n: Note) -> ticketing_pb2.Note:
+    return ticketing_pb2.Note(
+        id=str(n.id), ticket_id=str(n.ticket_id), text=n.text,
+        created_at=to_timestamp(n.created_at), actor=n.actor,
+    )
+
+
+def agent_to_proto(a: Agent) -> ticketing_pb2.Agent:
+    return ticketing_pb2.Agent(
+        id=a.id, name=a.name, team=a.team, skill_level=a.skill_level,
+        specialist=a.specialist, active=a.active, direct_line=a.direct_line,
+    )
+
+
+def event_to_proto(e: OutboxEvent) -> ticketing_pb2.Event:
+    return ticketing_pb2.Event(
+        sequence=e.sequence or 0,
+        event_id=str(e.event_id),
+        type=e.event_type,
+        ticket_id=str(e.ticket_id),
+        occurred_at=to_timestamp(e.occurred_at),
+        payload_json=json.dumps(e.payload, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def _timeline_entry(item: service.TimelineItem) -> ticketing_pb2.TimelineEntry:
+    entry = ticketing_pb2.TimelineEntry(at=to_timestamp(item.at), kind=item.kind, actor=item.actor)
+    obj = item.item
+    if isinstance(obj, StatusChange):
+        entry.status_change.CopyFrom(
+            ticketing_pb2.StatusChange(
+                from_status=str_to_enum(ticketing_pb2.TicketStatus, obj.from_status)
+                if obj.from_status else ticketing_pb2.TICKET_STATUS_UNSPECIFIED,
+                to_status=str_to_enum(ticketing_pb2.TicketStatus, obj.to_status),
+                reason=obj.reason,
+            )
+        )
+    elif isinstance(obj, Contact):
+        entry.contact.CopyFrom(contact_to_proto(obj))
+    elif isinstance(obj, ProgressEntry):
+        entry.progress.CopyFrom(progress_to_proto(obj))
+    elif isinstance(obj, Note):
+        entry.note.CopyFrom(note_to_proto(obj))
+    else:
+        entry.assignment.CopyFrom(
+            ticketing_pb2.Assignment(assignee_id=obj.assignee_id or "", team=obj.team, reason=obj.reason)
+        )
+    return entry
+
+
+_ACTIONS = {
+    ticketing_pb2.TRANSITION_ACTION_OPEN: "open",
+    ticketing_pb2.TRANSITION_ACTION_PEND: "pend",
+    ticketing_pb2.TRANSITION_ACTION_RESUME: "resume",
+    ticketing_pb2.TRANSITION_ACTION_RESOLVE: "resolve",
+    ticketing_pb2.TRANSITION_ACTION_CLOSE: "close",
+}
+
+_GROUP_BY = {
+    ticketing_pb2.METRICS_GROUP_BY_UNSPECIFIED: None,
+    ticketing_pb2.METRICS_GROUP_BY_TEAM: "team",
+    ticketing_pb2.METRICS_GROUP_BY_AGENT: "agent",
+    ticketing_pb2.METRICS_GROUP_BY_CATEGORY: "category",
+    ticketing_pb2.METRICS_GROUP_BY_CHANNEL: "channel",
+}
+
+
 class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
-    def __init__(self, db: Database, resolve_sla: service.SlaResolver, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        resolve_sla: service.SlaResolver,
+        clock: Clock,
+        *,
+        feed: EventFeed | None = None,
+        reopen_window: timedelta = service.DEFAULT_REOPEN_WINDOW,
+    ) -> None:
         self.db = db
         self.resolve_sla = resolve_sla
         self.clock = clock
+        self.feed = feed
+        self.reopen_window = reopen_window
+
+    def _command(
+        self,
+        command: str,
+        request: Message,
+        reply_type: type[R],
+        write: Callable[[AsyncSession], Awaitable[R]],
+    ) -> Awaitable[R]:
+        return run_command(
+            self.db, self.clock, command=command, request=request, reply_type=reply_type, write=write
+        )
 
     async def CreateTicket(
         self, request: ticketing_pb2.CreateTicketRequest, context: grpc.aio.ServicerContext
     ) -> ticketing_pb2.Ticket:
         cmd = _new_ticket(request)
 
-        async def replay(session: AsyncSession) -> tuple[Ticket, bool] | None:
-            ticket = await service.find_replayed_ticket(session, cmd)
-            return None if ticket is None else (ticket, False)
-
-        ticket, created = await self.db.idempotent(
-            lambda session: service.create_ticket(
-                session, cmd, resolve_sla=self.resolve_sla, clock=self.clock
-            ),
-            replay,
-        )
-        if created:
+        async def write(session: AsyncSession) -> ticketing_pb2.Ticket:
+            ticket = await service.create_ticket(
+                session, cmd, resolve_sla=self.resolve_sla, clock=self.clock,
+                actor=request.actor, team=request.team,
+            )
             log.info("ticket_created", ticket_id=str(ticket.id), number=ticket.number,
-                     severity=ticket.severity, level=ticket.sla.get("level"))
-        return ticket_to_proto(ticket)
+                     severity=ticket.severity, level=ticket.sla.get("level"),
+                     assignee_id=ticket.assignee_id)
+            return ticket_to_proto(ticket)
+
+        return await self._command("create_ticket", request, ticketing_pb2.Ticket, write)
 
     async def GetTicket(
         self, request: ticketing_pb2.GetTicketRequest, context: grpc.aio.ServicerContext
     ) -> ticketing_pb2.Ticket:
         async with self.db.session() as session:
             ticket = await service.get_ticket(session, request.id)
-        return ticket_to_proto(ticket)
+            return ticket_to_proto(ticket)
+
+    async def ListTickets(
+        self, request: ticketing_pb2.ListTicketsRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.ListTicketsResponse:
+        filters = service.TicketFilter(
+            statuses=tuple(
+                enum_to_str(ticketing_pb2.TicketStatus, s) or "unspecified" for s in request.statuses
+            ),
+            customer_id=request.customer_id,
+            assignee_id=request.assignee_id,
+            team=request.team,
+            category=request.category,
+            channel=enum_to_str(types_pb2.Channel, request.channel),
+            severity=enum_to_str(types_pb2.Severity, request.severity),
+            updated_since=_opt_ts(request, "updated_since"),
+            created_by=request.created_by,
+        )
+        async with self.db.session() as session:
+            tickets, token = await service.list_tickets(
+                session, filters, page_size=request.page_size, page_token=request.page_token
+            )
+            return ticketing_pb2.ListTicketsResponse(
+                tickets=[ticket_to_proto(t) for t in tickets], next_page_token=token
+            )
+
+    async def UpdateTicket(
+        self, request: ticketing_pb2.UpdateTicketRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.Ticket:
+        severity = None
+        if request.HasField("severity"):
+            severity = enum_to_str(types_pb2.Severity, request.severity) or "unspecified"
+        changes = service.TicketChanges(
+            subject=request.subject if request.HasField("subject") else None,
+            description=request.description if request.HasField("description") else None,
+            severity=severity,
+            category=request.category if request.HasField("category") else None,
+            tags=tuple(request.tags) if request.set_tags else None,
+        )
+
+        async def write(session: AsyncSession) -> ticketing_pb2.Ticket:
+            ticket = await service.update_ticket(
+                session, request.id, changes, expected_version=request.expected_version,
+                actor=request.actor, clock=self.clock,
+            )
+            return ticket_to_proto(ticket)
+
+        return await self._command("update_ticket", request, ticketing_pb2.Ticket, write)
+
+    async def AssignTicket(
+        self, request: ticketing_pb2.AssignTicketRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.Ticket:
+        async def write(session: AsyncSession) -> ticketing_pb2.Ticket:
+            ticket = await service.assign_ticket(
+                session, request.id, assignee_id=request.assignee_id, team=request.team,
+                reason=request.reason, expected_version=request.expected_version,
+                actor=request.actor, clock=self.clock,
+            )
+            return ticket_to_proto(ticket)
+
+        return await self._command("assign_ticket", request, ticketing_pb2.Ticket, write)
+
+    async def TransitionTicket(
+        self, request: ticketing_pb2.TransitionTicketRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.Ticket:
+        async def write(session: AsyncSession) -> ticketing_pb2.Ticket:
+            ticket = await service.transition_ticket(
+                session, request.id, _ACTIONS.get(request.action), reason=request.reason,
+                expected_version=request.expected_version, actor=request.actor, clock=self.clock,
+            )
+            log.info("ticket_status_changed", ticket_id=request.id, status=ticket.status)
+            return ticket_to_proto(ticket)
+
+        return await self._command("transition_ticket", request, ticketing_pb2.Ticket, write)
+
+    async def ReopenTicket(
+        self, request: ticketing_pb2.ReopenTicketRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.Ticket:
+        async def write(session: AsyncSession) -> ticketing_pb2.Ticket:
+            ticket = await service.reopen_ticket(
+                session, request.id, reason=request.reason,
+                contact_channel=enum_to_str(types_pb2.Channel, request.contact_channel),
+                contact_summary=request.contact_summary,
+                expected_version=request.expected_version, actor=request.actor, clock=self.clock,
+            )
+            log.info("ticket_reopened", ticket_id=request.id, reopen_count=ticket.reopen_count)
+            return ticket_to_proto(ticket)
+
+        return await self._command("reopen_ticket", request, ticketing_pb2.Ticket, write)
+
+    async def FindReopenCandidates(
+        self, request: ticketing_pb2.FindReopenCandidatesRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.FindReopenCandidatesResponse:
+        window = timedelta(days=request.window_days) if request.window_days else self.reopen_window
+        async with self.db.session() as session:
+            tickets = await service.find_reopen_candidates(
+                session, customer_id=request.customer_id, category=request.category,
+                window=window, clock=self.clock,
+            )
+            return ticketing_pb2.FindReopenCandidatesResponse(
+                tickets=[ticket_to_proto(t) for t in tickets]
+            )
+
+    async def LogContact(
+        self, request: ticketing_pb2.LogContactRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.Contact:
+        async def write(session: AsyncSession) -> ticketing_pb2.Contact:
+            contact = await service.log_contact(
+                session, request.ticket_id,
+                direction=enum_to_str(ticketing_pb2.ContactDirection, request.direction),
+                channel=enum_to_str(types_pb2.Channel, request.channel),
+                occurred_at=_opt_ts(request, "occurred_at"),
+                summary=request.summary, actor=request.actor, clock=self.clock,
+            )
+            return contact_to_proto(contact)
+
+        return await self._command("log_contact", request, ticketing_pb2.Contact, write)
+
+    async def AddProgress(
+        self, request: ticketing_pb2.AddProgressRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.ProgressEntry:
+        entry = service.NewProgress(
+            text=request.text, next_step=request.next_step,
+            promised_at=_opt_ts(request, "promised_at"), owner_name=request.owner_name,
+            owner_direct_line=request.owner_direct_line,
+        )
+
+        async def write(session: AsyncSession) -> ticketing_pb2.ProgressEntry:
+            progress = await service.add_progress(
+                session, request.ticket_id, entry, actor=request.actor, clock=self.clock
+            )
+            return progress_to_proto(progress)
+
+        return await self._command("add_progress", request, ticketing_pb2.ProgressEntry, write)
+
+    async def AddNote(
+        self, request: ticketing_pb2.AddNoteRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.Note:
+        async def write(session: AsyncSession) -> ticketing_pb2.Note:
+            note = await service.add_note(
+                session, request.ticket_id, request.text, actor=request.actor, clock=self.clock
+            )
+            return note_to_proto(note)
+
+        return await self._command("add_note", request, ticketing_pb2.Note, write)
+
+    async def RecordProgressView(
+        self, request: ticketing_pb2.RecordProgressViewRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.RecordProgressViewResponse:
+        async def write(session: AsyncSession) -> ticketing_pb2.RecordProgressViewResponse:
+            total, last_hour = await service.record_progress_view(
+                session, request.ticket_id, viewer=request.viewer, clock=self.clock
+            )
+            return ticketing_pb2.RecordProgressViewResponse(
+                view_count=total, views_last_hour=last_hour
+            )
+
+        return await self._command(
+            "record_progress_view", request, ticketing_pb2.RecordProgressViewResponse, write
+        )
+
+    async def GetTimeline(
+        self, request: ticketing_pb2.GetTimelineRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.Timeline:
+        async with self.db.session() as session:
+            ticket, items = await service.timeline(
+                session, request.ticket_id, include_internal=request.include_internal
+            )
+            return ticketing_pb2.Timeline(
+                ticket=ticket_to_proto(ticket), entries=[_timeline_entry(i) for i in items]
+            )
+
+    async def WatchEvents(
+        self, request: ticketing_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ticketing_pb2.Event]:
+        if self.feed is None:
+            raise FailedPrecondition("the event feed is not running", code="feed_unavailable")
+        async for event in self.feed.watch(request.after_sequence):
+            yield event_to_proto(event)
+
+    async def GetServiceMetrics(
+        self, request: ticketing_pb2.GetServiceMetricsRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.GetServiceMetricsResponse:
+        if not (request.HasField("period_start") and request.HasField("period_end")):
+            raise InvalidArgument("period_start and period_end are required", code="invalid_period")
+        if request.group_by not in _GROUP_BY:
+            raise InvalidArgument("unknown group_by", code="invalid_group_by")
+        async with self.db.session() as session:
+            rows = await metrics.service_metrics(
+                session,
+                period_start=from_timestamp(request.period_start),
+                period_end=from_timestamp(request.period_end),
+                group_by=_GROUP_BY[request.group_by],
+            )
+        return ticketing_pb2.GetServiceMetricsResponse(
+            rows=[ticketing_pb2.ServiceMetrics(**dataclasses.asdict(r)) for r in rows]
+        )
+
+    async def UpsertAgent(
+        self, request: ticketing_pb2.UpsertAgentRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.Agent:
+        a = request.agent
+        async with self.db.session() as session:
+            agent = await service.upsert_agent(
+                session,
+                Agent(id=a.id, name=a.name, team=a.team, skill_level=a.skill_level,
+                      specialist=a.specialist, active=a.active, direct_line=a.direct_line),
+                clock=self.clock,
+            )
+            return agent_to_proto(agent)
+
+    async def ListAgents(
+        self, request: ticketing_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.ListAgentsResponse:
+        async with self.db.session() as session:
+            agents = await service.list_agents(session, team=request.team)
+            return ticketing_pb2.ListAgentsResponse(agents=[agent_to_proto(a) for a in agents])

@@ -10,3 +10,4 @@ class TicketingSettings(GrpcServiceSettings):
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     escalation_addr: str = "127.0.0.1:50052"
     escalation_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    reopen_window_days: int = Field(default=30, ge=1, le=365)
