@@ -35,6 +35,7 @@ def upgrade() -> None:
         op.add_column("ticket", column, schema=SCHEMA)
     op.create_index("ix_ticket_assignee_id", "ticket", ["assignee_id"], schema=SCHEMA)
     op.create_index("ix_ticket_updated_at", "ticket", ["updated_at", "id"], schema=SCHEMA)
+    op.create_index("ix_ticket_created_at", "ticket", ["created_at"], schema=SCHEMA)
     op.create_index(
         "ix_ticket_reopen_lookup", "ticket", ["customer_id", "category", "resolved_at"], schema=SCHEMA
     )
@@ -138,6 +139,7 @@ def downgrade() -> None:
     op.drop_index("ix_status_change_to_status_at", "status_change", schema=SCHEMA)
     op.drop_index("ix_ticket_reopen_lookup", "ticket", schema=SCHEMA)
     op.drop_index("ix_ticket_updated_at", "ticket", schema=SCHEMA)
+    op.drop_index("ix_ticket_created_at", "ticket", schema=SCHEMA)
     op.drop_index("ix_ticket_assignee_id", "ticket", schema=SCHEMA)
     for column in (
         "closed_at", "resolved_at", "first_response_at", "created_by", "team",
