@@ -364,6 +364,7 @@ async def test_agent_outreach_or_progress_marks_first_response(stub) -> None:
     )
     first = await stub.GetTicket(pb.GetTicketRequest(id=ticket.id))
     assert first.HasField("first_response_at")
+    assert first.version == ticket.version, "a derived timestamp does not bump the version"
     await stub.AddProgress(pb.AddProgressRequest(request_id=rid(), ticket_id=ticket.id, text="x"))
     later = await stub.GetTicket(pb.GetTicketRequest(id=ticket.id))
     assert later.first_response_at == first.first_response_at
@@ -385,6 +386,19 @@ async def test_customer_visible_timeline_never_contains_internal_notes(stub) -> 
     assert "INTERNAL" in str(internal)
     progress = [e.progress for e in public.entries if e.kind == "progress"][0]
     assert (progress.owner_name, progress.owner_direct_line) == ("张工", "+86 10 8888 0001")
+
+
+async def test_customer_visible_timeline_hides_staff_ids_and_internal_reasons(stub) -> None:
+    ticket = await create(stub)
+    await move(stub, ticket, A.TRANSITION_ACTION_OPEN, "INTERNAL: VIP of a journalist")
+    await stub.AddProgress(pb.AddProgressRequest(request_id=rid(), ticket_id=ticket.id,
+                                                 text="We are on it", actor="agent-secret-id"))
+    public = await stub.GetTimeline(pb.GetTimelineRequest(ticket_id=ticket.id))
+    assert "INTERNAL" not in str(public)
+    assert "agent-secret-id" not in str(public)
+    assert all(e.actor == "" for e in public.entries)
+    internal = await stub.GetTimeline(pb.GetTimelineRequest(ticket_id=ticket.id, include_internal=True))
+    assert "agent-secret-id" in str(internal) and "INTERNAL" in str(internal)
 
 
 async def test_progress_views_are_counted_with_timestamps(stub, db) -> None:

@@ -68,3 +68,19 @@ async def staff_principal(principal: Annotated[Principal, Depends(current_princi
 
 
 Staff = Annotated[Principal, Depends(staff_principal)]
+
+
+ROSTER_ROLES = frozenset({"admin", "lead"})
+
+
+async def roster_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    if principal.role not in ROSTER_ROLES:
+        raise PermissionDenied(
+            "managing the agent roster needs the admin or lead role", code="admin_only"
+        )
+    return principal
+
+
+AdminOrLead = Annotated[Principal, Depends(roster_principal)]

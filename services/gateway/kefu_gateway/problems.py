@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import grpc
@@ -64,9 +65,30 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+# Stable codes that mean "the resource is no longer at the version you stated". Such a conflict
+# is 409 by its gRPC status (ABORTED), but 412 when the client stated the version in If-Match.
+PRECONDITION_CODES = frozenset({"version_conflict"})
+
+
+def mark_conditional(request: Request) -> None:
+    """Record that this request carries an If-Match precondition (request-scoped: the state
+    lives in the ASGI scope, which the exception handlers see too)."""
+    request.state.conditional = True
+
+
+def is_conditional(request: Request) -> bool:
+    return bool(getattr(request.state, "conditional", False))
+
+
+def precondition_aware(request: Request, problem: Problem) -> Problem:
+    if problem.code in PRECONDITION_CODES and is_conditional(request):
+        return dataclasses.replace(problem, status=412, title="")  # title follows the status
+    return problem
+
+
 async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, grpc.aio.AioRpcError)
-    problem = problem_from_rpc_error(exc)
+    problem = precondition_aware(request, problem_from_rpc_error(exc))
     log_fn = log.warning if problem.status >= 500 else log.info
     log_fn("downstream_error", status=exc.code().name, http_status=problem.status, code=problem.code)
     return problem_response(request, problem)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from kefu.common.v1 import types_pb2
+from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import enum_choices
 
 
@@ -20,6 +22,20 @@ Channel = _str_enum("Channel", types_pb2.Channel)
 Severity = _str_enum("Severity", types_pb2.Severity)
 CustomerTier = _str_enum("CustomerTier", types_pb2.CustomerTier)
 EscalationLevel = _str_enum("EscalationLevel", types_pb2.EscalationLevel, upper=True)
+TicketStatus = _str_enum("TicketStatus", ticketing_pb2.TicketStatus)
+ContactDirection = _str_enum("ContactDirection", ticketing_pb2.ContactDirection)
+
+
+class MetricsGroupBy(enum.StrEnum):
+    NONE = "none"
+    TEAM = "team"
+    AGENT = "agent"
+    CATEGORY = "category"
+    CHANNEL = "channel"
+
+
+_CATEGORY_PATTERN = r"^[a-z_]+$"
+_CATEGORY_HELP = "product, quality, logistics, refund, billing, service_attitude or other"
 
 
 class Strict(BaseModel):
@@ -56,6 +72,131 @@ class TicketCreate(Strict):
         description="When the customer first reported the problem (defaults to now); "
         "SLA clocks start here",
     )
+    team: str = Field(
+        default="",
+        max_length=64,
+        description="Team queue; high-risk tickets are routed to a specialist regardless",
+    )
+
+
+class TicketUpdate(Strict):
+    """Only the fields present change; `tags`, when present, replaces the whole list."""
+
+    subject: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=20_000)
+    severity: Severity | None = None  # type: ignore[valid-type]
+    category: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=_CATEGORY_PATTERN,
+        description=_CATEGORY_HELP,
+    )
+    tags: list[str] | None = Field(default=None, max_length=20)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nulls(cls, value: Any) -> Any:
+        # Absent means "leave as is"; an explicit null would be ambiguous, so it is refused.
+        if value is None:
+            raise ValueError("may be left out but not null")
+        return value
+
+
+class TicketQuery(BaseModel):
+    """Filters of the ticket list; every filter narrows the result."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[TicketStatus] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Any of these statuses (repeat the parameter)"
+    )
+    customer_id: str | None = Field(default=None, min_length=1, max_length=128)
+    assignee_id: str | None = Field(default=None, min_length=1, max_length=64)
+    team: str | None = Field(default=None, min_length=1, max_length=64)
+    category: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=_CATEGORY_PATTERN
+    )
+    channel: Channel | None = None  # type: ignore[valid-type]
+    severity: Severity | None = None  # type: ignore[valid-type]
+    updated_since: AwareDatetime | None = Field(
+        default=None, description="Only tickets changed at or after this instant"
+    )
+    page_size: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(
+        default=None, min_length=1, max_length=200, description="`next_cursor` of the previous page"
+    )
+
+
+class ReopenCandidatesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str = Field(min_length=1, max_length=128)
+    category: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=_CATEGORY_PATTERN,
+        description="Only this category (any when left out)",
+    )
+    window_days: int | None = Field(
+        default=None, ge=1, le=365,
+        description="Look-back window; the service default when left out",
+    )
+
+
+class AssignmentCreate(Strict):
+    assignee_id: str | None = Field(
+        min_length=1, max_length=64,
+        description="A known active agent; null to unassign (the ticket stays in its team queue)",
+    )
+    team: str = Field(default="", max_length=64, description="Defaults to the assignee's team")
+    reason: str = Field(default="", max_length=1000)
+
+
+class StatusChangeCreate(Strict):
+    reason: str = Field(default="", max_length=1000)
+
+
+class ReopenCreate(Strict):
+    reason: str = Field(default="", max_length=1000)
+    contact_channel: Channel | None = Field(  # type: ignore[valid-type]
+        default=None, description="The customer's contact that brought the problem back, if any"
+    )
+    contact_summary: str = Field(default="", max_length=2000)
+
+
+class ContactCreate(Strict):
+    direction: ContactDirection = Field(  # type: ignore[valid-type]
+        description="inbound: customer-initiated (a proactive contact); outbound: a callback"
+    )
+    channel: Channel  # type: ignore[valid-type]
+    occurred_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    summary: str = Field(default="", max_length=2000)
+
+
+class ProgressCreate(Strict):
+    text: str = Field(min_length=1, max_length=4000, examples=["已联系物流公司核实包裹位置"])
+    next_step: str = Field(default="", max_length=1000)
+    promised_at: AwareDatetime | None = Field(
+        default=None, description="When the next step was promised to the customer"
+    )
+    owner_name: str = Field(
+        default="", max_length=200, description="Defaults to the assignee's name"
+    )
+    owner_direct_line: str = Field(default="", max_length=32, examples=["+86 10 8888 0001"])
+
+
+class NoteCreate(Strict):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class AgentCreate(Strict):
+    """Creates the agent, or replaces every field of an existing one with the same id."""
+
+    id: str = Field(min_length=1, max_length=64, examples=["A-007"])
+    name: str = Field(min_length=1, max_length=200, examples=["李专员"])
+    team: str = Field(default="", max_length=64, examples=["east"])
+    skill_level: int = Field(
+        default=1, ge=1, le=5, description="1 (new) .. 5 (senior); high-risk tickets need >= 4"
+    )
+    specialist: bool = False
+    active: bool = True
+    direct_line: str = Field(default="", max_length=32)
 
 
 class CustomerPublic(BaseModel):
@@ -84,10 +225,17 @@ class SlaPublic(BaseModel):
     targets: list[SlaTargetPublic]
 
 
+class OwnerPublic(BaseModel):
+    assignee_id: str | None = Field(description="Null while the ticket waits in its team queue")
+    assignee_name: str
+    team: str
+    skill_level: int
+
+
 class TicketPublic(BaseModel):
     id: str
     number: int
-    status: str
+    status: TicketStatus  # type: ignore[valid-type]
     customer: CustomerPublic
     channel: Channel  # type: ignore[valid-type]
     severity: Severity  # type: ignore[valid-type]
@@ -101,6 +249,154 @@ class TicketPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     sla: SlaPublic | None
+    owner: OwnerPublic
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    created_by: str
+
+
+class TicketPage(BaseModel):
+    items: list[TicketPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
+
+
+class TicketList(BaseModel):
+    items: list[TicketPublic]
+
+
+class ContactPublic(BaseModel):
+    id: str
+    ticket_id: str
+    direction: ContactDirection  # type: ignore[valid-type]
+    channel: Channel  # type: ignore[valid-type]
+    occurred_at: datetime
+    summary: str
+    actor: str
+    initial: bool = Field(description="The contact that opened the ticket")
+
+
+class ProgressPublic(BaseModel):
+    id: str
+    ticket_id: str
+    text: str
+    next_step: str
+    promised_at: datetime | None
+    owner_name: str
+    owner_direct_line: str
+    created_at: datetime
+    actor: str
+
+
+class NotePublic(BaseModel):
+    id: str
+    ticket_id: str
+    text: str
+    created_at: datetime
+    actor: str
+
+
+class StatusChangePublic(BaseModel):
+    from_status: TicketStatus | None  # type: ignore[valid-type]
+    to_status: TicketStatus  # type: ignore[valid-type]
+    reason: str
+
+
+class AssignmentPublic(BaseModel):
+    assignee_id: str | None
+    team: str
+    reason: str
+
+
+class _EntryBase(BaseModel):
+    at: datetime
+    actor: str
+
+
+class StatusChangedTimelineEntry(_EntryBase):
+    kind: Literal["status_changed"]
+    status_change: StatusChangePublic
+
+
+class AssignedTimelineEntry(_EntryBase):
+    kind: Literal["assigned"]
+    assignment: AssignmentPublic
+
+
+class ContactTimelineEntry(_EntryBase):
+    kind: Literal["contact"]
+    contact: ContactPublic
+
+
+class ProgressTimelineEntry(_EntryBase):
+    kind: Literal["progress"]
+    progress: ProgressPublic
+
+
+class NoteTimelineEntry(_EntryBase):
+    kind: Literal["note"]
+    note: NotePublic
+
+
+TimelineEntryPublic = Annotated[
+    StatusChangedTimelineEntry
+    | AssignedTimelineEntry
+    | ContactTimelineEntry
+    | ProgressTimelineEntry
+    | NoteTimelineEntry,
+    Field(discriminator="kind"),
+]
+
+
+class TimelinePublic(BaseModel):
+    ticket: TicketPublic
+    entries: list[TimelineEntryPublic] = Field(description="Oldest first")
+
+
+class ServiceMetricsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period_start: AwareDatetime = Field(description="Inclusive")
+    period_end: AwareDatetime = Field(description="Exclusive; at most 366 days after the start")
+    group_by: MetricsGroupBy = MetricsGroupBy.NONE
+
+
+class ServiceMetricsPublic(BaseModel):
+    group: str = Field(description="Team, agent id, category or channel; empty when not grouped")
+    resolved_tickets: int
+    first_contact_resolved: int
+    first_contact_resolution_rate: float = Field(description="一次性问题解决率")
+    proactive_contacts: int
+    average_proactive_contacts: float = Field(description="平均主动接触频次")
+    repeat_contact_tickets: int
+    repeat_contact_ratio: float = Field(description="重复主动接触占比")
+    closure_rate_72h: float
+    created_tickets: int
+    first_response_seconds_median: float
+    first_response_seconds_p90: float
+    reopens: int
+    reopen_rate: float
+
+
+class ServiceMetricsReport(BaseModel):
+    period_start: datetime
+    period_end: datetime
+    group_by: MetricsGroupBy
+    rows: list[ServiceMetricsPublic]
+
+
+class AgentPublic(BaseModel):
+    id: str
+    name: str
+    team: str
+    skill_level: int
+    specialist: bool
+    active: bool
+    direct_line: str
+
+
+class AgentList(BaseModel):
+    items: list[AgentPublic]
 
 
 class Role(enum.StrEnum):

@@ -64,13 +64,11 @@ class SlaResolver(Protocol):
 
 
 def _require_length(name: str, value: str, *, lo: int, hi: int) -> None:
+    code = "invalid_" + re.sub(r"\[\d+\]$", "", name.split(".")[-1])  # tags[3] -> invalid_tags
     if not lo <= len(value) <= hi:
         if lo > 0 and not value:
-            raise InvalidArgument(f"{name} is required", code=f"invalid_{name.split('.')[-1]}")
-        raise InvalidArgument(
-            f"{name} must be {lo}..{hi} characters (got {len(value)})",
-            code=f"invalid_{name.split('.')[-1]}",
-        )
+            raise InvalidArgument(f"{name} is required", code=code)
+        raise InvalidArgument(f"{name} must be {lo}..{hi} characters (got {len(value)})", code=code)
 
 
 def validate_new_ticket(cmd: NewTicket, now: datetime) -> None:
@@ -576,10 +574,12 @@ async def _ticket_for_child(session: AsyncSession, ticket_id: str) -> Ticket:
 
 
 def _mark_first_response(ticket: Ticket, at: datetime) -> None:
-    """An agent's first customer-visible answer (progress entry or outbound contact)."""
+    """An agent's first customer-visible answer (progress entry or outbound contact).
+
+    A derived timestamp, like the children it comes from: it does not bump the version, so an
+    agent's first progress entry never makes their next conditional edit fail."""
     if ticket.first_response_at is None:
         ticket.first_response_at = at
-        _touch(ticket, at)
 
 
 async def log_contact(
@@ -779,9 +779,23 @@ async def timeline(
         stmt = select(model).where(model.ticket_id == ticket.id)
         return list((await session.exec(stmt)).all())
 
-    items = [TimelineItem(s.at, "status_changed", s.actor, s) for s in await rows(StatusChange)]
-    items += [TimelineItem(p.created_at, "progress", p.actor, p) for p in await rows(ProgressEntry)]
-    if include_internal:
+    if not include_internal:
+        # The customer sees what happened and who owns it (progress carries the owner's name
+        # and direct line), not staff ids or internal reasons.
+        items = [
+            TimelineItem(s.at, "status_changed", "", StatusChange(
+                ticket_id=s.ticket_id, from_status=s.from_status, to_status=s.to_status, at=s.at,
+                actor="", reason="",
+            ))
+            for s in await rows(StatusChange)
+        ]
+        items += [
+            TimelineItem(p.created_at, "progress", "", ProgressEntry(**{**p.model_dump(), "actor": ""}))
+            for p in await rows(ProgressEntry)
+        ]
+    else:
+        items = [TimelineItem(s.at, "status_changed", s.actor, s) for s in await rows(StatusChange)]
+        items += [TimelineItem(p.created_at, "progress", p.actor, p) for p in await rows(ProgressEntry)]
         items += [TimelineItem(c.occurred_at, "contact", c.actor, c) for c in await rows(Contact)]
         items += [TimelineItem(n.created_at, "note", n.actor, n) for n in await rows(Note)]
         items += [TimelineItem(a.at, "assigned", a.actor, a) for a in await rows(Assignment)]

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-
 from fastapi import APIRouter, status
 
 from kefu.scoring.v1 import scoring_pb2
 from kefu_common.protoconv import str_to_enum
 from kefu_gateway.auth import Staff
 from kefu_gateway.clients import ClientsDep
+from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.problems import problem_responses
-from kefu_gateway.routes.tickets import IdempotencyKey, request_id_for
 from kefu_gateway.schemas import EvaluationCreate, EvaluationPublic
 
 router = APIRouter(prefix="/v1/qa", tags=["quality"])

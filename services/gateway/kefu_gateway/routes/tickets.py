@@ -1,93 +1,69 @@
+"""Ticket lifecycle routes: thin translations of HTTP to TicketingService calls.
+
+Every single-ticket response carries `ETag: "<version>"`; every call that changes the ticket
+row accepts `If-Match` with that tag (412 when the ticket moved on meanwhile, see problems.py)
+and every mutating call accepts `Idempotency-Key`.
+"""
+
 from __future__ import annotations
 
-import re
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from kefu.common.v1 import types_pb2
 from kefu.ticketing.v1 import ticketing_pb2
-from kefu_common.errors import InvalidArgument
-from kefu_common.protoconv import enum_to_str, str_to_enum, to_timestamp
-from kefu_gateway.auth import Principal, Staff
+from kefu_common.protoconv import str_to_enum, to_timestamp
+from kefu_gateway.auth import Staff
 from kefu_gateway.clients import ClientsDep
+from kefu_gateway.convert import (
+    contact_public,
+    note_public,
+    progress_public,
+    ticket_public,
+    timeline_public,
+)
+from kefu_gateway.deps import ExpectedVersion, IdempotencyKey, etag, request_id_for
 from kefu_gateway.problems import problem_responses
-from kefu_gateway.schemas import TicketCreate, TicketPublic
+from kefu_gateway.schemas import (
+    AssignmentCreate,
+    ContactCreate,
+    ContactPublic,
+    NoteCreate,
+    NotePublic,
+    ProgressCreate,
+    ProgressPublic,
+    ReopenCandidatesQuery,
+    ReopenCreate,
+    StatusChangeCreate,
+    TicketCreate,
+    TicketList,
+    TicketPage,
+    TicketPublic,
+    TicketQuery,
+    TicketUpdate,
+    TimelinePublic,
+)
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
-_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+TicketId = Annotated[str, Path(min_length=1, max_length=64, description="The ticket's id")]
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Makes the call safe to retry: the same key returns the first result",
-        max_length=64,
-    ),
-]
+# Statuses every route that reaches the ticketing service can answer with.
+_UPSTREAM = (401, 403, 422, 503, 504)
+# ... plus, for calls that write: bad domain input, unknown ticket, key reuse, body size.
+_WRITE = (400, 404, 413, *_UPSTREAM)
+# ... plus, for calls that change the ticket row: version conflicts (409, or 412 with If-Match).
+_CONDITIONAL_WRITE = (*_WRITE, 409, 412)
 
 
-def request_id_for(principal: Principal, key: str | None) -> str:
-    """Idempotency keys are scoped to the caller, so two callers never collide."""
-    if key is None:
-        return f"auto/{uuid.uuid4().hex}"
-    if not _KEY.match(key):
-        raise InvalidArgument(
-            "Idempotency-Key must be 1..64 characters of A-Z a-z 0-9 . _ : -",
-            code="invalid_idempotency_key",
-        )
-    return f"{principal.subject}/{key}"
+def _with_etag(response: Response, ticket: ticketing_pb2.Ticket) -> TicketPublic:
+    response.headers["ETag"] = etag(ticket.version)
+    return ticket_public(ticket)
 
 
-def ticket_public(t: ticketing_pb2.Ticket) -> TicketPublic:
-    sla = None
-    if t.HasField("sla"):
-        sla = {
-            "level": (enum_to_str(types_pb2.EscalationLevel, t.sla.level) or "").upper(),
-            "policy_id": t.sla.policy_id,
-            "policy_version": t.sla.policy_version,
-            "policy_name": t.sla.policy_name,
-            "matrix_version": t.sla.matrix_version,
-            "matrix_tier": t.sla.matrix_tier,
-            "calendar": t.sla.calendar,
-            "targets": [
-                {
-                    "name": x.name,
-                    "duration_seconds": x.duration_seconds,
-                    "due_at": x.due_at.ToJsonString() if x.HasField("due_at") else None,
-                }
-                for x in t.sla.targets
-            ],
-        }
-    return TicketPublic.model_validate(
-        {
-            "id": t.id,
-            "number": t.number,
-            "status": enum_to_str(ticketing_pb2.TicketStatus, t.status),
-            "customer": {
-                "id": t.customer.id,
-                "name": t.customer.name,
-                "tier": enum_to_str(types_pb2.CustomerTier, t.customer.tier),
-                "sensitive": t.customer.sensitive,
-                "phone": t.customer.phone,
-                "email": t.customer.email,
-            },
-            "channel": enum_to_str(types_pb2.Channel, t.channel),
-            "severity": enum_to_str(types_pb2.Severity, t.severity),
-            "category": t.category,
-            "subject": t.subject,
-            "description": t.description,
-            "tags": list(t.tags),
-            "reopen_count": t.reopen_count,
-            "version": t.version,
-            "first_contact_at": t.first_contact_at.ToJsonString(),
-            "created_at": t.created_at.ToJsonString(),
-            "updated_at": t.updated_at.ToJsonString(),
-            "sla": sla,
-        }
-    )
+def _opt(value: str | None) -> str:
+    return value or ""
 
 
 @router.post(
@@ -122,11 +98,69 @@ async def create_ticket(
         description=body.description,
         tags=body.tags,
         first_contact_at=to_timestamp(body.first_contact_at) if body.first_contact_at else None,
+        actor=principal.subject,
+        team=body.team,
     )
     ticket = await clients.ticketing.CreateTicket(request, timeout=clients.timeout)
     response.headers["Location"] = f"/v1/tickets/{ticket.id}"
-    response.headers["ETag"] = f'"{ticket.version}"'
-    return ticket_public(ticket)
+    return _with_etag(response, ticket)
+
+
+@router.get(
+    "",
+    operation_id="listTickets",
+    summary="List tickets, newest first, one page at a time",
+    response_model=TicketPage,
+    responses=problem_responses(400, *_UPSTREAM),
+)
+async def list_tickets(
+    query: Annotated[TicketQuery, Query()],
+    principal: Staff,
+    clients: ClientsDep,
+) -> TicketPage:
+    request = ticketing_pb2.ListTicketsRequest(
+        statuses=[str_to_enum(ticketing_pb2.TicketStatus, s) for s in query.status],
+        customer_id=_opt(query.customer_id),
+        assignee_id=_opt(query.assignee_id),
+        team=_opt(query.team),
+        category=_opt(query.category),
+        channel=str_to_enum(types_pb2.Channel, query.channel) if query.channel else 0,
+        severity=str_to_enum(types_pb2.Severity, query.severity) if query.severity else 0,
+        updated_since=to_timestamp(query.updated_since) if query.updated_since else None,
+        page_size=query.page_size,
+        page_token=_opt(query.cursor),
+    )
+    reply = await clients.ticketing.ListTickets(request, timeout=clients.timeout)
+    return TicketPage(
+        items=[ticket_public(t) for t in reply.tickets],
+        next_cursor=reply.next_page_token or None,
+    )
+
+
+# Declared before /{ticket_id}, which would otherwise take "reopen-candidates" for an id.
+@router.get(
+    "/reopen-candidates",
+    operation_id="findReopenCandidates",
+    summary="Recently finished tickets of this customer to reopen instead of duplicating",
+    description="Resolved or closed tickets of the customer (and category) finished within the "
+    "window, most recently finished first.",
+    response_model=TicketList,
+    responses=problem_responses(400, *_UPSTREAM),
+)
+async def find_reopen_candidates(
+    query: Annotated[ReopenCandidatesQuery, Query()],
+    principal: Staff,
+    clients: ClientsDep,
+) -> TicketList:
+    reply = await clients.ticketing.FindReopenCandidates(
+        ticketing_pb2.FindReopenCandidatesRequest(
+            customer_id=query.customer_id,
+            category=_opt(query.category),
+            window_days=query.window_days or 0,
+        ),
+        timeout=clients.timeout,
+    )
+    return TicketList(items=[ticket_public(t) for t in reply.tickets])
 
 
 @router.get(
@@ -134,10 +168,10 @@ async def create_ticket(
     operation_id="getTicket",
     summary="Read one ticket with its SLA targets",
     response_model=TicketPublic,
-    responses=problem_responses(401, 403, 404, 422, 503, 504),
+    responses=problem_responses(404, *_UPSTREAM),
 )
 async def get_ticket(
-    ticket_id: Annotated[str, Path(min_length=1, max_length=64)],
+    ticket_id: TicketId,
     principal: Staff,
     clients: ClientsDep,
     response: Response,
@@ -145,7 +179,259 @@ async def get_ticket(
     ticket = await clients.ticketing.GetTicket(
         ticketing_pb2.GetTicketRequest(id=ticket_id), timeout=clients.timeout
     )
-    response.headers["ETag"] = f'"{ticket.version}"'
-    return ticket_public(ticket)
+    return _with_etag(response, ticket)
 
 
+@router.patch(
+    "/{ticket_id}",
+    operation_id="updateTicket",
+    summary="Change subject, description, severity, category or tags",
+    response_model=TicketPublic,
+    responses=problem_responses(*_CONDITIONAL_WRITE),
+)
+async def update_ticket(
+    ticket_id: TicketId,
+    body: TicketUpdate,
+    principal: Staff,
+    clients: ClientsDep,
+    response: Response,
+    version: ExpectedVersion,
+    idempotency_key: IdempotencyKey = None,
+) -> TicketPublic:
+    present = body.model_fields_set
+    request = ticketing_pb2.UpdateTicketRequest(
+        request_id=request_id_for(principal, idempotency_key),
+        id=ticket_id,
+        expected_version=version,
+        actor=principal.subject,
+        subject=body.subject,
+        description=body.description,
+        severity=str_to_enum(types_pb2.Severity, body.severity) if body.severity else None,
+        category=body.category,
+        set_tags="tags" in present,
+        tags=body.tags or [],
+    )
+    ticket = await clients.ticketing.UpdateTicket(request, timeout=clients.timeout)
+    return _with_etag(response, ticket)
+
+
+@router.post(
+    "/{ticket_id}/assign",
+    operation_id="assignTicket",
+    summary="Give the ticket to an agent (and team), or back to the team queue",
+    response_model=TicketPublic,
+    responses=problem_responses(*_CONDITIONAL_WRITE),
+)
+async def assign_ticket(
+    ticket_id: TicketId,
+    body: AssignmentCreate,
+    principal: Staff,
+    clients: ClientsDep,
+    response: Response,
+    version: ExpectedVersion,
+    idempotency_key: IdempotencyKey = None,
+) -> TicketPublic:
+    request = ticketing_pb2.AssignTicketRequest(
+        request_id=request_id_for(principal, idempotency_key),
+        id=ticket_id,
+        expected_version=version,
+        actor=principal.subject,
+        assignee_id=_opt(body.assignee_id),
+        team=body.team,
+        reason=body.reason,
+    )
+    ticket = await clients.ticketing.AssignTicket(request, timeout=clients.timeout)
+    return _with_etag(response, ticket)
+
+
+def _add_transition_route(
+    path: str, action: ticketing_pb2.TransitionAction.ValueType, operation_id: str, summary: str
+) -> None:
+    async def transition(
+        ticket_id: TicketId,
+        principal: Staff,
+        clients: ClientsDep,
+        response: Response,
+        version: ExpectedVersion,
+        body: Annotated[StatusChangeCreate | None, Body()] = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> TicketPublic:
+        request = ticketing_pb2.TransitionTicketRequest(
+            request_id=request_id_for(principal, idempotency_key),
+            id=ticket_id,
+            expected_version=version,
+            actor=principal.subject,
+            action=action,
+            reason=body.reason if body else "",
+        )
+        ticket = await clients.ticketing.TransitionTicket(request, timeout=clients.timeout)
+        return _with_etag(response, ticket)
+
+    transition.__name__ = operation_id
+    router.add_api_route(
+        f"/{{ticket_id}}/{path}",
+        transition,
+        methods=["POST"],
+        operation_id=operation_id,
+        summary=summary,
+        description="Moving from any other status is refused with 400 `invalid_transition`, "
+        "naming the ticket's current status.",
+        response_model=TicketPublic,
+        responses=problem_responses(*_CONDITIONAL_WRITE),
+    )
+
+
+_add_transition_route("open", ticketing_pb2.TRANSITION_ACTION_OPEN, "openTicket",
+                      "Start work on a new ticket (new → open)")
+_add_transition_route("pend", ticketing_pb2.TRANSITION_ACTION_PEND, "pendTicket",
+                      "Wait for the customer (open | reopened → pending_customer)")
+_add_transition_route("resume", ticketing_pb2.TRANSITION_ACTION_RESUME, "resumeTicket",
+                      "The customer answered (pending_customer → open)")
+_add_transition_route("resolve", ticketing_pb2.TRANSITION_ACTION_RESOLVE, "resolveTicket",
+                      "The problem is solved (open | reopened → resolved)")
+_add_transition_route("close", ticketing_pb2.TRANSITION_ACTION_CLOSE, "closeTicket",
+                      "Close a resolved ticket (resolved → closed)")
+
+
+@router.post(
+    "/{ticket_id}/reopen",
+    operation_id="reopenTicket",
+    summary="Reactivate a resolved or closed ticket instead of opening a duplicate",
+    description="The same ticket goes to `reopened` (it then behaves as `open`), `reopen_count` "
+    "grows by one and the earlier history stays. With `contact_channel` the customer's contact "
+    "that brought the problem back is logged too.",
+    response_model=TicketPublic,
+    responses=problem_responses(*_CONDITIONAL_WRITE),
+)
+async def reopen_ticket(
+    ticket_id: TicketId,
+    principal: Staff,
+    clients: ClientsDep,
+    response: Response,
+    version: ExpectedVersion,
+    body: Annotated[ReopenCreate | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> TicketPublic:
+    body = body or ReopenCreate()
+    request = ticketing_pb2.ReopenTicketRequest(
+        request_id=request_id_for(principal, idempotency_key),
+        id=ticket_id,
+        expected_version=version,
+        actor=principal.subject,
+        reason=body.reason,
+        contact_channel=(
+            str_to_enum(types_pb2.Channel, body.contact_channel) if body.contact_channel else 0
+        ),
+        contact_summary=body.contact_summary,
+    )
+    ticket = await clients.ticketing.ReopenTicket(request, timeout=clients.timeout)
+    return _with_etag(response, ticket)
+
+
+@router.post(
+    "/{ticket_id}/contacts",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="logContact",
+    summary="Log a customer contact (inbound) or a callback (outbound)",
+    description="Contacts never start, restart or extend an SLA clock.",
+    response_model=ContactPublic,
+    responses=problem_responses(*_WRITE),
+)
+async def log_contact(
+    ticket_id: TicketId,
+    body: ContactCreate,
+    principal: Staff,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ContactPublic:
+    request = ticketing_pb2.LogContactRequest(
+        request_id=request_id_for(principal, idempotency_key),
+        ticket_id=ticket_id,
+        direction=str_to_enum(ticketing_pb2.ContactDirection, body.direction),
+        channel=str_to_enum(types_pb2.Channel, body.channel),
+        occurred_at=to_timestamp(body.occurred_at) if body.occurred_at else None,
+        summary=body.summary,
+        actor=principal.subject,
+    )
+    contact = await clients.ticketing.LogContact(request, timeout=clients.timeout)
+    return contact_public(contact)
+
+
+@router.post(
+    "/{ticket_id}/progress",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="addProgress",
+    summary="Add a customer-visible progress entry",
+    response_model=ProgressPublic,
+    responses=problem_responses(*_WRITE),
+)
+async def add_progress(
+    ticket_id: TicketId,
+    body: ProgressCreate,
+    principal: Staff,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ProgressPublic:
+    request = ticketing_pb2.AddProgressRequest(
+        request_id=request_id_for(principal, idempotency_key),
+        ticket_id=ticket_id,
+        text=body.text,
+        next_step=body.next_step,
+        promised_at=to_timestamp(body.promised_at) if body.promised_at else None,
+        owner_name=body.owner_name,
+        owner_direct_line=body.owner_direct_line,
+        actor=principal.subject,
+    )
+    progress = await clients.ticketing.AddProgress(request, timeout=clients.timeout)
+    return progress_public(progress)
+
+
+@router.post(
+    "/{ticket_id}/notes",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="addNote",
+    summary="Add an internal note (never shown to the customer)",
+    response_model=NotePublic,
+    responses=problem_responses(*_WRITE),
+)
+async def add_note(
+    ticket_id: TicketId,
+    body: NoteCreate,
+    principal: Staff,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> NotePublic:
+    request = ticketing_pb2.AddNoteRequest(
+        request_id=request_id_for(principal, idempotency_key),
+        ticket_id=ticket_id,
+        text=body.text,
+        actor=principal.subject,
+    )
+    note = await clients.ticketing.AddNote(request, timeout=clients.timeout)
+    return note_public(note)
+
+
+@router.get(
+    "/{ticket_id}/timeline",
+    operation_id="getTimeline",
+    summary="Everything that happened to the ticket, oldest first",
+    response_model=TimelinePublic,
+    responses=problem_responses(404, *_UPSTREAM),
+)
+async def get_timeline(
+    ticket_id: TicketId,
+    principal: Staff,
+    clients: ClientsDep,
+    include_internal: Annotated[
+        bool,
+        Query(
+            description="false: only what the customer may see (status changes and progress "
+            "entries; never notes, contacts or assignments)"
+        ),
+    ] = True,
+) -> TimelinePublic:
+    timeline = await clients.ticketing.GetTimeline(
+        ticketing_pb2.GetTimelineRequest(ticket_id=ticket_id, include_internal=include_internal),
+        timeout=clients.timeout,
+    )
+    return timeline_public(timeline)
