@@ -175,18 +175,19 @@ class Stack:
 
 DEMO_TICKETS = [
     {
-        "key": "demo-ticket-1",
+        "key": "demo-v2-ticket-1",
         "body": {
             "customer": {"id": "C-10086", "name": "王女士", "tier": "vip"},
             "channel": "phone",
             "severity": "high",
             "category": "quality",
             "subject": "电视开机黑屏，第三次来电",
+            "team": "east",
             "description": "Customer says the TV shows a black screen after power-on.",
         },
     },
     {
-        "key": "demo-ticket-2",
+        "key": "demo-v2-ticket-2",
         "body": {
             "customer": {"id": "C-12315", "name": "李先生", "tier": "standard"},
             "channel": "regulator",
@@ -198,10 +199,23 @@ DEMO_TICKETS = [
 ]
 
 
-def seed_demo(stack: Stack, token: str) -> list[dict[str, object]]:
-    """Idempotent: the fixed Idempotency-Keys make a second run return the same tickets."""
+DEMO_AGENTS = [
+    {"id": "A-001", "name": "张工", "team": "east", "skill_level": 5, "specialist": True,
+     "direct_line": "+86 10 8888 0001"},
+    {"id": "A-002", "name": "李专员", "team": "east", "skill_level": 4, "specialist": True,
+     "direct_line": "+86 10 8888 0002"},
+    {"id": "A-003", "name": "王小二", "team": "east", "skill_level": 2},
+]
+
+
+def seed_demo(stack: Stack, token: str, admin_token: str) -> list[dict[str, object]]:
+    """Idempotent: agents are upserts and fixed Idempotency-Keys return the same tickets."""
     created = []
     with httpx.Client(base_url=stack.gateway_url, timeout=10) as client:
+        for agent in DEMO_AGENTS:
+            client.post(
+                "/v1/agents", json=agent, headers={"Authorization": f"Bearer {admin_token}"}
+            ).raise_for_status()
         for demo in DEMO_TICKETS:
             response = client.post(
                 "/v1/tickets",
@@ -242,7 +256,12 @@ def main() -> None:
         stack.start_all()
         agent = stack.token("agent", "demo-agent")
         admin = stack.token("admin", "demo-admin")
-        tickets = seed_demo(stack, agent) if settings.seed_demo else []
+        tickets: list[dict[str, object]] = []
+        if settings.seed_demo:
+            try:
+                tickets = seed_demo(stack, agent, admin)
+            except httpx.HTTPError as exc:  # demo data is a convenience, never a reason to stop
+                print(f"kefu: demo data not created ({exc})", flush=True)
         print(_banner(stack, settings.database_url is None, agent, admin, tickets), flush=True)
         while not stopping:
             for name, proc in list(stack.procs.items()):
