@@ -9,12 +9,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from conftest import staff_headers
+from conftest import assert_problem, staff_headers
 from kefu_common.db import Database
 from kefu_gateway.app import create_app
 from kefu_gateway.settings import GatewaySettings
 
-PROBLEM = "application/problem+json"
 
 
 def ticket_body(**overrides: Any) -> dict[str, Any]:
@@ -42,17 +41,6 @@ async def tickets_of(db: Database, customer_id: str) -> int:
             text("SELECT count(*) FROM ticketing.ticket WHERE customer_id = :c"), {"c": customer_id}
         )
         return int(result.scalar_one())
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["detail"]
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 async def test_create_then_get_ticket_shows_sla_targets(gateway: httpx.AsyncClient, auth) -> None:

@@ -9,20 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import staff_headers
+from conftest import assert_problem, staff_headers
 from kefu.ticketing.v1 import ticketing_pb2
 
-PROBLEM = "application/problem+json"
 METRIC_FIELDS = {f.name for f in ticketing_pb2.ServiceMetrics.DESCRIPTOR.fields}
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    assert body["detail"]
-    return body
 
 
 async def create_and_resolve(

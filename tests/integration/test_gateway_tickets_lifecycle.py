@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from conftest import staff_headers
+from conftest import assert_problem, staff_headers
 from kefu_common.errors import ERROR_CODE_METADATA_KEY
 from kefu_common.problem import problem_from_rpc_error
 from kefu_gateway.problems import mark_conditional, precondition_aware
@@ -34,17 +34,6 @@ def ticket_body(customer_id: str | None = None, **overrides: Any) -> dict[str, A
         "subject": "快递三天没有更新",
     }
     body.update(overrides)
-    return body
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["detail"]
-    assert body["request_id"] == response.headers["x-request-id"]
     return body
 
 

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+
+from conftest import error_code
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import func, text
 from sqlmodel import col, select
 
 from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kefu_common.db import Database
-from kefu_common.errors import ERROR_CODE_METADATA_KEY
 from kefu_scoring import service
 from kefu_scoring.models import SCHEMA, Evaluation
 
@@ -58,13 +59,6 @@ def turn(role: int, text: str, start_ms: int = 0, end_ms: int = 0) -> scoring_pb
         start_ms=start_ms,
         end_ms=end_ms,
     )
-
-
-def error_code(err: grpc.aio.AioRpcError) -> str | None:
-    for key, value in err.trailing_metadata() or ():
-        if key == ERROR_CODE_METADATA_KEY:
-            return value if isinstance(value, str) else value.decode()
-    return None
 
 
 async def stored(db: Database, request_id: str) -> list[Evaluation]:

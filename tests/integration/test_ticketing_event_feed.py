@@ -112,7 +112,10 @@ def strictly_increasing(seqs: list[int]) -> bool:
 async def listener_pids(db: Database) -> set[int]:
     async with db.engine.connect() as conn:
         rows = await conn.execute(
-            text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+            text(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE application_name = :name AND datname = current_database()"
+            ),
             {"name": APPLICATION_NAME},
         )
         return {int(r[0]) for r in rows}

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+
+from conftest import error_code
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import text
 
 from kefu.common.v1 import types_pb2
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
 from kefu_common.db import Database
-from kefu_common.errors import ERROR_CODE_METADATA_KEY
 from kefu_common.protoconv import to_timestamp
 
 
@@ -44,10 +45,6 @@ def new_request(**overrides: object) -> ticketing_pb2.CreateTicketRequest:
     }
     fields.update(overrides)
     return ticketing_pb2.CreateTicketRequest(**fields)  # type: ignore[arg-type]
-
-
-def error_code(err: grpc.aio.AioRpcError) -> str | None:
-    return dict(err.trailing_metadata() or ()).get(ERROR_CODE_METADATA_KEY)
 
 
 async def count_tickets(db: Database, customer_id: str) -> int:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+
+from conftest import error_code
 from sqlalchemy import text
 
 from kefu.common.v1 import types_pb2
@@ -17,7 +19,6 @@ from kefu.ticketing.v1 import ticketing_pb2 as pb
 from kefu.ticketing.v1 import ticketing_pb2_grpc
 from kefu_common.clock import ManualClock
 from kefu_common.db import Database
-from kefu_common.errors import ERROR_CODE_METADATA_KEY
 from kefu_ticketing import service
 from kefu_ticketing.servicer import EscalationSlaResolver
 
@@ -39,10 +40,6 @@ async def db(database_url: str):
 
 def rid() -> str:
     return uuid.uuid4().hex
-
-
-def code_of(err: grpc.aio.AioRpcError) -> str | None:
-    return dict(err.trailing_metadata() or ()).get(ERROR_CODE_METADATA_KEY)
 
 
 async def create(stub, *, customer_id: str | None = None, category: str = "quality",
@@ -137,7 +134,7 @@ async def test_illegal_transition_is_failed_precondition_naming_current_state(
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await move(stub, ticket, action)
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert code_of(info.value) == "invalid_transition"
+    assert error_code(info.value) == "invalid_transition"
     assert current in info.value.details()
     again = await stub.GetTicket(pb.GetTicketRequest(id=ticket.id))
     assert again.version == ticket.version
@@ -266,7 +263,7 @@ async def test_stale_expected_version_is_aborted_and_changes_nothing(stub) -> No
                                    subject="lost update", actor="b")
         )
     assert info.value.code() == grpc.StatusCode.ABORTED
-    assert code_of(info.value) == "version_conflict"
+    assert error_code(info.value) == "version_conflict"
     current = await stub.GetTicket(pb.GetTicketRequest(id=ticket.id))
     assert current.subject == "new subject"
 
@@ -439,7 +436,7 @@ async def test_assign_needs_a_known_active_agent(stub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.AssignTicket(pb.AssignTicketRequest(request_id=rid(), id=ticket.id,
                                                        assignee_id="nobody", actor="lead"))
-    assert code_of(info.value) == "unknown_assignee"
+    assert error_code(info.value) == "unknown_assignee"
 
 
 async def test_list_tickets_filters_and_paginates_without_duplicates(stub) -> None:
@@ -457,7 +454,7 @@ async def test_list_tickets_filters_and_paginates_without_duplicates(stub) -> No
     assert seen == [t.id for t in reversed(made)]
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.ListTickets(pb.ListTicketsRequest(page_token="garbage!"))
-    assert code_of(info.value) == "invalid_page_token"
+    assert error_code(info.value) == "invalid_page_token"
 
 
 async def test_each_change_emits_its_event_in_the_same_transaction(stub, db) -> None:

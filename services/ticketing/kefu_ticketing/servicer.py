@@ -497,6 +497,11 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
             raise FailedPrecondition("the event feed is not running", code="feed_unavailable")
         async for event in self.feed.watch(request.after_sequence):
             yield event_to_proto(event)
+        # The feed only ends when this process stops: tell the consumer to resume elsewhere
+        # rather than ending the stream with OK, which would read as "no more events ever".
+        raise Unavailable(
+            "ticketing is shutting down; resume from your last sequence", code="shutting_down"
+        )
 
     async def GetServiceMetrics(
         self, request: ticketing_pb2.GetServiceMetricsRequest, context: grpc.aio.ServicerContext
