@@ -7,7 +7,6 @@ read with a real gRPC stub from the ticketing process, which is killed with SIGK
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -17,41 +16,11 @@ import httpx
 import pytest
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
-from kefu_common.devstack import GRPC_SERVICES, Stack
+from kefu_common.devstack import Stack
 
 pytestmark = pytest.mark.e2e
 
 STREAM_DEADLINE = 30.0  # every stream read below ends by then, event or not
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(
-        database_url=database_url,
-        ports={name: free_port() for name in ("gateway", *GRPC_SERVICES)},
-        extra_env={"KEFU_LOG_FORMAT": "json", "KEFU_ENV": "test"},
-        log_dir=tmp_path_factory.mktemp("stream-stack-logs"),
-    )
-    try:
-        stack.start_all()
-        yield stack
-    finally:
-        stack.stop_all()
-
-
-@pytest.fixture(scope="module")
-def client(stack: Stack) -> Iterator[httpx.Client]:
-    token = stack.token("agent", "e2e")
-    with httpx.Client(
-        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
-    ) as client:
-        yield client
 
 
 def create_ticket(client: httpx.Client, deadline: float = 15.0) -> str:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -17,36 +15,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kefu_common.devstack import GRPC_SERVICES, Stack
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(
-        database_url=database_url,
-        ports={name: free_port() for name in ("gateway", *GRPC_SERVICES)},
-        extra_env={"KEFU_LOG_FORMAT": "json", "KEFU_ENV": "test"},
-        log_dir=tmp_path_factory.mktemp("stack-logs"),
-    )
-    try:
-        stack.start_all()
-        yield stack
-    finally:
-        stack.stop_all()
-
-
-@pytest.fixture(scope="module")
-def client(stack: Stack) -> Iterator[httpx.Client]:
-    token = stack.token("agent", "e2e-agent")
-    with httpx.Client(
-        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
-    ) as client:
-        yield client
 
 
 def ticket_body() -> dict[str, object]:
