@@ -19,6 +19,7 @@ from kefu_common.embedded import drop_database, ensure_database, start_embedded_
 from kefu_common.grpc_server import GrpcServer
 from kefu_common.runner import GrpcService
 from kefu_common.settings import PROJECT_ROOT
+from support import staff_headers
 
 TEST_PGDATA = PROJECT_ROOT / ".kefu" / "test-pgdata"
 
@@ -114,37 +115,6 @@ async def gateway(gateway_settings: Any) -> AsyncIterator[Any]:
             yield client
 
 
-def staff_headers(settings: Any, role: str = "agent", subject: str = "test-agent") -> dict[str, str]:
-    from kefu_gateway.auth import issue_token
-
-    token = issue_token(settings.jwt_secret, subject=subject, role=role, issuer=settings.jwt_issuer)
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture(scope="session")
 def auth(gateway_settings: Any) -> dict[str, str]:
     return staff_headers(gateway_settings)
-
-
-# --- assertions shared by the test modules ----------------------------------------------------
-
-PROBLEM_JSON = "application/problem+json"
-
-
-def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    """An RFC 9457 problem with this status and stable code, carrying the request id."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_JSON)
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["detail"]
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
-
-
-def error_code(err: Any) -> str | None:
-    """The stable `kefu-error-code` a gRPC error carries in its trailing metadata."""
-    from kefu_common.errors import ERROR_CODE_METADATA_KEY
-
-    return dict(err.trailing_metadata() or ()).get(ERROR_CODE_METADATA_KEY)

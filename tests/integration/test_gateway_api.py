@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from conftest import assert_problem, staff_headers
+from support import assert_problem, staff_headers
 from kefu_common.db import Database
 from kefu_gateway.app import create_app
 from kefu_gateway.settings import GatewaySettings

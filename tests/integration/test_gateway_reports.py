@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import assert_problem, staff_headers
+from support import assert_problem, staff_headers
 from kefu.ticketing.v1 import ticketing_pb2
 
 METRIC_FIELDS = {f.name for f in ticketing_pb2.ServiceMetrics.DESCRIPTOR.fields}

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from conftest import assert_problem, staff_headers
+from support import assert_problem, staff_headers
 from kefu_common.errors import ERROR_CODE_METADATA_KEY
 from kefu_common.problem import problem_from_rpc_error
 from kefu_gateway.problems import mark_conditional, precondition_aware

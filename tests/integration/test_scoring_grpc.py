@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from conftest import error_code
+from support import error_code
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import func, text
 from sqlmodel import col, select

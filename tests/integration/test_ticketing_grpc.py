@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
-from conftest import error_code
+from support import error_code
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import text
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
-from conftest import error_code
+from support import error_code
 from sqlalchemy import text
 
 from kefu.common.v1 import types_pb2
