@@ -11,12 +11,13 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install proto run test test-fast lock clean clean-db token
+.PHONY: help install proto run test test-fast lint lock clean clean-db token
 
 help:
 	@echo "make run    - install, generate, start embedded PostgreSQL, migrate, seed, run all services"
 	@echo "make test   - install, generate and run the whole test suite"
 	@echo "make proto  - regenerate gRPC code into gen/"
+	@echo "make lint   - ruff (bug-finding rules only); part of make test"
 	@echo "make lock   - re-resolve uv.lock after editing pyproject.toml"
 
 $(UV):
@@ -41,7 +42,10 @@ proto: gen/.stamp
 run: gen/.stamp
 	$(PYTHON) -m kefu_common.devstack
 
-test: gen/.stamp
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check libs services tests
+
+test: gen/.stamp lint
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 test-fast: gen/.stamp

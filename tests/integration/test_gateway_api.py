@@ -12,7 +12,6 @@ from sqlalchemy import text
 from support import assert_problem, staff_headers
 from kefu_common.db import Database
 from kefu_gateway.app import create_app
-from kefu_gateway.settings import GatewaySettings
 
 
 

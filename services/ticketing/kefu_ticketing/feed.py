@@ -153,7 +153,7 @@ class EventFeed:
                     server_settings={"application_name": APPLICATION_NAME},
                 )
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _conn: lost.set())
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
                 log.info("event_feed_listening", channel=NOTIFY_CHANNEL)
                 delay = RECONNECT_MIN_SECONDS
