@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -205,3 +206,31 @@ async def test_openapi_declares_problem_responses(gateway) -> None:
     assert create["operationId"] == "createTicket"
     assert "application/problem+json" in create["responses"]["422"]["content"]
     assert "application/problem+json" in create["responses"]["503"]["content"]
+
+
+@pytest.mark.parametrize(
+    ("where", "mutate"),
+    [
+        ("tag with NUL", lambda b: b.update(tags=["ok", "bad\x00tag"])),
+        ("subject with lone surrogate", lambda b: b.update(subject="bad \udb78 subject")),
+        ("customer name with NUL", lambda b: b["customer"].update(name="Wang\x00")),
+    ],
+)
+async def test_unstorable_text_is_a_validation_problem_not_a_500(gateway, auth, db, where, mutate) -> None:
+    body = ticket_body()
+    mutate(body)
+    content = json.dumps(body).encode()  # json.dumps escapes the surrogate as \\udb78
+    response = await gateway.post(
+        "/v1/tickets", content=content, headers={**auth, "content-type": "application/json"}
+    )
+    assert_problem(response, 422, "validation_error")
+    assert await tickets_of(db, body["customer"]["id"]) == 0
+
+
+async def test_out_of_range_offsets_are_a_validation_problem_not_a_500(gateway, auth) -> None:
+    response = await gateway.post(
+        "/v1/qa/evaluations",
+        json={"turns": [{"role": "bot", "text": "hi", "start_ms": 2**70, "end_ms": 2**70 + 1}]},
+        headers=auth,
+    )
+    assert_problem(response, 422, "validation_error")

@@ -201,3 +201,12 @@ async def test_concurrent_retries_with_one_request_id_create_exactly_one_ticket(
     replies = await asyncio.gather(*(stub.CreateTicket(request) for _ in range(8)))
     assert len({r.id for r in replies}) == 1
     assert await count_tickets(db, request.customer.id) == 1
+
+
+async def test_text_postgres_cannot_store_is_invalid_argument_not_internal(stub, db) -> None:
+    request = new_request(subject="black\x00screen")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateTicket(request)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_code(info.value) == "unstorable_value"
+    assert await count_tickets(db, request.customer.id) == 0

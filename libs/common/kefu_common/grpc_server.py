@@ -27,7 +27,7 @@ from kefu_common.context import (
     sanitize_request_id,
     set_request_id,
 )
-from kefu_common.errors import ERROR_CODE_METADATA_KEY, ServiceError
+from kefu_common.errors import ERROR_CODE_METADATA_KEY, InvalidArgument, ServiceError
 from kefu_common.logging import get_logger
 
 log = get_logger("kefu.grpc")
@@ -57,6 +57,7 @@ class _RpcGuard:
         self.request_id = sanitize_request_id(incoming)
 
     async def handle(self, exc: BaseException, context: grpc.aio.ServicerContext) -> None:
+        exc = _as_service_error(exc)
         if isinstance(exc, ServiceError):
             log.info(
                 "rpc_rejected",
@@ -82,6 +83,29 @@ class _RpcGuard:
                 method=self.method,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE behind a driver or SQLAlchemy error, if there is one."""
+    for candidate in (exc, getattr(exc, "orig", None), exc.__cause__):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def _as_service_error(exc: BaseException) -> BaseException:
+    """PostgreSQL class 22 ("data exception": a NUL character in text, a number or date out of
+    range) means the caller's data could not be stored: a bad request, not a server fault.
+    Services should validate first; this keeps what slips through from becoming INTERNAL."""
+    code = _sqlstate(exc)
+    if code is not None and code.startswith("22"):
+        return InvalidArgument(
+            "a value in the request cannot be stored (e.g. a NUL character or a number out of "
+            f"range; SQLSTATE {code})",
+            code="unstorable_value",
+        )
+    return exc
 
 
 def _is_abort(exc: BaseException) -> bool:

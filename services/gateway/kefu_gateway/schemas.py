@@ -38,7 +38,31 @@ _CATEGORY_PATTERN = r"^[a-z_]+$"
 _CATEGORY_HELP = "product, quality, logistics, refund, billing, service_attitude or other"
 
 
-class Strict(BaseModel):
+def _storable(value: Any) -> Any:
+    """Text must be storable as PostgreSQL text and encodable as protobuf strings."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _storable(item)
+    return value
+
+
+class SafeInput(BaseModel):
+    """Base of every request body and query model: rejects text no service could store."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_storable(cls, value: Any) -> Any:
+        return _storable(value)
+
+
+class Strict(SafeInput):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
@@ -100,7 +124,7 @@ class TicketUpdate(Strict):
         return value
 
 
-class TicketQuery(BaseModel):
+class TicketQuery(SafeInput):
     """Filters of the ticket list; every filter narrows the result."""
 
     model_config = ConfigDict(extra="forbid")
@@ -125,7 +149,7 @@ class TicketQuery(BaseModel):
     )
 
 
-class ReopenCandidatesQuery(BaseModel):
+class ReopenCandidatesQuery(SafeInput):
     model_config = ConfigDict(extra="forbid")
 
     customer_id: str = Field(min_length=1, max_length=128)
@@ -353,7 +377,7 @@ class TimelinePublic(BaseModel):
     entries: list[TimelineEntryPublic] = Field(description="Oldest first")
 
 
-class ServiceMetricsQuery(BaseModel):
+class ServiceMetricsQuery(SafeInput):
     model_config = ConfigDict(extra="forbid")
 
     period_start: AwareDatetime = Field(description="Inclusive")
@@ -408,8 +432,8 @@ class Role(enum.StrEnum):
 class TurnCreate(Strict):
     role: Role
     text: str = Field(max_length=10_000)
-    start_ms: int | None = Field(default=None, ge=0)
-    end_ms: int | None = Field(default=None, ge=0)
+    start_ms: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    end_ms: int | None = Field(default=None, ge=0, le=2**63 - 1)
 
 
 class EvaluationCreate(Strict):
