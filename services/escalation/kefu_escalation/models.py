@@ -4,7 +4,9 @@ place; a new version is published beside the old ones, so old tickets keep what 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from kefu_common.models import timestamp_field
@@ -47,3 +49,14 @@ class MatrixEntry(SQLModel, table=True):
     level: str = Field(max_length=4)  # L0..L3
     policy_id: str = Field(max_length=64)
     policy_version: int
+
+
+class Calendar(SQLModel, table=True):
+    """A business-hours calendar (see calendar.py for the spec format); policies name one."""
+
+    __tablename__ = "calendar"
+    __table_args__ = {"schema": SCHEMA}
+
+    name: str = Field(primary_key=True, max_length=64)
+    spec: dict[str, Any] = Field(sa_type=JSONB)
+    updated_at: datetime = timestamp_field()

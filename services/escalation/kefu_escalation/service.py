@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import FailedPrecondition, InvalidArgument
-from kefu_escalation.models import MatrixEntry, MatrixVersion, SlaPolicy
+from kefu_escalation.calendar import BusinessCalendar
+from kefu_escalation.models import Calendar, MatrixEntry, MatrixVersion, SlaPolicy
 
 TIERS = ("standard", "vip")
 SEVERITIES = ("low", "normal", "high", "critical")
@@ -44,19 +47,35 @@ def matrix_tier(*, tier: str, sensitive: bool, channel: str | None) -> str:
     return tier
 
 
-def targets_for(policy: SlaPolicy, first_contact_at: datetime) -> list[Target]:
-    """Due times on the 24x7 calendar, counted from the customer's first contact.
-
-    next_update and escalation_ack recur / start later, so they carry no absolute due time.
-    """
+def targets_for(
+    policy: SlaPolicy, first_contact_at: datetime, calendar: BusinessCalendar
+) -> list[Target]:
+    """Due times in business time of the policy's calendar, counted from the customer's
+    first contact. next_update and escalation_ack recur / start later, so they carry no
+    absolute due time."""
     first_response = timedelta(seconds=policy.first_response_seconds)
     resolution = timedelta(seconds=policy.resolution_seconds)
     return [
-        Target("first_response", first_response, first_contact_at + first_response),
+        Target("first_response", first_response, calendar.add(first_contact_at, first_response)),
         Target("next_update", timedelta(seconds=policy.next_update_seconds), None),
-        Target("resolution", resolution, first_contact_at + resolution),
+        Target("resolution", resolution, calendar.add(first_contact_at, resolution)),
         Target("escalation_ack", timedelta(seconds=policy.escalation_ack_seconds), None),
     ]
+
+
+@lru_cache(maxsize=64)
+def _compiled(spec_json: str) -> BusinessCalendar:
+    return BusinessCalendar.from_spec(json.loads(spec_json))
+
+
+async def load_calendar(session: AsyncSession, name: str) -> BusinessCalendar:
+    """The named calendar, compiled once per distinct spec (edits give a new cache entry)."""
+    row = await session.get(Calendar, name)
+    if row is None:
+        raise FailedPrecondition(
+            f"calendar {name!r} named by the SLA policy does not exist", code="calendar_missing"
+        )
+    return _compiled(json.dumps(row.spec, sort_keys=True))
 
 
 async def resolve_sla(
@@ -103,5 +122,5 @@ async def resolve_sla(
         matrix_version=entry.matrix_version,
         matrix_tier=row_tier,
         policy=policy,
-        targets=targets_for(policy, first_contact_at),
+        targets=targets_for(policy, first_contact_at, await load_calendar(session, policy.calendar)),
     )
