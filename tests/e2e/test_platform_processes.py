@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from pathlib import Path
 
+import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from kefu_common.db import to_libpq_url
 from kefu_common.devstack import GRPC_SERVICES, Stack
 
 pytestmark = pytest.mark.e2e
@@ -102,3 +105,35 @@ def test_sigterm_stops_a_service_gracefully(stack: Stack) -> None:
     assert stack.stop("scoring") == 0
     stack.start("scoring")
     assert stack.is_ready("scoring")
+
+
+async def test_escalation_consumes_ticket_events_exactly_once_across_its_crash(
+    stack: Stack, client, database_url: str
+) -> None:
+    created = [client.post("/v1/tickets", json=ticket_body()).json()["id"] for _ in range(3)]
+    stack.kill("escalation")  # ticketing keeps working; its events wait in the outbox
+    for ticket_id in created:
+        response = client.post(
+            f"/v1/tickets/{ticket_id}/contacts",
+            json={"direction": "inbound", "channel": "phone", "summary": "any news?"},
+        )
+        assert response.status_code == 201, response.text
+    stack.start("escalation")
+    conn = await asyncpg.connect(to_libpq_url(database_url))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            rows = await conn.fetch(
+                "SELECT ticket_id::text AS ticket_id, event_type, event_id FROM escalation.ticket_event "
+                "WHERE ticket_id = ANY($1::uuid[]) ORDER BY sequence",
+                created,
+            )
+            if len(rows) >= 6 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    assert sorted((r["ticket_id"], r["event_type"]) for r in rows) == sorted(
+        [(t, "ticket.created") for t in created] + [(t, "ticket.contact_logged") for t in created]
+    )
+    assert len({r["event_id"] for r in rows}) == len(rows)

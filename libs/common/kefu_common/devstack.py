@@ -74,6 +74,7 @@ class Stack:
                 "TICKETING_ESCALATION_ADDR": self.addr("escalation"),
                 "ESCALATION_GRPC_HOST": self.host,
                 "ESCALATION_GRPC_PORT": str(self.ports["escalation"]),
+                "ESCALATION_TICKETING_ADDR": self.addr("ticketing"),
                 "SCORING_GRPC_HOST": self.host,
                 "SCORING_GRPC_PORT": str(self.ports["scoring"]),
                 "GATEWAY_HTTP_HOST": self.host,

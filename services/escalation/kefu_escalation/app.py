@@ -3,9 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
+from kefu.ticketing.v1 import ticketing_pb2_grpc
+from kefu_common.clock import SystemClock
 from kefu_common.db import Database
+from kefu_common.grpc_client import create_channel
 from kefu_common.grpc_server import ServiceSpec
 from kefu_common.runner import Built, GrpcService
+from kefu_escalation.consumer import TicketEventConsumer
 from kefu_escalation.models import SCHEMA
 from kefu_escalation.servicer import EscalationServicer
 from kefu_escalation.settings import EscalationSettings
@@ -15,11 +19,20 @@ SERVICE_NAME = escalation_pb2.DESCRIPTOR.services_by_name["EscalationService"].f
 
 async def build(settings: EscalationSettings, db: Database) -> Built:
     servicer = EscalationServicer(db)
-    return Built(
+    built = Built(
         services=[
             ServiceSpec(servicer, escalation_pb2_grpc.add_EscalationServiceServicer_to_server, SERVICE_NAME)
         ]
     )
+    if settings.consume_ticket_events:
+        channel = create_channel(settings.ticketing_addr)
+        consumer = TicketEventConsumer(
+            db, ticketing_pb2_grpc.TicketingServiceStub(channel), SystemClock()
+        )
+        await consumer.start()
+        built.before_stop.append(consumer.stop)
+        built.on_stop.append(channel.close)
+    return built
 
 
 service = GrpcService(

@@ -3,9 +3,11 @@ place; a new version is published beside the old ones, so old tickets keep what 
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import BigInteger
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -60,3 +62,31 @@ class Calendar(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     spec: dict[str, Any] = Field(sa_type=JSONB)
     updated_at: datetime = timestamp_field()
+
+
+class ConsumerCursor(SQLModel, table=True):
+    """How far a consumer of another service's event stream has durably processed."""
+
+    __tablename__ = "consumer_cursor"
+    __table_args__ = {"schema": SCHEMA}
+
+    name: str = Field(primary_key=True, max_length=64)
+    last_sequence: int = Field(sa_type=BigInteger)
+    updated_at: datetime = timestamp_field()
+
+
+class TicketEvent(SQLModel, table=True):
+    """Inbox: every ticketing event, stored exactly once (keyed by its stream sequence),
+    in the same transaction that advances the cursor. The SLA clock engine (issue #4)
+    reads from here."""
+
+    __tablename__ = "ticket_event"
+    __table_args__ = {"schema": SCHEMA}
+
+    sequence: int = Field(sa_type=BigInteger, primary_key=True)
+    event_id: uuid.UUID = Field(unique=True)
+    event_type: str = Field(max_length=64)
+    ticket_id: uuid.UUID = Field(index=True)
+    payload: dict[str, Any] = Field(sa_type=JSONB)
+    occurred_at: datetime = timestamp_field()
+    received_at: datetime = timestamp_field()

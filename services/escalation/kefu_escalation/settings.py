@@ -8,3 +8,6 @@ class EscalationSettings(GrpcServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ESCALATION_", extra="ignore", frozen=True)
 
     grpc_port: int = Field(default=50052, ge=0, le=65535)
+    ticketing_addr: str = "127.0.0.1:50051"
+    # Consume the ticketing event stream into escalation.ticket_event (the SLA clocks' input).
+    consume_ticket_events: bool = True

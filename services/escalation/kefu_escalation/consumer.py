@@ -1,0 +1,128 @@
+"""Consumes the ticketing event stream into the escalation inbox, exactly once.
+
+Each event is stored and the cursor advanced in ONE transaction, so after a crash the
+consumer resumes from the last event it durably stored: nothing is lost (the stream replays
+from the cursor) and nothing is stored twice (the cursor moved with the row; the primary key
+on the sequence is a second guard). The ticketing service may be down or restarting: the
+consumer retries with capped backoff and never blocks this service's own RPCs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import grpc
+from sqlalchemy import text
+
+from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
+from kefu_common.clock import Clock
+from kefu_common.db import Database
+from kefu_common.logging import get_logger
+from kefu_common.protoconv import from_timestamp
+
+log = get_logger("kefu.escalation.consumer")
+
+CURSOR_NAME = "ticketing-events"
+RETRY_MIN_SECONDS = 0.2
+RETRY_MAX_SECONDS = 5.0
+
+
+class TicketEventConsumer:
+    def __init__(
+        self,
+        db: Database,
+        stub: ticketing_pb2_grpc.TicketingServiceStub,
+        clock: Clock,
+        *,
+        name: str = CURSOR_NAME,
+    ) -> None:
+        self.db = db
+        self.stub = stub
+        self.clock = clock
+        self.name = name
+        self._task: asyncio.Task[None] | None = None
+        self._call: grpc.aio.UnaryStreamCall | None = None
+
+    async def cursor(self) -> int:
+        async with self.db.engine.connect() as conn:
+            value = await conn.scalar(
+                text("SELECT last_sequence FROM escalation.consumer_cursor WHERE name = :n"),
+                {"n": self.name},
+            )
+        return int(value or 0)
+
+    async def store(self, event: ticketing_pb2.Event) -> bool:
+        """Store one event and advance the cursor atomically; False if it was already stored."""
+        async with self.db.session() as session:
+            conn = await session.connection()
+            inserted = await conn.scalar(
+                text(
+                    "INSERT INTO escalation.ticket_event (sequence, event_id, event_type, "
+                    "ticket_id, payload, occurred_at, received_at) "
+                    "VALUES (:seq, :eid, :type, :tid, CAST(:payload AS jsonb), :occurred, :now) "
+                    "ON CONFLICT (sequence) DO NOTHING RETURNING 1"
+                ),
+                {
+                    "seq": event.sequence,
+                    "eid": uuid.UUID(event.event_id),
+                    "type": event.type,
+                    "tid": uuid.UUID(event.ticket_id),
+                    "payload": json.dumps(json.loads(event.payload_json or "{}")),
+                    "occurred": from_timestamp(event.occurred_at),
+                    "now": self.clock.now(),
+                },
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO escalation.consumer_cursor (name, last_sequence, updated_at) "
+                    "VALUES (:n, :seq, :now) ON CONFLICT (name) DO UPDATE "
+                    "SET last_sequence = GREATEST(consumer_cursor.last_sequence, EXCLUDED.last_sequence), "
+                    "updated_at = EXCLUDED.updated_at"
+                ),
+                {"n": self.name, "seq": event.sequence, "now": self.clock.now()},
+            )
+        return inserted is not None
+
+    async def run_once(self) -> None:
+        """Follow the stream from the durable cursor until it ends or fails."""
+        after = await self.cursor()
+        self._call = self.stub.WatchEvents(ticketing_pb2.WatchEventsRequest(after_sequence=after))
+        try:
+            async for event in self._call:
+                if await self.store(event):
+                    log.debug("ticket_event_stored", sequence=event.sequence, type=event.type)
+        finally:
+            self._call = None
+
+    async def run(self) -> None:
+        delay = RETRY_MIN_SECONDS
+        while True:
+            try:
+                await self.run_once()
+                delay = RETRY_MIN_SECONDS
+            except asyncio.CancelledError:
+                raise
+            except grpc.aio.AioRpcError as err:
+                log.info("ticket_events_disconnected", status=err.code().name, retry_in=delay)
+            except Exception:
+                log.exception("ticket_events_failed", retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="ticket-event-consumer")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        if self._call is not None:
+            self._call.cancel()
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
