@@ -30,6 +30,9 @@ class SlaPolicy(SQLModel, table=True):
     escalation_ack_seconds: int
     warning_percent: int = Field(default=75)
     created_at: datetime = timestamp_field()
+    # Set when published through the API (migration 0004): a retry returns this version.
+    request_id: str | None = Field(default=None, max_length=128, unique=True)
+    request_hash: str | None = Field(default=None, max_length=64)
 
 
 class MatrixVersion(SQLModel, table=True):
@@ -39,6 +42,8 @@ class MatrixVersion(SQLModel, table=True):
     version: int = Field(primary_key=True)
     note: str = Field(default="", max_length=500)
     published_at: datetime | None = timestamp_field(default=None, nullable=True)
+    request_id: str | None = Field(default=None, max_length=128, unique=True)
+    request_hash: str | None = Field(default=None, max_length=64)
 
 
 class MatrixEntry(SQLModel, table=True):

@@ -11,7 +11,7 @@ from kefu_common.logging import configure_logging, get_logger
 from kefu_gateway.clients import Clients
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.problems import install_problem_handlers
-from kefu_gateway.routes import agents, health, qa, reports, tickets
+from kefu_gateway.routes import agents, escalation, health, qa, reports, tickets
 from kefu_gateway.settings import GatewaySettings
 
 log = get_logger("kefu.gateway")
@@ -47,6 +47,11 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
             {"name": "tickets", "description": "Customer problems from first contact to closure"},
             {"name": "reports", "description": "Service metrics over a period"},
             {"name": "agents", "description": "The agent roster (admin and lead roles)"},
+            {
+                "name": "escalation",
+                "description": "Business-hours calendars, SLA policies and the escalation matrix "
+                "(versioned; writes for admin and lead roles)",
+            },
             {"name": "quality", "description": "AI quality inspection of conversations"},
             {"name": "health", "description": "Liveness and readiness"},
         ],
@@ -57,6 +62,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
     app.include_router(tickets.router)
     app.include_router(reports.router)
     app.include_router(agents.router)
+    app.include_router(escalation.router)
     app.include_router(qa.router)
     # Outermost last: the request id is bound before the size limit can reject anything.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -70,6 +70,7 @@ async def staff_principal(principal: Annotated[Principal, Depends(current_princi
 Staff = Annotated[Principal, Depends(staff_principal)]
 
 
+# The agent roster and the escalation configuration (calendars, SLA policies, the matrix).
 ROSTER_ROLES = frozenset({"admin", "lead"})
 
 
@@ -78,7 +79,7 @@ async def roster_principal(
 ) -> Principal:
     if principal.role not in ROSTER_ROLES:
         raise PermissionDenied(
-            "managing the agent roster needs the admin or lead role", code="admin_only"
+            "this operation needs the admin or lead role", code="admin_only"
         )
     return principal
 

@@ -7,12 +7,16 @@ from typing import Any
 from google.protobuf.message import Message
 
 from kefu.common.v1 import types_pb2
+from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import enum_to_str
 from kefu_gateway.schemas import (
     AgentPublic,
+    CalendarPublic,
     ContactPublic,
+    MatrixPublic,
     NotePublic,
+    PolicyPublic,
     ProgressPublic,
     ServiceMetricsPublic,
     TicketPublic,
@@ -181,5 +185,43 @@ def agent_public(a: ticketing_pb2.Agent) -> AgentPublic:
             "specialist": a.specialist,
             "active": a.active,
             "direct_line": a.direct_line,
+        }
+    )
+
+
+def calendar_public(c: escalation_pb2.Calendar) -> CalendarPublic:
+    return CalendarPublic.model_validate(
+        {
+            "name": c.name,
+            "tz": c.tz,
+            "weekly": {k: list(v.intervals) for k, v in c.weekly.items()},
+            "holidays": list(c.holidays),
+            "extra_workdays": {k: list(v.intervals) for k, v in c.extra_workdays.items()},
+            "updated_at": _ts(c, "updated_at"),
+        }
+    )
+
+
+def policy_public(p: escalation_pb2.SlaPolicy) -> PolicyPublic:
+    fields = {name: getattr(p, name) for name in PolicyPublic.model_fields if name != "created_at"}
+    return PolicyPublic.model_validate({**fields, "created_at": _ts(p, "created_at")})
+
+
+def matrix_public(m: escalation_pb2.Matrix) -> MatrixPublic:
+    return MatrixPublic.model_validate(
+        {
+            "version": m.version,
+            "note": m.note,
+            "published_at": _ts(m, "published_at"),
+            "cells": [
+                {
+                    "tier": c.tier,
+                    "severity": enum_to_str(types_pb2.Severity, c.severity),
+                    "level": (enum_to_str(types_pb2.EscalationLevel, c.level) or "").upper(),
+                    "policy_id": c.policy_id,
+                    "policy_version": c.policy_version,
+                }
+                for c in m.cells
+            ],
         }
     )

@@ -467,6 +467,149 @@ class EvaluationPublic(BaseModel):
     created_at: datetime
 
 
+# --- escalation configuration (calendars, SLA policies, the matrix) ------------------------
+
+_SHORT_TEXT = Annotated[str, Field(max_length=32)]
+_DAY_HOURS = Annotated[list[_SHORT_TEXT], Field(max_length=48)]
+_WEEKLY_HELP = (
+    "Weekday (mon..sun) -> local working intervals `HH:MM-HH:MM` (end `24:00` is the end of the "
+    "day; several a day express a lunch break). A day left out has no working hours."
+)
+
+
+class MatrixTier(enum.StrEnum):
+    STANDARD = "standard"
+    VIP = "vip"
+    SENSITIVE = "sensitive"
+
+
+class CalendarPut(Strict):
+    """A business-hours calendar. Its meaning (time zone, intervals, dates) is checked by the
+    escalation service with the code that computes due times: 400 `invalid_calendar` names
+    the problem."""
+
+    tz: str = Field(min_length=1, max_length=64, description="IANA time zone", examples=["Asia/Shanghai"])
+    weekly: dict[_SHORT_TEXT, _DAY_HOURS] = Field(
+        max_length=7,
+        description=_WEEKLY_HELP,
+        examples=[{"mon": ["09:00-12:00", "13:30-18:00"], "tue": ["09:00-12:00", "13:30-18:00"]}],
+    )
+    holidays: list[_SHORT_TEXT] = Field(
+        default_factory=list, max_length=5000, description="ISO dates without working hours",
+        examples=[["2026-10-01", "2026-10-02"]],
+    )
+    extra_workdays: dict[_SHORT_TEXT, _DAY_HOURS] = Field(
+        default_factory=dict,
+        max_length=5000,
+        description="ISO date -> its working intervals (make-up workdays, 调休), overriding "
+        "the weekday and any holiday entry is refused",
+        examples=[{"2026-10-10": ["09:00-12:00", "13:30-18:00"]}],
+    )
+
+
+class CalendarPublic(BaseModel):
+    name: str
+    tz: str
+    weekly: dict[str, list[str]] = Field(description=_WEEKLY_HELP)
+    holidays: list[str]
+    extra_workdays: dict[str, list[str]]
+    updated_at: datetime
+
+
+class CalendarList(BaseModel):
+    items: list[CalendarPublic] = Field(description="By name")
+
+
+_TARGET = Field(ge=1, le=366 * 24 * 3600, description="Seconds of business time of the calendar")
+
+
+class PolicyPublish(Strict):
+    """Publishes the next version of the policy `id` (version 1 of a new id). Earlier versions,
+    and the tickets that got them, stay as they are."""
+
+    id: str = Field(
+        min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$", examples=["p3-high"]
+    )
+    name: str = Field(min_length=1, max_length=200, examples=["P3 high"])
+    calendar: str = Field(
+        default="24x7", min_length=1, max_length=64, description="An existing calendar's name"
+    )
+    first_response_seconds: int = _TARGET
+    next_update_seconds: int = _TARGET
+    resolution_seconds: int = _TARGET
+    escalation_ack_seconds: int = _TARGET
+    warning_percent: int = Field(
+        default=75, ge=1, le=99, description="A clock warns when this share of a target has passed"
+    )
+
+
+class PolicyPublic(BaseModel):
+    id: str
+    version: int
+    name: str
+    calendar: str
+    first_response_seconds: int
+    next_update_seconds: int
+    resolution_seconds: int
+    escalation_ack_seconds: int
+    warning_percent: int
+    created_at: datetime
+
+
+class PolicyList(BaseModel):
+    items: list[PolicyPublic] = Field(description="By id, then version")
+
+
+class PolicyQuery(SafeInput):
+    model_config = ConfigDict(extra="forbid")
+
+    all_versions: bool = Field(
+        default=False, description="Every version, not only the latest of each policy"
+    )
+    policy_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class MatrixCellPublish(Strict):
+    tier: MatrixTier = Field(
+        description="`sensitive` is the row of high-risk customers and regulator complaints"
+    )
+    severity: Severity  # type: ignore[valid-type]
+    level: EscalationLevel  # type: ignore[valid-type]
+    policy_id: str = Field(min_length=1, max_length=64)
+    policy_version: int = Field(ge=1, le=2**31 - 1)
+
+
+class MatrixPublish(Strict):
+    """A complete matrix: each tier × severity exactly once (12 cells), else 400
+    `matrix_incomplete`. It becomes the version new tickets get."""
+
+    note: str = Field(default="", max_length=500)
+    cells: list[MatrixCellPublish] = Field(max_length=100)
+
+
+class MatrixCellPublic(BaseModel):
+    tier: MatrixTier
+    severity: Severity  # type: ignore[valid-type]
+    level: EscalationLevel  # type: ignore[valid-type]
+    policy_id: str
+    policy_version: int
+
+
+class MatrixPublic(BaseModel):
+    version: int
+    note: str
+    published_at: datetime | None
+    cells: list[MatrixCellPublic] = Field(description="By tier (standard, vip, sensitive), then severity")
+
+
+class MatrixQuery(SafeInput):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="Defaults to the latest published version"
+    )
+
+
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
