@@ -63,8 +63,8 @@ async def escalation_addr(database_url: str) -> AsyncIterator[str]:
     from kefu_escalation.app import service
     from kefu_escalation.settings import EscalationSettings
 
-    # The event consumer is tested on its own (test_escalation_consumer.py) and in e2e.
-    settings = EscalationSettings(grpc_port=0, consume_ticket_events=False)
+    # The event consumer and the clock worker are tested on their own and in e2e.
+    settings = EscalationSettings(grpc_port=0, consume_ticket_events=False, run_sla_clocks=False)
     server = await start_grpc(service, settings, database_url)
     yield f"127.0.0.1:{server.port}"
     await server.stop()

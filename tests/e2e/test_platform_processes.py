@@ -137,3 +137,31 @@ async def test_escalation_consumes_ticket_events_exactly_once_across_its_crash(
         [(t, "ticket.created") for t in created] + [(t, "ticket.contact_logged") for t in created]
     )
     assert len({r["event_id"] for r in rows}) == len(rows)
+
+
+async def test_sla_clock_opens_at_first_contact_and_stops_on_resolve(
+    stack: Stack, client, database_url: str
+) -> None:
+    ticket = client.post("/v1/tickets", json=ticket_body()).json()
+    for action in ("open", "resolve"):
+        response = client.post(f"/v1/tickets/{ticket['id']}/{action}", json={"reason": "e2e"})
+        assert response.status_code == 200, response.text
+    conn = await asyncpg.connect(to_libpq_url(database_url))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            rows = await conn.fetch(
+                "SELECT kind, cycle, at FROM escalation.clock_event WHERE ticket_id = $1::uuid "
+                "ORDER BY id",
+                ticket["id"],
+            )
+            kinds = [r["kind"] for r in rows]
+            if "stopped" in kinds or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    assert kinds[0] == "cycle_opened"
+    assert rows[0]["at"].isoformat().replace("+00:00", "Z").startswith(ticket["first_contact_at"][:19])
+    assert "stopped" in kinds
+    assert {r["cycle"] for r in rows} == {1}

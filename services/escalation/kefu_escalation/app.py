@@ -9,6 +9,7 @@ from kefu_common.db import Database
 from kefu_common.grpc_client import create_channel
 from kefu_common.grpc_server import ServiceSpec
 from kefu_common.runner import Built, GrpcService
+from kefu_escalation.clock_worker import SlaClockWorker
 from kefu_escalation.consumer import TicketEventConsumer
 from kefu_escalation.models import SCHEMA
 from kefu_escalation.servicer import EscalationServicer
@@ -24,10 +25,16 @@ async def build(settings: EscalationSettings, db: Database) -> Built:
             ServiceSpec(servicer, escalation_pb2_grpc.add_EscalationServiceServicer_to_server, SERVICE_NAME)
         ]
     )
+    worker = None
+    if settings.run_sla_clocks:
+        worker = SlaClockWorker(db, SystemClock(), interval=settings.sla_clock_interval_seconds)
+        await worker.start()
+        built.before_stop.append(worker.stop)
     if settings.consume_ticket_events:
         channel = create_channel(settings.ticketing_addr)
         consumer = TicketEventConsumer(
-            db, ticketing_pb2_grpc.TicketingServiceStub(channel), SystemClock()
+            db, ticketing_pb2_grpc.TicketingServiceStub(channel), SystemClock(),
+            on_stored=worker.wake if worker else None,
         )
         await consumer.start()
         built.before_stop.append(consumer.stop)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 
 import grpc
 from sqlalchemy import text
@@ -37,7 +38,9 @@ class TicketEventConsumer:
         clock: Clock,
         *,
         name: str = CURSOR_NAME,
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
+        self.on_stored = on_stored
         self.db = db
         self.stub = stub
         self.clock = clock
@@ -93,6 +96,8 @@ class TicketEventConsumer:
             async for event in self._call:
                 if await self.store(event):
                     log.debug("ticket_event_stored", sequence=event.sequence, type=event.type)
+                    if self.on_stored is not None:
+                        self.on_stored()
         finally:
             self._call = None
 

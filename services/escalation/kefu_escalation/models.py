@@ -95,3 +95,33 @@ class TicketEvent(SQLModel, table=True):
     payload: dict[str, Any] = Field(sa_type=JSONB)
     occurred_at: datetime = timestamp_field()
     received_at: datetime = timestamp_field()
+
+
+class ClockEventRow(SQLModel, table=True):
+    """One persisted SLA clock event (see sla_clock.ClockEvent, clocks.py). Append-only; a
+    partial unique index (migration 0005) stores each warned/breached event at most once."""
+
+    __tablename__ = "clock_event"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    ticket_id: uuid.UUID = Field(index=False)
+    cycle: int
+    kind: str = Field(max_length=16)
+    target: str | None = Field(default=None, max_length=32)
+    at: datetime = timestamp_field()
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    source_sequence: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class ClockTicket(SQLModel, table=True):
+    """Per ticket with clocks: the row the projector and the timer lock, how far the
+    projector got for it, and the next warning/breach instant (None: nothing to wait for)."""
+
+    __tablename__ = "clock_ticket"
+    __table_args__ = {"schema": SCHEMA}
+
+    ticket_id: uuid.UUID = Field(primary_key=True)
+    last_sequence: int = Field(sa_type=BigInteger)
+    next_deadline: datetime | None = timestamp_field(default=None, nullable=True)
+    updated_at: datetime = timestamp_field()

@@ -11,3 +11,6 @@ class EscalationSettings(GrpcServiceSettings):
     ticketing_addr: str = "127.0.0.1:50051"
     # Consume the ticketing event stream into escalation.ticket_event (the SLA clocks' input).
     consume_ticket_events: bool = True
+    # Project the inbox into SLA clocks and record warnings/breaches as they fall due.
+    run_sla_clocks: bool = True
+    sla_clock_interval_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -1,0 +1,422 @@
+"""Persisted SLA clocks: the inbox of ticketing events projected into clock events.
+
+`ClockProjector.project` reads `escalation.ticket_event` (the inbox, filled exactly once and
+in stream order by consumer.py) from its cursor, translates each event into commands of the
+pure model in sla_clock.py, appends the returned `ClockEvent`s to `escalation.clock_event`
+and advances its cursor, all in the caller's one transaction. `ClockProjector.due_ticks` is
+the timer: it fires the warnings and breaches whose instant has come. State is never stored
+besides the events: a ticket's clocks are `TicketClocks.replay` of its rows, so a restart
+(or another replica) continues exactly where the last commit left off.
+
+Translation (DOMAIN.md §2):
+
+* ``ticket.created`` opens cycle 1 at the payload's ``first_contact_at`` with the targets of
+  its ``sla`` snapshot: ``first_response`` (keeps running while pending) and ``resolution``
+  (pauses while pending), warning at the policy's ``warning_percent`` (75 when unknown), in
+  the calendar the snapshot names (loaded from ``escalation.calendar``).
+* ``ticket.status_changed``: ``pending`` pauses, ``resumed`` resumes, ``resolved`` stops the
+  cycle, ``reopened`` opens the next cycle with fresh targets from the ticket's ``sla``
+  snapshot (its latest ``ticket.created`` event); ``opened`` and ``closed`` change nothing.
+* ``ticket.progress_added`` and an *outbound* ``ticket.contact_logged`` satisfy
+  ``first_response`` if it is still running. Inbound contacts change nothing (they never
+  restart or extend a clock); every other event type is ignored.
+
+Once-only guarantees:
+
+* Projection runs under a row lock on its cursor, so replicas take turns; each ticket also
+  keeps the last inbox sequence it absorbed (``clock_ticket.last_sequence``), so replaying
+  old inbox rows (an explicit ``after_sequence``, a reset cursor) stores nothing twice.
+* The timer locks ``clock_ticket`` rows with ``FOR UPDATE SKIP LOCKED`` (a ticket being
+  projected or ticked by another replica is skipped, never waited for), and the partial
+  unique index on (ticket, cycle, target, kind) for warned/breached is the last guard.
+* Warnings and breaches are recorded *at their instant* (the deadline the model computes),
+  not at the timer's wall-clock time, so a late timer records the same facts and every
+  replica computes identical rows. The timer only ticks tickets whose inbox events have all
+  been projected, so a breach is never decided before a first response already in the inbox.
+
+Time: the model refuses events earlier than its history. An inbox event whose time lies
+before the ticket's last clock event (the timer recorded a breach before a late-arriving
+response reached the inbox) is applied at the last event's instant: the answer counts as
+given then, i.e. late. Events the rules refuse (`ClockError`, e.g. a status change of a ticket
+created before clocks existed) are logged and skipped so one bad event cannot stop the stream.
+
+Not done yet: ``next_update`` and ``escalation_ack`` targets; severity/policy changes after
+creation (a reopen reuses the creation snapshot); triggers/notifications on warned/breached.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kefu_common.clock import Clock
+from kefu_common.logging import get_logger
+from kefu_escalation.calendar import BusinessCalendar
+from kefu_escalation.models import SlaPolicy
+from kefu_escalation.service import load_calendar
+from kefu_escalation.sla_clock import ClockError, ClockEvent, Target, TicketClocks
+
+log = get_logger("kefu.escalation.clocks")
+
+__all__ = [
+    "PROJECTION_CURSOR",
+    "CalendarLoader",
+    "ClockProjector",
+    "calendar_to_spec",
+    "decode_details",
+    "due_ticks",
+    "encode_details",
+    "load_ticket_clocks",
+    "project",
+]
+
+PROJECTION_CURSOR = "sla-clock-projection"
+DEFAULT_WARNING_PERCENT = 75
+# target name -> pauses while the ticket is pending_customer
+SNAPSHOT_TARGETS = {"first_response": False, "resolution": True}
+
+CalendarLoader = Callable[[AsyncSession, str], Awaitable[BusinessCalendar]]
+
+# ------------------------------------------------------------------------------ JSON
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_MIDNIGHT = time(0)
+
+
+def _interval(start: time, end: time) -> str:
+    return f"{start.isoformat()}-{'24:00:00' if end == _MIDNIGHT else end.isoformat()}"
+
+
+def calendar_to_spec(cal: BusinessCalendar) -> dict[str, Any]:
+    """The plain-data spec `BusinessCalendar.from_spec` reads back to an equal calendar."""
+    return {
+        "name": cal.name,
+        "tz": cal.tz,
+        "weekly": {_WEEKDAYS[wd]: [_interval(s, e) for s, e in cal.weekly[wd]] for wd in range(7)},
+        "holidays": sorted(d.isoformat() for d in cal.holidays),
+        "extra_workdays": {
+            d.isoformat(): [_interval(s, e) for s, e in cal.extra_workdays[d]]
+            for d in sorted(cal.extra_workdays)
+        },
+    }
+
+
+def _seconds(value: timedelta) -> int | float:
+    whole, micro = divmod(value, timedelta(seconds=1))
+    return whole if not micro else value.total_seconds()
+
+
+def _target_to_json(t: Target) -> dict[str, Any]:
+    return {"name": t.name, "duration_seconds": _seconds(t.duration),
+            "pauses_when_pending": t.pauses_when_pending, "warning_percent": t.warning_percent}
+
+
+def _target_from_json(d: Mapping[str, Any]) -> Target:
+    return Target(d["name"], timedelta(seconds=d["duration_seconds"]),
+                  pauses_when_pending=bool(d["pauses_when_pending"]),
+                  warning_percent=int(d["warning_percent"]))
+
+
+_DATETIME_KEYS = frozenset({"due_at", "warn_at"})
+_TIMEDELTA_KEYS = frozenset({"used", "remaining", "overrun", "late_by", "margin"})
+
+
+def encode_details(kind: str, details: Mapping[str, Any]) -> dict[str, Any]:
+    """ClockEvent details as JSON-able data: calendars as specs, targets as dicts,
+    datetimes as ISO strings, durations as seconds."""
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        if key == "calendar" and isinstance(value, BusinessCalendar):
+            out[key] = calendar_to_spec(value)
+        elif key == "definition" and isinstance(value, Target):
+            out[key] = _target_to_json(value)
+        elif key == "targets":  # cycle_opened: Targets; paused/resumed: target names
+            out[key] = [_target_to_json(t) if isinstance(t, Target) else t for t in value]
+        elif isinstance(value, datetime):
+            out[key] = value.isoformat()
+        elif isinstance(value, timedelta):
+            out[key] = _seconds(value)
+        elif isinstance(value, Mapping):
+            out[key] = dict(value)
+        else:
+            out[key] = value
+    return out
+
+
+def decode_details(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of `encode_details` (what `TicketClocks.replay` needs to fold)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "calendar" and isinstance(value, Mapping):
+            out[key] = BusinessCalendar.from_spec(value)
+        elif key == "definition":
+            out[key] = _target_from_json(value)
+        elif key == "targets":
+            out[key] = tuple(_target_from_json(t) if isinstance(t, Mapping) else t for t in value)
+        elif key in _DATETIME_KEYS:
+            out[key] = None if value is None else datetime.fromisoformat(value)
+        elif key in _TIMEDELTA_KEYS:
+            out[key] = None if value is None else timedelta(seconds=value)
+        else:
+            out[key] = value
+    return out
+
+
+# ------------------------------------------------------------------------------ storage
+
+
+async def load_ticket_clocks(session: AsyncSession, ticket_id: uuid.UUID) -> TicketClocks:
+    """Replay one ticket's persisted clock history."""
+    rows = await _execute(session,
+        text("SELECT kind, cycle, at, target, details FROM escalation.clock_event "
+             "WHERE ticket_id = :t ORDER BY id"),
+        {"t": ticket_id},
+    )
+    return TicketClocks.replay(
+        ClockEvent(r.kind, r.cycle, r.at, r.target, decode_details(r.kind, _json(r.details))) for r in rows
+    )
+
+
+async def _insert(session: AsyncSession, ticket_id: uuid.UUID, events: Sequence[ClockEvent],
+                  source_sequence: int | None) -> int:
+    stored = 0
+    for e in events:
+        inserted = await session.scalar(
+            text(
+                "INSERT INTO escalation.clock_event (ticket_id, cycle, kind, target, at, details, "
+                "source_sequence) VALUES (:t, :c, :k, :target, :at, CAST(:d AS jsonb), :s) "
+                "ON CONFLICT (ticket_id, cycle, coalesce(target, ''), kind) "
+                "WHERE kind IN ('warned', 'breached') DO NOTHING RETURNING 1"
+            ),
+            {"t": ticket_id, "c": e.cycle, "k": e.kind, "target": e.target, "at": e.at,
+             "d": json.dumps(encode_details(e.kind, e.details)), "s": source_sequence},
+        )
+        stored += inserted is not None
+    return stored
+
+
+async def _save_ticket(session: AsyncSession, ticket_id: uuid.UUID, last_sequence: int,
+                       clocks: TicketClocks, now: datetime) -> None:
+    await _execute(session,
+        text(
+            "INSERT INTO escalation.clock_ticket (ticket_id, last_sequence, next_deadline, updated_at) "
+            "VALUES (:t, :s, :d, :now) ON CONFLICT (ticket_id) DO UPDATE SET "
+            "last_sequence = GREATEST(clock_ticket.last_sequence, EXCLUDED.last_sequence), "
+            "next_deadline = EXCLUDED.next_deadline, updated_at = EXCLUDED.updated_at"
+        ),
+        {"t": ticket_id, "s": last_sequence, "d": clocks.next_deadline(), "now": now},
+    )
+
+
+async def _execute(session: AsyncSession, statement: Any, params: Mapping[str, Any]) -> Any:
+    """Plain SQL on the session's connection (its transaction)."""
+    conn = await session.connection()
+    return await conn.execute(statement, params)
+
+
+def _json(value: Any) -> Any:
+    """jsonb from a textual query arrives as a string with asyncpg."""
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _ts(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+# ------------------------------------------------------------------------------ projector
+
+
+class ClockProjector:
+    """Projects the inbox into clock events and fires due warnings/breaches.
+
+    Stateless between calls (all state is in the database), so any number of instances
+    (restarts, replicas) may run; see the module doc for the once-only guarantees.
+    """
+
+    def __init__(self, *, calendars: CalendarLoader | None = None,
+                 cursor: str = PROJECTION_CURSOR) -> None:
+        self.calendars: CalendarLoader = calendars or load_calendar
+        self.cursor = cursor
+
+    # -------------------------------------------------------------- projection
+
+    async def _lock_cursor(self, session: AsyncSession, now: datetime) -> int:
+        await _execute(session,
+            text("INSERT INTO escalation.consumer_cursor (name, last_sequence, updated_at) "
+                 "VALUES (:n, 0, :now) ON CONFLICT (name) DO NOTHING"),
+            {"n": self.cursor, "now": now},
+        )
+        value = await session.scalar(
+            text("SELECT last_sequence FROM escalation.consumer_cursor WHERE name = :n FOR UPDATE"),
+            {"n": self.cursor},
+        )
+        return int(value or 0)
+
+    async def project(self, session: AsyncSession, *, after_sequence: int | None = None,
+                      limit: int = 100, clock: Clock) -> int:
+        """Project up to `limit` inbox events after `after_sequence` (default: the cursor);
+        returns how many inbox events were read. The caller's transaction commits it all."""
+        now = clock.now()
+        cursor = await self._lock_cursor(session, now)
+        start = cursor if after_sequence is None else after_sequence
+        rows = (await _execute(session,
+            text("SELECT sequence, event_type, ticket_id, payload, occurred_at "
+                 "FROM escalation.ticket_event WHERE sequence > :after ORDER BY sequence LIMIT :lim"),
+            {"after": start, "lim": limit},
+        )).all()
+        tickets: dict[uuid.UUID, tuple[TicketClocks, int] | None] = {}
+        last = start
+        for row in rows:
+            last = row.sequence
+            state = tickets.get(row.ticket_id, ...)
+            if state is ...:
+                state = await self._load(session, row.ticket_id)
+                tickets[row.ticket_id] = state
+            clocks, absorbed = state if state is not None else (TicketClocks(), 0)
+            if row.sequence <= absorbed:
+                continue  # already projected (an explicit replay of old inbox rows)
+            if state is None and row.event_type != "ticket.created":
+                continue  # no clocks for this ticket (created before clocks were projected)
+            try:
+                events = await self._translate(session, clocks, row)
+            except ClockError as err:
+                log.warning("clock_event_skipped", sequence=row.sequence, type=row.event_type,
+                            ticket_id=str(row.ticket_id), error=str(err))
+                events = []
+            if events:
+                await _insert(session, row.ticket_id, events, row.sequence)
+                clocks = clocks.append(events)
+            tickets[row.ticket_id] = (clocks, row.sequence)
+            await _save_ticket(session, row.ticket_id, row.sequence, clocks, now)
+        if rows and last > cursor:
+            await _execute(session,
+                text("UPDATE escalation.consumer_cursor SET last_sequence = :s, updated_at = :now "
+                     "WHERE name = :n"),
+                {"s": last, "now": now, "n": self.cursor},
+            )
+        return len(rows)
+
+    async def _load(self, session: AsyncSession, ticket_id: uuid.UUID) -> tuple[TicketClocks, int] | None:
+        """Lock the ticket's clock row (waiting for a timer pass on it) and replay it."""
+        absorbed = await session.scalar(
+            text("SELECT last_sequence FROM escalation.clock_ticket WHERE ticket_id = :t FOR UPDATE"),
+            {"t": ticket_id},
+        )
+        if absorbed is None:
+            return None
+        return await load_ticket_clocks(session, ticket_id), int(absorbed)
+
+    async def _targets(self, session: AsyncSession, sla: Mapping[str, Any]) -> tuple[BusinessCalendar, list[Target]]:
+        calendar = await self.calendars(session, str(sla.get("calendar") or "24x7"))
+        warning = DEFAULT_WARNING_PERCENT
+        if sla.get("policy_id") and sla.get("policy_version") is not None:
+            policy = await session.get(SlaPolicy, (sla["policy_id"], int(sla["policy_version"])))
+            if policy is not None:
+                warning = policy.warning_percent
+        targets = [
+            Target(t["name"], timedelta(seconds=t["duration_seconds"]),
+                   pauses_when_pending=SNAPSHOT_TARGETS[t["name"]], warning_percent=warning)
+            for t in sla.get("targets", ())
+            if t.get("name") in SNAPSHOT_TARGETS and t.get("duration_seconds")
+        ]
+        return calendar, targets
+
+    async def _translate(self, session: AsyncSession, clocks: TicketClocks, row: Any) -> list[ClockEvent]:
+        payload: Mapping[str, Any] = _json(row.payload) or {}
+        kind = row.event_type
+
+        def when(value: datetime | None = None) -> datetime:
+            at = value or row.occurred_at
+            previous = clocks.last_at
+            return previous if previous is not None and at < previous else at
+
+        current = clocks.current
+        running = current is not None and current.is_open
+        if kind == "ticket.created":
+            if current is not None:
+                raise ClockError("ticket.created for a ticket that already has clocks")
+            calendar, targets = await self._targets(session, payload.get("sla") or {})
+            if not targets:
+                raise ClockError("ticket.created carries no SLA targets")
+            return clocks.open_cycle(when(_ts(payload.get("first_contact_at"))), targets, calendar)
+        if kind == "ticket.status_changed":
+            action = payload.get("action")
+            if action == "pending":
+                return clocks.pause(when())
+            if action == "resumed":
+                return clocks.resume(when())
+            if action == "resolved":
+                return clocks.stop(when())
+            if action == "reopened":
+                sla = await session.scalar(
+                    text("SELECT payload -> 'sla' FROM escalation.ticket_event WHERE ticket_id = :t "
+                         "AND event_type = 'ticket.created' ORDER BY sequence DESC LIMIT 1"),
+                    {"t": row.ticket_id},
+                )
+                calendar, targets = await self._targets(session, _json(sla) or {})
+                return clocks.open_cycle(when(), targets, calendar)
+            return []  # opened, closed: no clock changes
+        first_response = (kind == "ticket.progress_added"
+                          or (kind == "ticket.contact_logged" and payload.get("direction") == "outbound"))
+        if (first_response and running and current is not None
+                and "first_response" in current.active_targets):
+            at = when(_ts(payload.get("occurred_at")) if kind == "ticket.contact_logged" else None)
+            return clocks.satisfy("first_response", at)
+        return []  # inbound contacts and every other event: clocks are untouched
+
+    # -------------------------------------------------------------- timer
+
+    async def due_ticks(self, session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
+        """Fire warnings/breaches due by `now`; returns how many events were stored.
+
+        Picks tickets by `clock_ticket.next_deadline` (partial index), skips rows another
+        transaction holds, and skips tickets with inbox events not projected yet."""
+        rows = (await _execute(session,
+            text(
+                "SELECT c.ticket_id FROM escalation.clock_ticket c "
+                "WHERE c.next_deadline <= :now AND NOT EXISTS (SELECT 1 FROM escalation.ticket_event e "
+                "  WHERE e.ticket_id = c.ticket_id AND e.sequence > c.last_sequence) "
+                "ORDER BY c.next_deadline LIMIT :lim FOR UPDATE OF c SKIP LOCKED"
+            ),
+            {"now": now, "lim": limit},
+        )).all()
+        stored = 0
+        for (ticket_id,) in rows:
+            clocks = await load_ticket_clocks(session, ticket_id)
+            deadline = clocks.next_deadline()
+            while deadline is not None and deadline <= now:
+                last = clocks.last_at
+                events = clocks.tick(max(deadline, last) if last is not None else deadline)
+                if not events:
+                    break
+                stored += await _insert(session, ticket_id, events, None)
+                clocks = clocks.append(events)
+                deadline = clocks.next_deadline()
+            await _execute(session,
+                text("UPDATE escalation.clock_ticket SET next_deadline = :d, updated_at = :now "
+                     "WHERE ticket_id = :t"),
+                {"d": deadline, "now": now, "t": ticket_id},
+            )
+        return stored
+
+
+async def project(session: AsyncSession, *, after_sequence: int | None = None, limit: int = 100,
+                  clock: Clock, calendars: CalendarLoader | None = None,
+                  cursor: str = PROJECTION_CURSOR) -> int:
+    """Module-level form of `ClockProjector.project`."""
+    return await ClockProjector(calendars=calendars, cursor=cursor).project(
+        session, after_sequence=after_sequence, limit=limit, clock=clock)
+
+
+async def due_ticks(session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
+    """Module-level form of `ClockProjector.due_ticks`."""
+    return await ClockProjector().due_ticks(session, now=now, limit=limit)

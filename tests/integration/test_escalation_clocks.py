@@ -1,0 +1,297 @@
+"""Persisted SLA clocks: inbox rows projected into clock events (real PostgreSQL).
+
+Inbox rows are inserted directly with SQL at sequences above everything already stored (the
+real stream's sequences are small), each test with its own tickets and projection cursor.
+Times are explicit instants; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from kefu_common.clock import ManualClock
+from kefu_common.db import Database
+from kefu_escalation.calendar import BusinessCalendar
+from kefu_escalation.clocks import ClockProjector, calendar_to_spec, due_ticks, load_ticket_clocks
+from kefu_escalation.sla_clock import Target, TicketClocks
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+OFFICE = {
+    "name": "test-clocks-office",
+    "tz": "Asia/Shanghai",
+    "weekly": {d: ["09:00-12:00", "13:30-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+    "holidays": ["2026-11-04"],
+    "extra_workdays": {"2026-11-08": ["09:00-18:00"]},
+}
+
+
+@pytest.fixture(scope="module")
+async def db(database_url: str):
+    database = Database(database_url, schema="escalation", pool_size=4)
+    async with database.session() as session:
+        await (await session.connection()).execute(
+            text("INSERT INTO escalation.calendar (name, spec, updated_at) "
+                 "VALUES (:n, CAST(:s AS jsonb), now()) ON CONFLICT (name) DO NOTHING"),
+            {"n": OFFICE["name"], "s": json.dumps(OFFICE)},
+        )
+    yield database
+    await database.dispose()
+
+
+def sla(calendar: str = "24x7", first_response: timedelta = H, resolution: timedelta = 8 * H) -> dict[str, Any]:
+    return {
+        "level": "L0", "policy_id": "no-such-policy", "policy_version": 1, "policy_name": "test",
+        "matrix_version": 1, "matrix_tier": "standard", "calendar": calendar,
+        "targets": [
+            {"name": "first_response", "duration_seconds": int(first_response.total_seconds()), "due_at": None},
+            {"name": "next_update", "duration_seconds": 14400, "due_at": None},
+            {"name": "resolution", "duration_seconds": int(resolution.total_seconds()), "due_at": None},
+        ],
+    }
+
+
+class Inbox:
+    """Writes ticketing events into escalation.ticket_event for one test."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.ticket = uuid.uuid4()
+        self.cursor = f"test-clocks-{uuid.uuid4().hex[:8]}"
+        self.next: int | None = None
+        self.first: int | None = None
+
+    async def add(self, event_type: str, when: datetime, /, **payload: Any) -> int:
+        async with self.db.session() as session:
+            if self.next is None:
+                top = await session.scalar(text("SELECT coalesce(max(sequence), 0) FROM escalation.ticket_event"))
+                self.next = self.first = max(int(top), 1_000_000_000) + 1_000
+            seq = self.next
+            self.next += 1
+            body = {"ticket_id": str(self.ticket), "number": "T-1", "version": seq, "status": "open", **payload}
+            await (await session.connection()).execute(
+                text("INSERT INTO escalation.ticket_event (sequence, event_id, event_type, ticket_id, "
+                     "payload, occurred_at, received_at) VALUES (:s, :e, :t, :tid, CAST(:p AS jsonb), :at, :at)"),
+                {"s": seq, "e": uuid.uuid4(), "t": event_type, "tid": self.ticket,
+                 "p": json.dumps(body, default=str), "at": when},
+            )
+        return seq
+
+    async def created(self, first_contact_at: datetime, *, occurred_at: datetime | None = None,
+                      calendar: str = "24x7") -> int:
+        return await self.add("ticket.created", occurred_at or first_contact_at,
+                              first_contact_at=first_contact_at.isoformat(), sla=sla(calendar))
+
+    async def status(self, action: str, at: datetime) -> int:
+        return await self.add("ticket.status_changed", at, action=action)
+
+    async def contact(self, direction: str, at: datetime) -> int:
+        return await self.add("ticket.contact_logged", at, contact_id=str(uuid.uuid4()),
+                              direction=direction, channel="phone", occurred_at=at.isoformat(),
+                              proactive=False)
+
+    async def project(self, projector: ClockProjector | None = None, *, replay: bool = False) -> int:
+        """Project this test's rows: the first call (or a replay) starts before its first row,
+        later ones continue from the cursor."""
+        projector = projector or ClockProjector(cursor=self.cursor)
+        assert self.first is not None
+        async with self.db.session() as session:
+            started = await session.scalar(
+                text("SELECT 1 FROM escalation.consumer_cursor WHERE name = :n"), {"n": projector.cursor})
+            after = self.first - 1 if replay or started is None else None
+            return await projector.project(session, after_sequence=after, limit=1000,
+                                           clock=ManualClock(T0))
+
+    async def clocks(self) -> TicketClocks:
+        async with self.db.session() as session:
+            return await load_ticket_clocks(session, self.ticket)
+
+    async def rows(self) -> list[tuple[int, str, str | None, int | None]]:
+        async with self.db.engine.connect() as conn:
+            result = await conn.execute(
+                text("SELECT cycle, kind, target, source_sequence FROM escalation.clock_event "
+                     "WHERE ticket_id = :t ORDER BY id"), {"t": self.ticket})
+            return [tuple(r) for r in result]
+
+
+async def test_created_event_opens_cycle_at_first_contact(db) -> None:
+    inbox = Inbox(db)
+    seq = await inbox.created(T0, occurred_at=T0 + 20 * timedelta(minutes=1))
+    assert await inbox.project() == 1
+
+    clocks = await inbox.clocks()
+    cycle = clocks.current
+    assert cycle is not None and cycle.number == 1 and cycle.opened_at == T0
+    assert cycle.started_targets == ("first_response", "resolution")  # next_update: not yet
+    assert clocks.due_at("first_response") == T0 + H
+    assert clocks.warn_at("first_response") == T0 + 45 * timedelta(minutes=1)  # 75 %
+    assert clocks.due_at("resolution") == T0 + 8 * H
+    assert await inbox.rows() == [(1, "cycle_opened", None, seq), (1, "started", "first_response", seq),
+                                  (1, "started", "resolution", seq)]
+
+
+async def test_contacts_do_not_touch_persisted_clocks(db) -> None:
+    inbox = Inbox(db)
+    await inbox.created(T0)
+    await inbox.project()
+    before, rows = (await inbox.clocks()).snapshot(), await inbox.rows()
+
+    for minutes in (30, 50, 300):  # the customer calls again, and again
+        await inbox.contact("inbound", T0 + minutes * timedelta(minutes=1))
+    assert await inbox.project() == 3
+
+    assert await inbox.rows() == rows
+    assert (await inbox.clocks()).snapshot() == before
+    assert (await inbox.clocks()).due_at("first_response") == T0 + H  # from the FIRST contact
+
+
+async def test_pending_pauses_resolution_in_persisted_clock(db) -> None:
+    inbox = Inbox(db)
+    await inbox.created(T0)
+    await inbox.add("ticket.progress_added", T0 + 10 * timedelta(minutes=1), progress_id="p1", actor="a")
+    await inbox.status("pending", T0 + 2 * H)
+    await inbox.project()
+
+    paused = await inbox.clocks()
+    assert paused.current is not None and paused.current.pending
+    assert paused.due_at("resolution") is None  # paused with time left
+    assert paused.current.outcome("first_response").result == "met"  # first response was given
+
+    await inbox.status("resumed", T0 + 5 * H)
+    await inbox.project()
+    resumed = await inbox.clocks()
+    assert resumed.due_at("resolution") == T0 + 11 * H  # 8 h + 3 h paused
+    kinds = [(k, t) for _, k, t, _ in await inbox.rows()]
+    assert ("paused", "resolution") in kinds and ("resumed", "resolution") in kinds
+
+
+async def test_resolve_stores_outcome(db) -> None:
+    inbox = Inbox(db)
+    await inbox.created(T0)
+    await inbox.contact("outbound", T0 + 20 * timedelta(minutes=1))  # we called back: first response
+    resolved = await inbox.status("resolved", T0 + 3 * H)
+    await inbox.project()
+
+    cycle = (await inbox.clocks()).current
+    assert cycle is not None and not cycle.is_open and cycle.stopped_at == T0 + 3 * H
+    assert cycle.outcome("first_response").reason == "satisfied"
+    assert cycle.outcome("resolution").result == "met"
+    assert cycle.outcome("resolution").margin == 5 * H
+    async with db.engine.connect() as conn:
+        details = await conn.scalar(
+            text("SELECT details FROM escalation.clock_event WHERE ticket_id = :t AND kind = 'stopped' "
+                 "AND target IS NULL"), {"t": inbox.ticket})
+        source = await conn.scalar(
+            text("SELECT source_sequence FROM escalation.clock_event WHERE ticket_id = :t "
+                 "AND kind = 'stopped' AND target IS NULL"), {"t": inbox.ticket})
+    details = json.loads(details) if isinstance(details, str) else details
+    assert details == {"outcomes": {"first_response": "met", "resolution": "met"}}
+    assert source == resolved
+
+
+async def test_reopen_opens_cycle_two_and_keeps_cycle_one(db) -> None:
+    inbox = Inbox(db)
+    await inbox.created(T0)
+    await inbox.status("resolved", T0 + 2 * H)  # first response never given: breached
+    await inbox.status("closed", T0 + 3 * H)
+    reopened_at = T0 + 24 * H
+    await inbox.status("reopened", reopened_at)
+    await inbox.contact("inbound", reopened_at)
+    await inbox.project()
+
+    clocks = await inbox.clocks()
+    one, two = clocks.cycles
+    assert not one.is_open and one.outcome("first_response").result == "breached"
+    assert one.outcome("first_response").late_by == H
+    assert two.number == 2 and two.is_open and two.opened_at == reopened_at
+    assert clocks.due_at("first_response") == reopened_at + H  # fresh targets
+    assert clocks.due_at("resolution") == reopened_at + 8 * H
+    assert {c for c, *_ in await inbox.rows()} == {1, 2}
+
+
+async def test_projection_is_idempotent_when_run_twice(db) -> None:
+    inbox = Inbox(db)
+    await inbox.created(T0)
+    await inbox.status("pending", T0 + H / 2)
+    await inbox.status("resumed", T0 + H)
+    assert await inbox.project() == 3
+    rows = await inbox.rows()
+
+    assert await inbox.project() == 0  # the cursor moved with the events
+    assert await inbox.project(replay=True) == 3  # rows read again from before the first...
+    assert await inbox.rows() == rows  # ...but nothing stored twice
+    async with db.engine.connect() as conn:
+        cursor = await conn.scalar(
+            text("SELECT last_sequence FROM escalation.consumer_cursor WHERE name = :n"), {"n": inbox.cursor})
+    assert cursor == inbox.first + 2
+
+
+async def test_breach_is_stored_once_even_when_ticked_twice_or_concurrently(db) -> None:
+    inbox = Inbox(db)
+    start = datetime(2020, 3, 2, 9, 0, tzinfo=UTC)  # earlier than every other test's deadline
+    await inbox.created(start)
+    await inbox.project()
+    now = start + 2 * H  # first response warned (0:45) and breached (1:00)
+
+    async def tick() -> int:
+        async with db.session() as session:
+            return await due_ticks(session, now=now)
+
+    assert sum(await asyncio.gather(tick(), tick())) == 2
+    assert await tick() == 0
+    fired = [(k, t) for _, k, t, _ in await inbox.rows() if k in ("warned", "breached")]
+    assert fired == [("warned", "first_response"), ("breached", "first_response")]
+
+    clocks = await inbox.clocks()
+    assert clocks.current is not None and clocks.current.fired("first_response") == (True, True)
+    breach = next(e for e in clocks.events if e.kind == "breached")
+    assert breach.at == start + H  # recorded at its instant, not at the timer's
+
+    # A late first response is still stored as such, after the recorded breach.
+    await inbox.contact("outbound", start + 3 * H)
+    await inbox.project()
+    outcome = (await inbox.clocks()).current.outcome("first_response")
+    assert outcome.result == "breached" and outcome.late_by == 2 * H
+    assert [(k, t) for _, k, t, _ in await inbox.rows()].count(("breached", "first_response")) == 1
+
+
+async def test_clocks_survive_a_restart(db) -> None:
+    inbox = Inbox(db)
+    first_contact = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # Mon 10:00 Shanghai
+    await inbox.created(first_contact, calendar=OFFICE["name"])
+    await inbox.status("pending", first_contact + H)
+    await inbox.project(ClockProjector(cursor=inbox.cursor))
+    await inbox.status("resumed", first_contact + 30 * H)  # Tue 16:00 Shanghai
+    await inbox.contact("outbound", first_contact + 31 * H)
+
+    # "Restart": a new projector object and new sessions over the same rows.
+    await inbox.project(ClockProjector(cursor=inbox.cursor))
+    persisted = await inbox.clocks()
+
+    office = BusinessCalendar.from_spec(OFFICE)
+    assert BusinessCalendar.from_spec(calendar_to_spec(office)) == office
+    memory = TicketClocks()
+    targets = [Target("first_response", H), Target("resolution", 8 * H, pauses_when_pending=True)]
+    for step in (
+        lambda c: c.open_cycle(first_contact, targets, office),
+        lambda c: c.pause(first_contact + H),
+        lambda c: c.resume(first_contact + 30 * H),
+        lambda c: c.satisfy("first_response", first_contact + 31 * H),
+    ):
+        memory = memory.append(step(memory))
+
+    assert persisted.snapshot() == memory.snapshot()
+    assert persisted.due_at("resolution") == memory.due_at("resolution")
+    assert persisted.current.calendar == office
+    async with db.engine.connect() as conn:
+        next_deadline = await conn.scalar(
+            text("SELECT next_deadline FROM escalation.clock_ticket WHERE ticket_id = :t"),
+            {"t": inbox.ticket})
+    assert next_deadline == memory.next_deadline()
