@@ -15,6 +15,7 @@ import asyncio
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.logging import get_logger
+from kefu_common.tasks import BackgroundLoop
 from kefu_escalation.clocks import ClockProjector
 
 log = get_logger("kefu.escalation.clocks")
@@ -30,7 +31,7 @@ class SlaClockWorker:
         self.batch = batch
         self.projector = ClockProjector()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("sla-clock-worker", self.run)
 
     def wake(self) -> None:
         self._wake.set()
@@ -62,15 +63,7 @@ class SlaClockWorker:
                 pass
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="sla-clock-worker")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
-        self._task = None
+        await self._loop.stop()

@@ -22,6 +22,7 @@ from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.logging import get_logger
 from kefu_common.protoconv import from_timestamp
+from kefu_common.tasks import BackgroundLoop
 
 log = get_logger("kefu.escalation.consumer")
 
@@ -45,8 +46,8 @@ class TicketEventConsumer:
         self.stub = stub
         self.clock = clock
         self.name = name
-        self._task: asyncio.Task[None] | None = None
         self._call: grpc.aio.UnaryStreamCall | None = None
+        self._loop = BackgroundLoop("ticket-event-consumer", self.run)
 
     async def cursor(self) -> int:
         async with self.db.engine.connect() as conn:
@@ -117,17 +118,9 @@ class TicketEventConsumer:
             delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="ticket-event-consumer")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
         if self._call is not None:
             self._call.cancel()
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
-        self._task = None
+        await self._loop.stop()
