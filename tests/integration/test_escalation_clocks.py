@@ -19,7 +19,7 @@ from sqlalchemy import text
 from kefu_common.clock import ManualClock
 from kefu_common.db import Database
 from kefu_escalation.calendar import BusinessCalendar
-from kefu_escalation.clocks import ClockProjector, calendar_to_spec, due_ticks, load_ticket_clocks
+from kefu_escalation.clocks import ClockProjector, calendar_to_spec, load_ticket_clocks
 from kefu_escalation.sla_clock import Target, TicketClocks
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -242,7 +242,7 @@ async def test_breach_is_stored_once_even_when_ticked_twice_or_concurrently(db) 
 
     async def tick() -> int:
         async with db.session() as session:
-            return await due_ticks(session, now=now)
+            return await ClockProjector().due_ticks(session, now=now)
 
     assert sum(await asyncio.gather(tick(), tick())) == 2
     assert await tick() == 0

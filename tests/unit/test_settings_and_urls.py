@@ -67,3 +67,10 @@ def test_proto_enums_round_trip_through_lower_case_names() -> None:
     assert str_to_enum(types_pb2.CustomerTier, "vip") == types_pb2.CUSTOMER_TIER_VIP
     assert "regulator" in enum_choices(types_pb2.Channel)
     assert "unspecified" not in enum_choices(types_pb2.Channel)
+
+
+def test_escalation_levels_keep_the_domain_spelling() -> None:
+    from kefu_common.protoconv import level_to_str
+
+    assert level_to_str(types_pb2.ESCALATION_LEVEL_L3) == "L3"
+    assert level_to_str(types_pb2.ESCALATION_LEVEL_UNSPECIFIED) == ""

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from kefu.common.v1 import types_pb2
+
 
 def to_timestamp(dt: datetime) -> Timestamp:
     ts = Timestamp()
@@ -43,3 +45,8 @@ def enum_choices(enum_type: object) -> list[str]:
     names = enum_type.keys()  # type: ignore[attr-defined]
     prefix = _prefix(enum_type)
     return [n.removeprefix(prefix).lower() for n in names if not n.endswith("_UNSPECIFIED")]
+
+
+def level_to_str(value: int) -> str:
+    """`EscalationLevel.ESCALATION_LEVEL_L2` -> "L2" (the domain's spelling); "" if unset."""
+    return (enum_to_str(types_pb2.EscalationLevel, value) or "").upper()

@@ -70,10 +70,8 @@ __all__ = [
     "ClockProjector",
     "calendar_to_spec",
     "decode_details",
-    "due_ticks",
     "encode_details",
     "load_ticket_clocks",
-    "project",
 ]
 
 PROJECTION_CURSOR = "sla-clock-projection"
@@ -407,16 +405,3 @@ class ClockProjector:
                 {"d": deadline, "now": now, "t": ticket_id},
             )
         return stored
-
-
-async def project(session: AsyncSession, *, after_sequence: int | None = None, limit: int = 100,
-                  clock: Clock, calendars: CalendarLoader | None = None,
-                  cursor: str = PROJECTION_CURSOR) -> int:
-    """Module-level form of `ClockProjector.project`."""
-    return await ClockProjector(calendars=calendars, cursor=cursor).project(
-        session, after_sequence=after_sequence, limit=limit, clock=clock)
-
-
-async def due_ticks(session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
-    """Module-level form of `ClockProjector.due_ticks`."""
-    return await ClockProjector().due_ticks(session, now=now, limit=limit)

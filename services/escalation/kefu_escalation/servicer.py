@@ -9,7 +9,7 @@ from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
 from kefu_common.clock import Clock, SystemClock
 from kefu_common.db import Database
 from kefu_common.errors import InvalidArgument
-from kefu_common.protoconv import enum_to_str, from_timestamp, str_to_enum, to_timestamp
+from kefu_common.protoconv import enum_to_str, from_timestamp, level_to_str, str_to_enum, to_timestamp
 from kefu_escalation import service
 from kefu_escalation.models import Calendar, MatrixEntry, SlaPolicy
 
@@ -189,7 +189,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
                 service.Cell(
                     tier=c.tier,
                     severity=enum_to_str(types_pb2.Severity, c.severity) or "",
-                    level=(enum_to_str(types_pb2.EscalationLevel, c.level) or "").upper(),
+                    level=level_to_str(c.level),
                     policy_id=c.policy_id,
                     policy_version=c.policy_version,
                 )

@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
-from kefu_common.protoconv import enum_to_str
+from kefu_common.protoconv import enum_to_str, level_to_str
 from kefu_gateway.schemas import (
     AgentPublic,
     CalendarPublic,
@@ -33,7 +33,7 @@ def _sla(t: ticketing_pb2.Ticket) -> dict[str, Any] | None:
     if not t.HasField("sla"):
         return None
     return {
-        "level": (enum_to_str(types_pb2.EscalationLevel, t.sla.level) or "").upper(),
+        "level": level_to_str(t.sla.level),
         "policy_id": t.sla.policy_id,
         "policy_version": t.sla.policy_version,
         "policy_name": t.sla.policy_name,
@@ -217,7 +217,7 @@ def matrix_public(m: escalation_pb2.Matrix) -> MatrixPublic:
                 {
                     "tier": c.tier,
                     "severity": enum_to_str(types_pb2.Severity, c.severity),
-                    "level": (enum_to_str(types_pb2.EscalationLevel, c.level) or "").upper(),
+                    "level": level_to_str(c.level),
                     "policy_id": c.policy_id,
                     "policy_version": c.policy_version,
                 }

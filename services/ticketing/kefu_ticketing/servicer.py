@@ -19,7 +19,7 @@ from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from kefu_common.logging import get_logger
-from kefu_common.protoconv import enum_to_str, from_timestamp, str_to_enum, to_timestamp
+from kefu_common.protoconv import enum_to_str, from_timestamp, level_to_str, str_to_enum, to_timestamp
 from kefu_ticketing import metrics, service
 from kefu_ticketing.idempotency import run_command
 from kefu_ticketing.models import (
@@ -70,7 +70,7 @@ class EscalationSlaResolver:
                 code="escalation_unavailable",
             ) from None
         return {
-            "level": (enum_to_str(types_pb2.EscalationLevel, reply.level) or "").upper(),
+            "level": level_to_str(reply.level),
             "policy_id": reply.policy_id,
             "policy_version": reply.policy_version,
             "policy_name": reply.policy_name,
