@@ -10,6 +10,10 @@ from kefu_common.grpc_client import create_channel
 from kefu_common.grpc_server import ServiceSpec
 from kefu_common.runner import Built, GrpcService
 from kefu_escalation.clock_worker import SlaClockWorker
+from kefu_escalation.clocks import ClockProjector
+from kefu_escalation.escalations import Escalator, TriggerSettings
+from kefu_escalation.notifications import LogSink, NotificationDispatcher, WebhookSink
+from kefu_escalation.service import load_calendar
 from kefu_escalation.consumer import TicketEventConsumer
 from kefu_escalation.models import SCHEMA
 from kefu_escalation.servicer import EscalationServicer
@@ -19,7 +23,16 @@ SERVICE_NAME = escalation_pb2.DESCRIPTOR.services_by_name["EscalationService"].f
 
 
 async def build(settings: EscalationSettings, db: Database) -> Built:
-    servicer = EscalationServicer(db)
+    escalator = Escalator(
+        TriggerSettings(
+            contacts_threshold=settings.contacts_escalate_at,
+            reopen_threshold=settings.reopens_escalate_at,
+            anxious_views=settings.anxious_views_per_hour,
+            staff_calendar=settings.staff_calendar,
+        ),
+        calendars=load_calendar,
+    )
+    servicer = EscalationServicer(db, escalator=escalator)
     built = Built(
         services=[
             ServiceSpec(servicer, escalation_pb2_grpc.add_EscalationServiceServicer_to_server, SERVICE_NAME)
@@ -27,7 +40,15 @@ async def build(settings: EscalationSettings, db: Database) -> Built:
     )
     worker = None
     if settings.run_sla_clocks:
-        worker = SlaClockWorker(db, SystemClock(), interval=settings.sla_clock_interval_seconds)
+        sinks: list = [LogSink()]
+        if settings.notify_webhook_url:
+            webhook = WebhookSink(settings.notify_webhook_url, settings.notify_webhook_secret)
+            sinks.append(webhook)
+            built.on_stop.append(webhook.close)
+        worker = SlaClockWorker(
+            db, SystemClock(), interval=settings.sla_clock_interval_seconds,
+            projector=ClockProjector(escalator=escalator), dispatcher=NotificationDispatcher(sinks),
+        )
         await worker.start()
         built.before_stop.append(worker.stop)
     if settings.consume_ticket_events:

@@ -276,6 +276,12 @@ class BusinessCalendar:
             return lo == instant
         return False  # pragma: no cover - _spans never ends
 
+    def next_working(self, at: datetime) -> datetime:
+        """`at` itself if it is business time, else the start of the next working span."""
+        for lo, _hi in self._spans(_utc(at, "at")):
+            return lo
+        raise AssertionError("unreachable: a validated calendar has working time every week")
+
     # ----------------------------------------------------------------------------- internals
 
     def _spans(self, after: datetime) -> Iterator[tuple[datetime, datetime]]:

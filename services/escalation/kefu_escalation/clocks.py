@@ -58,6 +58,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kefu_common.clock import Clock
 from kefu_common.logging import get_logger
 from kefu_escalation.calendar import BusinessCalendar
+from kefu_escalation.escalations import Escalator, wake_timers
 from kefu_escalation.models import SlaPolicy
 from kefu_escalation.service import load_calendar
 from kefu_escalation.sla_clock import ClockError, ClockEvent, Target, TicketClocks
@@ -211,6 +212,8 @@ async def _save_ticket(session: AsyncSession, ticket_id: uuid.UUID, last_sequenc
         ),
         {"t": ticket_id, "s": last_sequence, "d": clocks.next_deadline(), "now": now},
     )
+    if clocks.next_deadline() is not None:
+        await wake_timers(session)  # another replica may be sleeping past this new deadline
 
 
 async def _execute(session: AsyncSession, statement: Any, params: Mapping[str, Any]) -> Any:
@@ -241,9 +244,10 @@ class ClockProjector:
     """
 
     def __init__(self, *, calendars: CalendarLoader | None = None,
-                 cursor: str = PROJECTION_CURSOR) -> None:
+                 cursor: str = PROJECTION_CURSOR, escalator: Escalator | None = None) -> None:
         self.calendars: CalendarLoader = calendars or load_calendar
         self.cursor = cursor
+        self.escalator = escalator or Escalator(calendars=self.calendars)
 
     # -------------------------------------------------------------- projection
 
@@ -295,6 +299,14 @@ class ClockProjector:
                 clocks = clocks.append(events)
             tickets[row.ticket_id] = (clocks, row.sequence)
             await _save_ticket(session, row.ticket_id, row.sequence, clocks, now)
+            if clocks.current is None:
+                continue
+            cycle_open = clocks.current.is_open
+            await self.escalator.on_inbox_event(
+                session, row.ticket_id, row.event_type, _json(row.payload) or {}, row.occurred_at,
+                clocks.current.number if cycle_open else None)
+            if events:
+                await self.escalator.on_clock_events(session, row.ticket_id, events, cycle_open=cycle_open)
         if rows and last > cursor:
             await _execute(session,
                 text("UPDATE escalation.consumer_cursor SET last_sequence = :s, updated_at = :now "
@@ -398,6 +410,7 @@ class ClockProjector:
                     break
                 stored += await _insert(session, ticket_id, events, None)
                 clocks = clocks.append(events)
+                await self.escalator.on_clock_events(session, ticket_id, events, cycle_open=True)
                 deadline = clocks.next_deadline()
             await _execute(session,
                 text("UPDATE escalation.clock_ticket SET next_deadline = :d, updated_at = :now "

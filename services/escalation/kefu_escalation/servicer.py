@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import uuid
+from datetime import datetime, timedelta
+
 import grpc
 
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
 from kefu_common.clock import Clock, SystemClock
 from kefu_common.db import Database
-from kefu_common.errors import InvalidArgument
+from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from kefu_common.protoconv import enum_to_str, from_timestamp, level_to_str, str_to_enum, to_timestamp
-from kefu_escalation import service
+from kefu_escalation import escalations, service, sla_view, whatif
+from kefu_escalation.escalations import LEVELS, SIGNAL_KINDS, Escalator
 from kefu_escalation.models import Calendar, MatrixEntry, SlaPolicy
 
 
@@ -63,10 +68,65 @@ def _matrix_pb(view: service.MatrixView) -> escalation_pb2.Matrix:
     )
 
 
+def _ts(value):  # noqa: ANN001, ANN202 - optional datetime -> optional Timestamp
+    return to_timestamp(value) if value is not None else None
+
+
+def _level(value: str) -> int:
+    return str_to_enum(types_pb2.EscalationLevel, value)
+
+
+def _escalation_pb(r) -> escalation_pb2.Escalation:  # noqa: ANN001 - a row of escalation.escalation
+    return escalation_pb2.Escalation(
+        id=str(r.id), ticket_id=str(r.ticket_id), cycle=r.cycle, trigger=r.trigger,
+        trigger_key=r.trigger_key, from_level=_level(r.from_level), to_level=_level(r.to_level),
+        to_party=r.to_party, team=r.team, reason=r.reason, actor=r.actor,
+        created_at=_ts(r.created_at), ack_due_at=_ts(r.ack_due_at),
+        acknowledged_at=_ts(r.acknowledged_at), acknowledged_by=r.acknowledged_by or "",
+        status=r.status,
+    )
+
+
+def _uuid(value: str, field: str, code: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidArgument(f"{field} must be a UUID", code=code) from None
+
+
+def _seconds(value: timedelta) -> int:
+    return int(value.total_seconds())
+
+
+def _text(value: str, field: str, limit: int, *, required: bool = False) -> str:
+    if required and not value:
+        raise InvalidArgument(f"{field} is required", code=f"invalid_{field}")
+    if len(value) > limit:
+        raise InvalidArgument(f"{field} must be at most {limit} characters", code=f"invalid_{field}")
+    return value
+
+
+def _validated_cells(request: escalation_pb2.PublishMatrixRequest) -> list[service.Cell]:
+    return service.validate_matrix(
+        [
+            service.Cell(
+                tier=c.tier,
+                severity=enum_to_str(types_pb2.Severity, c.severity) or "",
+                level=level_to_str(c.level),
+                policy_id=c.policy_id,
+                policy_version=c.policy_version,
+            )
+            for c in request.cells
+        ],
+        request.note,
+    )
+
+
 class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
-    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None, escalator: Escalator | None = None) -> None:
         self.db = db
         self.clock: Clock = clock or SystemClock()
+        self.escalator = escalator or Escalator(calendars=service.load_calendar)
 
     async def ResolveSla(
         self, request: escalation_pb2.ResolveSlaRequest, context: grpc.aio.ServicerContext
@@ -184,22 +244,146 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
     ) -> escalation_pb2.Matrix:
         request_id, note = request.request_id, request.note
         service.check_request_id(request_id)
-        cells = service.validate_matrix(
-            [
-                service.Cell(
-                    tier=c.tier,
-                    severity=enum_to_str(types_pb2.Severity, c.severity) or "",
-                    level=level_to_str(c.level),
-                    policy_id=c.policy_id,
-                    policy_version=c.policy_version,
-                )
-                for c in request.cells
-            ],
-            note,
-        )
+        cells = _validated_cells(request)
         now = self.clock.now()
         view = await self.db.idempotent(
             lambda s: service.publish_matrix(s, cells, note=note, request_id=request_id, now=now),
             lambda s: service.find_published_matrix(s, request_id=request_id, cells=cells, note=note),
         )
         return _matrix_pb(view)
+
+    async def PreviewMatrix(
+        self, request: escalation_pb2.PublishMatrixRequest, context: grpc.aio.ServicerContext
+    ) -> escalation_pb2.PreviewMatrixResponse:
+        cells = _validated_cells(request)
+        async with self.db.session() as session:
+            preview = await whatif.preview_matrix(session, cells, calendars=service.load_calendar)
+        Shift = escalation_pb2.PreviewMatrixResponse.Shift
+        return escalation_pb2.PreviewMatrixResponse(
+            shifts=[
+                Shift(ticket_id=s.ticket_id, cycle=s.cycle, target=s.target,
+                      current_due_at=_ts(s.current_due), draft_due_at=_ts(s.draft_due),
+                      shift_seconds=s.seconds, current_policy=s.current_policy, draft_policy=s.draft_policy,
+                      current_level=_level(s.current_level), draft_level=_level(s.draft_level))
+                for s in preview.shifts
+            ],
+            open_cycles=preview.open_cycles, earlier=preview.earlier, later=preview.later,
+        )
+
+    # --- escalations -------------------------------------------------------------------------
+
+    async def RaiseSignal(
+        self, request: escalation_pb2.RaiseSignalRequest, context: grpc.aio.ServicerContext
+    ) -> escalation_pb2.RaiseSignalResponse:
+        signal_id = _text(request.signal_id, "signal_id", 128, required=True)
+        ticket_id = _uuid(request.ticket_id, "ticket_id", "invalid_ticket_id")
+        if request.kind not in SIGNAL_KINDS:
+            raise InvalidArgument(f"kind must be one of {', '.join(SIGNAL_KINDS)}", code="invalid_kind")
+        now = self.clock.now()
+        occurred = from_timestamp(request.occurred_at) if request.HasField("occurred_at") else now
+        async with self.db.session() as session:
+            accepted, row, note = await self.escalator.raise_signal(
+                session, signal_id=signal_id, ticket_id=ticket_id, kind=request.kind,
+                source=_text(request.source, "source", 64), detail=_text(request.detail, "detail", 1000),
+                conversation_id=_text(request.conversation_id, "conversation_id", 128),
+                occurred_at=occurred, now=now)
+        return escalation_pb2.RaiseSignalResponse(
+            accepted=accepted, escalation=_escalation_pb(row) if row is not None else None, note=note)
+
+    async def EscalateTicket(
+        self, request: escalation_pb2.EscalateTicketRequest, context: grpc.aio.ServicerContext
+    ) -> escalation_pb2.Escalation:
+        request_id = _text(request.request_id, "request_id", 128, required=True)
+        ticket_id = _uuid(request.ticket_id, "ticket_id", "invalid_ticket_id")
+        to_level = level_to_str(request.to_level) if request.to_level else None
+        if to_level is not None and to_level not in LEVELS:
+            raise InvalidArgument("to_level must be L0..L3", code="invalid_level")
+        reason = _text(request.reason, "reason", 1000, required=True)
+        actor = _text(request.actor, "actor", 128)
+        key = f"manual:{request_id}"
+        async with self.db.session() as session:
+            cycle = await escalations.current_open_cycle(session, ticket_id)
+            if cycle is None:
+                raise FailedPrecondition("the ticket has no open SLA cycle to escalate (resolved, or not "
+                                         "known to escalation yet)", code="no_open_cycle")
+            row, note = await self.escalator.escalate(
+                session, ticket_id, cycle=cycle, trigger="manual", key=key, at=self.clock.now(),
+                reason=reason, actor=actor or "agent", to_level=to_level)
+            if row is None and note == "duplicate":
+                row = (await escalations.list_by_key(session, ticket_id, cycle, key))
+            if row is None:
+                raise FailedPrecondition(f"nothing to escalate: the ticket is {note}", code="already_at_level")
+        return _escalation_pb(row)
+
+    async def AcknowledgeEscalation(
+        self, request: escalation_pb2.AcknowledgeEscalationRequest, context: grpc.aio.ServicerContext
+    ) -> escalation_pb2.Escalation:
+        escalation_id = _uuid(request.escalation_id, "escalation_id", "invalid_escalation_id")
+        actor = _text(request.actor, "actor", 128, required=True)
+        async with self.db.session() as session:
+            row = await self.escalator.acknowledge(session, escalation_id, actor=actor, now=self.clock.now())
+        if row is None:
+            raise NotFound(f"escalation {escalation_id} not found", code="escalation_not_found")
+        return _escalation_pb(row)
+
+    async def ListEscalations(
+        self, request: escalation_pb2.ListEscalationsRequest, context: grpc.aio.ServicerContext
+    ) -> escalation_pb2.ListEscalationsResponse:
+        size = request.page_size or 50
+        if not 1 <= size <= 200:
+            raise InvalidArgument("page_size must be 1..200", code="invalid_page_size")
+        if request.status and request.status not in ("open", "acknowledged", "ack_breached"):
+            raise InvalidArgument("status must be open, acknowledged or ack_breached", code="invalid_status")
+        before = _decode_page_token(request.page_token) if request.page_token else None
+        ticket_id = _uuid(request.ticket_id, "ticket_id", "invalid_ticket_id") if request.ticket_id else None
+        async with self.db.session() as session:
+            rows = await escalations.list_escalations(
+                session, ticket_id=ticket_id, status=request.status, trigger=request.trigger[:32],
+                team=request.team[:64], min_level=level_to_str(request.min_level) if request.min_level else "",
+                limit=size + 1, before=before)
+        token = _encode_page_token(rows[size - 1]) if len(rows) > size else ""
+        return escalation_pb2.ListEscalationsResponse(
+            escalations=[_escalation_pb(r) for r in rows[:size]], next_page_token=token)
+
+    async def GetTicketSla(
+        self, request: escalation_pb2.GetTicketSlaRequest, context: grpc.aio.ServicerContext
+    ) -> escalation_pb2.TicketSla:
+        ticket_id = _uuid(request.ticket_id, "ticket_id", "invalid_ticket_id")
+        async with self.db.session() as session:
+            view = await sla_view.ticket_sla(session, ticket_id, now=self.clock.now(),
+                                             calendars=service.load_calendar)
+        return escalation_pb2.TicketSla(
+            ticket_id=str(view.ticket_id), current_level=_level(view.level),
+            cycles=[
+                escalation_pb2.SlaCycleView(
+                    number=c.number, opened_at=_ts(c.opened_at), stopped_at=_ts(c.stopped_at),
+                    calendar=c.calendar, paused=c.paused,
+                    clocks=[
+                        escalation_pb2.ClockView(
+                            target=k.target, duration_seconds=_seconds(k.duration), started_at=_ts(k.started_at),
+                            due_at=_ts(k.due_at), warn_at=_ts(k.warn_at), state=k.state,
+                            used_seconds=_seconds(k.used), remaining_seconds=_seconds(k.remaining),
+                            overrun_seconds=_seconds(k.overrun), warned=k.warned, breached=k.breached,
+                            paused_reason=k.paused_reason, finished_at=_ts(k.finished_at))
+                        for k in c.clocks
+                    ],
+                    history=[escalation_pb2.ClockHistoryEvent(kind=kind, target=target, at=_ts(at), details_json=d)
+                             for kind, target, at, d in c.history],
+                )
+                for c in view.cycles
+            ],
+            escalations=[_escalation_pb(r) for r in view.escalations],
+            next_update_by=_ts(view.next_update_by), resolve_by=_ts(view.resolve_by), as_of=_ts(view.as_of),
+        )
+
+
+def _encode_page_token(row) -> str:  # noqa: ANN001
+    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode()
+
+
+def _decode_page_token(token: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        at, _, ident = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
+        return datetime.fromisoformat(at), uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("page_token is not one this service issued", code="invalid_page_token") from None

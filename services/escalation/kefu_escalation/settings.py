@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from kefu_common.settings import GrpcServiceSettings
@@ -14,3 +14,19 @@ class EscalationSettings(GrpcServiceSettings):
     # Project the inbox into SLA clocks and record warnings/breaches as they fall due.
     run_sla_clocks: bool = True
     sla_clock_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Triggers (DOMAIN.md §2): customer-initiated contacts on one ticket (the first call counts),
+    # reopen_count, and progress views within an hour that escalate one level.
+    contacts_escalate_at: int = Field(default=3, ge=1, le=1000)
+    reopens_escalate_at: int = Field(default=2, ge=1, le=1000)
+    anxious_views_per_hour: int = Field(default=5, ge=1, le=10000)
+    # Working hours of the people notified: notifications below L3 wait for them.
+    staff_calendar: str = "cn-business"
+    # Optional webhook sink for notifications (HMAC-SHA256 signed with the secret).
+    notify_webhook_url: str = ""
+    notify_webhook_secret: str = ""
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> "EscalationSettings":
+        if self.notify_webhook_url and len(self.notify_webhook_secret) < 16:
+            raise ValueError("ESCALATION_NOTIFY_WEBHOOK_SECRET (16+ characters) is required with a webhook URL")
+        return self

@@ -34,22 +34,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import asyncpg
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import col, select
 
-from kefu_common.db import Database, to_libpq_url
+from kefu_common.db import Database
 from kefu_common.errors import InvalidArgument, Unavailable
 from kefu_common.logging import get_logger
+from kefu_common.pg_listen import PgListener
 from kefu_ticketing.events import NOTIFY_CHANNEL
 from kefu_ticketing.models import OutboxEvent
 
 log = get_logger("kefu.ticketing.feed")
 
 APPLICATION_NAME = "kefu-ticketing-feed"
-RECONNECT_MIN_SECONDS = 0.1
-RECONNECT_MAX_SECONDS = 5.0
-KEEPALIVE_SECONDS = 10.0  # how often an idle LISTEN connection is checked with SELECT 1
 
 
 class EventFeed:
@@ -62,7 +59,7 @@ class EventFeed:
         self._changed = asyncio.Event()  # set (and replaced) on every wake-up
         self._started = False
         self._stopped = False
-        self._listener: asyncio.Task[None] | None = None
+        self._listener = PgListener(db.url, NOTIFY_CHANNEL, on_notify=self._wake, name=APPLICATION_NAME)
 
     async def start(self) -> None:
         """Start the LISTEN connection; returns after the first attempt to open it.
@@ -72,21 +69,13 @@ class EventFeed:
         if self._started:
             return
         self._started = True
-        first_attempt = asyncio.Event()
-        self._listener = asyncio.create_task(self._listen(first_attempt), name="event-feed-listen")
-        await first_attempt.wait()
+        await self._listener.start()
 
     async def stop(self) -> None:
         """Close the LISTEN connection and end every watcher."""
         self._stopped = True
         self._wake()
-        if self._listener is not None:
-            self._listener.cancel()
-            try:
-                await self._listener
-            except asyncio.CancelledError:
-                pass
-            self._listener = None
+        await self._listener.stop()
 
     def watch(self, after_sequence: int) -> AsyncIterator[OutboxEvent]:
         """Every event with sequence > after_sequence, in order, then live ones as they commit.
@@ -137,51 +126,3 @@ class EventFeed:
     def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
-
-    def _on_notify(self, *_args: object) -> None:
-        self._wake()
-
-    async def _listen(self, first_attempt: asyncio.Event) -> None:
-        """Keep one LISTEN connection open; reconnect with capped exponential backoff."""
-        delay = RECONNECT_MIN_SECONDS
-        while True:
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(
-                    to_libpq_url(self._db.url),
-                    timeout=10,
-                    server_settings={"application_name": APPLICATION_NAME},
-                )
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
-                log.info("event_feed_listening", channel=NOTIFY_CHANNEL)
-                delay = RECONNECT_MIN_SECONDS
-                self._wake()  # whatever committed while we were not listening is read now
-                first_attempt.set()
-                while not lost.is_set():
-                    try:
-                        await asyncio.wait_for(lost.wait(), KEEPALIVE_SECONDS)
-                    except TimeoutError:
-                        await conn.execute("SELECT 1", timeout=5)
-                log.warning("event_feed_listen_lost", retry_in_seconds=delay)
-            except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
-                log.warning("event_feed_listen_failed", error=repr(exc), retry_in_seconds=delay)
-            finally:
-                first_attempt.set()
-                if conn is not None:
-                    await _close(conn)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
-
-
-async def _close(conn: asyncpg.Connection) -> None:
-    if conn.is_closed():
-        return
-    try:
-        await asyncio.wait_for(conn.close(), 2)
-    except asyncio.CancelledError:
-        conn.terminate()
-        raise
-    except Exception:  # noqa: BLE001 - a dead socket: just drop it
-        conn.terminate()

@@ -1,0 +1,394 @@
+"""Escalations: triggers, levels, acknowledgement clocks and the notifications they send
+(issue 4, DOMAIN.md §2 "Triggers and actions").
+
+Every function here takes the caller's session and never commits: an escalation, the level
+change on the ticket, its acknowledgement clock and its notification are written in the same
+transaction as whatever caused them (an inbox event, a timer firing, an RPC), so a crash never
+leaves an escalation without its notification or the other way round.
+
+Rules (each is a test in tests/integration/test_escalation_triggers.py):
+
+* **Levels** ``L0 < L1 < L2 < L3``; each goes to a party: L1 senior specialist, L2 team lead,
+  L3 crisis team (with the ticket's team). An escalation always raises the ticket's level;
+  a trigger that finds the ticket already at (or above) the level it would reach records no
+  escalation and sends a notification to the current party instead (at L3 there is nowhere
+  higher to go, but people must still hear about a breach).
+* **Triggers** and their de-duplication key within a cycle (the same key never escalates the
+  same cycle twice — a unique index, so replicas and retries cannot double it):
+  ``matrix`` (the matrix level at creation, cycle 1), ``breach:<target>`` (+1 level),
+  ``contacts`` (the N-th customer-initiated contact, +1), ``reopens`` (reopen_count reached N,
+  +1, once per new cycle), ``anxious_customer`` (N progress views within an hour, +1),
+  ``risk_signal:<kind>`` (regulator/media/legal straight to L3, others +1), ``manual:<request>``
+  (green channel: the requested level or +1), ``ack_timeout:<escalation id>`` (+1 above the
+  party that did not acknowledge). A warning notifies and never escalates.
+* **Acknowledgement clock**: every escalation starts one for the party it went to, in business
+  time of the ticket's SLA calendar (the policy's ``escalation_ack`` target). The timer marks an
+  unacknowledged escalation ``ack_breached`` at its due instant and escalates one level higher,
+  unless the ticket's cycle has meanwhile been resolved.
+* **Notifications** go to an outbox (``escalation.notification``, unique ``dedupe_key``);
+  a notification to people is held until the start of the staff calendar's next working
+  period, except at L3 (crisis team: at once).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kefu_common.errors import AlreadyExists
+from kefu_common.logging import get_logger
+from kefu_escalation.calendar import BusinessCalendar
+from kefu_escalation.sla_clock import ClockEvent
+
+log = get_logger("kefu.escalation.escalations")
+
+__all__ = [
+    "CRISIS_SIGNALS",
+    "LEVELS",
+    "PARTIES",
+    "SIGNAL_KINDS",
+    "TIMER_CHANNEL",
+    "Escalator",
+    "TriggerSettings",
+]
+
+LEVELS = ("L0", "L1", "L2", "L3")
+PARTIES = {"L0": "agent", "L1": "senior_specialist", "L2": "team_lead", "L3": "crisis_team"}
+SIGNAL_KINDS = ("regulator", "media", "legal", "abuse", "negative_emotion", "other")
+CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
+# NOTIFY channel: a new or earlier deadline exists; every replica's timer re-reads its wake-up.
+TIMER_CHANNEL = "kefu_escalation_timer"
+
+_COLUMNS = ("id, ticket_id, cycle, trigger, trigger_key, from_level, to_level, to_party, team, reason, "
+            "actor, created_at, calendar, ack_due_at, acknowledged_at, acknowledged_by, status")
+
+
+@dataclass(frozen=True)
+class TriggerSettings:
+    contacts_threshold: int = 3  # customer-initiated contacts on one ticket (the first call counts)
+    reopen_threshold: int = 2  # reopen_count at which every further reopen escalates
+    anxious_views: int = 5  # progress views by the customer within the last hour
+    staff_calendar: str = "cn-business"  # working hours of the people notified (L0-L2)
+
+
+def _raise(level: str, steps: int = 1) -> str:
+    return LEVELS[min(len(LEVELS) - 1, LEVELS.index(level) + steps)]
+
+
+def _higher(a: str, b: str) -> bool:
+    return LEVELS.index(a) > LEVELS.index(b)
+
+
+async def _execute(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> Any:
+    return await (await session.connection()).execute(text(sql), params)
+
+
+async def wake_timers(session: AsyncSession) -> None:
+    """Tell every replica's timer (at commit) that a deadline may now be earlier."""
+    await _execute(session, "SELECT pg_notify(:c, '')", {"c": TIMER_CHANNEL})
+
+
+class Escalator:
+    """Applies the trigger rules; see the module doc."""
+
+    def __init__(self, settings: TriggerSettings | None = None, *, calendars: Any) -> None:
+        self.settings = settings or TriggerSettings()
+        self.calendars = calendars  # async (session, name) -> BusinessCalendar
+
+    # ------------------------------------------------------------------ core
+
+    async def escalate(
+        self, session: AsyncSession, ticket_id: uuid.UUID, *, cycle: int, trigger: str, key: str,
+        at: datetime, reason: str, actor: str, to_level: str | None = None, steps: int = 1,
+    ) -> tuple[Any | None, str]:
+        """Escalate the ticket's `cycle` (at most once per `key`); returns (row, note)."""
+        state = (await _execute(session,
+            "SELECT level, team, calendar, ack_seconds FROM escalation.clock_ticket "
+            "WHERE ticket_id = :t FOR UPDATE", {"t": ticket_id})).first()
+        if state is None:
+            return None, "no_clocks"
+        current = state.level
+        target = to_level or _raise(current, steps)
+        if not _higher(target, current):
+            await self.notify(session, ticket_id, kind=trigger, level=current, at=at,
+                              key=f"{ticket_id}:{cycle}:{key}:notify",
+                              payload={"trigger": trigger, "trigger_key": key, "reason": reason,
+                                       "cycle": cycle, "level": current, "team": state.team or ""})
+            return None, f"already at {current}"
+        calendar = await self._calendar(session, state.calendar)
+        ack_due = (calendar.add(at, timedelta(seconds=state.ack_seconds))
+                   if state.ack_seconds else None)
+        row = (await _execute(session,
+            f"INSERT INTO escalation.escalation ({_COLUMNS}) VALUES (:id, :t, :c, :trigger, :key, "
+            ":from_level, :to_level, :party, :team, :reason, :actor, :at, :cal, :ack_due, NULL, NULL, "
+            "'open') ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING " + _COLUMNS,
+            {"id": uuid.uuid4(), "t": ticket_id, "c": cycle, "trigger": trigger, "key": key,
+             "from_level": current, "to_level": target, "party": PARTIES[target],
+             "team": state.team or "", "reason": reason[:1000], "actor": actor[:128], "at": at,
+             "cal": calendar.name, "ack_due": ack_due})).first()
+        if row is None:
+            return None, "duplicate"
+        await _execute(session, "UPDATE escalation.clock_ticket SET level = :l WHERE ticket_id = :t",
+                       {"l": target, "t": ticket_id})
+        await self.notify(session, ticket_id, kind="escalation", level=target, at=at,
+                          key=f"escalation:{row.id}", escalation_id=row.id,
+                          payload=escalation_payload(row))
+        if ack_due is not None:
+            await wake_timers(session)
+        log.info("ticket_escalated", ticket_id=str(ticket_id), cycle=cycle, trigger=trigger,
+                 from_level=current, to_level=target)
+        return row, ""
+
+    async def notify(self, session: AsyncSession, ticket_id: uuid.UUID, *, kind: str, level: str,
+                     at: datetime, key: str, payload: Mapping[str, Any],
+                     escalation_id: uuid.UUID | None = None) -> None:
+        """Queue one notification (once per `key`), held to working hours below L3."""
+        deliver = at
+        if level != "L3":
+            staff = await self._calendar(session, self.settings.staff_calendar)
+            deliver = staff.next_working(at)
+        recipient = f"{PARTIES[level]}:{payload.get('team') or '*'}"
+        await _execute(session,
+            "INSERT INTO escalation.notification (dedupe_key, ticket_id, escalation_id, kind, level, "
+            "recipient, payload, created_at, next_attempt_at) VALUES (:k, :t, :e, :kind, :level, :r, "
+            "CAST(:p AS jsonb), :at, :deliver) ON CONFLICT (dedupe_key) DO NOTHING",
+            {"k": key[:240], "t": ticket_id, "e": escalation_id, "kind": kind, "level": level,
+             "r": recipient, "p": json.dumps({"ticket_id": str(ticket_id), **payload}, default=str),
+             "at": at, "deliver": deliver})
+
+    async def _calendar(self, session: AsyncSession, name: str | None) -> BusinessCalendar:
+        if not name:
+            return BusinessCalendar.always()
+        return await self.calendars(session, name)
+
+    # ------------------------------------------------------------------ inbox events
+
+    async def on_inbox_event(self, session: AsyncSession, ticket_id: uuid.UUID, event_type: str,
+                             payload: Mapping[str, Any], at: datetime, cycle: int | None) -> None:
+        """Keep the ticket's trigger state and fire the event-driven triggers."""
+        s = self.settings
+        if event_type == "ticket.created":
+            sla = payload.get("sla") or {}
+            durations = {t.get("name"): t.get("duration_seconds") for t in sla.get("targets", ())}
+            await _execute(session,
+                "UPDATE escalation.clock_ticket SET matrix_tier = :tier, severity = :sev, team = :team, "
+                "calendar = :cal, ack_seconds = :ack, next_update_seconds = :nu, inbound_contacts = 1, "
+                "policy = :policy "
+                "WHERE ticket_id = :t",
+                {"tier": sla.get("matrix_tier"), "sev": payload.get("severity"),
+                 "team": payload.get("team") or "", "cal": sla.get("calendar") or "24x7",
+                 "ack": durations.get("escalation_ack") or None,
+                 "nu": durations.get("next_update") or None, "t": ticket_id,
+                 "policy": f"{sla.get('policy_id')} v{sla.get('policy_version')}" if sla.get("policy_id") else None})
+            level = sla.get("level") or "L0"
+            if level in LEVELS and level != "L0" and cycle is not None:
+                await self.escalate(session, ticket_id, cycle=cycle, trigger="matrix", key="matrix",
+                                    at=at, to_level=level, actor="matrix",
+                                    reason=f"matrix v{sla.get('matrix_version')}: "
+                                           f"{sla.get('matrix_tier')} x {payload.get('severity')}")
+            await self.apply_pending_signals(session, ticket_id, at)
+            return
+        if cycle is None:
+            return
+        if event_type == "ticket.assigned":
+            await _execute(session, "UPDATE escalation.clock_ticket SET team = :team WHERE ticket_id = :t",
+                           {"team": payload.get("team") or "", "t": ticket_id})
+        elif event_type == "ticket.updated":
+            severity = (payload.get("changes") or {}).get("severity")
+            if severity:
+                await _execute(session, "UPDATE escalation.clock_ticket SET severity = :s WHERE ticket_id = :t",
+                               {"s": severity, "t": ticket_id})
+        elif event_type == "ticket.progress_added":
+            await _execute(session,
+                "UPDATE escalation.clock_ticket SET last_update_at = :at WHERE ticket_id = :t",
+                {"at": at, "t": ticket_id})
+        elif event_type == "ticket.contact_logged" and payload.get("direction") == "inbound":
+            count = await session.scalar(text(
+                "UPDATE escalation.clock_ticket SET inbound_contacts = inbound_contacts + 1 "
+                "WHERE ticket_id = :t RETURNING inbound_contacts"), {"t": ticket_id})
+            if count is not None and count >= s.contacts_threshold:
+                await self.escalate(session, ticket_id, cycle=cycle, trigger="contacts", key="contacts",
+                                    at=at, actor="contacts",
+                                    reason=f"{count} customer-initiated contacts on one ticket")
+        elif event_type == "ticket.status_changed" and payload.get("action") == "reopened":
+            reopens = int(payload.get("reopen_count") or 0)
+            await _execute(session, "UPDATE escalation.clock_ticket SET reopen_count = :n, "
+                           "last_update_at = NULL WHERE ticket_id = :t", {"n": reopens, "t": ticket_id})
+            if reopens >= s.reopen_threshold:
+                await self.escalate(session, ticket_id, cycle=cycle, trigger="reopens", key="reopens",
+                                    at=at, actor="reopens", reason=f"reopened {reopens} times")
+        elif event_type == "ticket.progress_viewed":
+            views = int(payload.get("views_last_hour") or 0)
+            if views >= s.anxious_views:
+                await self.escalate(session, ticket_id, cycle=cycle, trigger="anxious_customer",
+                                    key="anxious_customer", at=at, actor="progress-views",
+                                    reason=f"the customer viewed progress {views} times within an hour")
+
+    # ------------------------------------------------------------------ clock events
+
+    async def on_clock_events(self, session: AsyncSession, ticket_id: uuid.UUID,
+                              events: list[ClockEvent], *, cycle_open: bool) -> None:
+        """Warnings notify; breaches of an open cycle escalate one level."""
+        for e in events:
+            if e.kind == "warned":
+                state = (await _execute(session,
+                    "SELECT level, team FROM escalation.clock_ticket WHERE ticket_id = :t",
+                    {"t": ticket_id})).first()
+                level = state.level if state is not None else "L0"
+                await self.notify(session, ticket_id, kind="warning", level=level, at=e.at,
+                                  key=f"{ticket_id}:{e.cycle}:warned:{e.target}",
+                                  payload={"cycle": e.cycle, "target": e.target,
+                                           "warn_at": e.details.get("warn_at"),
+                                           "team": state.team if state is not None else ""})
+            elif e.kind == "breached" and cycle_open:
+                await self.escalate(session, ticket_id, cycle=e.cycle, trigger="breach",
+                                    key=f"breach:{e.target}", at=e.at, actor="sla-timer",
+                                    reason=f"{e.target} breached (due {e.details.get('due_at')})")
+
+    # ------------------------------------------------------------------ signals
+
+    async def raise_signal(self, session: AsyncSession, *, signal_id: str, ticket_id: uuid.UUID, kind: str,
+                           source: str, detail: str, conversation_id: str, occurred_at: datetime,
+                           now: datetime) -> tuple[bool, Any | None, str]:
+        """Store a risk signal once (by id) and apply it; returns (accepted, escalation, note)."""
+        inserted = await session.scalar(text(
+            "INSERT INTO escalation.risk_signal (signal_id, ticket_id, kind, source, detail, "
+            "conversation_id, occurred_at, received_at, status) VALUES (:id, :t, :k, :s, :d, :c, :o, :now, "
+            "'pending') ON CONFLICT (signal_id) DO NOTHING RETURNING 1"),
+            {"id": signal_id, "t": ticket_id, "k": kind, "s": source, "d": detail, "c": conversation_id,
+             "o": occurred_at, "now": now})
+        if inserted is None:
+            stored = (await _execute(session,
+                "SELECT s.ticket_id, s.kind, s.source, s.detail, s.conversation_id, s.occurred_at, "
+                "s.note, s.status FROM escalation.risk_signal s WHERE s.signal_id = :id", {"id": signal_id})).one()
+            if (stored.ticket_id, stored.kind, stored.source, stored.detail, stored.conversation_id) != (
+                    ticket_id, kind, source, detail, conversation_id):
+                raise AlreadyExists(f"signal {signal_id!r} was raised before with other content",
+                                    code="idempotency_key_reused")
+            row = (await _execute(session,
+                f"SELECT {_COLUMNS} FROM escalation.escalation WHERE id = "
+                "(SELECT escalation_id FROM escalation.risk_signal WHERE signal_id = :id)",
+                {"id": signal_id})).first()
+            return False, row, stored.note
+        row, note = await self._apply_signal(session, signal_id, ticket_id, kind, source, detail, now)
+        return True, row, note
+
+    async def apply_pending_signals(self, session: AsyncSession, ticket_id: uuid.UUID, now: datetime) -> None:
+        pending = (await _execute(session,
+            "SELECT signal_id, kind, source, detail FROM escalation.risk_signal "
+            "WHERE ticket_id = :t AND status = 'pending' ORDER BY received_at FOR UPDATE",
+            {"t": ticket_id})).all()
+        for p in pending:
+            await self._apply_signal(session, p.signal_id, ticket_id, p.kind, p.source, p.detail, now)
+
+    async def _apply_signal(self, session: AsyncSession, signal_id: str, ticket_id: uuid.UUID, kind: str,
+                            source: str, detail: str, now: datetime) -> tuple[Any | None, str]:
+        cycle = await current_open_cycle(session, ticket_id)
+        if cycle is None:
+            known = await session.scalar(text("SELECT 1 FROM escalation.clock_ticket WHERE ticket_id = :t"),
+                                         {"t": ticket_id})
+            note = "no_open_cycle" if known else "clocks_not_known_yet"
+            if known:
+                await _execute(session, "UPDATE escalation.risk_signal SET status = 'applied', note = :n "
+                               "WHERE signal_id = :id", {"n": note, "id": signal_id})
+            else:
+                await _execute(session, "UPDATE escalation.risk_signal SET note = :n WHERE signal_id = :id",
+                               {"n": note, "id": signal_id})
+            return None, note
+        row, note = await self.escalate(
+            session, ticket_id, cycle=cycle, trigger="risk_signal", key=f"risk_signal:{kind}", at=now,
+            to_level="L3" if kind in CRISIS_SIGNALS else None, actor=source or "signal",
+            reason=f"{kind} signal from {source or 'unknown'}: {detail}"[:1000])
+        await _execute(session,
+            "UPDATE escalation.risk_signal SET status = 'applied', escalation_id = :e, note = :n "
+            "WHERE signal_id = :id", {"e": row.id if row is not None else None, "n": note, "id": signal_id})
+        return row, note
+
+    # ------------------------------------------------------------------ acknowledgement
+
+    async def due_acks(self, session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
+        """Mark unacknowledged escalations whose ack clock ran out and escalate again."""
+        rows = (await _execute(session,
+            f"SELECT {_COLUMNS} FROM escalation.escalation WHERE status = 'open' AND ack_due_at <= :now "
+            "ORDER BY ack_due_at LIMIT :lim FOR UPDATE SKIP LOCKED", {"now": now, "lim": limit})).all()
+        for r in rows:
+            await _execute(session, "UPDATE escalation.escalation SET status = 'ack_breached' WHERE id = :id",
+                           {"id": r.id})
+            if await current_open_cycle(session, r.ticket_id) != r.cycle:
+                continue  # resolved meanwhile: nobody left to chase
+            await self.escalate(session, r.ticket_id, cycle=r.cycle, trigger="ack_timeout",
+                                key=f"ack_timeout:{r.id}", at=r.ack_due_at, actor="ack-timer",
+                                to_level=_raise(r.to_level),
+                                reason=f"{r.to_party} did not acknowledge the {r.trigger} escalation "
+                                       f"by {r.ack_due_at.isoformat()}")
+        return len(rows)
+
+    async def acknowledge(self, session: AsyncSession, escalation_id: uuid.UUID, *, actor: str,
+                          now: datetime) -> Any | None:
+        """Acknowledge (idempotent); a late acknowledgement is recorded but keeps ack_breached."""
+        await _execute(session,
+            "UPDATE escalation.escalation SET acknowledged_at = :now, acknowledged_by = :a, "
+            "status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END "
+            "WHERE id = :id AND acknowledged_at IS NULL", {"now": now, "a": actor[:128], "id": escalation_id})
+        return await get_escalation(session, escalation_id)
+
+
+# ------------------------------------------------------------------------------ reads
+
+
+async def current_open_cycle(session: AsyncSession, ticket_id: uuid.UUID) -> int | None:
+    """The number of the ticket's cycle if it is open (not stopped), else None."""
+    row = (await _execute(session,
+        "SELECT cycle, bool_or(kind = 'stopped' AND target IS NULL) AS stopped FROM escalation.clock_event "
+        "WHERE ticket_id = :t AND cycle = (SELECT max(cycle) FROM escalation.clock_event WHERE ticket_id = :t) "
+        "GROUP BY cycle", {"t": ticket_id})).first()
+    if row is None or row.stopped:
+        return None
+    return int(row.cycle)
+
+
+async def list_by_key(session: AsyncSession, ticket_id: uuid.UUID, cycle: int, key: str) -> Any | None:
+    return (await _execute(session,
+        f"SELECT {_COLUMNS} FROM escalation.escalation WHERE ticket_id = :t AND cycle = :c AND trigger_key = :k",
+        {"t": ticket_id, "c": cycle, "k": key})).first()
+
+
+async def get_escalation(session: AsyncSession, escalation_id: uuid.UUID) -> Any | None:
+    return (await _execute(session, f"SELECT {_COLUMNS} FROM escalation.escalation WHERE id = :id",
+                           {"id": escalation_id})).first()
+
+
+async def list_escalations(session: AsyncSession, *, ticket_id: uuid.UUID | None = None,
+                           status: str = "", trigger: str = "", team: str = "", min_level: str = "",
+                           limit: int = 50, before: tuple[datetime, uuid.UUID] | None = None) -> list[Any]:
+    """Newest first; `before` is the keyset (created_at, id) of the previous page's last row."""
+    where, params = [], {"lim": limit}
+    filters = {"ticket_id = :t": ticket_id, "status = :status": status, "trigger = :trigger": trigger,
+               "team = :team": team, "to_level >= :lvl": min_level}  # L0 < L1 < L2 < L3 sorts as text
+    for clause, value in filters.items():
+        if value:
+            where.append(clause)
+            params[clause.rsplit(":", 1)[1]] = value
+    if before is not None:
+        where.append("(created_at, id) < (:b_at, :b_id)")
+        params["b_at"], params["b_id"] = before
+    sql = (f"SELECT {_COLUMNS} FROM escalation.escalation "
+           f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY created_at DESC, id DESC LIMIT :lim")
+    return list((await _execute(session, sql, params)).all())
+
+
+def escalation_payload(row: Any) -> dict[str, Any]:
+    """The notification body of one escalation (no customer PII: ids and levels only)."""
+    return {
+        "escalation_id": str(row.id), "cycle": row.cycle, "trigger": row.trigger,
+        "trigger_key": row.trigger_key, "from_level": row.from_level, "to_level": row.to_level,
+        "to_party": row.to_party, "team": row.team, "reason": row.reason,
+        "ack_due_at": row.ack_due_at.isoformat() if row.ack_due_at else None,
+    }

@@ -1,0 +1,125 @@
+"""Read models of the escalation service: a ticket's clocks as customers and staff see them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kefu_common.errors import NotFound
+from kefu_escalation.clocks import encode_details, load_ticket_clocks
+from kefu_escalation.escalations import list_escalations
+from kefu_escalation.sla_clock import SlaCycle
+
+_ZERO = timedelta(0)
+
+
+@dataclass(frozen=True)
+class ClockState:
+    target: str
+    duration: timedelta
+    started_at: datetime
+    due_at: datetime | None
+    warn_at: datetime | None
+    state: str  # running | paused | met | breached
+    used: timedelta
+    remaining: timedelta
+    overrun: timedelta
+    warned: bool
+    breached: bool
+    paused_reason: str
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CycleState:
+    number: int
+    opened_at: datetime
+    stopped_at: datetime | None
+    calendar: str
+    paused: bool
+    clocks: list[ClockState]
+    history: list[tuple[str, str, datetime, str]]  # kind, target, at, details JSON
+
+
+@dataclass(frozen=True)
+class TicketSlaView:
+    ticket_id: uuid.UUID
+    level: str
+    cycles: list[CycleState]
+    escalations: list[Any] = field(default_factory=list)
+    next_update_by: datetime | None = None
+    resolve_by: datetime | None = None
+    as_of: datetime | None = None
+
+
+def _clock_state(cycle: SlaCycle, name: str, now: datetime) -> ClockState:
+    c = cycle._clocks[name]  # noqa: SLF001 - the read model folds the same state
+    outcome = c.outcome
+    used = cycle.used(name, now)
+    duration = c.target.duration
+    warned, breached = c.warned, c.breached
+    if outcome is not None:
+        state = outcome.result
+        due = outcome.due_at
+        finished = outcome.finished_at
+    else:
+        due = cycle.due_at(name)
+        finished = None
+        late = due is not None and now >= due
+        state = "breached" if (breached or late) else ("running" if c.running_since is not None else "paused")
+    paused_reason = "pending_customer" if state == "paused" else ""
+    return ClockState(
+        target=name, duration=duration, started_at=c.started_at, due_at=due,
+        warn_at=cycle.warn_at(name) if outcome is None else None, state=state, used=used,
+        remaining=max(_ZERO, duration - used), overrun=max(_ZERO, used - duration),
+        warned=warned, breached=breached or state == "breached", paused_reason=paused_reason,
+        finished_at=finished,
+    )
+
+
+async def ticket_sla(session: AsyncSession, ticket_id: uuid.UUID, *, now: datetime,
+                     calendars: Any) -> TicketSlaView:
+    state = (await (await session.connection()).execute(text(
+        "SELECT level, calendar, next_update_seconds, last_update_at FROM escalation.clock_ticket "
+        "WHERE ticket_id = :t"), {"t": ticket_id})).first()
+    if state is None:
+        raise NotFound(f"no SLA clocks for ticket {ticket_id}", code="ticket_not_found")
+    clocks = await load_ticket_clocks(session, ticket_id)
+    cycles: list[CycleState] = []
+    for cycle in clocks.cycles:
+        history = [
+            (e.kind, e.target or "", e.at, json.dumps(_public_details(e.kind, e.details), default=str))
+            for e in clocks.events if e.cycle == cycle.number
+        ]
+        cycles.append(CycleState(
+            number=cycle.number, opened_at=cycle.opened_at, stopped_at=cycle.stopped_at,
+            calendar=cycle.calendar.name, paused=cycle.pending,
+            clocks=[_clock_state(cycle, name, now) for name in cycle.started_targets],
+            history=history,
+        ))
+    current = clocks.current
+    next_update_by = resolve_by = None
+    if current is not None and current.is_open:
+        if "resolution" in current.active_targets:
+            resolve_by = current.due_at("resolution")
+        if state.next_update_seconds:
+            calendar = await calendars(session, state.calendar or current.calendar.name)
+            since = max(filter(None, (state.last_update_at, current.opened_at)))
+            next_update_by = calendar.add(since, timedelta(seconds=state.next_update_seconds))
+    escalations = await list_escalations(session, ticket_id=ticket_id, limit=200)
+    return TicketSlaView(ticket_id=ticket_id, level=state.level, cycles=cycles, escalations=escalations,
+                         next_update_by=next_update_by, resolve_by=resolve_by, as_of=now)
+
+
+def _public_details(kind: str, details: Any) -> dict[str, Any]:
+    """Event details for the audit view: calendars by name, targets by name and duration."""
+    out = encode_details(kind, details)
+    if isinstance(out.get("calendar"), dict):
+        out["calendar"] = out["calendar"].get("name")
+    return out

@@ -1,0 +1,392 @@
+"""Escalation triggers, acknowledgement clocks and notifications (DOMAIN.md §2, issue #4).
+
+Inbox rows are written directly (escalation_support.Inbox) and projected with a ManualClock's
+instants; timers run with explicit `now`s. Nothing sleeps, real PostgreSQL throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from escalation_support import H, OFFICE, T0, Inbox, escalation_database
+from kefu_escalation.clocks import ClockProjector
+from kefu_escalation.escalations import Escalator, TriggerSettings
+from kefu_escalation.notifications import LogSink, NotificationDispatcher, WebhookSink, sign
+from kefu_escalation.service import load_calendar
+
+M = timedelta(minutes=1)
+
+
+@pytest.fixture(scope="module")
+async def db(database_url: str):
+    async with escalation_database(database_url) as database:
+        yield database
+
+
+def projector(inbox: Inbox, **settings: Any) -> ClockProjector:
+    settings.setdefault("staff_calendar", "24x7")
+    return ClockProjector(cursor=inbox.cursor,
+                          escalator=Escalator(TriggerSettings(**settings), calendars=load_calendar))
+
+
+async def escalations(db, ticket: uuid.UUID) -> list[Any]:
+    async with db.engine.connect() as conn:
+        return list((await conn.execute(text(
+            "SELECT trigger, trigger_key, from_level, to_level, to_party, cycle, created_at, ack_due_at, status, id "
+            "FROM escalation.escalation WHERE ticket_id = :t ORDER BY created_at, to_level"), {"t": ticket})).all())
+
+
+async def notifications(db, ticket: uuid.UUID) -> list[Any]:
+    async with db.engine.connect() as conn:
+        return list((await conn.execute(text(
+            "SELECT kind, level, recipient, created_at, next_attempt_at, status, attempts, payload "
+            "FROM escalation.notification WHERE ticket_id = :t ORDER BY id"), {"t": ticket})).all())
+
+
+async def tick(db, p: ClockProjector, now: datetime) -> int:
+    async with db.session() as session:
+        return await p.due_ticks(session, now=now, limit=1000)
+
+
+async def acks(db, p: ClockProjector, now: datetime) -> int:
+    async with db.session() as session:
+        return await p.escalator.due_acks(session, now=now, limit=1000)
+
+
+# ------------------------------------------------------------------------------ matrix
+
+
+async def test_matrix_level_at_creation_escalates_once_with_an_ack_clock(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0, level="L2", ack=30 * M)
+    await inbox.project(p)
+    await inbox.project(p, replay=True)  # replaying the inbox escalates nothing twice
+
+    [e] = await escalations(db, inbox.ticket)
+    assert (e.trigger, e.from_level, e.to_level, e.to_party, e.cycle) == ("matrix", "L0", "L2", "team_lead", 1)
+    assert e.ack_due_at == e.created_at + 30 * M and e.status == "open"
+    [n] = await notifications(db, inbox.ticket)
+    assert (n.kind, n.level, n.recipient) == ("escalation", "L2", "team_lead:care")
+
+
+async def test_matrix_level_l0_does_not_escalate(db) -> None:
+    inbox = Inbox(db)
+    await inbox.created(T0)
+    await inbox.project(projector(inbox))
+    assert await escalations(db, inbox.ticket) == []
+
+
+# ------------------------------------------------------------------------------ clocks
+
+
+async def test_warning_notifies_and_never_escalates(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0)  # first response 1 h: warns at 45 min
+    await inbox.project(p)
+    await tick(db, p, T0 + 50 * M)
+
+    assert await escalations(db, inbox.ticket) == []
+    [n] = await notifications(db, inbox.ticket)
+    assert n.kind == "warning" and n.payload["target"] == "first_response"
+
+
+async def test_breach_escalates_one_level_once_per_target_and_cycle(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0)  # first response 1 h, resolution 8 h
+    await inbox.project(p)
+    await tick(db, p, T0 + 2 * H)
+    await tick(db, p, T0 + 3 * H)  # ticking again changes nothing
+    await tick(db, p, T0 + 9 * H)
+
+    rows = await escalations(db, inbox.ticket)
+    assert [(e.trigger_key, e.from_level, e.to_level) for e in rows] == [
+        ("breach:first_response", "L0", "L1"), ("breach:resolution", "L1", "L2")]
+    assert rows[0].created_at == T0 + H  # recorded at the breach instant, not the timer's time
+    assert rows[1].created_at == T0 + 8 * H
+
+
+async def test_breach_at_l3_notifies_instead_of_escalating(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0, level="L3")
+    await inbox.project(p)
+    await tick(db, p, T0 + 2 * H)
+
+    assert [e.trigger for e in await escalations(db, inbox.ticket)] == ["matrix"]
+    kinds = [(n.kind, n.level) for n in await notifications(db, inbox.ticket)]
+    assert ("breach", "L3") in kinds
+
+
+# ------------------------------------------------------------------------------ event triggers
+
+
+async def test_proactive_contacts_reaching_n_escalate_once(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox, contacts_threshold=3)
+    await inbox.created(T0)  # the first call is contact 1
+    await inbox.contact("outbound", T0 + M)  # our callback is not a proactive contact
+    await inbox.contact("inbound", T0 + 2 * M)  # 2
+    await inbox.project(p)
+    assert await escalations(db, inbox.ticket) == []
+
+    await inbox.contact("inbound", T0 + 3 * M)  # 3: escalate
+    await inbox.contact("inbound", T0 + 4 * M)  # 4: same trigger, same cycle: nothing more
+    await inbox.project(p)
+    [e] = await escalations(db, inbox.ticket)
+    assert (e.trigger, e.to_level, e.created_at) == ("contacts", "L1", T0 + 3 * M)
+
+
+async def test_reopen_count_reaching_n_escalates_in_the_new_cycle(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox, reopen_threshold=2)
+    await inbox.created(T0)
+    await inbox.status("resolved", T0 + H)
+    await inbox.add("ticket.status_changed", T0 + 2 * H, action="reopened", reopen_count=1)
+    await inbox.status("resolved", T0 + 3 * H)
+    await inbox.project(p)
+    assert await escalations(db, inbox.ticket) == []
+
+    await inbox.add("ticket.status_changed", T0 + 4 * H, action="reopened", reopen_count=2)
+    await inbox.project(p)
+    [e] = await escalations(db, inbox.ticket)
+    assert (e.trigger, e.cycle, e.to_level) == ("reopens", 3, "L1")
+
+
+async def test_anxious_customer_escalates_once_per_cycle(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox, anxious_views=5)
+    await inbox.created(T0)
+    for views in (3, 4, 5, 6):
+        await inbox.add("ticket.progress_viewed", T0 + views * M, viewer="customer", view_count=views,
+                        views_last_hour=views)
+    await inbox.project(p)
+    [e] = await escalations(db, inbox.ticket)
+    assert (e.trigger, e.created_at) == ("anxious_customer", T0 + 5 * M)
+
+
+# ------------------------------------------------------------------------------ signals
+
+
+async def raise_signal(db, p: ClockProjector, ticket: uuid.UUID, signal_id: str, kind: str,
+                       detail: str = "客户说要打12315") -> tuple[bool, Any, str]:
+    async with db.session() as session:
+        return await p.escalator.raise_signal(
+            session, signal_id=signal_id, ticket_id=ticket, kind=kind, source="scoring", detail=detail,
+            conversation_id="c-1", occurred_at=T0 + H, now=T0 + H)
+
+
+async def test_risk_signal_is_idempotent_by_signal_id(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0)
+    await inbox.project(p)
+    signal = f"sig-{uuid.uuid4()}"
+
+    accepted, first, _ = await raise_signal(db, p, inbox.ticket, signal, "abuse")
+    again, second, _ = await raise_signal(db, p, inbox.ticket, signal, "abuse")
+
+    assert accepted and not again
+    assert first is not None and second is not None and first.id == second.id
+    [e] = await escalations(db, inbox.ticket)
+    assert (e.trigger_key, e.to_level) == ("risk_signal:abuse", "L1")
+
+
+async def test_regulator_media_legal_signals_go_straight_to_l3(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0)
+    await inbox.project(p)
+    _, row, _ = await raise_signal(db, p, inbox.ticket, f"sig-{uuid.uuid4()}", "regulator")
+    assert row is not None and (row.from_level, row.to_level, row.to_party) == ("L0", "L3", "crisis_team")
+
+
+async def test_signal_before_the_ticket_is_known_applies_when_its_clocks_start(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    accepted, row, note = await raise_signal(db, p, inbox.ticket, f"sig-{uuid.uuid4()}", "legal")
+    assert accepted and row is None and note == "clocks_not_known_yet"
+
+    await inbox.created(T0)
+    await inbox.project(p)
+    [e] = await escalations(db, inbox.ticket)
+    assert (e.trigger, e.to_level) == ("risk_signal", "L3")
+
+
+# ------------------------------------------------------------------------------ acknowledgement
+
+
+async def test_unacknowledged_escalation_escalates_again_when_its_ack_clock_runs_out(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0, level="L1", ack=30 * M)
+    await inbox.project(p)
+    await acks(db, p, T0 + 29 * M)
+    assert [e.status for e in await escalations(db, inbox.ticket)] == ["open"]
+
+    await acks(db, p, T0 + 31 * M)
+    await acks(db, p, T0 + 40 * M)  # the timer again: nothing twice
+    first, second = await escalations(db, inbox.ticket)
+    assert first.status == "ack_breached"
+    assert (second.trigger, second.from_level, second.to_level) == ("ack_timeout", "L1", "L2")
+    assert second.trigger_key == f"ack_timeout:{first.id}"
+    assert second.created_at == T0 + 30 * M and second.ack_due_at == T0 + 60 * M
+
+
+async def test_acknowledged_escalation_never_times_out(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0, level="L1", ack=30 * M)
+    await inbox.project(p)
+    [e] = await escalations(db, inbox.ticket)
+    async with db.session() as session:
+        await p.escalator.acknowledge(session, e.id, actor="lead-1", now=T0 + 10 * M)
+    async with db.session() as session:
+        again = await p.escalator.acknowledge(session, e.id, actor="lead-2", now=T0 + 20 * M)
+    assert again.status == "acknowledged" and again.acknowledged_by == "lead-1"  # idempotent
+
+    await acks(db, p, T0 + 2 * H)
+    assert [x.status for x in await escalations(db, inbox.ticket)] == ["acknowledged"]
+
+
+async def test_ack_clock_runs_in_business_time_of_the_ticket_calendar(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    friday_evening = datetime(2026, 11, 6, 9, 45, tzinfo=UTC)  # Fri 17:45 Shanghai
+    await inbox.created(friday_evening, calendar=OFFICE["name"], level="L1", ack=30 * M)
+    await inbox.project(p)
+    [e] = await escalations(db, inbox.ticket)
+    # 15 minutes on Friday, then the make-up workday Sunday 2026-11-08 from 09:00 (01:00 UTC).
+    assert e.ack_due_at == datetime(2026, 11, 8, 1, 15, tzinfo=UTC)
+
+
+async def test_ack_timeout_after_resolve_does_not_escalate(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0, level="L1", ack=30 * M)
+    await inbox.status("resolved", T0 + 10 * M)
+    await inbox.project(p)
+    await acks(db, p, T0 + H)
+    assert [(e.trigger, e.status) for e in await escalations(db, inbox.ticket)] == [("matrix", "ack_breached")]
+
+
+# ------------------------------------------------------------------------------ notifications
+
+
+async def test_notifications_below_l3_wait_for_staff_working_hours(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox, staff_calendar=OFFICE["name"])
+    saturday = datetime(2026, 11, 7, 4, 0, tzinfo=UTC)  # Sat 12:00 Shanghai
+    await inbox.created(saturday, level="L2")
+    await inbox.project(p)
+    async with db.session() as session:
+        await p.escalator.raise_signal(session, signal_id=f"sig-{uuid.uuid4()}", ticket_id=inbox.ticket,
+                                       kind="media", source="scoring", detail="曝光", conversation_id="",
+                                       occurred_at=saturday, now=saturday)
+    l2, l3 = await notifications(db, inbox.ticket)
+    assert l2.level == "L2" and l2.next_attempt_at == datetime(2026, 11, 8, 1, 0, tzinfo=UTC)  # 调休 Sunday 09:00
+    assert l3.level == "L3" and l3.next_attempt_at == saturday  # the crisis team at once
+
+
+class Receiver:
+    """A tiny real HTTP server standing in for a partner's webhook endpoint."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/hook"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        self.requests.append((headers, body))
+        status = self.statuses.pop(0) if self.statuses else 200
+        writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+
+
+async def test_webhook_receiver_failing_twice_gets_the_notification_on_the_third_try(db) -> None:
+    first = T0 + 365 * 24 * H  # later than anything else queued in this module
+    async with db.session() as session:  # deliver everything queued earlier first
+        await NotificationDispatcher([LogSink()]).dispatch_due(session, now=first - M, limit=100_000)
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(first, level="L1")
+    await inbox.project(p)
+    receiver = Receiver([500, 503])
+    async with receiver as url:
+        sink = WebhookSink(url, "s3cret-s3cret-s3cret")
+        dispatcher = NotificationDispatcher([sink], backoff_base=timedelta(seconds=2))
+        for now in (first, first + timedelta(seconds=1), first + timedelta(seconds=2),
+                    first + timedelta(seconds=5), first + timedelta(seconds=6)):
+            async with db.session() as session:
+                await dispatcher.dispatch_due(session, now=now, limit=1000)
+        await sink.close()
+    [n] = await notifications(db, inbox.ticket)
+    assert (n.status, n.attempts) == ("sent", 3)  # 500 at +0 s, 503 at +2 s (backoff 2 s), 200 at +6 s (4 s)
+    ids = {json.loads(b)["id"] for _, b in receiver.requests if json.loads(b)["ticket_id"] == str(inbox.ticket)}
+    assert len(ids) == 1  # the same notification id every time: receivers de-duplicate by it
+
+
+async def test_webhook_signature_verifies_with_the_shared_secret(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0, level="L2")
+    await inbox.project(p)
+    receiver = Receiver([])
+    async with receiver as url:
+        sink = WebhookSink(url, "s3cret-s3cret-s3cret")
+        async with db.session() as session:
+            await NotificationDispatcher([sink]).dispatch_due(session, now=T0 + M, limit=1000)
+        await sink.close()
+    mine = [(h, b) for h, b in receiver.requests if json.loads(b)["ticket_id"] == str(inbox.ticket)]
+    [(headers, body)] = mine
+    ts, _, mac = headers["x-kefu-signature"].partition(",v1=")
+    assert mac == sign("s3cret-s3cret-s3cret", int(ts.removeprefix("t=")), body)
+    assert mac != sign("another-secret-here", int(ts.removeprefix("t=")), body)
+    assert json.loads(body)["payload"]["to_level"] == "L2"
+
+
+# ------------------------------------------------------------------------------ replicas
+
+
+async def test_two_timer_replicas_fire_each_breach_and_escalation_once(db) -> None:
+    tickets = []
+    for _ in range(40):
+        inbox = Inbox(db)
+        await inbox.created(T0)
+        await inbox.project(projector(inbox))
+        tickets.append(inbox.ticket)
+    a, b = projector(Inbox(db)), projector(Inbox(db))
+    await asyncio.gather(tick(db, a, T0 + 2 * H), tick(db, b, T0 + 2 * H), tick(db, a, T0 + 2 * H))
+
+    async with db.engine.connect() as conn:
+        breaches = await conn.scalar(text(
+            "SELECT count(*) FROM escalation.clock_event WHERE kind = 'breached' AND ticket_id = ANY(:t)"),
+            {"t": tickets})
+        escalated = (await conn.execute(text(
+            "SELECT ticket_id, count(*) FROM escalation.escalation WHERE ticket_id = ANY(:t) GROUP BY ticket_id"),
+            {"t": tickets})).all()
+    assert breaches == 40  # first response of each ticket, once
+    assert sorted(n for _, n in escalated) == [1] * 40
