@@ -108,12 +108,16 @@ class Escalator:
         self, session: AsyncSession, ticket_id: uuid.UUID, *, cycle: int, trigger: str, key: str,
         at: datetime, reason: str, actor: str, to_level: str | None = None, steps: int = 1,
     ) -> tuple[Any | None, str]:
-        """Escalate the ticket's `cycle` (at most once per `key`); returns (row, note)."""
+        """Escalate the ticket's `cycle` (at most once per `key`); returns (row, note): the new
+        escalation and "", the earlier one of the same key and "duplicate", or None and why not."""
         state = (await _execute(session,
             "SELECT level, team, calendar, ack_seconds FROM escalation.clock_ticket "
             "WHERE ticket_id = :t FOR UPDATE", {"t": ticket_id})).first()
         if state is None:
             return None, "no_clocks"
+        existing = await list_by_key(session, ticket_id, cycle, key)
+        if existing is not None:
+            return existing, "duplicate"  # this trigger already escalated this cycle
         current = state.level
         target = to_level or _raise(current, steps)
         if not _higher(target, current):
@@ -133,8 +137,8 @@ class Escalator:
              "from_level": current, "to_level": target, "party": PARTIES[target],
              "team": state.team or "", "reason": reason[:1000], "actor": actor[:128], "at": at,
              "cal": calendar.name, "ack_due": ack_due})).first()
-        if row is None:
-            return None, "duplicate"
+        if row is None:  # a concurrent transaction of another replica got there first
+            return await list_by_key(session, ticket_id, cycle, key), "duplicate"
         await _execute(session, "UPDATE escalation.clock_ticket SET level = :l WHERE ticket_id = :t",
                        {"l": target, "t": ticket_id})
         await self.notify(session, ticket_id, kind="escalation", level=target, at=at,

@@ -309,8 +309,6 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             row, note = await self.escalator.escalate(
                 session, ticket_id, cycle=cycle, trigger="manual", key=key, at=self.clock.now(),
                 reason=reason, actor=actor or "agent", to_level=to_level)
-            if row is None and note == "duplicate":
-                row = (await escalations.list_by_key(session, ticket_id, cycle, key))
             if row is None:
                 raise FailedPrecondition(f"nothing to escalate: the ticket is {note}", code="already_at_level")
         return _escalation_pb(row)
@@ -348,7 +346,10 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
     async def GetTicketSla(
         self, request: escalation_pb2.GetTicketSlaRequest, context: grpc.aio.ServicerContext
     ) -> escalation_pb2.TicketSla:
-        ticket_id = _uuid(request.ticket_id, "ticket_id", "invalid_ticket_id")
+        try:
+            ticket_id = uuid.UUID(request.ticket_id)
+        except ValueError:  # no such ticket can exist
+            raise NotFound(f"no SLA clocks for ticket {request.ticket_id!r}", code="ticket_not_found") from None
         async with self.db.session() as session:
             view = await sla_view.ticket_sla(session, ticket_id, now=self.clock.now(),
                                              calendars=service.load_calendar)

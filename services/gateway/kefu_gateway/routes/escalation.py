@@ -20,6 +20,7 @@ from kefu_gateway.clients import ClientsDep
 from kefu_gateway.convert import calendar_public, matrix_public, policy_public
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.problems import problem_responses
+from kefu_gateway.sla_public import MatrixPreviewPublic, preview_public
 from kefu_gateway.schemas import (
     CalendarList,
     CalendarPublic,
@@ -188,20 +189,40 @@ async def publish_matrix(
     idempotency_key: IdempotencyKey = None,
 ) -> MatrixPublic:
     reply = await clients.escalation.PublishMatrix(
-        escalation_pb2.PublishMatrixRequest(
-            request_id=request_id_for(principal, idempotency_key),
-            note=body.note,
-            cells=[
-                escalation_pb2.MatrixCell(
-                    tier=c.tier,
-                    severity=str_to_enum(types_pb2.Severity, c.severity),
-                    level=str_to_enum(types_pb2.EscalationLevel, c.level),
-                    policy_id=c.policy_id,
-                    policy_version=c.policy_version,
-                )
-                for c in body.cells
-            ],
-        ),
-        timeout=clients.timeout,
+        _matrix_request(body, request_id_for(principal, idempotency_key)), timeout=clients.timeout
     )
     return matrix_public(reply)
+
+
+@router.post(
+    "/v1/escalation/matrix/preview",
+    operation_id="previewEscalationMatrix",
+    summary="What-if: how a draft matrix would move the deadlines of open tickets",
+    description="Validated like a publish (400 `matrix_incomplete`, `policy_missing`) but nothing is "
+    "written. For each open ticket cycle, the draft cell's policy is replayed over the cycle's own "
+    "history (its pauses included) and every target whose due time would change is listed, "
+    "earliest current due time first. Cycles already open never change when a matrix is published; "
+    "this says what the same tickets would get under the draft.",
+    response_model=MatrixPreviewPublic,
+    responses=problem_responses(400, 413, *_READ),
+)
+async def preview_matrix(body: MatrixPublish, principal: AdminOrLead, clients: ClientsDep) -> MatrixPreviewPublic:
+    reply = await clients.escalation.PreviewMatrix(_matrix_request(body, "preview"), timeout=clients.timeout)
+    return preview_public(reply)
+
+
+def _matrix_request(body: MatrixPublish, request_id: str) -> escalation_pb2.PublishMatrixRequest:
+    return escalation_pb2.PublishMatrixRequest(
+        request_id=request_id,
+        note=body.note,
+        cells=[
+            escalation_pb2.MatrixCell(
+                tier=c.tier,
+                severity=str_to_enum(types_pb2.Severity, c.severity),
+                level=str_to_enum(types_pb2.EscalationLevel, c.level),
+                policy_id=c.policy_id,
+                policy_version=c.policy_version,
+            )
+            for c in body.cells
+        ],
+    )

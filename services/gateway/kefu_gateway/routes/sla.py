@@ -1,0 +1,125 @@
+"""A ticket's SLA clocks and escalations (issue #4): every clock of every cycle with its
+history, the escalations and their acknowledgement, manual (green-channel) escalation.
+
+Staff only. The customer-facing commitments ("next update by", "resolve by") are part of the
+SLA view; the customer routes show those two instants and nothing else of it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from kefu.common.v1 import types_pb2
+from kefu.escalation.v1 import escalation_pb2
+from kefu_common.protoconv import str_to_enum
+from kefu_gateway.auth import Staff
+from kefu_gateway.clients import ClientsDep
+from kefu_gateway.deps import IdempotencyKey, request_id_for
+from kefu_gateway.problems import problem_responses
+from kefu_gateway.sla_public import (
+    EscalateCreate,
+    EscalationList,
+    EscalationPublic,
+    EscalationQuery,
+    TicketSlaPublic,
+    escalation_public,
+    ticket_sla_public,
+)
+
+router = APIRouter(tags=["escalation"])
+
+TicketId = Annotated[str, Path(min_length=1, max_length=64, description="The ticket's id")]
+EscalationId = Annotated[str, Path(min_length=1, max_length=64, description="The escalation's id")]
+
+_READ = (401, 403, 422, 503, 504)
+
+
+def _level(value: str | None) -> int:
+    return str_to_enum(types_pb2.EscalationLevel, value) if value else 0
+
+
+@router.get(
+    "/v1/tickets/{ticket_id}/sla",
+    operation_id="getTicketSla",
+    summary="Every SLA clock of every cycle of a ticket, with history and escalations",
+    description="Clocks run in business time of the cycle's calendar: `due_at` is unset while a "
+    "clock is paused (pending_customer) with time left. A reopen opens a new cycle with fresh "
+    "targets; earlier cycles keep their outcome. `commitments` are what the customer is promised. "
+    "404 `ticket_not_found` until the escalation service has seen the ticket (usually well under "
+    "a second after creation).",
+    response_model=TicketSlaPublic,
+    responses=problem_responses(404, *_READ),
+)
+async def get_ticket_sla(ticket_id: TicketId, principal: Staff, clients: ClientsDep) -> TicketSlaPublic:
+    reply = await clients.escalation.GetTicketSla(
+        escalation_pb2.GetTicketSlaRequest(ticket_id=ticket_id), timeout=clients.timeout
+    )
+    return ticket_sla_public(reply)
+
+
+@router.post(
+    "/v1/tickets/{ticket_id}/escalate",
+    status_code=201,
+    operation_id="escalateTicket",
+    summary="Green channel (绿色升级): escalate a ticket by hand",
+    description="To `to_level`, or one level above the current one. Starts an acknowledgement clock "
+    "for the party it goes to. `Idempotency-Key` makes a retry return the first escalation. 400 "
+    "`no_open_cycle` for a resolved ticket, `already_at_level` when it is already that high.",
+    response_model=EscalationPublic,
+    responses=problem_responses(400, 404, 413, *_READ),
+)
+async def escalate_ticket(
+    ticket_id: TicketId, body: EscalateCreate, principal: Staff, clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> EscalationPublic:
+    reply = await clients.escalation.EscalateTicket(
+        escalation_pb2.EscalateTicketRequest(
+            request_id=request_id_for(principal, idempotency_key), ticket_id=ticket_id,
+            to_level=_level(body.to_level), reason=body.reason, actor=principal.subject,
+        ),
+        timeout=clients.timeout,
+    )
+    return escalation_public(reply)
+
+
+@router.get(
+    "/v1/escalations",
+    operation_id="listEscalations",
+    summary="Escalations, newest first",
+    response_model=EscalationList,
+    responses=problem_responses(400, *_READ),
+)
+async def list_escalations(
+    query: Annotated[EscalationQuery, Query()], principal: Staff, clients: ClientsDep
+) -> EscalationList:
+    reply = await clients.escalation.ListEscalations(
+        escalation_pb2.ListEscalationsRequest(
+            ticket_id=query.ticket_id or "", status=query.status or "", trigger=query.trigger or "",
+            team=query.team or "", min_level=_level(query.min_level), page_size=query.page_size,
+            page_token=query.cursor or "",
+        ),
+        timeout=clients.timeout,
+    )
+    return EscalationList(items=[escalation_public(e) for e in reply.escalations],
+                          next_cursor=reply.next_page_token or None)
+
+
+@router.post(
+    "/v1/escalations/{escalation_id}/acknowledge",
+    operation_id="acknowledgeEscalation",
+    summary="Acknowledge an escalation (stops its acknowledgement clock)",
+    description="Idempotent: acknowledging again returns the escalation unchanged. A late "
+    "acknowledgement is recorded but the status stays `ack_breached` (it was escalated again).",
+    response_model=EscalationPublic,
+    responses=problem_responses(400, 404, *_READ),
+)
+async def acknowledge_escalation(
+    escalation_id: EscalationId, principal: Staff, clients: ClientsDep
+) -> EscalationPublic:
+    reply = await clients.escalation.AcknowledgeEscalation(
+        escalation_pb2.AcknowledgeEscalationRequest(escalation_id=escalation_id, actor=principal.subject),
+        timeout=clients.timeout,
+    )
+    return escalation_public(reply)

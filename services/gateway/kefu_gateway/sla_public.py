@@ -1,0 +1,178 @@
+"""Public bodies of the SLA and escalation routes (routes/sla.py) and their conversion from
+the escalation service's replies. Kept beside schemas.py/convert.py, in the same style."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kefu.escalation.v1 import escalation_pb2
+from kefu_common.protoconv import level_to_str
+from kefu_gateway.convert import _ts
+from kefu_gateway.schemas import EscalationLevel, SafeInput, Strict
+
+
+class ClockPublic(BaseModel):
+    target: str = Field(description="first_response, resolution (next_update, escalation_ack: see below)")
+    duration_seconds: int = Field(description="The target, in business seconds of the cycle's calendar")
+    started_at: datetime
+    due_at: datetime | None = Field(description="Unset while paused with time left")
+    warn_at: datetime | None
+    state: str = Field(description="running, paused, met or breached")
+    used_seconds: int = Field(description="Business seconds the clock has run")
+    remaining_seconds: int
+    overrun_seconds: int
+    warned: bool
+    breached: bool
+    paused_reason: str = Field(description="pending_customer while paused, else empty")
+    finished_at: datetime | None
+
+
+class ClockHistoryPublic(BaseModel):
+    kind: str = Field(description="cycle_opened, started, paused, resumed, warned, breached, met, stopped")
+    target: str | None
+    at: datetime
+    details: dict[str, Any]
+
+
+class SlaCyclePublic(BaseModel):
+    number: int
+    opened_at: datetime
+    stopped_at: datetime | None
+    calendar: str
+    paused: bool
+    clocks: list[ClockPublic]
+    history: list[ClockHistoryPublic] = Field(description="Immutable clock events, oldest first")
+
+
+class EscalationPublic(BaseModel):
+    id: str
+    ticket_id: str
+    cycle: int
+    trigger: str = Field(description="matrix, breach, contacts, reopens, risk_signal, anxious_customer, "
+                                     "manual or ack_timeout")
+    trigger_key: str
+    from_level: EscalationLevel  # type: ignore[valid-type]
+    to_level: EscalationLevel  # type: ignore[valid-type]
+    to_party: str = Field(description="senior_specialist (L1), team_lead (L2) or crisis_team (L3)")
+    team: str
+    reason: str
+    actor: str
+    created_at: datetime
+    ack_due_at: datetime | None = Field(description="When the party must have acknowledged it")
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    status: str = Field(description="open, acknowledged or ack_breached")
+
+
+class EscalationList(BaseModel):
+    items: list[EscalationPublic] = Field(description="Newest first")
+    next_cursor: str | None
+
+
+class CommitmentsPublic(BaseModel):
+    next_update_by: datetime | None = Field(description="The next customer-visible progress entry is due by")
+    resolve_by: datetime | None = Field(description="Resolution due by (unset while paused)")
+
+
+class TicketSlaPublic(BaseModel):
+    ticket_id: str
+    level: EscalationLevel  # type: ignore[valid-type]
+    as_of: datetime
+    commitments: CommitmentsPublic
+    cycles: list[SlaCyclePublic] = Field(description="Oldest first; the last one is the current cycle")
+    escalations: list[EscalationPublic] = Field(description="Newest first")
+
+
+class EscalationQuery(SafeInput):
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_id: str | None = Field(default=None, min_length=1, max_length=64)
+    status: str | None = Field(default=None, pattern=r"^(open|acknowledged|ack_breached)$")
+    trigger: str | None = Field(default=None, pattern=r"^[a-z_]{1,32}$")
+    team: str | None = Field(default=None, min_length=1, max_length=64)
+    min_level: EscalationLevel | None = None  # type: ignore[valid-type]
+    page_size: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class EscalateCreate(Strict):
+    to_level: EscalationLevel | None = Field(  # type: ignore[valid-type]
+        default=None, description="Default: one level above the ticket's current level")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ShiftPublic(BaseModel):
+    ticket_id: str
+    cycle: int
+    target: str
+    current_due_at: datetime | None
+    draft_due_at: datetime | None
+    shift_seconds: int = Field(description="Draft minus current; negative: earlier")
+    current_policy: str
+    draft_policy: str
+    current_level: EscalationLevel  # type: ignore[valid-type]
+    draft_level: EscalationLevel  # type: ignore[valid-type]
+
+
+class MatrixPreviewPublic(BaseModel):
+    open_cycles: int
+    earlier: int
+    later: int
+    shifts: list[ShiftPublic]
+
+
+def _opt(value: str) -> str | None:
+    return value or None
+
+
+def escalation_public(e: escalation_pb2.Escalation) -> EscalationPublic:
+    return EscalationPublic.model_validate({
+        "id": e.id, "ticket_id": e.ticket_id, "cycle": e.cycle, "trigger": e.trigger,
+        "trigger_key": e.trigger_key, "from_level": level_to_str(e.from_level),
+        "to_level": level_to_str(e.to_level), "to_party": e.to_party, "team": e.team, "reason": e.reason,
+        "actor": e.actor, "created_at": _ts(e, "created_at"), "ack_due_at": _ts(e, "ack_due_at"),
+        "acknowledged_at": _ts(e, "acknowledged_at"), "acknowledged_by": _opt(e.acknowledged_by),
+        "status": e.status,
+    })
+
+
+def _clock(c: escalation_pb2.ClockView) -> dict[str, Any]:
+    plain = ("target", "duration_seconds", "state", "used_seconds", "remaining_seconds", "overrun_seconds",
+             "warned", "breached", "paused_reason")
+    stamps = ("started_at", "due_at", "warn_at", "finished_at")
+    return {**{k: getattr(c, k) for k in plain}, **{k: _ts(c, k) for k in stamps}}
+
+
+def ticket_sla_public(v: escalation_pb2.TicketSla) -> TicketSlaPublic:
+    return TicketSlaPublic.model_validate({
+        "ticket_id": v.ticket_id, "level": level_to_str(v.current_level), "as_of": _ts(v, "as_of"),
+        "commitments": {"next_update_by": _ts(v, "next_update_by"), "resolve_by": _ts(v, "resolve_by")},
+        "cycles": [
+            {
+                "number": c.number, "opened_at": _ts(c, "opened_at"), "stopped_at": _ts(c, "stopped_at"),
+                "calendar": c.calendar, "paused": c.paused, "clocks": [_clock(k) for k in c.clocks],
+                "history": [{"kind": h.kind, "target": _opt(h.target), "at": _ts(h, "at"),
+                             "details": json.loads(h.details_json or "{}")} for h in c.history],
+            }
+            for c in v.cycles
+        ],
+        "escalations": [escalation_public(e) for e in v.escalations],
+    })
+
+
+def preview_public(p: escalation_pb2.PreviewMatrixResponse) -> MatrixPreviewPublic:
+    return MatrixPreviewPublic.model_validate({
+        "open_cycles": p.open_cycles, "earlier": p.earlier, "later": p.later,
+        "shifts": [
+            {"ticket_id": s.ticket_id, "cycle": s.cycle, "target": s.target,
+             "current_due_at": _ts(s, "current_due_at"), "draft_due_at": _ts(s, "draft_due_at"),
+             "shift_seconds": s.shift_seconds, "current_policy": s.current_policy,
+             "draft_policy": s.draft_policy, "current_level": level_to_str(s.current_level),
+             "draft_level": level_to_str(s.draft_level)}
+            for s in p.shifts
+        ],
+    })

@@ -1,0 +1,121 @@
+"""SLA clocks and escalations through the public HTTP API, over the real escalation service.
+
+Clock rows come from inbox rows the test writes and projects (escalation_support.Inbox): the
+session's escalation server runs without its event consumer and clock worker."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from escalation_support import H, T0, Inbox, escalation_database
+from support import assert_problem, staff_headers
+
+
+@pytest.fixture(scope="module")
+async def db(database_url: str):
+    async with escalation_database(database_url) as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
+def admin(gateway_settings: Any) -> dict[str, str]:
+    return staff_headers(gateway_settings, role="admin", subject="test-admin")
+
+
+async def ticket(db, **options: Any) -> Inbox:
+    inbox = Inbox(db)
+    await inbox.created(T0, **options)
+    await inbox.project()
+    return inbox
+
+
+async def test_ticket_sla_view_lists_clocks_commitments_and_escalations(db, gateway, auth) -> None:
+    inbox = await ticket(db, level="L1")
+    r = await gateway.get(f"/v1/tickets/{inbox.ticket}/sla", headers=auth)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["level"] == "L1"
+    [cycle] = body["cycles"]
+    assert {c["target"] for c in cycle["clocks"]} == {"first_response", "resolution"}
+    assert cycle["history"][0]["kind"] == "cycle_opened"
+    assert body["commitments"]["resolve_by"].startswith("2026-11-02T17:00:00")
+    [e] = body["escalations"]
+    assert (e["trigger"], e["to_level"], e["status"]) == ("matrix", "L1", "open")
+
+
+async def test_sla_of_unknown_or_malformed_ticket_is_404(gateway, auth) -> None:
+    for ident in (str(uuid.uuid4()), "not-a-uuid"):
+        assert_problem(await gateway.get(f"/v1/tickets/{ident}/sla", headers=auth), 404, "ticket_not_found")
+
+
+async def test_green_channel_escalation_is_idempotent_with_a_key(db, gateway, auth) -> None:
+    inbox = await ticket(db)
+    headers = {**auth, "Idempotency-Key": f"k-{uuid.uuid4().hex[:10]}"}
+    body = {"reason": "VIP threatens to go to the media", "to_level": "L2"}
+    first = await gateway.post(f"/v1/tickets/{inbox.ticket}/escalate", json=body, headers=headers)
+    again = await gateway.post(f"/v1/tickets/{inbox.ticket}/escalate", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert first.json() == again.json()
+    assert (first.json()["trigger"], first.json()["to_level"], first.json()["actor"]) == ("manual", "L2", "test-agent")
+    listed = await gateway.get("/v1/escalations", params={"ticket_id": str(inbox.ticket)}, headers=auth)
+    assert [e["id"] for e in listed.json()["items"]] == [first.json()["id"]]
+
+
+async def test_escalating_a_ticket_already_at_l3_is_400(db, gateway, auth) -> None:
+    inbox = await ticket(db, level="L3")
+    r = await gateway.post(f"/v1/tickets/{inbox.ticket}/escalate", json={"reason": "again"}, headers=auth)
+    assert_problem(r, 400, "already_at_level")
+
+
+async def test_bad_escalation_body_is_422(gateway, auth) -> None:
+    r = await gateway.post(f"/v1/tickets/{uuid.uuid4()}/escalate", json={"to_level": "L9", "reason": ""},
+                           headers=auth)
+    assert_problem(r, 422, "validation_error")
+
+
+async def test_acknowledge_escalation_through_the_api(db, gateway, auth) -> None:
+    inbox = await ticket(db, level="L2")
+    [e] = (await gateway.get("/v1/escalations", params={"ticket_id": str(inbox.ticket), "status": "open"},
+                             headers=auth)).json()["items"]
+    r = await gateway.post(f"/v1/escalations/{e['id']}/acknowledge", headers=auth)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["acknowledged_by"]) == ("acknowledged", "test-agent")
+    assert_problem(await gateway.post(f"/v1/escalations/{uuid.uuid4()}/acknowledge", headers=auth),
+                   404, "escalation_not_found")
+
+
+async def test_escalation_list_filters_are_validated(gateway, auth) -> None:
+    assert_problem(await gateway.get("/v1/escalations", params={"status": "closed"}, headers=auth),
+                   422, "validation_error")
+    assert_problem(await gateway.get("/v1/escalations", params={"cursor": "nonsense"}, headers=auth),
+                   400, "invalid_page_token")
+
+
+async def test_matrix_preview_writes_nothing_and_needs_admin_or_lead(gateway, auth, admin) -> None:
+    current = (await gateway.get("/v1/escalation/matrix", headers=auth)).json()
+    body = {"note": "what if", "cells": [{k: c[k] for k in ("tier", "severity", "level", "policy_id",
+                                                             "policy_version")} for c in current["cells"]]}
+    assert_problem(await gateway.post("/v1/escalation/matrix/preview", json=body, headers=auth), 403, "admin_only")
+    r = await gateway.post("/v1/escalation/matrix/preview", json=body, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["open_cycles"] >= 0 and isinstance(r.json()["shifts"], list)
+    assert (await gateway.get("/v1/escalation/matrix", headers=auth)).json()["version"] == current["version"]
+    assert_problem(await gateway.post("/v1/escalation/matrix/preview", json={"cells": []}, headers=admin),
+                   400, "matrix_incomplete")
+
+
+async def test_sla_history_keeps_cycle_one_after_a_reopen(db, gateway, auth) -> None:
+    inbox = Inbox(db)
+    await inbox.created(T0)
+    await inbox.status("resolved", T0 + 30 * H)  # resolution (8 h) breached
+    await inbox.add("ticket.status_changed", T0 + 78 * H, action="reopened", reopen_count=1)
+    await inbox.project()
+    body = (await gateway.get(f"/v1/tickets/{inbox.ticket}/sla", headers=auth)).json()
+    one, two = body["cycles"]
+    assert {c["target"]: c["state"] for c in one["clocks"]} == {"first_response": "breached",
+                                                                "resolution": "breached"}
+    assert one["stopped_at"] is not None and two["stopped_at"] is None
+    assert {c["target"]: c["state"] for c in two["clocks"]}["resolution"] in ("running", "breached")
