@@ -6,6 +6,7 @@ Kept out of conftest.py on purpose: there are several conftest modules, so
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
@@ -35,3 +36,10 @@ def error_code(err: Any) -> str | None:
     from kefu_common.errors import ERROR_CODE_METADATA_KEY
 
     return dict(err.trailing_metadata() or ()).get(ERROR_CODE_METADATA_KEY)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (for processes that cannot take port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -47,7 +47,7 @@ async def build(settings: EscalationSettings, db: Database) -> Built:
             built.on_stop.append(webhook.close)
         worker = SlaClockWorker(
             db, SystemClock(), interval=settings.sla_clock_interval_seconds,
-            projector=ClockProjector(escalator=escalator), dispatcher=NotificationDispatcher(sinks),
+            projector=ClockProjector(escalator=escalator, cursor=settings.sla_projection_cursor), dispatcher=NotificationDispatcher(sinks),
         )
         await worker.start()
         built.before_stop.append(worker.stop)

@@ -14,6 +14,9 @@ class EscalationSettings(GrpcServiceSettings):
     # Project the inbox into SLA clocks and record warnings/breaches as they fall due.
     run_sla_clocks: bool = True
     sla_clock_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Name of the projection's cursor row (escalation.consumer_cursor); another name runs an
+    # isolated projection (tests, a re-projection from a chosen sequence).
+    sla_projection_cursor: str = Field(default="sla-clock-projection", min_length=1, max_length=64)
     # Triggers (DOMAIN.md §2): customer-initiated contacts on one ticket (the first call counts),
     # reopen_count, and progress views within an hour that escalate one level.
     contacts_escalate_at: int = Field(default=3, ge=1, le=1000)
