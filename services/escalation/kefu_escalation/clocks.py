@@ -173,32 +173,43 @@ def decode_details(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
 
 async def load_ticket_clocks(session: AsyncSession, ticket_id: uuid.UUID) -> TicketClocks:
     """Replay one ticket's persisted clock history."""
+    return (await load_many_ticket_clocks(session, [ticket_id]))[ticket_id]
+
+
+async def load_many_ticket_clocks(session: AsyncSession,
+                                  ticket_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, TicketClocks]:
+    """Replay several tickets' histories, read in one query."""
     rows = await _execute(session,
-        text("SELECT kind, cycle, at, target, details FROM escalation.clock_event "
-             "WHERE ticket_id = :t ORDER BY id"),
-        {"t": ticket_id},
+        text("SELECT ticket_id, kind, cycle, at, target, details FROM escalation.clock_event "
+             "WHERE ticket_id = ANY(:t) ORDER BY ticket_id, id"),
+        {"t": list(ticket_ids)},
     )
-    return TicketClocks.replay(
-        ClockEvent(r.kind, r.cycle, r.at, r.target, decode_details(r.kind, _json(r.details))) for r in rows
-    )
+    events: dict[uuid.UUID, list[ClockEvent]] = {t: [] for t in ticket_ids}
+    for r in rows:
+        events[r.ticket_id].append(ClockEvent(r.kind, r.cycle, r.at, r.target, decode_details(r.kind, _json(r.details))))
+    return {t: TicketClocks.replay(e) for t, e in events.items()}
 
 
 async def _insert(session: AsyncSession, ticket_id: uuid.UUID, events: Sequence[ClockEvent],
                   source_sequence: int | None) -> int:
-    stored = 0
-    for e in events:
-        inserted = await session.scalar(
-            text(
-                "INSERT INTO escalation.clock_event (ticket_id, cycle, kind, target, at, details, "
-                "source_sequence) VALUES (:t, :c, :k, :target, :at, CAST(:d AS jsonb), :s) "
-                "ON CONFLICT (ticket_id, cycle, coalesce(target, ''), kind) "
-                "WHERE kind IN ('warned', 'breached') DO NOTHING RETURNING 1"
-            ),
-            {"t": ticket_id, "c": e.cycle, "k": e.kind, "target": e.target, "at": e.at,
-             "d": json.dumps(encode_details(e.kind, e.details)), "s": source_sequence},
-        )
-        stored += inserted is not None
-    return stored
+    """Append events in one statement; returns how many were stored (a warned/breached event
+    another replica stored first is skipped)."""
+    if not events:
+        return 0
+    values, params = [], {"t": ticket_id, "s": source_sequence}
+    for i, e in enumerate(events):
+        values.append(f"(:t, :c{i}, :k{i}, :target{i}, :at{i}, CAST(:d{i} AS jsonb), :s)")
+        params.update({f"c{i}": e.cycle, f"k{i}": e.kind, f"target{i}": e.target, f"at{i}": e.at,
+                       f"d{i}": json.dumps(encode_details(e.kind, e.details))})
+    result = await _execute(session,
+        text(
+            "INSERT INTO escalation.clock_event (ticket_id, cycle, kind, target, at, details, source_sequence) "
+            f"VALUES {', '.join(values)} ON CONFLICT (ticket_id, cycle, coalesce(target, ''), kind) "
+            "WHERE kind IN ('warned', 'breached') DO NOTHING RETURNING 1"
+        ),
+        params,
+    )
+    return len(result.all())
 
 
 async def _save_ticket(session: AsyncSession, ticket_id: uuid.UUID, last_sequence: int,
@@ -392,7 +403,7 @@ class ClockProjector:
         transaction holds, and skips tickets with inbox events not projected yet."""
         rows = (await _execute(session,
             text(
-                "SELECT c.ticket_id FROM escalation.clock_ticket c "
+                "SELECT c.ticket_id, c.level, coalesce(c.team, '') AS team FROM escalation.clock_ticket c "
                 "WHERE c.next_deadline <= :now AND NOT EXISTS (SELECT 1 FROM escalation.ticket_event e "
                 "  WHERE e.ticket_id = c.ticket_id AND e.sequence > c.last_sequence) "
                 "ORDER BY c.next_deadline LIMIT :lim FOR UPDATE OF c SKIP LOCKED"
@@ -400,8 +411,10 @@ class ClockProjector:
             {"now": now, "lim": limit},
         )).all()
         stored = 0
-        for (ticket_id,) in rows:
-            clocks = await load_ticket_clocks(session, ticket_id)
+        histories = await load_many_ticket_clocks(session, [r.ticket_id for r in rows])
+        for row in rows:
+            ticket_id = row.ticket_id
+            clocks = histories[ticket_id]
             deadline = clocks.next_deadline()
             while deadline is not None and deadline <= now:
                 last = clocks.last_at
@@ -410,7 +423,8 @@ class ClockProjector:
                     break
                 stored += await _insert(session, ticket_id, events, None)
                 clocks = clocks.append(events)
-                await self.escalator.on_clock_events(session, ticket_id, events, cycle_open=True)
+                await self.escalator.on_clock_events(session, ticket_id, events, cycle_open=True,
+                                                     state=(row.level, row.team))
                 deadline = clocks.next_deadline()
             await _execute(session,
                 text("UPDATE escalation.clock_ticket SET next_deadline = :d, updated_at = :now "

@@ -33,6 +33,7 @@ Rules (each is a test in tests/integration/test_escalation_triggers.py):
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
 # NOTIFY channel: a new or earlier deadline exists; every replica's timer re-reads its wake-up.
 TIMER_CHANNEL = "kefu_escalation_timer"
 
+CALENDAR_TTL_SECONDS = 10.0
 _COLUMNS = ("id, ticket_id, cycle, trigger, trigger_key, from_level, to_level, to_party, team, reason, "
             "actor, created_at, calendar, ack_due_at, acknowledged_at, acknowledged_by, status")
 
@@ -91,7 +93,11 @@ async def _execute(session: AsyncSession, sql: str, params: Mapping[str, Any]) -
 
 
 async def wake_timers(session: AsyncSession) -> None:
-    """Tell every replica's timer (at commit) that a deadline may now be earlier."""
+    """Tell every replica's timer (at commit) that a deadline may now be earlier. Once per
+    transaction is enough (PostgreSQL folds equal notifications of one transaction anyway)."""
+    if session.info.get(TIMER_CHANNEL):
+        return
+    session.info[TIMER_CHANNEL] = True
     await _execute(session, "SELECT pg_notify(:c, '')", {"c": TIMER_CHANNEL})
 
 
@@ -101,6 +107,7 @@ class Escalator:
     def __init__(self, settings: TriggerSettings | None = None, *, calendars: Any) -> None:
         self.settings = settings or TriggerSettings()
         self.calendars = calendars  # async (session, name) -> BusinessCalendar
+        self._calendars: dict[str, tuple[float, BusinessCalendar]] = {}
 
     # ------------------------------------------------------------------ core
 
@@ -111,13 +118,13 @@ class Escalator:
         """Escalate the ticket's `cycle` (at most once per `key`); returns (row, note): the new
         escalation and "", the earlier one of the same key and "duplicate", or None and why not."""
         state = (await _execute(session,
-            "SELECT level, team, calendar, ack_seconds FROM escalation.clock_ticket "
-            "WHERE ticket_id = :t FOR UPDATE", {"t": ticket_id})).first()
+            "SELECT c.level, c.team, c.calendar, c.ack_seconds, e.id AS existing FROM escalation.clock_ticket c "
+            "LEFT JOIN escalation.escalation e ON e.ticket_id = c.ticket_id AND e.cycle = :c AND e.trigger_key = :k "
+            "WHERE c.ticket_id = :t FOR UPDATE OF c", {"t": ticket_id, "c": cycle, "k": key})).first()
         if state is None:
             return None, "no_clocks"
-        existing = await list_by_key(session, ticket_id, cycle, key)
-        if existing is not None:
-            return existing, "duplicate"  # this trigger already escalated this cycle
+        if state.existing is not None:
+            return await get_escalation(session, state.existing), "duplicate"  # already escalated this cycle
         current = state.level
         target = to_level or _raise(current, steps)
         if not _higher(target, current):
@@ -130,17 +137,17 @@ class Escalator:
         ack_due = (calendar.add(at, timedelta(seconds=state.ack_seconds))
                    if state.ack_seconds else None)
         row = (await _execute(session,
-            f"INSERT INTO escalation.escalation ({_COLUMNS}) VALUES (:id, :t, :c, :trigger, :key, "
+            f"WITH ins AS (INSERT INTO escalation.escalation ({_COLUMNS}) VALUES (:id, :t, :c, :trigger, :key, "
             ":from_level, :to_level, :party, :team, :reason, :actor, :at, :cal, :ack_due, NULL, NULL, "
-            "'open') ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING " + _COLUMNS,
+            "'open') ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING " + _COLUMNS + "), "
+            "lvl AS (UPDATE escalation.clock_ticket SET level = :to_level WHERE ticket_id = :t "
+            "AND EXISTS (SELECT 1 FROM ins)) SELECT * FROM ins",
             {"id": uuid.uuid4(), "t": ticket_id, "c": cycle, "trigger": trigger, "key": key,
              "from_level": current, "to_level": target, "party": PARTIES[target],
              "team": state.team or "", "reason": reason[:1000], "actor": actor[:128], "at": at,
              "cal": calendar.name, "ack_due": ack_due})).first()
         if row is None:  # a concurrent transaction of another replica got there first
             return await list_by_key(session, ticket_id, cycle, key), "duplicate"
-        await _execute(session, "UPDATE escalation.clock_ticket SET level = :l WHERE ticket_id = :t",
-                       {"l": target, "t": ticket_id})
         await self.notify(session, ticket_id, kind="escalation", level=target, at=at,
                           key=f"escalation:{row.id}", escalation_id=row.id,
                           payload=escalation_payload(row))
@@ -168,9 +175,17 @@ class Escalator:
              "at": at, "deliver": deliver})
 
     async def _calendar(self, session: AsyncSession, name: str | None) -> BusinessCalendar:
+        """A calendar by name, cached for CALENDAR_TTL_SECONDS (acknowledgement clocks and
+        notification hours may lag a calendar edit by that much; cycles snapshot theirs)."""
         if not name:
             return BusinessCalendar.always()
-        return await self.calendars(session, name)
+        cached = self._calendars.get(name)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        calendar = await self.calendars(session, name)
+        self._calendars[name] = (now + CALENDAR_TTL_SECONDS, calendar)
+        return calendar
 
     # ------------------------------------------------------------------ inbox events
 
@@ -238,20 +253,23 @@ class Escalator:
     # ------------------------------------------------------------------ clock events
 
     async def on_clock_events(self, session: AsyncSession, ticket_id: uuid.UUID,
-                              events: list[ClockEvent], *, cycle_open: bool) -> None:
-        """Warnings notify; breaches of an open cycle escalate one level."""
+                              events: list[ClockEvent], *, cycle_open: bool,
+                              state: tuple[str, str] | None = None) -> None:
+        """Warnings notify; breaches of an open cycle escalate one level. `state` is the
+        ticket's (level, team) when the caller has just read it."""
         for e in events:
             if e.kind == "warned":
-                state = (await _execute(session,
-                    "SELECT level, team FROM escalation.clock_ticket WHERE ticket_id = :t",
-                    {"t": ticket_id})).first()
-                level = state.level if state is not None else "L0"
-                await self.notify(session, ticket_id, kind="warning", level=level, at=e.at,
+                if state is None:
+                    row = (await _execute(session,
+                        "SELECT level, team FROM escalation.clock_ticket WHERE ticket_id = :t",
+                        {"t": ticket_id})).first()
+                    state = (row.level, row.team or "") if row is not None else ("L0", "")
+                await self.notify(session, ticket_id, kind="warning", level=state[0], at=e.at,
                                   key=f"{ticket_id}:{e.cycle}:warned:{e.target}",
                                   payload={"cycle": e.cycle, "target": e.target,
-                                           "warn_at": e.details.get("warn_at"),
-                                           "team": state.team if state is not None else ""})
+                                           "warn_at": e.details.get("warn_at"), "team": state[1]})
             elif e.kind == "breached" and cycle_open:
+                state = None  # the escalation changes the level
                 await self.escalate(session, ticket_id, cycle=e.cycle, trigger="breach",
                                     key=f"breach:{e.target}", at=e.at, actor="sla-timer",
                                     reason=f"{e.target} breached (due {e.details.get('due_at')})")

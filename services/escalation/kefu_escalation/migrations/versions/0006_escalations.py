@@ -35,6 +35,10 @@ def upgrade() -> None:
     ):
         op.add_column("clock_ticket", column, schema=SCHEMA)
 
+    # When each clock event was written (vs `at`, the instant it happened): timer lag, audit.
+    op.add_column("clock_event", sa.Column("recorded_at", TS, nullable=False,
+                                           server_default=sa.text("clock_timestamp()")), schema=SCHEMA)
+
     op.create_table(
         "escalation",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -116,6 +120,7 @@ def downgrade() -> None:
     op.drop_table("notification", schema=SCHEMA)
     op.drop_table("risk_signal", schema=SCHEMA)
     op.drop_table("escalation", schema=SCHEMA)
+    op.drop_column("clock_event", "recorded_at", schema=SCHEMA)
     for name in ("level", "matrix_tier", "severity", "team", "inbound_contacts", "reopen_count",
                  "ack_seconds", "next_update_seconds", "last_update_at", "calendar", "policy"):
         op.drop_column("clock_ticket", name, schema=SCHEMA)
