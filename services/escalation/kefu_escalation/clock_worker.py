@@ -53,19 +53,20 @@ class PassResult:
     sent: int  # notifications delivered
 
     def busy(self, batch: int) -> bool:
-        return max(self.projected, self.acks) >= batch
+        return max(self.projected, self.acks) >= batch or self.fired >= batch
 
 
 class SlaClockWorker:
     def __init__(
         self, db: Database, clock: Clock, *, interval: float = 1.0, batch: int = 200,
         projector: ClockProjector | None = None, dispatcher: NotificationDispatcher | None = None,
-        listen: bool = True,
+        listen: bool = True, concurrency: int = 1,
     ) -> None:
         self.db = db
         self.clock = clock
         self.interval = interval
         self.batch = batch
+        self.concurrency = max(1, concurrency)  # timer transactions at once (disjoint: SKIP LOCKED)
         self.projector = projector or ClockProjector()
         self.dispatcher = dispatcher or NotificationDispatcher([LogSink()])
         self._wake = asyncio.Event()
@@ -80,8 +81,7 @@ class SlaClockWorker:
         """One pass, each step in its own transaction."""
         async with self.db.session() as session:
             projected = await self.projector.project(session, limit=self.batch, clock=self.clock)
-        async with self.db.session() as session:
-            fired = await self.projector.due_ticks(session, now=self.clock.now(), limit=self.batch)
+        fired = sum(await asyncio.gather(*(self._tick() for _ in range(self.concurrency))))
         async with self.db.session() as session:
             acks = await self.projector.escalator.due_acks(session, now=self.clock.now(), limit=self.batch)
         async with self.db.session() as session:
@@ -89,6 +89,10 @@ class SlaClockWorker:
         if fired or acks:
             log.info("sla_clock_deadlines_recorded", count=fired, ack_timeouts=acks)
         return PassResult(projected, fired, acks, sent)
+
+    async def _tick(self) -> int:
+        async with self.db.session() as session:
+            return await self.projector.due_ticks(session, now=self.clock.now(), limit=self.batch)
 
     async def next_due(self) -> datetime | None:
         async with self.db.session() as session:
