@@ -212,6 +212,26 @@ async def _insert(session: AsyncSession, ticket_id: uuid.UUID, events: Sequence[
     return len(result.all())
 
 
+async def _insert_many(session: AsyncSession, events: Sequence[tuple[uuid.UUID, ClockEvent]]) -> int:
+    """Timer facts (warned/breached) of many tickets in one statement; returns how many were
+    stored (one another replica stored first is skipped by the unique index)."""
+    if not events:
+        return 0
+    result = await _execute(session,
+        text(
+            "INSERT INTO escalation.clock_event (ticket_id, cycle, kind, target, at, details) "
+            "SELECT * FROM unnest(CAST(:t AS uuid[]), CAST(:c AS int[]), CAST(:k AS text[]), "
+            "CAST(:target AS text[]), CAST(:at AS timestamptz[]), CAST(:d AS jsonb[])) "
+            "ON CONFLICT (ticket_id, cycle, coalesce(target, ''), kind) "
+            "WHERE kind IN ('warned', 'breached') DO NOTHING RETURNING 1"
+        ),
+        {"t": [t for t, _ in events], "c": [e.cycle for _, e in events], "k": [e.kind for _, e in events],
+         "target": [e.target for _, e in events], "at": [e.at for _, e in events],
+         "d": [json.dumps(encode_details(e.kind, e.details)) for _, e in events]},
+    )
+    return len(result.all())
+
+
 async def _save_ticket(session: AsyncSession, ticket_id: uuid.UUID, last_sequence: int,
                        clocks: TicketClocks, now: datetime) -> None:
     await _execute(session,
@@ -403,32 +423,35 @@ class ClockProjector:
         transaction holds, and skips tickets with inbox events not projected yet."""
         rows = (await _execute(session,
             text(
-                "SELECT c.ticket_id, c.level, coalesce(c.team, '') AS team FROM escalation.clock_ticket c "
+                "SELECT c.ticket_id, c.level, c.team, c.calendar, c.ack_seconds FROM escalation.clock_ticket c "
                 "WHERE c.next_deadline <= :now AND NOT EXISTS (SELECT 1 FROM escalation.ticket_event e "
                 "  WHERE e.ticket_id = c.ticket_id AND e.sequence > c.last_sequence) "
                 "ORDER BY c.next_deadline LIMIT :lim FOR UPDATE OF c SKIP LOCKED"
             ),
             {"now": now, "lim": limit},
         )).all()
-        stored = 0
+        if not rows:
+            return 0
         histories = await load_many_ticket_clocks(session, [r.ticket_id for r in rows])
+        fired: list[tuple[Any, ClockEvent]] = []
+        deadlines: list[datetime | None] = []
         for row in rows:
-            ticket_id = row.ticket_id
-            clocks = histories[ticket_id]
+            clocks = histories[row.ticket_id]
             deadline = clocks.next_deadline()
             while deadline is not None and deadline <= now:
                 last = clocks.last_at
                 events = clocks.tick(max(deadline, last) if last is not None else deadline)
                 if not events:
                     break
-                stored += await _insert(session, ticket_id, events, None)
                 clocks = clocks.append(events)
-                await self.escalator.on_clock_events(session, ticket_id, events, cycle_open=True,
-                                                     state=(row.level, row.team))
+                fired += [(row, e) for e in events]
                 deadline = clocks.next_deadline()
-            await _execute(session,
-                text("UPDATE escalation.clock_ticket SET next_deadline = :d, updated_at = :now "
-                     "WHERE ticket_id = :t"),
-                {"d": deadline, "now": now, "t": ticket_id},
-            )
+            deadlines.append(deadline)
+        stored = await _insert_many(session, [(row.ticket_id, e) for row, e in fired])
+        await self.escalator.timer_facts(session, fired)
+        await _execute(session,
+            text("UPDATE escalation.clock_ticket c SET next_deadline = v.d, updated_at = :now "
+                 "FROM unnest(CAST(:t AS uuid[]), CAST(:d AS timestamptz[])) AS v(t, d) WHERE c.ticket_id = v.t"),
+            {"t": [r.ticket_id for r in rows], "d": deadlines, "now": now},
+        )
         return stored

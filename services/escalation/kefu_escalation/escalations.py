@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,6 +70,19 @@ TIMER_CHANNEL = "kefu_escalation_timer"
 CALENDAR_TTL_SECONDS = 10.0
 _COLUMNS = ("id, ticket_id, cycle, trigger, trigger_key, from_level, to_level, to_party, team, reason, "
             "actor, created_at, calendar, ack_due_at, acknowledged_at, acknowledged_by, status")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification to queue (see `Escalator.notify_many`)."""
+
+    ticket_id: uuid.UUID
+    kind: str
+    level: str
+    at: datetime
+    key: str
+    payload: Mapping[str, Any]
+    escalation_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -161,18 +174,88 @@ class Escalator:
                      at: datetime, key: str, payload: Mapping[str, Any],
                      escalation_id: uuid.UUID | None = None) -> None:
         """Queue one notification (once per `key`), held to working hours below L3."""
-        deliver = at
-        if level != "L3":
-            staff = await self._calendar(session, self.settings.staff_calendar)
-            deliver = staff.next_working(at)
-        recipient = f"{PARTIES[level]}:{payload.get('team') or '*'}"
+        await self.notify_many(session, [Notice(ticket_id, kind, level, at, key, payload, escalation_id)])
+
+    async def notify_many(self, session: AsyncSession, notices: Sequence[Notice]) -> None:
+        """Queue notifications in one statement (each once per key)."""
+        if not notices:
+            return
+        staff = await self._calendar(session, self.settings.staff_calendar)
         await _execute(session,
-            "INSERT INTO escalation.notification (dedupe_key, ticket_id, escalation_id, kind, level, "
-            "recipient, payload, created_at, next_attempt_at) VALUES (:k, :t, :e, :kind, :level, :r, "
-            "CAST(:p AS jsonb), :at, :deliver) ON CONFLICT (dedupe_key) DO NOTHING",
-            {"k": key[:240], "t": ticket_id, "e": escalation_id, "kind": kind, "level": level,
-             "r": recipient, "p": json.dumps({"ticket_id": str(ticket_id), **payload}, default=str),
-             "at": at, "deliver": deliver})
+            "INSERT INTO escalation.notification (dedupe_key, ticket_id, escalation_id, kind, level, recipient, "
+            "payload, created_at, next_attempt_at) SELECT * FROM unnest(CAST(:k AS text[]), CAST(:t AS uuid[]), "
+            "CAST(:e AS uuid[]), CAST(:kind AS text[]), CAST(:level AS text[]), CAST(:r AS text[]), "
+            "CAST(:p AS jsonb[]), CAST(:at AS timestamptz[]), CAST(:deliver AS timestamptz[])) "
+            "ON CONFLICT (dedupe_key) DO NOTHING",
+            {"k": [n.key[:240] for n in notices], "t": [n.ticket_id for n in notices],
+             "e": [n.escalation_id for n in notices], "kind": [n.kind for n in notices],
+             "level": [n.level for n in notices],
+             "r": [f"{PARTIES[n.level]}:{n.payload.get('team') or '*'}" for n in notices],
+             "p": [json.dumps({"ticket_id": str(n.ticket_id), **n.payload}, default=str) for n in notices],
+             "at": [n.at for n in notices],
+             # below L3 people are notified in their working hours; the crisis team at once
+             "deliver": [n.at if n.level == "L3" else staff.next_working(n.at) for n in notices]})
+
+    async def timer_facts(self, session: AsyncSession, fired: Sequence[tuple[Any, ClockEvent]]) -> None:
+        """Warnings and breaches the timer just recorded, for many tickets in a few statements.
+
+        `fired` pairs each event with its ticket's locked `clock_ticket` row (ticket_id, level,
+        team, calendar, ack_seconds), in order. Same rules as `on_clock_events` + `escalate`:
+        a warning notifies; a breach raises the level by one (or notifies at L3), once per
+        trigger key (unique index), with an acknowledgement clock and a notification."""
+        notices: list[Notice] = []
+        planned: list[dict[str, Any]] = []
+        levels: dict[uuid.UUID, str] = {}
+        for row, e in fired:
+            level = levels.get(row.ticket_id, row.level)
+            if e.kind == "warned":
+                notices.append(Notice(row.ticket_id, "warning", level, e.at,
+                                      f"{row.ticket_id}:{e.cycle}:warned:{e.target}",
+                                      {"cycle": e.cycle, "target": e.target, "warn_at": e.details.get("warn_at"),
+                                       "team": row.team or ""}))
+                continue
+            if e.kind != "breached":
+                continue
+            key = f"breach:{e.target}"
+            reason = f"{e.target} breached (due {e.details.get('due_at')})"
+            target = _raise(level)
+            if not _higher(target, level):
+                notices.append(Notice(row.ticket_id, "breach", level, e.at, f"{row.ticket_id}:{e.cycle}:{key}:notify",
+                                      {"trigger": "breach", "trigger_key": key, "reason": reason, "cycle": e.cycle,
+                                       "level": level, "team": row.team or ""}))
+                continue
+            calendar = await self._calendar(session, row.calendar)
+            planned.append({"id": uuid.uuid4(), "t": row.ticket_id, "c": e.cycle, "key": key, "from": level,
+                            "to": target, "team": row.team or "", "reason": reason, "at": e.at, "cal": calendar.name,
+                            "ack": calendar.add(e.at, timedelta(seconds=row.ack_seconds)) if row.ack_seconds else None})
+            levels[row.ticket_id] = target
+        if planned:
+            inserted = (await _execute(session,
+                f"INSERT INTO escalation.escalation ({_COLUMNS}) SELECT id, t, c, 'breach', k, f, tl, "
+                "CASE tl WHEN 'L1' THEN 'senior_specialist' WHEN 'L2' THEN 'team_lead' ELSE 'crisis_team' END, "
+                "team, reason, 'sla-timer', at, cal, ack, NULL, NULL, 'open' FROM unnest(CAST(:id AS uuid[]), "
+                "CAST(:t AS uuid[]), CAST(:c AS int[]), CAST(:k AS text[]), CAST(:f AS text[]), CAST(:tl AS text[]), "
+                "CAST(:team AS text[]), CAST(:reason AS text[]), CAST(:at AS timestamptz[]), CAST(:cal AS text[]), "
+                "CAST(:ack AS timestamptz[])) AS v(id, t, c, k, f, tl, team, reason, at, cal, ack) "
+                f"ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING {_COLUMNS}",
+                {"id": [p["id"] for p in planned], "t": [p["t"] for p in planned], "c": [p["c"] for p in planned],
+                 "k": [p["key"] for p in planned], "f": [p["from"] for p in planned],
+                 "tl": [p["to"] for p in planned], "team": [p["team"] for p in planned],
+                 "reason": [p["reason"] for p in planned], "at": [p["at"] for p in planned],
+                 "cal": [p["cal"] for p in planned], "ack": [p["ack"] for p in planned]})).all()
+            top: dict[uuid.UUID, str] = {}
+            for r in inserted:
+                top[r.ticket_id] = max(top.get(r.ticket_id, "L0"), r.to_level)
+                notices.append(Notice(r.ticket_id, "escalation", r.to_level, r.created_at, f"escalation:{r.id}",
+                                      escalation_payload(r), r.id))
+            if top:
+                await _execute(session,
+                    "UPDATE escalation.clock_ticket c SET level = v.l FROM unnest(CAST(:t AS uuid[]), "
+                    "CAST(:l AS text[])) AS v(t, l) WHERE c.ticket_id = v.t AND v.l > c.level",
+                    {"t": list(top), "l": list(top.values())})
+                await wake_timers(session)
+                log.info("tickets_escalated", trigger="breach", count=len(inserted))
+        await self.notify_many(session, notices)
 
     async def _calendar(self, session: AsyncSession, name: str | None) -> BusinessCalendar:
         """A calendar by name, cached for CALENDAR_TTL_SECONDS (acknowledgement clocks and

@@ -87,14 +87,14 @@ class NotificationDispatcher:
     def backoff(self, attempts: int) -> timedelta:
         return min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempts - 1)))
 
-    async def dispatch_due(self, session: AsyncSession, *, now: datetime, limit: int = 50) -> int:
+    async def dispatch_due(self, session: AsyncSession, *, now: datetime, limit: int = 200) -> int:
         """Deliver the due notifications; returns how many were sent."""
         conn = await session.connection()
         rows = (await conn.execute(text(
             "SELECT id, dedupe_key, ticket_id, escalation_id, kind, level, recipient, payload, created_at, "
             "attempts FROM escalation.notification WHERE status = 'pending' AND next_attempt_at <= :now "
             "ORDER BY next_attempt_at, id LIMIT :lim FOR UPDATE SKIP LOCKED"), {"now": now, "lim": limit})).all()
-        sent = 0
+        sent: list[int] = []
         for r in rows:
             body = {
                 "id": r.id, "kind": r.kind, "level": r.level, "recipient": r.recipient,
@@ -115,8 +115,9 @@ class NotificationDispatcher:
                      "next": now + self.backoff(attempts), "id": r.id})
                 log.warning("notification_failed", id=r.id, attempts=attempts, final=failed, error=repr(exc))
                 continue
+            sent.append(r.id)
+        if sent:
             await conn.execute(text(
                 "UPDATE escalation.notification SET attempts = attempts + 1, status = 'sent', sent_at = :now, "
-                "last_error = NULL WHERE id = :id"), {"now": now, "id": r.id})
-            sent += 1
-        return sent
+                "last_error = NULL WHERE id = ANY(:ids)"), {"now": now, "ids": sent})
+        return len(sent)
