@@ -113,6 +113,7 @@ class BusinessCalendar:
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
     _week: tuple[_Offsets, ...] = field(init=False, repr=False, compare=False)
     _extra: Mapping[date, _Offsets] = field(init=False, repr=False, compare=False)
+    _always: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         label = f"calendar {self.name!r}"
@@ -166,6 +167,9 @@ class BusinessCalendar:
         set_(self, "_zone", zone)
         set_(self, "_week", tuple(week))
         set_(self, "_extra", MappingProxyType(extra))
+        # Every day fully working and no exceptions: business time is real time (a fast path).
+        full = ((timedelta(0), timedelta(days=1)),)
+        set_(self, "_always", not holidays and not extra and all(tuple(day) == full for day in week))
 
     def __hash__(self) -> int:
         return hash(
@@ -247,8 +251,8 @@ class BusinessCalendar:
         if duration < _ZERO:
             raise ValueError(f"duration must not be negative, got {duration}")
         begin = _utc(start, "start")
-        if duration == _ZERO:
-            return begin
+        if duration == _ZERO or self._always:
+            return begin + duration
         remaining = duration
         for lo, hi in self._spans(begin):
             span = hi - lo
@@ -263,6 +267,8 @@ class BusinessCalendar:
         total = _ZERO
         if hi_bound <= lo_bound:
             return total
+        if self._always:
+            return hi_bound - lo_bound
         for lo, hi in self._spans(lo_bound):
             if lo >= hi_bound:
                 break

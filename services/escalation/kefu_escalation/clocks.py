@@ -60,7 +60,7 @@ from kefu_common.logging import get_logger
 from kefu_escalation.calendar import BusinessCalendar
 from kefu_escalation.escalations import Escalator, wake_timers
 from kefu_escalation.models import SlaPolicy
-from kefu_escalation.service import load_calendar
+from kefu_escalation.service import compile_calendar, load_calendar
 from kefu_escalation.sla_clock import ClockError, ClockEvent, Target, TicketClocks
 
 log = get_logger("kefu.escalation.clocks")
@@ -154,7 +154,7 @@ def decode_details(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key == "calendar" and isinstance(value, Mapping):
-            out[key] = BusinessCalendar.from_spec(value)
+            out[key] = compile_calendar(value)
         elif key == "definition":
             out[key] = _target_from_json(value)
         elif key == "targets":

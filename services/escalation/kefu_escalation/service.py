@@ -72,9 +72,14 @@ def targets_for(
     ]
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _compiled(spec_json: str) -> BusinessCalendar:
     return BusinessCalendar.from_spec(json.loads(spec_json))
+
+
+def compile_calendar(spec: Any) -> BusinessCalendar:
+    """The calendar of a spec, built once per distinct spec (calendars are immutable values)."""
+    return _compiled(json.dumps(spec, sort_keys=True))
 
 
 async def load_calendar(session: AsyncSession, name: str) -> BusinessCalendar:
@@ -84,7 +89,7 @@ async def load_calendar(session: AsyncSession, name: str) -> BusinessCalendar:
         raise FailedPrecondition(
             f"calendar {name!r} named by the SLA policy does not exist", code="calendar_missing"
         )
-    return _compiled(json.dumps(row.spec, sort_keys=True))
+    return compile_calendar(row.spec)
 
 
 async def resolve_sla(
@@ -213,7 +218,7 @@ def render_spec(calendar: BusinessCalendar) -> dict[str, Any]:
 
 def stored_spec(row: Calendar) -> dict[str, Any]:
     """A stored calendar's spec in canonical form (the seeded rows were written by hand)."""
-    return render_spec(_compiled(json.dumps(row.spec, sort_keys=True)))
+    return render_spec(compile_calendar(row.spec))
 
 
 def calendar_spec(
