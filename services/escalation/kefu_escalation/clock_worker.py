@@ -6,9 +6,11 @@ All state is in PostgreSQL (see clocks.py, escalations.py), so a restart resumes
 committed pass ended and any number of replicas may run this loop: each timer row is claimed
 with ``FOR UPDATE SKIP LOCKED`` and every fact is guarded by a unique index.
 
-When does a pass run? After each pass the worker reads the earliest pending instant (next
-clock deadline, acknowledgement due time, notification retry; three index-only ``min()``
-look-ups) and sleeps exactly until then, at most `interval`. It wakes early when the event
+Two loops run side by side: the timer (projection, warnings/breaches, acknowledgement
+timeouts) and the notification dispatcher, so a slow webhook never delays a deadline. After
+each pass a loop reads its earliest pending instant (next clock deadline or acknowledgement
+due time; next notification attempt: index-only ``min()`` look-ups) and sleeps exactly until
+then, at most `interval`. It wakes early when the event
 consumer stores an event (`wake`) and when any replica commits a new deadline
 (``NOTIFY kefu_escalation_timer``, see escalations.wake_timers), so a new earlier deadline is
 never slept through and the lag between a deadline and its escalation is one pass, not a
@@ -18,8 +20,9 @@ polling interval.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 
@@ -34,104 +37,104 @@ from kefu_escalation.notifications import LogSink, NotificationDispatcher
 
 log = get_logger("kefu.escalation.clocks")
 
-_NEXT_DUE = text(
+_NEXT_TIMER = text(
     "SELECT least("
     " (SELECT min(next_deadline) FROM escalation.clock_ticket WHERE next_deadline IS NOT NULL),"
-    " (SELECT min(ack_due_at) FROM escalation.escalation WHERE status = 'open' AND ack_due_at IS NOT NULL),"
-    " (SELECT min(next_attempt_at) FROM escalation.notification WHERE status = 'pending'))"
+    " (SELECT min(ack_due_at) FROM escalation.escalation WHERE status = 'open' AND ack_due_at IS NOT NULL))"
 )
-
-
+_NEXT_NOTIFICATION = text("SELECT min(next_attempt_at) FROM escalation.notification WHERE status = 'pending'")
 IDLE_RETRY_SECONDS = 0.02
 
 
-@dataclass(frozen=True)
-class PassResult:
-    projected: int  # inbox events read
-    fired: int  # warnings/breaches stored
-    acks: int  # acknowledgement clocks that ran out
-    sent: int  # notifications delivered
-
-    def busy(self, batch: int) -> bool:
-        return max(self.projected, self.acks) >= batch or self.fired >= batch
-
-
 class SlaClockWorker:
+    """Two loops: the timer (projection, warnings/breaches, acknowledgement timeouts) and the
+    notification dispatcher, so slow notification sinks never delay a deadline."""
+
     def __init__(
         self, db: Database, clock: Clock, *, interval: float = 1.0, batch: int = 200,
         projector: ClockProjector | None = None, dispatcher: NotificationDispatcher | None = None,
-        listen: bool = True, concurrency: int = 1,
+        listen: bool = True,
     ) -> None:
         self.db = db
         self.clock = clock
         self.interval = interval
         self.batch = batch
-        self.concurrency = max(1, concurrency)  # timer transactions at once (disjoint: SKIP LOCKED)
         self.projector = projector or ClockProjector()
         self.dispatcher = dispatcher or NotificationDispatcher([LogSink()])
         self._wake = asyncio.Event()
-        self._loop = BackgroundLoop("sla-clock-worker", self.run)
+        self._wake_dispatch = asyncio.Event()
+        self._timer = BackgroundLoop("sla-clock-timer", self._run_timer)
+        self._sender = BackgroundLoop("sla-notification-dispatch", self._run_dispatch)
         self._listener = (PgListener(db.url, TIMER_CHANNEL, on_notify=self.wake, name="kefu-escalation-timer")
                           if listen else None)
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def run_once(self) -> PassResult:
-        """One pass, each step in its own transaction."""
+    async def timer_pass(self) -> int:
+        """Project new inbox events, fire due warnings/breaches and acknowledgement timeouts,
+        each step in its own transaction; returns the work done (0: nothing was due)."""
         async with self.db.session() as session:
             projected = await self.projector.project(session, limit=self.batch, clock=self.clock)
-        fired = sum(await asyncio.gather(*(self._tick() for _ in range(self.concurrency))))
+        async with self.db.session() as session:
+            fired = await self.projector.due_ticks(session, now=self.clock.now(), limit=self.batch)
         async with self.db.session() as session:
             acks = await self.projector.escalator.due_acks(session, now=self.clock.now(), limit=self.batch)
-        async with self.db.session() as session:
-            sent = await self.dispatcher.dispatch_due(session, now=self.clock.now())
         if fired or acks:
-            log.info("sla_clock_deadlines_recorded", count=fired, ack_timeouts=acks)
-        return PassResult(projected, fired, acks, sent)
+            self._wake_dispatch.set()
+            log.debug("sla_clock_deadlines_recorded", count=fired, ack_timeouts=acks)
+        # full batches mean more is waiting right now
+        return self.batch if max(projected, acks) >= self.batch or fired >= self.batch else projected + fired + acks
 
-    async def _tick(self) -> int:
+    async def dispatch_pass(self) -> int:
         async with self.db.session() as session:
-            return await self.projector.due_ticks(session, now=self.clock.now(), limit=self.batch)
+            return await self.dispatcher.dispatch_due(session, now=self.clock.now(), limit=self.batch)
 
-    async def next_due(self) -> datetime | None:
+    async def _next(self, query: Any) -> datetime | None:
         async with self.db.session() as session:
-            return await session.scalar(_NEXT_DUE)
+            return await session.scalar(query)
 
-    async def _sleep_seconds(self) -> float:
-        due = await self.next_due()
-        if due is None:
-            return self.interval
-        return max(0.0, min(self.interval, (due - self.clock.now()).total_seconds()))
-
-    async def run(self) -> None:
+    async def _paced(self, step: Callable[[], Awaitable[int]], next_due: Any, wake: asyncio.Event,
+                     name: str) -> None:
+        """Run `step` until it finds nothing, then sleep until the next due instant (at most
+        `interval`) or until woken."""
         while True:
-            self._wake.clear()
+            wake.clear()
             try:
-                result = await self.run_once()
-                if result.busy(self.batch):
-                    continue  # more is waiting
-                delay = await self._sleep_seconds()
+                done = await step()
+                if done >= self.batch:
+                    continue
+                due = await self._next(next_due)
+                delay = self.interval if due is None else min(self.interval,
+                                                              (due - self.clock.now()).total_seconds())
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("sla_clock_pass_failed")
-                result, delay = PassResult(0, 0, 0, 0), self.interval
+                log.exception("sla_worker_pass_failed", loop=name)
+                done, delay = 0, self.interval
             if delay <= 0:
-                if result.projected or result.fired or result.acks or result.sent:
+                if done:
                     continue
                 delay = IDLE_RETRY_SECONDS  # due but not claimable now (locked by a replica)
             try:
-                await asyncio.wait_for(self._wake.wait(), delay)
+                await asyncio.wait_for(wake.wait(), delay)
             except TimeoutError:
                 pass
+
+    async def _run_timer(self) -> None:
+        await self._paced(self.timer_pass, _NEXT_TIMER, self._wake, "timer")
+
+    async def _run_dispatch(self) -> None:
+        await self._paced(self.dispatch_pass, _NEXT_NOTIFICATION, self._wake_dispatch, "dispatch")
 
     async def start(self) -> None:
         if self._listener is not None:
             await self._listener.start()
-        await self._loop.start()
+        await self._timer.start()
+        await self._sender.start()
 
     async def stop(self) -> None:
-        await self._loop.stop()
+        await self._timer.stop()
+        await self._sender.stop()
         if self._listener is not None:
             await self._listener.stop()
