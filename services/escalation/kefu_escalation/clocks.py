@@ -190,61 +190,49 @@ async def load_many_ticket_clocks(session: AsyncSession,
     return {t: TicketClocks.replay(e) for t, e in events.items()}
 
 
-async def _insert(session: AsyncSession, ticket_id: uuid.UUID, events: Sequence[ClockEvent],
-                  source_sequence: int | None) -> int:
-    """Append events in one statement; returns how many were stored (a warned/breached event
-    another replica stored first is skipped)."""
+async def _insert_many(session: AsyncSession,
+                       events: Sequence[tuple[uuid.UUID, ClockEvent, int | None]]) -> int:
+    """Append clock events of many tickets in one statement, in order (ticket, event, inbox
+    sequence it came from or None for the timer); returns how many were stored (a
+    warned/breached event another replica stored first is skipped by the unique index)."""
     if not events:
         return 0
-    values, params = [], {"t": ticket_id, "s": source_sequence}
-    for i, e in enumerate(events):
-        values.append(f"(:t, :c{i}, :k{i}, :target{i}, :at{i}, CAST(:d{i} AS jsonb), :s)")
-        params.update({f"c{i}": e.cycle, f"k{i}": e.kind, f"target{i}": e.target, f"at{i}": e.at,
-                       f"d{i}": json.dumps(encode_details(e.kind, e.details))})
     result = await _execute(session,
         text(
             "INSERT INTO escalation.clock_event (ticket_id, cycle, kind, target, at, details, source_sequence) "
-            f"VALUES {', '.join(values)} ON CONFLICT (ticket_id, cycle, coalesce(target, ''), kind) "
-            "WHERE kind IN ('warned', 'breached') DO NOTHING RETURNING 1"
-        ),
-        params,
-    )
-    return len(result.all())
-
-
-async def _insert_many(session: AsyncSession, events: Sequence[tuple[uuid.UUID, ClockEvent]]) -> int:
-    """Timer facts (warned/breached) of many tickets in one statement; returns how many were
-    stored (one another replica stored first is skipped by the unique index)."""
-    if not events:
-        return 0
-    result = await _execute(session,
-        text(
-            "INSERT INTO escalation.clock_event (ticket_id, cycle, kind, target, at, details) "
             "SELECT * FROM unnest(CAST(:t AS uuid[]), CAST(:c AS int[]), CAST(:k AS text[]), "
-            "CAST(:target AS text[]), CAST(:at AS timestamptz[]), CAST(:d AS jsonb[])) "
+            "CAST(:target AS text[]), CAST(:at AS timestamptz[]), CAST(:d AS jsonb[]), CAST(:s AS bigint[])) "
             "ON CONFLICT (ticket_id, cycle, coalesce(target, ''), kind) "
             "WHERE kind IN ('warned', 'breached') DO NOTHING RETURNING 1"
         ),
-        {"t": [t for t, _ in events], "c": [e.cycle for _, e in events], "k": [e.kind for _, e in events],
-         "target": [e.target for _, e in events], "at": [e.at for _, e in events],
-         "d": [json.dumps(encode_details(e.kind, e.details)) for _, e in events]},
+        {"t": [t for t, _, _ in events], "c": [e.cycle for _, e, _ in events],
+         "k": [e.kind for _, e, _ in events], "target": [e.target for _, e, _ in events],
+         "at": [e.at for _, e, _ in events],
+         "d": [json.dumps(encode_details(e.kind, e.details)) for _, e, _ in events],
+         "s": [source for _, _, source in events]},
     )
     return len(result.all())
 
 
-async def _save_ticket(session: AsyncSession, ticket_id: uuid.UUID, last_sequence: int,
-                       clocks: TicketClocks, now: datetime) -> None:
+async def _save_tickets(session: AsyncSession, saved: Mapping[uuid.UUID, tuple[TicketClocks, int]],
+                        now: datetime) -> None:
+    """Upsert the clock rows of the tickets a projection batch touched (how far it got for each,
+    the next deadline), in one statement."""
+    if not saved:
+        return
+    deadlines = [clocks.next_deadline() for clocks, _ in saved.values()]
     await _execute(session,
         text(
             "INSERT INTO escalation.clock_ticket (ticket_id, last_sequence, next_deadline, updated_at) "
-            "VALUES (:t, :s, :d, :now) ON CONFLICT (ticket_id) DO UPDATE SET "
+            "SELECT t, s, d, :now FROM unnest(CAST(:t AS uuid[]), CAST(:s AS bigint[]), "
+            "CAST(:d AS timestamptz[])) AS v(t, s, d) ON CONFLICT (ticket_id) DO UPDATE SET "
             "last_sequence = GREATEST(clock_ticket.last_sequence, EXCLUDED.last_sequence), "
             "next_deadline = EXCLUDED.next_deadline, updated_at = EXCLUDED.updated_at"
         ),
-        {"t": ticket_id, "s": last_sequence, "d": clocks.next_deadline(), "now": now},
+        {"t": list(saved), "s": [seq for _, seq in saved.values()], "d": deadlines, "now": now},
     )
-    if clocks.next_deadline() is not None:
-        await wake_timers(session)  # another replica may be sleeping past this new deadline
+    if any(d is not None for d in deadlines):
+        await wake_timers(session)  # another replica may be sleeping past a new deadline
 
 
 async def _execute(session: AsyncSession, statement: Any, params: Mapping[str, Any]) -> Any:
@@ -306,14 +294,20 @@ class ClockProjector:
                  "FROM escalation.ticket_event WHERE sequence > :after ORDER BY sequence LIMIT :lim"),
             {"after": start, "lim": limit},
         )).all()
-        tickets: dict[uuid.UUID, tuple[TicketClocks, int] | None] = {}
+        ids = list(dict.fromkeys(r.ticket_id for r in rows))
+        locked = (await _execute(session,  # in ticket order, so two projections never deadlock
+            text("SELECT ticket_id, last_sequence FROM escalation.clock_ticket WHERE ticket_id = ANY(:t) "
+                 "ORDER BY ticket_id FOR UPDATE"), {"t": ids})).all()
+        histories = await load_many_ticket_clocks(session, [r.ticket_id for r in locked])
+        tickets: dict[uuid.UUID, tuple[TicketClocks, int]] = {
+            r.ticket_id: (histories[r.ticket_id], int(r.last_sequence)) for r in locked}
+        saved: dict[uuid.UUID, tuple[TicketClocks, int]] = {}
+        appended: list[tuple[uuid.UUID, ClockEvent, int | None]] = []
+        hooks: list[tuple[Any, int | None, list[ClockEvent], bool]] = []
         last = start
         for row in rows:
             last = row.sequence
-            state = tickets.get(row.ticket_id, ...)
-            if state is ...:
-                state = await self._load(session, row.ticket_id)
-                tickets[row.ticket_id] = state
+            state = tickets.get(row.ticket_id)
             clocks, absorbed = state if state is not None else (TicketClocks(), 0)
             if row.sequence <= absorbed:
                 continue  # already projected (an explicit replay of old inbox rows)
@@ -326,16 +320,17 @@ class ClockProjector:
                             ticket_id=str(row.ticket_id), error=str(err))
                 events = []
             if events:
-                await _insert(session, row.ticket_id, events, row.sequence)
+                appended += [(row.ticket_id, e, row.sequence) for e in events]
                 clocks = clocks.append(events)
-            tickets[row.ticket_id] = (clocks, row.sequence)
-            await _save_ticket(session, row.ticket_id, row.sequence, clocks, now)
-            if clocks.current is None:
-                continue
-            cycle_open = clocks.current.is_open
+            tickets[row.ticket_id] = saved[row.ticket_id] = (clocks, row.sequence)
+            if clocks.current is not None:
+                cycle_open = clocks.current.is_open
+                hooks.append((row, clocks.current.number if cycle_open else None, events, cycle_open))
+        await _insert_many(session, appended)
+        await _save_tickets(session, saved, now)
+        for row, cycle, events, cycle_open in hooks:  # triggers, in stream order
             await self.escalator.on_inbox_event(
-                session, row.ticket_id, row.event_type, _json(row.payload) or {}, row.occurred_at,
-                clocks.current.number if cycle_open else None)
+                session, row.ticket_id, row.event_type, _json(row.payload) or {}, row.occurred_at, cycle)
             if events:
                 await self.escalator.on_clock_events(session, row.ticket_id, events, cycle_open=cycle_open)
         if rows and last > cursor:
@@ -345,16 +340,6 @@ class ClockProjector:
                 {"s": last, "now": now, "n": self.cursor},
             )
         return len(rows)
-
-    async def _load(self, session: AsyncSession, ticket_id: uuid.UUID) -> tuple[TicketClocks, int] | None:
-        """Lock the ticket's clock row (waiting for a timer pass on it) and replay it."""
-        absorbed = await session.scalar(
-            text("SELECT last_sequence FROM escalation.clock_ticket WHERE ticket_id = :t FOR UPDATE"),
-            {"t": ticket_id},
-        )
-        if absorbed is None:
-            return None
-        return await load_ticket_clocks(session, ticket_id), int(absorbed)
 
     async def _targets(self, session: AsyncSession, sla: Mapping[str, Any]) -> tuple[BusinessCalendar, list[Target]]:
         calendar = await self.calendars(session, str(sla.get("calendar") or "24x7"))
@@ -447,7 +432,7 @@ class ClockProjector:
                 fired += [(row, e) for e in events]
                 deadline = clocks.next_deadline()
             deadlines.append(deadline)
-        stored = await _insert_many(session, [(row.ticket_id, e) for row, e in fired])
+        stored = await _insert_many(session, [(row.ticket_id, e, None) for row, e in fired])
         await self.escalator.timer_facts(session, fired)
         await _execute(session,
             text("UPDATE escalation.clock_ticket c SET next_deadline = v.d, updated_at = :now "
