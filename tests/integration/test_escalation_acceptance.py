@@ -4,12 +4,13 @@ with explicit instants (no sleeping) on real PostgreSQL."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from escalation_support import H, OFFICE, T0, Inbox, escalation_database
+from escalation_support import H, OFFICE, T0, Inbox, escalation_database, sla
 
 M = timedelta(minutes=1)
 DAY = timedelta(days=1)
@@ -96,3 +97,22 @@ async def test_deadline_across_a_dst_change_lands_on_the_right_business_minute(d
     await inbox.project()
     # 1 h on Friday; clocks go back on Sunday 10-25; Monday 09:00 CET (UTC+1) + 1 h = 09:00 UTC.
     assert (await inbox.clocks()).due_at("first_response") == datetime(2026, 10, 26, 9, 0, tzinfo=UTC)
+
+
+async def test_policy_absolute_warning_threshold_drives_the_persisted_warning(db) -> None:
+    from kefu_escalation.models import SlaPolicy
+
+    policy_id = f"abs-warn-{uuid.uuid4().hex[:8]}"
+    async with db.session() as session:
+        session.add(SlaPolicy(id=policy_id, version=1, name="absolute warning", calendar="24x7",
+                              first_response_seconds=3600, next_update_seconds=4 * 3600,
+                              resolution_seconds=8 * 3600, escalation_ack_seconds=1800, warning_percent=90,
+                              warning_before_seconds=3 * 3600, created_at=T0))
+    inbox = Inbox(db)
+    body = sla()
+    body.update(policy_id=policy_id, policy_version=1)
+    await inbox.add("ticket.created", T0, first_contact_at=T0.isoformat(), sla=body)
+    await inbox.project()
+    clocks = await inbox.clocks()
+    assert clocks.warn_at("resolution") == T0 + 5 * H  # 3 h before due beats 90 % (7 h 12 min)
+    assert clocks.warn_at("first_response") == T0  # "3 h before" a 1 h target: warn at once

@@ -318,3 +318,14 @@ async def test_openapi_declares_the_escalation_operations(gateway) -> None:
         if method != "get":
             assert "Idempotency-Key" in headers, operation_id
             assert {"400", "413"} <= errors, operation_id
+
+
+async def test_policy_with_an_absolute_warning_threshold_round_trips(gateway, admin) -> None:
+    body = policy_body(warning_before_seconds=2 * H)
+    created = await gateway.post("/v1/escalation/policies", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["warning_before_seconds"] == 2 * H
+    plain = await gateway.post("/v1/escalation/policies", json=policy_body(), headers=admin)
+    assert plain.json()["warning_before_seconds"] is None
+    bad = await gateway.post("/v1/escalation/policies", json=policy_body(warning_before_seconds=0), headers=admin)
+    assert_problem(bad, 422, "validation_error")

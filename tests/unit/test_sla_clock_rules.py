@@ -422,3 +422,22 @@ def test_escalation_ack_starts_on_escalation_and_never_restarts_in_the_cycle() -
     assert events[0].details["paused"] is True and pending.due_at("escalation_ack") is None
     pending, _ = do(pending, "resume", T0 + 3 * H)
     assert pending.due_at("escalation_ack") == T0 + 3 * H + 30 * MIN
+
+
+def test_absolute_warning_fires_that_long_before_due_when_earlier_than_the_percentage() -> None:
+    # 8 h target: 75 % would warn after 6 h; "2 h 30 min before due" warns after 5 h 30 min.
+    target = Target("resolution", 8 * H, warning_percent=75, warning_before=timedelta(hours=2, minutes=30))
+    assert target.warning_after == timedelta(hours=5, minutes=30)
+    late = Target("resolution", 8 * H, warning_percent=50, warning_before=timedelta(hours=1))
+    assert late.warning_after == 4 * H  # the percentage comes first: it wins
+    eager = Target("first_response", H, warning_before=2 * H)
+    assert eager.warning_after == timedelta(0)  # longer than the target: warn at once
+
+
+def test_absolute_warning_is_recorded_at_its_instant() -> None:
+    clocks = TicketClocks()
+    target = Target("resolution", 8 * H, warning_before=timedelta(hours=3))
+    clocks = clocks.append(clocks.open_cycle(T0, [target], ALWAYS))
+    assert clocks.warn_at("resolution") == T0 + 5 * H
+    [warned] = clocks.tick(T0 + 5 * H)
+    assert (warned.kind, warned.target) == ("warned", "resolution")

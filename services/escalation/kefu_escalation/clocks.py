@@ -113,14 +113,19 @@ def _seconds(value: timedelta) -> int | float:
 
 
 def _target_to_json(t: Target) -> dict[str, Any]:
-    return {"name": t.name, "duration_seconds": _seconds(t.duration),
-            "pauses_when_pending": t.pauses_when_pending, "warning_percent": t.warning_percent}
+    out = {"name": t.name, "duration_seconds": _seconds(t.duration),
+           "pauses_when_pending": t.pauses_when_pending, "warning_percent": t.warning_percent}
+    if t.warning_before is not None:
+        out["warning_before_seconds"] = _seconds(t.warning_before)
+    return out
 
 
 def _target_from_json(d: Mapping[str, Any]) -> Target:
+    before = d.get("warning_before_seconds")
     return Target(d["name"], timedelta(seconds=d["duration_seconds"]),
                   pauses_when_pending=bool(d["pauses_when_pending"]),
-                  warning_percent=int(d["warning_percent"]))
+                  warning_percent=int(d["warning_percent"]),
+                  warning_before=timedelta(seconds=before) if before else None)
 
 
 _DATETIME_KEYS = frozenset({"due_at", "warn_at"})
@@ -343,14 +348,16 @@ class ClockProjector:
 
     async def _targets(self, session: AsyncSession, sla: Mapping[str, Any]) -> tuple[BusinessCalendar, list[Target]]:
         calendar = await self.calendars(session, str(sla.get("calendar") or "24x7"))
-        warning = DEFAULT_WARNING_PERCENT
+        warning, before = DEFAULT_WARNING_PERCENT, None
         if sla.get("policy_id") and sla.get("policy_version") is not None:
             policy = await session.get(SlaPolicy, (sla["policy_id"], int(sla["policy_version"])))
             if policy is not None:
                 warning = policy.warning_percent
+                before = timedelta(seconds=policy.warning_before_seconds) if policy.warning_before_seconds else None
         targets = [
             Target(t["name"], timedelta(seconds=t["duration_seconds"]),
-                   pauses_when_pending=SNAPSHOT_TARGETS[t["name"]], warning_percent=warning)
+                   pauses_when_pending=SNAPSHOT_TARGETS[t["name"]], warning_percent=warning,
+                   warning_before=before)
             for t in sla.get("targets", ())
             if t.get("name") in SNAPSHOT_TARGETS and t.get("duration_seconds")
         ]

@@ -29,6 +29,8 @@ class SlaPolicy(SQLModel, table=True):
     resolution_seconds: int
     escalation_ack_seconds: int
     warning_percent: int = Field(default=75)
+    # Absolute threshold (migration 0006): also warn this long before due, whichever is earlier.
+    warning_before_seconds: int | None = Field(default=None)
     created_at: datetime = timestamp_field()
     # Set when published through the API (migration 0004): a retry returns this version.
     request_id: str | None = Field(default=None, max_length=128, unique=True)

@@ -301,6 +301,7 @@ class PolicyDraft:
     resolution_seconds: int
     escalation_ack_seconds: int
     warning_percent: int
+    warning_before_seconds: int | None = None
 
     def validate(self) -> None:
         if not _POLICY_ID.match(self.id):
@@ -324,9 +325,18 @@ class PolicyDraft:
                 f"warning_percent must be 1..99, got {self.warning_percent}",
                 code="invalid_warning_percent",
             )
+        before = self.warning_before_seconds
+        if before is not None and not 0 < before <= MAX_TARGET_SECONDS:
+            raise InvalidArgument(
+                f"warning_before_seconds must be 1..{MAX_TARGET_SECONDS} (or unset), got {before}",
+                code="invalid_warning_before",
+            )
 
     def digest(self) -> str:
-        return _digest(dataclasses.asdict(self))
+        fields = dataclasses.asdict(self)
+        if fields["warning_before_seconds"] is None:  # digests of drafts from before the field
+            del fields["warning_before_seconds"]
+        return _digest(fields)
 
 
 async def list_policies(

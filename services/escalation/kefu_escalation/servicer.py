@@ -45,6 +45,7 @@ def _policy_pb(p: SlaPolicy) -> escalation_pb2.SlaPolicy:
         escalation_ack_seconds=p.escalation_ack_seconds,
         warning_percent=p.warning_percent,
         created_at=to_timestamp(p.created_at),
+        warning_before_seconds=p.warning_before_seconds or 0,
     )
 
 
@@ -220,6 +221,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             resolution_seconds=request.resolution_seconds,
             escalation_ack_seconds=request.escalation_ack_seconds,
             warning_percent=request.warning_percent,
+            warning_before_seconds=request.warning_before_seconds or None,
         )
         service.check_request_id(request_id)
         draft.validate()

@@ -97,6 +97,7 @@ class Target:
     duration: timedelta
     pauses_when_pending: bool = False
     warning_percent: int = 75
+    warning_before: timedelta | None = None  # absolute threshold: warn this long before due
 
     def __post_init__(self) -> None:
         if self.name not in TARGET_NAMES:
@@ -106,11 +107,19 @@ class Target:
         wp = self.warning_percent
         if isinstance(wp, bool) or not isinstance(wp, int) or not 1 <= wp <= 100:
             raise ClockError(f"target {self.name}: warning_percent must be an int in 1..100, got {wp!r}")
+        wb = self.warning_before
+        if wb is not None and (not isinstance(wb, timedelta) or wb <= _ZERO):
+            raise ClockError(f"target {self.name}: warning_before must be a positive timedelta or None")
 
     @property
     def warning_after(self) -> timedelta:
-        """Business time after which the warning fires (floored to the microsecond)."""
-        return (self.duration * self.warning_percent) // 100
+        """Business time after which the warning fires (floored to the microsecond): at
+        `warning_percent` of the duration or `warning_before` ahead of due, whichever is
+        earlier (never before the start)."""
+        after = (self.duration * self.warning_percent) // 100
+        if self.warning_before is not None:
+            after = max(_ZERO, min(after, self.duration - self.warning_before))
+        return after
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,9 @@ def _draft_targets(policy: SlaPolicy) -> tuple[Target, ...]:
     seconds = {"first_response": policy.first_response_seconds, "resolution": policy.resolution_seconds}
     return tuple(
         Target(name, timedelta(seconds=seconds[name]), pauses_when_pending=pauses,
-               warning_percent=policy.warning_percent or DEFAULT_WARNING_PERCENT)
+               warning_percent=policy.warning_percent or DEFAULT_WARNING_PERCENT,
+               warning_before=timedelta(seconds=policy.warning_before_seconds)
+               if policy.warning_before_seconds else None)
         for name, pauses in SNAPSHOT_TARGETS.items()
     )
 

@@ -204,6 +204,7 @@ def calendar_public(c: escalation_pb2.Calendar) -> CalendarPublic:
 
 def policy_public(p: escalation_pb2.SlaPolicy) -> PolicyPublic:
     fields = {name: getattr(p, name) for name in PolicyPublic.model_fields if name != "created_at"}
+    fields["warning_before_seconds"] = p.warning_before_seconds or None
     return PolicyPublic.model_validate({**fields, "created_at": _ts(p, "created_at")})
 
 

@@ -541,6 +541,11 @@ class PolicyPublish(Strict):
     warning_percent: int = Field(
         default=75, ge=1, le=99, description="A clock warns when this share of a target has passed"
     )
+    warning_before_seconds: int | None = Field(
+        default=None, ge=1, le=366 * 24 * 3600,
+        description="Absolute threshold: also warn this long (business time) before due, "
+        "whichever of the two comes first",
+    )
 
 
 class PolicyPublic(BaseModel):
@@ -553,6 +558,7 @@ class PolicyPublic(BaseModel):
     resolution_seconds: int
     escalation_ack_seconds: int
     warning_percent: int
+    warning_before_seconds: int | None
     created_at: datetime
 
 

@@ -147,7 +147,7 @@ async def publish_policy(
 ) -> PolicyPublic:
     reply = await clients.escalation.PublishPolicy(
         escalation_pb2.PublishPolicyRequest(
-            request_id=request_id_for(principal, idempotency_key), **body.model_dump()
+            request_id=request_id_for(principal, idempotency_key), **body.model_dump(exclude_none=True)
         ),
         timeout=clients.timeout,
     )

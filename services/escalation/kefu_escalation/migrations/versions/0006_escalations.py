@@ -35,6 +35,9 @@ def upgrade() -> None:
     ):
         op.add_column("clock_ticket", column, schema=SCHEMA)
 
+    # An absolute warning threshold beside the percentage: warn this long before the due time.
+    op.add_column("sla_policy", sa.Column("warning_before_seconds", sa.Integer, nullable=True), schema=SCHEMA)
+
     # When each clock event was written (vs `at`, the instant it happened): timer lag, audit.
     op.add_column("clock_event", sa.Column("recorded_at", TS, nullable=False,
                                            server_default=sa.text("clock_timestamp()")), schema=SCHEMA)
@@ -121,6 +124,7 @@ def downgrade() -> None:
     op.drop_table("risk_signal", schema=SCHEMA)
     op.drop_table("escalation", schema=SCHEMA)
     op.drop_column("clock_event", "recorded_at", schema=SCHEMA)
+    op.drop_column("sla_policy", "warning_before_seconds", schema=SCHEMA)
     for name in ("level", "matrix_tier", "severity", "team", "inbound_contacts", "reopen_count",
                  "ack_seconds", "next_update_seconds", "last_update_at", "calendar", "policy"):
         op.drop_column("clock_ticket", name, schema=SCHEMA)
