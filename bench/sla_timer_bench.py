@@ -117,7 +117,7 @@ async def system_setup(db, active: int) -> None:
         await (await s.connection()).execute(text("ANALYZE escalation.clock_ticket"))
 
 
-async def system_round(db, rate: int, seconds: float) -> dict[str, float]:
+async def system_round(db, rate: int, seconds: float, replicas: int = 1) -> dict[str, float]:
     from kefu_common.clock import SystemClock
     from kefu_escalation.calendar import BusinessCalendar
     from kefu_escalation.clock_worker import SlaClockWorker
@@ -147,8 +147,9 @@ async def system_round(db, rate: int, seconds: float) -> dict[str, float]:
         await c.execute(text(
             "INSERT INTO escalation.clock_ticket (ticket_id, last_sequence, next_deadline, updated_at, level, "
             "calendar, ack_seconds, team) VALUES (:t, 0, :d, now(), 'L0', '24x7', 86400, 'bench')"), rows_ticket)
-    worker = SlaClockWorker(db, SystemClock(), interval=1.0)
-    await worker.start()
+    workers = [SlaClockWorker(db, SystemClock(), interval=1.0) for _ in range(replicas)]
+    for worker in workers:
+        await worker.start()
     try:
         end = time.monotonic() + seconds + 120
         while time.monotonic() < end:
@@ -160,7 +161,8 @@ async def system_round(db, rate: int, seconds: float) -> dict[str, float]:
             if done >= count:
                 break
     finally:
-        await worker.stop()
+        for worker in workers:
+            await worker.stop()
     async with db.engine.connect() as c:
         lags = [float(x) for (x,) in (await c.execute(text(
             "SELECT extract(epoch FROM recorded_at - at) * 1000 FROM escalation.clock_event "
@@ -179,6 +181,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--replicas", type=int, default=1, help="workers in this process (as replicas would)")
     parser.add_argument("--database-url", default=None, help="server to create the bench database on "
                         "(default: DATABASE_URL, else the embedded PostgreSQL)")
     args = parser.parse_args()
@@ -203,7 +206,7 @@ async def main() -> None:
         base, system = [], []
         for r in range(args.rounds):
             base.append(await baseline_round(db, args.rate, args.seconds))
-            system.append(await system_round(db, args.rate, args.seconds))
+            system.append(await system_round(db, args.rate, args.seconds, args.replicas))
             print(f"round {r + 1}: baseline {base[-1]}  system {system[-1]}", file=sys.stderr)
     finally:
         await db.dispose()
@@ -219,7 +222,7 @@ async def main() -> None:
         "ratio": round(med(system, "p99") / max(med(base, "p99"), 0.01), 2),
         "target": "system p99 < 50 ms",
         "detail": {
-            "active_timers": args.active, "rate_per_s": args.rate, "seconds": args.seconds, "rounds": args.rounds,
+            "active_timers": args.active, "rate_per_s": args.rate, "replicas": args.replicas, "seconds": args.seconds, "rounds": args.rounds,
             "system": {k: med(system, k) for k in ("p50", "p99", "p999")},
             "baseline": {k: med(base, k) for k in ("p50", "p99", "p999")},
             "system_fired_share": med(system, "fired_share"),
