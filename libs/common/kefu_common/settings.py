@@ -55,6 +55,8 @@ class GrpcServiceSettings(BaseServiceSettings):
     grpc_port: int = Field(default=0, ge=0, le=65535)
     grpc_reflection: bool = True
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Prometheus text exposition on http://<grpc_host>:<metrics_port>/metrics; 0 = not served.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
     @property
     def grpc_bind(self) -> str:
