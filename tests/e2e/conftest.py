@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from kefu_common.devstack import GRPC_SERVICES, Stack
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from kefu_common.devstack import GRPC_SERVICES, Stack, free_port
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from kefu_common.context import (
 )
 from kefu_common.errors import ERROR_CODE_METADATA_KEY, InvalidArgument, ServiceError
 from kefu_common.logging import get_logger
+from kefu_common.metrics import observe_rpc
 
 log = get_logger("kefu.grpc")
 
@@ -55,6 +56,15 @@ class _RpcGuard:
                 incoming = value if isinstance(value, str) else value.decode()
                 break
         self.request_id = sanitize_request_id(incoming)
+        self.code: grpc.StatusCode | None = None  # None: read it from the context at the end
+
+    def failed(self, exc: BaseException) -> None:
+        """Note the status an exception ends the RPC with (for the metrics)."""
+        if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+            self.code = grpc.StatusCode.CANCELLED
+        elif not isinstance(exc, grpc.aio.AbortError):  # an abort set the code on the context
+            exc = _as_service_error(exc)
+            self.code = exc.status if isinstance(exc, ServiceError) else grpc.StatusCode.INTERNAL
 
     async def handle(self, exc: BaseException, context: grpc.aio.ServicerContext) -> None:
         exc = _as_service_error(exc)
@@ -76,7 +86,8 @@ class _RpcGuard:
             trailing_metadata=((ERROR_CODE_METADATA_KEY, "internal_error"),),
         )
 
-    def finished(self, started: float) -> None:
+    def finished(self, started: float, context: grpc.aio.ServicerContext) -> None:
+        observe_rpc(self.method, self.code or context.code() or grpc.StatusCode.OK, started)
         if self.method not in _QUIET_METHODS:
             log.info(
                 "rpc_finished",
@@ -132,11 +143,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     return await behavior(request, context)
                 except BaseException as exc:
+                    guard.failed(exc)
                     if _is_abort(exc):
                         raise
                     await guard.handle(exc, context)
                 finally:
-                    guard.finished(started)
+                    guard.finished(started, context)
                     reset_request_id(token)
 
             return wrapper
@@ -154,11 +166,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     else:
                         await result
                 except BaseException as exc:
+                    guard.failed(exc)
                     if _is_abort(exc) or isinstance(exc, GeneratorExit):
                         raise
                     await guard.handle(exc, context)
                 finally:
-                    guard.finished(started)
+                    guard.finished(started, context)
                     reset_request_id(token)
 
             return wrapper

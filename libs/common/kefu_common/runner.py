@@ -13,6 +13,7 @@ from kefu_common.db import Database
 from kefu_common.embedded import resolve_database_url
 from kefu_common.grpc_server import GrpcServer, ServiceSpec
 from kefu_common.logging import configure_logging, get_logger
+from kefu_common.metrics import MetricsExporter
 from kefu_common.migrations import upgrade
 from kefu_common.settings import PROJECT_ROOT, GrpcServiceSettings
 
@@ -46,6 +47,10 @@ class GrpcService(Generic[S]):
     async def create_server(self, settings: S, url: str) -> GrpcServer:
         db = Database(url, schema=self.schema, pool_size=settings.db_pool_size)
         built = await self.build(settings, db)
+        if settings.metrics_port:
+            exporter = MetricsExporter(settings.grpc_host, settings.metrics_port)
+            exporter.start()
+            built.on_stop.append(exporter.stop)
         return GrpcServer(
             name=self.name,
             bind=settings.grpc_bind,
