@@ -5,6 +5,8 @@ nothing acknowledged to a client was lost and nothing was applied twice."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 import time
 import uuid
@@ -187,3 +189,27 @@ async def test_kill_9_of_each_service_under_load_loses_no_acknowledged_write_and
         assert sorted(r["sequence"] for r in inbox) == expected
     finally:
         await conn.close()
+
+
+def test_a_hung_downstream_gives_a_504_at_the_deadline_not_a_hung_request(
+    stack: Stack, client: httpx.Client
+) -> None:
+    """SIGSTOP: ticketing still accepts connections but never answers (a slow or wedged
+    service). The gateway's per-call deadline (GATEWAY_RPC_TIMEOUT_SECONDS, 5 s) ends the
+    request with 504 well inside the client's own 10 s timeout."""
+    created = client.post("/v1/tickets", json={
+        "customer": {"id": f"H-{uuid.uuid4().hex[:8]}", "tier": "standard"}, "channel": "phone",
+        "severity": "normal", "category": "quality", "subject": "hung downstream",
+    })
+    assert created.status_code == 201, created.text
+    ticketing = stack.procs["ticketing"]
+    os.kill(ticketing.pid, signal.SIGSTOP)
+    try:
+        hung = client.get(f"/v1/tickets/{created.json()['id']}")
+    finally:
+        os.kill(ticketing.pid, signal.SIGCONT)
+    assert hung.status_code == 504, hung.text
+    assert hung.json()["code"] == "upstream_timeout"
+    assert hung.headers["retry-after"]
+    wait_for(lambda: client.get(f"/v1/tickets/{created.json()['id']}").status_code == 200,
+             "ticketing to answer again after SIGCONT")
