@@ -7,22 +7,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from kefu_common.devstack import GRPC_SERVICES, Stack, free_port
+from kefu_common.devstack import Stack
+from support import running_stack
 
 
 @pytest.fixture(scope="module")
 def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(
-        database_url=database_url,
-        ports={name: free_port() for name in ("gateway", *GRPC_SERVICES)},
-        extra_env={"KEFU_LOG_FORMAT": "json", "KEFU_ENV": "test"},
-        log_dir=tmp_path_factory.mktemp("stack-logs"),
-    )
-    try:
-        stack.start_all()
+    with running_stack(database_url, tmp_path_factory.mktemp("stack-logs")) as stack:
         yield stack
-    finally:
-        stack.stop_all()
 
 
 @pytest.fixture(scope="module")

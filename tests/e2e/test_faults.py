@@ -1,6 +1,9 @@
-"""Fault tests on real processes: kill -9 each service in turn under a steady load of ticket
-creation and contacts through the gateway, restart it, and check in the database that
-nothing acknowledged to a client was lost and nothing was applied twice."""
+"""Fault tests on real processes: kill -9 each service in turn, and restart PostgreSQL, under a
+steady load of ticket creation and contacts through the gateway; then check in the database
+that nothing acknowledged to a client was lost and nothing was applied twice.
+
+The module runs on its own embedded PostgreSQL server (.kefu/fault-pgdata), since one test
+restarts it."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import asyncpg
 import httpx
@@ -19,11 +22,44 @@ import pytest
 
 from kefu_common.db import to_libpq_url
 from kefu_common.devstack import Stack
+from kefu_common.embedded import (
+    drop_database,
+    ensure_database,
+    restart_embedded_postgres,
+    start_embedded_postgres,
+    stop_embedded_postgres,
+)
+from kefu_common.settings import PROJECT_ROOT
+from support import running_stack
 
 pytestmark = pytest.mark.e2e
 
 MAX_OPERATIONS = 3000  # the load stops by itself even if the test never tells it to
 RECOVERY_SECONDS = 30.0
+FAULT_PGDATA = PROJECT_ROOT / ".kefu" / "fault-pgdata"
+
+
+@pytest.fixture(scope="module")
+async def fault_database() -> AsyncIterator[str]:
+    """A fresh, migrated database on a PostgreSQL server of this module's own."""
+    from kefu_escalation.app import service as escalation
+    from kefu_scoring.app import service as scoring
+    from kefu_ticketing.app import service as ticketing
+
+    server_url = start_embedded_postgres(FAULT_PGDATA)
+    name = f"kefu_fault_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = await ensure_database(server_url, name)
+    for service in (escalation, ticketing, scoring):
+        await asyncio.to_thread(service.migrate, url)
+    yield url
+    await drop_database(server_url, name)
+    stop_embedded_postgres(FAULT_PGDATA)
+
+
+@pytest.fixture(scope="module")
+def stack(fault_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(fault_database, tmp_path_factory.mktemp("fault-logs")) as stack:
+        yield stack
 
 
 class SteadyLoad(threading.Thread):
@@ -118,7 +154,7 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = RECOVERY
 
 
 async def test_kill_9_of_each_service_under_load_loses_no_acknowledged_write_and_doubles_none(
-    stack: Stack, client: httpx.Client, database_url: str
+    stack: Stack, client: httpx.Client, fault_database: str
 ) -> None:
     load = SteadyLoad(stack.gateway_url, stack.token("agent", "fault-agent"))
     load.start()
@@ -143,6 +179,40 @@ async def test_kill_9_of_each_service_under_load_loses_no_acknowledged_write_and
     failures = sum(n for status, n in load.statuses.items() if status != "201")
     assert failures > 0, "no request failed: the kills were not under load"
 
+    await assert_nothing_lost_or_doubled(load, fault_database)
+
+
+async def test_services_reconnect_by_themselves_after_postgresql_restarts_under_load(
+    stack: Stack, fault_database: str
+) -> None:
+    load = SteadyLoad(stack.gateway_url, stack.token("agent", "fault-agent"))
+    load.start()
+    try:
+        wait_for(lambda: load.acknowledged() >= 5, "the load to get going")
+        before = load.acknowledged()
+        started_before = await postmaster_start_time(fault_database)
+        await asyncio.to_thread(restart_embedded_postgres, FAULT_PGDATA)
+        assert await postmaster_start_time(fault_database) > started_before
+        wait_for(lambda: load.acknowledged() >= before + 10 or load.error is not None,
+                 "progress after the restart")
+        assert load.error is None and load.is_alive(), load.error
+    finally:
+        load.stopping.set()
+        load.join(timeout=30)
+    assert load.error is None, load.error
+    await assert_nothing_lost_or_doubled(load, fault_database)
+
+
+async def postmaster_start_time(database_url: str) -> object:
+    conn = await asyncpg.connect(to_libpq_url(database_url))
+    try:
+        return await conn.fetchval("SELECT pg_postmaster_start_time()")
+    finally:
+        await conn.close()
+
+
+async def assert_nothing_lost_or_doubled(load: SteadyLoad, database_url: str) -> None:
+    """What the database holds agrees with what the client was told (see SteadyLoad)."""
     conn = await asyncpg.connect(to_libpq_url(database_url))
     try:
         customers = [*load.acked_tickets, *load.unanswered_creates]
