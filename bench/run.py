@@ -266,7 +266,7 @@ async def grpc_pair(database_url: str) -> AsyncIterator[list[Pair]]:
         yield [
             Pair("grpc", "ticketing GetTicket (in-process server, PostgreSQL read)",
                  f"bare grpc.aio echo of the same {len(payload)} bytes", get_ticket, echo_call,
-                 rate=300, concurrency=GRPC_CONCURRENCY, target_ratio=None,
+                 rate=100, concurrency=GRPC_CONCURRENCY, target_ratio=None,
                  target_source="issue #7 (no target set)"),
         ]
     finally:
