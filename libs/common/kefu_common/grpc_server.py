@@ -31,6 +31,7 @@ from kefu_common.context import (
 from kefu_common.errors import ERROR_CODE_METADATA_KEY, InvalidArgument, ServiceError, Unavailable
 from kefu_common.logging import get_logger
 from kefu_common.metrics import observe_rpc
+from kefu_common.tracing import ServerSpan
 
 log = get_logger("kefu.grpc")
 
@@ -58,6 +59,7 @@ class _RpcGuard:
                 break
         self.request_id = sanitize_request_id(incoming)
         self.code: grpc.StatusCode | None = None  # None: read it from the context at the end
+        self.span = ServerSpan(method.lstrip("/"), metadata or ())
 
     def failed(self, exc: BaseException) -> None:
         """Note the status an exception ends the RPC with (for the metrics)."""
@@ -88,7 +90,12 @@ class _RpcGuard:
         )
 
     def finished(self, started: float, context: grpc.aio.ServicerContext) -> None:
-        observe_rpc(self.method, self.code or context.code() or grpc.StatusCode.OK, started)
+        code = self.code or context.code() or grpc.StatusCode.OK
+        observe_rpc(self.method, code, started)
+        self.span.end(
+            error=None if code == grpc.StatusCode.OK else code.name,
+            **{"rpc.system": "grpc", "rpc.grpc.status_code": code.value[0]},
+        )
         if self.method not in _QUIET_METHODS:
             log.info(
                 "rpc_finished",

@@ -16,6 +16,7 @@ from kefu_common.logging import configure_logging, get_logger
 from kefu_common.metrics import MetricsExporter
 from kefu_common.migrations import upgrade
 from kefu_common.settings import PROJECT_ROOT, GrpcServiceSettings
+from kefu_common.tracing import configure_tracing
 
 S = TypeVar("S", bound=GrpcServiceSettings)
 
@@ -80,6 +81,7 @@ class GrpcService(Generic[S]):
         configure_logging(
             self.name, level=settings.log_level, fmt=settings.effective_log_format
         )
+        configure_tracing(self.name, enabled=settings.tracing_enabled)
         log = get_logger(f"kefu.{self.name}")
         url = self.database_url(settings)
         if args.command == "migrate" or args.migrate:

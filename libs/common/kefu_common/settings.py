@@ -30,6 +30,11 @@ class BaseServiceSettings(BaseSettings):
         description="json or console; defaults to json in prod, console otherwise",
     )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("KEFU_LOG_LEVEL"))
+    tracing_enabled: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("KEFU_TRACING_ENABLED"),
+        description="export OpenTelemetry spans over OTLP (OTEL_EXPORTER_OTLP_* variables)",
+    )
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL"),

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kefu_common.logging import configure_logging, get_logger
+from kefu_common.tracing import configure_tracing
 from kefu_gateway.clients import Clients
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.problems import install_problem_handlers
@@ -26,8 +27,9 @@ Every response carries `X-Request-ID`; send your own to correlate logs across se
 
 def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool = True) -> FastAPI:
     settings = settings or GatewaySettings()
-    if configure_logs:
+    if configure_logs:  # process-wide set-up, when create_app is the process's entry point
         configure_logging("gateway", level=settings.log_level, fmt=settings.effective_log_format)
+        configure_tracing("gateway", enabled=settings.tracing_enabled)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from kefu_common.context import (
 from kefu_common.logging import get_logger
 from kefu_common.metrics import observe_http
 from kefu_common.problem import PROBLEM_CONTENT_TYPE, Problem
+from kefu_common.tracing import annotate_current_span
 
 log = get_logger("kefu.gateway.http")
 _HEADER = REQUEST_ID_HEADER.lower().encode()
@@ -38,6 +39,7 @@ class RequestContextMiddleware:
         token = set_request_id(request_id)
         started = time.perf_counter()
         status = 500
+        annotate_current_span(**{"kefu.request_id": request_id})  # FastAPI's request span
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
