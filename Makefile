@@ -63,7 +63,7 @@ clean:
 	rm -rf gen $(VENV) .kefu/tools .pytest_cache
 
 clean-db:
-	rm -rf .kefu/pgdata .kefu/test-pgdata .kefu/bench-pgdata
+	rm -rf .kefu/pgdata .kefu/test-pgdata .kefu/bench-pgdata .kefu/fault-pgdata
 
 ROLE ?= agent
 SUBJECT ?= demo-$(ROLE)
