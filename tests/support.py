@@ -6,9 +6,7 @@ Kept out of conftest.py on purpose: there are several conftest modules, so
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+import socket
 from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
@@ -40,20 +38,8 @@ def error_code(err: Any) -> str | None:
     return dict(err.trailing_metadata() or ()).get(ERROR_CODE_METADATA_KEY)
 
 
-@contextmanager
-def running_stack(database_url: str, log_dir: Path) -> Iterator[Any]:
-    """The four services as processes on free loopback ports (devstack.Stack), stopped on
-    the way out. The e2e modules' `stack` fixtures."""
-    from kefu_common.devstack import GRPC_SERVICES, Stack, free_port
-
-    stack = Stack(
-        database_url=database_url,
-        ports={name: free_port() for name in ("gateway", *GRPC_SERVICES)},
-        extra_env={"KEFU_LOG_FORMAT": "json", "KEFU_ENV": "test"},
-        log_dir=log_dir,
-    )
-    try:
-        stack.start_all()
-        yield stack
-    finally:
-        stack.stop_all()
+def free_port() -> int:
+    """A TCP port free on loopback right now (for processes that cannot take port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

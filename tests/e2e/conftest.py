@@ -7,14 +7,23 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from kefu_common.devstack import Stack
-from support import running_stack
+from kefu_common.devstack import GRPC_SERVICES, Stack
+from support import free_port
 
 
 @pytest.fixture(scope="module")
 def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(database_url, tmp_path_factory.mktemp("stack-logs")) as stack:
+    stack = Stack(
+        database_url=database_url,
+        ports={name: free_port() for name in ("gateway", *GRPC_SERVICES)},
+        extra_env={"KEFU_LOG_FORMAT": "json", "KEFU_ENV": "test"},
+        log_dir=tmp_path_factory.mktemp("stack-logs"),
+    )
+    try:
+        stack.start_all()
         yield stack
+    finally:
+        stack.stop_all()
 
 
 @pytest.fixture(scope="module")

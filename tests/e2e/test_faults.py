@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import httpx
@@ -30,7 +30,6 @@ from kefu_common.embedded import (
     stop_embedded_postgres,
 )
 from kefu_common.settings import PROJECT_ROOT
-from support import running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -40,8 +39,9 @@ FAULT_PGDATA = PROJECT_ROOT / ".kefu" / "fault-pgdata"
 
 
 @pytest.fixture(scope="module")
-async def fault_database() -> AsyncIterator[str]:
-    """A fresh, migrated database on a PostgreSQL server of this module's own."""
+async def database_url() -> AsyncIterator[str]:
+    """Overrides the session's database for this module (and so the e2e `stack` fixture):
+    a fresh, migrated database on a PostgreSQL server of this module's own."""
     from kefu_escalation.app import service as escalation
     from kefu_scoring.app import service as scoring
     from kefu_ticketing.app import service as ticketing
@@ -54,12 +54,6 @@ async def fault_database() -> AsyncIterator[str]:
     yield url
     await drop_database(server_url, name)
     stop_embedded_postgres(FAULT_PGDATA)
-
-
-@pytest.fixture(scope="module")
-def stack(fault_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(fault_database, tmp_path_factory.mktemp("fault-logs")) as stack:
-        yield stack
 
 
 class SteadyLoad(threading.Thread):
@@ -154,7 +148,7 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = RECOVERY
 
 
 async def test_kill_9_of_each_service_under_load_loses_no_acknowledged_write_and_doubles_none(
-    stack: Stack, client: httpx.Client, fault_database: str
+    stack: Stack, client: httpx.Client, database_url: str
 ) -> None:
     load = SteadyLoad(stack.gateway_url, stack.token("agent", "fault-agent"))
     load.start()
@@ -179,20 +173,20 @@ async def test_kill_9_of_each_service_under_load_loses_no_acknowledged_write_and
     failures = sum(n for status, n in load.statuses.items() if status != "201")
     assert failures > 0, "no request failed: the kills were not under load"
 
-    await assert_nothing_lost_or_doubled(load, fault_database)
+    await assert_nothing_lost_or_doubled(load, database_url)
 
 
 async def test_services_reconnect_by_themselves_after_postgresql_restarts_under_load(
-    stack: Stack, fault_database: str
+    stack: Stack, database_url: str
 ) -> None:
     load = SteadyLoad(stack.gateway_url, stack.token("agent", "fault-agent"))
     load.start()
     try:
         wait_for(lambda: load.acknowledged() >= 5, "the load to get going")
         before = load.acknowledged()
-        started_before = await postmaster_start_time(fault_database)
+        started_before = await postmaster_start_time(database_url)
         await asyncio.to_thread(restart_embedded_postgres, FAULT_PGDATA)
-        assert await postmaster_start_time(fault_database) > started_before
+        assert await postmaster_start_time(database_url) > started_before
         wait_for(lambda: load.acknowledged() >= before + 10 or load.error is not None,
                  "progress after the restart")
         assert load.error is None and load.is_alive(), load.error
@@ -200,7 +194,7 @@ async def test_services_reconnect_by_themselves_after_postgresql_restarts_under_
         load.stopping.set()
         load.join(timeout=30)
     assert load.error is None, load.error
-    await assert_nothing_lost_or_doubled(load, fault_database)
+    await assert_nothing_lost_or_doubled(load, database_url)
 
 
 async def postmaster_start_time(database_url: str) -> object:

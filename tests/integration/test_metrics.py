@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
-from kefu_common.devstack import free_port
+from support import free_port
 
 TICKETING = "kefu.ticketing.v1.TicketingService"
 

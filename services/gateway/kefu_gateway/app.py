@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from kefu_common.logging import configure_logging, get_logger
 from kefu_common.tracing import configure_tracing
 from kefu_gateway.clients import Clients
+from kefu_gateway.routes import metrics as metrics_routes
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.problems import install_problem_handlers
-from kefu_gateway.routes import agents, escalation, health, metrics, qa, reports, tickets
+from kefu_gateway.routes import agents, escalation, health, qa, reports, tickets
 from kefu_gateway.settings import GatewaySettings
 
 log = get_logger("kefu.gateway")
@@ -66,7 +67,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
     app.include_router(agents.router)
     app.include_router(escalation.router)
     app.include_router(qa.router)
-    app.include_router(metrics.router)
+    app.include_router(metrics_routes.router)
     # Outermost last: the request id is bound before the size limit can reject anything.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
