@@ -398,7 +398,12 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {row['name']} | {row['unit']} | {fmt(row['system'])} | {fmt(row['baseline'])} | "
             f"{fmt(row['ratio'])} | {fmt(row.get('target'))} | {fmt(row.get('met'))} |"
         )
-    lines += ["", "System and baseline of each pair:", ""]
+    external = [row for row in report["external"] if "source" in row]
+    if external:
+        lines += ["", "External rows: " + ", ".join(f"`{row['source']}`" for row in external)
+                  + " (their own system and baseline; see each script's docstring)."]
+    if report["results"]:
+        lines += ["", "System and baseline of each pair:", ""]
     seen = set()
     for row in report["results"]:
         key = row["name"].split(":")[0]
