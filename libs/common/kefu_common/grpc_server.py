@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy.exc import DBAPIError
 
 from kefu_common.context import (
     REQUEST_ID_METADATA_KEY,
@@ -27,8 +28,10 @@ from kefu_common.context import (
     sanitize_request_id,
     set_request_id,
 )
-from kefu_common.errors import ERROR_CODE_METADATA_KEY, InvalidArgument, ServiceError
+from kefu_common.errors import ERROR_CODE_METADATA_KEY, InvalidArgument, ServiceError, Unavailable
 from kefu_common.logging import get_logger
+from kefu_common.metrics import observe_rpc
+from kefu_common.tracing import ServerSpan
 
 log = get_logger("kefu.grpc")
 
@@ -55,6 +58,16 @@ class _RpcGuard:
                 incoming = value if isinstance(value, str) else value.decode()
                 break
         self.request_id = sanitize_request_id(incoming)
+        self.code: grpc.StatusCode | None = None  # None: read it from the context at the end
+        self.span = ServerSpan(method.lstrip("/"), metadata or ())
+
+    def failed(self, exc: BaseException) -> None:
+        """Note the status an exception ends the RPC with (for the metrics)."""
+        if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+            self.code = grpc.StatusCode.CANCELLED
+        elif not isinstance(exc, grpc.aio.AbortError):  # an abort set the code on the context
+            exc = _as_service_error(exc)
+            self.code = exc.status if isinstance(exc, ServiceError) else grpc.StatusCode.INTERNAL
 
     async def handle(self, exc: BaseException, context: grpc.aio.ServicerContext) -> None:
         exc = _as_service_error(exc)
@@ -76,7 +89,13 @@ class _RpcGuard:
             trailing_metadata=((ERROR_CODE_METADATA_KEY, "internal_error"),),
         )
 
-    def finished(self, started: float) -> None:
+    def finished(self, started: float, context: grpc.aio.ServicerContext) -> None:
+        code = self.code or context.code() or grpc.StatusCode.OK
+        observe_rpc(self.method, code, started)
+        self.span.end(
+            error=None if code == grpc.StatusCode.OK else code.name,
+            **{"rpc.system": "grpc", "rpc.grpc.status_code": code.value[0]},
+        )
         if self.method not in _QUIET_METHODS:
             log.info(
                 "rpc_finished",
@@ -94,10 +113,37 @@ def _sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+# Class 08 (connection exception) and the server shutting down, crashed or starting up.
+_DATABASE_GONE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _database_unreachable(exc: BaseException, code: str | None) -> bool:
+    """The database could not be reached or dropped the connection (a restart, a failover):
+    the transaction did not commit, or, if the connection died during COMMIT, its outcome is
+    unknown to us; either way the caller may retry (with its idempotency key)."""
+    if code is not None:
+        return code.startswith(_DATABASE_GONE_SQLSTATES)
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc.orig, OSError)
+    # A socket error (refused, no such Unix socket, timeout) raised by the driver itself:
+    # SQLAlchemy's pool lets those through unwrapped when a new connection fails.
+    return isinstance(exc, OSError) and _raised_in(exc, "asyncpg.")
+
+
+def _raised_in(exc: BaseException, module_prefix: str) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(module_prefix):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _as_service_error(exc: BaseException) -> BaseException:
     """PostgreSQL class 22 ("data exception": a NUL character in text, a number or date out of
     range) means the caller's data could not be stored: a bad request, not a server fault.
-    Services should validate first; this keeps what slips through from becoming INTERNAL."""
+    Services should validate first; this keeps what slips through from becoming INTERNAL.
+    An unreachable database is UNAVAILABLE (503 at the gateway, retryable), not INTERNAL."""
     code = _sqlstate(exc)
     if code is not None and code.startswith("22"):
         return InvalidArgument(
@@ -105,6 +151,8 @@ def _as_service_error(exc: BaseException) -> BaseException:
             f"range; SQLSTATE {code})",
             code="unstorable_value",
         )
+    if _database_unreachable(exc, code):
+        return Unavailable("the database is unavailable; retry shortly", code="database_unavailable")
     return exc
 
 
@@ -132,11 +180,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     return await behavior(request, context)
                 except BaseException as exc:
+                    guard.failed(exc)
                     if _is_abort(exc):
                         raise
                     await guard.handle(exc, context)
                 finally:
-                    guard.finished(started)
+                    guard.finished(started, context)
                     reset_request_id(token)
 
             return wrapper
@@ -154,11 +203,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     else:
                         await result
                 except BaseException as exc:
+                    guard.failed(exc)
                     if _is_abort(exc) or isinstance(exc, GeneratorExit):
                         raise
                     await guard.handle(exc, context)
                 finally:
-                    guard.finished(started)
+                    guard.finished(started, context)
                     reset_request_id(token)
 
             return wrapper

@@ -13,8 +13,10 @@ from kefu_common.db import Database
 from kefu_common.embedded import resolve_database_url
 from kefu_common.grpc_server import GrpcServer, ServiceSpec
 from kefu_common.logging import configure_logging, get_logger
+from kefu_common.metrics import MetricsExporter
 from kefu_common.migrations import upgrade
 from kefu_common.settings import PROJECT_ROOT, GrpcServiceSettings
+from kefu_common.tracing import configure_tracing
 
 S = TypeVar("S", bound=GrpcServiceSettings)
 
@@ -46,6 +48,10 @@ class GrpcService(Generic[S]):
     async def create_server(self, settings: S, url: str) -> GrpcServer:
         db = Database(url, schema=self.schema, pool_size=settings.db_pool_size)
         built = await self.build(settings, db)
+        if settings.metrics_port:
+            exporter = MetricsExporter(settings.grpc_host, settings.metrics_port)
+            exporter.start()
+            built.on_stop.append(exporter.stop)
         return GrpcServer(
             name=self.name,
             bind=settings.grpc_bind,
@@ -75,6 +81,7 @@ class GrpcService(Generic[S]):
         configure_logging(
             self.name, level=settings.log_level, fmt=settings.effective_log_format
         )
+        configure_tracing(self.name, enabled=settings.tracing_enabled)
         log = get_logger(f"kefu.{self.name}")
         url = self.database_url(settings)
         if args.command == "migrate" or args.migrate:

@@ -30,6 +30,11 @@ class BaseServiceSettings(BaseSettings):
         description="json or console; defaults to json in prod, console otherwise",
     )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("KEFU_LOG_LEVEL"))
+    tracing_enabled: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("KEFU_TRACING_ENABLED"),
+        description="export OpenTelemetry spans over OTLP (OTEL_EXPORTER_OTLP_* variables)",
+    )
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL"),
@@ -55,6 +60,8 @@ class GrpcServiceSettings(BaseServiceSettings):
     grpc_port: int = Field(default=0, ge=0, le=65535)
     grpc_reflection: bool = True
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Prometheus text exposition on http://<grpc_host>:<metrics_port>/metrics; 0 = not served.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
     @property
     def grpc_bind(self) -> str:

@@ -21,6 +21,7 @@ from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.logging import get_logger
+from kefu_common.metrics import CONSUMER_LAST_SEQUENCE
 from kefu_common.protoconv import from_timestamp
 from kefu_common.tasks import BackgroundLoop
 
@@ -95,7 +96,9 @@ class TicketEventConsumer:
         self._call = self.stub.WatchEvents(ticketing_pb2.WatchEventsRequest(after_sequence=after))
         try:
             async for event in self._call:
-                if await self.store(event):
+                stored = await self.store(event)
+                CONSUMER_LAST_SEQUENCE.set(event.sequence)
+                if stored:
                     log.debug("ticket_event_stored", sequence=event.sequence, type=event.type)
                     if self.on_stored is not None:
                         self.on_stored()

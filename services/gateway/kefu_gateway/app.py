@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kefu_common.logging import configure_logging, get_logger
+from kefu_common.tracing import configure_tracing
 from kefu_gateway.clients import Clients
+from kefu_gateway.routes import metrics as metrics_routes
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.problems import install_problem_handlers
 from kefu_gateway.routes import agents, escalation, health, qa, reports, sla, tickets
@@ -26,8 +28,9 @@ Every response carries `X-Request-ID`; send your own to correlate logs across se
 
 def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool = True) -> FastAPI:
     settings = settings or GatewaySettings()
-    if configure_logs:
+    if configure_logs:  # process-wide set-up, when create_app is the process's entry point
         configure_logging("gateway", level=settings.log_level, fmt=settings.effective_log_format)
+        configure_tracing("gateway", enabled=settings.tracing_enabled)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,6 +68,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
     app.include_router(escalation.router)
     app.include_router(sla.router)
     app.include_router(qa.router)
+    app.include_router(metrics_routes.router)
     # Outermost last: the request id is bound before the size limit can reject anything.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

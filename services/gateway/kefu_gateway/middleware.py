@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: correlation id, access log and a request-body size limit."""
+"""Pure ASGI middleware: correlation id, access log, metrics and a request-body size limit."""
 
 from __future__ import annotations
 
@@ -14,15 +14,18 @@ from kefu_common.context import (
     set_request_id,
 )
 from kefu_common.logging import get_logger
+from kefu_common.metrics import observe_http
 from kefu_common.problem import PROBLEM_CONTENT_TYPE, Problem
+from kefu_common.tracing import annotate_current_span
 
 log = get_logger("kefu.gateway.http")
 _HEADER = REQUEST_ID_HEADER.lower().encode()
-_QUIET_PATHS = frozenset({"/healthz", "/readyz"})
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class RequestContextMiddleware:
-    """Binds X-Request-ID (the caller's, or a new one), echoes it and logs the request."""
+    """Binds X-Request-ID (the caller's, or a new one), echoes it, logs the request and counts
+    it in the Prometheus metrics by route template."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -36,6 +39,7 @@ class RequestContextMiddleware:
         token = set_request_id(request_id)
         started = time.perf_counter()
         status = 500
+        annotate_current_span(**{"kefu.request_id": request_id})  # FastAPI's request span
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -49,6 +53,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            observe_http(scope["method"], scope.get("route"), status, started)
             if scope["path"] not in _QUIET_PATHS:
                 log.info(
                     "http_request",

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu_common.metrics import OUTBOX_LAST_SEQUENCE
 from kefu_ticketing.models import OutboxEvent
 
 OUTBOX_LOCK_KEY = zlib.crc32(b"kefu-ticketing-outbox")
@@ -55,4 +56,5 @@ async def append_event(
         text("SELECT pg_notify(:channel, :sequence)"),
         {"channel": NOTIFY_CHANNEL, "sequence": str(event.sequence)},
     )
+    OUTBOX_LAST_SEQUENCE.set(event.sequence)
     return event
