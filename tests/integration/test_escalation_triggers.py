@@ -390,3 +390,23 @@ async def test_two_timer_replicas_fire_each_breach_and_escalation_once(db) -> No
             {"t": tickets})).all()
     assert breaches == 40  # first response of each ticket, once
     assert sorted(n for _, n in escalated) == [1] * 40
+
+
+async def test_timer_facts_and_escalations_are_counted_in_metrics(db) -> None:
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    breaches = sample("kefu_escalation_clock_facts_total", kind="breached", target="first_response")
+    escalated = sample("kefu_escalations_total", trigger="breach", to_level="L1")
+    lag_count = sample("kefu_escalation_timer_lag_seconds_count")
+    inbox = Inbox(db)
+    p = projector(inbox)
+    long_ago = T0 - 400 * 24 * H  # before every other test's deadlines: this tick fires only ours
+    await inbox.created(long_ago)
+    await inbox.project(p)
+    await tick(db, p, long_ago + 2 * H)
+    assert sample("kefu_escalation_clock_facts_total", kind="breached", target="first_response") == breaches + 1
+    assert sample("kefu_escalations_total", trigger="breach", to_level="L1") == escalated + 1
+    assert sample("kefu_escalation_timer_lag_seconds_count") == lag_count + 2  # the warning and the breach

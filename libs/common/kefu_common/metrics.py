@@ -71,6 +71,22 @@ CONSUMER_LAST_SEQUENCE = Gauge(
     "Highest ticketing event sequence the escalation inbox has stored.",
 )
 
+SLA_TIMER_LAG_SECONDS = Histogram(
+    "kefu_escalation_timer_lag_seconds",
+    "From the instant a warning/breach fell due to the timer pass that recorded it.",
+    buckets=LATENCY_BUCKETS,
+)
+SLA_CLOCK_FACTS = Counter(
+    "kefu_escalation_clock_facts_total",
+    "Warnings and breaches recorded by the SLA timer, by kind and target.",
+    ["kind", "target"],
+)
+ESCALATIONS = Counter(
+    "kefu_escalations_total",
+    "Escalations recorded, by trigger and the level they went to.",
+    ["trigger", "to_level"],
+)
+
 UNMATCHED_ROUTE = "unmatched"  # 404s are not labelled by their path (unbounded cardinality)
 
 

@@ -57,6 +57,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.clock import Clock
 from kefu_common.logging import get_logger
+from kefu_common.metrics import SLA_CLOCK_FACTS, SLA_TIMER_LAG_SECONDS
 from kefu_escalation.calendar import BusinessCalendar
 from kefu_escalation.escalations import Escalator, wake_timers
 from kefu_escalation.models import SlaPolicy
@@ -440,6 +441,9 @@ class ClockProjector:
                 deadline = clocks.next_deadline()
             deadlines.append(deadline)
         stored = await _insert_many(session, [(row.ticket_id, e, None) for row, e in fired])
+        for _, e in fired:
+            SLA_CLOCK_FACTS.labels(e.kind, e.target or "").inc()
+            SLA_TIMER_LAG_SECONDS.observe(max(0.0, (now - e.at).total_seconds()))
         await self.escalator.timer_facts(session, fired)
         await _execute(session,
             text("UPDATE escalation.clock_ticket c SET next_deadline = v.d, updated_at = :now "

@@ -45,6 +45,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import AlreadyExists
 from kefu_common.logging import get_logger
+from kefu_common.metrics import ESCALATIONS
 from kefu_escalation.calendar import BusinessCalendar
 from kefu_escalation.sla_clock import ClockEvent
 
@@ -166,6 +167,7 @@ class Escalator:
                           payload=escalation_payload(row))
         if ack_due is not None:
             await wake_timers(session)
+        ESCALATIONS.labels(trigger, target).inc()
         log.info("ticket_escalated", ticket_id=str(ticket_id), cycle=cycle, trigger=trigger,
                  from_level=current, to_level=target)
         return row, ""
@@ -245,6 +247,7 @@ class Escalator:
                  "cal": [p["cal"] for p in planned], "ack": [p["ack"] for p in planned]})).all()
             top: dict[uuid.UUID, str] = {}
             for r in inserted:
+                ESCALATIONS.labels("breach", r.to_level).inc()
                 top[r.ticket_id] = max(top.get(r.ticket_id, "L0"), r.to_level)
                 notices.append(Notice(r.ticket_id, "escalation", r.to_level, r.created_at, f"escalation:{r.id}",
                                       escalation_payload(r), r.id))
