@@ -15,6 +15,7 @@ from sqlalchemy import func, text
 from sqlmodel import col, select
 
 from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from kefu_common.clock import SystemClock
 from kefu_common.db import Database
 from kefu_scoring import service
 from kefu_scoring.models import SCHEMA, Evaluation
@@ -85,26 +86,37 @@ async def test_evaluation_is_scored_stored_and_returned(
         "ticket-1",
         "agent-7",
     )
-    assert (reply.ruleset_id, reply.ruleset_version) == ("default", 1)
-    assert (reply.total_score, reply.grade) == (80.0, "B")
-    assert [(h.turn_index, h.start, h.end, h.matched_text) for h in reply.hits] == [
-        (1, 4, 7, "不知道"),
-        (1, 8, 12, "你自己看"),
+    assert (reply.ruleset_id, reply.ruleset_version) == ("default", 2)
+    # process 20 - 5 (no greeting) = 15, attitude 25 - 2 x 10 = 5: 75 of 100 points.
+    assert (reply.total_score, reply.grade, reply.fatal) == (75.0, "C", False)
+    assert [(h.rule_id, h.turn_index, h.start, h.end, h.matched_text, h.points) for h in reply.hits] == [
+        ("greeting-required", 1, 0, 0, "", -5.0),
+        ("forbidden-phrases", 1, 4, 7, "不知道", -10.0),
+        ("forbidden-phrases", 1, 8, 12, "你自己看", -10.0),
     ]
-    assert {(h.rule_id, h.rule_version, h.dimension, h.points) for h in reply.hits} == {
-        ("forbidden-phrases", 1, "attitude", -10.0)
+    assert {(h.rule_version, h.dimension, h.severity) for h in reply.hits[1:]} == {
+        (1, "attitude", "major")
     }
+    assert "expected and not found" in reply.hits[0].detail
+    assert [(d.dimension, d.weight, d.score, d.applicable) for d in reply.dimensions] == [
+        ("compliance", 40.0, 40.0, True),
+        ("process", 20.0, 15.0, True),
+        ("attitude", 25.0, 5.0, True),
+        ("skill", 15.0, 15.0, True),
+    ]
+    assert set(reply.not_applicable) == {"closing-required", "no-help-offered"}
+    assert reply.language == "zh"
     assert reply.HasField("created_at")
 
     [row] = await stored(db, request_id)
     assert str(row.id) == reply.id
     assert (row.total_score, row.grade, row.ruleset_id, row.ruleset_version) == (
-        80.0,
-        "B",
+        75.0,
+        "C",
         "default",
-        1,
+        2,
     )
-    assert [h["matched_text"] for h in row.hits] == ["不知道", "你自己看"]
+    assert [h["matched_text"] for h in row.hits] == ["", "不知道", "你自己看"]
     assert row.request_hash == service.request_hash(
         service.Conversation(
             request_id=request_id,
@@ -229,7 +241,7 @@ async def test_concurrent_duplicate_request_returns_the_evaluation_committed_fir
     # look-up misses it and its INSERT blocks on the unique index until we commit.
     async with db.session() as session:
         first = await service.score_conversation(
-            session, ruleset=service.load_ruleset(), conversation=conversation
+            session, ruleset=service.load_ruleset(), conversation=conversation, clock=SystemClock()
         )
         call = asyncio.ensure_future(
             stub.ScoreConversation(score_request(request_id, turn(AGENT, "不归我管")))
@@ -238,7 +250,10 @@ async def test_concurrent_duplicate_request_returns_the_evaluation_committed_fir
 
     reply = await call
     assert reply.id == str(first.id)
-    assert (reply.total_score, [h.matched_text for h in reply.hits]) == (90.0, ["不归我管"])
+    assert (reply.total_score, [h.matched_text for h in reply.hits]) == (
+        first.total_score,
+        ["", "不归我管"],  # no greeting, shirking
+    )
     assert len(await stored(db, request_id)) == 1
 
 

@@ -32,7 +32,42 @@ class Evaluation(SQLModel, table=True):
     total_score: float
     grade: str = Field(max_length=1)  # A | B | C | D
     hits: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB, nullable=False)
+    # Scorecard detail (migration 0002). Every text in here is PII-masked.
+    dimensions: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB, nullable=False)
+    fatal: bool = False
+    not_applicable: list[str] = Field(default_factory=list, sa_type=JSONB, nullable=False)
+    emotion: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB, nullable=False)
+    language: str = Field(default="unknown", max_length=8)
+    risk_flags: list[str] = Field(default_factory=list, sa_type=JSONB, nullable=False)
+    signal_ids: list[str] = Field(default_factory=list, sa_type=JSONB, nullable=False)
+    # The transcript as stored: [{"role", "text" (masked), "start_ms", "end_ms"}].
+    turns: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB, nullable=False)
     # Left unset by the service: PostgreSQL's now() fills it and the INSERT returns it.
     created_at: datetime | None = timestamp_field(
         default=None, nullable=False, sa_column_kwargs={"server_default": func.now()}
     )
+
+
+class SignalOutbox(SQLModel, table=True):
+    """Risk signals for the escalation service, written in the same transaction as the
+    evaluation or real-time alert that raised them and delivered by the relay (signals.py).
+    `signal_id` is deterministic (conversation + kind), so a retry, a replica or the
+    real-time path and the final scorecard all name the same signal: it is stored and
+    delivered once."""
+
+    __tablename__ = "signal_outbox"
+    __table_args__ = {"schema": SCHEMA}
+
+    signal_id: str = Field(primary_key=True, max_length=128)
+    ticket_id: str = Field(max_length=128)
+    conversation_id: str = Field(default="", max_length=128)
+    kind: str = Field(max_length=32)
+    source: str = Field(default="scoring", max_length=64)
+    detail: str = Field(default="", max_length=1000)  # PII-masked
+    occurred_at: datetime = timestamp_field(nullable=False)
+    status: str = Field(default="pending", max_length=16)  # pending | delivered | rejected
+    attempts: int = 0
+    next_attempt_at: datetime = timestamp_field(nullable=False)
+    delivered_at: datetime | None = timestamp_field(default=None, nullable=True)
+    last_error: str = Field(default="", max_length=500)
+    note: str = Field(default="", max_length=500)

@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
 from typing import Any
 
 import grpc
 
 from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from kefu_common.clock import Clock
 from kefu_common.db import Database
+from kefu_common.errors import InvalidArgument
 from kefu_common.protoconv import enum_to_str, to_timestamp
 from kefu_scoring import service
+from kefu_scoring.engine import compile_ruleset
 from kefu_scoring.models import Evaluation
+from kefu_scoring.rules import Ruleset
 
 
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
-    def __init__(self, db: Database, ruleset: service.Ruleset) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ruleset: Ruleset,
+        clock: Clock,
+        *,
+        on_signals: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
         self.ruleset = ruleset
+        self.compiled = compile_ruleset(ruleset)  # once, at start-up
+        self.clock = clock
+        self.on_signals = on_signals
+
+    async def _score(self, conversation: service.Conversation) -> Evaluation:
+        evaluation = await self.db.idempotent(
+            lambda session: service.score_conversation(
+                session, ruleset=self.ruleset, conversation=conversation, clock=self.clock
+            ),
+            lambda session: service.find_stored(session, conversation=conversation),
+        )
+        if evaluation.signal_ids and self.on_signals:
+            self.on_signals()
+        return evaluation
 
     async def ScoreConversation(
         self, request: scoring_pb2.ScoreConversationRequest, context: grpc.aio.ServicerContext
@@ -26,23 +53,116 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             conversation_id=request.conversation_id,
             ticket_id=request.ticket_id,
             agent_id=request.agent_id,
-            turns=tuple(
-                service.Turn(
-                    role=enum_to_str(scoring_pb2.Role, t.role),
-                    text=t.text,
-                    start_ms=t.start_ms,
-                    end_ms=t.end_ms,
-                )
-                for t in request.turns
-            ),
+            turns=tuple(_turn(t) for t in request.turns),
         )
-        evaluation = await self.db.idempotent(
-            lambda session: service.score_conversation(
-                session, ruleset=self.ruleset, conversation=conversation
-            ),
-            lambda session: service.find_stored(session, conversation=conversation),
-        )
+        return _evaluation_pb(await self._score(conversation))
+
+    async def GetEvaluation(
+        self, request: scoring_pb2.GetEvaluationRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.Evaluation:
+        async with self.db.session() as session:
+            evaluation = await service.get_evaluation(session, request.id)
         return _evaluation_pb(evaluation)
+
+    async def StreamConversation(
+        self,
+        request_iterator: AsyncIterator[scoring_pb2.StreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[scoring_pb2.StreamEvent]:
+        conversation: service.Conversation | None = None
+        turns: list[service.Turn] = []
+        async for message in request_iterator:
+            item = message.WhichOneof("item")
+            if item == "start":
+                if conversation is not None:
+                    raise InvalidArgument("start was already sent", code="stream_already_started")
+                conversation = _stream_start(message.start)
+            elif conversation is None:
+                raise InvalidArgument(
+                    "the first message of a stream must be start", code="stream_not_started"
+                )
+            elif item == "turn":
+                if len(turns) >= service.MAX_TURNS:
+                    raise InvalidArgument(
+                        f"a stream holds at most {service.MAX_TURNS} turns", code="too_many_turns"
+                    )
+                turn = _turn(message.turn)
+                async with self.db.session() as session:
+                    outcome = await service.realtime_turn(
+                        session, compiled=self.compiled, conversation=conversation, turn=turn,
+                        index=len(turns), clock=self.clock,
+                    )
+                if outcome.signal_ids and self.on_signals:
+                    self.on_signals()
+                turns.append(turn)
+                for hit, signal in outcome.alerts:
+                    yield scoring_pb2.StreamEvent(
+                        alert=scoring_pb2.Alert(
+                            rule_id=hit.rule_id,
+                            rule_version=hit.rule_version,
+                            kind=signal.kind,
+                            severity=hit.severity,
+                            turn_index=hit.turn_index,
+                            start=hit.start,
+                            end=hit.end,
+                            matched_text=hit.matched_text,
+                            signal_id=outcome.signal_ids.get(signal.kind, ""),
+                        )
+                    )
+                ack = scoring_pb2.TurnAck(turn_index=len(turns) - 1)
+                if outcome.emotion is not None:
+                    ack.emotion.CopyFrom(_turn_emotion_pb(asdict(outcome.emotion)))
+                yield scoring_pb2.StreamEvent(turn_ack=ack)
+            elif item == "end":
+                finished = service.Conversation(
+                    request_id=conversation.request_id,
+                    conversation_id=conversation.conversation_id,
+                    ticket_id=conversation.ticket_id,
+                    agent_id=conversation.agent_id,
+                    turns=tuple(turns),
+                )
+                evaluation = await self._score(finished)
+                yield scoring_pb2.StreamEvent(evaluation=_evaluation_pb(evaluation))
+                return
+            else:
+                raise InvalidArgument("empty stream message", code="invalid_stream_message")
+        if conversation is not None:
+            raise InvalidArgument("the stream ended without end", code="stream_not_ended")
+
+
+def _stream_start(start: scoring_pb2.StreamStart) -> service.Conversation:
+    if not start.conversation_id:
+        raise InvalidArgument(
+            "start.conversation_id is required", code="invalid_conversation_id"
+        )
+    conversation = service.Conversation(
+        request_id=start.request_id or f"stream:{start.conversation_id}",
+        conversation_id=start.conversation_id,
+        ticket_id=start.ticket_id,
+        agent_id=start.agent_id,
+        turns=(),
+    )
+    service.validate_references(conversation)
+    return conversation
+
+
+def _turn(t: scoring_pb2.Turn) -> service.Turn:
+    return service.Turn(
+        role=enum_to_str(scoring_pb2.Role, t.role),
+        text=t.text,
+        start_ms=t.start_ms,
+        end_ms=t.end_ms,
+    )
+
+
+def _turn_emotion_pb(d: dict[str, Any]) -> scoring_pb2.TurnEmotion:
+    return scoring_pb2.TurnEmotion(
+        turn_index=d["turn_index"],
+        label=d["label"],
+        intensity=d["intensity"],
+        score=d["score"],
+        cues=list(d["cues"]),
+    )
 
 
 def _hit_pb(hit: dict[str, Any]) -> scoring_pb2.Hit:
@@ -55,10 +175,16 @@ def _hit_pb(hit: dict[str, Any]) -> scoring_pb2.Hit:
         end=hit["end"],
         matched_text=hit["matched_text"],
         points=hit["points"],
+        severity=hit.get("severity", ""),
+        fatal=hit.get("fatal", False),
+        detail=hit.get("detail", ""),
+        alert=hit.get("alert") or "",
     )
 
 
 def _evaluation_pb(evaluation: Evaluation) -> scoring_pb2.Evaluation:
+    emotion = evaluation.emotion or {}
+    peak = emotion.get("peak_negative")
     return scoring_pb2.Evaluation(
         id=str(evaluation.id),
         conversation_id=evaluation.conversation_id,
@@ -70,4 +196,18 @@ def _evaluation_pb(evaluation: Evaluation) -> scoring_pb2.Evaluation:
         grade=evaluation.grade,
         hits=[_hit_pb(hit) for hit in evaluation.hits],
         created_at=to_timestamp(evaluation.created_at) if evaluation.created_at else None,
+        dimensions=[scoring_pb2.DimensionScore(**d) for d in evaluation.dimensions],
+        fatal=evaluation.fatal,
+        not_applicable=evaluation.not_applicable,
+        emotion=scoring_pb2.Emotion(
+            turns=[_turn_emotion_pb(t) for t in emotion.get("turns", [])],
+            trend=emotion.get("trend", "none"),
+            start=emotion.get("start", 0.0),
+            end=emotion.get("end", 0.0),
+            overall=emotion.get("overall", "neutral"),
+            peak_negative=-1 if peak is None else peak,
+        ),
+        language=evaluation.language,
+        risk_flags=evaluation.risk_flags,
+        signal_ids=evaluation.signal_ids,
     )
