@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -18,23 +17,10 @@ from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kefu_common.clock import SystemClock
 from kefu_common.db import Database
 from kefu_scoring import service
-from kefu_scoring.models import SCHEMA, Evaluation
+from kefu_scoring.models import Evaluation
 
 AGENT = scoring_pb2.ROLE_AGENT
 CUSTOMER = scoring_pb2.ROLE_CUSTOMER
-
-
-@pytest.fixture
-async def stub(scoring_addr: str) -> AsyncIterator[scoring_pb2_grpc.ScoringServiceStub]:
-    async with grpc.aio.insecure_channel(scoring_addr) as channel:
-        yield scoring_pb2_grpc.ScoringServiceStub(channel)
-
-
-@pytest.fixture(scope="module")
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, schema=SCHEMA, pool_size=2)
-    yield database
-    await database.dispose()
 
 
 def new_request_id() -> str:
@@ -69,10 +55,10 @@ async def stored(db: Database, request_id: str) -> list[Evaluation]:
 
 
 async def test_evaluation_is_scored_stored_and_returned(
-    stub: scoring_pb2_grpc.ScoringServiceStub, db: Database
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub, scoring_db: Database
 ) -> None:
     request_id = new_request_id()
-    reply = await stub.ScoreConversation(
+    reply = await scoring_stub.ScoreConversation(
         score_request(
             request_id,
             turn(CUSTOMER, "我的退款呢? calm down 是什么意思", 0, 3_000),
@@ -108,7 +94,7 @@ async def test_evaluation_is_scored_stored_and_returned(
     assert reply.language == "zh"
     assert reply.HasField("created_at")
 
-    [row] = await stored(db, request_id)
+    [row] = await stored(scoring_db, request_id)
     assert str(row.id) == reply.id
     assert (row.total_score, row.grade, row.ruleset_id, row.ruleset_version) == (
         75.0,
@@ -132,29 +118,29 @@ async def test_evaluation_is_scored_stored_and_returned(
 
 
 async def test_retry_with_the_same_request_id_returns_the_stored_evaluation(
-    stub: scoring_pb2_grpc.ScoringServiceStub, db: Database
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub, scoring_db: Database
 ) -> None:
     request = score_request(new_request_id(), turn(AGENT, "没办法"))
-    first = await stub.ScoreConversation(request)
-    again = await stub.ScoreConversation(request)
+    first = await scoring_stub.ScoreConversation(request)
+    again = await scoring_stub.ScoreConversation(request)
 
     assert again == first  # same id, same created_at, same hits
-    assert len(await stored(db, request.request_id)) == 1
+    assert len(await stored(scoring_db, request.request_id)) == 1
 
 
 async def test_reused_request_id_with_a_different_body_is_already_exists(
-    stub: scoring_pb2_grpc.ScoringServiceStub, db: Database
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub, scoring_db: Database
 ) -> None:
     request_id = new_request_id()
-    first = await stub.ScoreConversation(score_request(request_id, turn(AGENT, "您好")))
+    first = await scoring_stub.ScoreConversation(score_request(request_id, turn(AGENT, "您好")))
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.ScoreConversation(score_request(request_id, turn(AGENT, "不知道")))
+        await scoring_stub.ScoreConversation(score_request(request_id, turn(AGENT, "不知道")))
 
     assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert error_code(raised.value) == "idempotency_key_reused"
     assert request_id in (raised.value.details() or "")
-    [row] = await stored(db, request_id)
+    [row] = await stored(scoring_db, request_id)
     assert (str(row.id), row.total_score, row.hits) == (first.id, 100.0, [])
 
 
@@ -177,35 +163,35 @@ async def test_reused_request_id_with_a_different_body_is_already_exists(
     ],
 )
 async def test_invalid_conversation_is_invalid_argument_and_nothing_is_written(
-    stub: scoring_pb2_grpc.ScoringServiceStub,
-    db: Database,
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub,
+    scoring_db: Database,
     turns: list[scoring_pb2.Turn],
     code: str,
     message: str,
 ) -> None:
     request_id = new_request_id()
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.ScoreConversation(score_request(request_id, *turns))
+        await scoring_stub.ScoreConversation(score_request(request_id, *turns))
 
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_code(raised.value) == code
     assert message in (raised.value.details() or "")
-    assert await stored(db, request_id) == []
+    assert await stored(scoring_db, request_id) == []
 
 
 async def test_missing_request_id_is_invalid_argument_and_nothing_is_written(
-    stub: scoring_pb2_grpc.ScoringServiceStub, db: Database
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub, scoring_db: Database
 ) -> None:
-    async with db.session() as session:
+    async with scoring_db.session() as session:
         before = (await session.exec(select(func.count()).select_from(Evaluation))).one()
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.ScoreConversation(score_request("", turn(AGENT, "不知道")))
+        await scoring_stub.ScoreConversation(score_request("", turn(AGENT, "不知道")))
 
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_code(raised.value) == "invalid_request_id"
     assert "request_id is required" in (raised.value.details() or "")
-    async with db.session() as session:
+    async with scoring_db.session() as session:
         after = (await session.exec(select(func.count()).select_from(Evaluation))).one()
     assert after == before
 
@@ -227,7 +213,7 @@ async def wait_for_insert_blocked_on_a_lock(db: Database, timeout: float = 10.0)
 
 
 async def test_concurrent_duplicate_request_returns_the_evaluation_committed_first(
-    stub: scoring_pb2_grpc.ScoringServiceStub, db: Database
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub, scoring_db: Database
 ) -> None:
     request_id = new_request_id()
     conversation = service.Conversation(
@@ -239,14 +225,14 @@ async def test_concurrent_duplicate_request_returns_the_evaluation_committed_fir
     )
     # Another caller has inserted the same request_id but not committed yet: the server's
     # look-up misses it and its INSERT blocks on the unique index until we commit.
-    async with db.session() as session:
+    async with scoring_db.session() as session:
         first = await service.score_conversation(
             session, ruleset=service.load_ruleset(), conversation=conversation, clock=SystemClock()
         )
         call = asyncio.ensure_future(
-            stub.ScoreConversation(score_request(request_id, turn(AGENT, "不归我管")))
+            scoring_stub.ScoreConversation(score_request(request_id, turn(AGENT, "不归我管")))
         )
-        await wait_for_insert_blocked_on_a_lock(db)
+        await wait_for_insert_blocked_on_a_lock(scoring_db)
 
     reply = await call
     assert reply.id == str(first.id)
@@ -254,7 +240,7 @@ async def test_concurrent_duplicate_request_returns_the_evaluation_committed_fir
         first.total_score,
         ["", "不归我管"],  # no greeting, shirking
     )
-    assert len(await stored(db, request_id)) == 1
+    assert len(await stored(scoring_db, request_id)) == 1
 
 
 async def test_health_check_reports_the_scoring_service_serving(scoring_addr: str) -> None:

@@ -9,7 +9,7 @@ are the evidence). See docs/scoring.md for the trade-off and the measured accura
 Scoring a turn: lexicon entries are found with the same Aho-Corasick matcher as the rules
 (leftmost-longest, so 不满意 is one negative word, not 不 + 满意). A negator (不, 没有, not,
 never ...) or an intensifier (很, 太, very ...) just before a sentiment word (at most
-`MAX_GAP` characters, no clause break in between) flips it (damped to 75 %) or scales it.
+`MAX_GAP` characters, no clause break in between) flips it (damped: a negated positive keeps 75 %, a negated negative 40 %) or scales it.
 Exclamation marks strengthen a negative turn. Score <= -1 is negative, >= 1 positive;
 intensity = |score| / 4 capped at 1.
 """
@@ -28,7 +28,10 @@ from kefu_scoring.text import normalise
 
 LEXICON_PATH = Path(__file__).parent / "lexicon" / "emotion.json"
 MAX_GAP = 3  # characters between a modifier and its sentiment word
-NEGATION_DAMPING = 0.75
+# A negated positive word is nearly as negative ("not good"); a negated negative word is only
+# mildly positive ("not angry" is closer to neutral than to happy).
+NEGATED_POSITIVE = 0.75
+NEGATED_NEGATIVE = 0.4
 THRESHOLD = 1.0
 STRONG_INTENSITY = 0.75  # a negative turn at least this intense raises a risk signal
 _BREAK = re.compile(r"[,.;!?，。；！？、\n]")
@@ -106,7 +109,7 @@ class EmotionLexicon:
             if entry.weight is not None:
                 weight = entry.weight * boost
                 if negations % 2:
-                    weight = -weight * NEGATION_DAMPING
+                    weight = -weight * (NEGATED_POSITIVE if weight > 0 else NEGATED_NEGATIVE)
                 score += weight
                 os_, oe = norm.span(s, e)
                 cues.append(text[os_:oe])
