@@ -375,3 +375,21 @@ def test_realtime_evaluates_only_realtime_rules_on_the_one_turn() -> None:
     )
     [hit] = compile_ruleset(rs).evaluate_turn(c("我要打12315投诉你们"), 7)
     assert (hit.rule_id, hit.turn_index, hit.start, hit.end, hit.matched_text) == ("risk", 7, 3, 8, "12315")
+
+
+# --- language -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("texts", "language"),
+    [
+        (["我要投诉你们", "您好，请讲"], "zh"),
+        (["I want a refund", "Sure, let me check"], "en"),
+        (["我的 order number 是 12345", "OK 我帮您查一下 tracking"], "mixed"),
+        (["12345", "..."], "unknown"),
+    ],
+)
+def test_language_is_detected_per_conversation(texts: list[str], language: str) -> None:
+    from kefu_scoring.text import detect_language
+
+    assert detect_language(texts) == language

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kefu_scoring.matcher import KeywordMatcher, longest_non_overlapping
-from kefu_scoring.text import normalise
+from kefu_scoring.text import Normalised, normalise
 
 LEXICON_PATH = Path(__file__).parent / "lexicon" / "emotion.json"
 MAX_GAP = 3  # characters between a modifier and its sentiment word
@@ -85,8 +85,14 @@ class EmotionLexicon:
 
     def score_text(self, text: str) -> tuple[float, tuple[str, ...]]:
         norm = normalise(text)
+        return self._score(norm, text, longest_non_overlapping(list(self.matcher.find(norm.text))))
+
+    def _score(
+        self, norm: Normalised, text: str, matches: list[tuple[int, int, int]]
+    ) -> tuple[float, tuple[str, ...]]:
+        if not matches:
+            return 0.0, ()
         t = norm.text
-        matches = longest_non_overlapping(list(self.matcher.find(t)))
         entries = self.entries
         score = 0.0
         cues: list[str] = []
@@ -120,7 +126,23 @@ class EmotionLexicon:
 
     def turn(self, index: int, text: str) -> TurnEmotion:
         score, cues = self.score_text(text)
-        return TurnEmotion(index, _label(score), round(min(1.0, abs(score) / 4), 2), score, cues)
+        return _emotion(index, score, cues)
+
+    def turns(
+        self, indexes: Sequence[int], norms: Sequence[Normalised], texts: Sequence[str]
+    ) -> list[TurnEmotion]:
+        """Emotion of many already normalised turns, with one automaton pass over them all."""
+        found: list[list[tuple[int, int, int]]] = [[] for _ in norms]
+        for ti, s, e, kid in self.matcher.find_in_turns([n.text for n in norms]):
+            found[ti].append((s, e, kid))
+        return [
+            _emotion(index, *self._score(norm, text, longest_non_overlapping(matches)))
+            for index, norm, text, matches in zip(indexes, norms, texts, found)
+        ]
+
+
+def _emotion(index: int, score: float, cues: tuple[str, ...]) -> TurnEmotion:
+    return TurnEmotion(index, _label(score), round(min(1.0, abs(score) / 4), 2), score, cues)
 
 
 def _label(score: float) -> str:
@@ -135,7 +157,12 @@ def default_lexicon() -> EmotionLexicon:
 def trajectory(turns: Sequence[tuple[str | None, str]], lexicon: EmotionLexicon | None = None) -> Trajectory:
     """Emotion of every customer turn of (role, text) pairs, and how it moved."""
     lex = lexicon or default_lexicon()
-    emotions = tuple(lex.turn(i, text) for i, (role, text) in enumerate(turns) if role == "customer")
+    return trajectory_of(tuple(lex.turn(i, text) for i, (role, text) in enumerate(turns) if role == "customer"))
+
+
+def trajectory_of(emotions: Sequence[TurnEmotion]) -> Trajectory:
+    """How the customer's emotion moved over their turns (in order)."""
+    emotions = tuple(emotions)
     if not emotions:
         return Trajectory((), 0.0, 0.0, "none", "neutral", None)
     third = max(1, len(emotions) // 3)

@@ -39,9 +39,9 @@ from kefu_scoring.rules import (
     TurnCountCondition,
     uses_timing,
 )
-from kefu_scoring.matcher import KeywordMatcher, longest_non_overlapping
+from kefu_scoring.matcher import SEPARATOR, KeywordMatcher, longest_non_overlapping, normalise_all
 from kefu_scoring.pii import find_pii
-from kefu_scoring.text import Normalised, normalise, normalise_keyword
+from kefu_scoring.text import Normalised, normalise_keyword
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +96,9 @@ class Score:
 
 
 _EMPTY: tuple[bool, list[Evidence]] = (False, [])
+# Anchors, lookarounds and escapes that could behave differently on the joined turns than on
+# one turn: such a regex is only ever run turn by turn.
+_CONTEXT_SENSITIVE = re.compile(r"[\^$]|\(\?[<=!]|\\[AZbB0x]|\\[^dDwWsS.\\]")
 _DIGITISH = "[0-9零〇一二三四五六七八九幺两]"
 _MAYBE_PII = re.compile(f"{_DIGITISH}(?:[ ()-]{{0,2}}{_DIGITISH}){{6}}|@")
 
@@ -112,6 +115,12 @@ class _Ctx:
     by_role: dict[str | None, list[int]] = field(default_factory=dict)
     scopes: dict[int, list[int]] = field(default_factory=dict)
     results: dict[int, tuple[bool, list[Evidence]]] = field(default_factory=dict)
+    _joined: str | None = None
+
+    def joined(self) -> str:
+        if self._joined is None:
+            self._joined = SEPARATOR.join(n.text for n in self.norms)
+        return self._joined
 
     def evidence(self, ti: int, s: int, e: int, detail: str = "") -> Evidence:
         os_, oe = self.norms[ti].span(s, e)
@@ -127,6 +136,8 @@ class CompiledRuleset:
         self._ids: dict[str, int] = {}
         self._kw: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
         self._regex: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None]] = {}
+        # Regexes safe to try once on all turns joined before trying turn by turn.
+        self._regex_prefilter: set[int] = set()
         self.triggers: dict[str, frozenset[int] | None] = {}
         for rule in ruleset.rules:
             self._walk(rule.condition)
@@ -139,6 +150,10 @@ class CompiledRuleset:
             r.id for r in ruleset.rules if uses_timing(r.condition) or (r.applies_if and uses_timing(r.applies_if))
         )
         self.realtime_rules = tuple(r for r in ruleset.rules if r.realtime)
+        # (rule, always applicable): no applies_if and no timing to miss.
+        self._plan = tuple(
+            (r, r.applies_if is None and r.id not in self.timing_rules) for r in ruleset.rules
+        )
 
     # --- compilation ---------------------------------------------------------------------
 
@@ -168,6 +183,8 @@ class CompiledRuleset:
                 re.compile(c.pattern, re.IGNORECASE),
                 re.compile(c.not_pattern, re.IGNORECASE) if c.not_pattern else None,
             )
+            if not _CONTEXT_SENSITIVE.search(c.pattern):
+                self._regex_prefilter.add(id(c))
 
     def _trigger(self, c: Any) -> frozenset[int] | None:
         """Keyword ids of which at least one must occur for `c` to hold (None: no such set)."""
@@ -185,18 +202,14 @@ class CompiledRuleset:
 
     def prepare(self, turns: Sequence[Turn], offset: int = 0) -> _Ctx:
         occ: dict[int, list[tuple[int, int, int]]] = {}
-        norms = []
-        find = self.matcher.find
+        norms = normalise_all([t.text for t in turns])
+        for ti, start, end, kid in self.matcher.find_in_turns([n.text for n in norms]):
+            occ.setdefault(kid, []).append((ti, start, end))
         by_role: dict[str | None, list[int]] = {}
         timing = False
         for ti, turn in enumerate(turns):
             by_role.setdefault(turn.role, []).append(ti)
-            if turn.end_ms:
-                timing = True
-            norm = normalise(turn.text)
-            norms.append(norm)
-            for start, end, kid in find(norm.text):
-                occ.setdefault(kid, []).append((ti, start, end))
+            timing = timing or bool(turn.end_ms)
         return _Ctx(turns, norms, occ, offset, timing, by_role)
 
     def holds(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
@@ -312,6 +325,8 @@ class CompiledRuleset:
 
     def _regex_eval(self, c: RegexCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         pattern, exclusion = self._regex[id(c)]
+        if id(c) in self._regex_prefilter and not pattern.search(ctx.joined()):
+            return _EMPTY  # no match anywhere in the conversation
         evidence = []
         for ti in self.scope(c.scope, ctx):
             text = ctx.norms[ti].text
@@ -370,7 +385,7 @@ class CompiledRuleset:
     def fire(self, rule: Rule, ctx: _Ctx) -> list[Evidence] | None:
         """The evidence of a rule that hits, or None."""
         trigger = self.triggers[rule.id]
-        if trigger is not None and not any(k in ctx.occ for k in trigger):
+        if trigger is not None and trigger.isdisjoint(ctx.occ):
             return None
         ok, evidence = self.holds(rule.condition, ctx)
         if not ok:
@@ -392,15 +407,17 @@ class CompiledRuleset:
         return rule.applies_if is None or self.holds(rule.applies_if, ctx)[0]
 
     def evaluate(self, turns: Sequence[Turn]) -> Score:
-        ctx = self.prepare(turns)
+        return self.score(self.prepare(turns))
+
+    def score(self, ctx: _Ctx) -> Score:
         card = self.ruleset.scorecard
         earned = dict.fromkeys(card.dimensions, 0.0)
         applicable: set[str] = set()
         not_applicable = []
         hits: list[Hit] = []
         fatal = False
-        for rule in self.ruleset.rules:
-            if not self.applies(rule, ctx):
+        for rule, plain in self._plan:
+            if not plain and not self.applies(rule, ctx):
                 not_applicable.append(rule.id)
                 continue
             applicable.add(rule.dimension)

@@ -9,12 +9,37 @@ has no spaces between words.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import ahocorasick
 
-from kefu_scoring.text import is_word_char, normalise_keyword
+from kefu_scoring.text import Normalised, is_word_char, normalise, normalise_keyword
+
+# Joins the turns of a conversation so that one automaton pass covers them all. NUL is
+# neither whitespace nor a word character and never occurs in a keyword.
+SEPARATOR = "\x00"
+
+
+def _joinable(texts: Sequence[str]) -> str | None:
+    joined = SEPARATOR.join(texts)
+    return joined if joined.count(SEPARATOR) == len(texts) - 1 else None
+
+
+def normalise_all(texts: Sequence[str]) -> list[Normalised]:
+    """`normalise` of every turn; one pass over the joined text when all take the fast path
+    (identity index map), otherwise turn by turn."""
+    joined = _joinable(texts)
+    if joined is not None:
+        norm = normalise(joined)
+        if norm.starts is None:
+            out, pos, text = [], 0, norm.text
+            for t in texts:
+                out.append(Normalised(text[pos : pos + len(t)]))
+                pos += len(t) + 1
+            return out
+    return [normalise(t) for t in texts]
 
 
 class KeywordMatcher:
@@ -53,6 +78,23 @@ class KeywordMatcher:
             if right and end < last and is_word_char(text[end + 1]):
                 continue
             yield start, end + 1, kid
+
+    def find_in_turns(self, texts: Sequence[str]) -> Iterator[tuple[int, int, int, int]]:
+        """Every occurrence (turn, start, end, keyword id) in normalised turn texts, with one
+        automaton pass over the joined turns."""
+        joined = _joinable(texts)
+        if joined is None:
+            for ti, text in enumerate(texts):
+                for start, end, kid in self.find(text):
+                    yield ti, start, end, kid
+            return
+        offsets, pos = [], 0
+        for t in texts:
+            offsets.append(pos)
+            pos += len(t) + 1
+        for start, end, kid in self.find(joined):
+            ti = bisect_right(offsets, start) - 1
+            yield ti, start - offsets[ti], end - offsets[ti], kid
 
 
 def longest_non_overlapping(spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:

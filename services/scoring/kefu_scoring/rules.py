@@ -86,6 +86,8 @@ class KeywordCondition(_Leaf):
     @classmethod
     def _matchable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for i, keyword in enumerate(value):
+            if any(ord(ch) < 32 for ch in keyword):
+                raise ValueError(f"item {i} holds a control character")
             if not normalise_keyword(keyword).strip():
                 raise ValueError(f"item {i} ({keyword!r}) is empty once normalised")
         return value

@@ -21,7 +21,7 @@ from kefu_common.clock import Clock
 from kefu_common.errors import AlreadyExists, InvalidArgument, NotFound
 from kefu_common.logging import get_logger
 from kefu_scoring import signals
-from kefu_scoring.emotion import Trajectory, TurnEmotion, default_lexicon, trajectory
+from kefu_scoring.emotion import Trajectory, TurnEmotion, default_lexicon, trajectory_of
 from kefu_scoring.engine import (
     CompiledRuleset,
     Hit,
@@ -151,9 +151,14 @@ def evaluate(ruleset: Ruleset, turns: Sequence[Turn]) -> Score:
 
 def analyse(compiled: CompiledRuleset, turns: Sequence[Turn]) -> Analysis:
     """Everything scoring computes for one conversation, no I/O (the benchmark's unit)."""
+    ctx = compiled.prepare(turns)
+    customer = [i for i, t in enumerate(turns) if t.role == "customer"]
+    emotions = default_lexicon().turns(
+        customer, [ctx.norms[i] for i in customer], [turns[i].text for i in customer]
+    )
     return Analysis(
-        score=compiled.evaluate(turns),
-        emotion=trajectory([(t.role, t.text) for t in turns], default_lexicon()),
+        score=compiled.score(ctx),
+        emotion=trajectory_of(emotions),
         language=detect_language(t.text for t in turns),
     )
 
