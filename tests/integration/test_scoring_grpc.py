@@ -250,3 +250,32 @@ async def test_health_check_reports_the_scoring_service_serving(scoring_addr: st
             health_pb2.HealthCheckRequest(service="kefu.scoring.v1.ScoringService")
         )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_get_evaluation_returns_the_stored_scorecard(
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub,
+) -> None:
+    created = await scoring_stub.ScoreConversation(
+        score_request(new_request_id(), turn(CUSTOMER, "太差了，我要投诉"), turn(AGENT, "没办法"))
+    )
+    fetched = await scoring_stub.GetEvaluation(scoring_pb2.GetEvaluationRequest(id=created.id))
+    assert fetched == created
+    assert [t.label for t in fetched.emotion.turns] == ["negative"]
+    assert sorted(fetched.risk_flags) == ["negative_emotion", "other"]
+    assert fetched.signal_ids  # ticket-1 is set: the complaint was queued for escalation
+
+
+@pytest.mark.parametrize(
+    ("evaluation_id", "status", "code"),
+    [
+        ("not-a-uuid", grpc.StatusCode.INVALID_ARGUMENT, "invalid_evaluation_id"),
+        (str(uuid.uuid4()), grpc.StatusCode.NOT_FOUND, "evaluation_not_found"),
+    ],
+)
+async def test_get_unknown_evaluation_is_a_clear_error(
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub, evaluation_id: str, status: grpc.StatusCode, code: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await scoring_stub.GetEvaluation(scoring_pb2.GetEvaluationRequest(id=evaluation_id))
+    assert raised.value.code() == status
+    assert error_code(raised.value) == code

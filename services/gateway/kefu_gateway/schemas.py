@@ -452,6 +452,34 @@ class HitPublic(BaseModel):
     end: int
     matched_text: str
     points: float
+    severity: str = ""
+    fatal: bool = False
+    detail: str = ""
+    alert: str = ""
+
+
+class DimensionScorePublic(BaseModel):
+    dimension: str
+    weight: float
+    score: float
+    applicable: bool
+
+
+class TurnEmotionPublic(BaseModel):
+    turn_index: int
+    label: str
+    intensity: float
+    score: float
+    cues: list[str]
+
+
+class EmotionPublic(BaseModel):
+    turns: list[TurnEmotionPublic]
+    trend: str
+    start: float
+    end: float
+    overall: str
+    peak_negative: int
 
 
 class EvaluationPublic(BaseModel):
@@ -465,6 +493,13 @@ class EvaluationPublic(BaseModel):
     grade: str
     hits: list[HitPublic]
     created_at: datetime
+    dimensions: list[DimensionScorePublic] = []
+    fatal: bool = False
+    not_applicable: list[str] = []
+    emotion: EmotionPublic | None = None
+    language: str = ""
+    risk_flags: list[str] = []
+    signal_ids: list[str] = []
 
 
 # --- escalation configuration (calendars, SLA policies, the matrix) ------------------------

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+from google.protobuf import json_format
 
 from kefu.scoring.v1 import scoring_pb2
 from kefu_common.protoconv import str_to_enum
@@ -15,31 +18,13 @@ router = APIRouter(prefix="/v1/qa", tags=["quality"])
 
 def evaluation_public(e: scoring_pb2.Evaluation) -> EvaluationPublic:
     return EvaluationPublic.model_validate(
-        {
-            "id": e.id,
-            "conversation_id": e.conversation_id,
-            "ticket_id": e.ticket_id,
-            "agent_id": e.agent_id,
-            "ruleset_id": e.ruleset_id,
-            "ruleset_version": e.ruleset_version,
-            "total_score": e.total_score,
-            "grade": e.grade,
-            "hits": [
-                {
-                    "rule_id": h.rule_id,
-                    "rule_version": h.rule_version,
-                    "dimension": h.dimension,
-                    "turn_index": h.turn_index,
-                    "start": h.start,
-                    "end": h.end,
-                    "matched_text": h.matched_text,
-                    "points": h.points,
-                }
-                for h in e.hits
-            ],
-            "created_at": e.created_at.ToJsonString(),
-        }
+        json_format.MessageToDict(
+            e, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
     )
+
+
+EvaluationId = Annotated[str, Path(min_length=1, max_length=64, description="The evaluation's id")]
 
 
 @router.post(
@@ -75,3 +60,19 @@ async def create_evaluation(
     return evaluation_public(evaluation)
 
 
+
+
+@router.get(
+    "/evaluations/{evaluation_id}",
+    operation_id="getEvaluation",
+    summary="One stored evaluation: scorecard, hits with evidence, emotion, risk flags",
+    response_model=EvaluationPublic,
+    responses=problem_responses(400, 401, 403, 404, 503, 504),
+)
+async def get_evaluation(
+    evaluation_id: EvaluationId, principal: Staff, clients: ClientsDep
+) -> EvaluationPublic:
+    evaluation = await clients.scoring.GetEvaluation(
+        scoring_pb2.GetEvaluationRequest(id=evaluation_id), timeout=clients.timeout
+    )
+    return evaluation_public(evaluation)
