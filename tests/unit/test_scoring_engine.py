@@ -352,6 +352,18 @@ def test_compiled_ruleset_is_cached_by_id_and_version() -> None:
     assert compile_ruleset(rs) is compile_ruleset(rs.model_copy())
 
 
+def test_emotion_from_the_shared_automaton_matches_the_lexicon_on_its_own() -> None:
+    from kefu_scoring.emotion import default_lexicon
+
+    compiled = compile_ruleset(ruleset(rule(kw("投诉"))))
+    turns = [c("我要投诉，太差了！"), a("非常抱歉"), c("不满意"), c("好的，谢谢，很满意")]
+    ctx = compiled.prepare(turns)
+    shared = compiled.emotions(ctx, [0, 2, 3])
+    alone = [default_lexicon().turn(i, turns[i].text) for i in (0, 2, 3)]
+    assert shared == alone
+    assert [e.label for e in shared] == ["negative", "negative", "positive"]
+
+
 def test_changed_content_under_the_same_version_is_refused() -> None:
     rs = ruleset(rule(kw("x")))
     compile_ruleset(rs)
@@ -365,7 +377,10 @@ def test_one_automaton_holds_every_keyword_of_every_condition() -> None:
         rule(kw("a1", "a2", exclude=["a3"]), "r1"),
         rule({"operator": "and", "conditions": [kw("b1"), kw("A1")]}, "r2"),
     )
-    assert sorted(compile_ruleset(rs).keywords) == ["a1", "a2", "a3", "b1"]
+    compiled = compile_ruleset(rs)
+    assert sorted(compiled.keywords[: compiled.rule_keywords]) == ["a1", "a2", "a3", "b1"]
+    # ... and the emotion lexicon rides in the same automaton.
+    assert "满意" in compiled.keywords[compiled.rule_keywords :]
 
 
 def test_realtime_evaluates_only_realtime_rules_on_the_one_turn() -> None:

@@ -82,27 +82,37 @@ class EmotionLexicon:
         self.entries: list[_Entry] = [_Entry(None, False, None)] * len(self.matcher.keywords)
         for word, attrs in entries.items():
             self.entries[ids[word]] = _Entry(attrs.get("weight"), attrs.get("negator", False), attrs.get("boost"))
+        # Normalised word -> entry: lets a compiled ruleset match the lexicon in its own
+        # automaton pass (engine.py) and hand the matches to `from_matches`.
+        self.vocabulary = dict(zip(self.matcher.keywords, self.entries))
 
     def score_text(self, text: str) -> tuple[float, tuple[str, ...]]:
         norm = normalise(text)
-        return self._score(norm, text, longest_non_overlapping(list(self.matcher.find(norm.text))))
+        entries = self.entries
+        found = [(s, e, entries[kid]) for s, e, kid in self.matcher.find(norm.text)]
+        return self._score(norm, text, longest_non_overlapping(found))
+
+    def from_matches(
+        self, index: int, norm: Normalised, text: str, matches: list[tuple[int, int, _Entry]]
+    ) -> TurnEmotion:
+        """The emotion of a turn whose lexicon matches (start, end, entry) were found
+        elsewhere (the compiled ruleset's automaton)."""
+        return _emotion(index, *self._score(norm, text, longest_non_overlapping(matches)))
 
     def _score(
-        self, norm: Normalised, text: str, matches: list[tuple[int, int, int]]
+        self, norm: Normalised, text: str, matches: list[tuple[int, int, _Entry]]
     ) -> tuple[float, tuple[str, ...]]:
         if not matches:
             return 0.0, ()
         t = norm.text
-        entries = self.entries
         score = 0.0
         cues: list[str] = []
         negations, boost = 0, 1.0
-        for i, (s, e, kid) in enumerate(matches):
-            entry = entries[kid]
+        for i, (s, e, entry) in enumerate(matches):
             nxt = matches[i + 1] if i + 1 < len(matches) else None
             modifies = (
                 nxt is not None
-                and entries[nxt[2]].weight is not None
+                and nxt[2].weight is not None
                 and nxt[0] - e <= MAX_GAP
                 and not _BREAK.search(t, e, nxt[0])
             )
@@ -127,18 +137,6 @@ class EmotionLexicon:
     def turn(self, index: int, text: str) -> TurnEmotion:
         score, cues = self.score_text(text)
         return _emotion(index, score, cues)
-
-    def turns(
-        self, indexes: Sequence[int], norms: Sequence[Normalised], texts: Sequence[str]
-    ) -> list[TurnEmotion]:
-        """Emotion of many already normalised turns, with one automaton pass over them all."""
-        found: list[list[tuple[int, int, int]]] = [[] for _ in norms]
-        for ti, s, e, kid in self.matcher.find_in_turns([n.text for n in norms]):
-            found[ti].append((s, e, kid))
-        return [
-            _emotion(index, *self._score(norm, text, longest_non_overlapping(matches)))
-            for index, norm, text, matches in zip(indexes, norms, texts, found)
-        ]
 
 
 def _emotion(index: int, score: float, cues: tuple[str, ...]) -> TurnEmotion:

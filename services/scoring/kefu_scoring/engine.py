@@ -20,7 +20,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from kefu_scoring.rules import (
     AndCondition,
@@ -39,6 +39,7 @@ from kefu_scoring.rules import (
     TurnCountCondition,
     uses_timing,
 )
+from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon
 from kefu_scoring.matcher import SEPARATOR, KeywordMatcher, longest_non_overlapping, normalise_all
 from kefu_scoring.pii import find_pii
 from kefu_scoring.text import Normalised, normalise_keyword
@@ -52,8 +53,7 @@ class Turn:
     end_ms: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(NamedTuple):
     turn_index: int
     start: int  # [start, end) in the turn's ORIGINAL text; (0, 0) for timing/absence
     end: int
@@ -61,7 +61,7 @@ class Evidence:
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Hit:
     rule_id: str
     rule_version: int
@@ -116,6 +116,13 @@ class _Ctx:
     scopes: dict[int, list[int]] = field(default_factory=dict)
     results: dict[int, tuple[bool, list[Evidence]]] = field(default_factory=dict)
     _joined: str | None = None
+    _gaps: list[int] | None = None
+
+    def gaps(self) -> list[int]:
+        if self._gaps is None:
+            t = self.turns
+            self._gaps = [0] + [t[i].start_ms - t[i - 1].end_ms for i in range(1, len(t))]
+        return self._gaps
 
     def joined(self) -> str:
         if self._joined is None:
@@ -131,8 +138,9 @@ class CompiledRuleset:
     """A ruleset turned into one automaton plus per-condition lookups. Immutable; safe to
     share between concurrent calls."""
 
-    def __init__(self, ruleset: Ruleset) -> None:
+    def __init__(self, ruleset: Ruleset, lexicon: EmotionLexicon | None = None) -> None:
         self.ruleset = ruleset
+        self.lexicon = lexicon
         self._ids: dict[str, int] = {}
         self._kw: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
         self._regex: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None]] = {}
@@ -144,6 +152,11 @@ class CompiledRuleset:
             if rule.applies_if is not None:
                 self._walk(rule.applies_if)
             self.triggers[rule.id] = self._trigger(rule.condition)
+        self.rule_keywords = len(self._ids)
+        # The emotion lexicon rides in the same automaton: one pass per conversation.
+        self._lexicon_entries: dict[int, Any] = {}
+        for word, entry in (lexicon.vocabulary.items() if lexicon else ()):
+            self._lexicon_entries[self._ids.setdefault(word, len(self._ids))] = entry
         self.keywords = list(self._ids)
         self.matcher = KeywordMatcher(self.keywords)
         self.timing_rules = frozenset(
@@ -349,36 +362,43 @@ class CompiledRuleset:
         return bool(evidence), evidence
 
     def _timing(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
-        turns = ctx.turns
+        """Timing operators read the gap before each in-scope turn: start of the turn minus
+        end of the previous one (negative: the turn started before the previous ended)."""
+        turns, gaps, off = ctx.turns, ctx.gaps(), ctx.offset
+        scoped = [ti for ti in self.scope(c.scope, ctx) if ti > 0 and turns[ti - 1].end_ms]
+        if isinstance(c, SilenceCondition):
+            evidence = [
+                Evidence(ti + off, 0, 0, "", f"silence of {gaps[ti]} ms before this turn")
+                for ti in scoped
+                if gaps[ti] >= c.min_ms
+            ]
+        elif isinstance(c, ResponseLatencyCondition):
+            evidence = [
+                Evidence(ti + off, 0, 0, "", f"replied {gaps[ti]} ms after the {c.after_role}")
+                for ti in scoped
+                if gaps[ti] > c.max_ms and turns[ti - 1].role == c.after_role
+            ]
+        elif isinstance(c, InterruptionCondition):
+            evidence = [
+                Evidence(ti + off, 0, 0, "", f"started {-gaps[ti]} ms before the {turns[ti - 1].role} finished")
+                for ti in scoped
+                if -gaps[ti] >= c.min_overlap_ms and turns[ti - 1].role != turns[ti].role
+            ]
+        else:
+            evidence = self._speech_rate(c, ctx)
+        return bool(evidence), evidence
+
+    def _speech_rate(self, c: SpeechRateCondition, ctx: _Ctx) -> list[Evidence]:
         evidence = []
         for ti in self.scope(c.scope, ctx):
-            turn = turns[ti]
-            prev = turns[ti - 1] if ti > 0 else None
-            detail = ""
-            if isinstance(c, SilenceCondition):
-                if prev is not None and prev.end_ms and turn.start_ms - prev.end_ms >= c.min_ms:
-                    detail = f"silence of {turn.start_ms - prev.end_ms} ms before this turn"
-            elif isinstance(c, ResponseLatencyCondition):
-                if (
-                    prev is not None
-                    and prev.role == c.after_role
-                    and prev.end_ms
-                    and turn.start_ms - prev.end_ms > c.max_ms
-                ):
-                    detail = f"replied {turn.start_ms - prev.end_ms} ms after the {c.after_role}"
-            elif isinstance(c, InterruptionCondition):
-                if prev is not None and prev.role != turn.role and prev.end_ms - turn.start_ms >= c.min_overlap_ms:
-                    detail = f"started {prev.end_ms - turn.start_ms} ms before the {prev.role} finished"
-            elif isinstance(c, SpeechRateCondition):
-                duration = turn.end_ms - turn.start_ms
-                if turn.end_ms and duration >= c.min_duration_ms:
-                    chars = sum(1 for ch in turn.text if not ch.isspace())
-                    cpm = chars * 60_000 / duration
-                    if (c.max_cpm is not None and cpm > c.max_cpm) or (c.min_cpm is not None and cpm < c.min_cpm):
-                        detail = f"{cpm:.0f} characters per minute"
-            if detail:
-                evidence.append(Evidence(ti + ctx.offset, 0, 0, "", detail))
-        return bool(evidence), evidence
+            turn = ctx.turns[ti]
+            duration = turn.end_ms - turn.start_ms
+            if turn.end_ms and duration >= c.min_duration_ms:
+                chars = len(turn.text) - sum(1 for ch in turn.text if ch.isspace())
+                cpm = chars * 60_000 / duration
+                if (c.max_cpm is not None and cpm > c.max_cpm) or (c.min_cpm is not None and cpm < c.min_cpm):
+                    evidence.append(Evidence(ti + ctx.offset, 0, 0, "", f"{cpm:.0f} characters per minute"))
+        return evidence
 
     # --- rules and scorecard -------------------------------------------------------------
 
@@ -442,6 +462,23 @@ class CompiledRuleset:
         hits.sort(key=lambda h: (h.turn_index, h.start, h.rule_id))
         return Score(total, grade_for(self.ruleset, total), tuple(hits), dims, fatal, tuple(not_applicable))
 
+    def emotions(self, ctx: _Ctx, indexes: Sequence[int]) -> list[TurnEmotion]:
+        """Customer emotion of the turns `indexes`, from the lexicon matches found by
+        `prepare` (needs a ruleset compiled with a lexicon)."""
+        assert self.lexicon is not None, "compiled without an emotion lexicon"
+        found: dict[int, list[tuple[int, int, Any]]] = {i: [] for i in indexes}
+        entries = self._lexicon_entries
+        for kid, spans in ctx.occ.items():
+            entry = entries.get(kid)
+            if entry is not None:
+                for ti, s, e in spans:
+                    if ti in found:
+                        found[ti].append((s, e, entry))
+        lexicon = self.lexicon
+        return [
+            lexicon.from_matches(i + ctx.offset, ctx.norms[i], ctx.turns[i].text, found[i]) for i in indexes
+        ]
+
     def evaluate_turn(self, turn: Turn, index: int) -> list[Hit]:
         """Real time: the hits of the ruleset's `realtime` rules on this one turn."""
         if not self.realtime_rules:
@@ -499,7 +536,7 @@ def compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
     with _CACHE_LOCK:
         compiled = _CACHE.get(key)
         if compiled is None:
-            compiled = CompiledRuleset(ruleset)
+            compiled = CompiledRuleset(ruleset, default_lexicon())
             if len(_CACHE) >= CACHE_SIZE:
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = compiled

@@ -15,7 +15,7 @@ from typing import Any
 
 import ahocorasick
 
-from kefu_scoring.text import Normalised, is_word_char, normalise, normalise_keyword
+from kefu_scoring.text import WORD_CHARACTERS, Normalised, is_word_char, normalise, normalise_keyword
 
 # Joins the turns of a conversation so that one automaton pass covers them all. NUL is
 # neither whitespace nor a word character and never occurs in a keyword.
@@ -68,14 +68,14 @@ class KeywordMatcher:
         """Every occurrence (start, end, keyword id) in normalised `text`, overlaps included."""
         if not self._len:
             return
-        lengths, bounds = self._len, self._bound
+        lengths, bounds, word = self._len, self._bound, WORD_CHARACTERS
         last = len(text) - 1
         for end, kid in self.automaton.iter(text):
             start = end - lengths[kid] + 1
             left, right = bounds[kid]
-            if left and start > 0 and is_word_char(text[start - 1]):
+            if left and start > 0 and text[start - 1] in word:
                 continue
-            if right and end < last and is_word_char(text[end + 1]):
+            if right and end < last and text[end + 1] in word:
                 continue
             yield start, end + 1, kid
 

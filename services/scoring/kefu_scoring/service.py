@@ -153,12 +153,9 @@ def analyse(compiled: CompiledRuleset, turns: Sequence[Turn]) -> Analysis:
     """Everything scoring computes for one conversation, no I/O (the benchmark's unit)."""
     ctx = compiled.prepare(turns)
     customer = [i for i, t in enumerate(turns) if t.role == "customer"]
-    emotions = default_lexicon().turns(
-        customer, [ctx.norms[i] for i in customer], [turns[i].text for i in customer]
-    )
     return Analysis(
         score=compiled.score(ctx),
-        emotion=trajectory_of(emotions),
+        emotion=trajectory_of(compiled.emotions(ctx, customer)),
         language=detect_language(t.text for t in turns),
     )
 

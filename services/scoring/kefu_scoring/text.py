@@ -107,6 +107,9 @@ def normalise_keyword(keyword: str) -> str:
     return normalise(keyword.strip()).text
 
 
+WORD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
 def is_word_char(ch: str) -> bool:
     """ASCII letters and digits: English keywords only match on word boundaries."""
-    return ch.isascii() and ch.isalnum()
+    return ch in WORD_CHARACTERS
