@@ -408,3 +408,9 @@ def test_language_is_detected_per_conversation(texts: list[str], language: str) 
     from kefu_scoring.text import detect_language
 
     assert detect_language(texts) == language
+
+
+def test_a_turn_holding_a_nul_character_is_matched_turn_by_turn() -> None:
+    # Turns are normally joined with NUL for one automaton pass; a NUL inside a turn would
+    # shift every later span, so such a conversation is scanned turn by turn.
+    assert hits(kw("退款"), c("a\x00退款"), c("退款")) == [(0, 2, 4, "退款"), (1, 0, 2, "退款")]

@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 from pathlib import Path
 
 from kefu_scoring.matcher import KeywordMatcher, longest_non_overlapping
@@ -37,8 +38,7 @@ STRONG_INTENSITY = 0.75  # a negative turn at least this intense raises a risk s
 _BREAK = re.compile(r"[,.;!?，。；！？、\n]")
 
 
-@dataclass(frozen=True, slots=True)
-class TurnEmotion:
+class TurnEmotion(NamedTuple):
     turn_index: int
     label: str  # negative | neutral | positive
     intensity: float  # 0..1
@@ -89,7 +89,7 @@ class EmotionLexicon:
     def score_text(self, text: str) -> tuple[float, tuple[str, ...]]:
         norm = normalise(text)
         entries = self.entries
-        found = [(s, e, entries[kid]) for s, e, kid in self.matcher.find(norm.text)]
+        found = [(s, e, entries[kid]) for s, e, kid in self.matcher.find(norm.text)]  # one turn
         return self._score(norm, text, longest_non_overlapping(found))
 
     def from_matches(
@@ -140,6 +140,8 @@ class EmotionLexicon:
 
 
 def _emotion(index: int, score: float, cues: tuple[str, ...]) -> TurnEmotion:
+    if not score:
+        return TurnEmotion(index, "neutral", 0.0, 0.0, cues)
     return TurnEmotion(index, _label(score), round(min(1.0, abs(score) / 4), 2), score, cues)
 
 

@@ -214,10 +214,8 @@ class CompiledRuleset:
     # --- per conversation ----------------------------------------------------------------
 
     def prepare(self, turns: Sequence[Turn], offset: int = 0) -> _Ctx:
-        occ: dict[int, list[tuple[int, int, int]]] = {}
         norms = normalise_all([t.text for t in turns])
-        for ti, start, end, kid in self.matcher.find_in_turns([n.text for n in norms]):
-            occ.setdefault(kid, []).append((ti, start, end))
+        occ = self.matcher.occurrences([n.text for n in norms])
         by_role: dict[str | None, list[int]] = {}
         timing = False
         for ti, turn in enumerate(turns):

@@ -10,7 +10,7 @@ has no spaces between words.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import ahocorasick
@@ -64,12 +64,35 @@ class KeywordMatcher:
             ids.setdefault(normalise_keyword(keyword), len(ids))
         return cls(list(ids)), {k: ids[normalise_keyword(k)] for k in raw}
 
-    def find(self, text: str) -> Iterator[tuple[int, int, int]]:
+    def find(self, text: str) -> list[tuple[int, int, int]]:
         """Every occurrence (start, end, keyword id) in normalised `text`, overlaps included."""
+        return [(s, e, kid) for kid, spans in self._scan(text, [0]).items() for _, s, e in spans]
+
+    def occurrences(self, texts: Sequence[str]) -> dict[int, list[tuple[int, int, int]]]:
+        """keyword id -> [(turn, start, end)] in normalised turn texts, with one automaton
+        pass over the NUL-joined turns (turn by turn if a turn itself holds a NUL)."""
+        joined = _joinable(texts)
+        if joined is None:
+            occ: dict[int, list[tuple[int, int, int]]] = {}
+            for ti, text in enumerate(texts):
+                for kid, spans in self._scan(text, [0]).items():
+                    occ.setdefault(kid, []).extend((ti, s, e) for _, s, e in spans)
+            return occ
+        offsets, pos = [], 0
+        for t in texts:
+            offsets.append(pos)
+            pos += len(t) + 1
+        return self._scan(joined, offsets)
+
+    def _scan(self, text: str, offsets: list[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """The hot loop: automaton matches in `text` (turns starting at `offsets`), word
+        boundaries checked, spans made relative to their turn."""
+        occ: dict[int, list[tuple[int, int, int]]] = {}
         if not self._len:
-            return
+            return occ
         lengths, bounds, word = self._len, self._bound, WORD_CHARACTERS
         last = len(text) - 1
+        single = len(offsets) == 1
         for end, kid in self.automaton.iter(text):
             start = end - lengths[kid] + 1
             left, right = bounds[kid]
@@ -77,24 +100,14 @@ class KeywordMatcher:
                 continue
             if right and end < last and text[end + 1] in word:
                 continue
-            yield start, end + 1, kid
-
-    def find_in_turns(self, texts: Sequence[str]) -> Iterator[tuple[int, int, int, int]]:
-        """Every occurrence (turn, start, end, keyword id) in normalised turn texts, with one
-        automaton pass over the joined turns."""
-        joined = _joinable(texts)
-        if joined is None:
-            for ti, text in enumerate(texts):
-                for start, end, kid in self.find(text):
-                    yield ti, start, end, kid
-            return
-        offsets, pos = [], 0
-        for t in texts:
-            offsets.append(pos)
-            pos += len(t) + 1
-        for start, end, kid in self.find(joined):
-            ti = bisect_right(offsets, start) - 1
-            yield ti, start - offsets[ti], end - offsets[ti], kid
+            ti = 0 if single else bisect_right(offsets, start) - 1
+            off = offsets[ti]
+            found = occ.get(kid)
+            if found is None:
+                occ[kid] = [(ti, start - off, end + 1 - off)]
+            else:
+                found.append((ti, start - off, end + 1 - off))
+        return occ
 
 
 def longest_non_overlapping(spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:

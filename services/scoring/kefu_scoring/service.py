@@ -207,7 +207,7 @@ def emotion_doc(emotion: Trajectory) -> dict[str, object]:
         "end": emotion.end,
         "overall": emotion.overall,
         "peak_negative": emotion.peak_negative,
-        "turns": [asdict(t) for t in emotion.turns],
+        "turns": [t._asdict() for t in emotion.turns],
     }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict
 from typing import Any
 
 import grpc
@@ -111,7 +110,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                     )
                 ack = scoring_pb2.TurnAck(turn_index=len(turns) - 1)
                 if outcome.emotion is not None:
-                    ack.emotion.CopyFrom(_turn_emotion_pb(asdict(outcome.emotion)))
+                    ack.emotion.CopyFrom(_turn_emotion_pb(outcome.emotion._asdict()))
                 yield scoring_pb2.StreamEvent(turn_ack=ack)
             elif item == "end":
                 finished = service.Conversation(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _APOSTROPHES = "\u2018\u2019"
 # Full-width punctuation common in Chinese text; NFKC maps each to one ASCII character.
@@ -28,8 +28,7 @@ _SLOW_CHARACTERS = ("  ", "\t", "\n", "\r", "\x0b", "\x0c", *_APOSTROPHES)
 _NOT_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
 
 
-@dataclass(frozen=True, slots=True)
-class Normalised:
+class Normalised(NamedTuple):
     text: str
     # starts[i]: index in the original text of the character that produced text[i];
     # None when the map is the identity.
