@@ -414,3 +414,25 @@ def test_a_turn_holding_a_nul_character_is_matched_turn_by_turn() -> None:
     # Turns are normally joined with NUL for one automaton pass; a NUL inside a turn would
     # shift every later span, so such a conversation is scanned turn by turn.
     assert hits(kw("退款"), c("a\x00退款"), c("退款")) == [(0, 2, 4, "退款"), (1, 0, 2, "退款")]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [
+        (r"\d{3,}\s*元", ("元",)),
+        (r"Refund\w*\s+in\s+\d+", ("refund", "in")),
+        (r"(明天|后天)\s*(一定|肯定)", ()),
+        (r"(ab)?c", ("c",)),
+        (r"(?:xy)+z", ("xy", "z")),
+    ],
+)
+def test_regex_prefilter_only_requires_text_every_match_contains(pattern: str, literals: tuple[str, ...]) -> None:
+    from kefu_scoring.engine import required_literals
+
+    assert required_literals(pattern) == literals
+
+
+def test_regex_with_required_literals_still_matches_case_insensitively() -> None:
+    condition = {"operator": "regex", "pattern": r"REFUND\s+IN\s+\d+\s*DAYS"}
+    assert hits(condition, a("Refund in 3 days")) == [(0, 0, 16, "Refund in 3 days")]
+    assert not fires(condition, a("refund soon"))

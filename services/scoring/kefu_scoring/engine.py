@@ -146,6 +146,7 @@ class CompiledRuleset:
         self._regex: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None]] = {}
         # Regexes safe to try once on all turns joined before trying turn by turn.
         self._regex_prefilter: set[int] = set()
+        self._regex_literals: dict[int, tuple[str, ...]] = {}
         self.triggers: dict[str, frozenset[int] | None] = {}
         for rule in ruleset.rules:
             self._walk(rule.condition)
@@ -167,6 +168,18 @@ class CompiledRuleset:
         self._plan = tuple(
             (r, r.applies_if is None and r.id not in self.timing_rules) for r in ruleset.rules
         )
+        # Rules that always apply and can only hit when one of their keywords occurred are
+        # looked at only when one did: keyword id -> positions in the plan.
+        self._always_applicable = frozenset(r.dimension for r, plain in self._plan if plain)
+        self._by_keyword: dict[int, list[int]] = {}
+        self._unconditional: list[int] = []
+        for i, (r, plain) in enumerate(self._plan):
+            trigger = self.triggers[r.id]
+            if plain and trigger is not None:
+                for kid in trigger:
+                    self._by_keyword.setdefault(kid, []).append(i)
+            else:
+                self._unconditional.append(i)
 
     # --- compilation ---------------------------------------------------------------------
 
@@ -198,6 +211,7 @@ class CompiledRuleset:
             )
             if not _CONTEXT_SENSITIVE.search(c.pattern):
                 self._regex_prefilter.add(id(c))
+            self._regex_literals[id(c)] = required_literals(c.pattern)
 
     def _trigger(self, c: Any) -> frozenset[int] | None:
         """Keyword ids of which at least one must occur for `c` to hold (None: no such set)."""
@@ -336,6 +350,11 @@ class CompiledRuleset:
 
     def _regex_eval(self, c: RegexCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         pattern, exclusion = self._regex[id(c)]
+        literals = self._regex_literals[id(c)]
+        if literals:
+            joined = ctx.joined()
+            if not all(literal in joined for literal in literals):
+                return _EMPTY  # a text every match must contain occurs nowhere
         if id(c) in self._regex_prefilter and not pattern.search(ctx.joined()):
             return _EMPTY  # no match anywhere in the conversation
         evidence = []
@@ -434,11 +453,19 @@ class CompiledRuleset:
         not_applicable = []
         hits: list[Hit] = []
         fatal = False
-        for rule, plain in self._plan:
-            if not plain and not self.applies(rule, ctx):
-                not_applicable.append(rule.id)
-                continue
-            applicable.add(rule.dimension)
+        applicable.update(self._always_applicable)
+        due = set(self._unconditional)
+        by_keyword = self._by_keyword
+        for kid in ctx.occ:
+            due.update(by_keyword.get(kid, ()))
+        plan = self._plan
+        for i in sorted(due):
+            rule, plain = plan[i]
+            if not plain:
+                if not self.applies(rule, ctx):
+                    not_applicable.append(rule.id)
+                    continue
+                applicable.add(rule.dimension)
             evidence = self.fire(rule, ctx)
             if evidence is None:
                 continue
@@ -505,6 +532,41 @@ def _hit(rule: Rule, ev: Evidence, points: float) -> Hit:
         detail=ev.detail,
         alert=rule.alert,
     )
+
+
+def required_literals(pattern: str) -> tuple[str, ...]:
+    """Literal texts every match of `pattern` contains (lower-cased), for a cheap `in` test
+    before running the regex: top-level literals, also inside groups and repeats of at least
+    one. Only caseless characters and ASCII letters are used, so case-insensitive matching
+    on lower-cased text cannot find a match the test would rule out. Empty when unsure."""
+    try:
+        from re import _constants as c, _parser  # CPython's own parser (3.11+)
+
+        parsed = _parser.parse(pattern)
+    except Exception:  # noqa: BLE001 - any doubt: no pre-filter
+        return ()
+    found: list[str] = []
+
+    def walk(items: Any) -> None:
+        run: list[str] = []
+        for op, av in items:
+            if op is c.LITERAL:
+                ch = chr(av)
+                if (ch.isascii() and ch.isalpha()) or not (ch.isupper() or ch.islower()):
+                    run.append(ch.lower())
+                    continue
+            if run:
+                found.append("".join(run))
+                run = []
+            if op is c.SUBPATTERN:
+                walk(av[-1])
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
+                walk(av[2])
+        if run:
+            found.append("".join(run))
+
+    walk(parsed)
+    return tuple(found)
 
 
 def grade_for(ruleset: Ruleset, total: float) -> str:
