@@ -153,6 +153,19 @@ class CompiledRuleset:
             if rule.applies_if is not None:
                 self._walk(rule.applies_if)
             self.triggers[rule.id] = self._trigger(rule.condition)
+        self._operators: dict[type, Any] = {
+            KeywordCondition: self._keyword,
+            RegexCondition: self._regex_eval,
+            PiiCondition: self._pii,
+            TurnCountCondition: self._turn_count,
+            SilenceCondition: self._timing,
+            ResponseLatencyCondition: self._timing,
+            InterruptionCondition: self._timing,
+            SpeechRateCondition: self._timing,
+            AndCondition: self._and,
+            OrCondition: self._or,
+            NotCondition: self._not,
+        }
         self.rule_keywords = len(self._ids)
         # The emotion lexicon rides in the same automaton: one pass per conversation.
         self._lexicon_entries: dict[int, Any] = {}
@@ -245,36 +258,35 @@ class CompiledRuleset:
         return cached
 
     def _eval(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
-        if isinstance(c, KeywordCondition):
-            return self._keyword(c, ctx)
-        if isinstance(c, AndCondition):
-            evidence: list[Evidence] = []
-            for child in c.conditions:
-                ok, ev = self.holds(child, ctx)
-                if not ok:
-                    return _EMPTY
+        return self._operators[type(c)](c, ctx)
+
+    def _and(self, c: AndCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
+        evidence: list[Evidence] = []
+        for child in c.conditions:
+            ok, ev = self.holds(child, ctx)
+            if not ok:
+                return _EMPTY
+            evidence.extend(ev)
+        return True, evidence
+
+    def _or(self, c: OrCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
+        evidence: list[Evidence] = []
+        any_ok = False
+        for child in c.conditions:
+            ok, ev = self.holds(child, ctx)
+            if ok:
+                any_ok = True
                 evidence.extend(ev)
-            return True, evidence
-        if isinstance(c, OrCondition):
-            evidence, any_ok = [], False
-            for child in c.conditions:
-                ok, ev = self.holds(child, ctx)
-                if ok:
-                    any_ok = True
-                    evidence.extend(ev)
-            return any_ok, evidence
-        if isinstance(c, NotCondition):
-            return (not self.holds(c.condition, ctx)[0]), []
-        if isinstance(c, RegexCondition):
-            return self._regex_eval(c, ctx)
-        if isinstance(c, PiiCondition):
-            return self._pii(c, ctx)
-        if isinstance(c, TurnCountCondition):
-            count = len(self.scope(c.scope, ctx))
-            ok = (c.min is None or count >= c.min) and (c.max is None or count <= c.max)
-            role = c.scope.role or "all"
-            return ok, ([Evidence(ctx.offset, 0, 0, "", f"{count} turns ({role})")] if ok else [])
-        return self._timing(c, ctx)
+        return any_ok, evidence
+
+    def _not(self, c: NotCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
+        return (not self.holds(c.condition, ctx)[0]), []
+
+    def _turn_count(self, c: TurnCountCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
+        count = len(self.scope(c.scope, ctx))
+        ok = (c.min is None or count >= c.min) and (c.max is None or count <= c.max)
+        role = c.scope.role or "all"
+        return ok, ([Evidence(ctx.offset, 0, 0, "", f"{count} turns ({role})")] if ok else [])
 
     def scope(self, sc: Scope, ctx: _Ctx) -> list[int]:
         key = id(sc)
@@ -501,7 +513,10 @@ class CompiledRuleset:
                         found[ti].append((s, e, entry))
         lexicon = self.lexicon
         return [
-            lexicon.from_matches(i + ctx.offset, ctx.norms[i], ctx.turns[i].text, found[i]) for i in indexes
+            lexicon.from_matches(i + ctx.offset, ctx.norms[i], ctx.turns[i].text, found[i])
+            if found[i]
+            else TurnEmotion(i + ctx.offset, "neutral", 0.0, 0.0, ())
+            for i in indexes
         ]
 
     def evaluate_turn(self, turn: Turn, index: int) -> list[Hit]:
