@@ -45,3 +45,68 @@ async def test_malformed_evaluation_id_is_400_problem(gateway, auth) -> None:
 async def test_reading_an_evaluation_needs_a_token(gateway) -> None:
     response = await gateway.get(f"/v1/qa/evaluations/{uuid.uuid4()}")
     assert_problem(response, 401, "missing_token")
+
+
+def ruleset_doc(ruleset_id: str, version: int, keywords: list[str]) -> dict:
+    return {
+        "id": ruleset_id,
+        "version": version,
+        "rules": [
+            {
+                "id": "no-slang",
+                "version": 1,
+                "dimension": "attitude",
+                "points": -4,
+                "condition": {"operator": "keyword", "keywords": keywords, "scope": {"role": "agent"}},
+            }
+        ],
+    }
+
+
+async def test_qa_publishes_a_ruleset_and_scores_against_it(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    qa = staff_headers(gateway_settings, role="qa", subject="inspector-1")
+    ruleset_id = f"team-{uuid.uuid4().hex[:10]}"
+    first = await gateway.post("/v1/qa/rulesets", json=ruleset_doc(ruleset_id, 1, ["搞定了"]), headers=qa)
+    assert first.status_code == 201, first.text
+    assert (first.json()["version"], first.json()["published_by"], first.json()["rule_count"]) == (1, "inspector-1", 1)
+    second = await gateway.post("/v1/qa/rulesets", json=ruleset_doc(ruleset_id, 2, ["妥妥的"]), headers=qa)
+    assert second.status_code == 201, second.text
+
+    latest = await gateway.get(f"/v1/qa/rulesets/{ruleset_id}", headers=qa)
+    assert latest.json()["version"] == 2
+    v1 = await gateway.get(f"/v1/qa/rulesets/{ruleset_id}/versions/1", headers=qa)
+    assert v1.json()["document"]["rules"][0]["condition"]["keywords"] == ["搞定了"]
+    listed = await gateway.get("/v1/qa/rulesets", headers=qa)
+    assert [r["version"] for r in listed.json()["items"] if r["id"] == ruleset_id] == [2]
+
+    scored = await gateway.post(
+        "/v1/qa/evaluations",
+        json={"ruleset_id": ruleset_id, "ruleset_version": 1,
+              "turns": [{"role": "agent", "text": "搞定了，妥妥的"}]},
+        headers=qa,
+    )
+    assert scored.status_code == 201, scored.text
+    assert [h["matched_text"] for h in scored.json()["hits"]] == ["搞定了"]
+
+
+async def test_invalid_ruleset_is_400_naming_the_field(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    qa = staff_headers(gateway_settings, role="qa")
+    response = await gateway.post(
+        "/v1/qa/rulesets", json=ruleset_doc(f"team-{uuid.uuid4().hex[:10]}", 1, []), headers=qa
+    )
+    body = assert_problem(response, 400, "invalid_ruleset")
+    assert "rules[0].condition.keywords" in body["detail"]
+
+
+async def test_agents_cannot_publish_rulesets(gateway, auth) -> None:
+    response = await gateway.post("/v1/qa/rulesets", json=ruleset_doc("x", 1, ["a"]), headers=auth)
+    assert_problem(response, 403, "qa_admin_only")
+
+
+async def test_unknown_ruleset_is_404(gateway, auth) -> None:
+    response = await gateway.get(f"/v1/qa/rulesets/none-{uuid.uuid4().hex[:8]}", headers=auth)
+    assert_problem(response, 404, "ruleset_not_found")

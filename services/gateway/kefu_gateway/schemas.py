@@ -441,6 +441,10 @@ class EvaluationCreate(Strict):
     ticket_id: str = Field(default="", max_length=64)
     agent_id: str = Field(default="", max_length=128)
     turns: list[TurnCreate] = Field(min_length=1, max_length=2000)
+    ruleset_id: str = Field(
+        default="", max_length=64, description="A published ruleset (default: the active one)"
+    )
+    ruleset_version: int = Field(default=0, ge=0, le=2**31 - 1, description="0: its latest version")
 
 
 class HitPublic(BaseModel):
@@ -480,6 +484,20 @@ class EmotionPublic(BaseModel):
     end: float
     overall: str
     peak_negative: int
+
+
+class RulesetPublic(BaseModel):
+    id: str
+    version: int
+    name: str
+    rule_count: int
+    published_at: datetime
+    published_by: str
+    document: dict[str, Any]
+
+
+class RulesetList(BaseModel):
+    items: list[RulesetPublic]
 
 
 class EvaluationPublic(BaseModel):

@@ -71,3 +71,21 @@ class SignalOutbox(SQLModel, table=True):
     delivered_at: datetime | None = timestamp_field(default=None, nullable=True)
     last_error: str = Field(default="", max_length=500)
     note: str = Field(default="", max_length=500)
+
+
+class PublishedRuleset(SQLModel, table=True):
+    """A ruleset version published through the API. Versions are immutable: scoring with
+    (id, version) always means the same rules."""
+
+    __tablename__ = "ruleset"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    name: str = Field(default="", max_length=200)
+    document: dict[str, Any] = Field(sa_type=JSONB, nullable=False)
+    rule_count: int
+    published_by: str = Field(default="", max_length=128)
+    published_at: datetime | None = timestamp_field(
+        default=None, nullable=False, sa_column_kwargs={"server_default": func.now()}
+    )

@@ -65,6 +65,8 @@ class Conversation:
     conversation_id: str = ""
     ticket_id: str = ""
     agent_id: str = ""
+    # "id@version" of a published ruleset asked for by name; "" for the active ruleset.
+    ruleset: str = ""
 
     @property
     def key(self) -> str:
@@ -141,6 +143,8 @@ def request_hash(conversation: Conversation) -> str:
         "agent_id": conversation.agent_id,
         "turns": [[t.role, t.text, t.start_ms, t.end_ms] for t in conversation.turns],
     }
+    if conversation.ruleset:  # only when named, so earlier fingerprints stay valid
+        body["ruleset"] = conversation.ruleset
     canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import InvalidArgument
 from kefu_common.protoconv import enum_to_str, to_timestamp
-from kefu_scoring import service
+from kefu_scoring import rulesets, service
 from kefu_scoring.engine import compile_ruleset
-from kefu_scoring.models import Evaluation
+from kefu_scoring.models import Evaluation, PublishedRuleset
 from kefu_scoring.rules import Ruleset
 
 
@@ -33,11 +35,19 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         self.clock = clock
         self.on_signals = on_signals
 
-    async def _score(self, conversation: service.Conversation) -> Evaluation:
+    async def _score(
+        self, conversation: service.Conversation, ruleset_id: str = "", ruleset_version: int = 0
+    ) -> Evaluation:
+        async def write(session: AsyncSession) -> Evaluation:
+            ruleset = self.ruleset
+            if ruleset_id:
+                ruleset = await rulesets.resolve(session, ruleset_id=ruleset_id, version=ruleset_version)
+            return await service.score_conversation(
+                session, ruleset=ruleset, conversation=conversation, clock=self.clock
+            )
+
         evaluation = await self.db.idempotent(
-            lambda session: service.score_conversation(
-                session, ruleset=self.ruleset, conversation=conversation, clock=self.clock
-            ),
+            write,
             lambda session: service.find_stored(session, conversation=conversation),
         )
         if evaluation.signal_ids and self.on_signals:
@@ -53,8 +63,37 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             ticket_id=request.ticket_id,
             agent_id=request.agent_id,
             turns=tuple(_turn(t) for t in request.turns),
+            ruleset=f"{request.ruleset_id}@{request.ruleset_version}" if request.ruleset_id else "",
         )
-        return _evaluation_pb(await self._score(conversation))
+        return _evaluation_pb(
+            await self._score(conversation, request.ruleset_id, request.ruleset_version)
+        )
+
+    async def PublishRuleset(
+        self, request: scoring_pb2.PublishRulesetRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.RulesetVersion:
+        async with self.db.session() as session:
+            row = await rulesets.publish(
+                session,
+                document=request.document,
+                published_by=request.published_by,
+                reserved_id=self.ruleset.id,
+            )
+        return _ruleset_pb(row)
+
+    async def GetRuleset(
+        self, request: scoring_pb2.GetRulesetRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.RulesetVersion:
+        async with self.db.session() as session:
+            row = await rulesets.get(session, ruleset_id=request.id, version=request.version)
+        return _ruleset_pb(row)
+
+    async def ListRulesets(
+        self, request: scoring_pb2.ListRulesetsRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListRulesetsResponse:
+        async with self.db.session() as session:
+            rows = await rulesets.list_latest(session)
+        return scoring_pb2.ListRulesetsResponse(rulesets=[_ruleset_pb(r) for r in rows])
 
     async def GetEvaluation(
         self, request: scoring_pb2.GetEvaluationRequest, context: grpc.aio.ServicerContext
@@ -127,6 +166,18 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 raise InvalidArgument("empty stream message", code="invalid_stream_message")
         if conversation is not None:
             raise InvalidArgument("the stream ended without end", code="stream_not_ended")
+
+
+def _ruleset_pb(row: PublishedRuleset) -> scoring_pb2.RulesetVersion:
+    return scoring_pb2.RulesetVersion(
+        id=row.id,
+        version=row.version,
+        name=row.name,
+        document=json.dumps(row.document, ensure_ascii=False),
+        rule_count=row.rule_count,
+        published_at=to_timestamp(row.published_at) if row.published_at else None,
+        published_by=row.published_by,
+    )
 
 
 def _stream_start(start: scoring_pb2.StreamStart) -> service.Conversation:

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from datetime import UTC
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Body, Depends, Path, status
 from google.protobuf import json_format
 
 from kefu.scoring.v1 import scoring_pb2
+from kefu_common.errors import PermissionDenied
 from kefu_common.protoconv import str_to_enum
-from kefu_gateway.auth import Staff
+from kefu_gateway.auth import Principal, Staff
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.problems import problem_responses
-from kefu_gateway.schemas import EvaluationCreate, EvaluationPublic
+from kefu_gateway.schemas import EvaluationCreate, EvaluationPublic, RulesetList, RulesetPublic
 
 router = APIRouter(prefix="/v1/qa", tags=["quality"])
 
@@ -43,6 +46,8 @@ async def create_evaluation(
 ) -> EvaluationPublic:
     request = scoring_pb2.ScoreConversationRequest(
         request_id=request_id_for(principal, idempotency_key),
+        ruleset_id=body.ruleset_id,
+        ruleset_version=body.ruleset_version,
         conversation_id=body.conversation_id,
         ticket_id=body.ticket_id,
         agent_id=body.agent_id,
@@ -76,3 +81,99 @@ async def get_evaluation(
         scoring_pb2.GetEvaluationRequest(id=evaluation_id), timeout=clients.timeout
     )
     return evaluation_public(evaluation)
+
+
+# --- rulesets (published versions; docs/scoring.md) ------------------------------------------
+
+RULESET_ROLES = frozenset({"admin", "lead", "qa"})
+RulesetId = Annotated[str, Path(min_length=1, max_length=64, description="The ruleset's id")]
+RulesetVersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A published version")]
+
+
+async def ruleset_author(principal: Staff) -> Principal:
+    if principal.role not in RULESET_ROLES:
+        raise PermissionDenied(
+            "publishing rulesets needs the admin, lead or qa role", code="qa_admin_only"
+        )
+    return principal
+
+
+RulesetAuthor = Annotated[Principal, Depends(ruleset_author)]
+
+
+def ruleset_public(r: scoring_pb2.RulesetVersion) -> RulesetPublic:
+    return RulesetPublic(
+        id=r.id,
+        version=r.version,
+        name=r.name,
+        rule_count=r.rule_count,
+        published_at=r.published_at.ToDatetime(tzinfo=UTC),
+        published_by=r.published_by,
+        document=json.loads(r.document),
+    )
+
+
+@router.get(
+    "/rulesets",
+    operation_id="listRulesets",
+    summary="The latest version of every published ruleset",
+    response_model=RulesetList,
+    responses=problem_responses(401, 403, 503, 504),
+)
+async def list_rulesets(principal: Staff, clients: ClientsDep) -> RulesetList:
+    reply = await clients.scoring.ListRulesets(scoring_pb2.ListRulesetsRequest(), timeout=clients.timeout)
+    return RulesetList(items=[ruleset_public(r) for r in reply.rulesets])
+
+
+@router.post(
+    "/rulesets",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="publishRuleset",
+    summary="Publish the next version of a ruleset",
+    description="The body is the ruleset document (docs/scoring.md). Its `version` must be the "
+    "next one (400 `ruleset_version_gap`); re-sending a published version with the same content "
+    "returns it, with other content is 409 `ruleset_version_exists`. An invalid document is 400 "
+    "`invalid_ruleset` naming each bad field (`rules[3].condition.keywords`).",
+    response_model=RulesetPublic,
+    responses=problem_responses(400, 401, 403, 409, 413, 422, 503, 504),
+)
+async def publish_ruleset(
+    document: Annotated[dict[str, Any], Body()], principal: RulesetAuthor, clients: ClientsDep
+) -> RulesetPublic:
+    reply = await clients.scoring.PublishRuleset(
+        scoring_pb2.PublishRulesetRequest(
+            document=json.dumps(document, ensure_ascii=False), published_by=principal.subject
+        ),
+        timeout=clients.timeout,
+    )
+    return ruleset_public(reply)
+
+
+@router.get(
+    "/rulesets/{ruleset_id}",
+    operation_id="getRuleset",
+    summary="The latest version of a published ruleset",
+    response_model=RulesetPublic,
+    responses=problem_responses(401, 403, 404, 503, 504),
+)
+async def get_ruleset(ruleset_id: RulesetId, principal: Staff, clients: ClientsDep) -> RulesetPublic:
+    reply = await clients.scoring.GetRuleset(
+        scoring_pb2.GetRulesetRequest(id=ruleset_id), timeout=clients.timeout
+    )
+    return ruleset_public(reply)
+
+
+@router.get(
+    "/rulesets/{ruleset_id}/versions/{version}",
+    operation_id="getRulesetVersion",
+    summary="One version of a published ruleset",
+    response_model=RulesetPublic,
+    responses=problem_responses(401, 403, 404, 422, 503, 504),
+)
+async def get_ruleset_version(
+    ruleset_id: RulesetId, version: RulesetVersionNumber, principal: Staff, clients: ClientsDep
+) -> RulesetPublic:
+    reply = await clients.scoring.GetRuleset(
+        scoring_pb2.GetRulesetRequest(id=ruleset_id, version=version), timeout=clients.timeout
+    )
+    return ruleset_public(reply)
