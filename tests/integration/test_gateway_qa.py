@@ -110,3 +110,47 @@ async def test_agents_cannot_publish_rulesets(gateway, auth) -> None:
 async def test_unknown_ruleset_is_404(gateway, auth) -> None:
     response = await gateway.get(f"/v1/qa/rulesets/none-{uuid.uuid4().hex[:8]}", headers=auth)
     assert_problem(response, 404, "ruleset_not_found")
+
+
+async def test_qa_overturns_a_hit_and_the_agreement_report_counts_it(gateway, gateway_settings, auth) -> None:
+    from support import staff_headers
+
+    qa = staff_headers(gateway_settings, role="qa", subject="inspector-2")
+    created = await gateway.post(
+        "/v1/qa/evaluations", json={"turns": [{"role": "agent", "text": "您好，这个不归我管"}]}, headers=auth
+    )
+    evaluation = created.json()
+    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "shirking")
+
+    response = await gateway.post(
+        f"/v1/qa/evaluations/{evaluation['id']}/hits/{index}/review",
+        json={"decision": "overturned", "note": "said in jest, customer laughed"},
+        headers=qa,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["hits"][index]["review"] == "overturned"
+    assert body["final_score"] > body["total_score"]
+    assert [(r["reviewer"], r["decision"]) for r in body["reviews"]] == [("inspector-2", "overturned")]
+
+    report = await gateway.get("/v1/qa/reports/agreement", params={"ruleset_id": "default"}, headers=qa)
+    assert report.status_code == 200
+    rules = {r["rule_id"]: r for r in report.json()["rules"]}
+    assert rules["shirking"]["overturned"] >= 1
+
+
+async def test_agents_cannot_review_hits(gateway, auth) -> None:
+    response = await gateway.post(
+        f"/v1/qa/evaluations/{uuid.uuid4()}/hits/0/review", json={"decision": "confirmed"}, headers=auth
+    )
+    assert_problem(response, 403, "qa_admin_only")
+
+
+async def test_unknown_decision_is_a_validation_problem(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    qa = staff_headers(gateway_settings, role="qa")
+    response = await gateway.post(
+        f"/v1/qa/evaluations/{uuid.uuid4()}/hits/0/review", json={"decision": "maybe"}, headers=qa
+    )
+    assert_problem(response, 422, "validation_error")

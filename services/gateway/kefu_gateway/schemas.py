@@ -460,6 +460,32 @@ class HitPublic(BaseModel):
     fatal: bool = False
     detail: str = ""
     alert: str = ""
+    review: str = ""
+
+
+class HitReviewPublic(BaseModel):
+    hit_index: int
+    decision: str
+    reviewer: str
+    note: str
+    created_at: datetime
+
+
+class HitReviewCreate(Strict):
+    decision: Literal["confirmed", "overturned"]
+    note: str = Field(default="", max_length=1000)
+
+
+class RuleAgreementPublic(BaseModel):
+    rule_id: str
+    reviewed: int
+    confirmed: int
+    overturned: int
+    agreement: float
+
+
+class ReviewAgreementPublic(BaseModel):
+    rules: list[RuleAgreementPublic]
 
 
 class DimensionScorePublic(BaseModel):
@@ -518,6 +544,9 @@ class EvaluationPublic(BaseModel):
     language: str = ""
     risk_flags: list[str] = []
     signal_ids: list[str] = []
+    final_score: float | None = None
+    final_grade: str = ""
+    reviews: list[HitReviewPublic] = []
 
 
 # --- escalation configuration (calendars, SLA policies, the matrix) ------------------------

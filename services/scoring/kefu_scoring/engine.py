@@ -34,6 +34,7 @@ from kefu_scoring.rules import (
     Rule,
     Ruleset,
     Scope,
+    Scorecard,
     SilenceCondition,
     SpeechRateCondition,
     TurnCountCondition,
@@ -486,16 +487,9 @@ class CompiledRuleset:
                 points = rule.points if rule.count == "each" or i == 0 else 0.0
                 earned[rule.dimension] += points
                 hits.append(_hit(rule, ev, points))
-        dims = tuple(
-            DimensionScore(
-                d, w, round(min(w, max(0.0, w + earned[d])), 2) if d in applicable else w, d in applicable
-            )
-            for d, w in card.dimensions.items()
+        dims, total = scorecard_total(
+            [(d, w, d in applicable) for d, w in card.dimensions.items()], earned, fatal
         )
-        possible = sum(d.weight for d in dims if d.applicable)
-        total = 100.0 if not possible else round(100.0 * sum(d.score for d in dims if d.applicable) / possible, 2)
-        if fatal:
-            total = 0.0
         hits.sort(key=lambda h: (h.turn_index, h.start, h.rule_id))
         return Score(total, grade_for(self.ruleset, total), tuple(hits), dims, fatal, tuple(not_applicable))
 
@@ -584,11 +578,29 @@ def required_literals(pattern: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def scorecard_total(
+    dimensions: Sequence[tuple[str, float, bool]], earned: dict[str, float], fatal: bool
+) -> tuple[tuple[DimensionScore, ...], float]:
+    """Dimension scores (weight + points earned, clamped to [0, weight]) and the total: the
+    applicable dimensions' sum rescaled to 100, zero after a fatal hit."""
+    dims = tuple(
+        DimensionScore(d, w, round(min(w, max(0.0, w + earned.get(d, 0.0))), 2) if ok else w, ok)
+        for d, w, ok in dimensions
+    )
+    possible = sum(d.weight for d in dims if d.applicable)
+    total = 100.0 if not possible else round(100.0 * sum(d.score for d in dims if d.applicable) / possible, 2)
+    return dims, 0.0 if fatal else total
+
+
 def grade_for(ruleset: Ruleset, total: float) -> str:
-    for floor, grade in ruleset.scorecard.grades:
+    return grade_on(ruleset.scorecard, total)
+
+
+def grade_on(card: Scorecard, total: float) -> str:
+    for floor, grade in card.grades:
         if total >= floor:
             return grade
-    return ruleset.scorecard.lowest
+    return card.lowest
 
 
 _CACHE: dict[tuple[str, int], CompiledRuleset] = {}

@@ -89,3 +89,19 @@ class PublishedRuleset(SQLModel, table=True):
     published_at: datetime | None = timestamp_field(
         default=None, nullable=False, sa_column_kwargs={"server_default": func.now()}
     )
+
+
+class HitReview(SQLModel, table=True):
+    """One review decision on one hit of an evaluation (append-only: the trail). The latest
+    decision per hit counts."""
+
+    __tablename__ = "hit_review"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    evaluation_id: uuid.UUID = Field(foreign_key=f"{SCHEMA}.evaluation.id", index=True)
+    hit_index: int
+    decision: str = Field(max_length=16)  # confirmed | overturned
+    reviewer: str = Field(max_length=128)
+    note: str = Field(default="", max_length=1000)
+    created_at: datetime = timestamp_field(nullable=False)

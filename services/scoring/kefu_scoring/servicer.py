@@ -14,7 +14,7 @@ from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import InvalidArgument
 from kefu_common.protoconv import enum_to_str, to_timestamp
-from kefu_scoring import rulesets, service
+from kefu_scoring import review, rulesets, service
 from kefu_scoring.engine import compile_ruleset
 from kefu_scoring.models import Evaluation, PublishedRuleset
 from kefu_scoring.rules import Ruleset
@@ -54,6 +54,11 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             self.on_signals()
         return evaluation
 
+    async def _reviewed(self, evaluation: Evaluation) -> review.Reviewed:
+        async with self.db.session() as session:
+            card = await review.scorecard_of(session, evaluation, self.ruleset)
+            return await review.reviewed(session, evaluation, card)
+
     async def ScoreConversation(
         self, request: scoring_pb2.ScoreConversationRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.Evaluation:
@@ -65,9 +70,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             turns=tuple(_turn(t) for t in request.turns),
             ruleset=f"{request.ruleset_id}@{request.ruleset_version}" if request.ruleset_id else "",
         )
-        return _evaluation_pb(
-            await self._score(conversation, request.ruleset_id, request.ruleset_version)
-        )
+        evaluation = await self._score(conversation, request.ruleset_id, request.ruleset_version)
+        return _evaluation_pb(await self._reviewed(evaluation))
 
     async def PublishRuleset(
         self, request: scoring_pb2.PublishRulesetRequest, context: grpc.aio.ServicerContext
@@ -100,7 +104,39 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     ) -> scoring_pb2.Evaluation:
         async with self.db.session() as session:
             evaluation = await service.get_evaluation(session, request.id)
-        return _evaluation_pb(evaluation)
+        return _evaluation_pb(await self._reviewed(evaluation))
+
+    async def ReviewHit(
+        self, request: scoring_pb2.ReviewHitRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.Evaluation:
+        async with self.db.session() as session:
+            evaluation = await service.get_evaluation(session, request.evaluation_id)
+            result = await review.review_hit(
+                session,
+                evaluation_id=request.evaluation_id,
+                hit_index=request.hit_index,
+                decision=request.decision,
+                reviewer=request.reviewer,
+                note=request.note,
+                clock=self.clock,
+                scorecard=await review.scorecard_of(session, evaluation, self.ruleset),
+            )
+        return _evaluation_pb(result)
+
+    async def GetReviewAgreement(
+        self, request: scoring_pb2.GetReviewAgreementRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ReviewAgreement:
+        async with self.db.session() as session:
+            rows = await review.agreement(session, ruleset_id=request.ruleset_id)
+        return scoring_pb2.ReviewAgreement(
+            rules=[
+                scoring_pb2.ReviewAgreement.Rule(
+                    rule_id=r.rule_id, reviewed=r.reviewed, confirmed=r.confirmed,
+                    overturned=r.overturned, agreement=r.agreement,
+                )
+                for r in rows
+            ]
+        )
 
     async def StreamConversation(
         self,
@@ -160,7 +196,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                     turns=tuple(turns),
                 )
                 evaluation = await self._score(finished)
-                yield scoring_pb2.StreamEvent(evaluation=_evaluation_pb(evaluation))
+                yield scoring_pb2.StreamEvent(evaluation=_evaluation_pb(await self._reviewed(evaluation)))
                 return
             else:
                 raise InvalidArgument("empty stream message", code="invalid_stream_message")
@@ -215,7 +251,7 @@ def _turn_emotion_pb(d: dict[str, Any]) -> scoring_pb2.TurnEmotion:
     )
 
 
-def _hit_pb(hit: dict[str, Any]) -> scoring_pb2.Hit:
+def _hit_pb(hit: dict[str, Any], decision: str) -> scoring_pb2.Hit:
     return scoring_pb2.Hit(
         rule_id=hit["rule_id"],
         rule_version=hit["rule_version"],
@@ -229,10 +265,12 @@ def _hit_pb(hit: dict[str, Any]) -> scoring_pb2.Hit:
         fatal=hit.get("fatal", False),
         detail=hit.get("detail", ""),
         alert=hit.get("alert") or "",
+        review=decision,
     )
 
 
-def _evaluation_pb(evaluation: Evaluation) -> scoring_pb2.Evaluation:
+def _evaluation_pb(reviewed: review.Reviewed) -> scoring_pb2.Evaluation:
+    evaluation = reviewed.evaluation
     emotion = evaluation.emotion or {}
     peak = emotion.get("peak_negative")
     return scoring_pb2.Evaluation(
@@ -244,7 +282,7 @@ def _evaluation_pb(evaluation: Evaluation) -> scoring_pb2.Evaluation:
         ruleset_version=evaluation.ruleset_version,
         total_score=evaluation.total_score,
         grade=evaluation.grade,
-        hits=[_hit_pb(hit) for hit in evaluation.hits],
+        hits=[_hit_pb(hit, reviewed.decisions.get(i, "")) for i, hit in enumerate(evaluation.hits)],
         created_at=to_timestamp(evaluation.created_at) if evaluation.created_at else None,
         dimensions=[scoring_pb2.DimensionScore(**d) for d in evaluation.dimensions],
         fatal=evaluation.fatal,
@@ -260,4 +298,13 @@ def _evaluation_pb(evaluation: Evaluation) -> scoring_pb2.Evaluation:
         language=evaluation.language,
         risk_flags=evaluation.risk_flags,
         signal_ids=evaluation.signal_ids,
+        final_score=reviewed.final_score,
+        final_grade=reviewed.final_grade,
+        reviews=[
+            scoring_pb2.HitReview(
+                hit_index=r.hit_index, decision=r.decision, reviewer=r.reviewer, note=r.note,
+                created_at=to_timestamp(r.created_at),
+            )
+            for r in reviewed.trail
+        ],
     )

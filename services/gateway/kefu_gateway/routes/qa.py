@@ -4,7 +4,7 @@ import json
 from datetime import UTC
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, status
+from fastapi import APIRouter, Body, Depends, Path, Query, status
 from google.protobuf import json_format
 
 from kefu.scoring.v1 import scoring_pb2
@@ -14,7 +14,14 @@ from kefu_gateway.auth import Principal, Staff
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.problems import problem_responses
-from kefu_gateway.schemas import EvaluationCreate, EvaluationPublic, RulesetList, RulesetPublic
+from kefu_gateway.schemas import (
+    EvaluationCreate,
+    EvaluationPublic,
+    HitReviewCreate,
+    ReviewAgreementPublic,
+    RulesetList,
+    RulesetPublic,
+)
 
 router = APIRouter(prefix="/v1/qa", tags=["quality"])
 
@@ -85,6 +92,7 @@ async def get_evaluation(
 
 # --- rulesets (published versions; docs/scoring.md) ------------------------------------------
 
+# Publishing rulesets and reviewing hits.
 RULESET_ROLES = frozenset({"admin", "lead", "qa"})
 RulesetId = Annotated[str, Path(min_length=1, max_length=64, description="The ruleset's id")]
 RulesetVersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A published version")]
@@ -93,7 +101,7 @@ RulesetVersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A pu
 async def ruleset_author(principal: Staff) -> Principal:
     if principal.role not in RULESET_ROLES:
         raise PermissionDenied(
-            "publishing rulesets needs the admin, lead or qa role", code="qa_admin_only"
+            "this operation needs the qa, lead or admin role", code="qa_admin_only"
         )
     return principal
 
@@ -177,3 +185,59 @@ async def get_ruleset_version(
         scoring_pb2.GetRulesetRequest(id=ruleset_id, version=version), timeout=clients.timeout
     )
     return ruleset_public(reply)
+
+
+# --- review (复核) ----------------------------------------------------------------------------
+
+HitIndex = Annotated[int, Path(ge=0, le=1_000_000, description="Index of the hit in `hits`")]
+
+
+@router.post(
+    "/evaluations/{evaluation_id}/hits/{hit_index}/review",
+    operation_id="reviewHit",
+    summary="Confirm or overturn one hit (qa, lead or admin); returns the final score",
+    description="The latest decision per hit counts; every decision is kept in `reviews`. "
+    "`final_score` is the AI score without the overturned hits.",
+    response_model=EvaluationPublic,
+    responses=problem_responses(400, 401, 403, 404, 422, 503, 504),
+)
+async def review_hit(
+    evaluation_id: EvaluationId,
+    hit_index: HitIndex,
+    body: HitReviewCreate,
+    principal: RulesetAuthor,
+    clients: ClientsDep,
+) -> EvaluationPublic:
+    reply = await clients.scoring.ReviewHit(
+        scoring_pb2.ReviewHitRequest(
+            evaluation_id=evaluation_id,
+            hit_index=hit_index,
+            decision=body.decision,
+            reviewer=principal.subject,
+            note=body.note,
+        ),
+        timeout=clients.timeout,
+    )
+    return evaluation_public(reply)
+
+
+@router.get(
+    "/reports/agreement",
+    operation_id="getReviewAgreement",
+    summary="AI-human agreement per rule over the reviewed hits",
+    response_model=ReviewAgreementPublic,
+    responses=problem_responses(401, 403, 422, 503, 504),
+)
+async def review_agreement(
+    principal: Staff,
+    clients: ClientsDep,
+    ruleset_id: Annotated[str, Query(max_length=64)] = "",
+) -> ReviewAgreementPublic:
+    reply = await clients.scoring.GetReviewAgreement(
+        scoring_pb2.GetReviewAgreementRequest(ruleset_id=ruleset_id), timeout=clients.timeout
+    )
+    return ReviewAgreementPublic.model_validate(
+        json_format.MessageToDict(
+            reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+    )
