@@ -154,3 +154,28 @@ async def test_unknown_decision_is_a_validation_problem(gateway, gateway_setting
         f"/v1/qa/evaluations/{uuid.uuid4()}/hits/0/review", json={"decision": "maybe"}, headers=qa
     )
     assert_problem(response, 422, "validation_error")
+
+
+async def test_voice_of_customer_report_through_the_gateway(gateway, auth) -> None:
+    category = f"cat-{uuid.uuid4().hex[:8]}"
+    for _ in range(3):
+        created = await gateway.post(
+            "/v1/qa/evaluations",
+            json={"category": category, "channel": "app",
+                  "turns": [{"role": "customer", "text": "屏幕闪烁，屏幕闪烁得厉害"}]},
+            headers=auth,
+        )
+        assert created.status_code == 201, created.text
+    response = await gateway.get("/v1/reports/voc", params={"category": category, "channel": "app"}, headers=auth)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["conversations"] == 3
+    terms = {t["term"]: t for t in body["terms"]}
+    assert (terms["屏幕"]["conversations"], terms["屏幕"]["baseline_conversations"]) == (3, 0)
+    assert not terms["屏幕"]["spike"]  # a new category has no baseline to spike against
+    assert {p["term"] for p in body["phrases"]} >= {"屏幕 闪烁"}
+
+
+async def test_voice_of_customer_refuses_unknown_parameters(gateway, auth) -> None:
+    response = await gateway.get("/v1/reports/voc", params={"categroy": "x"}, headers=auth)
+    assert_problem(response, 422, "validation_error")

@@ -40,6 +40,9 @@ class Evaluation(SQLModel, table=True):
     language: str = Field(default="unknown", max_length=8)
     risk_flags: list[str] = Field(default_factory=list, sa_type=JSONB, nullable=False)
     signal_ids: list[str] = Field(default_factory=list, sa_type=JSONB, nullable=False)
+    # The ticket's category and channel (migration 0005), for voice-of-customer reports.
+    category: str = Field(default="", max_length=64)
+    channel: str = Field(default="", max_length=32)
     # The transcript as stored: [{"role", "text" (masked), "start_ms", "end_ms"}].
     turns: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB, nullable=False)
     # Left unset by the service: PostgreSQL's now() fills it and the INSERT returns it.

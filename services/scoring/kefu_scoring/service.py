@@ -67,6 +67,8 @@ class Conversation:
     agent_id: str = ""
     # "id@version" of a published ruleset asked for by name; "" for the active ruleset.
     ruleset: str = ""
+    category: str = ""  # the ticket's, for voice-of-customer reports
+    channel: str = ""
 
     @property
     def key(self) -> str:
@@ -113,11 +115,11 @@ def validate_references(conversation: Conversation) -> None:
             f"request_id is required and must be 1..{MAX_REQUEST_ID_CHARS} characters",
             code="invalid_request_id",
         )
-    for name in ("conversation_id", "ticket_id", "agent_id"):
-        if len(getattr(conversation, name)) > MAX_REFERENCE_CHARS:
-            raise InvalidArgument(
-                f"{name} must be at most {MAX_REFERENCE_CHARS} characters", code=f"invalid_{name}"
-            )
+    limits = {"conversation_id": MAX_REFERENCE_CHARS, "ticket_id": MAX_REFERENCE_CHARS,
+              "agent_id": MAX_REFERENCE_CHARS, "category": 64, "channel": 32}
+    for name, limit in limits.items():
+        if len(getattr(conversation, name)) > limit:
+            raise InvalidArgument(f"{name} must be at most {limit} characters", code=f"invalid_{name}")
 
 
 def validate(conversation: Conversation) -> None:
@@ -143,8 +145,9 @@ def request_hash(conversation: Conversation) -> str:
         "agent_id": conversation.agent_id,
         "turns": [[t.role, t.text, t.start_ms, t.end_ms] for t in conversation.turns],
     }
-    if conversation.ruleset:  # only when named, so earlier fingerprints stay valid
-        body["ruleset"] = conversation.ruleset
+    for extra in ("ruleset", "category", "channel"):  # only when given: older fingerprints hold
+        if getattr(conversation, extra):
+            body[extra] = getattr(conversation, extra)
     canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -282,6 +285,8 @@ async def score_conversation(
         conversation_id=conversation.conversation_id,
         ticket_id=conversation.ticket_id,
         agent_id=conversation.agent_id,
+        category=conversation.category,
+        channel=conversation.channel,
         ruleset_id=ruleset.id,
         ruleset_version=ruleset.version,
         total_score=score.total,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,8 +14,8 @@ from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import InvalidArgument
-from kefu_common.protoconv import enum_to_str, to_timestamp
-from kefu_scoring import review, rulesets, service
+from kefu_common.protoconv import enum_to_str, from_timestamp, to_timestamp
+from kefu_scoring import review, rulesets, service, voc
 from kefu_scoring.engine import compile_ruleset
 from kefu_scoring.models import Evaluation, PublishedRuleset
 from kefu_scoring.rules import Ruleset
@@ -69,6 +70,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             agent_id=request.agent_id,
             turns=tuple(_turn(t) for t in request.turns),
             ruleset=f"{request.ruleset_id}@{request.ruleset_version}" if request.ruleset_id else "",
+            category=request.category,
+            channel=request.channel,
         )
         evaluation = await self._score(conversation, request.ruleset_id, request.ruleset_version)
         return _evaluation_pb(await self._reviewed(evaluation))
@@ -122,6 +125,37 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 scorecard=await review.scorecard_of(session, evaluation, self.ruleset),
             )
         return _evaluation_pb(result)
+
+    async def GetVoiceOfCustomer(
+        self, request: scoring_pb2.GetVoiceOfCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.VoiceOfCustomer:
+        end = from_timestamp(request.end) if request.HasField("end") else self.clock.now()
+        start = from_timestamp(request.start) if request.HasField("start") else end - timedelta(days=7)
+        async with self.db.session() as session:
+            found = await voc.report(
+                session,
+                start=start,
+                end=end,
+                baseline_days=request.baseline_days or 28,
+                category=request.category,
+                channel=request.channel,
+                limit=request.limit or 20,
+            )
+
+        def term_pb(t: voc.TermCount) -> scoring_pb2.VoiceOfCustomer.Term:
+            return scoring_pb2.VoiceOfCustomer.Term(
+                term=t.term, conversations=t.conversations,
+                baseline_conversations=t.baseline_conversations, lift=t.lift, spike=t.spike,
+            )
+
+        return scoring_pb2.VoiceOfCustomer(
+            conversations=found.conversations,
+            baseline_conversations=found.baseline_conversations,
+            terms=[term_pb(t) for t in found.terms],
+            phrases=[term_pb(t) for t in found.phrases],
+            start=to_timestamp(found.start),
+            end=to_timestamp(found.end),
+        )
 
     async def GetReviewAgreement(
         self, request: scoring_pb2.GetReviewAgreementRequest, context: grpc.aio.ServicerContext
@@ -194,6 +228,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                     ticket_id=conversation.ticket_id,
                     agent_id=conversation.agent_id,
                     turns=tuple(turns),
+                    category=conversation.category,
+                    channel=conversation.channel,
                 )
                 evaluation = await self._score(finished)
                 yield scoring_pb2.StreamEvent(evaluation=_evaluation_pb(await self._reviewed(evaluation)))
@@ -227,6 +263,8 @@ def _stream_start(start: scoring_pb2.StreamStart) -> service.Conversation:
         ticket_id=start.ticket_id,
         agent_id=start.agent_id,
         turns=(),
+        category=start.category,
+        channel=start.channel,
     )
     service.validate_references(conversation)
     return conversation

@@ -9,7 +9,7 @@ from google.protobuf import json_format
 
 from kefu.scoring.v1 import scoring_pb2
 from kefu_common.errors import PermissionDenied
-from kefu_common.protoconv import str_to_enum
+from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_gateway.auth import Principal, Staff
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
@@ -21,6 +21,8 @@ from kefu_gateway.schemas import (
     ReviewAgreementPublic,
     RulesetList,
     RulesetPublic,
+    VocQuery,
+    VocReport,
 )
 
 router = APIRouter(prefix="/v1/qa", tags=["quality"])
@@ -55,6 +57,8 @@ async def create_evaluation(
         request_id=request_id_for(principal, idempotency_key),
         ruleset_id=body.ruleset_id,
         ruleset_version=body.ruleset_version,
+        category=body.category,
+        channel=body.channel,
         conversation_id=body.conversation_id,
         ticket_id=body.ticket_id,
         agent_id=body.agent_id,
@@ -237,6 +241,43 @@ async def review_agreement(
         scoring_pb2.GetReviewAgreementRequest(ruleset_id=ruleset_id), timeout=clients.timeout
     )
     return ReviewAgreementPublic.model_validate(
+        json_format.MessageToDict(
+            reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+    )
+
+
+# --- voice of customer ------------------------------------------------------------------------
+
+reports_router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+
+@reports_router.get(
+    "/voc",
+    operation_id="getVoiceOfCustomer",
+    summary="Hot words and phrases of what customers said, with spikes against the baseline",
+    description="From the customers' turns of the evaluations in `[start, end)` (default the "
+    "last 7 days), optionally for one category and channel; a term counts once per "
+    "conversation; `lift` compares its share with the trailing `baseline_days`; `spike`: lift "
+    ">= 3 in at least 3 conversations.",
+    response_model=VocReport,
+    responses=problem_responses(400, 401, 403, 422, 503, 504),
+)
+async def get_voice_of_customer(
+    query: Annotated[VocQuery, Query()], principal: Staff, clients: ClientsDep
+) -> VocReport:
+    reply = await clients.scoring.GetVoiceOfCustomer(
+        scoring_pb2.GetVoiceOfCustomerRequest(
+            start=to_timestamp(query.start) if query.start else None,
+            end=to_timestamp(query.end) if query.end else None,
+            baseline_days=query.baseline_days,
+            category=query.category,
+            channel=query.channel,
+            limit=query.limit,
+        ),
+        timeout=clients.timeout,
+    )
+    return VocReport.model_validate(
         json_format.MessageToDict(
             reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
