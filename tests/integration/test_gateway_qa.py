@@ -179,3 +179,54 @@ async def test_voice_of_customer_report_through_the_gateway(gateway, auth) -> No
 async def test_voice_of_customer_refuses_unknown_parameters(gateway, auth) -> None:
     response = await gateway.get("/v1/reports/voc", params={"categroy": "x"}, headers=auth)
     assert_problem(response, 422, "validation_error")
+
+
+async def test_agent_appeals_a_hit_and_qa_upholds_it(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    agent = staff_headers(gateway_settings, role="agent", subject="agent-zhang")
+    qa = staff_headers(gateway_settings, role="qa", subject="inspector-3")
+    created = await gateway.post(
+        "/v1/qa/evaluations",
+        json={"agent_id": "agent-zhang", "turns": [{"role": "agent", "text": "您好，没办法"}]},
+        headers=agent,
+    )
+    evaluation = created.json()
+    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "forbidden-phrases")
+
+    filed = await gateway.post(
+        f"/v1/qa/evaluations/{evaluation['id']}/hits/{index}/appeals",
+        json={"reason": "the customer asked if there was no way to cancel"},
+        headers=agent,
+    )
+    assert filed.status_code == 201, filed.text
+    assert (filed.json()["status"], filed.json()["appellant"]) == ("open", "agent-zhang")
+
+    not_qa = await gateway.post(
+        f"/v1/qa/appeals/{filed.json()['id']}/decision", json={"outcome": "upheld"}, headers=agent
+    )
+    assert_problem(not_qa, 403, "qa_admin_only")
+    decided = await gateway.post(
+        f"/v1/qa/appeals/{filed.json()['id']}/decision", json={"outcome": "upheld", "note": "agreed"}, headers=qa
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "upheld"
+    after = (await gateway.get(f"/v1/qa/evaluations/{evaluation['id']}", headers=qa)).json()
+    assert after["hits"][index]["review"] == "overturned"
+    assert after["final_score"] > after["total_score"]
+
+
+async def test_another_agent_cannot_appeal(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    owner = staff_headers(gateway_settings, role="agent", subject="agent-li")
+    other = staff_headers(gateway_settings, role="agent", subject="agent-wang")
+    created = await gateway.post(
+        "/v1/qa/evaluations",
+        json={"agent_id": "agent-li", "turns": [{"role": "agent", "text": "不知道"}]},
+        headers=owner,
+    )
+    response = await gateway.post(
+        f"/v1/qa/evaluations/{created.json()['id']}/hits/0/appeals", json={"reason": "not me"}, headers=other
+    )
+    assert_problem(response, 403, "not_your_evaluation")

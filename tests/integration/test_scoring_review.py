@@ -117,3 +117,86 @@ async def test_reviewing_an_unknown_evaluation_is_not_found(
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await review(scoring_stub, str(uuid.uuid4()), 0, "confirmed")
     assert error_code(raised.value) == "evaluation_not_found"
+
+
+# --- appeals (申诉) ---------------------------------------------------------------------------
+
+
+async def agents_evaluation(stub: scoring_pb2_grpc.ScoringServiceStub, agent_id: str) -> scoring_pb2.Evaluation:
+    return await stub.ScoreConversation(
+        scoring_pb2.ScoreConversationRequest(
+            request_id=uuid.uuid4().hex, agent_id=agent_id,
+            turns=[scoring_pb2.Turn(role=AGENT, text="您好，这个我不知道")],
+        )
+    )
+
+
+async def appeal(stub: scoring_pb2_grpc.ScoringServiceStub, evaluation_id: str, hit: int, who: str) -> scoring_pb2.Appeal:
+    return await stub.FileAppeal(
+        scoring_pb2.FileAppealRequest(
+            evaluation_id=evaluation_id, hit_index=hit, appellant=who, reason="I said 不知道 then checked"
+        )
+    )
+
+
+async def test_upheld_appeal_overturns_the_hit_and_raises_the_final_score(
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub,
+) -> None:
+    evaluation = await agents_evaluation(scoring_stub, "agent-42")
+    hit = index_of(evaluation, "forbidden-phrases")
+    filed = await appeal(scoring_stub, evaluation.id, hit, "agent-42")
+    assert (filed.status, filed.appellant, filed.hit_index) == ("open", "agent-42", hit)
+
+    with pytest.raises(grpc.aio.AioRpcError) as twice:
+        await appeal(scoring_stub, evaluation.id, hit, "agent-42")
+    assert error_code(twice.value) == "appeal_already_open"
+
+    decided = await scoring_stub.DecideAppeal(
+        scoring_pb2.DecideAppealRequest(appeal_id=filed.id, outcome="upheld", decided_by="qa-1", note="fair")
+    )
+    assert (decided.status, decided.decided_by) == ("upheld", "qa-1")
+    assert decided.HasField("decided_at")
+    after = await scoring_stub.GetEvaluation(scoring_pb2.GetEvaluationRequest(id=evaluation.id))
+    assert after.hits[hit].review == "overturned"
+    assert after.final_score > after.total_score
+    assert after.reviews[-1].note.startswith(f"appeal {filed.id} upheld")
+
+    with pytest.raises(grpc.aio.AioRpcError) as again:
+        await scoring_stub.DecideAppeal(
+            scoring_pb2.DecideAppealRequest(appeal_id=filed.id, outcome="rejected", decided_by="qa-2")
+        )
+    assert again.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_code(again.value) == "appeal_already_decided"
+
+
+async def test_rejected_appeal_confirms_the_hit(scoring_stub: scoring_pb2_grpc.ScoringServiceStub) -> None:
+    evaluation = await agents_evaluation(scoring_stub, "agent-43")
+    hit = index_of(evaluation, "forbidden-phrases")
+    filed = await appeal(scoring_stub, evaluation.id, hit, "agent-43")
+    await scoring_stub.DecideAppeal(
+        scoring_pb2.DecideAppealRequest(appeal_id=filed.id, outcome="rejected", decided_by="qa-1")
+    )
+    after = await scoring_stub.GetEvaluation(scoring_pb2.GetEvaluationRequest(id=evaluation.id))
+    assert after.hits[hit].review == "confirmed"
+    assert after.final_score == after.total_score
+
+
+async def test_only_the_evaluated_agent_may_appeal(scoring_stub: scoring_pb2_grpc.ScoringServiceStub) -> None:
+    evaluation = await agents_evaluation(scoring_stub, "agent-44")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await appeal(scoring_stub, evaluation.id, 0, "agent-99")
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_code(raised.value) == "not_your_evaluation"
+
+
+@pytest.mark.parametrize(
+    ("appeal_id", "code"), [("nope", "invalid_appeal_id"), (str(uuid.uuid4()), "appeal_not_found")]
+)
+async def test_deciding_an_unknown_appeal_is_a_clear_error(
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub, appeal_id: str, code: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await scoring_stub.DecideAppeal(
+            scoring_pb2.DecideAppealRequest(appeal_id=appeal_id, outcome="upheld", decided_by="qa-1")
+        )
+    assert error_code(raised.value) == code

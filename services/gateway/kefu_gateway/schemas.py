@@ -478,6 +478,28 @@ class HitReviewCreate(Strict):
     note: str = Field(default="", max_length=1000)
 
 
+class AppealCreate(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class AppealDecision(Strict):
+    outcome: Literal["upheld", "rejected"]
+    note: str = Field(default="", max_length=1000)
+
+
+class AppealPublic(BaseModel):
+    id: str
+    evaluation_id: str
+    hit_index: int
+    appellant: str
+    reason: str
+    status: str
+    decided_by: str
+    decision_note: str
+    created_at: datetime
+    decided_at: datetime | None = None
+
+
 class RuleAgreementPublic(BaseModel):
     rule_id: str
     reviewed: int

@@ -108,3 +108,21 @@ class HitReview(SQLModel, table=True):
     reviewer: str = Field(max_length=128)
     note: str = Field(default="", max_length=1000)
     created_at: datetime = timestamp_field(nullable=False)
+
+
+class Appeal(SQLModel, table=True):
+    """An agent's appeal (申诉) against one hit; decided once by a QA reviewer."""
+
+    __tablename__ = "appeal"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    evaluation_id: uuid.UUID = Field(foreign_key=f"{SCHEMA}.evaluation.id", index=True)
+    hit_index: int
+    appellant: str = Field(max_length=128)
+    reason: str = Field(max_length=1000)
+    status: str = Field(default="open", max_length=16)  # open | upheld | rejected
+    decided_by: str = Field(default="", max_length=128)
+    decision_note: str = Field(default="", max_length=1000)
+    created_at: datetime = timestamp_field(nullable=False)
+    decided_at: datetime | None = timestamp_field(default=None, nullable=True)

@@ -8,6 +8,7 @@ the total). Agreement per rule = confirmed / reviewed over the latest decisions.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -16,10 +17,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.clock import Clock
-from kefu_common.errors import InvalidArgument, NotFound
+from kefu_common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from kefu_common.logging import get_logger
 from kefu_scoring.engine import grade_on, scorecard_total
-from kefu_scoring.models import Evaluation, HitReview
+from kefu_scoring.models import Appeal, Evaluation, HitReview
 from kefu_scoring import rulesets
 from kefu_scoring.rules import Ruleset, Scorecard
 from kefu_scoring.service import get_evaluation
@@ -51,11 +58,7 @@ async def review_hit(
     scorecard: Scorecard,
 ) -> Reviewed:
     evaluation = await get_evaluation(session, evaluation_id)
-    if not 0 <= hit_index < len(evaluation.hits):
-        raise InvalidArgument(
-            f"hit_index {hit_index} is out of range: the evaluation has {len(evaluation.hits)} hits",
-            code="invalid_hit_index",
-        )
+    _check_hit(evaluation, hit_index)
     if decision not in DECISIONS:
         raise InvalidArgument("decision must be confirmed or overturned", code="invalid_decision")
     if not reviewer.strip() or len(reviewer) > 128:
@@ -79,6 +82,91 @@ async def review_hit(
         decision=decision,
     )
     return await reviewed(session, evaluation, scorecard)
+
+
+def _check_hit(evaluation: Evaluation, hit_index: int) -> None:
+    if not 0 <= hit_index < len(evaluation.hits):
+        raise InvalidArgument(
+            f"hit_index {hit_index} is out of range: the evaluation has {len(evaluation.hits)} hits",
+            code="invalid_hit_index",
+        )
+
+
+# --- appeals (申诉) ---------------------------------------------------------------------------
+
+OUTCOMES = {"upheld": "overturned", "rejected": "confirmed"}  # appeal outcome -> hit review
+
+
+async def file_appeal(
+    session: AsyncSession,
+    *,
+    evaluation_id: str,
+    hit_index: int,
+    appellant: str,
+    reason: str,
+    clock: Clock,
+) -> Appeal:
+    evaluation = await get_evaluation(session, evaluation_id)
+    _check_hit(evaluation, hit_index)
+    if not appellant.strip() or len(appellant) > 128:
+        raise InvalidArgument("appellant is required (1..128 characters)", code="invalid_appellant")
+    if evaluation.agent_id and appellant != evaluation.agent_id:
+        raise PermissionDenied(
+            "only the agent the evaluation names may appeal its hits", code="not_your_evaluation"
+        )
+    if not reason.strip() or len(reason) > MAX_NOTE_CHARS:
+        raise InvalidArgument(f"reason is required (at most {MAX_NOTE_CHARS} characters)", code="invalid_reason")
+    stmt = select(Appeal).where(
+        col(Appeal.evaluation_id) == evaluation.id,
+        col(Appeal.hit_index) == hit_index,
+        col(Appeal.status) == "open",
+    )
+    if (await session.exec(stmt)).first() is not None:
+        raise AlreadyExists("this hit already has an open appeal", code="appeal_already_open")
+    appeal = Appeal(
+        evaluation_id=evaluation.id, hit_index=hit_index, appellant=appellant, reason=reason,
+        created_at=clock.now(),
+    )
+    session.add(appeal)
+    await session.flush()
+    log.info("appeal_filed", appeal_id=str(appeal.id), evaluation_id=str(evaluation.id), hit_index=hit_index)
+    return appeal
+
+
+async def decide_appeal(
+    session: AsyncSession, *, appeal_id: str, outcome: str, decided_by: str, note: str, clock: Clock
+) -> Appeal:
+    try:
+        key = uuid.UUID(appeal_id)
+    except ValueError:
+        raise InvalidArgument(f"appeal id {appeal_id[:64]!r} is not a UUID", code="invalid_appeal_id") from None
+    if outcome not in OUTCOMES:
+        raise InvalidArgument("outcome must be upheld or rejected", code="invalid_outcome")
+    if not decided_by.strip() or len(decided_by) > 128:
+        raise InvalidArgument("decided_by is required (1..128 characters)", code="invalid_reviewer")
+    if len(note) > MAX_NOTE_CHARS:
+        raise InvalidArgument(f"note is longer than {MAX_NOTE_CHARS} characters", code="invalid_note")
+    stmt = select(Appeal).where(col(Appeal.id) == key).with_for_update()
+    appeal = (await session.exec(stmt)).first()
+    if appeal is None:
+        raise NotFound(f"appeal {appeal_id} not found", code="appeal_not_found")
+    if appeal.status != "open":
+        raise FailedPrecondition(f"the appeal was already {appeal.status}", code="appeal_already_decided")
+    now = clock.now()
+    appeal.status = outcome
+    appeal.decided_by = decided_by
+    appeal.decision_note = note
+    appeal.decided_at = now
+    session.add(
+        HitReview(
+            evaluation_id=appeal.evaluation_id, hit_index=appeal.hit_index,
+            decision=OUTCOMES[outcome], reviewer=decided_by,
+            note=f"appeal {appeal.id} {outcome}: {note}"[:MAX_NOTE_CHARS], created_at=now,
+        )
+    )
+    await session.flush()
+    log.info("appeal_decided", appeal_id=str(appeal.id), outcome=outcome)
+    return appeal
 
 
 async def reviewed(session: AsyncSession, evaluation: Evaluation, scorecard: Scorecard) -> Reviewed:

@@ -17,7 +17,7 @@ from kefu_common.errors import InvalidArgument
 from kefu_common.protoconv import enum_to_str, from_timestamp, to_timestamp
 from kefu_scoring import review, rulesets, service, voc
 from kefu_scoring.engine import compile_ruleset
-from kefu_scoring.models import Evaluation, PublishedRuleset
+from kefu_scoring.models import Appeal, Evaluation, PublishedRuleset
 from kefu_scoring.rules import Ruleset
 
 
@@ -157,6 +157,26 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             end=to_timestamp(found.end),
         )
 
+    async def FileAppeal(
+        self, request: scoring_pb2.FileAppealRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.Appeal:
+        async with self.db.session() as session:
+            appeal = await review.file_appeal(
+                session, evaluation_id=request.evaluation_id, hit_index=request.hit_index,
+                appellant=request.appellant, reason=request.reason, clock=self.clock,
+            )
+        return _appeal_pb(appeal)
+
+    async def DecideAppeal(
+        self, request: scoring_pb2.DecideAppealRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.Appeal:
+        async with self.db.session() as session:
+            appeal = await review.decide_appeal(
+                session, appeal_id=request.appeal_id, outcome=request.outcome,
+                decided_by=request.decided_by, note=request.note, clock=self.clock,
+            )
+        return _appeal_pb(appeal)
+
     async def GetReviewAgreement(
         self, request: scoring_pb2.GetReviewAgreementRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.ReviewAgreement:
@@ -238,6 +258,21 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 raise InvalidArgument("empty stream message", code="invalid_stream_message")
         if conversation is not None:
             raise InvalidArgument("the stream ended without end", code="stream_not_ended")
+
+
+def _appeal_pb(a: Appeal) -> scoring_pb2.Appeal:
+    return scoring_pb2.Appeal(
+        id=str(a.id),
+        evaluation_id=str(a.evaluation_id),
+        hit_index=a.hit_index,
+        appellant=a.appellant,
+        reason=a.reason,
+        status=a.status,
+        decided_by=a.decided_by,
+        decision_note=a.decision_note,
+        created_at=to_timestamp(a.created_at),
+        decided_at=to_timestamp(a.decided_at) if a.decided_at else None,
+    )
 
 
 def _ruleset_pb(row: PublishedRuleset) -> scoring_pb2.RulesetVersion:

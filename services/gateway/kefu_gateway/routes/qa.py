@@ -15,6 +15,9 @@ from kefu_gateway.clients import ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.schemas import (
+    AppealCreate,
+    AppealDecision,
+    AppealPublic,
     EvaluationCreate,
     EvaluationPublic,
     HitReviewCreate,
@@ -28,11 +31,16 @@ from kefu_gateway.schemas import (
 router = APIRouter(prefix="/v1/qa", tags=["quality"])
 
 
+def _as_dict(message: Any) -> dict[str, Any]:
+    """A reply as the JSON shape of the public schemas (field names as in the proto)."""
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
 def evaluation_public(e: scoring_pb2.Evaluation) -> EvaluationPublic:
     return EvaluationPublic.model_validate(
-        json_format.MessageToDict(
-            e, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-        )
+        _as_dict(e)
     )
 
 
@@ -225,6 +233,58 @@ async def review_hit(
     return evaluation_public(reply)
 
 
+def appeal_public(a: scoring_pb2.Appeal) -> AppealPublic:
+    return AppealPublic.model_validate(
+        _as_dict(a)
+    )
+
+
+@router.post(
+    "/evaluations/{evaluation_id}/hits/{hit_index}/appeals",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="fileAppeal",
+    summary="Appeal one hit (申诉): only the agent the evaluation names",
+    response_model=AppealPublic,
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 503, 504),
+)
+async def file_appeal(
+    evaluation_id: EvaluationId,
+    hit_index: HitIndex,
+    body: AppealCreate,
+    principal: Staff,
+    clients: ClientsDep,
+) -> AppealPublic:
+    reply = await clients.scoring.FileAppeal(
+        scoring_pb2.FileAppealRequest(
+            evaluation_id=evaluation_id, hit_index=hit_index, appellant=principal.subject, reason=body.reason
+        ),
+        timeout=clients.timeout,
+    )
+    return appeal_public(reply)
+
+
+@router.post(
+    "/appeals/{appeal_id}/decision",
+    operation_id="decideAppeal",
+    summary="Uphold (the hit is overturned) or reject (confirmed) an open appeal",
+    response_model=AppealPublic,
+    responses=problem_responses(400, 401, 403, 404, 422, 503, 504),
+)
+async def decide_appeal(
+    appeal_id: Annotated[str, Path(min_length=1, max_length=64)],
+    body: AppealDecision,
+    principal: RulesetAuthor,
+    clients: ClientsDep,
+) -> AppealPublic:
+    reply = await clients.scoring.DecideAppeal(
+        scoring_pb2.DecideAppealRequest(
+            appeal_id=appeal_id, outcome=body.outcome, decided_by=principal.subject, note=body.note
+        ),
+        timeout=clients.timeout,
+    )
+    return appeal_public(reply)
+
+
 @router.get(
     "/reports/agreement",
     operation_id="getReviewAgreement",
@@ -241,9 +301,7 @@ async def review_agreement(
         scoring_pb2.GetReviewAgreementRequest(ruleset_id=ruleset_id), timeout=clients.timeout
     )
     return ReviewAgreementPublic.model_validate(
-        json_format.MessageToDict(
-            reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-        )
+        _as_dict(reply)
     )
 
 
@@ -278,7 +336,5 @@ async def get_voice_of_customer(
         timeout=clients.timeout,
     )
     return VocReport.model_validate(
-        json_format.MessageToDict(
-            reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-        )
+        _as_dict(reply)
     )
