@@ -328,20 +328,14 @@ async def score_conversation(
 class TurnOutcome:
     alerts: list[tuple[Hit, signals.Signal]]  # masked hit, its signal
     emotion: TurnEmotion | None
-    signal_ids: dict[str, str]  # kind -> signal id queued (ticket known)
+    raised: list[signals.Signal]  # to queue when the conversation names a ticket
 
 
-async def realtime_turn(
-    session: AsyncSession,
-    *,
-    compiled: CompiledRuleset,
-    conversation: Conversation,
-    turn: Turn,
-    index: int,
-    clock: Clock,
+def realtime_turn(
+    *, compiled: CompiledRuleset, conversation: Conversation, turn: Turn, index: int
 ) -> TurnOutcome:
     """One streamed turn: the ruleset's real-time rules and the customer's emotion on this
-    turn alone; their risk signals are queued in this transaction."""
+    turn alone (no I/O, so an alert costs no database round trip)."""
     validate_turn(turn, index)
     hits = [masked_hit(h, turn.text) for h in compiled.evaluate_turn(turn, index)]
     emotion = default_lexicon().turn(index, turn.text) if turn.role == "customer" else None
@@ -350,20 +344,30 @@ async def realtime_turn(
     alerts = [(h, by_kind[h.alert]) for h in hits if h.alert]
     if emotion is not None and emotion.strong_negative:
         alerts.append((_emotion_hit(emotion), by_kind["negative_emotion"]))
-    queued: dict[str, str] = {}
-    if conversation.ticket_id and raised:
-        await signals.enqueue(
-            session, raised, ticket_id=conversation.ticket_id,
-            conversation_id=conversation.conversation_id, now=clock.now(),
-        )
-        queued = {s.kind: s.signal_id for s in raised}
-    for hit, signal in alerts:
+    return TurnOutcome(alerts, emotion, raised)
+
+
+async def queue_turn_signals(
+    session: AsyncSession, *, conversation: Conversation, outcome: TurnOutcome, clock: Clock
+) -> dict[str, str]:
+    """Queue a streamed turn's risk signals (kind -> signal id); nothing without a ticket."""
+    if not (conversation.ticket_id and outcome.raised):
+        return {}
+    await signals.enqueue(
+        session, outcome.raised, ticket_id=conversation.ticket_id,
+        conversation_id=conversation.conversation_id, now=clock.now(),
+    )
+    return {s.kind: s.signal_id for s in outcome.raised}
+
+
+def log_alerts(conversation: Conversation, outcome: TurnOutcome, queued: dict[str, str]) -> None:
+    """One log line per real-time alert (the quote is masked)."""
+    for hit, signal in outcome.alerts:
         log.warning(
-            "risk_alert", kind=signal.kind, rule_id=hit.rule_id, turn_index=index,
+            "risk_alert", kind=signal.kind, rule_id=hit.rule_id, turn_index=hit.turn_index,
             quote=hit.matched_text, conversation_id=conversation.conversation_id,
             signal_id=queued.get(signal.kind, ""),
         )
-    return TurnOutcome(alerts, emotion, queued)
 
 
 def _emotion_hit(emotion: TurnEmotion) -> Hit:

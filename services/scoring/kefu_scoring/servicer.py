@@ -215,13 +215,18 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                         f"a stream holds at most {service.MAX_TURNS} turns", code="too_many_turns"
                     )
                 turn = _turn(message.turn)
-                async with self.db.session() as session:
-                    outcome = await service.realtime_turn(
-                        session, compiled=self.compiled, conversation=conversation, turn=turn,
-                        index=len(turns), clock=self.clock,
-                    )
-                if outcome.signal_ids and self.on_signals:
-                    self.on_signals()
+                outcome = service.realtime_turn(
+                    compiled=self.compiled, conversation=conversation, turn=turn, index=len(turns)
+                )
+                queued: dict[str, str] = {}
+                if conversation.ticket_id and outcome.raised:  # a transaction only when needed
+                    async with self.db.session() as session:
+                        queued = await service.queue_turn_signals(
+                            session, conversation=conversation, outcome=outcome, clock=self.clock
+                        )
+                    if self.on_signals:
+                        self.on_signals()
+                service.log_alerts(conversation, outcome, queued)
                 turns.append(turn)
                 for hit, signal in outcome.alerts:
                     yield scoring_pb2.StreamEvent(
@@ -234,7 +239,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                             start=hit.start,
                             end=hit.end,
                             matched_text=hit.matched_text,
-                            signal_id=outcome.signal_ids.get(signal.kind, ""),
+                            signal_id=queued.get(signal.kind, ""),
                         )
                     )
                 ack = scoring_pb2.TurnAck(turn_index=len(turns) - 1)
