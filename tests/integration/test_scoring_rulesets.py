@@ -58,7 +58,11 @@ async def test_published_versions_are_listed_fetched_and_scored_against(
     latest = await scoring_stub.GetRuleset(scoring_pb2.GetRulesetRequest(id=ruleset_id))
     assert latest.version == 2
     first = await scoring_stub.GetRuleset(scoring_pb2.GetRulesetRequest(id=ruleset_id, version=1))
-    assert json.loads(first.document)["rules"][0]["condition"]["keywords"] == ["不好意思"]
+    stored = json.loads(first.document)
+    assert stored["rules"][0]["condition"]["keywords"] == ["不好意思"]
+    # Self-contained: the included pack is expanded, so editing a pack later cannot change v1.
+    assert stored["include"] == []
+    assert {r["id"] for r in stored["rules"]} >= {"risk-regulator", "risk-legal"}
     listed = await scoring_stub.ListRulesets(scoring_pb2.ListRulesetsRequest())
     assert [(r.id, r.version) for r in listed.rulesets if r.id == ruleset_id] == [(ruleset_id, 2)]
 

@@ -1,4 +1,5 @@
-"""Rulesets published through the API: immutable versions in `scoring.ruleset`.
+"""Rulesets published through the API: immutable, self-contained versions in `scoring.ruleset`
+(included packs are expanded when published).
 
 The service's active ruleset stays the file named by `SCORING_RULESET_PATH` (id `default`
 for the built-in one, which cannot be published over). A published version is validated
@@ -43,7 +44,9 @@ async def publish(
             " another id",
             code="reserved_ruleset_id",
         )
-    doc: dict[str, Any] = json.loads(document)
+    # Stored self-contained: included packs are expanded, so a later release that edits a
+    # pack can never change what a published version means.
+    doc: dict[str, Any] = {**ruleset.model_dump(mode="json", exclude_defaults=True), "include": []}
     # One publisher per ruleset id at a time: the version check below cannot race.
     await session.exec(  # type: ignore[call-overload]
         text("SELECT pg_advisory_xact_lock(hashtext(:key))"), params={"key": f"ruleset:{ruleset.id}"}
