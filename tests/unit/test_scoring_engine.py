@@ -436,3 +436,19 @@ def test_regex_with_required_literals_still_matches_case_insensitively() -> None
     condition = {"operator": "regex", "pattern": r"REFUND\s+IN\s+\d+\s*DAYS"}
     assert hits(condition, a("Refund in 3 days")) == [(0, 0, 16, "Refund in 3 days")]
     assert not fires(condition, a("refund soon"))
+
+
+def test_rule_limited_to_a_language_is_not_applicable_to_other_conversations() -> None:
+    rs = ruleset(
+        rule(kw("sorry"), "en-only", languages=["en"]),
+        rule(kw("抱歉"), "zh-only", languages=["zh"]),
+    )
+    engine = compile_ruleset(rs)
+    english = engine.evaluate([a("Sorry, I am so sorry about that")])
+    assert english.not_applicable == ("zh-only",)
+    assert {h.rule_id for h in english.hits} == {"en-only"}
+    chinese = engine.evaluate([a("非常抱歉，这个问题我们马上处理")])
+    assert chinese.not_applicable == ("en-only",)
+    mixed = engine.evaluate([a("sorry 抱歉"), a("这个 order 我们 check 一下")])
+    assert mixed.not_applicable == ()
+    assert {h.rule_id for h in mixed.hits} == {"en-only", "zh-only"}

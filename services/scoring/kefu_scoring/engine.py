@@ -43,7 +43,7 @@ from kefu_scoring.rules import (
 from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon
 from kefu_scoring.matcher import SEPARATOR, KeywordMatcher, longest_non_overlapping, normalise_all
 from kefu_scoring.pii import find_pii
-from kefu_scoring.text import Normalised, normalise_keyword
+from kefu_scoring.text import Normalised, detect_language, normalise_keyword
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +118,18 @@ class _Ctx:
     results: dict[int, tuple[bool, list[Evidence]]] = field(default_factory=dict)
     _joined: str | None = None
     _gaps: list[int] | None = None
+    _language: str | None = None
 
     def gaps(self) -> list[int]:
         if self._gaps is None:
             t = self.turns
             self._gaps = [0] + [t[i].start_ms - t[i - 1].end_ms for i in range(1, len(t))]
         return self._gaps
+
+    def language(self) -> str:
+        if self._language is None:
+            self._language = detect_language(t.text for t in self.turns)
+        return self._language
 
     def joined(self) -> str:
         if self._joined is None:
@@ -180,7 +186,8 @@ class CompiledRuleset:
         self.realtime_rules = tuple(r for r in ruleset.rules if r.realtime)
         # (rule, always applicable): no applies_if and no timing to miss.
         self._plan = tuple(
-            (r, r.applies_if is None and r.id not in self.timing_rules) for r in ruleset.rules
+            (r, r.applies_if is None and r.id not in self.timing_rules and not r.languages)
+            for r in ruleset.rules
         )
         # Rules that always apply and can only hit when one of their keywords occurred are
         # looked at only when one did: keyword id -> positions in the plan.
@@ -454,6 +461,10 @@ class CompiledRuleset:
     def applies(self, rule: Rule, ctx: _Ctx) -> bool:
         if rule.id in self.timing_rules and not ctx.timing:
             return False
+        if rule.languages:
+            language = ctx.language()
+            if not (language == "mixed" or language in rule.languages):
+                return False
         return rule.applies_if is None or self.holds(rule.applies_if, ctx)[0]
 
     def evaluate(self, turns: Sequence[Turn]) -> Score:

@@ -268,6 +268,9 @@ class Rule(_Model):
     alert: SignalKind | None = None
     # Checked on every turn of a real-time stream (single-turn conditions only).
     realtime: bool = False
+    # Conversation languages the rule applies to (detected per conversation; a mixed zh/en
+    # conversation matches both); empty: every language. Otherwise the rule is N/A.
+    languages: tuple[Literal["zh", "en"], ...] = ()
 
     @model_validator(mode="after")
     def _realtime_is_single_turn(self) -> Rule:
