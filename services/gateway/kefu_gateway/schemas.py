@@ -441,6 +441,12 @@ class EvaluationCreate(Strict):
     ticket_id: str = Field(default="", max_length=64)
     agent_id: str = Field(default="", max_length=128)
     turns: list[TurnCreate] = Field(min_length=1, max_length=2000)
+    ruleset_id: str = Field(
+        default="", max_length=64, description="A published ruleset (default: the active one)"
+    )
+    ruleset_version: int = Field(default=0, ge=0, le=2**31 - 1, description="0: its latest version")
+    category: str = Field(default="", max_length=64, description="The ticket's, for VoC reports")
+    channel: str = Field(default="", max_length=32, description="The ticket's, for VoC reports")
 
 
 class HitPublic(BaseModel):
@@ -452,6 +458,126 @@ class HitPublic(BaseModel):
     end: int
     matched_text: str
     points: float
+    severity: str = ""
+    fatal: bool = False
+    detail: str = ""
+    alert: str = ""
+    review: str = ""
+
+
+class HitReviewPublic(BaseModel):
+    hit_index: int
+    decision: str
+    reviewer: str
+    note: str
+    created_at: datetime
+
+
+class HitReviewCreate(Strict):
+    decision: Literal["confirmed", "overturned"]
+    note: str = Field(default="", max_length=1000)
+
+
+class AppealCreate(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class AppealDecision(Strict):
+    outcome: Literal["upheld", "rejected"]
+    note: str = Field(default="", max_length=1000)
+
+
+class AppealPublic(BaseModel):
+    id: str
+    evaluation_id: str
+    hit_index: int
+    appellant: str
+    reason: str
+    status: str
+    decided_by: str
+    decision_note: str
+    created_at: datetime
+    decided_at: datetime | None = None
+
+
+class RuleAgreementPublic(BaseModel):
+    rule_id: str
+    reviewed: int
+    confirmed: int
+    overturned: int
+    agreement: float
+
+
+class ReviewAgreementPublic(BaseModel):
+    rules: list[RuleAgreementPublic]
+
+
+class DimensionScorePublic(BaseModel):
+    dimension: str
+    weight: float
+    score: float
+    applicable: bool
+
+
+class TurnEmotionPublic(BaseModel):
+    turn_index: int
+    label: str
+    intensity: float
+    score: float
+    cues: list[str]
+
+
+class EmotionPublic(BaseModel):
+    turns: list[TurnEmotionPublic]
+    trend: str
+    start: float
+    end: float
+    overall: str
+    peak_negative: int
+
+
+class VocQuery(SafeInput):
+    """Voice of customer over `[start, end)` (default: the last 7 days)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    baseline_days: int = Field(default=28, ge=0, le=366, description="Trailing baseline before start")
+    category: str = Field(default="", max_length=64)
+    channel: str = Field(default="", max_length=32)
+    limit: int = Field(default=20, ge=1, le=200)
+
+
+class VocTermPublic(BaseModel):
+    term: str
+    conversations: int
+    baseline_conversations: int
+    lift: float
+    spike: bool
+
+
+class VocReport(BaseModel):
+    start: datetime
+    end: datetime
+    conversations: int
+    baseline_conversations: int
+    terms: list[VocTermPublic]
+    phrases: list[VocTermPublic]
+
+
+class RulesetPublic(BaseModel):
+    id: str
+    version: int
+    name: str
+    rule_count: int
+    published_at: datetime
+    published_by: str
+    document: dict[str, Any]
+
+
+class RulesetList(BaseModel):
+    items: list[RulesetPublic]
 
 
 class EvaluationPublic(BaseModel):
@@ -465,6 +591,16 @@ class EvaluationPublic(BaseModel):
     grade: str
     hits: list[HitPublic]
     created_at: datetime
+    dimensions: list[DimensionScorePublic] = []
+    fatal: bool = False
+    not_applicable: list[str] = []
+    emotion: EmotionPublic | None = None
+    language: str = ""
+    risk_flags: list[str] = []
+    signal_ids: list[str] = []
+    final_score: float | None = None
+    final_grade: str = ""
+    reviews: list[HitReviewPublic] = []
 
 
 # --- escalation configuration (calendars, SLA policies, the matrix) ------------------------

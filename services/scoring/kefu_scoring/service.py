@@ -1,88 +1,61 @@
-"""Conversation scoring: rules are data (a versioned ruleset), every hit carries its evidence,
-and each idempotency key is scored and stored exactly once.
+"""Conversation scoring: validate, score against a compiled ruleset (engine.py), estimate the
+customer's emotion (emotion.py), store the evaluation with every text PII-masked, and queue
+risk signals for the escalation service in the same transaction (signals.py).
 
-This is the skeleton engine: one operator, `keyword-any`. The scorecard starts at 100, every
-hit adds its (usually negative) points, and the total never goes below 0.
+Each idempotency key is scored and stored exactly once. Service functions take the session
+first and flush, never commit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kefu_common.errors import AlreadyExists, InvalidArgument
+from kefu_common.clock import Clock
+from kefu_common.errors import AlreadyExists, InvalidArgument, NotFound
 from kefu_common.logging import get_logger
+from kefu_scoring import signals
+from kefu_scoring.emotion import Trajectory, TurnEmotion, default_lexicon, trajectory_of
+from kefu_scoring.engine import (
+    CompiledRuleset,
+    Hit,
+    Score,
+    Turn,
+    compile_ruleset,
+    grade_for,
+)
 from kefu_scoring.models import Evaluation
+from kefu_scoring.pii import mask
+from kefu_scoring.rules import DEFAULT_RULESET_PATH, Ruleset, load_ruleset
+from kefu_scoring.text import detect_language
+
+__all__ = [
+    "DEFAULT_RULESET_PATH",
+    "Conversation",
+    "Hit",
+    "Ruleset",
+    "Score",
+    "Turn",
+    "evaluate",
+    "grade_for",
+    "load_ruleset",
+    "score_conversation",
+    "validate",
+]
 
 # Log fields say `idempotency_key`: `request_id` in a log line is the correlation id.
 log = get_logger("kefu.scoring")
-
-DEFAULT_RULESET_PATH = Path(__file__).parent / "rules" / "default_ruleset.json"
-
-BASE_SCORE = 100.0
-GRADE_FLOORS = ((90.0, "A"), (80.0, "B"), (60.0, "C"))
-LOWEST_GRADE = "D"
 
 MAX_REQUEST_ID_CHARS = 128
 MAX_REFERENCE_CHARS = 128  # conversation_id, ticket_id, agent_id
 MAX_TURNS = 2_000
 MAX_TURN_CHARS = 10_000
-
-Role = Literal["agent", "customer", "bot"]
-Dimension = Literal["compliance", "process", "attitude", "skill"]
-Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
-
-# --- rules (data) ---------------------------------------------------------------------------
-
-
-class KeywordRule(BaseModel):
-    """`keyword-any`: every occurrence of any keyword in a turn spoken by `role` is one hit."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str = Field(min_length=1, max_length=64)
-    version: int = Field(ge=1)
-    name: str = ""
-    dimension: Dimension
-    role: Role
-    operator: Literal["keyword-any"]
-    keywords: tuple[Keyword, ...] = Field(min_length=1)
-    points: float
-
-
-class Ruleset(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str = Field(min_length=1, max_length=64)
-    version: int = Field(ge=1)
-    rules: tuple[KeywordRule, ...]
-
-
-def load_ruleset(path: Path = DEFAULT_RULESET_PATH) -> Ruleset:
-    """Parse and check a ruleset file; a malformed file fails at start-up, not mid-request."""
-    return Ruleset.model_validate_json(path.read_bytes())
-
-
-# --- input and output -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Turn:
-    role: str | None  # None: the caller left the role unspecified
-    text: str
-    start_ms: int = 0  # 0: not given
-    end_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,43 +65,66 @@ class Conversation:
     conversation_id: str = ""
     ticket_id: str = ""
     agent_id: str = ""
+    # "id@version" of a published ruleset asked for by name; "" for the active ruleset.
+    ruleset: str = ""
+    category: str = ""  # the ticket's, for voice-of-customer reports
+    channel: str = ""
+
+    @property
+    def key(self) -> str:
+        """What signals are keyed by: the conversation, else the request."""
+        return self.conversation_id or f"request:{self.request_id}"
 
 
 @dataclass(frozen=True)
-class Hit:
-    rule_id: str
-    rule_version: int
-    dimension: str
-    turn_index: int
-    start: int  # character span [start, end) in the turn's original text
-    end: int
-    matched_text: str
-    points: float
-
-
-@dataclass(frozen=True)
-class Score:
-    total: float
-    grade: str
-    hits: tuple[Hit, ...]
+class Analysis:
+    score: Score
+    emotion: Trajectory
+    language: str
 
 
 # --- pure rules -----------------------------------------------------------------------------
 
 
-def validate(conversation: Conversation) -> None:
-    """Refuse what cannot be scored, naming the offending field."""
+def validate_turn(turn: Turn, i: int) -> None:
+    if turn.role is None:
+        raise InvalidArgument(
+            f"turns[{i}].role is required (agent, customer or bot)", code="invalid_role"
+        )
+    if len(turn.text) > MAX_TURN_CHARS:
+        raise InvalidArgument(
+            f"turns[{i}].text is {len(turn.text)} characters; at most {MAX_TURN_CHARS}"
+            " are allowed",
+            code="turn_too_long",
+        )
+    if turn.start_ms < 0 or turn.end_ms < 0:
+        raise InvalidArgument(
+            f"turns[{i}].start_ms and end_ms must not be negative", code="invalid_turn_offsets"
+        )
+    if turn.start_ms and turn.end_ms and turn.end_ms < turn.start_ms:
+        raise InvalidArgument(
+            f"turns[{i}].end_ms ({turn.end_ms}) is before start_ms ({turn.start_ms})",
+            code="invalid_turn_offsets",
+        )
+
+
+def validate_references(conversation: Conversation) -> None:
     request_id = conversation.request_id
     if not request_id.strip() or len(request_id) > MAX_REQUEST_ID_CHARS:
         raise InvalidArgument(
             f"request_id is required and must be 1..{MAX_REQUEST_ID_CHARS} characters",
             code="invalid_request_id",
         )
-    for name in ("conversation_id", "ticket_id", "agent_id"):
-        if len(getattr(conversation, name)) > MAX_REFERENCE_CHARS:
-            raise InvalidArgument(
-                f"{name} must be at most {MAX_REFERENCE_CHARS} characters", code=f"invalid_{name}"
-            )
+    limits = {"conversation_id": MAX_REFERENCE_CHARS, "ticket_id": MAX_REFERENCE_CHARS,
+              "agent_id": MAX_REFERENCE_CHARS, "category": 64, "channel": 32}
+    for name, limit in limits.items():
+        if len(getattr(conversation, name)) > limit:
+            raise InvalidArgument(f"{name} must be at most {limit} characters", code=f"invalid_{name}")
+
+
+def validate(conversation: Conversation) -> None:
+    """Refuse what cannot be scored, naming the offending field."""
+    validate_references(conversation)
     turns = conversation.turns
     if not turns:
         raise InvalidArgument("turns must hold at least one turn", code="no_turns")
@@ -138,25 +134,7 @@ def validate(conversation: Conversation) -> None:
             code="too_many_turns",
         )
     for i, turn in enumerate(turns):
-        if turn.role is None:
-            raise InvalidArgument(
-                f"turns[{i}].role is required (agent, customer or bot)", code="invalid_role"
-            )
-        if len(turn.text) > MAX_TURN_CHARS:
-            raise InvalidArgument(
-                f"turns[{i}].text is {len(turn.text)} characters; at most {MAX_TURN_CHARS}"
-                " are allowed",
-                code="turn_too_long",
-            )
-        if turn.start_ms < 0 or turn.end_ms < 0:
-            raise InvalidArgument(
-                f"turns[{i}].start_ms and end_ms must not be negative", code="invalid_turn_offsets"
-            )
-        if turn.start_ms and turn.end_ms and turn.end_ms < turn.start_ms:
-            raise InvalidArgument(
-                f"turns[{i}].end_ms ({turn.end_ms}) is before start_ms ({turn.start_ms})",
-                code="invalid_turn_offsets",
-            )
+        validate_turn(turn, i)
 
 
 def request_hash(conversation: Conversation) -> str:
@@ -167,56 +145,77 @@ def request_hash(conversation: Conversation) -> str:
         "agent_id": conversation.agent_id,
         "turns": [[t.role, t.text, t.start_ms, t.end_ms] for t in conversation.turns],
     }
+    for extra in ("ruleset", "category", "channel"):  # only when given: older fingerprints hold
+        if getattr(conversation, extra):
+            body[extra] = getattr(conversation, extra)
     canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _keyword_regex(keyword: str) -> str:
-    # A space matches any run of whitespace; an apostrophe also matches the typographic one.
-    return r"\s+".join(re.escape(word) for word in keyword.split()).replace("'", "['’]")
-
-
-@lru_cache(maxsize=256)
-def keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
-    """One case-insensitive alternation, longest keyword first: matches never overlap, so a
-    phrase that contains another keyword is one hit, not two."""
-    ordered = sorted(set(keywords), key=len, reverse=True)
-    return re.compile("|".join(_keyword_regex(k) for k in ordered), re.IGNORECASE)
-
-
-def keyword_hits(rule: KeywordRule, turns: Sequence[Turn]) -> list[Hit]:
-    pattern = keyword_pattern(rule.keywords)
-    return [
-        Hit(
-            rule_id=rule.id,
-            rule_version=rule.version,
-            dimension=rule.dimension,
-            turn_index=index,
-            start=match.start(),
-            end=match.end(),
-            matched_text=match.group(),
-            points=rule.points,
-        )
-        for index, turn in enumerate(turns)
-        if turn.role == rule.role
-        for match in pattern.finditer(turn.text)
-    ]
-
-
-def grade_for(total: float) -> str:
-    for floor, grade in GRADE_FLOORS:
-        if total >= floor:
-            return grade
-    return LOWEST_GRADE
-
-
 def evaluate(ruleset: Ruleset, turns: Sequence[Turn]) -> Score:
-    hits = sorted(
-        (hit for rule in ruleset.rules for hit in keyword_hits(rule, turns)),
-        key=lambda h: (h.turn_index, h.start, h.rule_id),
+    return compile_ruleset(ruleset).evaluate(turns)
+
+
+def analyse(compiled: CompiledRuleset, turns: Sequence[Turn]) -> Analysis:
+    """Everything scoring computes for one conversation, no I/O (the benchmark's unit)."""
+    ctx = compiled.prepare(turns)
+    customer = [i for i, t in enumerate(turns) if t.role == "customer"]
+    return Analysis(
+        score=compiled.score(ctx),
+        emotion=trajectory_of(compiled.emotions(ctx, customer)),
+        language=detect_language(t.text for t in turns),
     )
-    total = max(0.0, BASE_SCORE + sum(h.points for h in hits))
-    return Score(total=total, grade=grade_for(total), hits=tuple(hits))
+
+
+def masked_quote(text: str, start: int, end: int) -> str:
+    """The quote [start, end) of `text` with PII masked. The whole turn is masked first so a
+    number cut by the span is still recognised; e-mail masking changes the length, in which
+    case the quote is masked on its own."""
+    masked = mask(text)
+    if len(masked) == len(text):
+        return masked[start:end]
+    return mask(text[start:end])
+
+
+def masked_hit(hit: Hit, turn_text: str) -> Hit:
+    """`hit` with its quote PII-masked (`turn_text`: the text of the hit's turn)."""
+    if not hit.matched_text:
+        return hit
+    quote = masked_quote(turn_text, hit.start, hit.end)
+    return hit if quote == hit.matched_text else Hit(**{**asdict(hit), "matched_text": quote})
+
+
+def risk_signals(
+    conversation: Conversation, hits: Sequence[Hit], emotions: Sequence[TurnEmotion]
+) -> list[signals.Signal]:
+    """The first piece of evidence of each risk kind (rule alerts, strong negative emotion),
+    masked; one signal per kind per conversation."""
+    found: dict[str, signals.Signal] = {}
+    for hit in sorted(hits, key=lambda h: h.turn_index):
+        if hit.alert and hit.alert not in found:
+            detail = f"{hit.rule_id} v{hit.rule_version}, turn {hit.turn_index}: {hit.matched_text}"
+            found[hit.alert] = signals.Signal.of(conversation.key, hit.alert, detail, hit.turn_index)
+    for emotion in emotions:
+        if emotion.strong_negative and "negative_emotion" not in found:
+            detail = (
+                f"customer turn {emotion.turn_index} negative, intensity {emotion.intensity}:"
+                f" {', '.join(emotion.cues)}"
+            )
+            found["negative_emotion"] = signals.Signal.of(
+                conversation.key, "negative_emotion", detail, emotion.turn_index
+            )
+    return list(found.values())
+
+
+def emotion_doc(emotion: Trajectory) -> dict[str, object]:
+    return {
+        "trend": emotion.trend,
+        "start": emotion.start,
+        "end": emotion.end,
+        "overall": emotion.overall,
+        "peak_negative": emotion.peak_negative,
+        "turns": [t._asdict() for t in emotion.turns],
+    }
 
 
 # --- storage --------------------------------------------------------------------------------
@@ -242,27 +241,68 @@ async def find_stored(session: AsyncSession, *, conversation: Conversation) -> E
     return stored
 
 
+async def get_evaluation(session: AsyncSession, evaluation_id: str) -> Evaluation:
+    try:
+        key = uuid.UUID(evaluation_id)
+    except ValueError:
+        raise InvalidArgument(
+            f"id {evaluation_id[:64]!r} is not a UUID", code="invalid_evaluation_id"
+        ) from None
+    evaluation = await session.get(Evaluation, key)
+    if evaluation is None:
+        raise NotFound(f"evaluation {evaluation_id} not found", code="evaluation_not_found")
+    return evaluation
+
+
 async def score_conversation(
-    session: AsyncSession, *, ruleset: Ruleset, conversation: Conversation
+    session: AsyncSession,
+    *,
+    ruleset: Ruleset,
+    conversation: Conversation,
+    clock: Clock,
 ) -> Evaluation:
     """Score and store one conversation, or return what an earlier call with the same
-    request_id stored. A concurrent duplicate surfaces as IntegrityError from the flush."""
+    request_id stored. Risk signals go to the outbox in the same transaction. A concurrent
+    duplicate surfaces as IntegrityError from the flush."""
     validate(conversation)
     stored = await find_stored(session, conversation=conversation)
     if stored is not None:
         return stored
-    score = evaluate(ruleset, conversation.turns)
+    turns = conversation.turns
+    analysis = analyse(compile_ruleset(ruleset), turns)
+    score = analysis.score
+    hits = [masked_hit(h, turns[h.turn_index].text) for h in score.hits]
+    raised = risk_signals(conversation, hits, analysis.emotion.turns)
+    queued = []
+    if conversation.ticket_id:
+        queued = await signals.enqueue(
+            session, raised, ticket_id=conversation.ticket_id,
+            conversation_id=conversation.conversation_id, now=clock.now(),
+        )
     evaluation = Evaluation(
         request_id=conversation.request_id,
         request_hash=request_hash(conversation),
         conversation_id=conversation.conversation_id,
         ticket_id=conversation.ticket_id,
         agent_id=conversation.agent_id,
+        category=conversation.category,
+        channel=conversation.channel,
         ruleset_id=ruleset.id,
         ruleset_version=ruleset.version,
         total_score=score.total,
         grade=score.grade,
-        hits=[asdict(hit) for hit in score.hits],
+        hits=[asdict(hit) for hit in hits],
+        dimensions=[asdict(d) for d in score.dimensions],
+        fatal=score.fatal,
+        not_applicable=list(score.not_applicable),
+        emotion=emotion_doc(analysis.emotion),
+        language=analysis.language,
+        risk_flags=[s.kind for s in raised],
+        signal_ids=queued,
+        turns=[
+            {"role": t.role, "text": mask(t.text), "start_ms": t.start_ms, "end_ms": t.end_ms}
+            for t in turns
+        ],
     )
     session.add(evaluation)
     await session.flush()
@@ -274,6 +314,66 @@ async def score_conversation(
         ruleset_version=ruleset.version,
         total_score=score.total,
         grade=score.grade,
-        hits=len(score.hits),
+        fatal=score.fatal,
+        hits=len(hits),
+        risk_flags=evaluation.risk_flags,
     )
     return evaluation
+
+
+# --- real time ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    alerts: list[tuple[Hit, signals.Signal]]  # masked hit, its signal
+    emotion: TurnEmotion | None
+    raised: list[signals.Signal]  # to queue when the conversation names a ticket
+
+
+def realtime_turn(
+    *, compiled: CompiledRuleset, conversation: Conversation, turn: Turn, index: int
+) -> TurnOutcome:
+    """One streamed turn: the ruleset's real-time rules and the customer's emotion on this
+    turn alone (no I/O, so an alert costs no database round trip)."""
+    validate_turn(turn, index)
+    hits = [masked_hit(h, turn.text) for h in compiled.evaluate_turn(turn, index)]
+    emotion = default_lexicon().turn(index, turn.text) if turn.role == "customer" else None
+    raised = risk_signals(conversation, hits, [emotion] if emotion else [])
+    by_kind = {s.kind: s for s in raised}
+    alerts = [(h, by_kind[h.alert]) for h in hits if h.alert]
+    if emotion is not None and emotion.strong_negative:
+        alerts.append((_emotion_hit(emotion), by_kind["negative_emotion"]))
+    return TurnOutcome(alerts, emotion, raised)
+
+
+async def queue_turn_signals(
+    session: AsyncSession, *, conversation: Conversation, outcome: TurnOutcome, clock: Clock
+) -> dict[str, str]:
+    """Queue a streamed turn's risk signals (kind -> signal id); nothing without a ticket."""
+    if not (conversation.ticket_id and outcome.raised):
+        return {}
+    await signals.enqueue(
+        session, outcome.raised, ticket_id=conversation.ticket_id,
+        conversation_id=conversation.conversation_id, now=clock.now(),
+    )
+    return {s.kind: s.signal_id for s in outcome.raised}
+
+
+def log_alerts(conversation: Conversation, outcome: TurnOutcome, queued: dict[str, str]) -> None:
+    """One log line per real-time alert (the quote is masked)."""
+    for hit, signal in outcome.alerts:
+        log.warning(
+            "risk_alert", kind=signal.kind, rule_id=hit.rule_id, turn_index=hit.turn_index,
+            quote=hit.matched_text, conversation_id=conversation.conversation_id,
+            signal_id=queued.get(signal.kind, ""),
+        )
+
+
+def _emotion_hit(emotion: TurnEmotion) -> Hit:
+    return Hit(
+        rule_id="emotion", rule_version=1, dimension="attitude", turn_index=emotion.turn_index,
+        start=0, end=0, matched_text="", points=0.0, severity="major",
+        detail=f"negative, intensity {emotion.intensity}: {', '.join(emotion.cues)}",
+        alert="negative_emotion",
+    )

@@ -2,21 +2,63 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from kefu_common.clock import Clock
 from kefu_common.db import Database
-from kefu_common.protoconv import enum_to_str, to_timestamp
-from kefu_scoring import service
-from kefu_scoring.models import Evaluation
+from kefu_common.errors import InvalidArgument
+from kefu_common.protoconv import enum_to_str, from_timestamp, to_timestamp
+from kefu_scoring import review, rulesets, service, voc
+from kefu_scoring.engine import compile_ruleset
+from kefu_scoring.models import Appeal, Evaluation, PublishedRuleset
+from kefu_scoring.rules import Ruleset
 
 
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
-    def __init__(self, db: Database, ruleset: service.Ruleset) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ruleset: Ruleset,
+        clock: Clock,
+        *,
+        on_signals: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
         self.ruleset = ruleset
+        self.compiled = compile_ruleset(ruleset)  # once, at start-up
+        self.clock = clock
+        self.on_signals = on_signals
+
+    async def _score(
+        self, conversation: service.Conversation, ruleset_id: str = "", ruleset_version: int = 0
+    ) -> Evaluation:
+        async def write(session: AsyncSession) -> Evaluation:
+            ruleset = self.ruleset
+            if ruleset_id:
+                ruleset = await rulesets.resolve(session, ruleset_id=ruleset_id, version=ruleset_version)
+            return await service.score_conversation(
+                session, ruleset=ruleset, conversation=conversation, clock=self.clock
+            )
+
+        evaluation = await self.db.idempotent(
+            write,
+            lambda session: service.find_stored(session, conversation=conversation),
+        )
+        if evaluation.signal_ids and self.on_signals:
+            self.on_signals()
+        return evaluation
+
+    async def _reviewed(self, evaluation: Evaluation) -> review.Reviewed:
+        async with self.db.session() as session:
+            card = await review.scorecard_of(session, evaluation, self.ruleset)
+            return await review.reviewed(session, evaluation, card)
 
     async def ScoreConversation(
         self, request: scoring_pb2.ScoreConversationRequest, context: grpc.aio.ServicerContext
@@ -26,26 +68,268 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             conversation_id=request.conversation_id,
             ticket_id=request.ticket_id,
             agent_id=request.agent_id,
-            turns=tuple(
-                service.Turn(
-                    role=enum_to_str(scoring_pb2.Role, t.role),
-                    text=t.text,
-                    start_ms=t.start_ms,
-                    end_ms=t.end_ms,
+            turns=tuple(_turn(t) for t in request.turns),
+            ruleset=f"{request.ruleset_id}@{request.ruleset_version}" if request.ruleset_id else "",
+            category=request.category,
+            channel=request.channel,
+        )
+        evaluation = await self._score(conversation, request.ruleset_id, request.ruleset_version)
+        return _evaluation_pb(await self._reviewed(evaluation))
+
+    async def PublishRuleset(
+        self, request: scoring_pb2.PublishRulesetRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.RulesetVersion:
+        async with self.db.session() as session:
+            row = await rulesets.publish(
+                session,
+                document=request.document,
+                published_by=request.published_by,
+                reserved_id=self.ruleset.id,
+            )
+        return _ruleset_pb(row)
+
+    async def GetRuleset(
+        self, request: scoring_pb2.GetRulesetRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.RulesetVersion:
+        async with self.db.session() as session:
+            row = await rulesets.get(session, ruleset_id=request.id, version=request.version)
+        return _ruleset_pb(row)
+
+    async def ListRulesets(
+        self, request: scoring_pb2.ListRulesetsRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListRulesetsResponse:
+        async with self.db.session() as session:
+            rows = await rulesets.list_latest(session)
+        return scoring_pb2.ListRulesetsResponse(rulesets=[_ruleset_pb(r) for r in rows])
+
+    async def GetEvaluation(
+        self, request: scoring_pb2.GetEvaluationRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.Evaluation:
+        async with self.db.session() as session:
+            evaluation = await service.get_evaluation(session, request.id)
+        return _evaluation_pb(await self._reviewed(evaluation))
+
+    async def ReviewHit(
+        self, request: scoring_pb2.ReviewHitRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.Evaluation:
+        async with self.db.session() as session:
+            evaluation = await service.get_evaluation(session, request.evaluation_id)
+            result = await review.review_hit(
+                session,
+                evaluation_id=request.evaluation_id,
+                hit_index=request.hit_index,
+                decision=request.decision,
+                reviewer=request.reviewer,
+                note=request.note,
+                clock=self.clock,
+                scorecard=await review.scorecard_of(session, evaluation, self.ruleset),
+            )
+        return _evaluation_pb(result)
+
+    async def GetVoiceOfCustomer(
+        self, request: scoring_pb2.GetVoiceOfCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.VoiceOfCustomer:
+        end = from_timestamp(request.end) if request.HasField("end") else self.clock.now()
+        start = from_timestamp(request.start) if request.HasField("start") else end - timedelta(days=7)
+        async with self.db.session() as session:
+            found = await voc.report(
+                session,
+                start=start,
+                end=end,
+                baseline_days=request.baseline_days or 28,
+                category=request.category,
+                channel=request.channel,
+                limit=request.limit or 20,
+            )
+
+        def term_pb(t: voc.TermCount) -> scoring_pb2.VoiceOfCustomer.Term:
+            return scoring_pb2.VoiceOfCustomer.Term(
+                term=t.term, conversations=t.conversations,
+                baseline_conversations=t.baseline_conversations, lift=t.lift, spike=t.spike,
+            )
+
+        return scoring_pb2.VoiceOfCustomer(
+            conversations=found.conversations,
+            baseline_conversations=found.baseline_conversations,
+            terms=[term_pb(t) for t in found.terms],
+            phrases=[term_pb(t) for t in found.phrases],
+            start=to_timestamp(found.start),
+            end=to_timestamp(found.end),
+        )
+
+    async def FileAppeal(
+        self, request: scoring_pb2.FileAppealRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.Appeal:
+        async with self.db.session() as session:
+            appeal = await review.file_appeal(
+                session, evaluation_id=request.evaluation_id, hit_index=request.hit_index,
+                appellant=request.appellant, reason=request.reason, clock=self.clock,
+            )
+        return _appeal_pb(appeal)
+
+    async def DecideAppeal(
+        self, request: scoring_pb2.DecideAppealRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.Appeal:
+        async with self.db.session() as session:
+            appeal = await review.decide_appeal(
+                session, appeal_id=request.appeal_id, outcome=request.outcome,
+                decided_by=request.decided_by, note=request.note, clock=self.clock,
+            )
+        return _appeal_pb(appeal)
+
+    async def GetReviewAgreement(
+        self, request: scoring_pb2.GetReviewAgreementRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ReviewAgreement:
+        async with self.db.session() as session:
+            rows = await review.agreement(session, ruleset_id=request.ruleset_id)
+        return scoring_pb2.ReviewAgreement(
+            rules=[
+                scoring_pb2.ReviewAgreement.Rule(
+                    rule_id=r.rule_id, reviewed=r.reviewed, confirmed=r.confirmed,
+                    overturned=r.overturned, agreement=r.agreement,
                 )
-                for t in request.turns
-            ),
+                for r in rows
+            ]
         )
-        evaluation = await self.db.idempotent(
-            lambda session: service.score_conversation(
-                session, ruleset=self.ruleset, conversation=conversation
-            ),
-            lambda session: service.find_stored(session, conversation=conversation),
-        )
-        return _evaluation_pb(evaluation)
+
+    async def StreamConversation(
+        self,
+        request_iterator: AsyncIterator[scoring_pb2.StreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[scoring_pb2.StreamEvent]:
+        conversation: service.Conversation | None = None
+        turns: list[service.Turn] = []
+        async for message in request_iterator:
+            item = message.WhichOneof("item")
+            if item == "start":
+                if conversation is not None:
+                    raise InvalidArgument("start was already sent", code="stream_already_started")
+                conversation = _stream_start(message.start)
+            elif conversation is None:
+                raise InvalidArgument(
+                    "the first message of a stream must be start", code="stream_not_started"
+                )
+            elif item == "turn":
+                if len(turns) >= service.MAX_TURNS:
+                    raise InvalidArgument(
+                        f"a stream holds at most {service.MAX_TURNS} turns", code="too_many_turns"
+                    )
+                turn = _turn(message.turn)
+                outcome = service.realtime_turn(
+                    compiled=self.compiled, conversation=conversation, turn=turn, index=len(turns)
+                )
+                queued: dict[str, str] = {}
+                if conversation.ticket_id and outcome.raised:  # a transaction only when needed
+                    async with self.db.session() as session:
+                        queued = await service.queue_turn_signals(
+                            session, conversation=conversation, outcome=outcome, clock=self.clock
+                        )
+                    if self.on_signals:
+                        self.on_signals()
+                service.log_alerts(conversation, outcome, queued)
+                turns.append(turn)
+                for hit, signal in outcome.alerts:
+                    yield scoring_pb2.StreamEvent(
+                        alert=scoring_pb2.Alert(
+                            rule_id=hit.rule_id,
+                            rule_version=hit.rule_version,
+                            kind=signal.kind,
+                            severity=hit.severity,
+                            turn_index=hit.turn_index,
+                            start=hit.start,
+                            end=hit.end,
+                            matched_text=hit.matched_text,
+                            signal_id=queued.get(signal.kind, ""),
+                        )
+                    )
+                ack = scoring_pb2.TurnAck(turn_index=len(turns) - 1)
+                if outcome.emotion is not None:
+                    ack.emotion.CopyFrom(_turn_emotion_pb(outcome.emotion._asdict()))
+                yield scoring_pb2.StreamEvent(turn_ack=ack)
+            elif item == "end":
+                finished = service.Conversation(
+                    request_id=conversation.request_id,
+                    conversation_id=conversation.conversation_id,
+                    ticket_id=conversation.ticket_id,
+                    agent_id=conversation.agent_id,
+                    turns=tuple(turns),
+                    category=conversation.category,
+                    channel=conversation.channel,
+                )
+                evaluation = await self._score(finished)
+                yield scoring_pb2.StreamEvent(evaluation=_evaluation_pb(await self._reviewed(evaluation)))
+                return
+            else:
+                raise InvalidArgument("empty stream message", code="invalid_stream_message")
+        if conversation is not None:
+            raise InvalidArgument("the stream ended without end", code="stream_not_ended")
 
 
-def _hit_pb(hit: dict[str, Any]) -> scoring_pb2.Hit:
+def _appeal_pb(a: Appeal) -> scoring_pb2.Appeal:
+    return scoring_pb2.Appeal(
+        id=str(a.id),
+        evaluation_id=str(a.evaluation_id),
+        hit_index=a.hit_index,
+        appellant=a.appellant,
+        reason=a.reason,
+        status=a.status,
+        decided_by=a.decided_by,
+        decision_note=a.decision_note,
+        created_at=to_timestamp(a.created_at),
+        decided_at=to_timestamp(a.decided_at) if a.decided_at else None,
+    )
+
+
+def _ruleset_pb(row: PublishedRuleset) -> scoring_pb2.RulesetVersion:
+    return scoring_pb2.RulesetVersion(
+        id=row.id,
+        version=row.version,
+        name=row.name,
+        document=json.dumps(row.document, ensure_ascii=False),
+        rule_count=row.rule_count,
+        published_at=to_timestamp(row.published_at) if row.published_at else None,
+        published_by=row.published_by,
+    )
+
+
+def _stream_start(start: scoring_pb2.StreamStart) -> service.Conversation:
+    if not start.conversation_id:
+        raise InvalidArgument(
+            "start.conversation_id is required", code="invalid_conversation_id"
+        )
+    conversation = service.Conversation(
+        request_id=start.request_id or f"stream:{start.conversation_id}",
+        conversation_id=start.conversation_id,
+        ticket_id=start.ticket_id,
+        agent_id=start.agent_id,
+        turns=(),
+        category=start.category,
+        channel=start.channel,
+    )
+    service.validate_references(conversation)
+    return conversation
+
+
+def _turn(t: scoring_pb2.Turn) -> service.Turn:
+    return service.Turn(
+        role=enum_to_str(scoring_pb2.Role, t.role),
+        text=t.text,
+        start_ms=t.start_ms,
+        end_ms=t.end_ms,
+    )
+
+
+def _turn_emotion_pb(d: dict[str, Any]) -> scoring_pb2.TurnEmotion:
+    return scoring_pb2.TurnEmotion(
+        turn_index=d["turn_index"],
+        label=d["label"],
+        intensity=d["intensity"],
+        score=d["score"],
+        cues=list(d["cues"]),
+    )
+
+
+def _hit_pb(hit: dict[str, Any], decision: str) -> scoring_pb2.Hit:
     return scoring_pb2.Hit(
         rule_id=hit["rule_id"],
         rule_version=hit["rule_version"],
@@ -55,10 +339,18 @@ def _hit_pb(hit: dict[str, Any]) -> scoring_pb2.Hit:
         end=hit["end"],
         matched_text=hit["matched_text"],
         points=hit["points"],
+        severity=hit.get("severity", ""),
+        fatal=hit.get("fatal", False),
+        detail=hit.get("detail", ""),
+        alert=hit.get("alert") or "",
+        review=decision,
     )
 
 
-def _evaluation_pb(evaluation: Evaluation) -> scoring_pb2.Evaluation:
+def _evaluation_pb(reviewed: review.Reviewed) -> scoring_pb2.Evaluation:
+    evaluation = reviewed.evaluation
+    emotion = evaluation.emotion or {}
+    peak = emotion.get("peak_negative")
     return scoring_pb2.Evaluation(
         id=str(evaluation.id),
         conversation_id=evaluation.conversation_id,
@@ -68,6 +360,29 @@ def _evaluation_pb(evaluation: Evaluation) -> scoring_pb2.Evaluation:
         ruleset_version=evaluation.ruleset_version,
         total_score=evaluation.total_score,
         grade=evaluation.grade,
-        hits=[_hit_pb(hit) for hit in evaluation.hits],
+        hits=[_hit_pb(hit, reviewed.decisions.get(i, "")) for i, hit in enumerate(evaluation.hits)],
         created_at=to_timestamp(evaluation.created_at) if evaluation.created_at else None,
+        dimensions=[scoring_pb2.DimensionScore(**d) for d in evaluation.dimensions],
+        fatal=evaluation.fatal,
+        not_applicable=evaluation.not_applicable,
+        emotion=scoring_pb2.Emotion(
+            turns=[_turn_emotion_pb(t) for t in emotion.get("turns", [])],
+            trend=emotion.get("trend", "none"),
+            start=emotion.get("start", 0.0),
+            end=emotion.get("end", 0.0),
+            overall=emotion.get("overall", "neutral"),
+            peak_negative=-1 if peak is None else peak,
+        ),
+        language=evaluation.language,
+        risk_flags=evaluation.risk_flags,
+        signal_ids=evaluation.signal_ids,
+        final_score=reviewed.final_score,
+        final_grade=reviewed.final_grade,
+        reviews=[
+            scoring_pb2.HitReview(
+                hit_index=r.hit_index, decision=r.decision, reviewer=r.reviewer, note=r.note,
+                created_at=to_timestamp(r.created_at),
+            )
+            for r in reviewed.trail
+        ],
     )

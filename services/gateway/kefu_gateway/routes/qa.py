@@ -1,45 +1,50 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+import json
+from datetime import UTC
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, status
+from google.protobuf import json_format
 
 from kefu.scoring.v1 import scoring_pb2
-from kefu_common.protoconv import str_to_enum
-from kefu_gateway.auth import Staff
+from kefu_common.errors import PermissionDenied
+from kefu_common.protoconv import str_to_enum, to_timestamp
+from kefu_gateway.auth import Principal, Staff
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.problems import problem_responses
-from kefu_gateway.schemas import EvaluationCreate, EvaluationPublic
+from kefu_gateway.schemas import (
+    AppealCreate,
+    AppealDecision,
+    AppealPublic,
+    EvaluationCreate,
+    EvaluationPublic,
+    HitReviewCreate,
+    ReviewAgreementPublic,
+    RulesetList,
+    RulesetPublic,
+    VocQuery,
+    VocReport,
+)
 
 router = APIRouter(prefix="/v1/qa", tags=["quality"])
 
 
+def _as_dict(message: Any) -> dict[str, Any]:
+    """A reply as the JSON shape of the public schemas (field names as in the proto)."""
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
 def evaluation_public(e: scoring_pb2.Evaluation) -> EvaluationPublic:
     return EvaluationPublic.model_validate(
-        {
-            "id": e.id,
-            "conversation_id": e.conversation_id,
-            "ticket_id": e.ticket_id,
-            "agent_id": e.agent_id,
-            "ruleset_id": e.ruleset_id,
-            "ruleset_version": e.ruleset_version,
-            "total_score": e.total_score,
-            "grade": e.grade,
-            "hits": [
-                {
-                    "rule_id": h.rule_id,
-                    "rule_version": h.rule_version,
-                    "dimension": h.dimension,
-                    "turn_index": h.turn_index,
-                    "start": h.start,
-                    "end": h.end,
-                    "matched_text": h.matched_text,
-                    "points": h.points,
-                }
-                for h in e.hits
-            ],
-            "created_at": e.created_at.ToJsonString(),
-        }
+        _as_dict(e)
     )
+
+
+EvaluationId = Annotated[str, Path(min_length=1, max_length=64, description="The evaluation's id")]
 
 
 @router.post(
@@ -58,6 +63,10 @@ async def create_evaluation(
 ) -> EvaluationPublic:
     request = scoring_pb2.ScoreConversationRequest(
         request_id=request_id_for(principal, idempotency_key),
+        ruleset_id=body.ruleset_id,
+        ruleset_version=body.ruleset_version,
+        category=body.category,
+        channel=body.channel,
         conversation_id=body.conversation_id,
         ticket_id=body.ticket_id,
         agent_id=body.agent_id,
@@ -75,3 +84,257 @@ async def create_evaluation(
     return evaluation_public(evaluation)
 
 
+
+
+@router.get(
+    "/evaluations/{evaluation_id}",
+    operation_id="getEvaluation",
+    summary="One stored evaluation: scorecard, hits with evidence, emotion, risk flags",
+    response_model=EvaluationPublic,
+    responses=problem_responses(400, 401, 403, 404, 503, 504),
+)
+async def get_evaluation(
+    evaluation_id: EvaluationId, principal: Staff, clients: ClientsDep
+) -> EvaluationPublic:
+    evaluation = await clients.scoring.GetEvaluation(
+        scoring_pb2.GetEvaluationRequest(id=evaluation_id), timeout=clients.timeout
+    )
+    return evaluation_public(evaluation)
+
+
+# --- rulesets (published versions; docs/scoring.md) ------------------------------------------
+
+# Publishing rulesets and reviewing hits.
+RULESET_ROLES = frozenset({"admin", "lead", "qa"})
+RulesetId = Annotated[str, Path(min_length=1, max_length=64, description="The ruleset's id")]
+RulesetVersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A published version")]
+
+
+async def ruleset_author(principal: Staff) -> Principal:
+    if principal.role not in RULESET_ROLES:
+        raise PermissionDenied(
+            "this operation needs the qa, lead or admin role", code="qa_admin_only"
+        )
+    return principal
+
+
+RulesetAuthor = Annotated[Principal, Depends(ruleset_author)]
+
+
+def ruleset_public(r: scoring_pb2.RulesetVersion) -> RulesetPublic:
+    return RulesetPublic(
+        id=r.id,
+        version=r.version,
+        name=r.name,
+        rule_count=r.rule_count,
+        published_at=r.published_at.ToDatetime(tzinfo=UTC),
+        published_by=r.published_by,
+        document=json.loads(r.document),
+    )
+
+
+@router.get(
+    "/rulesets",
+    operation_id="listRulesets",
+    summary="The latest version of every published ruleset",
+    response_model=RulesetList,
+    responses=problem_responses(401, 403, 503, 504),
+)
+async def list_rulesets(principal: Staff, clients: ClientsDep) -> RulesetList:
+    reply = await clients.scoring.ListRulesets(scoring_pb2.ListRulesetsRequest(), timeout=clients.timeout)
+    return RulesetList(items=[ruleset_public(r) for r in reply.rulesets])
+
+
+@router.post(
+    "/rulesets",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="publishRuleset",
+    summary="Publish the next version of a ruleset",
+    description="The body is the ruleset document (docs/scoring.md). Its `version` must be the "
+    "next one (400 `ruleset_version_gap`); re-sending a published version with the same content "
+    "returns it, with other content is 409 `ruleset_version_exists`. An invalid document is 400 "
+    "`invalid_ruleset` naming each bad field (`rules[3].condition.keywords`).",
+    response_model=RulesetPublic,
+    responses=problem_responses(400, 401, 403, 409, 413, 422, 503, 504),
+)
+async def publish_ruleset(
+    document: Annotated[dict[str, Any], Body()], principal: RulesetAuthor, clients: ClientsDep
+) -> RulesetPublic:
+    reply = await clients.scoring.PublishRuleset(
+        scoring_pb2.PublishRulesetRequest(
+            document=json.dumps(document, ensure_ascii=False), published_by=principal.subject
+        ),
+        timeout=clients.timeout,
+    )
+    return ruleset_public(reply)
+
+
+@router.get(
+    "/rulesets/{ruleset_id}",
+    operation_id="getRuleset",
+    summary="The latest version of a published ruleset",
+    response_model=RulesetPublic,
+    responses=problem_responses(401, 403, 404, 503, 504),
+)
+async def get_ruleset(ruleset_id: RulesetId, principal: Staff, clients: ClientsDep) -> RulesetPublic:
+    reply = await clients.scoring.GetRuleset(
+        scoring_pb2.GetRulesetRequest(id=ruleset_id), timeout=clients.timeout
+    )
+    return ruleset_public(reply)
+
+
+@router.get(
+    "/rulesets/{ruleset_id}/versions/{version}",
+    operation_id="getRulesetVersion",
+    summary="One version of a published ruleset",
+    response_model=RulesetPublic,
+    responses=problem_responses(401, 403, 404, 422, 503, 504),
+)
+async def get_ruleset_version(
+    ruleset_id: RulesetId, version: RulesetVersionNumber, principal: Staff, clients: ClientsDep
+) -> RulesetPublic:
+    reply = await clients.scoring.GetRuleset(
+        scoring_pb2.GetRulesetRequest(id=ruleset_id, version=version), timeout=clients.timeout
+    )
+    return ruleset_public(reply)
+
+
+# --- review (复核) ----------------------------------------------------------------------------
+
+HitIndex = Annotated[int, Path(ge=0, le=1_000_000, description="Index of the hit in `hits`")]
+
+
+@router.post(
+    "/evaluations/{evaluation_id}/hits/{hit_index}/review",
+    operation_id="reviewHit",
+    summary="Confirm or overturn one hit (qa, lead or admin); returns the final score",
+    description="The latest decision per hit counts; every decision is kept in `reviews`. "
+    "`final_score` is the AI score without the overturned hits.",
+    response_model=EvaluationPublic,
+    responses=problem_responses(400, 401, 403, 404, 422, 503, 504),
+)
+async def review_hit(
+    evaluation_id: EvaluationId,
+    hit_index: HitIndex,
+    body: HitReviewCreate,
+    principal: RulesetAuthor,
+    clients: ClientsDep,
+) -> EvaluationPublic:
+    reply = await clients.scoring.ReviewHit(
+        scoring_pb2.ReviewHitRequest(
+            evaluation_id=evaluation_id,
+            hit_index=hit_index,
+            decision=body.decision,
+            reviewer=principal.subject,
+            note=body.note,
+        ),
+        timeout=clients.timeout,
+    )
+    return evaluation_public(reply)
+
+
+def appeal_public(a: scoring_pb2.Appeal) -> AppealPublic:
+    return AppealPublic.model_validate(
+        _as_dict(a)
+    )
+
+
+@router.post(
+    "/evaluations/{evaluation_id}/hits/{hit_index}/appeals",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="fileAppeal",
+    summary="Appeal one hit (申诉): only the agent the evaluation names",
+    response_model=AppealPublic,
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 503, 504),
+)
+async def file_appeal(
+    evaluation_id: EvaluationId,
+    hit_index: HitIndex,
+    body: AppealCreate,
+    principal: Staff,
+    clients: ClientsDep,
+) -> AppealPublic:
+    reply = await clients.scoring.FileAppeal(
+        scoring_pb2.FileAppealRequest(
+            evaluation_id=evaluation_id, hit_index=hit_index, appellant=principal.subject, reason=body.reason
+        ),
+        timeout=clients.timeout,
+    )
+    return appeal_public(reply)
+
+
+@router.post(
+    "/appeals/{appeal_id}/decision",
+    operation_id="decideAppeal",
+    summary="Uphold (the hit is overturned) or reject (confirmed) an open appeal",
+    response_model=AppealPublic,
+    responses=problem_responses(400, 401, 403, 404, 422, 503, 504),
+)
+async def decide_appeal(
+    appeal_id: Annotated[str, Path(min_length=1, max_length=64)],
+    body: AppealDecision,
+    principal: RulesetAuthor,
+    clients: ClientsDep,
+) -> AppealPublic:
+    reply = await clients.scoring.DecideAppeal(
+        scoring_pb2.DecideAppealRequest(
+            appeal_id=appeal_id, outcome=body.outcome, decided_by=principal.subject, note=body.note
+        ),
+        timeout=clients.timeout,
+    )
+    return appeal_public(reply)
+
+
+@router.get(
+    "/reports/agreement",
+    operation_id="getReviewAgreement",
+    summary="AI-human agreement per rule over the reviewed hits",
+    response_model=ReviewAgreementPublic,
+    responses=problem_responses(401, 403, 422, 503, 504),
+)
+async def review_agreement(
+    principal: Staff,
+    clients: ClientsDep,
+    ruleset_id: Annotated[str, Query(max_length=64)] = "",
+) -> ReviewAgreementPublic:
+    reply = await clients.scoring.GetReviewAgreement(
+        scoring_pb2.GetReviewAgreementRequest(ruleset_id=ruleset_id), timeout=clients.timeout
+    )
+    return ReviewAgreementPublic.model_validate(
+        _as_dict(reply)
+    )
+
+
+# --- voice of customer ------------------------------------------------------------------------
+
+reports_router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+
+@reports_router.get(
+    "/voc",
+    operation_id="getVoiceOfCustomer",
+    summary="Hot words and phrases of what customers said, with spikes against the baseline",
+    description="From the customers' turns of the evaluations in `[start, end)` (default the "
+    "last 7 days), optionally for one category and channel; a term counts once per "
+    "conversation; `lift` compares its share with the trailing `baseline_days`; `spike`: lift "
+    ">= 3 in at least 3 conversations.",
+    response_model=VocReport,
+    responses=problem_responses(400, 401, 403, 422, 503, 504),
+)
+async def get_voice_of_customer(
+    query: Annotated[VocQuery, Query()], principal: Staff, clients: ClientsDep
+) -> VocReport:
+    reply = await clients.scoring.GetVoiceOfCustomer(
+        scoring_pb2.GetVoiceOfCustomerRequest(
+            start=to_timestamp(query.start) if query.start else None,
+            end=to_timestamp(query.end) if query.end else None,
+            baseline_days=query.baseline_days,
+            category=query.category,
+            channel=query.channel,
+            limit=query.limit,
+        ),
+        timeout=clients.timeout,
+    )
+    return VocReport.model_validate(
+        _as_dict(reply)
+    )

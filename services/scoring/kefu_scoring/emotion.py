@@ -1,0 +1,184 @@
+"""Customer emotion per turn (negative / neutral / positive with an intensity) and the
+conversation's trajectory, from a lexicon shipped in the repository (lexicon/emotion.json).
+
+Why a lexicon and not a model: nothing may be downloaded at run time, the scorer must stay in
+the tens of microseconds per turn (it runs on 100 % of conversations and in the real-time
+stream), and a supervisor must be able to see *why* a turn was marked negative (the words
+are the evidence). See docs/scoring.md for the trade-off and the measured accuracy.
+
+Scoring a turn: lexicon entries are found with the same Aho-Corasick matcher as the rules
+(leftmost-longest, so 不满意 is one negative word, not 不 + 满意). A negator (不, 没有, not,
+never ...) or an intensifier (很, 太, very ...) just before a sentiment word (at most
+`MAX_GAP` characters, no clause break in between) flips it (damped: a negated positive keeps 75 %, a negated negative 40 %) or scales it.
+Exclamation marks strengthen a negative turn. Score <= -1 is negative, >= 1 positive;
+intensity = |score| / 4 capped at 1.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
+from pathlib import Path
+
+from kefu_scoring.matcher import KeywordMatcher, longest_non_overlapping
+from kefu_scoring.text import Normalised, normalise
+
+LEXICON_PATH = Path(__file__).parent / "lexicon" / "emotion.json"
+MAX_GAP = 3  # characters between a modifier and its sentiment word
+# A negated positive word is nearly as negative ("not good"); a negated negative word is only
+# mildly positive ("not angry" is closer to neutral than to happy).
+NEGATED_POSITIVE = 0.75
+NEGATED_NEGATIVE = 0.4
+THRESHOLD = 1.0
+STRONG_INTENSITY = 0.75  # a negative turn at least this intense raises a risk signal
+_BREAK = re.compile(r"[,.;!?，。；！？、\n]")
+
+
+class TurnEmotion(NamedTuple):
+    turn_index: int
+    label: str  # negative | neutral | positive
+    intensity: float  # 0..1
+    score: float
+    cues: tuple[str, ...]  # the lexicon words that decided it, as written
+
+    @property
+    def strong_negative(self) -> bool:
+        return self.label == "negative" and self.intensity >= STRONG_INTENSITY
+
+
+@dataclass(frozen=True, slots=True)
+class Trajectory:
+    turns: tuple[TurnEmotion, ...]  # customer turns only
+    start: float  # mean score of the first third of the customer's turns
+    end: float  # ... and of the last third
+    trend: str  # improving | worsening | stable | none (no customer turn)
+    overall: str  # label of the mean score
+    peak_negative: int | None  # turn index of the most negative turn, if any is negative
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    weight: float | None  # signed sentiment weight, None if not a sentiment word
+    negator: bool
+    boost: float | None  # intensifier factor
+
+
+class EmotionLexicon:
+    def __init__(self, doc: dict) -> None:
+        entries: dict[str, dict] = {}
+        for word, w in doc["negative"].items():
+            entries.setdefault(word, {})["weight"] = -float(w)
+        for word, w in doc["positive"].items():
+            entries.setdefault(word, {})["weight"] = float(w)
+        for word in doc["negators"]:
+            entries.setdefault(word, {})["negator"] = True
+        for word, f in doc["intensifiers"].items():
+            entries.setdefault(word, {})["boost"] = float(f)
+        self.matcher, ids = KeywordMatcher.of(list(entries))
+        self.entries: list[_Entry] = [_Entry(None, False, None)] * len(self.matcher.keywords)
+        for word, attrs in entries.items():
+            self.entries[ids[word]] = _Entry(attrs.get("weight"), attrs.get("negator", False), attrs.get("boost"))
+        # Normalised word -> entry: lets a compiled ruleset match the lexicon in its own
+        # automaton pass (engine.py) and hand the matches to `from_matches`.
+        self.vocabulary = dict(zip(self.matcher.keywords, self.entries))
+
+    def score_text(self, text: str) -> tuple[float, tuple[str, ...]]:
+        norm = normalise(text)
+        entries = self.entries
+        found = [(s, e, entries[kid]) for s, e, kid in self.matcher.find(norm.text)]  # one turn
+        return self._score(norm, text, longest_non_overlapping(found))
+
+    def from_matches(
+        self, index: int, norm: Normalised, text: str, matches: list[tuple[int, int, _Entry]]
+    ) -> TurnEmotion:
+        """The emotion of a turn whose lexicon matches (start, end, entry) were found
+        elsewhere (the compiled ruleset's automaton)."""
+        return _emotion(index, *self._score(norm, text, longest_non_overlapping(matches)))
+
+    def _score(
+        self, norm: Normalised, text: str, matches: list[tuple[int, int, _Entry]]
+    ) -> tuple[float, tuple[str, ...]]:
+        if not matches:
+            return 0.0, ()
+        t = norm.text
+        score = 0.0
+        cues: list[str] = []
+        negations, boost = 0, 1.0
+        for i, (s, e, entry) in enumerate(matches):
+            nxt = matches[i + 1] if i + 1 < len(matches) else None
+            modifies = (
+                nxt is not None
+                and nxt[2].weight is not None
+                and nxt[0] - e <= MAX_GAP
+                and not _BREAK.search(t, e, nxt[0])
+            )
+            if modifies and entry.negator:
+                negations += 1
+                continue
+            if modifies and entry.boost is not None:
+                boost *= entry.boost
+                continue
+            if entry.weight is not None:
+                weight = entry.weight * boost
+                if negations % 2:
+                    weight = -weight * (NEGATED_POSITIVE if weight > 0 else NEGATED_NEGATIVE)
+                score += weight
+                os_, oe = norm.span(s, e)
+                cues.append(text[os_:oe])
+            negations, boost = 0, 1.0
+        if score < 0:
+            score *= 1 + 0.15 * min(3, t.count("!"))
+        return round(score, 3), tuple(cues)
+
+    def turn(self, index: int, text: str) -> TurnEmotion:
+        score, cues = self.score_text(text)
+        return _emotion(index, score, cues)
+
+
+def _emotion(index: int, score: float, cues: tuple[str, ...]) -> TurnEmotion:
+    if not score:
+        return TurnEmotion(index, "neutral", 0.0, 0.0, cues)
+    return TurnEmotion(index, _label(score), round(min(1.0, abs(score) / 4), 2), score, cues)
+
+
+def _label(score: float) -> str:
+    return "negative" if score <= -THRESHOLD else "positive" if score >= THRESHOLD else "neutral"
+
+
+@lru_cache(maxsize=1)
+def default_lexicon() -> EmotionLexicon:
+    return EmotionLexicon(json.loads(LEXICON_PATH.read_bytes()))
+
+
+def trajectory(turns: Sequence[tuple[str | None, str]], lexicon: EmotionLexicon | None = None) -> Trajectory:
+    """Emotion of every customer turn of (role, text) pairs, and how it moved."""
+    lex = lexicon or default_lexicon()
+    return trajectory_of(tuple(lex.turn(i, text) for i, (role, text) in enumerate(turns) if role == "customer"))
+
+
+def trajectory_of(emotions: Sequence[TurnEmotion]) -> Trajectory:
+    """How the customer's emotion moved over their turns (in order)."""
+    emotions = tuple(emotions)
+    if not emotions:
+        return Trajectory((), 0.0, 0.0, "none", "neutral", None)
+    third = max(1, len(emotions) // 3)
+    start = sum(e.score for e in emotions[:third]) / third
+    end = sum(e.score for e in emotions[-third:]) / third
+    trend = "stable"
+    if len(emotions) >= 2 and end - start >= THRESHOLD:
+        trend = "improving"
+    elif len(emotions) >= 2 and start - end >= THRESHOLD:
+        trend = "worsening"
+    worst = min(emotions, key=lambda e: e.score)
+    return Trajectory(
+        emotions,
+        round(start, 3),
+        round(end, 3),
+        trend,
+        _label(sum(e.score for e in emotions) / len(emotions)),
+        worst.turn_index if worst.label == "negative" else None,
+    )

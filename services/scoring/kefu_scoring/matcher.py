@@ -1,0 +1,125 @@
+"""One multi-pattern matcher (an Aho-Corasick automaton from pyahocorasick) over normalised
+text, shared by the rule engine and the emotion lexicon.
+
+Keywords are normalised like the text (text.py). A keyword that starts (ends) with an ASCII
+letter or digit only matches where the text has no letter or digit just before (after) it,
+so English "sue" does not fire inside "issue"; Chinese keywords match anywhere, as Chinese
+has no spaces between words.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from typing import Any
+
+import ahocorasick
+
+from kefu_scoring.text import WORD_CHARACTERS, Normalised, is_word_char, normalise, normalise_keyword
+
+# Joins the turns of a conversation so that one automaton pass covers them all. NUL is
+# neither whitespace nor a word character and never occurs in a keyword.
+SEPARATOR = "\x00"
+
+
+def _joinable(texts: Sequence[str]) -> str | None:
+    joined = SEPARATOR.join(texts)
+    return joined if joined.count(SEPARATOR) == len(texts) - 1 else None
+
+
+def normalise_all(texts: Sequence[str]) -> list[Normalised]:
+    """`normalise` of every turn; one pass over the joined text when all take the fast path
+    (identity index map), otherwise turn by turn."""
+    joined = _joinable(texts)
+    if joined is not None:
+        norm = normalise(joined)
+        if norm.starts is None:
+            out, pos, text = [], 0, norm.text
+            for t in texts:
+                out.append(Normalised(text[pos : pos + len(t)]))
+                pos += len(t) + 1
+            return out
+    return [normalise(t) for t in texts]
+
+
+class KeywordMatcher:
+    def __init__(self, keywords: Sequence[str]) -> None:
+        """`keywords` must already be normalised (`normalise_keyword`) and distinct; the id of
+        a keyword is its index."""
+        self.keywords = list(keywords)
+        self.automaton: Any = ahocorasick.Automaton()
+        for i, keyword in enumerate(self.keywords):
+            self.automaton.add_word(keyword, i)
+        if self.keywords:
+            self.automaton.make_automaton()
+        self._len = [len(k) for k in self.keywords]
+        self._bound = [(is_word_char(k[0]), is_word_char(k[-1])) for k in self.keywords]
+
+    @classmethod
+    def of(cls, raw: Sequence[str]) -> tuple[KeywordMatcher, dict[str, int]]:
+        """A matcher for raw keywords, with each raw keyword's id (equal once normalised:
+        one id)."""
+        ids: dict[str, int] = {}
+        for keyword in raw:
+            ids.setdefault(normalise_keyword(keyword), len(ids))
+        return cls(list(ids)), {k: ids[normalise_keyword(k)] for k in raw}
+
+    def find(self, text: str) -> list[tuple[int, int, int]]:
+        """Every occurrence (start, end, keyword id) in normalised `text`, overlaps included."""
+        return [(s, e, kid) for kid, spans in self._scan(text, [0]).items() for _, s, e in spans]
+
+    def occurrences(self, texts: Sequence[str]) -> dict[int, list[tuple[int, int, int]]]:
+        """keyword id -> [(turn, start, end)] in normalised turn texts, with one automaton
+        pass over the NUL-joined turns (turn by turn if a turn itself holds a NUL)."""
+        joined = _joinable(texts)
+        if joined is None:
+            occ: dict[int, list[tuple[int, int, int]]] = {}
+            for ti, text in enumerate(texts):
+                for kid, spans in self._scan(text, [0]).items():
+                    occ.setdefault(kid, []).extend((ti, s, e) for _, s, e in spans)
+            return occ
+        offsets, pos = [], 0
+        for t in texts:
+            offsets.append(pos)
+            pos += len(t) + 1
+        return self._scan(joined, offsets)
+
+    def _scan(self, text: str, offsets: list[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """The hot loop: automaton matches in `text` (turns starting at `offsets`), word
+        boundaries checked, spans made relative to their turn."""
+        occ: dict[int, list[tuple[int, int, int]]] = {}
+        if not self._len:
+            return occ
+        lengths, bounds, word = self._len, self._bound, WORD_CHARACTERS
+        last = len(text) - 1
+        single = len(offsets) == 1
+        for end, kid in self.automaton.iter(text):
+            start = end - lengths[kid] + 1
+            left, right = bounds[kid]
+            if left and start > 0 and text[start - 1] in word:
+                continue
+            if right and end < last and text[end + 1] in word:
+                continue
+            ti = 0 if single else bisect_right(offsets, start) - 1
+            off = offsets[ti]
+            found = occ.get(kid)
+            if found is None:
+                occ[kid] = [(ti, start - off, end + 1 - off)]
+            else:
+                found.append((ti, start - off, end + 1 - off))
+        return occ
+
+
+def longest_non_overlapping(spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Leftmost-longest (start, end, id) spans: a phrase containing another keyword is one
+    match, not two."""
+    if len(spans) <= 1:
+        return spans
+    spans.sort(key=lambda x: (x[0], -x[1]))
+    out = []
+    last_end = -1
+    for span in spans:
+        if span[0] >= last_end:
+            out.append(span)
+            last_end = span[1]
+    return out

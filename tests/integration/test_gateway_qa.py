@@ -1,0 +1,232 @@
+"""Quality inspection through the gateway: score, then read the evaluation back."""
+
+from __future__ import annotations
+
+import uuid
+
+from support import assert_problem
+
+
+async def test_created_evaluation_can_be_read_back_with_its_scorecard(gateway, auth) -> None:
+    created = await gateway.post(
+        "/v1/qa/evaluations",
+        json={
+            "ticket_id": f"T-{uuid.uuid4().hex[:12]}",
+            "turns": [
+                {"role": "customer", "text": "我要打１２３１５投诉你们！电话13800138000"},
+                {"role": "agent", "text": "您好，我保证明天一定到账"},
+            ],
+        },
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert {"regulator", "other"} <= set(body["risk_flags"])
+    assert {h["rule_id"] for h in body["hits"]} >= {"risk-regulator", "unauthorised-promise"}
+    assert [d["dimension"] for d in body["dimensions"]] == ["compliance", "process", "attitude", "skill"]
+    assert body["emotion"]["turns"][0]["label"] == "negative"
+    assert "13800138000" not in created.text
+
+    fetched = await gateway.get(f"/v1/qa/evaluations/{body['id']}", headers=auth)
+    assert fetched.status_code == 200
+    assert fetched.json() == body
+
+
+async def test_unknown_evaluation_is_404_problem(gateway, auth) -> None:
+    response = await gateway.get(f"/v1/qa/evaluations/{uuid.uuid4()}", headers=auth)
+    assert_problem(response, 404, "evaluation_not_found")
+
+
+async def test_malformed_evaluation_id_is_400_problem(gateway, auth) -> None:
+    response = await gateway.get("/v1/qa/evaluations/not-a-uuid", headers=auth)
+    assert_problem(response, 400, "invalid_evaluation_id")
+
+
+async def test_reading_an_evaluation_needs_a_token(gateway) -> None:
+    response = await gateway.get(f"/v1/qa/evaluations/{uuid.uuid4()}")
+    assert_problem(response, 401, "missing_token")
+
+
+def ruleset_doc(ruleset_id: str, version: int, keywords: list[str]) -> dict:
+    return {
+        "id": ruleset_id,
+        "version": version,
+        "rules": [
+            {
+                "id": "no-slang",
+                "version": 1,
+                "dimension": "attitude",
+                "points": -4,
+                "condition": {"operator": "keyword", "keywords": keywords, "scope": {"role": "agent"}},
+            }
+        ],
+    }
+
+
+async def test_qa_publishes_a_ruleset_and_scores_against_it(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    qa = staff_headers(gateway_settings, role="qa", subject="inspector-1")
+    ruleset_id = f"team-{uuid.uuid4().hex[:10]}"
+    first = await gateway.post("/v1/qa/rulesets", json=ruleset_doc(ruleset_id, 1, ["搞定了"]), headers=qa)
+    assert first.status_code == 201, first.text
+    assert (first.json()["version"], first.json()["published_by"], first.json()["rule_count"]) == (1, "inspector-1", 1)
+    second = await gateway.post("/v1/qa/rulesets", json=ruleset_doc(ruleset_id, 2, ["妥妥的"]), headers=qa)
+    assert second.status_code == 201, second.text
+
+    latest = await gateway.get(f"/v1/qa/rulesets/{ruleset_id}", headers=qa)
+    assert latest.json()["version"] == 2
+    v1 = await gateway.get(f"/v1/qa/rulesets/{ruleset_id}/versions/1", headers=qa)
+    assert v1.json()["document"]["rules"][0]["condition"]["keywords"] == ["搞定了"]
+    listed = await gateway.get("/v1/qa/rulesets", headers=qa)
+    assert [r["version"] for r in listed.json()["items"] if r["id"] == ruleset_id] == [2]
+
+    scored = await gateway.post(
+        "/v1/qa/evaluations",
+        json={"ruleset_id": ruleset_id, "ruleset_version": 1,
+              "turns": [{"role": "agent", "text": "搞定了，妥妥的"}]},
+        headers=qa,
+    )
+    assert scored.status_code == 201, scored.text
+    assert [h["matched_text"] for h in scored.json()["hits"]] == ["搞定了"]
+
+
+async def test_invalid_ruleset_is_400_naming_the_field(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    qa = staff_headers(gateway_settings, role="qa")
+    response = await gateway.post(
+        "/v1/qa/rulesets", json=ruleset_doc(f"team-{uuid.uuid4().hex[:10]}", 1, []), headers=qa
+    )
+    body = assert_problem(response, 400, "invalid_ruleset")
+    assert "rules[0].condition.keywords" in body["detail"]
+
+
+async def test_agents_cannot_publish_rulesets(gateway, auth) -> None:
+    response = await gateway.post("/v1/qa/rulesets", json=ruleset_doc("x", 1, ["a"]), headers=auth)
+    assert_problem(response, 403, "qa_admin_only")
+
+
+async def test_unknown_ruleset_is_404(gateway, auth) -> None:
+    response = await gateway.get(f"/v1/qa/rulesets/none-{uuid.uuid4().hex[:8]}", headers=auth)
+    assert_problem(response, 404, "ruleset_not_found")
+
+
+async def test_qa_overturns_a_hit_and_the_agreement_report_counts_it(gateway, gateway_settings, auth) -> None:
+    from support import staff_headers
+
+    qa = staff_headers(gateway_settings, role="qa", subject="inspector-2")
+    created = await gateway.post(
+        "/v1/qa/evaluations", json={"turns": [{"role": "agent", "text": "您好，这个不归我管"}]}, headers=auth
+    )
+    evaluation = created.json()
+    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "shirking")
+
+    response = await gateway.post(
+        f"/v1/qa/evaluations/{evaluation['id']}/hits/{index}/review",
+        json={"decision": "overturned", "note": "said in jest, customer laughed"},
+        headers=qa,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["hits"][index]["review"] == "overturned"
+    assert body["final_score"] > body["total_score"]
+    assert [(r["reviewer"], r["decision"]) for r in body["reviews"]] == [("inspector-2", "overturned")]
+
+    report = await gateway.get("/v1/qa/reports/agreement", params={"ruleset_id": "default"}, headers=qa)
+    assert report.status_code == 200
+    rules = {r["rule_id"]: r for r in report.json()["rules"]}
+    assert rules["shirking"]["overturned"] >= 1
+
+
+async def test_agents_cannot_review_hits(gateway, auth) -> None:
+    response = await gateway.post(
+        f"/v1/qa/evaluations/{uuid.uuid4()}/hits/0/review", json={"decision": "confirmed"}, headers=auth
+    )
+    assert_problem(response, 403, "qa_admin_only")
+
+
+async def test_unknown_decision_is_a_validation_problem(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    qa = staff_headers(gateway_settings, role="qa")
+    response = await gateway.post(
+        f"/v1/qa/evaluations/{uuid.uuid4()}/hits/0/review", json={"decision": "maybe"}, headers=qa
+    )
+    assert_problem(response, 422, "validation_error")
+
+
+async def test_voice_of_customer_report_through_the_gateway(gateway, auth) -> None:
+    category = f"cat-{uuid.uuid4().hex[:8]}"
+    for _ in range(3):
+        created = await gateway.post(
+            "/v1/qa/evaluations",
+            json={"category": category, "channel": "app",
+                  "turns": [{"role": "customer", "text": "屏幕闪烁，屏幕闪烁得厉害"}]},
+            headers=auth,
+        )
+        assert created.status_code == 201, created.text
+    response = await gateway.get("/v1/reports/voc", params={"category": category, "channel": "app"}, headers=auth)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["conversations"] == 3
+    terms = {t["term"]: t for t in body["terms"]}
+    assert (terms["屏幕"]["conversations"], terms["屏幕"]["baseline_conversations"]) == (3, 0)
+    assert not terms["屏幕"]["spike"]  # a new category has no baseline to spike against
+    assert {p["term"] for p in body["phrases"]} >= {"屏幕 闪烁"}
+
+
+async def test_voice_of_customer_refuses_unknown_parameters(gateway, auth) -> None:
+    response = await gateway.get("/v1/reports/voc", params={"categroy": "x"}, headers=auth)
+    assert_problem(response, 422, "validation_error")
+
+
+async def test_agent_appeals_a_hit_and_qa_upholds_it(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    agent = staff_headers(gateway_settings, role="agent", subject="agent-zhang")
+    qa = staff_headers(gateway_settings, role="qa", subject="inspector-3")
+    created = await gateway.post(
+        "/v1/qa/evaluations",
+        json={"agent_id": "agent-zhang", "turns": [{"role": "agent", "text": "您好，没办法"}]},
+        headers=agent,
+    )
+    evaluation = created.json()
+    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "forbidden-phrases")
+
+    filed = await gateway.post(
+        f"/v1/qa/evaluations/{evaluation['id']}/hits/{index}/appeals",
+        json={"reason": "the customer asked if there was no way to cancel"},
+        headers=agent,
+    )
+    assert filed.status_code == 201, filed.text
+    assert (filed.json()["status"], filed.json()["appellant"]) == ("open", "agent-zhang")
+
+    not_qa = await gateway.post(
+        f"/v1/qa/appeals/{filed.json()['id']}/decision", json={"outcome": "upheld"}, headers=agent
+    )
+    assert_problem(not_qa, 403, "qa_admin_only")
+    decided = await gateway.post(
+        f"/v1/qa/appeals/{filed.json()['id']}/decision", json={"outcome": "upheld", "note": "agreed"}, headers=qa
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "upheld"
+    after = (await gateway.get(f"/v1/qa/evaluations/{evaluation['id']}", headers=qa)).json()
+    assert after["hits"][index]["review"] == "overturned"
+    assert after["final_score"] > after["total_score"]
+
+
+async def test_another_agent_cannot_appeal(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    owner = staff_headers(gateway_settings, role="agent", subject="agent-li")
+    other = staff_headers(gateway_settings, role="agent", subject="agent-wang")
+    created = await gateway.post(
+        "/v1/qa/evaluations",
+        json={"agent_id": "agent-li", "turns": [{"role": "agent", "text": "不知道"}]},
+        headers=owner,
+    )
+    response = await gateway.post(
+        f"/v1/qa/evaluations/{created.json()['id']}/hits/0/appeals", json={"reason": "not me"}, headers=other
+    )
+    assert_problem(response, 403, "not_your_evaluation")
