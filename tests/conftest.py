@@ -75,7 +75,8 @@ async def scoring_addr(database_url: str) -> AsyncIterator[str]:
     from kefu_scoring.app import service
     from kefu_scoring.settings import ScoringSettings
 
-    server = await start_grpc(service, ScoringSettings(grpc_port=0), database_url)
+    # The signal relay is tested on its own (test_scoring_signals.py).
+    server = await start_grpc(service, ScoringSettings(grpc_port=0, relay_signals=False), database_url)
     yield f"127.0.0.1:{server.port}"
     await server.stop()
 

@@ -1,10 +1,10 @@
 """Risk signals: written to the outbox in the evaluation's own transaction, delivered by the
 relay to escalation's RaiseSignal with retries, never twice under the same id.
 
-`RecordingEscalation` below is a STAND-IN for the escalation service while its RaiseSignal is
-being built on main (issue #4; on this branch it answers UNIMPLEMENTED). It records the calls
-and fails on demand. After the merge these tests should run against the real escalation
-server instead.
+The last test runs the whole path over the real services (scoring relay -> escalation
+RaiseSignal -> an escalation row). `RecordingEscalation` below stands in for escalation only
+where a test needs it to *fail on demand* (UNAVAILABLE, INVALID_ARGUMENT) to check the relay's
+retries and backoff: the real service cannot be made to fail at a chosen call.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
@@ -193,36 +194,47 @@ async def test_relay_marks_a_refused_signal_rejected_and_stops_retrying(
     assert len(calls_for(servicer, ticket_id)) == 2  # the refused one once, the other once
 
 
-async def test_relay_setting_runs_it_in_the_service_and_a_scored_risk_reaches_escalation(
-    database_url: str, escalation: tuple[RecordingEscalation, str]
+async def test_a_scored_risk_reaches_the_real_escalation_service_and_escalates_the_ticket(
+    database_url: str, escalation_addr: str, scoring_db: Database
 ) -> None:
+    """End to end over the real services: scoring (relay on) -> escalation RaiseSignal ->
+    an escalation of the ticket's open cycle, straight to L3 for a media threat."""
+    from escalation_support import Inbox, escalation_database
     from kefu_scoring.app import service as scoring_service
     from kefu_scoring.settings import ScoringSettings
 
-    assert ScoringSettings().relay_signals is False  # off unless configured
-    servicer, addr = escalation
-    settings = ScoringSettings(grpc_port=0, relay_signals=True, escalation_addr=addr)
-    server = await scoring_service.create_server(settings, database_url)
-    await server.start()
-    ticket_id = f"t-{uuid.uuid4().hex}"
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            scoring_stub = scoring_pb2_grpc.ScoringServiceStub(channel)
-            reply = await scoring_stub.ScoreConversation(
-                scoring_pb2.ScoreConversationRequest(
-                    request_id=f"req-{uuid.uuid4().hex}",
-                    conversation_id=f"c-{uuid.uuid4().hex}",
-                    ticket_id=ticket_id,
-                    turns=[scoring_pb2.Turn(role=scoring_pb2.ROLE_CUSTOMER, text="我要去媒体曝光你们")],
+    async with escalation_database(database_url) as escalation_db:
+        inbox = Inbox(escalation_db)  # a ticket whose SLA clocks escalation knows
+        await inbox.created(datetime.now(UTC))
+        await inbox.project()
+        settings = ScoringSettings(grpc_port=0, relay_signals=True, escalation_addr=escalation_addr,
+                                   relay_interval_seconds=0.2)
+        server = await scoring_service.create_server(settings, database_url)
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                reply = await scoring_pb2_grpc.ScoringServiceStub(channel).ScoreConversation(
+                    scoring_pb2.ScoreConversationRequest(
+                        request_id=f"req-{uuid.uuid4().hex}", conversation_id=f"c-{uuid.uuid4().hex}",
+                        ticket_id=str(inbox.ticket),
+                        turns=[scoring_pb2.Turn(role=scoring_pb2.ROLE_CUSTOMER, text="我要去媒体曝光你们")],
+                    )
                 )
-            )
-        assert len(reply.signal_ids) == 2  # media, and the strong negative emotion
-        # The servicer wakes the relay after the commit; wait for the calls to arrive.
-        while len(calls_for(servicer, ticket_id)) < len(reply.signal_ids):
-            servicer.received.clear()
-            await asyncio.wait_for(servicer.received.wait(), timeout=10)
-    finally:
-        await server.stop()
-    calls = calls_for(servicer, ticket_id)
-    assert sorted(c.kind for c in calls) == ["media", "negative_emotion"]
-    assert sorted(c.signal_id for c in calls) == sorted(reply.signal_ids)
+            assert len(reply.signal_ids) == 2  # media, and the strong negative emotion
+            async with grpc.aio.insecure_channel(escalation_addr) as channel:
+                stub = escalation_pb2_grpc.EscalationServiceStub(channel)
+                for _ in range(100):  # the relay delivers after the commit; poll its effect
+                    delivered = await outbox(scoring_db, str(inbox.ticket))
+                    if {r.status for r in delivered} == {"delivered"}:
+                        break
+                    await asyncio.sleep(0.1)
+                listed = await stub.ListEscalations(escalation_pb2.ListEscalationsRequest(ticket_id=str(inbox.ticket)))
+        finally:
+            await server.stop()
+        async with escalation_db.engine.connect() as conn:
+            received = dict((await conn.execute(text(
+                "SELECT kind, status FROM escalation.risk_signal WHERE ticket_id = :t"), {"t": inbox.ticket})).all())
+    assert received == {"media": "applied", "negative_emotion": "applied"}  # both signals, once each
+    by_key = {e.trigger_key: e for e in listed.escalations}
+    media = by_key["risk_signal:media"]  # straight to L3 (the emotion signal adds +1 if it came first)
+    assert (media.actor, media.to_level, media.to_party) == ("scoring", 4, "crisis_team")

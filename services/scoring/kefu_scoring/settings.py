@@ -15,7 +15,7 @@ class ScoringSettings(GrpcServiceSettings):
     ruleset_path: Path = DEFAULT_RULESET_PATH
     # Deliver queued risk signals to escalation's RaiseSignal. Off until escalation implements
     # it (issue #4); signals are queued in scoring.signal_outbox either way.
-    relay_signals: bool = False
+    relay_signals: bool = True
     escalation_addr: str = "127.0.0.1:50052"
     relay_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     relay_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
