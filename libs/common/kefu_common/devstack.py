@@ -85,6 +85,7 @@ class Stack:
                 "ESCALATION_TICKETING_ADDR": self.addr("ticketing"),
                 "SCORING_GRPC_HOST": self.host,
                 "SCORING_GRPC_PORT": str(self.ports["scoring"]),
+                "SCORING_ESCALATION_ADDR": self.addr("escalation"),
                 "GATEWAY_HTTP_HOST": self.host,
                 "GATEWAY_HTTP_PORT": str(self.ports["gateway"]),
                 "GATEWAY_TICKETING_ADDR": self.addr("ticketing"),
