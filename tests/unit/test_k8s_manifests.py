@@ -304,3 +304,23 @@ def test_dockerfile_builds_with_the_pinned_tools_and_runs_as_non_root() -> None:
     assert "deploy/docker/entrypoint.sh /usr/local/bin/kefu" in dockerfile
     cmd = json.loads(re.findall(r"^CMD (.+)$", dockerfile, re.M)[0])
     assert cmd[0] in (*GRPC_SERVICES, "gateway")
+
+
+def test_network_policies_allow_every_call_a_configmap_address_makes() -> None:
+    """Each `<SVC>_<TARGET>_ADDR: kefu-<target>:port` in a ConfigMap is a call the caller makes;
+    the target's NetworkPolicy must admit the caller's pods on the grpc port."""
+    rendered = render(K8S / "base")
+    policies = by_kind(rendered, "NetworkPolicy")
+    calls = [
+        (cm["metadata"]["name"], value.split(":")[0])
+        for cm in by_kind(rendered, "ConfigMap").values()
+        for key, value in cm["data"].items() if key.endswith("_ADDR")
+    ]
+    assert ("kefu-scoring", "kefu-escalation") in calls  # the risk-signal relay
+    for caller, target in calls:
+        admitted = {
+            peer["podSelector"]["matchLabels"].get("app.kubernetes.io/name")
+            for rule in policies[target]["spec"]["ingress"]
+            for peer in rule.get("from", []) if "podSelector" in peer
+        }
+        assert caller in admitted, f"{target}'s NetworkPolicy blocks {caller}"
