@@ -18,6 +18,21 @@ def staff_headers(settings: Any, role: str = "agent", subject: str = "test-agent
     return {"Authorization": f"Bearer {token}"}
 
 
+def ticket_body(customer_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """A valid `POST /v1/tickets` body for a fresh customer (or `customer_id`)."""
+    import uuid
+
+    body: dict[str, Any] = {
+        "customer": {"id": customer_id or f"C-{uuid.uuid4().hex[:12]}", "name": "王女士", "tier": "standard"},
+        "channel": "app",
+        "severity": "normal",
+        "category": "logistics",
+        "subject": "快递三天没有更新",
+    }
+    body.update(overrides)
+    return body
+
+
 def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     """An RFC 9457 problem with this status and stable code, carrying the request id."""
     assert response.status_code == status, response.text

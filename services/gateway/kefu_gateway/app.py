@@ -11,7 +11,7 @@ from kefu_common.logging import configure_logging, get_logger
 from kefu_gateway.clients import Clients
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.problems import install_problem_handlers
-from kefu_gateway.routes import agents, escalation, health, qa, reports, tickets
+from kefu_gateway.routes import agents, customer, escalation, health, qa, reports, tickets
 from kefu_gateway.settings import GatewaySettings
 
 log = get_logger("kefu.gateway")
@@ -53,6 +53,10 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
                 "(versioned; writes for admin and lead roles)",
             },
             {"name": "quality", "description": "AI quality inspection of conversations"},
+            {
+                "name": "customer",
+                "description": "The customer app: my cases and their progress (customer tokens)",
+            },
             {"name": "health", "description": "Liveness and readiness"},
         ],
     )
@@ -64,6 +68,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
     app.include_router(agents.router)
     app.include_router(escalation.router)
     app.include_router(qa.router)
+    app.include_router(customer.router)
     # Outermost last: the request id is bound before the size limit can reject anything.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

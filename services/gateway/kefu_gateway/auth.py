@@ -1,11 +1,14 @@
-"""Bearer-token authentication (JWT). HS256 with a settings key for now; issue #6 adds
-asymmetric keys, partner API keys and per-route authorisation rules."""
+"""Who is calling (bearer JWT) and what their role may do (the permission table).
+
+Authentication: HS256 with a settings key. Authorisation: `PERMISSIONS` below is the only
+place that maps roles to operations; routes declare `Allowed["<permission>"]`."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import jwt
 from fastapi import Depends, Request
@@ -24,6 +27,17 @@ _bearer = HTTPBearer(auto_error=False, description="JWT issued by `python -m kef
 class Principal:
     subject: str
     role: str
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def actor(self) -> str:
+        """Who this caller is in the ticket history and in idempotency scopes: the subject for
+        staff; `partner:<id>` and `customer:<id>` otherwise, so no token can pose as another
+        kind of caller with the same subject."""
+        return self.subject if self.is_staff else f"{self.role}:{self.subject}"
 
 
 def issue_token(
@@ -61,27 +75,74 @@ async def current_principal(
     return verify_token(settings.jwt_secret, credentials.credentials, issuer=settings.jwt_issuer)
 
 
-async def staff_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    if principal.role not in STAFF_ROLES:
-        raise PermissionDenied("this operation is for staff roles", code="staff_only")
-    return principal
+# --- authorisation: the one permission table (DOMAIN.md §5) ---------------------------------
+#
+# Every route declares what it needs with `Allowed[<permission>]` (or one of the aliases below);
+# nothing else in the gateway compares roles. What a permitted caller may *see* (their own
+# tickets only, customer-visible fields only) is `scope.py`.
 
 
-Staff = Annotated[Principal, Depends(staff_principal)]
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]
+    code: str  # the stable problem code when the caller's role is not among `roles`
+    message: str
 
 
-# The agent roster and the escalation configuration (calendars, SLA policies, the matrix).
-ROSTER_ROLES = frozenset({"admin", "lead"})
+_ADMIN_LEAD = frozenset({"admin", "lead"})
+_STAFF_RULE = Rule(STAFF_ROLES, "staff_only", "this operation is for staff roles")
+_ADMIN_RULE = Rule(_ADMIN_LEAD, "admin_only", "this operation needs the admin or lead role")
+_TICKET_CLIENT_RULE = Rule(
+    STAFF_ROLES | {"partner"}, "staff_or_partner_only", "this operation is for staff and partners"
+)
+
+PERMISSIONS: dict[str, Rule] = {
+    # generic: any staff role / the configuration owners (aliases `Staff`, `AdminOrLead`)
+    "staff": _STAFF_RULE,
+    "admin_or_lead": _ADMIN_RULE,
+    # tickets: partners create, read and update only tickets created with their own key
+    "tickets:create": _TICKET_CLIENT_RULE,
+    "tickets:read": _TICKET_CLIENT_RULE,
+    "tickets:update": _TICKET_CLIENT_RULE,
+    # lifecycle work: transitions, assignment, reopen, contacts, progress, notes, candidates
+    "tickets:work": _STAFF_RULE,
+    # unmasked personal data and internal entries (notes, contacts, assignments)
+    "tickets:internal": _STAFF_RULE,
+    "reports:read": _STAFF_RULE,
+    "quality:evaluate": _STAFF_RULE,
+    "config:read": _STAFF_RULE,
+    "config:write": _ADMIN_RULE,
+    "roster:manage": _ADMIN_RULE,
+    # the customer app: the caller's own cases (the token subject is the customer id)
+    "cases:own": Rule(frozenset({"customer"}), "customer_only", "this operation is for customers"),
+}
 
 
-async def roster_principal(
-    principal: Annotated[Principal, Depends(current_principal)],
-) -> Principal:
-    if principal.role not in ROSTER_ROLES:
-        raise PermissionDenied(
-            "this operation needs the admin or lead role", code="admin_only"
-        )
-    return principal
+def has_permission(principal: Principal, permission: str) -> bool:
+    return principal.role in PERMISSIONS[permission].roles
 
 
-AdminOrLead = Annotated[Principal, Depends(roster_principal)]
+def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A FastAPI dependency: the authenticated caller, if their role holds `permission`."""
+    rule = PERMISSIONS[permission]  # KeyError at import time for a typo, not at request time
+
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in rule.roles:
+            raise PermissionDenied(rule.message, code=rule.code)
+        return principal
+
+    dependency.__name__ = f"require_{permission.replace(':', '_')}"
+    return dependency
+
+
+class _Allowed:
+    """`Allowed["tickets:read"]` is the annotated principal type a route takes as a parameter."""
+
+    def __getitem__(self, permission: str) -> Any:
+        return Annotated[Principal, Depends(require(permission))]
+
+
+Allowed = _Allowed()
+
+Staff = Allowed["staff"]
+AdminOrLead = Allowed["admin_or_lead"]
