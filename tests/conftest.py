@@ -48,6 +48,9 @@ async def database_url(pg_server_url: str) -> AsyncIterator[str]:
     url = await ensure_database(pg_server_url, name)
     for svc in _services():
         await asyncio.to_thread(svc.migrate, url)
+    from kefu_gateway.__main__ import migrate as migrate_gateway
+
+    await asyncio.to_thread(migrate_gateway, url)
     yield url
     await drop_database(pg_server_url, name)
 
@@ -92,10 +95,13 @@ async def ticketing_addr(database_url: str, escalation_addr: str) -> AsyncIterat
 
 
 @pytest.fixture(scope="session")
-def gateway_settings(ticketing_addr: str, escalation_addr: str, scoring_addr: str) -> Any:
+def gateway_settings(
+    database_url: str, ticketing_addr: str, escalation_addr: str, scoring_addr: str
+) -> Any:
     from kefu_gateway.settings import GatewaySettings
 
     return GatewaySettings(
+        database_url=database_url,
         ticketing_addr=ticketing_addr,
         escalation_addr=escalation_addr,
         scoring_addr=scoring_addr,

@@ -88,7 +88,7 @@ class Stack:
         return env
 
     def migrate(self) -> None:
-        for name in GRPC_SERVICES:
+        for name in ALL_SERVICES:  # the gateway has a schema too (partners, API keys)
             subprocess.run(
                 [self.python, "-m", f"kefu_{name}", "migrate"],
                 env=self.env(), check=True, stdout=self._log(f"{name}-migrate"),

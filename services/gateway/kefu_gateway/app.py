@@ -7,8 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from kefu_common.db import Database
+from kefu_common.embedded import resolve_database_url
 from kefu_common.logging import configure_logging, get_logger
+from kefu_common.runner import EMBEDDED_DATA_DIR
+from kefu_gateway.auth import TokenVerifier
 from kefu_gateway.clients import Clients
+from kefu_gateway.models import SCHEMA
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.problems import install_problem_handlers
 from kefu_gateway.routes import agents, customer, escalation, health, qa, reports, tickets
@@ -32,11 +37,17 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.clients = Clients.connect(settings)
+        app.state.db = Database(
+            resolve_database_url(settings.database_url, EMBEDDED_DATA_DIR),
+            schema=SCHEMA,
+            pool_size=settings.db_pool_size,
+        )
         log.info("gateway_started", ticketing=settings.ticketing_addr, scoring=settings.scoring_addr)
         try:
             yield
         finally:
             await app.state.clients.close()
+            await app.state.db.dispose()
 
     app = FastAPI(
         title="Kefu API",
@@ -61,6 +72,9 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
         ],
     )
     app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(
+        settings.jwt_secret, issuer=settings.jwt_issuer, public_keys=settings.jwt_public_keys
+    )
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(tickets.router)

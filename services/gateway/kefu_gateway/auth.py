@@ -1,32 +1,53 @@
-"""Who is calling (bearer JWT) and what their role may do (the permission table).
+"""Who is calling and what their role may do (the permission table).
 
-Authentication: HS256 with a settings key. Authorisation: `PERMISSIONS` below is the only
-place that maps roles to operations; routes declare `Allowed["<permission>"]`."""
+Authentication, in this order:
+* `X-API-Key: kefu_…`: a partner's API key (partners.py), scoped to some permissions;
+* `Authorization: Bearer <JWT>`: HS256 signed with `GATEWAY_JWT_SECRET` (development, and the
+  CLI's dev tokens), or RS256/ES256 checked against `GATEWAY_JWT_PUBLIC_KEYS` (production
+  identity providers). The algorithm comes from the key the token's `kid` names, never from
+  the token alone (no algorithm confusion).
+
+Authorisation: `PERMISSIONS` below is the only place that maps roles to operations; routes
+declare `Allowed["<permission>"]`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from kefu_common.errors import PermissionDenied, Unauthenticated
+from kefu_gateway.partners import authenticate_key
 
 Role = Literal["agent", "specialist", "lead", "qa", "admin", "customer", "partner"]
 ROLES: tuple[str, ...] = ("agent", "specialist", "lead", "qa", "admin", "customer", "partner")
 STAFF_ROLES = frozenset({"agent", "specialist", "lead", "qa", "admin"})
 
-_bearer = HTTPBearer(auto_error=False, description="JWT issued by `python -m kefu_gateway token`")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="JWT: HS256 from `python -m kefu_gateway token` in development, RS256/ES256 "
+    "from your identity provider in production. Claims: sub, role, iss, exp.",
+)
+_api_key = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="A partner API key from `python -m kefu_gateway key create`",
+)
 
 
 @dataclass(frozen=True)
 class Principal:
     subject: str
     role: str
+    # Set for API keys: the permissions this key was given (a subset of its role's).
+    scopes: frozenset[str] | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -41,38 +62,83 @@ class Principal:
 
 
 def issue_token(
-    secret: str, *, subject: str, role: str, issuer: str = "kefu", ttl: timedelta = timedelta(days=30)
+    key: str,
+    *,
+    subject: str,
+    role: str,
+    issuer: str = "kefu",
+    ttl: timedelta = timedelta(days=30),
+    algorithm: str = "HS256",
+    kid: str | None = None,
 ) -> str:
+    """A signed token: `key` is the HS256 secret, or a PEM private key for RS256/ES256."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     now = datetime.now(UTC)
     claims = {"sub": subject, "role": role, "iss": issuer, "iat": now, "exp": now + ttl}
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid} if kid else None)
+
+
+def _algorithm_of(pem: str) -> tuple[str, Any]:
+    key = load_pem_public_key(pem.encode())
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RS256", key
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1":
+        return "ES256", key
+    raise ValueError("JWT public keys must be RSA or EC P-256")
+
+
+class TokenVerifier:
+    """Built once per process from settings: the HS256 secret and the public keys by `kid`."""
+
+    def __init__(self, secret: str, *, issuer: str, public_keys: Mapping[str, str] | None = None):
+        self.secret = secret
+        self.issuer = issuer
+        self.public_keys = {kid: _algorithm_of(pem) for kid, pem in (public_keys or {}).items()}
+
+    def _key_for(self, token: str) -> tuple[str, Any]:
+        header = jwt.get_unverified_header(token)
+        kid = header.get("kid")
+        if kid is not None:
+            if kid not in self.public_keys:
+                raise jwt.InvalidTokenError("unknown kid")
+            return self.public_keys[kid]
+        return "HS256", self.secret
+
+    def verify(self, token: str) -> Principal:
+        try:
+            algorithm, key = self._key_for(token)
+            claims = jwt.decode(
+                token, key, algorithms=[algorithm], issuer=self.issuer,
+                options={"require": ["sub", "exp"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("the token has expired", code="token_expired") from None
+        except jwt.InvalidTokenError:
+            raise Unauthenticated("the token is not valid", code="invalid_token") from None
+        role, subject = claims.get("role"), claims.get("sub")
+        if role not in ROLES or not isinstance(subject, str) or not 0 < len(subject) <= 64:
+            raise Unauthenticated("the token carries no valid subject and role", code="invalid_token")
+        return Principal(subject=subject, role=role)
 
 
 def verify_token(secret: str, token: str, *, issuer: str = "kefu") -> Principal:
-    try:
-        claims = jwt.decode(
-            token, secret, algorithms=["HS256"], issuer=issuer, options={"require": ["sub", "exp"]}
-        )
-    except jwt.ExpiredSignatureError:
-        raise Unauthenticated("the token has expired", code="token_expired") from None
-    except jwt.InvalidTokenError:
-        raise Unauthenticated("the token is not valid", code="invalid_token") from None
-    role, subject = claims.get("role"), claims.get("sub")
-    if role not in ROLES or not isinstance(subject, str) or not 0 < len(subject) <= 64:
-        raise Unauthenticated("the token carries no valid subject and role", code="invalid_token")
-    return Principal(subject=subject, role=role)
+    return TokenVerifier(secret, issuer=issuer).verify(token)
 
 
 async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
+    if api_key is not None:
+        async with request.app.state.db.session() as session:
+            holder = await authenticate_key(session, api_key)
+        return Principal(subject=holder.partner_id, role="partner", scopes=holder.scopes)
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("a bearer token is required", code="missing_token")
-    settings = request.app.state.settings
-    return verify_token(settings.jwt_secret, credentials.credentials, issuer=settings.jwt_issuer)
+        raise Unauthenticated("a bearer token or an API key is required", code="missing_token")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(credentials.credentials)
 
 
 # --- authorisation: the one permission table (DOMAIN.md §5) ---------------------------------
@@ -118,7 +184,13 @@ PERMISSIONS: dict[str, Rule] = {
 }
 
 
+# What an API key may be given: the permissions of the partner role.
+PARTNER_SCOPES = frozenset(p for p, rule in PERMISSIONS.items() if "partner" in rule.roles)
+
+
 def has_permission(principal: Principal, permission: str) -> bool:
+    if principal.scopes is not None and permission not in principal.scopes:
+        return False
     return principal.role in PERMISSIONS[permission].roles
 
 
@@ -129,6 +201,8 @@ def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
     async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in rule.roles:
             raise PermissionDenied(rule.message, code=rule.code)
+        if principal.scopes is not None and permission not in principal.scopes:
+            raise PermissionDenied(f"this API key lacks the {permission} scope", code="scope_missing")
         return principal
 
     dependency.__name__ = f"require_{permission.replace(':', '_')}"

@@ -21,6 +21,10 @@ class GatewaySettings(BaseServiceSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=32)
     jwt_issuer: str = "kefu"
+    # Production identity providers: {"<kid>": "<PEM public key>"} (RSA -> RS256, EC P-256 ->
+    # ES256); a token naming a kid is checked against that key only.
+    jwt_public_keys: dict[str, str] = Field(default_factory=dict)
+    db_pool_size: int = Field(default=5, ge=1, le=100)
 
     @model_validator(mode="after")
     def _no_dev_secret_in_prod(self) -> GatewaySettings:
