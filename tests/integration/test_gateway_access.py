@@ -205,6 +205,7 @@ async def test_unchanged_progress_is_304_without_a_body_and_still_counts_as_a_vi
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == tag
+    assert again.headers["ratelimit"]  # the quota is announced on 304s too
     assert await views_of(db, ticket_id) == 2
 
 

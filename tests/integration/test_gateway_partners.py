@@ -11,6 +11,7 @@ import json
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,8 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import text
 
-from support import assert_problem, ticket_body
-from kefu_common.clock import SystemClock
+from support import assert_problem, staff_headers, ticket_body
+from kefu_common.clock import ManualClock, SystemClock
 from kefu_common.db import Database
 from kefu_gateway import partners
 from kefu_gateway.app import create_app
@@ -224,3 +225,51 @@ async def test_cli_creates_a_partner_and_a_key_that_works_until_revoked(gateway,
     assert key[:17] in listing and "active" in listing and key not in listing
     await kefu("key", "revoke", "--prefix", key[:17])
     assert_problem(await gateway.get("/v1/tickets", headers={"X-API-Key": key}), 401, "api_key_revoked")
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def limited(gateway_settings) -> AsyncIterator[tuple[httpx.AsyncClient, ManualClock]]:
+    """A gateway allowing 3 requests per minute per external caller, on a manual clock."""
+    clock = ManualClock(datetime(2026, 11, 24, 9, 0, 10, tzinfo=UTC))
+    settings = gateway_settings.model_copy(
+        update={"rate_limit_requests": 3, "rate_limit_window_seconds": 60}
+    )
+    app = create_app(settings, configure_logs=False, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client, clock
+
+
+async def test_each_key_has_a_quota_announced_in_ratelimit_headers_then_429(limited, gateway_db) -> None:
+    client, clock = limited
+    _, key = await new_partner_key(gateway_db)
+    _, other_key = await new_partner_key(gateway_db)
+    headers = {"X-API-Key": key}
+    remaining = []
+    for _ in range(3):
+        response = await client.get("/v1/tickets", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["ratelimit-policy"] == '"caller";q=3;w=60'
+        remaining.append(response.headers["ratelimit"])
+    assert remaining == ['"caller";r=2;t=50', '"caller";r=1;t=50', '"caller";r=0;t=50']
+
+    refused = await client.get("/v1/tickets", headers=headers)
+    assert_problem(refused, 429, "rate_limited")
+    assert refused.headers["retry-after"] == "50"
+    # Another key has its own quota; and the window ends when Retry-After said.
+    assert (await client.get("/v1/tickets", headers={"X-API-Key": other_key})).status_code == 200
+    clock.advance(timedelta(seconds=50))
+    assert (await client.get("/v1/tickets", headers=headers)).status_code == 200
+
+
+async def test_staff_desk_clients_are_not_rate_limited(limited, gateway_settings) -> None:
+    client, _ = limited
+    auth = staff_headers(gateway_settings, subject=f"agent-{uuid.uuid4().hex[:6]}")
+    for _ in range(5):
+        response = await client.get("/v1/tickets", headers=auth)
+        assert response.status_code == 200
+        assert "ratelimit" not in response.headers

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from kefu_common.clock import Clock, SystemClock
 from kefu_common.db import Database
 from kefu_common.embedded import resolve_database_url
 from kefu_common.logging import configure_logging, get_logger
@@ -14,6 +15,7 @@ from kefu_common.runner import EMBEDDED_DATA_DIR
 from kefu_gateway.auth import TokenVerifier
 from kefu_gateway.clients import Clients
 from kefu_gateway.models import SCHEMA
+from kefu_gateway.ratelimit import RateLimiter
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.problems import install_problem_handlers
 from kefu_gateway.routes import agents, customer, escalation, health, qa, reports, tickets
@@ -29,8 +31,11 @@ Every response carries `X-Request-ID`; send your own to correlate logs across se
 """
 
 
-def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool = True) -> FastAPI:
+def create_app(
+    settings: GatewaySettings | None = None, *, configure_logs: bool = True, clock: Clock | None = None
+) -> FastAPI:
     settings = settings or GatewaySettings()
+    clock = clock or SystemClock()
     if configure_logs:
         configure_logging("gateway", level=settings.log_level, fmt=settings.effective_log_format)
 
@@ -72,6 +77,10 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
         ],
     )
     app.state.settings = settings
+    app.state.clock = clock
+    app.state.rate_limiter = RateLimiter(
+        limit=settings.rate_limit_requests, window_seconds=settings.rate_limit_window_seconds, clock=clock
+    )
     app.state.token_verifier = TokenVerifier(
         settings.jwt_secret, issuer=settings.jwt_issuer, public_keys=settings.jwt_public_keys
     )

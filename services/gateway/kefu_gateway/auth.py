@@ -20,11 +20,12 @@ from typing import Annotated, Any, Literal
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from kefu_common.errors import PermissionDenied, Unauthenticated
 from kefu_gateway.partners import authenticate_key
+from kefu_gateway.ratelimit import RateLimiter
 
 Role = Literal["agent", "specialist", "lead", "qa", "admin", "customer", "partner"]
 ROLES: tuple[str, ...] = ("agent", "specialist", "lead", "qa", "admin", "customer", "partner")
@@ -126,19 +127,34 @@ def verify_token(secret: str, token: str, *, issuer: str = "kefu") -> Principal:
     return TokenVerifier(secret, issuer=issuer).verify(token)
 
 
-async def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
-) -> Principal:
+async def _authenticate(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, api_key: str | None
+) -> tuple[Principal, str]:
+    """The caller and the name their request quota is counted under (the key, or the token's
+    role and subject)."""
     if api_key is not None:
         async with request.app.state.db.session() as session:
             holder = await authenticate_key(session, api_key)
-        return Principal(subject=holder.partner_id, role="partner", scopes=holder.scopes)
+        principal = Principal(subject=holder.partner_id, role="partner", scopes=holder.scopes)
+        return principal, f"key:{holder.prefix}"
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token or an API key is required", code="missing_token")
     verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(credentials.credentials)
+    principal = verifier.verify(credentials.credentials)
+    return principal, f"token:{principal.actor}"
+
+
+async def current_principal(
+    request: Request,
+    response: Response,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    principal, quota_name = await _authenticate(request, credentials, api_key)
+    if not principal.is_staff:  # external clients: partners and the customer app
+        limiter: RateLimiter = request.app.state.rate_limiter
+        response.headers.update(limiter.hit(quota_name))
+    return principal
 
 
 # --- authorisation: the one permission table (DOMAIN.md §5) ---------------------------------

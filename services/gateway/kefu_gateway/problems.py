@@ -97,6 +97,7 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     problem = Problem(status=GRPC_TO_HTTP.get(exc.status, 500), code=exc.code, detail=exc.message)
+    problem.headers.update(exc.details.get("headers") or {})  # e.g. Retry-After on 429
     if problem.status == 401:
         problem.headers["WWW-Authenticate"] = "Bearer"
     return problem_response(request, problem)

@@ -25,6 +25,9 @@ class GatewaySettings(BaseServiceSettings):
     # ES256); a token naming a kid is checked against that key only.
     jwt_public_keys: dict[str, str] = Field(default_factory=dict)
     db_pool_size: int = Field(default=5, ge=1, le=100)
+    # Quota of each partner key / partner or customer token, per worker process.
+    rate_limit_requests: int = Field(default=600, ge=1, le=1_000_000)
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _no_dev_secret_in_prod(self) -> GatewaySettings:

@@ -48,7 +48,7 @@ def etag_matches(if_none_match: str | None, tag: str) -> bool:
     operation_id="listMyCases",
     summary="My cases, newest first",
     response_model=CasePage,
-    responses=problem_responses(400, 401, 403, 422, 503, 504),
+    responses=problem_responses(400, 401, 403, 422, 429, 503, 504),
 )
 async def list_my_cases(
     principal: Customer, query: Annotated[CaseQuery, Query()], clients: ClientsDep
@@ -84,7 +84,7 @@ async def _stamp_tag(clients: Clients, principal: Principal, case_id: str) -> st
     response_model=CaseProgress,
     responses={
         304: {"description": "Not modified: the case still matches `If-None-Match`"},
-        **problem_responses(401, 403, 404, 422, 503, 504),
+        **problem_responses(401, 403, 404, 422, 429, 503, 504),
     },
 )
 async def get_my_case_progress(
@@ -121,7 +121,8 @@ async def get_my_case_progress(
             # Woken or timed out: the stamp decides (a wake-up is only a hint).
             tag = await _stamp_tag(clients, principal, case_id)
     if etag_matches(if_none_match, tag):
-        return Response(status_code=304, headers={"ETag": tag})
+        quota = {k: v for k, v in response.headers.items() if k.startswith("ratelimit")}
+        return Response(status_code=304, headers={"ETag": tag, **quota})
     timeline = await clients.ticketing.GetTimeline(
         ticketing_pb2.GetTimelineRequest(ticket_id=case_id, include_internal=False),
         timeout=clients.timeout,

@@ -48,7 +48,7 @@ from kefu_gateway.schemas import (
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 # Statuses every route that reaches the ticketing service can answer with.
-_UPSTREAM = (401, 403, 422, 503, 504)
+_UPSTREAM = (401, 403, 422, 429, 503, 504)
 # ... plus, for calls that write: bad domain input, unknown ticket, key reuse, body size.
 _WRITE = (400, 404, 413, *_UPSTREAM)
 # ... plus, for calls that change the ticket row: version conflicts (409, or 412 with If-Match).
@@ -79,7 +79,7 @@ def _opt(value: str | None) -> str:
     operation_id="createTicket",
     summary="Open a ticket",
     response_model=TicketPublic,
-    responses=problem_responses(400, 401, 403, 409, 413, 422, 503, 504),
+    responses=problem_responses(400, 401, 403, 409, 413, 422, 429, 503, 504),
 )
 async def create_ticket(
     body: TicketCreate,
