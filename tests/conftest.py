@@ -19,7 +19,7 @@ from kefu_common.embedded import drop_database, ensure_database, start_embedded_
 from kefu_common.grpc_server import GrpcServer
 from kefu_common.runner import GrpcService
 from kefu_common.settings import PROJECT_ROOT
-from support import staff_headers
+from support import running_gateway, staff_headers
 
 TEST_PGDATA = PROJECT_ROOT / ".kefu" / "test-pgdata"
 
@@ -102,6 +102,7 @@ def gateway_settings(
 
     return GatewaySettings(
         database_url=database_url,
+        webhooks_enabled=False,  # on only where a test drives webhooks (test_gateway_webhooks)
         ticketing_addr=ticketing_addr,
         escalation_addr=escalation_addr,
         scoring_addr=scoring_addr,
@@ -112,15 +113,8 @@ def gateway_settings(
 @pytest.fixture(scope="session")
 async def gateway(gateway_settings: Any) -> AsyncIterator[Any]:
     """The gateway app in-process (httpx ASGI transport) over real gRPC services."""
-    import httpx
-
-    from kefu_gateway.app import create_app
-
-    app = create_app(gateway_settings, configure_logs=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
+    async with running_gateway(gateway_settings) as (_, client):
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ Kept out of conftest.py on purpose: there are several conftest modules, so
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
@@ -50,3 +52,35 @@ def error_code(err: Any) -> str | None:
     from kefu_common.errors import ERROR_CODE_METADATA_KEY
 
     return dict(err.trailing_metadata() or ()).get(ERROR_CODE_METADATA_KEY)
+
+
+@asynccontextmanager
+async def running_gateway(settings: Any, *, clock: Any = None) -> AsyncIterator[tuple[Any, Any]]:
+    """A gateway app inside its lifespan and an httpx client on it (ASGI transport)."""
+    import httpx
+
+    from kefu_gateway.app import create_app
+
+    app = create_app(settings, configure_logs=False, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield app, client
+
+
+async def new_partner_key(db: Any, scopes: frozenset[str] | None = None) -> tuple[str, str]:
+    """A fresh partner with one API key (every partner scope unless given): (partner id, key)."""
+    import uuid
+
+    from kefu_common.clock import SystemClock
+    from kefu_gateway import partners
+    from kefu_gateway.auth import PARTNER_SCOPES
+
+    partner_id = f"p-{uuid.uuid4().hex[:10]}"
+    async with db.session() as session:
+        await partners.create_partner(session, partner_id=partner_id, name="ACME", clock=SystemClock())
+        _, key = await partners.create_key(
+            session, partner_id=partner_id, scopes=scopes or PARTNER_SCOPES,
+            allowed_scopes=PARTNER_SCOPES, clock=SystemClock(),
+        )
+    return partner_id, key

@@ -16,9 +16,8 @@ import pytest
 from sqlalchemy import text
 
 import support
-from support import assert_problem, staff_headers
+from support import assert_problem, running_gateway, staff_headers
 from kefu_common.db import Database
-from kefu_gateway.app import create_app
 
 PHONE = "+86 138 0013 8000"
 EMAIL = "wang.li@example.com"
@@ -37,17 +36,9 @@ def ticket_body(customer_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-async def app(gateway_settings: Any) -> AsyncIterator[Any]:
-    application = create_app(gateway_settings, configure_logs=False)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture(scope="module")
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
-        yield c
+async def running(gateway_settings: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    async with running_gateway(gateway_settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

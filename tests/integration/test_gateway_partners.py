@@ -20,11 +20,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import text
 
-from support import assert_problem, staff_headers, ticket_body
+from support import assert_problem, new_partner_key, running_gateway, staff_headers, ticket_body
 from kefu_common.clock import ManualClock, SystemClock
 from kefu_common.db import Database
 from kefu_gateway import partners
-from kefu_gateway.app import create_app
 from kefu_gateway.auth import PARTNER_SCOPES, issue_token
 
 
@@ -33,18 +32,6 @@ async def gateway_db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url, schema="gateway", pool_size=2)
     yield database
     await database.dispose()
-
-
-async def new_partner_key(db: Database, scopes: frozenset[str] = PARTNER_SCOPES) -> tuple[str, str]:
-    """A fresh partner and one key for it: (partner id, key)."""
-    partner_id = f"p-{uuid.uuid4().hex[:10]}"
-    async with db.session() as session:
-        await partners.create_partner(session, partner_id=partner_id, name="ACME", clock=SystemClock())
-        _, key = await partners.create_key(
-            session, partner_id=partner_id, scopes=scopes, allowed_scopes=PARTNER_SCOPES,
-            clock=SystemClock(),
-        )
-    return partner_id, key
 
 
 async def test_api_keys_are_stored_only_as_a_hash_and_found_by_their_prefix(gateway_db) -> None:
@@ -145,11 +132,8 @@ async def idp_gateway(gateway_settings, keypairs) -> AsyncIterator[httpx.AsyncCl
     settings = gateway_settings.model_copy(
         update={"jwt_public_keys": {kid: public for kid, (_, public) in keypairs.items()}}
     )
-    app = create_app(settings, configure_logs=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
+    async with running_gateway(settings) as (_, client):
+        yield client
 
 
 def hs256_by_hand(header: dict[str, Any], claims: dict[str, Any], secret: str) -> str:
@@ -237,11 +221,8 @@ async def limited(gateway_settings) -> AsyncIterator[tuple[httpx.AsyncClient, Ma
     settings = gateway_settings.model_copy(
         update={"rate_limit_requests": 3, "rate_limit_window_seconds": 60}
     )
-    app = create_app(settings, configure_logs=False, clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client, clock
+    async with running_gateway(settings, clock=clock) as (_, client):
+        yield client, clock
 
 
 async def test_each_key_has_a_quota_announced_in_ratelimit_headers_then_429(limited, gateway_db) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -11,14 +12,16 @@ from kefu_common.clock import Clock, SystemClock
 from kefu_common.db import Database
 from kefu_common.embedded import resolve_database_url
 from kefu_common.logging import configure_logging, get_logger
+from kefu_common.tasks import BackgroundLoop
 from kefu_common.runner import EMBEDDED_DATA_DIR
 from kefu_gateway.auth import TokenVerifier
 from kefu_gateway.clients import Clients
 from kefu_gateway.models import SCHEMA
 from kefu_gateway.ratelimit import RateLimiter
+from kefu_gateway.webhooks import RetryPolicy, WebhookDeliverer, WebhookFanout
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.problems import install_problem_handlers
-from kefu_gateway.routes import agents, customer, escalation, health, qa, reports, tickets
+from kefu_gateway.routes import agents, customer, escalation, health, qa, reports, tickets, webhooks
 from kefu_gateway.settings import GatewaySettings
 
 log = get_logger("kefu.gateway")
@@ -29,6 +32,24 @@ Kefu (客服): complaint handling and service quality for customer-service centr
 Errors are RFC 9457 `application/problem+json` with a stable machine-readable `code`.
 Every response carries `X-Request-ID`; send your own to correlate logs across services.
 """
+
+
+def _webhook_loops(
+    settings: GatewaySettings, db: Database, clients: Clients, clock: Clock
+) -> list[BackgroundLoop]:
+    """Partner webhooks run inside every gateway process (see webhooks.py)."""
+    if not settings.webhooks_enabled:
+        return []
+    loops = [WebhookFanout(db, clients.ticketing, clock, timeout=clients.timeout).loop]
+    if settings.webhook_delivery_interval_seconds > 0:
+        policy = RetryPolicy(
+            max_attempts=settings.webhook_max_attempts,
+            base=timedelta(seconds=settings.webhook_backoff_base_seconds),
+            timeout_seconds=settings.webhook_timeout_seconds,
+        )
+        deliverer = WebhookDeliverer(db, clock, policy, interval=settings.webhook_delivery_interval_seconds)
+        loops.append(deliverer.loop)
+    return loops
 
 
 def create_app(
@@ -47,10 +68,15 @@ def create_app(
             schema=SCHEMA,
             pool_size=settings.db_pool_size,
         )
+        loops = _webhook_loops(settings, app.state.db, app.state.clients, clock)
+        for loop in loops:
+            await loop.start()
         log.info("gateway_started", ticketing=settings.ticketing_addr, scoring=settings.scoring_addr)
         try:
             yield
         finally:
+            for loop in loops:
+                await loop.stop()
             await app.state.clients.close()
             await app.state.db.dispose()
 
@@ -69,6 +95,10 @@ def create_app(
                 "(versioned; writes for admin and lead roles)",
             },
             {"name": "quality", "description": "AI quality inspection of conversations"},
+            {
+                "name": "webhooks",
+                "description": "Partners: signed event deliveries, their log and redelivery",
+            },
             {
                 "name": "customer",
                 "description": "The customer app: my cases and their progress (customer tokens)",
@@ -92,6 +122,7 @@ def create_app(
     app.include_router(escalation.router)
     app.include_router(qa.router)
     app.include_router(customer.router)
+    app.include_router(webhooks.router)
     # Outermost last: the request id is bound before the size limit can reject anything.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -195,6 +195,8 @@ PERMISSIONS: dict[str, Rule] = {
     "config:read": _STAFF_RULE,
     "config:write": _ADMIN_RULE,
     "roster:manage": _ADMIN_RULE,
+    # a partner's webhook subscriptions, delivery log and redeliveries (its own only)
+    "webhooks:manage": Rule(frozenset({"partner"}), "partner_only", "this operation is for partners"),
     # the customer app: the caller's own cases (the token subject is the customer id)
     "cases:own": Rule(frozenset({"customer"}), "customer_only", "this operation is for customers"),
 }

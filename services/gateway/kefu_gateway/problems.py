@@ -15,7 +15,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kefu_common.context import get_request_id
 from kefu_common.errors import ServiceError
 from kefu_common.logging import get_logger
-from kefu_common.problem import GRPC_TO_HTTP, PROBLEM_CONTENT_TYPE, Problem, problem_from_rpc_error
+from kefu_common.problem import (
+    CODE_STATUS_OVERRIDES,
+    GRPC_TO_HTTP,
+    PROBLEM_CONTENT_TYPE,
+    Problem,
+    problem_from_rpc_error,
+)
 
 log = get_logger("kefu.gateway")
 
@@ -96,7 +102,8 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    problem = Problem(status=GRPC_TO_HTTP.get(exc.status, 500), code=exc.code, detail=exc.message)
+    status = CODE_STATUS_OVERRIDES.get(exc.code) or GRPC_TO_HTTP.get(exc.status, 500)
+    problem = Problem(status=status, code=exc.code, detail=exc.message)
     problem.headers.update(exc.details.get("headers") or {})  # e.g. Retry-After on 429
     if problem.status == 401:
         problem.headers["WWW-Authenticate"] = "Bearer"

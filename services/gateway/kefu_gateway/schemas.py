@@ -442,6 +442,65 @@ class CaseProgress(BaseModel):
     ] = Field(description="Oldest first")
 
 
+# --- partner webhooks (issue #6) -------------------------------------------------------------
+
+
+class WebhookSubscriptionCreate(Strict):
+    url: str = Field(min_length=1, max_length=2048, examples=["https://partner.example/kefu-hooks"])
+    event_types: list[str] = Field(
+        min_length=1,
+        max_length=10,
+        examples=[["ticket.status_changed", "ticket.progress_added"]],
+        description="Any of ticket.created, ticket.updated, ticket.assigned, ticket.status_changed, "
+        "ticket.progress_added",
+    )
+
+
+class WebhookSubscriptionPublic(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    created_at: datetime
+    secret: str | None = Field(
+        default=None,
+        description="HMAC-SHA256 signing secret; returned once, when the subscription is created",
+    )
+
+
+class WebhookSubscriptionList(BaseModel):
+    items: list[WebhookSubscriptionPublic]
+
+
+class WebhookAttemptPublic(BaseModel):
+    attempted_at: datetime
+    status_code: int | None = Field(description="The receiver's HTTP status; null when unreachable")
+    error: str
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: str
+    subscription_id: str
+    event_id: str
+    event_type: str
+    ticket_id: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: list[WebhookAttemptPublic] = Field(description="Oldest first")
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class WebhookDeliveryList(BaseModel):
+    items: list[WebhookDeliveryPublic] = Field(description="Newest first")
+
+
+class WebhookDeliveryQuery(SafeInput):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["pending", "delivered", "failed"] | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+
+
 class ServiceMetricsQuery(SafeInput):
     model_config = ConfigDict(extra="forbid")
 

@@ -28,6 +28,14 @@ class GatewaySettings(BaseServiceSettings):
     # Quota of each partner key / partner or customer token, per worker process.
     rate_limit_requests: int = Field(default=600, ge=1, le=1_000_000)
     rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
+    # Partner webhooks: the fan-out from the ticketing stream and the delivery loop run in
+    # every gateway process (safe: outbox rows are unique, deliveries are claimed with SKIP
+    # LOCKED). A delivery interval of 0 leaves delivery to someone else (tests drive it).
+    webhooks_enabled: bool = True
+    webhook_delivery_interval_seconds: float = Field(default=1.0, ge=0, le=60)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    webhook_backoff_base_seconds: float = Field(default=10.0, gt=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _no_dev_secret_in_prod(self) -> GatewaySettings:
