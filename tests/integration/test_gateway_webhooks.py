@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from support import assert_problem, new_partner_key, running_gateway, ticket_body
+from support import assert_problem, new_partner_key, running_gateway, staff_headers, ticket_body
 from kefu_common.clock import ManualClock
 from kefu_common.db import Database
 from kefu_gateway.webhooks import RetryPolicy, deliver_due, verify_signature
@@ -237,3 +237,10 @@ async def test_bad_subscriptions_are_refused(app, client, body) -> None:
 
 async def test_staff_and_customers_cannot_manage_webhooks(client, auth) -> None:
     assert_problem(await client.get("/v1/webhooks/subscriptions", headers=auth), 403, "partner_only")
+
+
+async def test_a_partner_token_without_a_registered_partner_cannot_subscribe(client, gateway_settings) -> None:
+    token = staff_headers(gateway_settings, role="partner", subject="never-registered")
+    body = {"url": "https://x.example/h", "event_types": ["ticket.created"]}
+    response = await client.post("/v1/webhooks/subscriptions", json=body, headers=token)
+    assert_problem(response, 400, "partner_not_registered")

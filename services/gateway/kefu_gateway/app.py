@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -20,7 +21,7 @@ from kefu_gateway.models import SCHEMA
 from kefu_gateway.ratelimit import RateLimiter
 from kefu_gateway.webhooks import RetryPolicy, WebhookDeliverer, WebhookFanout
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from kefu_gateway.problems import install_problem_handlers
+from kefu_gateway.problems import install_problem_handlers, problems_as_problem_json
 from kefu_gateway.routes import agents, customer, escalation, health, qa, reports, tickets, webhooks
 from kefu_gateway.settings import GatewaySettings
 
@@ -107,6 +108,14 @@ def create_app(
         ],
     )
     app.state.settings = settings
+    _openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems_as_problem_json(_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.clock = clock
     app.state.rate_limiter = RateLimiter(
         limit=settings.rate_limit_requests, window_seconds=settings.rate_limit_window_seconds, clock=clock

@@ -71,6 +71,18 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def problems_as_problem_json(spec: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI files a response `model` under application/json; error responses are
+    application/problem+json only, so move their schema there (in place; returns `spec`)."""
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[:1] in ("4", "5") and "application/json" in content:
+                    content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+    return spec
+
+
 # Stable codes that mean "the resource is no longer at the version you stated". Such a conflict
 # is 409 by its gRPC status (ABORTED), but 412 when the client stated the version in If-Match.
 PRECONDITION_CODES = frozenset({"version_conflict"})

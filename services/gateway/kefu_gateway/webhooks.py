@@ -41,10 +41,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
 from kefu_common.clock import Clock
 from kefu_common.db import Database
-from kefu_common.errors import InvalidArgument, NotFound
+from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from kefu_common.logging import get_logger
 from kefu_common.tasks import BackgroundLoop
 from kefu_gateway.models import (
+    Partner,
     PartnerTicket,
     StreamCursor,
     WebhookAttempt,
@@ -120,6 +121,12 @@ async def create_subscription(
     https_only: bool,
     clock: Clock,
 ) -> WebhookSubscription:
+    partner = await session.get(Partner, partner_id)
+    if partner is None or not partner.active:  # e.g. a dev token for an unregistered partner
+        raise FailedPrecondition(
+            f"partner {partner_id} is not registered (python -m kefu_gateway partner create)",
+            code="partner_not_registered",
+        )
     unknown = set(event_types) - set(EVENT_TYPES)
     if unknown or not event_types:
         raise InvalidArgument(
