@@ -254,3 +254,11 @@ async def test_staff_desk_clients_are_not_rate_limited(limited, gateway_settings
         response = await client.get("/v1/tickets", headers=auth)
         assert response.status_code == 200
         assert "ratelimit" not in response.headers
+
+
+async def test_gateway_database_down_gives_503_with_retry_after_not_500(gateway_settings) -> None:
+    dead = gateway_settings.model_copy(update={"database_url": "postgresql://kefu@127.0.0.1:1/kefu"})
+    async with running_gateway(dead) as (_, client):
+        response = await client.get("/v1/tickets", headers={"X-API-Key": "kefu_0123456789ab_" + "A" * 43})
+    assert_problem(response, 503, "service_unavailable")
+    assert response.headers["retry-after"] == "1"

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kefu_common.context import get_request_id
@@ -151,6 +152,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, problem)
 
 
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    """The gateway's own database (API keys, webhooks) unreachable: like a downstream service
+    being down, 503 with Retry-After rather than 500."""
+    log.warning("gateway_database_unavailable", error=type(exc).__name__)
+    return problem_response(
+        request,
+        Problem(
+            status=503, code="service_unavailable",
+            detail="A downstream service is unavailable; retry shortly.",
+            headers={"Retry-After": "1"},
+        ),
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path)
     return problem_response(
@@ -164,4 +179,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for connection_error in (OperationalError, InterfaceError, ConnectionError, TimeoutError):
+        app.add_exception_handler(connection_error, _database_down)
     app.add_exception_handler(Exception, _unexpected)
