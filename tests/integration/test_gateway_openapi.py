@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -121,3 +123,69 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
 
     failures = await asyncio.to_thread(run)
     assert not failures, "\n\n".join(failures)
+
+
+async def test_a_client_generated_from_openapi_creates_polls_and_resolves_a_ticket(
+    live_gateway, gateway_settings, tmp_path
+) -> None:
+    """openapi-python-client, a standard generator, builds a client from the live spec; the
+    agent's side opens and resolves a ticket while the customer's side polls its progress."""
+    config = tmp_path / "generator.yaml"
+    config.write_text("post_hooks: []\n")  # no formatter run: the code is imported as generated
+    generator = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "openapi_python_client", "generate", "--url", f"{live_gateway}/openapi.json",
+        "--meta", "none", "--output-path", str(tmp_path / "kefu_client"), "--config", str(config),
+        "--fail-on-warning", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await generator.communicate()
+    assert generator.returncode == 0, output.decode()
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from kefu_client import AuthenticatedClient
+        from kefu_client.api.customer import get_my_case_progress
+        from kefu_client.api.tickets import add_progress, create_ticket, open_ticket, resolve_ticket
+        from kefu_client.models import (
+            Channel, CustomerCreate, ProgressCreate, Severity, StatusChangeCreate, TicketCreate,
+        )
+    finally:
+        sys.path.remove(str(tmp_path))
+
+    def token(role: str, subject: str) -> str:
+        return staff_headers(gateway_settings, role=role, subject=subject)["Authorization"].split()[1]
+
+    customer_id = f"C-{uuid.uuid4().hex[:10]}"
+    agent = AuthenticatedClient(base_url=live_gateway, token=token("agent", "gen-agent"))
+    customer = AuthenticatedClient(base_url=live_gateway, token=token("customer", customer_id))
+    async with agent, customer:
+        created = await create_ticket.asyncio_detailed(
+            client=agent,
+            body=TicketCreate(
+                customer=CustomerCreate(id=customer_id, name="王女士"), channel=Channel.APP,
+                severity=Severity.NORMAL, category="logistics", subject="快递三天没有更新",
+            ),
+            idempotency_key="generated-client-1",
+        )
+        assert created.status_code == 201, created.content
+        ticket = created.parsed
+        progress = await get_my_case_progress.asyncio_detailed(ticket.id, client=customer)
+        assert progress.status_code == 200 and progress.parsed.case.status.value == "new"
+        tag = progress.headers["etag"]
+
+        unchanged = await get_my_case_progress.asyncio_detailed(ticket.id, client=customer, if_none_match=tag)
+        assert unchanged.status_code == 304
+
+        await add_progress.asyncio_detailed(ticket.id, client=agent, body=ProgressCreate(text="已找到包裹"))
+        # (The generated code cannot send an absent optional body, so send an empty one.)
+        opened = await open_ticket.asyncio_detailed(ticket.id, client=agent, body=StatusChangeCreate())
+        resolved = await resolve_ticket.asyncio_detailed(
+            ticket.id, client=agent, body=StatusChangeCreate(reason="包裹已送达"),
+            if_match=opened.headers["etag"],
+        )
+        assert resolved.status_code == 200, resolved.content
+
+        changed = await get_my_case_progress.asyncio_detailed(
+            ticket.id, client=customer, if_none_match=tag, wait=5
+        )
+        assert changed.status_code == 200
+        assert changed.parsed.case.status.value == "resolved"
+        assert [e.text for e in changed.parsed.entries if e.kind == "progress"] == ["已找到包裹"]
