@@ -22,6 +22,7 @@ from typing import Any
 from kefu_common.clock import SystemClock
 from kefu_common.db import Database
 from kefu_common.embedded import resolve_database_url
+from kefu_common.errors import ServiceError
 from kefu_common.migrations import upgrade
 from kefu_common.runner import EMBEDDED_DATA_DIR
 from kefu_gateway import partners
@@ -126,7 +127,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command in ("partner", "key"):
         if args.action is None:
             parser.error(f"{args.command} needs an action")
-        print(_admin(args, url))
+        try:
+            print(_admin(args, url))
+        except ServiceError as err:
+            raise SystemExit(f"kefu_gateway: {err.message} ({err.code})") from None
         return
     if args.command == "migrate" or getattr(args, "migrate", False):
         migrate(url)
