@@ -4,6 +4,7 @@ its bare baseline measured in the same run on the same machine.
     .venv/bin/python bench/gateway_bench.py [--seconds 5] [--connections 16]
 
 1. bare ASGI "hello" under uvicorn (uvloop + httptools, one worker)   requests/s
+   (and GET /healthz of the gateway: the ceiling of any of its routes)
 2. GET /v1/customer/cases/{id}/progress with a current If-None-Match  304s/s  (target >= 20 % of 1)
 3. bare asyncpg single-row INSERT loop (one row per statement)          rows/s
 4. POST /v1/tickets end to end (gateway -> ticketing -> escalation)     201s/s  (target >= 50 % of 3)
@@ -167,6 +168,10 @@ def main() -> None:
             tag = client.get(path, headers={"Authorization": f"Bearer {customer}"}).headers["etag"]
 
         results["bare_asgi_hello"] = bare_hello(args.seconds, args.connections, tmp)
+        # The ceiling of any route of this gateway: FastAPI, its middleware, no auth, no RPC.
+        results["gateway_healthz"] = asyncio.run(load(
+            stack.gateway_url, lambda: request("GET", "/healthz", {}), expect=200, seconds=args.seconds,
+            connections=args.connections))
         poll = request("GET", path, {"Authorization": f"Bearer {customer}", "If-None-Match": tag})
         results["progress_poll_304"] = asyncio.run(load(
             stack.gateway_url, lambda: poll, expect=304, seconds=args.seconds, connections=args.connections))

@@ -73,6 +73,8 @@ class TicketChanges:
                             waiter.set()
             except grpc.aio.AioRpcError as err:
                 log.info("ticket_changes_reconnect", status=err.code().name, after=self._after)
+            except Exception:  # never let the follower die: waits would only ever time out
+                log.exception("ticket_changes_failed", after=self._after)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_SECONDS)
 

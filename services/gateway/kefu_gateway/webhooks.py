@@ -306,6 +306,8 @@ class WebhookFanout:
                     delay = 0.1
             except (grpc.aio.AioRpcError, OSError) as err:
                 log.info("webhook_fanout_reconnect", error=type(err).__name__)
+            except Exception:  # e.g. the gateway database down: resume from the stored cursor
+                log.exception("webhook_fanout_failed")
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.RETRY_MAX_SECONDS)
 
