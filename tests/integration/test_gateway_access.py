@@ -52,6 +52,14 @@ def customer_headers(settings: Any, customer_id: str) -> dict[str, str]:
     return staff_headers(settings, role="customer", subject=customer_id)
 
 
+def headers_subject(headers: dict[str, str]) -> str:
+    """The `sub` of the bearer token in these headers."""
+    import jwt
+
+    token = headers["Authorization"].split()[1]
+    return str(jwt.decode(token, options={"verify_signature": False})["sub"])
+
+
 def partner_headers(settings: Any, partner_id: str) -> dict[str, str]:
     return staff_headers(settings, role="partner", subject=partner_id)
 
@@ -185,7 +193,7 @@ async def polled_case(
 
 
 async def test_unchanged_progress_is_304_without_a_body_and_still_counts_as_a_view(
-    client, auth, gateway_settings, db
+    client, app, auth, gateway_settings, db
 ) -> None:
     ticket_id, headers, path = await polled_case(client, auth, gateway_settings)
 
@@ -197,22 +205,68 @@ async def test_unchanged_progress_is_304_without_a_body_and_still_counts_as_a_vi
     assert again.content == b""
     assert again.headers["etag"] == tag
     assert again.headers["ratelimit"]  # the quota is announced on 304s too
+    await app.state.clients.views.flush()  # (views answered from a remembered tag are batched)
     assert await views_of(db, ticket_id) == 2
 
 
+async def test_a_repeated_poll_is_answered_without_ticketing_and_counted_in_the_next_batch(
+    client, app, auth, gateway_settings, db
+) -> None:
+    ticket_id, headers, path = await polled_case(client, auth, gateway_settings)
+    tag = (await client.get(path, headers=headers)).headers["etag"]
+    conditional = {**headers, "If-None-Match": tag}
+    changes = app.state.clients.changes
+    while changes.tag_for(ticket_id, headers_subject(headers)) is None:  # the follower is up
+        assert (await client.get(path, headers=conditional)).status_code == 304
+    await app.state.clients.views.flush()
+    counted = await views_of(db, ticket_id)
+
+    cached = await client.get(path, headers=conditional)
+    assert cached.status_code == 304 and cached.headers["etag"] == tag
+    assert await views_of(db, ticket_id) == counted  # nothing was asked of ticketing ...
+    await app.state.clients.views.flush()
+    assert await views_of(db, ticket_id) == counted + 1  # ... and the view still counts
+
+
+async def test_a_remembered_tag_is_never_used_for_another_customer(client, app, auth, gateway_settings) -> None:
+    ticket_id, owner, path = await polled_case(client, auth, gateway_settings)
+    tag = (await client.get(path, headers=owner)).headers["etag"]
+    while app.state.clients.changes.tag_for(ticket_id, headers_subject(owner)) is None:
+        await client.get(path, headers={**owner, "If-None-Match": tag})
+    stranger = customer_headers(gateway_settings, new_customer())
+    response = await client.get(path, headers={**stranger, "If-None-Match": tag})
+    assert_problem(response, 404, "ticket_not_found")
+
+
+async def seen_by_gateway(app: Any, ticket_id: str, generation: int) -> None:
+    """Wait until the gateway's event follower has seen a change of the ticket after
+    `generation` (a remembered tag may answer until then: the stream's delay)."""
+    changes = app.state.clients.changes
+    for _ in range(1000):
+        if changes.generation(ticket_id) > generation:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the change never reached the gateway's event follower")
+
+
 async def test_progress_etag_changes_with_a_new_progress_entry_and_with_a_status_change(
-    client, auth, gateway_settings
+    client, app, auth, gateway_settings
 ) -> None:
     ticket_id, headers, path = await polled_case(client, auth, gateway_settings)
     tags = [(await client.get(path, headers=headers)).headers["etag"]]
+    changes = app.state.clients.changes
 
+    generation = changes.generation(ticket_id)
     await client.post(f"/v1/tickets/{ticket_id}/progress", json={"text": "包裹已找到"}, headers=auth)
+    await seen_by_gateway(app, ticket_id, generation)
     changed = await client.get(path, headers={**headers, "If-None-Match": tags[-1]})
     assert changed.status_code == 200
     assert changed.json()["entries"][-1]["text"] == "包裹已找到"
     tags.append(changed.headers["etag"])
 
+    generation = changes.generation(ticket_id)
     await client.post(f"/v1/tickets/{ticket_id}/open", headers=auth)
+    await seen_by_gateway(app, ticket_id, generation)
     changed = await client.get(path, headers={**headers, "If-None-Match": tags[-1]})
     assert changed.status_code == 200
     assert changed.json()["case"]["status"] == "open"

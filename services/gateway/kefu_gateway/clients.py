@@ -14,7 +14,7 @@ from kefu.escalation.v1 import escalation_pb2_grpc
 from kefu.scoring.v1 import scoring_pb2_grpc
 from kefu.ticketing.v1 import ticketing_pb2_grpc
 from kefu_common.grpc_client import create_channel
-from kefu_gateway.changes import TicketChanges
+from kefu_gateway.changes import TicketChanges, ViewCounter
 from kefu_gateway.settings import GatewaySettings
 
 
@@ -26,6 +26,7 @@ class Clients:
     channels: dict[str, grpc.aio.Channel]
     timeout: float
     changes: TicketChanges
+    views: ViewCounter
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Clients:
@@ -41,7 +42,8 @@ class Clients:
             scoring=scoring_pb2_grpc.ScoringServiceStub(channels["scoring"]),
             channels=channels,
             timeout=settings.rpc_timeout_seconds,
-            changes=TicketChanges(ticketing),
+            changes=TicketChanges(ticketing, tag_ttl=settings.progress_tag_ttl_seconds),
+            views=ViewCounter(ticketing, timeout=settings.rpc_timeout_seconds),
         )
 
     async def health(self, timeout: float = 1.0) -> dict[str, str]:
@@ -60,6 +62,7 @@ class Clients:
 
     async def close(self) -> None:
         await self.changes.close()
+        await self.views.close()  # records the views still buffered
         for channel in self.channels.values():
             await channel.close()
 

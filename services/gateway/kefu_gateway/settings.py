@@ -28,6 +28,9 @@ class GatewaySettings(BaseServiceSettings):
     # Quota of each partner key / partner or customer token, per worker process.
     rate_limit_requests: int = Field(default=600, ge=1, le=1_000_000)
     rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
+    # How long a progress tag learned from ticketing may answer polls with 304 without asking
+    # again (each ticket's tag is also dropped by its next customer-visible event); 0: always ask.
+    progress_tag_ttl_seconds: float = Field(default=5.0, ge=0, le=300)
     # Partner webhooks: the fan-out from the ticketing stream and the delivery loop run in
     # every gateway process (safe: outbox rows are unique, deliveries are claimed with SKIP
     # LOCKED). A delivery interval of 0 leaves delivery to someone else (tests drive it).

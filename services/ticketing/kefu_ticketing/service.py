@@ -716,16 +716,27 @@ class ViewRecorded:
     sequence: int
 
 
+MAX_VIEWS_PER_CALL = 10_000
+
+
 async def record_progress_view(
-    session: AsyncSession, ticket_id: str, *, viewer: str, clock: Clock, customer_id: str = ""
+    session: AsyncSession,
+    ticket_id: str,
+    *,
+    viewer: str,
+    clock: Clock,
+    customer_id: str = "",
+    count: int = 1,
 ) -> ViewRecorded:
-    """Count one fetch of the progress by the customer's app (totals, the customer-visible
-    stamp at this view, and the sequence of the event it wrote)."""
+    """Count `count` fetches of the progress by the customer's app (totals, the
+    customer-visible stamp at this view, and the sequence of the event it wrote)."""
     viewer = _text("viewer", viewer, hi=128)
+    if not 1 <= count <= MAX_VIEWS_PER_CALL:
+        raise InvalidArgument(f"count must be 1..{MAX_VIEWS_PER_CALL}", code="invalid_count")
     now = clock.now()
     ticket = await _ticket_for_child(session, ticket_id)
     _check_owner(ticket_id, ticket.customer_id, customer_id)
-    session.add(ProgressView(ticket_id=ticket.id, viewer=viewer, viewed_at=now))
+    session.add_all([ProgressView(ticket_id=ticket.id, viewer=viewer, viewed_at=now) for _ in range(count)])
     await session.flush()
     counts = select(
         func.count(),

@@ -476,7 +476,7 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
         async def write(session: AsyncSession) -> ticketing_pb2.RecordProgressViewResponse:
             view = await service.record_progress_view(
                 session, request.ticket_id, viewer=request.viewer, clock=self.clock,
-                customer_id=request.customer_id,
+                customer_id=request.customer_id, count=request.count or 1,
             )
             return ticketing_pb2.RecordProgressViewResponse(
                 view_count=view.view_count,
