@@ -125,12 +125,12 @@ def create_app(
     )
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(customer.router)  # early: the most frequent requests match first
     app.include_router(tickets.router)
     app.include_router(reports.router)
     app.include_router(agents.router)
     app.include_router(escalation.router)
     app.include_router(qa.router)
-    app.include_router(customer.router)
     app.include_router(webhooks.router)
     # Outermost last: the request id is bound before the size limit can reject anything.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

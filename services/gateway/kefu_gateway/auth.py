@@ -13,6 +13,7 @@ declare `Allowed["<permission>"]`."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -30,6 +31,7 @@ from kefu_gateway.ratelimit import RateLimiter
 Role = Literal["agent", "specialist", "lead", "qa", "admin", "customer", "partner"]
 ROLES: tuple[str, ...] = ("agent", "specialist", "lead", "qa", "admin", "customer", "partner")
 STAFF_ROLES = frozenset({"agent", "specialist", "lead", "qa", "admin"})
+MAX_VERIFIED_TOKENS = 50_000  # remembered verified tokens per process; beyond, start afresh
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -96,6 +98,7 @@ class TokenVerifier:
         self.secret = secret
         self.issuer = issuer
         self.public_keys = {kid: _algorithm_of(pem) for kid, pem in (public_keys or {}).items()}
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def _key_for(self, token: str) -> tuple[str, Any]:
         header = jwt.get_unverified_header(token)
@@ -107,6 +110,18 @@ class TokenVerifier:
         return "HS256", self.secret
 
     def verify(self, token: str) -> Principal:
+        """The token's principal. A token verified before is recognised by its exact text until
+        its `exp` (customer apps poll with the same token: this skips the signature check)."""
+        known = self._verified.get(token)
+        if known is not None and known[1] > time.time():
+            return known[0]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= MAX_VERIFIED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             algorithm, key = self._key_for(token)
             claims = jwt.decode(
@@ -120,7 +135,7 @@ class TokenVerifier:
         role, subject = claims.get("role"), claims.get("sub")
         if role not in ROLES or not isinstance(subject, str) or not 0 < len(subject) <= 64:
             raise Unauthenticated("the token carries no valid subject and role", code="invalid_token")
-        return Principal(subject=subject, role=role)
+        return Principal(subject=subject, role=role), float(claims["exp"])
 
 
 def verify_token(secret: str, token: str, *, issuer: str = "kefu") -> Principal:
