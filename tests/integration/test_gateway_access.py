@@ -223,12 +223,13 @@ async def test_a_repeated_poll_is_answered_without_ticketing_and_counted_in_the_
 
     cached = await client.get(path, headers=conditional)
     assert cached.status_code == 304 and cached.headers["etag"] == tag
+    assert cached.headers["x-request-id"] and cached.headers["ratelimit"]
     assert await views_of(db, ticket_id) == counted  # nothing was asked of ticketing ...
     await app.state.clients.views.flush()
     assert await views_of(db, ticket_id) == counted + 1  # ... and the view still counts
 
 
-async def test_a_remembered_tag_is_never_used_for_another_customer(client, app, auth, gateway_settings) -> None:
+async def test_a_remembered_tag_is_never_used_for_another_caller(client, app, auth, gateway_settings) -> None:
     ticket_id, owner, path = await polled_case(client, auth, gateway_settings)
     tag = (await client.get(path, headers=owner)).headers["etag"]
     while app.state.clients.changes.tag_for(ticket_id, headers_subject(owner)) is None:
@@ -236,6 +237,10 @@ async def test_a_remembered_tag_is_never_used_for_another_customer(client, app, 
     stranger = customer_headers(gateway_settings, new_customer())
     response = await client.get(path, headers={**stranger, "If-None-Match": tag})
     assert_problem(response, 404, "ticket_not_found")
+    # Nor for a caller who is not a customer, or whose token does not verify.
+    assert_problem(await client.get(path, headers={**auth, "If-None-Match": tag}), 403, "customer_only")
+    forged = {"Authorization": owner["Authorization"][:-2] + "xx", "If-None-Match": tag}
+    assert_problem(await client.get(path, headers=forged), 401, "invalid_token")
 
 
 async def seen_by_gateway(app: Any, ticket_id: str, generation: int) -> None:

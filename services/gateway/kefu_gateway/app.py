@@ -133,6 +133,7 @@ def create_app(
     app.include_router(qa.router)
     app.include_router(webhooks.router)
     # Outermost last: the request id is bound before the size limit can reject anything.
+    app.add_middleware(customer.RememberedProgressMiddleware)  # innermost: polls' hot path
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

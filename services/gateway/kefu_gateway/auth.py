@@ -156,7 +156,12 @@ async def _authenticate(
         raise Unauthenticated("a bearer token or an API key is required", code="missing_token")
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = verifier.verify(credentials.credentials)
-    return principal, f"token:{principal.actor}"
+    return principal, token_quota_name(principal)
+
+
+def token_quota_name(principal: Principal) -> str:
+    """The name a bearer token's requests are counted under (see ratelimit.py)."""
+    return f"token:{principal.actor}"
 
 
 async def current_principal(

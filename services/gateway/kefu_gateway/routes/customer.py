@@ -11,14 +11,17 @@ a progress view (the anxious-customer signal), cached answers in batches within 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import str_to_enum, to_timestamp
-from kefu_gateway.auth import Allowed, Principal
+from kefu_common.errors import ServiceError
+from kefu_gateway.auth import Allowed, Principal, has_permission, token_quota_name
 from kefu_gateway.clients import Clients, ClientsDep
 from kefu_gateway.convert import case_progress, case_public
 from kefu_gateway.problems import problem_responses
@@ -104,8 +107,8 @@ async def get_my_case_progress(
 ) -> CaseProgress | Response:
     tracker = clients.changes
     generation = tracker.generation(case_id)
-    known = tracker.tag_for(case_id, principal.subject)
-    if known is not None and not wait and etag_matches(if_none_match, known):
+    known = remembered_tag(clients, principal, case_id, if_none_match)
+    if known is not None and not wait:
         # Unchanged since a read this process checked: no RPC; the view is counted in a batch.
         await clients.views.add(case_id, principal.subject)
         return _not_modified(known, response)
@@ -149,3 +152,60 @@ async def get_my_case_progress(
 def _not_modified(tag: str, response: Response) -> Response:
     quota = {k: v for k, v in response.headers.items() if k.startswith("ratelimit")}
     return Response(status_code=304, headers={"ETag": tag, **quota})
+
+
+def remembered_tag(clients: Clients, principal: Principal, case_id: str, if_none_match: str | None) -> str | None:
+    """The case's current tag if this process remembers it for this customer and the caller
+    already has it (then the answer is 304 without asking ticketing)."""
+    known = clients.changes.tag_for(case_id, principal.subject)
+    return known if known is not None and etag_matches(if_none_match, known) else None
+
+
+_PROGRESS_PATH = re.compile(r"^/v1/customer/cases/(?P<case_id>[A-Za-z0-9-]{1,64})/progress$")
+
+
+class RememberedProgressMiddleware:
+    """The hot path of the customer app, outside FastAPI's routing and dependency solving:
+    `GET …/progress` with a bearer token and an If-None-Match that equals the remembered tag is
+    answered 304 here, with the same token verifier, permission table, quota and view counter
+    the route uses. Anything else — other credentials, query parameters, an unknown tag, an
+    invalid token, an exhausted quota — goes on to the route, which answers it in full."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+            match = _PROGRESS_PATH.match(scope["path"])
+            if match and await self._answered(scope, send, match["case_id"]):
+                return
+        await self.app(scope, receive, send)
+
+    async def _answered(self, scope: Scope, send: Send, case_id: str) -> bool:
+        headers = {k: v for k, v in scope["headers"] if k in _WANTED_HEADERS}
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if b"x-api-key" in headers or scheme.lower() != "bearer" or not token:
+            return False
+        state = scope["app"].state
+        try:
+            principal = state.token_verifier.verify(token)
+        except ServiceError:
+            return False
+        if not has_permission(principal, "cases:own"):
+            return False
+        if_none_match = headers.get(b"if-none-match", b"").decode("latin-1")
+        tag = remembered_tag(state.clients, principal, case_id, if_none_match)
+        if tag is None:
+            return False
+        try:
+            quota = state.rate_limiter.hit(token_quota_name(principal))
+        except ServiceError:
+            return False
+        await state.clients.views.add(case_id, principal.subject)
+        reply = [(b"etag", tag.encode())] + [(k.lower().encode(), v.encode()) for k, v in quota.items()]
+        await send({"type": "http.response.start", "status": 304, "headers": reply})
+        await send({"type": "http.response.body", "body": b""})
+        return True
+
+
+_WANTED_HEADERS = frozenset({b"authorization", b"if-none-match", b"x-api-key"})
