@@ -141,7 +141,7 @@ async def list_deliveries(
     operation_id="redeliverWebhook",
     summary="Send a delivery again now",
     response_model=WebhookDeliveryPublic,
-    responses=problem_responses(404, *_COMMON),
+    responses=problem_responses(400, 404, *_COMMON),
 )
 async def redeliver(
     principal: Partner, delivery_id: ResourceId, request: Request, idempotency_key: IdempotencyKey = None
