@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -173,6 +173,7 @@ class RememberedProgressMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._route: Any = None  # the route answered here, for whoever reads scope["route"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
@@ -202,6 +203,11 @@ class RememberedProgressMiddleware:
         except ServiceError:
             return False
         await state.clients.views.add(case_id, principal.subject)
+        if self._route is None:
+            self._route = next(
+                (r for r in scope["app"].routes if getattr(r, "operation_id", "") == "getMyCaseProgress"), None
+            )
+        scope["route"] = self._route  # as routing would have set it (access metrics by template)
         reply = [(b"etag", tag.encode())] + [(k.lower().encode(), v.encode()) for k, v in quota.items()]
         await send({"type": "http.response.start", "status": 304, "headers": reply})
         await send({"type": "http.response.body", "body": b""})
