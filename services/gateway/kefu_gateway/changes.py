@@ -27,6 +27,7 @@ from collections import defaultdict
 import grpc
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
+from kefu_common.context import set_request_id
 from kefu_common.logging import get_logger
 from kefu_common.tasks import BackgroundLoop
 
@@ -116,6 +117,7 @@ class TicketChanges:
             waiter.set()
 
     async def _follow(self) -> None:
+        set_request_id(None)  # started from some request: its id must not stick to the stream
         delay = RETRY_MIN_SECONDS
         while True:
             try:
@@ -184,6 +186,7 @@ class ViewCounter:
                 count -= batch
 
     async def _run(self) -> None:
+        set_request_id(None)  # started from some request: its id must not stick to the batches
         while True:
             await asyncio.sleep(self._interval)
             try:
