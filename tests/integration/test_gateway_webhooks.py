@@ -244,3 +244,44 @@ async def test_a_partner_token_without_a_registered_partner_cannot_subscribe(cli
     body = {"url": "https://x.example/h", "event_types": ["ticket.created"]}
     response = await client.post("/v1/webhooks/subscriptions", json=body, headers=token)
     assert_problem(response, 400, "partner_not_registered")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://127.0.0.1/h", "https://10.1.2.3/h", "https://169.254.169.254/latest/meta-data",
+     "https://localhost/h", "https://[::1]/h", "https://192.168.0.10:8443/h"],
+    ids=["loopback", "private", "cloud metadata", "localhost", "ipv6 loopback", "lan"],
+)
+async def test_in_production_subscriptions_to_our_own_network_are_refused(app, url) -> None:
+    from kefu_common.clock import SystemClock
+    from kefu_common.errors import InvalidArgument
+    from kefu_gateway import webhooks
+
+    partner_id, _ = await new_partner_key(app.state.db)
+    with pytest.raises(InvalidArgument) as refused:
+        async with app.state.db.session() as session:
+            await webhooks.create_subscription(
+                session, partner_id=partner_id, url=url, event_types=["ticket.created"],
+                https_only=True, allow_private_hosts=False, clock=SystemClock(),
+            )
+    assert refused.value.code == "invalid_webhook_url"
+    async with app.state.db.session() as session:  # a public address is fine
+        await webhooks.create_subscription(
+            session, partner_id=partner_id, url="https://93.184.216.34/h", event_types=["ticket.created"],
+            https_only=True, allow_private_hosts=False, clock=SystemClock(),
+        )
+
+
+async def test_a_delivery_to_a_host_that_now_resolves_privately_is_not_sent(
+    app, client, http, clock, receiver
+) -> None:
+    key = await partner_key(app.state.db)
+    await subscribe(client, key, receiver.url)  # allowed outside production
+    await client.post("/v1/tickets", json=ticket_body(), headers={"X-API-Key": key})
+    await deliveries(client, key)
+    production = RetryPolicy(max_attempts=5, base=timedelta(seconds=10), allow_private_hosts=False)
+    assert await deliver_due(app.state.db, http, clock, production) >= 1
+    assert receiver.received == []
+    [delivery] = await deliveries(client, key)
+    assert delivery["attempts"][0]["status_code"] is None
+    assert delivery["attempts"][0]["error"].startswith("refused")

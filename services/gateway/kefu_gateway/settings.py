@@ -39,6 +39,15 @@ class GatewaySettings(BaseServiceSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, le=30)
     webhook_backoff_base_seconds: float = Field(default=10.0, gt=0, le=3600)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Webhook URLs resolving to loopback/private/link-local addresses (SSRF): refused in prod
+    # unless set true; allowed elsewhere (local receivers in development and tests).
+    webhook_allow_private_hosts: bool | None = None
+
+    @property
+    def webhook_private_hosts_allowed(self) -> bool:
+        if self.webhook_allow_private_hosts is not None:
+            return self.webhook_allow_private_hosts
+        return self.env != "prod"
 
     @model_validator(mode="after")
     def _no_dev_secret_in_prod(self) -> GatewaySettings:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ class RetryPolicy:
     cap: timedelta = timedelta(hours=1)
     lease: timedelta = timedelta(seconds=60)  # a claimed delivery is not re-claimed before this
     timeout_seconds: float = 10.0
+    allow_private_hosts: bool = True  # False in production: see public_host
 
     def delay(self, attempts: int) -> timedelta:
         """Wait after the n-th failed attempt: base, 2·base, 4·base, … capped."""
@@ -112,6 +114,21 @@ def _check_url(url: str, *, https_only: bool) -> str:
     return url
 
 
+async def public_host(url: str) -> bool:
+    """True when every address the URL's host resolves to is a public one: partners must not
+    make the gateway call into our own network (SSRF). Checked at subscription and again at
+    each delivery (DNS may change)."""
+    parts = urlsplit(url)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        )
+    except (OSError, UnicodeError):
+        return False
+    addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+    return bool(addresses) and all(a.is_global and not a.is_multicast for a in addresses)
+
+
 async def create_subscription(
     session: AsyncSession,
     *,
@@ -119,6 +136,7 @@ async def create_subscription(
     url: str,
     event_types: list[str],
     https_only: bool,
+    allow_private_hosts: bool,
     clock: Clock,
 ) -> WebhookSubscription:
     partner = await session.get(Partner, partner_id)
@@ -133,9 +151,14 @@ async def create_subscription(
             f"event_types must be a non-empty subset of {', '.join(EVENT_TYPES)}",
             code="invalid_event_types",
         )
+    _check_url(url, https_only=https_only)
+    if not allow_private_hosts and not await public_host(url):
+        raise InvalidArgument(
+            "url must name a host with public addresses only", code="invalid_webhook_url"
+        )
     subscription = WebhookSubscription(
         partner_id=partner_id,
-        url=_check_url(url, https_only=https_only),
+        url=url,
         secret=f"whsec_{secrets.token_urlsafe(32)}",
         event_types=sorted(set(event_types)),
         created_at=clock.now(),
@@ -379,6 +402,9 @@ async def deliver_due(
             SIGNATURE_HEADER: sign(item.secret, timestamp, item.body),
         }
         status_code, error = None, ""
+        if not policy.allow_private_hosts and not await public_host(item.url):
+            await _record(db, item, None, "refused: the host resolves to a non-public address", clock, policy)
+            return
         try:
             response = await http.post(item.url, content=item.body, headers=headers,
                                        timeout=policy.timeout_seconds)

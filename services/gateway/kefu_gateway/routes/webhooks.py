@@ -78,7 +78,8 @@ async def create_subscription(
     async def write(session: Any) -> tuple[int, dict[str, Any]]:
         row = await webhooks.create_subscription(
             session, partner_id=principal.subject, url=body.url, event_types=body.event_types,
-            https_only=state.settings.env == "prod", clock=state.clock,
+            https_only=state.settings.env == "prod",
+            allow_private_hosts=state.settings.webhook_private_hosts_allowed, clock=state.clock,
         )
         return 201, _subscription(row, with_secret=True).model_dump(mode="json")
 
