@@ -285,3 +285,21 @@ async def test_a_delivery_to_a_host_that_now_resolves_privately_is_not_sent(
     [delivery] = await deliveries(client, key)
     assert delivery["attempts"][0]["status_code"] is None
     assert delivery["attempts"][0]["error"].startswith("refused")
+
+
+async def test_only_one_gateway_process_fans_events_out_at_a_time(app, clock) -> None:
+    from kefu_gateway.webhooks import WebhookFanout
+
+    leader = app.state.webhook_fanout
+    for _ in range(500):  # the module's gateway takes the lead as it starts
+        if leader.leading:
+            break
+        await asyncio.sleep(0.01)
+    assert leader.leading
+    second = WebhookFanout(app.state.db, app.state.clients.ticketing, clock, timeout=5)
+    await second.loop.start()
+    try:
+        await asyncio.wait_for(second.standing_by.wait(), timeout=30)
+        assert not second.leading and leader.leading
+    finally:
+        await second.loop.stop()

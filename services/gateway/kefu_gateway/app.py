@@ -37,11 +37,12 @@ Every response carries `X-Request-ID`; send your own to correlate logs across se
 
 def _webhook_loops(
     settings: GatewaySettings, db: Database, clients: Clients, clock: Clock
-) -> list[BackgroundLoop]:
+) -> tuple[WebhookFanout | None, list[BackgroundLoop]]:
     """Partner webhooks run inside every gateway process (see webhooks.py)."""
     if not settings.webhooks_enabled:
-        return []
-    loops = [WebhookFanout(db, clients.ticketing, clock, timeout=clients.timeout).loop]
+        return None, []
+    fanout = WebhookFanout(db, clients.ticketing, clock, timeout=clients.timeout)
+    loops = [fanout.loop]
     if settings.webhook_delivery_interval_seconds > 0:
         policy = RetryPolicy(
             max_attempts=settings.webhook_max_attempts,
@@ -51,7 +52,7 @@ def _webhook_loops(
         )
         deliverer = WebhookDeliverer(db, clock, policy, interval=settings.webhook_delivery_interval_seconds)
         loops.append(deliverer.loop)
-    return loops
+    return fanout, loops
 
 
 def create_app(
@@ -70,7 +71,7 @@ def create_app(
             schema=SCHEMA,
             pool_size=settings.db_pool_size,
         )
-        loops = _webhook_loops(settings, app.state.db, app.state.clients, clock)
+        app.state.webhook_fanout, loops = _webhook_loops(settings, app.state.db, app.state.clients, clock)
         for loop in loops:
             await loop.start()
         log.info("gateway_started", ticketing=settings.ticketing_addr, scoring=settings.scoring_addr)

@@ -22,11 +22,13 @@ signed deliveries with retries and exponential backoff, a delivery log, manual r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import secrets
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -69,6 +71,7 @@ TIMESTAMP_HEADER = "Kefu-Timestamp"
 DELIVERY_HEADER = "Kefu-Delivery-Id"
 EVENT_HEADER = "Kefu-Event-Type"
 CURSOR = "webhook_fanout"
+FANOUT_LOCK_KEY = zlib.crc32(b"kefu-gateway-webhook-fanout")
 PARTNER_ACTOR = "partner:"
 
 
@@ -296,9 +299,17 @@ async def enqueue_event(
 
 
 class WebhookFanout:
-    """Follows the ticketing event stream from the stored cursor into the outbox."""
+    """Follows the ticketing event stream from the stored cursor into the outbox.
+
+    Every gateway worker runs one, but only the holder of a PostgreSQL advisory lock (on a
+    connection kept for as long as it leads) follows the stream; the others stand by and
+    retry every few seconds, so N workers do not do the fan-out N times. Should two ever run
+    at once (a lock connection lost unnoticed), the result is still right: outbox rows are
+    unique and the cursor only moves forward.
+    """
 
     RETRY_MAX_SECONDS = 5.0
+    STANDBY_SECONDS = 5.0
 
     def __init__(self, db: Database, stub: ticketing_pb2_grpc.TicketingServiceStub, clock: Clock,
                  *, timeout: float) -> None:
@@ -306,6 +317,8 @@ class WebhookFanout:
         self.stub = stub
         self.clock = clock
         self.timeout = timeout
+        self.leading = False
+        self.standing_by = asyncio.Event()  # set when another process holds the lead
         self.loop = BackgroundLoop("gateway-webhook-fanout", self._run)
 
     async def _creator(self, event: ticketing_pb2.Event) -> str | None:
@@ -316,17 +329,39 @@ class WebhookFanout:
         )
         return ticket.created_by
 
+    async def _follow(self) -> None:
+        async with self.db.session() as session:
+            after = await read_cursor(session)
+        async for event in self.stub.WatchEvents(ticketing_pb2.WatchEventsRequest(after_sequence=after)):
+            creator = await self._creator(event)
+            async with self.db.session() as session:
+                await enqueue_event(session, event, creator=creator, clock=self.clock)
+
+    async def _lead(self) -> bool:
+        """Follow the stream while holding the fan-out lock; False if another process has it."""
+        async with self.db.engine.connect() as conn:
+            taken = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": FANOUT_LOCK_KEY})
+            await conn.commit()  # the lock is the session's: no transaction stays open meanwhile
+            if not taken:
+                return False
+            self.leading = True
+            try:
+                await self._follow()
+            finally:
+                self.leading = False
+                with contextlib.suppress(Exception):  # a dead connection has released it anyway
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FANOUT_LOCK_KEY})
+                    await conn.commit()
+        return True
+
     async def _run(self) -> None:
         delay = 0.1
         while True:
             try:
-                async with self.db.session() as session:
-                    after = await read_cursor(session)
-                async for event in self.stub.WatchEvents(ticketing_pb2.WatchEventsRequest(after_sequence=after)):
-                    creator = await self._creator(event)
-                    async with self.db.session() as session:
-                        await enqueue_event(session, event, creator=creator, clock=self.clock)
-                    delay = 0.1
+                if not await self._lead():
+                    self.standing_by.set()
+                    await asyncio.sleep(self.STANDBY_SECONDS)
+                    continue
             except (grpc.aio.AioRpcError, OSError) as err:
                 log.info("webhook_fanout_reconnect", error=type(err).__name__)
             except Exception:  # e.g. the gateway database down: resume from the stored cursor
