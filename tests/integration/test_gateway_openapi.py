@@ -197,3 +197,22 @@ async def test_a_client_generated_from_openapi_creates_polls_and_resolves_a_tick
         assert changed.status_code == 200
         assert changed.parsed.case.status.value == "resolved"
         assert [e.text for e in changed.parsed.entries if e.kind == "progress"] == ["已找到包裹"]
+
+
+def test_fastapis_own_422_is_declared_as_the_problem_json_we_send(gateway_settings) -> None:
+    """A route that declares no 422 still answers validation errors with ProblemDetail (the
+    handler in problems.py), so the spec must not advertise FastAPI's HTTPValidationError."""
+    from fastapi import APIRouter
+
+    app = create_app(gateway_settings, configure_logs=False)
+    router = APIRouter()
+
+    @router.get("/v1/probe/{number}", operation_id="probeNumber", tags=["health"])
+    async def probe(number: int) -> dict[str, int]:
+        return {"number": number}
+
+    app.include_router(router)
+    response = app.openapi()["paths"]["/v1/probe/{number}"]["get"]["responses"]["422"]
+    assert response["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
+    }

@@ -72,15 +72,26 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+_PROBLEM_REF = "#/components/schemas/ProblemDetail"
+_FASTAPI_VALIDATION_REF = "#/components/schemas/HTTPValidationError"
+
+
 def problems_as_problem_json(spec: dict[str, Any]) -> dict[str, Any]:
-    """FastAPI files a response `model` under application/json; error responses are
-    application/problem+json only, so move their schema there (in place; returns `spec`)."""
+    """FastAPI files a response `model` under application/json, and adds its own 422 schema
+    to routes that do not declare one; error responses here are application/problem+json
+    ProblemDetail only (see _validation_error), so say so (in place; returns `spec`)."""
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if status[:1] in ("4", "5") and "application/json" in content:
                     content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+                schema = content.get(PROBLEM_CONTENT_TYPE, {}).get("schema", {})
+                if schema.get("$ref") == _FASTAPI_VALIDATION_REF:
+                    schema["$ref"] = _PROBLEM_REF
+    schemas = spec.get("components", {}).get("schemas", {})
+    if _FASTAPI_VALIDATION_REF.rsplit("/", 1)[1] in schemas:
+        schemas.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
     return spec
 
 
