@@ -19,7 +19,7 @@ from kefu_common.embedded import drop_database, ensure_database, start_embedded_
 from kefu_common.grpc_server import GrpcServer
 from kefu_common.runner import GrpcService
 from kefu_common.settings import PROJECT_ROOT
-from support import staff_headers
+from support import running_gateway, staff_headers
 
 TEST_PGDATA = PROJECT_ROOT / ".kefu" / "test-pgdata"
 
@@ -48,6 +48,9 @@ async def database_url(pg_server_url: str) -> AsyncIterator[str]:
     url = await ensure_database(pg_server_url, name)
     for svc in _services():
         await asyncio.to_thread(svc.migrate, url)
+    from kefu_gateway.__main__ import migrate as migrate_gateway
+
+    await asyncio.to_thread(migrate_gateway, url)
     yield url
     await drop_database(pg_server_url, name)
 
@@ -93,10 +96,14 @@ async def ticketing_addr(database_url: str, escalation_addr: str) -> AsyncIterat
 
 
 @pytest.fixture(scope="session")
-def gateway_settings(ticketing_addr: str, escalation_addr: str, scoring_addr: str) -> Any:
+def gateway_settings(
+    database_url: str, ticketing_addr: str, escalation_addr: str, scoring_addr: str
+) -> Any:
     from kefu_gateway.settings import GatewaySettings
 
     return GatewaySettings(
+        database_url=database_url,
+        webhooks_enabled=False,  # on only where a test drives webhooks (test_gateway_webhooks)
         ticketing_addr=ticketing_addr,
         escalation_addr=escalation_addr,
         scoring_addr=scoring_addr,
@@ -107,15 +114,8 @@ def gateway_settings(ticketing_addr: str, escalation_addr: str, scoring_addr: st
 @pytest.fixture(scope="session")
 async def gateway(gateway_settings: Any) -> AsyncIterator[Any]:
     """The gateway app in-process (httpx ASGI transport) over real gRPC services."""
-    import httpx
-
-    from kefu_gateway.app import create_app
-
-    app = create_app(gateway_settings, configure_logs=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
+    async with running_gateway(gateway_settings) as (_, client):
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ Kept out of conftest.py on purpose: there are several conftest modules, so
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
@@ -17,6 +19,21 @@ def staff_headers(settings: Any, role: str = "agent", subject: str = "test-agent
 
     token = issue_token(settings.jwt_secret, subject=subject, role=role, issuer=settings.jwt_issuer)
     return {"Authorization": f"Bearer {token}"}
+
+
+def ticket_body(customer_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """A valid `POST /v1/tickets` body for a fresh customer (or `customer_id`)."""
+    import uuid
+
+    body: dict[str, Any] = {
+        "customer": {"id": customer_id or f"C-{uuid.uuid4().hex[:12]}", "name": "王女士", "tier": "standard"},
+        "channel": "app",
+        "severity": "normal",
+        "category": "logistics",
+        "subject": "快递三天没有更新",
+    }
+    body.update(overrides)
+    return body
 
 
 def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -43,3 +60,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+@asynccontextmanager
+async def running_gateway(settings: Any, *, clock: Any = None) -> AsyncIterator[tuple[Any, Any]]:
+    """A gateway app inside its lifespan and an httpx client on it (ASGI transport)."""
+    import httpx
+
+    from kefu_gateway.app import create_app
+
+    app = create_app(settings, configure_logs=False, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield app, client
+
+
+async def new_partner_key(db: Any, scopes: frozenset[str] | None = None) -> tuple[str, str]:
+    """A fresh partner with one API key (every partner scope unless given): (partner id, key)."""
+    import uuid
+
+    from kefu_common.clock import SystemClock
+    from kefu_gateway import partners
+    from kefu_gateway.auth import PARTNER_SCOPES
+
+    partner_id = f"p-{uuid.uuid4().hex[:10]}"
+    async with db.session() as session:
+        await partners.create_partner(session, partner_id=partner_id, name="ACME", clock=SystemClock())
+        _, key = await partners.create_key(
+            session, partner_id=partner_id, scopes=scopes or PARTNER_SCOPES,
+            allowed_scopes=PARTNER_SCOPES, clock=SystemClock(),
+        )
+    return partner_id, key

@@ -230,3 +230,36 @@ async def test_another_agent_cannot_appeal(gateway, gateway_settings) -> None:
         f"/v1/qa/evaluations/{created.json()['id']}/hits/0/appeals", json={"reason": "not me"}, headers=other
     )
     assert_problem(response, 403, "not_your_evaluation")
+
+
+async def test_appeal_and_decision_retried_with_an_idempotency_key_return_the_first_reply(
+    gateway, gateway_settings
+) -> None:
+    import uuid
+
+    from support import staff_headers
+
+    agent = staff_headers(gateway_settings, role="agent", subject="agent-zhou")
+    qa = staff_headers(gateway_settings, role="qa", subject="inspector-9")
+    created = await gateway.post(
+        "/v1/qa/evaluations",
+        json={"agent_id": "agent-zhou", "turns": [{"role": "agent", "text": "您好，没办法"}]},
+        headers=agent,
+    )
+    evaluation = created.json()
+    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "forbidden-phrases")
+    url = f"/v1/qa/evaluations/{evaluation['id']}/hits/{index}/appeals"
+    keyed = {**agent, "Idempotency-Key": f"appeal-{uuid.uuid4().hex[:12]}"}
+    first = await gateway.post(url, json={"reason": "context"}, headers=keyed)
+    again = await gateway.post(url, json={"reason": "context"}, headers=keyed)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json() == again.json()  # the retry replays; it is not a second (409) appeal
+    assert_problem(await gateway.post(url, json={"reason": "context"}, headers=agent), 409, "appeal_already_open")
+    assert_problem(await gateway.post(url, json={"reason": "other"}, headers=keyed), 422, "idempotency_key_reused")
+
+    decision = f"/v1/qa/appeals/{first.json()['id']}/decision"
+    keyed_qa = {**qa, "Idempotency-Key": f"decide-{uuid.uuid4().hex[:12]}"}
+    decided = await gateway.post(decision, json={"outcome": "rejected"}, headers=keyed_qa)
+    retried = await gateway.post(decision, json={"outcome": "rejected"}, headers=keyed_qa)
+    assert decided.status_code == retried.status_code == 200
+    assert decided.json() == retried.json()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from support import assert_problem, staff_headers
+from support import assert_problem, staff_headers, ticket_body
 from kefu_common.errors import ERROR_CODE_METADATA_KEY
 from kefu_common.problem import problem_from_rpc_error
 from kefu_gateway.problems import mark_conditional, precondition_aware
@@ -25,16 +25,6 @@ def new_customer() -> str:
     return f"C-{uuid.uuid4().hex[:12]}"
 
 
-def ticket_body(customer_id: str | None = None, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "customer": {"id": customer_id or new_customer(), "name": "王女士", "tier": "standard"},
-        "channel": "app",
-        "severity": "normal",
-        "category": "logistics",
-        "subject": "快递三天没有更新",
-    }
-    body.update(overrides)
-    return body
 
 
 def assert_ticket(response: httpx.Response, status_code: int = 200) -> dict[str, Any]:

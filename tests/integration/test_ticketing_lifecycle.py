@@ -413,6 +413,41 @@ async def test_progress_views_are_counted_with_timestamps(stub, db) -> None:
     assert len(rows) == 3 and all(r[0] is not None for r in rows)
 
 
+async def test_a_batch_of_views_counts_each_view_and_only_on_the_customers_own_ticket(stub, db) -> None:
+    ticket = await create(stub, customer_id="C-batch-owner")
+    batch = await stub.RecordProgressView(pb.RecordProgressViewRequest(
+        request_id=rid(), ticket_id=ticket.id, viewer="customer:C-batch-owner",
+        customer_id="C-batch-owner", count=5,
+    ))
+    assert (batch.view_count, batch.views_last_hour) == (5, 5)
+    assert (batch.stamp.ticket_version, batch.stamp.progress_count) == (ticket.version, 0)
+    assert batch.sequence > 0
+    with pytest.raises(grpc.aio.AioRpcError) as other:
+        await stub.RecordProgressView(pb.RecordProgressViewRequest(
+            request_id=rid(), ticket_id=ticket.id, viewer="x", customer_id="C-someone-else"))
+    assert other.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as too_many:
+        await stub.RecordProgressView(pb.RecordProgressViewRequest(
+            request_id=rid(), ticket_id=ticket.id, viewer="x", count=10_001))
+    assert error_code(too_many.value) == "invalid_count"
+    rows = await sql(db, "SELECT count(*) FROM ticketing.progress_view WHERE ticket_id = :t",
+                     t=uuid.UUID(ticket.id))
+    assert rows[0][0] == 5
+
+
+async def test_progress_stamp_changes_with_progress_and_hides_other_customers_tickets(stub) -> None:
+    ticket = await create(stub, customer_id="C-stamp-owner")
+    before = await stub.GetProgressStamp(pb.GetProgressStampRequest(ticket_id=ticket.id))
+    await stub.AddProgress(pb.AddProgressRequest(request_id=rid(), ticket_id=ticket.id, text="在查", actor="a"))
+    after = await stub.GetProgressStamp(
+        pb.GetProgressStampRequest(ticket_id=ticket.id, customer_id="C-stamp-owner"))
+    assert (before.progress_count, after.progress_count) == (0, 1)
+    assert after.ticket_version == before.ticket_version  # progress is a child: no version bump
+    with pytest.raises(grpc.aio.AioRpcError) as other:
+        await stub.GetProgressStamp(pb.GetProgressStampRequest(ticket_id=ticket.id, customer_id="C-x"))
+    assert other.value.code() == grpc.StatusCode.NOT_FOUND
+
+
 # --- routing, listing, events ---------------------------------------------------------------
 
 

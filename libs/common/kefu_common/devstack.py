@@ -97,7 +97,7 @@ class Stack:
         return env
 
     def migrate(self) -> None:
-        for name in GRPC_SERVICES:
+        for name in ALL_SERVICES:  # the gateway has a schema too (partners, API keys)
             subprocess.run(
                 [self.python, "-m", f"kefu_{name}", "migrate"],
                 env=self.env(), check=True, stdout=self._log(f"{name}-migrate"),
@@ -175,12 +175,21 @@ class Stack:
         for name in reversed(ALL_SERVICES):
             self.stop(name)
 
-    def token(self, role: str, subject: str) -> str:
+    def gateway_cli(self, *args: str, check: bool = True) -> str:
+        """`python -m kefu_gateway <args>` against this stack; its standard output."""
         out = subprocess.run(
-            [self.python, "-m", "kefu_gateway", "token", "--role", role, "--subject", subject],
-            env=self.env(), check=True, capture_output=True, text=True,
+            [self.python, "-m", "kefu_gateway", *args],
+            env=self.env(), check=check, capture_output=True, text=True,
         )
         return out.stdout.strip()
+
+    def token(self, role: str, subject: str) -> str:
+        return self.gateway_cli("token", "--role", role, "--subject", subject)
+
+    def demo_partner_key(self, partner_id: str = "demo-partner") -> str:
+        """A new API key of the demo partner (registered on first use)."""
+        self.gateway_cli("partner", "create", "--id", partner_id, "--name", "Demo Partner", check=False)
+        return self.gateway_cli("key", "create", "--partner", partner_id, "--label", "make-run")
 
 
 DEMO_TICKETS = [
@@ -266,13 +275,18 @@ def main() -> None:
         stack.start_all()
         agent = stack.token("agent", "demo-agent")
         admin = stack.token("admin", "demo-admin")
+        customer = stack.token("customer", "C-10086")  # the customer of the first demo ticket
+        partner_key = stack.demo_partner_key()
         tickets: list[dict[str, object]] = []
         if settings.seed_demo:
             try:
                 tickets = seed_demo(stack, agent, admin)
             except httpx.HTTPError as exc:  # demo data is a convenience, never a reason to stop
                 print(f"kefu: demo data not created ({exc})", flush=True)
-        print(_banner(stack, settings.database_url is None, agent, admin, tickets), flush=True)
+        print(
+            _banner(stack, settings.database_url is None, agent, admin, tickets, customer, partner_key),
+            flush=True,
+        )
         while not stopping:
             for name, proc in list(stack.procs.items()):
                 if proc.poll() is not None:
@@ -286,7 +300,13 @@ def main() -> None:
 
 
 def _banner(
-    stack: Stack, embedded: bool, agent: str, admin: str, tickets: list[dict[str, object]]
+    stack: Stack,
+    embedded: bool,
+    agent: str,
+    admin: str,
+    tickets: list[dict[str, object]],
+    customer: str = "",
+    partner_key: str = "",
 ) -> str:
     db = "embedded PostgreSQL (.kefu/pgdata)" if embedded else "DATABASE_URL"
     lines = [
@@ -302,6 +322,8 @@ def _banner(
         "Demo credentials (bearer tokens, valid 30 days; `make token ROLE=lead` for more):",
         f"  agent  {agent}",
         f"  admin  {admin}",
+        f"  customer C-10086  {customer}   (GET /v1/customer/cases)",
+        f"  partner API key   {partner_key}   (header X-API-Key)",
         "",
         "Try:",
         f"  export TOKEN={agent}",

@@ -14,6 +14,7 @@ from kefu.escalation.v1 import escalation_pb2_grpc
 from kefu.scoring.v1 import scoring_pb2_grpc
 from kefu.ticketing.v1 import ticketing_pb2_grpc
 from kefu_common.grpc_client import create_channel
+from kefu_gateway.changes import TicketChanges, ViewCounter
 from kefu_gateway.settings import GatewaySettings
 
 
@@ -24,6 +25,8 @@ class Clients:
     scoring: scoring_pb2_grpc.ScoringServiceStub
     channels: dict[str, grpc.aio.Channel]
     timeout: float
+    changes: TicketChanges
+    views: ViewCounter
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Clients:
@@ -32,12 +35,15 @@ class Clients:
             "escalation": create_channel(settings.escalation_addr),
             "scoring": create_channel(settings.scoring_addr),
         }
+        ticketing = ticketing_pb2_grpc.TicketingServiceStub(channels["ticketing"])
         return cls(
-            ticketing=ticketing_pb2_grpc.TicketingServiceStub(channels["ticketing"]),
+            ticketing=ticketing,
             escalation=escalation_pb2_grpc.EscalationServiceStub(channels["escalation"]),
             scoring=scoring_pb2_grpc.ScoringServiceStub(channels["scoring"]),
             channels=channels,
             timeout=settings.rpc_timeout_seconds,
+            changes=TicketChanges(ticketing, tag_ttl=settings.progress_tag_ttl_seconds),
+            views=ViewCounter(ticketing, timeout=settings.rpc_timeout_seconds),
         )
 
     async def health(self, timeout: float = 1.0) -> dict[str, str]:
@@ -55,6 +61,8 @@ class Clients:
         return dict(results)
 
     async def close(self) -> None:
+        await self.changes.close()
+        await self.views.close()  # records the views still buffered
         for channel in self.channels.values():
             await channel.close()
 

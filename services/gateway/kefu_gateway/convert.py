@@ -13,6 +13,8 @@ from kefu_common.protoconv import enum_to_str, level_to_str
 from kefu_gateway.schemas import (
     AgentPublic,
     CalendarPublic,
+    CaseProgress,
+    CasePublic,
     ContactPublic,
     MatrixPublic,
     NotePublic,
@@ -166,6 +168,41 @@ def timeline_public(t: ticketing_pb2.Timeline) -> TimelinePublic:
     return TimelinePublic.model_validate(
         {"ticket": _ticket(t.ticket), "entries": [_entry(e) for e in t.entries]}
     )
+
+
+_CASE_FIELDS = (
+    "id", "number", "status", "category", "subject", "channel", "reopen_count",
+    "first_contact_at", "updated_at", "resolved_at", "closed_at",
+)
+
+
+def case_public(t: ticketing_pb2.Ticket) -> CasePublic:
+    """The customer's view of their ticket: an allow-list of fields, so a field added to the
+    ticket later never reaches the customer app by accident."""
+    ticket = _ticket(t)
+    return CasePublic.model_validate({name: ticket[name] for name in _CASE_FIELDS})
+
+
+def _case_entry(e: ticketing_pb2.TimelineEntry) -> dict[str, Any] | None:
+    item = e.WhichOneof("item")
+    if item == "status_change":
+        return {
+            "kind": "status_changed",
+            "at": _ts(e, "at"),
+            "from_status": enum_to_str(ticketing_pb2.TicketStatus, e.status_change.from_status),
+            "to_status": enum_to_str(ticketing_pb2.TicketStatus, e.status_change.to_status),
+        }
+    if item == "progress":
+        p = _progress(e.progress)
+        return {"kind": "progress", "at": _ts(e, "at")} | {
+            k: p[k] for k in ("text", "next_step", "promised_at", "owner_name", "owner_direct_line")
+        }
+    return None  # anything else is internal, even if a future ticketing version sent it
+
+
+def case_progress(t: ticketing_pb2.Timeline) -> CaseProgress:
+    entries = [entry for e in t.entries if (entry := _case_entry(e)) is not None]
+    return CaseProgress.model_validate({"case": case_public(t.ticket), "entries": entries})
 
 
 METRICS_FIELDS = tuple(ServiceMetricsPublic.model_fields)

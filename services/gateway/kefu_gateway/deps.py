@@ -35,7 +35,7 @@ def request_id_for(principal: Principal, key: str | None) -> str:
             "Idempotency-Key must be 1..64 characters of A-Z a-z 0-9 . _ : -",
             code="invalid_idempotency_key",
         )
-    return f"{principal.subject}/{key}"
+    return f"{principal.actor}/{key}"
 
 
 def etag(version: int) -> str:

@@ -10,12 +10,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kefu_common.context import get_request_id
 from kefu_common.errors import ServiceError
 from kefu_common.logging import get_logger
-from kefu_common.problem import GRPC_TO_HTTP, PROBLEM_CONTENT_TYPE, Problem, problem_from_rpc_error
+from kefu_common.problem import (
+    CODE_STATUS_OVERRIDES,
+    GRPC_TO_HTTP,
+    PROBLEM_CONTENT_TYPE,
+    Problem,
+    problem_from_rpc_error,
+)
 
 log = get_logger("kefu.gateway")
 
@@ -65,6 +72,29 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+_PROBLEM_REF = "#/components/schemas/ProblemDetail"
+_FASTAPI_VALIDATION_REF = "#/components/schemas/HTTPValidationError"
+
+
+def problems_as_problem_json(spec: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI files a response `model` under application/json, and adds its own 422 schema
+    to routes that do not declare one; error responses here are application/problem+json
+    ProblemDetail only (see _validation_error), so say so (in place; returns `spec`)."""
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[:1] in ("4", "5") and "application/json" in content:
+                    content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+                schema = content.get(PROBLEM_CONTENT_TYPE, {}).get("schema", {})
+                if schema.get("$ref") == _FASTAPI_VALIDATION_REF:
+                    schema["$ref"] = _PROBLEM_REF
+    schemas = spec.get("components", {}).get("schemas", {})
+    if _FASTAPI_VALIDATION_REF.rsplit("/", 1)[1] in schemas:
+        schemas.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
+    return spec
+
+
 # Stable codes that mean "the resource is no longer at the version you stated". Such a conflict
 # is 409 by its gRPC status (ABORTED), but 412 when the client stated the version in If-Match.
 PRECONDITION_CODES = frozenset({"version_conflict"})
@@ -96,7 +126,9 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    problem = Problem(status=GRPC_TO_HTTP.get(exc.status, 500), code=exc.code, detail=exc.message)
+    status = CODE_STATUS_OVERRIDES.get(exc.code) or GRPC_TO_HTTP.get(exc.status, 500)
+    problem = Problem(status=status, code=exc.code, detail=exc.message)
+    problem.headers.update(exc.details.get("headers") or {})  # e.g. Retry-After on 429
     if problem.status == 401:
         problem.headers["WWW-Authenticate"] = "Bearer"
     return problem_response(request, problem)
@@ -131,6 +163,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, problem)
 
 
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    """The gateway's own database (API keys, webhooks) unreachable: like a downstream service
+    being down, 503 with Retry-After rather than 500."""
+    log.warning("gateway_database_unavailable", error=type(exc).__name__)
+    return problem_response(
+        request,
+        Problem(
+            status=503, code="service_unavailable",
+            detail="A downstream service is unavailable; retry shortly.",
+            headers={"Retry-After": "1"},
+        ),
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path)
     return problem_response(
@@ -144,4 +190,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for connection_error in (OperationalError, InterfaceError, ConnectionError, TimeoutError):
+        app.add_exception_handler(connection_error, _database_down)
     app.add_exception_handler(Exception, _unexpected)

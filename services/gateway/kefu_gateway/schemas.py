@@ -377,6 +377,130 @@ class TimelinePublic(BaseModel):
     entries: list[TimelineEntryPublic] = Field(description="Oldest first")
 
 
+# --- the customer app (issue #6): the caller's own cases, customer-visible fields only ------
+
+
+class CaseQuery(SafeInput):
+    """Query of `GET /v1/customer/cases`; the customer is always the caller."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[TicketStatus] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Any of these statuses (repeat the parameter)"
+    )
+    updated_since: AwareDatetime | None = Field(
+        default=None, description="Only cases changed at or after this instant"
+    )
+    page_size: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(
+        default=None, max_length=64, description="`next_cursor` of the previous page"
+    )
+
+
+class CasePublic(BaseModel):
+    """A case as its customer sees it: no internal fields, no staff ids, no SLA internals."""
+
+    id: str
+    number: int
+    status: TicketStatus  # type: ignore[valid-type]
+    category: str
+    subject: str
+    channel: Channel  # type: ignore[valid-type]
+    reopen_count: int
+    first_contact_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+
+class CasePage(BaseModel):
+    items: list[CasePublic] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
+
+
+class CaseStatusEntry(BaseModel):
+    kind: Literal["status_changed"]
+    at: datetime
+    from_status: TicketStatus | None = Field(description="Null for the first status")  # type: ignore[valid-type]
+    to_status: TicketStatus  # type: ignore[valid-type]
+
+
+class CaseProgressEntry(BaseModel):
+    kind: Literal["progress"]
+    at: datetime
+    text: str
+    next_step: str
+    promised_at: datetime | None
+    owner_name: str = Field(description="The specialist handling the case")
+    owner_direct_line: str = Field(description="Their direct line (专员专线)")
+
+
+class CaseProgress(BaseModel):
+    case: CasePublic
+    entries: list[
+        Annotated[CaseStatusEntry | CaseProgressEntry, Field(discriminator="kind")]
+    ] = Field(description="Oldest first")
+
+
+# --- partner webhooks (issue #6) -------------------------------------------------------------
+
+
+class WebhookSubscriptionCreate(Strict):
+    url: str = Field(min_length=1, max_length=2048, examples=["https://partner.example/kefu-hooks"])
+    event_types: list[str] = Field(
+        min_length=1,
+        max_length=10,
+        examples=[["ticket.status_changed", "ticket.progress_added"]],
+        description="Any of ticket.created, ticket.updated, ticket.assigned, ticket.status_changed, "
+        "ticket.progress_added",
+    )
+
+
+class WebhookSubscriptionPublic(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    created_at: datetime
+    secret: str | None = Field(
+        default=None,
+        description="HMAC-SHA256 signing secret; returned once, when the subscription is created",
+    )
+
+
+class WebhookSubscriptionList(BaseModel):
+    items: list[WebhookSubscriptionPublic]
+
+
+class WebhookAttemptPublic(BaseModel):
+    attempted_at: datetime
+    status_code: int | None = Field(description="The receiver's HTTP status; null when unreachable")
+    error: str
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: str
+    subscription_id: str
+    event_id: str
+    event_type: str
+    ticket_id: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: list[WebhookAttemptPublic] = Field(description="Oldest first")
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class WebhookDeliveryList(BaseModel):
+    items: list[WebhookDeliveryPublic] = Field(description="Newest first")
+
+
+class WebhookDeliveryQuery(SafeInput):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["pending", "delivered", "failed"] | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+
+
 class ServiceMetricsQuery(SafeInput):
     model_config = ConfigDict(extra="forbid")
 

@@ -21,6 +21,33 @@ class GatewaySettings(BaseServiceSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=32)
     jwt_issuer: str = "kefu"
+    # Production identity providers: {"<kid>": "<PEM public key>"} (RSA -> RS256, EC P-256 ->
+    # ES256); a token naming a kid is checked against that key only.
+    jwt_public_keys: dict[str, str] = Field(default_factory=dict)
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    # Quota of each partner key / partner or customer token, per worker process.
+    rate_limit_requests: int = Field(default=600, ge=1, le=1_000_000)
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
+    # How long a progress tag learned from ticketing may answer polls with 304 without asking
+    # again (each ticket's tag is also dropped by its next customer-visible event); 0: always ask.
+    progress_tag_ttl_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Partner webhooks: the fan-out from the ticketing stream and the delivery loop run in
+    # every gateway process (safe: outbox rows are unique, deliveries are claimed with SKIP
+    # LOCKED). A delivery interval of 0 leaves delivery to someone else (tests drive it).
+    webhooks_enabled: bool = True
+    webhook_delivery_interval_seconds: float = Field(default=1.0, ge=0, le=60)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    webhook_backoff_base_seconds: float = Field(default=10.0, gt=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Webhook URLs resolving to loopback/private/link-local addresses (SSRF): refused in prod
+    # unless set true; allowed elsewhere (local receivers in development and tests).
+    webhook_allow_private_hosts: bool | None = None
+
+    @property
+    def webhook_private_hosts_allowed(self) -> bool:
+        if self.webhook_allow_private_hosts is not None:
+            return self.webhook_allow_private_hosts
+        return self.env != "prod"
 
     @model_validator(mode="after")
     def _no_dev_secret_in_prod(self) -> GatewaySettings:

@@ -24,6 +24,7 @@ from kefu_ticketing.models import (
     Assignment,
     Contact,
     Note,
+    OutboxEvent,
     ProgressEntry,
     ProgressView,
     StatusChange,
@@ -163,8 +164,8 @@ def _not_future(name: str, at: datetime, now: datetime) -> None:
 
 async def _event(
     session: AsyncSession, ticket: Ticket, event_type: str, now: datetime, **payload: Any
-) -> None:
-    await append_event(
+) -> OutboxEvent:
+    return await append_event(
         session,
         event_type=event_type,
         ticket_id=ticket.id,
@@ -676,25 +677,78 @@ async def add_note(
     return note
 
 
+def _check_owner(ticket_id: str, owner: str, customer_id: str) -> None:
+    """When a customer is named, another customer's ticket is reported exactly like a missing
+    one, so ids are never confirmed."""
+    if customer_id and owner != customer_id:
+        raise NotFound(f"ticket {ticket_id} not found", code="ticket_not_found")
+
+
+@dataclass(frozen=True)
+class ProgressStamp:
+    """Changes whenever the customer's view may have: the row's version or its progress count."""
+
+    ticket_version: int
+    progress_count: int
+
+
+async def _progress_count(session: AsyncSession, ticket_id: uuid.UUID) -> int:
+    stmt = select(func.count()).select_from(ProgressEntry).where(col(ProgressEntry.ticket_id) == ticket_id)
+    return int((await session.exec(stmt)).one())
+
+
+async def progress_stamp(session: AsyncSession, ticket_id: str, *, customer_id: str = "") -> ProgressStamp:
+    """The cheap "has it changed?" read behind conditional progress reads: the ticket's version
+    and owner (one indexed row, three columns) and the count of its progress entries."""
+    stmt = select(Ticket.version, Ticket.customer_id).where(col(Ticket.id) == _uuid(ticket_id))
+    row = (await session.exec(stmt)).first()
+    if row is None:
+        raise NotFound(f"ticket {ticket_id} not found", code="ticket_not_found")
+    _check_owner(ticket_id, row[1], customer_id)
+    return ProgressStamp(int(row[0]), await _progress_count(session, _uuid(ticket_id)))
+
+
+@dataclass(frozen=True)
+class ViewRecorded:
+    view_count: int
+    views_last_hour: int
+    stamp: ProgressStamp
+    sequence: int
+
+
+MAX_VIEWS_PER_CALL = 10_000
+
+
 async def record_progress_view(
-    session: AsyncSession, ticket_id: str, *, viewer: str, clock: Clock
-) -> tuple[int, int]:
-    """Count one fetch of the progress by the customer's app; returns (total, last hour)."""
+    session: AsyncSession,
+    ticket_id: str,
+    *,
+    viewer: str,
+    clock: Clock,
+    customer_id: str = "",
+    count: int = 1,
+) -> ViewRecorded:
+    """Count `count` fetches of the progress by the customer's app (totals, the
+    customer-visible stamp at this view, and the sequence of the event it wrote)."""
     viewer = _text("viewer", viewer, hi=128)
+    if not 1 <= count <= MAX_VIEWS_PER_CALL:
+        raise InvalidArgument(f"count must be 1..{MAX_VIEWS_PER_CALL}", code="invalid_count")
     now = clock.now()
     ticket = await _ticket_for_child(session, ticket_id)
-    session.add(ProgressView(ticket_id=ticket.id, viewer=viewer, viewed_at=now))
+    _check_owner(ticket_id, ticket.customer_id, customer_id)
+    session.add_all([ProgressView(ticket_id=ticket.id, viewer=viewer, viewed_at=now) for _ in range(count)])
     await session.flush()
     counts = select(
         func.count(),
         func.count().filter(col(ProgressView.viewed_at) > now - timedelta(hours=1)),
     ).where(col(ProgressView.ticket_id) == ticket.id)
     total, last_hour = (await session.exec(counts)).one()
-    await _event(
+    event = await _event(
         session, ticket, "ticket.progress_viewed", now,
         viewer=viewer, view_count=total, views_last_hour=last_hour,
     )
-    return int(total), int(last_hour)
+    stamp = ProgressStamp(ticket.version, await _progress_count(session, ticket.id))
+    return ViewRecorded(int(total), int(last_hour), stamp, int(event.sequence or 0))
 
 
 # --- reads ----------------------------------------------------------------------------------

@@ -216,6 +216,12 @@ def agent_to_proto(a: Agent) -> ticketing_pb2.Agent:
     )
 
 
+def _stamp_proto(stamp: service.ProgressStamp) -> ticketing_pb2.ProgressStamp:
+    return ticketing_pb2.ProgressStamp(
+        ticket_version=stamp.ticket_version, progress_count=stamp.progress_count
+    )
+
+
 def event_to_proto(e: OutboxEvent) -> ticketing_pb2.Event:
     return ticketing_pb2.Event(
         sequence=e.sequence or 0,
@@ -468,16 +474,29 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
         self, request: ticketing_pb2.RecordProgressViewRequest, context: grpc.aio.ServicerContext
     ) -> ticketing_pb2.RecordProgressViewResponse:
         async def write(session: AsyncSession) -> ticketing_pb2.RecordProgressViewResponse:
-            total, last_hour = await service.record_progress_view(
-                session, request.ticket_id, viewer=request.viewer, clock=self.clock
+            view = await service.record_progress_view(
+                session, request.ticket_id, viewer=request.viewer, clock=self.clock,
+                customer_id=request.customer_id, count=request.count or 1,
             )
             return ticketing_pb2.RecordProgressViewResponse(
-                view_count=total, views_last_hour=last_hour
+                view_count=view.view_count,
+                views_last_hour=view.views_last_hour,
+                stamp=_stamp_proto(view.stamp),
+                sequence=view.sequence,
             )
 
         return await self._command(
             "record_progress_view", request, ticketing_pb2.RecordProgressViewResponse, write
         )
+
+    async def GetProgressStamp(
+        self, request: ticketing_pb2.GetProgressStampRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.ProgressStamp:
+        async with self.db.session() as session:
+            stamp = await service.progress_stamp(
+                session, request.ticket_id, customer_id=request.customer_id
+            )
+            return _stamp_proto(stamp)
 
     async def GetTimeline(
         self, request: ticketing_pb2.GetTimelineRequest, context: grpc.aio.ServicerContext

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from kefu.ticketing.v1 import ticketing_pb2
-from kefu_gateway.auth import AdminOrLead
+from kefu_gateway.auth import Allowed
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.convert import agent_public
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.schemas import AgentCreate, AgentList, AgentPublic
 
+CanManageRoster = Allowed["roster:manage"]
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 
 
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/v1/agents", tags=["agents"])
 )
 async def upsert_agent(
     body: AgentCreate,
-    principal: AdminOrLead,
+    principal: CanManageRoster,
     clients: ClientsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AgentPublic:
@@ -58,7 +59,7 @@ async def upsert_agent(
     responses=problem_responses(401, 403, 422, 503, 504),
 )
 async def list_agents(
-    principal: AdminOrLead,
+    principal: CanManageRoster,
     clients: ClientsDep,
     team: Annotated[
         str | None, Query(min_length=1, max_length=64, description="Only this team")

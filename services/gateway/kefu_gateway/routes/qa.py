@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
+from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 
 from kefu.scoring.v1 import scoring_pb2
@@ -13,6 +15,7 @@ from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_gateway.auth import Principal, Staff
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
+from kefu_gateway.idempotency import run_idempotent
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.schemas import (
     AppealCreate,
@@ -53,7 +56,7 @@ EvaluationId = Annotated[str, Path(min_length=1, max_length=64, description="The
     operation_id="createEvaluation",
     summary="Score a conversation against the active ruleset",
     response_model=EvaluationPublic,
-    responses=problem_responses(400, 401, 403, 409, 413, 422, 503, 504),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 503, 504),
 )
 async def create_evaluation(
     body: EvaluationCreate,
@@ -219,18 +222,24 @@ async def review_hit(
     body: HitReviewCreate,
     principal: RulesetAuthor,
     clients: ClientsDep,
-) -> EvaluationPublic:
-    reply = await clients.scoring.ReviewHit(
-        scoring_pb2.ReviewHitRequest(
-            evaluation_id=evaluation_id,
-            hit_index=hit_index,
-            decision=body.decision,
-            reviewer=principal.subject,
-            note=body.note,
-        ),
-        timeout=clients.timeout,
-    )
-    return evaluation_public(reply)
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def call() -> tuple[int, dict[str, Any]]:
+        reply = await clients.scoring.ReviewHit(
+            scoring_pb2.ReviewHitRequest(
+                evaluation_id=evaluation_id,
+                hit_index=hit_index,
+                decision=body.decision,
+                reviewer=principal.subject,
+                note=body.note,
+            ),
+            timeout=clients.timeout,
+        )
+        return 200, evaluation_public(reply).model_dump(mode="json")
+
+    return await _keyed(request, principal, idempotency_key, "reviewHit",
+                        {"evaluation": evaluation_id, "hit": hit_index, **body.model_dump(mode="json")}, call)
 
 
 def appeal_public(a: scoring_pb2.Appeal) -> AppealPublic:
@@ -253,14 +262,21 @@ async def file_appeal(
     body: AppealCreate,
     principal: Staff,
     clients: ClientsDep,
-) -> AppealPublic:
-    reply = await clients.scoring.FileAppeal(
-        scoring_pb2.FileAppealRequest(
-            evaluation_id=evaluation_id, hit_index=hit_index, appellant=principal.subject, reason=body.reason
-        ),
-        timeout=clients.timeout,
-    )
-    return appeal_public(reply)
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def call() -> tuple[int, dict[str, Any]]:
+        reply = await clients.scoring.FileAppeal(
+            scoring_pb2.FileAppealRequest(
+                evaluation_id=evaluation_id, hit_index=hit_index, appellant=principal.subject,
+                reason=body.reason,
+            ),
+            timeout=clients.timeout,
+        )
+        return 201, appeal_public(reply).model_dump(mode="json")
+
+    return await _keyed(request, principal, idempotency_key, "fileAppeal",
+                        {"evaluation": evaluation_id, "hit": hit_index, **body.model_dump(mode="json")}, call)
 
 
 @router.post(
@@ -275,14 +291,37 @@ async def decide_appeal(
     body: AppealDecision,
     principal: RulesetAuthor,
     clients: ClientsDep,
-) -> AppealPublic:
-    reply = await clients.scoring.DecideAppeal(
-        scoring_pb2.DecideAppealRequest(
-            appeal_id=appeal_id, outcome=body.outcome, decided_by=principal.subject, note=body.note
-        ),
-        timeout=clients.timeout,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def call() -> tuple[int, dict[str, Any]]:
+        reply = await clients.scoring.DecideAppeal(
+            scoring_pb2.DecideAppealRequest(
+                appeal_id=appeal_id, outcome=body.outcome, decided_by=principal.subject, note=body.note
+            ),
+            timeout=clients.timeout,
+        )
+        return 200, appeal_public(reply).model_dump(mode="json")
+
+    return await _keyed(request, principal, idempotency_key, "decideAppeal",
+                        {"appeal": appeal_id, **body.model_dump(mode="json")}, call)
+
+
+async def _keyed(request: Request, principal: Principal, key: str | None, scope: str, body: dict[str, Any],
+                 call: Callable[[], Awaitable[tuple[int, dict[str, Any]]]]) -> JSONResponse:
+    """Idempotency-Key for a scoring command that has no request id of its own: the first
+    reply is kept in the gateway's idempotency records (gateway/idempotency.py) and replayed
+    for the same key and body; another body with the key is 422 `idempotency_key_reused`."""
+    state = request.app.state
+
+    async def write(_session: Any) -> tuple[int, dict[str, Any]]:
+        return await call()
+
+    status_code, reply = await run_idempotent(
+        state.db, scope=scope, request_id=request_id_for(principal, key) if key else None,
+        body=body, write=write, clock=state.clock,
     )
-    return appeal_public(reply)
+    return JSONResponse(reply, status_code=status_code)
 
 
 @router.get(

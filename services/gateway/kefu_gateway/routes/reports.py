@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query
 
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import to_timestamp
-from kefu_gateway.auth import Staff
+from kefu_gateway.auth import Allowed
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.convert import metrics_public
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.schemas import MetricsGroupBy, ServiceMetricsQuery, ServiceMetricsReport
 
+CanReadReports = Allowed["reports:read"]
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 _GROUP_BY = {
@@ -37,7 +38,7 @@ _GROUP_BY = {
 )
 async def get_service_metrics(
     query: Annotated[ServiceMetricsQuery, Query()],
-    principal: Staff,
+    principal: CanReadReports,
     clients: ClientsDep,
 ) -> ServiceMetricsReport:
     reply = await clients.ticketing.GetServiceMetrics(

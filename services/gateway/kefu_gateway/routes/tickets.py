@@ -9,22 +9,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from kefu.common.v1 import types_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import str_to_enum, to_timestamp
-from kefu_gateway.auth import Staff
+from kefu_gateway.auth import Allowed, Principal, has_permission
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.convert import (
     contact_public,
     note_public,
     progress_public,
-    ticket_public,
     timeline_public,
 )
 from kefu_gateway.deps import ExpectedVersion, IdempotencyKey, etag, request_id_for
 from kefu_gateway.problems import problem_responses
+from kefu_gateway.scope import AccessibleTicketId, TicketId, can_see, list_filter, not_found, ticket_view
 from kefu_gateway.schemas import (
     AssignmentCreate,
     ContactCreate,
@@ -47,19 +47,26 @@ from kefu_gateway.schemas import (
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
-TicketId = Annotated[str, Path(min_length=1, max_length=64, description="The ticket's id")]
-
 # Statuses every route that reaches the ticketing service can answer with.
-_UPSTREAM = (401, 403, 422, 503, 504)
+_UPSTREAM = (401, 403, 422, 429, 503, 504)
 # ... plus, for calls that write: bad domain input, unknown ticket, key reuse, body size.
 _WRITE = (400, 404, 413, *_UPSTREAM)
 # ... plus, for calls that change the ticket row: version conflicts (409, or 412 with If-Match).
 _CONDITIONAL_WRITE = (*_WRITE, 409, 412)
 
 
-def _with_etag(response: Response, ticket: ticketing_pb2.Ticket) -> TicketPublic:
+# Who may call what is declared once per route with `Allowed[...]` (auth.PERMISSIONS); what
+# they then see goes through scope.py: listings are filtered, single tickets of others are 404,
+# and every ticket body passes `ticket_view` (personal data masked for customers and partners).
+CanCreate = Allowed["tickets:create"]
+CanRead = Allowed["tickets:read"]
+CanUpdate = Allowed["tickets:update"]
+CanWork = Allowed["tickets:work"]
+
+
+def _with_etag(response: Response, principal: Principal, ticket: ticketing_pb2.Ticket) -> TicketPublic:
     response.headers["ETag"] = etag(ticket.version)
-    return ticket_public(ticket)
+    return ticket_view(principal, ticket)
 
 
 def _opt(value: str | None) -> str:
@@ -72,11 +79,11 @@ def _opt(value: str | None) -> str:
     operation_id="createTicket",
     summary="Open a ticket",
     response_model=TicketPublic,
-    responses=problem_responses(400, 401, 403, 409, 413, 422, 503, 504),
+    responses=problem_responses(400, 401, 403, 409, 413, 422, 429, 503, 504),
 )
 async def create_ticket(
     body: TicketCreate,
-    principal: Staff,
+    principal: CanCreate,
     clients: ClientsDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -98,12 +105,12 @@ async def create_ticket(
         description=body.description,
         tags=body.tags,
         first_contact_at=to_timestamp(body.first_contact_at) if body.first_contact_at else None,
-        actor=principal.subject,
+        actor=principal.actor,
         team=body.team,
     )
     ticket = await clients.ticketing.CreateTicket(request, timeout=clients.timeout)
     response.headers["Location"] = f"/v1/tickets/{ticket.id}"
-    return _with_etag(response, ticket)
+    return _with_etag(response, principal, ticket)
 
 
 @router.get(
@@ -115,7 +122,7 @@ async def create_ticket(
 )
 async def list_tickets(
     query: Annotated[TicketQuery, Query()],
-    principal: Staff,
+    principal: CanRead,
     clients: ClientsDep,
 ) -> TicketPage:
     request = ticketing_pb2.ListTicketsRequest(
@@ -130,9 +137,11 @@ async def list_tickets(
         page_size=query.page_size,
         page_token=_opt(query.cursor),
     )
+    for field, value in list_filter(principal).items():
+        setattr(request, field, value)
     reply = await clients.ticketing.ListTickets(request, timeout=clients.timeout)
     return TicketPage(
-        items=[ticket_public(t) for t in reply.tickets],
+        items=[ticket_view(principal, t) for t in reply.tickets],
         next_cursor=reply.next_page_token or None,
     )
 
@@ -149,7 +158,7 @@ async def list_tickets(
 )
 async def find_reopen_candidates(
     query: Annotated[ReopenCandidatesQuery, Query()],
-    principal: Staff,
+    principal: CanWork,
     clients: ClientsDep,
 ) -> TicketList:
     reply = await clients.ticketing.FindReopenCandidates(
@@ -160,7 +169,7 @@ async def find_reopen_candidates(
         ),
         timeout=clients.timeout,
     )
-    return TicketList(items=[ticket_public(t) for t in reply.tickets])
+    return TicketList(items=[ticket_view(principal, t) for t in reply.tickets])
 
 
 @router.get(
@@ -171,15 +180,17 @@ async def find_reopen_candidates(
     responses=problem_responses(404, *_UPSTREAM),
 )
 async def get_ticket(
+    principal: CanRead,
     ticket_id: TicketId,
-    principal: Staff,
     clients: ClientsDep,
     response: Response,
 ) -> TicketPublic:
     ticket = await clients.ticketing.GetTicket(
         ticketing_pb2.GetTicketRequest(id=ticket_id), timeout=clients.timeout
     )
-    return _with_etag(response, ticket)
+    if not can_see(principal, ticket):
+        raise not_found(ticket_id)
+    return _with_etag(response, principal, ticket)
 
 
 @router.patch(
@@ -190,9 +201,9 @@ async def get_ticket(
     responses=problem_responses(*_CONDITIONAL_WRITE),
 )
 async def update_ticket(
-    ticket_id: TicketId,
+    principal: CanUpdate,
+    ticket_id: AccessibleTicketId,
     body: TicketUpdate,
-    principal: Staff,
     clients: ClientsDep,
     response: Response,
     version: ExpectedVersion,
@@ -203,7 +214,7 @@ async def update_ticket(
         request_id=request_id_for(principal, idempotency_key),
         id=ticket_id,
         expected_version=version,
-        actor=principal.subject,
+        actor=principal.actor,
         subject=body.subject,
         description=body.description,
         severity=str_to_enum(types_pb2.Severity, body.severity) if body.severity else None,
@@ -212,7 +223,7 @@ async def update_ticket(
         tags=body.tags or [],
     )
     ticket = await clients.ticketing.UpdateTicket(request, timeout=clients.timeout)
-    return _with_etag(response, ticket)
+    return _with_etag(response, principal, ticket)
 
 
 @router.post(
@@ -225,7 +236,7 @@ async def update_ticket(
 async def assign_ticket(
     ticket_id: TicketId,
     body: AssignmentCreate,
-    principal: Staff,
+    principal: CanWork,
     clients: ClientsDep,
     response: Response,
     version: ExpectedVersion,
@@ -235,13 +246,13 @@ async def assign_ticket(
         request_id=request_id_for(principal, idempotency_key),
         id=ticket_id,
         expected_version=version,
-        actor=principal.subject,
+        actor=principal.actor,
         assignee_id=_opt(body.assignee_id),
         team=body.team,
         reason=body.reason,
     )
     ticket = await clients.ticketing.AssignTicket(request, timeout=clients.timeout)
-    return _with_etag(response, ticket)
+    return _with_etag(response, principal, ticket)
 
 
 def _add_transition_route(
@@ -249,7 +260,7 @@ def _add_transition_route(
 ) -> None:
     async def transition(
         ticket_id: TicketId,
-        principal: Staff,
+        principal: CanWork,
         clients: ClientsDep,
         response: Response,
         version: ExpectedVersion,
@@ -260,12 +271,12 @@ def _add_transition_route(
             request_id=request_id_for(principal, idempotency_key),
             id=ticket_id,
             expected_version=version,
-            actor=principal.subject,
+            actor=principal.actor,
             action=action,
             reason=body.reason if body else "",
         )
         ticket = await clients.ticketing.TransitionTicket(request, timeout=clients.timeout)
-        return _with_etag(response, ticket)
+        return _with_etag(response, principal, ticket)
 
     transition.__name__ = operation_id
     router.add_api_route(
@@ -305,7 +316,7 @@ _add_transition_route("close", ticketing_pb2.TRANSITION_ACTION_CLOSE, "closeTick
 )
 async def reopen_ticket(
     ticket_id: TicketId,
-    principal: Staff,
+    principal: CanWork,
     clients: ClientsDep,
     response: Response,
     version: ExpectedVersion,
@@ -317,7 +328,7 @@ async def reopen_ticket(
         request_id=request_id_for(principal, idempotency_key),
         id=ticket_id,
         expected_version=version,
-        actor=principal.subject,
+        actor=principal.actor,
         reason=body.reason,
         contact_channel=(
             str_to_enum(types_pb2.Channel, body.contact_channel) if body.contact_channel else 0
@@ -325,7 +336,7 @@ async def reopen_ticket(
         contact_summary=body.contact_summary,
     )
     ticket = await clients.ticketing.ReopenTicket(request, timeout=clients.timeout)
-    return _with_etag(response, ticket)
+    return _with_etag(response, principal, ticket)
 
 
 @router.post(
@@ -340,7 +351,7 @@ async def reopen_ticket(
 async def log_contact(
     ticket_id: TicketId,
     body: ContactCreate,
-    principal: Staff,
+    principal: CanWork,
     clients: ClientsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ContactPublic:
@@ -351,7 +362,7 @@ async def log_contact(
         channel=str_to_enum(types_pb2.Channel, body.channel),
         occurred_at=to_timestamp(body.occurred_at) if body.occurred_at else None,
         summary=body.summary,
-        actor=principal.subject,
+        actor=principal.actor,
     )
     contact = await clients.ticketing.LogContact(request, timeout=clients.timeout)
     return contact_public(contact)
@@ -368,7 +379,7 @@ async def log_contact(
 async def add_progress(
     ticket_id: TicketId,
     body: ProgressCreate,
-    principal: Staff,
+    principal: CanWork,
     clients: ClientsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ProgressPublic:
@@ -380,7 +391,7 @@ async def add_progress(
         promised_at=to_timestamp(body.promised_at) if body.promised_at else None,
         owner_name=body.owner_name,
         owner_direct_line=body.owner_direct_line,
-        actor=principal.subject,
+        actor=principal.actor,
     )
     progress = await clients.ticketing.AddProgress(request, timeout=clients.timeout)
     return progress_public(progress)
@@ -397,7 +408,7 @@ async def add_progress(
 async def add_note(
     ticket_id: TicketId,
     body: NoteCreate,
-    principal: Staff,
+    principal: CanWork,
     clients: ClientsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> NotePublic:
@@ -405,7 +416,7 @@ async def add_note(
         request_id=request_id_for(principal, idempotency_key),
         ticket_id=ticket_id,
         text=body.text,
-        actor=principal.subject,
+        actor=principal.actor,
     )
     note = await clients.ticketing.AddNote(request, timeout=clients.timeout)
     return note_public(note)
@@ -419,19 +430,23 @@ async def add_note(
     responses=problem_responses(404, *_UPSTREAM),
 )
 async def get_timeline(
+    principal: CanRead,
     ticket_id: TicketId,
-    principal: Staff,
     clients: ClientsDep,
     include_internal: Annotated[
         bool,
         Query(
             description="false: only what the customer may see (status changes and progress "
-            "entries; never notes, contacts or assignments)"
+            "entries; never notes, contacts or assignments). Partners always get that view."
         ),
     ] = True,
 ) -> TimelinePublic:
+    internal = include_internal and has_permission(principal, "tickets:internal")
     timeline = await clients.ticketing.GetTimeline(
-        ticketing_pb2.GetTimelineRequest(ticket_id=ticket_id, include_internal=include_internal),
+        ticketing_pb2.GetTimelineRequest(ticket_id=ticket_id, include_internal=internal),
         timeout=clients.timeout,
     )
-    return timeline_public(timeline)
+    if not can_see(principal, timeline.ticket):
+        raise not_found(ticket_id)
+    public = timeline_public(timeline)
+    return public.model_copy(update={"ticket": ticket_view(principal, timeline.ticket)})

@@ -1,0 +1,3 @@
+from kefu_common.migrations import run_env
+
+run_env(schema="gateway")

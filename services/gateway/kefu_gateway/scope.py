@@ -1,0 +1,94 @@
+"""What a permitted caller may see (DOMAIN.md §5), next to `auth.PERMISSIONS` (what they may do).
+
+* Staff see every ticket, unmasked.
+* A partner sees only tickets created with its own credentials (`created_by = partner:<id>`).
+* A customer sees only tickets whose customer id is the token subject.
+* Neither sees unmasked personal data nor internal entries. Another caller's ticket is
+  answered exactly like a missing one (404 `ticket_not_found`), so ids are never confirmed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from kefu.ticketing.v1 import ticketing_pb2
+from kefu_common.errors import NotFound, PermissionDenied
+from kefu_gateway.auth import Principal, current_principal, has_permission
+from kefu_gateway.clients import ClientsDep
+from kefu_gateway.convert import ticket_public
+from kefu_gateway.schemas import TicketPublic
+
+TicketId = Annotated[str, Path(min_length=1, max_length=64, description="The ticket's id")]
+
+
+def list_filter(principal: Principal) -> dict[str, str]:
+    """ListTicketsRequest fields that confine a listing to what this caller may see; they
+    override whatever the caller asked for."""
+    if principal.is_staff:
+        return {}
+    if principal.role == "partner":
+        return {"created_by": principal.actor}
+    if principal.role == "customer":
+        return {"customer_id": principal.subject}
+    raise PermissionDenied("this caller may not list tickets", code="staff_only")
+
+
+def can_see(principal: Principal, ticket: ticketing_pb2.Ticket) -> bool:
+    if principal.is_staff:
+        return True
+    wanted = list_filter(principal)
+    return all(
+        (ticket.customer.id if field == "customer_id" else ticket.created_by) == value
+        for field, value in wanted.items()
+    )
+
+
+def not_found(ticket_id: str) -> NotFound:
+    # Same message and code as the ticketing service's own "no such ticket".
+    return NotFound(f"ticket {ticket_id} not found", code="ticket_not_found")
+
+
+async def accessible_ticket_id(
+    principal: Annotated[Principal, Depends(current_principal)],
+    ticket_id: TicketId,
+    clients: ClientsDep,
+) -> str:
+    """The path's ticket id, once it is known to be one this caller may see. Staff need no
+    extra read; others cost one GetTicket."""
+    if not principal.is_staff:
+        ticket = await clients.ticketing.GetTicket(
+            ticketing_pb2.GetTicketRequest(id=ticket_id), timeout=clients.timeout
+        )
+        if not can_see(principal, ticket):
+            raise not_found(ticket_id)
+    return ticket_id
+
+
+AccessibleTicketId = Annotated[str, Depends(accessible_ticket_id)]
+
+
+def mask_phone(value: str) -> str:
+    """`+86 138 0013 8000` -> `*********8000`: enough to recognise, not enough to dial."""
+    digits = [c for c in value if c.isdigit()]
+    return "" if not value else "*" * max(len(digits) - 4, 3) + "".join(digits[-4:])
+
+
+def mask_email(value: str) -> str:
+    """`wang.li@example.com` -> `w***@example.com`."""
+    local, at, domain = value.partition("@")
+    if not value:
+        return ""
+    return f"{local[:1]}***{at}{domain}" if at else "***"
+
+
+def ticket_view(principal: Principal, ticket: ticketing_pb2.Ticket) -> TicketPublic:
+    """The ticket as this caller may see it: personal data masked unless their role may see it."""
+    public = ticket_public(ticket)
+    if has_permission(principal, "tickets:internal"):
+        return public
+    customer = public.customer.model_copy(
+        update={"phone": mask_phone(public.customer.phone), "email": mask_email(public.customer.email)}
+    )
+    return public.model_copy(update={"customer": customer})
