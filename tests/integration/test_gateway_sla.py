@@ -119,3 +119,26 @@ async def test_sla_history_keeps_cycle_one_after_a_reopen(db, gateway, auth) -> 
                                                                 "resolution": "breached"}
     assert one["stopped_at"] is not None and two["stopped_at"] is None
     assert {c["target"]: c["state"] for c in two["clocks"]}["resolution"] in ("running", "breached")
+
+
+async def test_customer_progress_shows_the_commitments_from_the_sla_clocks(db, gateway, auth, gateway_settings) -> None:
+    from support import ticket_body
+
+    customer = f"C-{uuid.uuid4().hex[:10]}"
+    created = await gateway.post("/v1/tickets", json=ticket_body(customer), headers=auth)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["id"]
+    me = staff_headers(gateway_settings, role="customer", subject=customer)
+
+    before = await gateway.get(f"/v1/customer/cases/{case_id}/progress", headers=me)
+    assert before.status_code == 200, before.text
+    assert before.json()["commitments"] is None  # escalation has not seen the case yet: the page still works
+
+    inbox = Inbox(db)  # what escalation's consumer would store for this ticket
+    inbox.ticket = uuid.UUID(case_id)
+    await inbox.created(T0, next_update=4 * H, resolution=8 * H)
+    await inbox.project()
+    after = await gateway.get(f"/v1/customer/cases/{case_id}/progress", headers=me)
+    assert after.json()["commitments"] == {"next_update_by": "2026-11-02T13:00:00Z",
+                                           "resolve_by": "2026-11-02T17:00:00Z"}
+    assert "level" not in after.json()["commitments"]  # SLA internals never reach the customer

@@ -435,11 +435,21 @@ class CaseProgressEntry(BaseModel):
     owner_direct_line: str = Field(description="Their direct line (专员专线)")
 
 
+class CaseCommitments(BaseModel):
+    """What the customer is promised now (DOMAIN.md §2), in real time: from the SLA clocks."""
+
+    next_update_by: datetime | None = Field(description="The next progress update is due by")
+    resolve_by: datetime | None = Field(description="Resolution is due by (unset while waiting for you)")
+
+
 class CaseProgress(BaseModel):
     case: CasePublic
     entries: list[
         Annotated[CaseStatusEntry | CaseProgressEntry, Field(discriminator="kind")]
     ] = Field(description="Oldest first")
+    commitments: CaseCommitments | None = Field(
+        default=None, description="Unset when the SLA service cannot say right now (the case is new, "
+        "or the service is unavailable): the rest of the page never waits for it")
 
 
 # --- partner webhooks (issue #6) -------------------------------------------------------------

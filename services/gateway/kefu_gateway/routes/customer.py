@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from datetime import UTC
 from typing import Annotated, Any
 
+import grpc
 from fastapi import APIRouter, Header, Query, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_common.errors import ServiceError
@@ -25,11 +28,14 @@ from kefu_gateway.auth import Allowed, Principal, has_permission, token_quota_na
 from kefu_gateway.clients import Clients, ClientsDep
 from kefu_gateway.convert import case_progress, case_public
 from kefu_gateway.problems import problem_responses
-from kefu_gateway.schemas import CasePage, CaseProgress, CaseQuery
+from kefu_common.logging import get_logger
+from kefu_gateway.schemas import CaseCommitments, CasePage, CaseProgress, CaseQuery
 from kefu_gateway.scope import TicketId, list_filter, not_found
 
 Customer = Allowed["cases:own"]
 MAX_WAIT_SECONDS = 30
+
+log = get_logger("kefu.gateway.customer")
 
 router = APIRouter(prefix="/v1/customer/cases", tags=["customer"])
 
@@ -142,11 +148,28 @@ async def get_my_case_progress(
     if timeline.ticket.customer.id != principal.subject:  # checked by ticketing already
         raise not_found(case_id)
     body = case_progress(timeline)
+    body.commitments = await _commitments(clients, case_id)
     progress_count = sum(1 for e in body.entries if e.kind == "progress")
     tag = progress_etag(timeline.ticket.version, progress_count)
     await tracker.remember(case_id, principal.subject, tag, generation=generation, after_sequence=view.sequence)
     response.headers["ETag"] = tag
     return body
+
+
+async def _commitments(clients: Clients, case_id: str) -> CaseCommitments | None:
+    """"Next update by" and "resolve by" from the escalation service's clocks; None when it
+    does not know the case yet or cannot answer (the progress page never fails for it)."""
+    try:
+        sla = await clients.escalation.GetTicketSla(
+            escalation_pb2.GetTicketSlaRequest(ticket_id=case_id), timeout=clients.timeout
+        )
+    except grpc.aio.AioRpcError as err:
+        log.info("case_commitments_unavailable", case_id=case_id, status=err.code().name)
+        return None
+    return CaseCommitments(
+        next_update_by=sla.next_update_by.ToDatetime(tzinfo=UTC) if sla.HasField("next_update_by") else None,
+        resolve_by=sla.resolve_by.ToDatetime(tzinfo=UTC) if sla.HasField("resolve_by") else None,
+    )
 
 
 def _not_modified(tag: str, response: Response) -> Response:
