@@ -7,7 +7,7 @@ first, and reported as the median over rounds:
 
   grpc    ticketing GetTicket on a real in-process server + PostgreSQL  vs  bare grpc.aio echo
   create  POST /v1/tickets through the gateway process, end to end     vs  bare asyncpg insert
-  poll    GET /v1/tickets/{id} through the gateway (staff token)         vs  bare ASGI hello
+  poll    customer progress poll with If-None-Match (304) via the gateway  vs  bare ASGI hello
 
 For each pair: throughput (closed loop, fixed concurrency; the ratio the issues set targets
 for) and latency p50/p99 under an open-loop fixed rate. External benchmarks `bench/*_bench.py`
@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -158,7 +159,8 @@ async def http_pairs(database_url: str, workdir: Path) -> AsyncIterator[list[Pai
     stack = Stack(
         database_url=database_url,
         ports={name: free_port() for name in ("gateway", *GRPC_SERVICES)},
-        extra_env={"KEFU_ENV": "dev", "KEFU_LOG_FORMAT": "json", "GATEWAY_WORKERS": "1"},
+        extra_env={"KEFU_ENV": "dev", "KEFU_LOG_FORMAT": "json", "GATEWAY_WORKERS": "1",
+                   "GATEWAY_RATE_LIMIT_REQUESTS": "1000000"},  # the bench's customer is one token
         log_dir=workdir / "logs",
     )
     hello_port = free_port()
@@ -189,8 +191,15 @@ async def http_pairs(database_url: str, workdir: Path) -> AsyncIterator[list[Pai
         async def insert(_: int) -> None:
             await pool.execute("INSERT INTO public.bench_insert (payload) VALUES ($1::jsonb)", body.decode())
 
-        async def poll(_: int) -> None:
-            await expect(gateway.request("GET", f"/v1/tickets/{ticket_id}", auth), 200)
+        customer = {"Authorization": f"Bearer {stack.token('customer', TICKET_BODY['customer']['id'])}"}
+        progress = f"/v1/customer/cases/{ticket_id}/progress"
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as client:
+            first = await client.get(progress, headers=customer)
+            first.raise_for_status()
+        polling = {**customer, "If-None-Match": first.headers["ETag"]}
+
+        async def poll(_: int) -> None:  # the customer app polling an unchanged case
+            await expect(gateway.request("GET", progress, polling), 304)
 
         async def hello_get(_: int) -> None:
             await expect(hello_pool.request("GET", "/", {}), 200)
@@ -199,8 +208,9 @@ async def http_pairs(database_url: str, workdir: Path) -> AsyncIterator[list[Pai
             Pair("create", "POST /v1/tickets via gateway -> ticketing -> escalation -> PostgreSQL",
                  "asyncpg single-row INSERT (pool)", create, insert, rate=20,
                  concurrency=HTTP_CONCURRENCY, target_ratio=0.5, target_source="issue #6"),
-            Pair("poll", "GET /v1/tickets/{id} via gateway -> ticketing -> PostgreSQL (staff token; "
-                 "no ETag/304 yet)", "bare ASGI hello under uvicorn (1 worker)", poll, hello_get,
+            Pair("poll", "GET /v1/customer/cases/{id}/progress with If-None-Match (customer token; "
+                 "304, each read counted as a progress view)", "bare ASGI hello under uvicorn (1 worker)",
+                 poll, hello_get,
                  rate=100, concurrency=HTTP_CONCURRENCY, target_ratio=0.2, target_source="issue #6"),
         ]
     finally:
