@@ -16,7 +16,7 @@ from escalation_support import H, T0, Inbox, escalation_database
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2 as pb
 from kefu.escalation.v1 import escalation_pb2_grpc
-from kefu_common.protoconv import from_timestamp
+from kefu_common.protoconv import from_timestamp, to_timestamp
 from support import error_code
 
 M = timedelta(minutes=1)
@@ -193,3 +193,35 @@ async def test_preview_of_incomplete_matrix_is_invalid_argument(stub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.PreviewMatrix(pb.PublishMatrixRequest(request_id="p", cells=[]))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and error_code(err.value) == "matrix_incomplete"
+
+
+async def test_sla_report_gives_attainment_per_target_and_the_escalation_rate(db, stub) -> None:
+    team = f"report-{uuid.uuid4().hex[:6]}"
+    start = T0 - 300 * 24 * H  # a period no other test writes in
+    on_time, late, escalated = Inbox(db), Inbox(db), Inbox(db)
+    await on_time.created(start, team=team)
+    await on_time.contact("outbound", start + 30 * M)  # first response met
+    await on_time.status("resolved", start + 2 * H)  # resolution met
+    await late.created(start, team=team)
+    await late.status("resolved", start + 10 * H)  # both targets ended late (1 h, 8 h)
+    await escalated.created(start, team=team, level="L2")  # stays open: nothing finished
+    for inbox in (on_time, late, escalated):
+        await inbox.project()
+
+    report = await stub.GetSlaReport(pb.GetSlaReportRequest(
+        period_start=to_timestamp(start), period_end=to_timestamp(start + 24 * H), team=team))
+    by_target = {t.target: t for t in report.targets}
+    assert (by_target["first_response"].finished, by_target["first_response"].met) == (2, 1)
+    assert (by_target["resolution"].finished, by_target["resolution"].breached) == (2, 1)
+    assert by_target["resolution"].attainment == 0.5
+    assert report.cycles_opened == 3 and report.tickets_escalated == 1
+    assert report.escalation_rate == pytest.approx(1 / 3)
+    assert [(e.trigger, e.to_level, e.count) for e in report.escalations] == [("matrix", L2, 1)]
+
+
+async def test_sla_report_refuses_an_empty_or_over_long_period(stub) -> None:
+    for start, end in ((T0, T0), (T0, T0 + 400 * 24 * H)):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.GetSlaReport(pb.GetSlaReportRequest(period_start=to_timestamp(start),
+                                                           period_end=to_timestamp(end)))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and error_code(err.value) == "invalid_period"

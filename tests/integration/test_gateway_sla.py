@@ -142,3 +142,16 @@ async def test_customer_progress_shows_the_commitments_from_the_sla_clocks(db, g
     assert after.json()["commitments"] == {"next_update_by": "2026-11-02T13:00:00Z",
                                            "resolve_by": "2026-11-02T17:00:00Z"}
     assert "level" not in after.json()["commitments"]  # SLA internals never reach the customer
+
+
+async def test_sla_report_through_the_api(gateway, auth, gateway_settings) -> None:
+    lead = staff_headers(gateway_settings, role="lead", subject="test-lead")
+    params = {"period_start": "2026-11-01T00:00:00Z", "period_end": "2026-12-01T00:00:00Z"}
+    r = await gateway.get("/v1/reports/sla", params=params, headers=lead)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["cycles_opened"] >= body["tickets_escalated"] >= 0 and 0 <= body["escalation_rate"] <= 1
+    assert all(t["finished"] == t["met"] + t["breached"] for t in body["targets"])
+    bad = await gateway.get("/v1/reports/sla", params={**params, "period_end": "2028-01-01T00:00:00Z"},
+                            headers=lead)
+    assert_problem(bad, 400, "invalid_period")

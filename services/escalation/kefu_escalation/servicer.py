@@ -380,6 +380,24 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
         )
 
 
+    async def GetSlaReport(
+        self, request: escalation_pb2.GetSlaReportRequest, context: grpc.aio.ServicerContext
+    ) -> escalation_pb2.SlaReport:
+        if not (request.HasField("period_start") and request.HasField("period_end")):
+            raise InvalidArgument("period_start and period_end are required", code="invalid_period")
+        async with self.db.session() as session:
+            view = await sla_view.sla_report(session, start=from_timestamp(request.period_start),
+                                             end=from_timestamp(request.period_end), team=request.team[:64])
+        Attainment, Count = escalation_pb2.SlaReport.TargetAttainment, escalation_pb2.SlaReport.EscalationCount
+        return escalation_pb2.SlaReport(
+            targets=[Attainment(target=t, finished=n, met=met, breached=n - met, attainment=met / n if n else 0.0)
+                     for t, n, met in view.targets],
+            cycles_opened=view.cycles_opened, tickets_escalated=view.tickets_escalated,
+            escalation_rate=view.tickets_escalated / view.tickets_opened if view.tickets_opened else 0.0,
+            escalations=[Count(trigger=t, to_level=_level(lvl), count=n) for t, lvl, n in view.escalations],
+        )
+
+
 def _encode_page_token(row) -> str:  # noqa: ANN001
     return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode()
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kefu_common.errors import NotFound
+from kefu_common.errors import InvalidArgument, NotFound
 from kefu_escalation.clocks import encode_details, load_ticket_clocks
 from kefu_escalation.escalations import list_escalations
 from kefu_escalation.sla_clock import SlaCycle
@@ -123,3 +123,53 @@ def _public_details(kind: str, details: Any) -> dict[str, Any]:
     if isinstance(out.get("calendar"), dict):
         out["calendar"] = out["calendar"].get("name")
     return out
+
+
+# ------------------------------------------------------------------------------ report
+
+MAX_REPORT_DAYS = 366
+
+
+@dataclass(frozen=True)
+class SlaReportView:
+    targets: list[tuple[str, int, int]]  # target, finished, met
+    cycles_opened: int
+    tickets_opened: int
+    tickets_escalated: int
+    escalations: list[tuple[str, str, int]]  # trigger, to_level, count
+
+
+async def sla_report(session: AsyncSession, *, start: datetime, end: datetime, team: str = "") -> SlaReportView:
+    """DOMAIN.md §4 "SLA attainment per target" and "escalation rate" over [start, end).
+
+    A target counts in the period it *ended* in (met, or ended late: ``stopped``); a ticket
+    counts for the escalation rate when one of its cycles opened in the period, and as
+    escalated when it was escalated in the period."""
+    if end <= start or end - start > timedelta(days=MAX_REPORT_DAYS):
+        raise InvalidArgument(f"the period must be non-empty and at most {MAX_REPORT_DAYS} days",
+                              code="invalid_period")
+    conn = await session.connection()
+    scope = "AND ticket_id IN (SELECT ticket_id FROM escalation.clock_ticket WHERE team = :team)" if team else ""
+    params = {"start": start, "end": end, "team": team}
+    targets = (await conn.execute(text(
+        "SELECT target, count(*) AS finished, count(*) FILTER (WHERE kind = 'met') AS met "
+        "FROM escalation.clock_event WHERE kind IN ('met', 'stopped') AND target IS NOT NULL "
+        f"AND at >= :start AND at < :end {scope} GROUP BY target ORDER BY target"), params)).all()
+    opened = (await conn.execute(text(
+        "WITH opened AS (SELECT DISTINCT ticket_id FROM escalation.clock_event WHERE kind = 'cycle_opened' "
+        f"AND at >= :start AND at < :end {scope}) "
+        "SELECT (SELECT count(*) FROM escalation.clock_event WHERE kind = 'cycle_opened' "
+        f"  AND at >= :start AND at < :end {scope}) AS cycles, "
+        "(SELECT count(*) FROM opened) AS tickets, "
+        "(SELECT count(DISTINCT e.ticket_id) FROM escalation.escalation e JOIN opened o USING (ticket_id) "
+        "  WHERE e.created_at >= :start AND e.created_at < :end) AS escalated"), params)).one()
+    by_trigger = (await conn.execute(text(
+        "SELECT trigger, to_level, count(*) FROM escalation.escalation "
+        f"WHERE created_at >= :start AND created_at < :end {scope} GROUP BY trigger, to_level "
+        "ORDER BY trigger, to_level"), params)).all()
+    return SlaReportView(
+        targets=[(r.target, int(r.finished), int(r.met)) for r in targets],
+        cycles_opened=int(opened.cycles), tickets_opened=int(opened.tickets),
+        tickets_escalated=int(opened.escalated),
+        escalations=[(r[0], r[1], int(r[2])) for r in by_trigger],
+    )

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu.escalation.v1 import escalation_pb2
 from kefu_common.protoconv import level_to_str
@@ -123,6 +123,52 @@ class MatrixPreviewPublic(BaseModel):
     earlier: int
     later: int
     shifts: list[ShiftPublic]
+
+
+class SlaReportQuery(SafeInput):
+    model_config = ConfigDict(extra="forbid")
+
+    period_start: AwareDatetime = Field(description="Inclusive")
+    period_end: AwareDatetime = Field(description="Exclusive; at most 366 days after the start")
+    team: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class TargetAttainmentPublic(BaseModel):
+    target: str
+    finished: int = Field(description="Targets that ended in the period (on time or late)")
+    met: int
+    breached: int
+    attainment: float = Field(description="met ÷ finished")
+
+
+class EscalationCountPublic(BaseModel):
+    trigger: str
+    to_level: EscalationLevel  # type: ignore[valid-type]
+    count: int
+
+
+class SlaReportPublic(BaseModel):
+    period_start: datetime
+    period_end: datetime
+    team: str | None
+    targets: list[TargetAttainmentPublic] = Field(description="SLA attainment per target (DOMAIN.md §4)")
+    cycles_opened: int = Field(description="First contacts and reopens in the period")
+    tickets_escalated: int
+    escalation_rate: float = Field(description="Tickets with a cycle opened in the period that were "
+                                               "escalated in it ÷ tickets with a cycle opened in it")
+    escalations: list[EscalationCountPublic] = Field(description="By trigger and level")
+
+
+def sla_report_public(r: escalation_pb2.SlaReport, query: SlaReportQuery) -> SlaReportPublic:
+    return SlaReportPublic.model_validate({
+        "period_start": query.period_start, "period_end": query.period_end, "team": query.team,
+        "targets": [{"target": t.target, "finished": t.finished, "met": t.met, "breached": t.breached,
+                     "attainment": t.attainment} for t in r.targets],
+        "cycles_opened": r.cycles_opened, "tickets_escalated": r.tickets_escalated,
+        "escalation_rate": r.escalation_rate,
+        "escalations": [{"trigger": e.trigger, "to_level": level_to_str(e.to_level), "count": e.count}
+                        for e in r.escalations],
+    })
 
 
 def _opt(value: str) -> str | None:

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Path, Query
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
 from kefu_common.protoconv import str_to_enum
-from kefu_gateway.auth import Staff
+from kefu_common.protoconv import to_timestamp
+from kefu_gateway.auth import Allowed, Staff
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.problems import problem_responses
@@ -23,12 +24,16 @@ from kefu_gateway.sla_public import (
     EscalationList,
     EscalationPublic,
     EscalationQuery,
+    SlaReportPublic,
+    SlaReportQuery,
     TicketSlaPublic,
     escalation_public,
+    sla_report_public,
     ticket_sla_public,
 )
 
 router = APIRouter(tags=["escalation"])
+CanReadReports = Allowed["reports:read"]
 
 TicketId = Annotated[str, Path(min_length=1, max_length=64, description="The ticket's id")]
 EscalationId = Annotated[str, Path(min_length=1, max_length=64, description="The escalation's id")]
@@ -123,3 +128,26 @@ async def acknowledge_escalation(
         timeout=clients.timeout,
     )
     return escalation_public(reply)
+
+
+@router.get(
+    "/v1/reports/sla",
+    tags=["reports"],
+    operation_id="getSlaReport",
+    summary="SLA attainment per target and escalation rate over a period",
+    description="Over `[period_start, period_end)`, at most 366 days (400 `invalid_period`), optionally "
+    "for one `team`. A target counts in the period it ended in; see DOMAIN.md §4.",
+    response_model=SlaReportPublic,
+    responses=problem_responses(400, *_READ),
+)
+async def get_sla_report(
+    query: Annotated[SlaReportQuery, Query()], principal: CanReadReports, clients: ClientsDep
+) -> SlaReportPublic:
+    reply = await clients.escalation.GetSlaReport(
+        escalation_pb2.GetSlaReportRequest(
+            period_start=to_timestamp(query.period_start), period_end=to_timestamp(query.period_end),
+            team=query.team or "",
+        ),
+        timeout=clients.timeout,
+    )
+    return sla_report_public(reply, query)
