@@ -410,3 +410,23 @@ async def test_timer_facts_and_escalations_are_counted_in_metrics(db) -> None:
     assert sample("kefu_escalation_clock_facts_total", kind="breached", target="first_response") == breaches + 1
     assert sample("kefu_escalations_total", trigger="breach", to_level="L1") == escalated + 1
     assert sample("kefu_escalation_timer_lag_seconds_count") == lag_count + 2  # the warning and the breach
+
+
+async def test_a_late_first_response_recorded_before_the_timer_ran_still_escalates_the_open_cycle(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0)  # first response due at T0 + 1 h
+    await inbox.contact("outbound", T0 + 2 * H)  # answered late; no timer pass in between
+    await inbox.project(p)
+    [e] = await escalations(db, inbox.ticket)
+    assert (e.trigger_key, e.to_level, e.created_at) == ("breach:first_response", "L1", T0 + 2 * H)
+    assert [n.kind for n in await notifications(db, inbox.ticket)] == ["escalation"]
+
+
+async def test_a_breach_found_only_at_resolve_escalates_nothing(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0)
+    await inbox.status("resolved", T0 + 10 * H)  # both targets ended late, the cycle with them
+    await inbox.project(p)
+    assert await escalations(db, inbox.ticket) == []

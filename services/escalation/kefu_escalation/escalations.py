@@ -339,26 +339,17 @@ class Escalator:
     # ------------------------------------------------------------------ clock events
 
     async def on_clock_events(self, session: AsyncSession, ticket_id: uuid.UUID,
-                              events: list[ClockEvent], *, cycle_open: bool,
-                              state: tuple[str, str] | None = None) -> None:
-        """Warnings notify; breaches of an open cycle escalate one level. `state` is the
-        ticket's (level, team) when the caller has just read it."""
-        for e in events:
-            if e.kind == "warned":
-                if state is None:
-                    row = (await _execute(session,
-                        "SELECT level, team FROM escalation.clock_ticket WHERE ticket_id = :t",
-                        {"t": ticket_id})).first()
-                    state = (row.level, row.team or "") if row is not None else ("L0", "")
-                await self.notify(session, ticket_id, kind="warning", level=state[0], at=e.at,
-                                  key=f"{ticket_id}:{e.cycle}:warned:{e.target}",
-                                  payload={"cycle": e.cycle, "target": e.target,
-                                           "warn_at": e.details.get("warn_at"), "team": state[1]})
-            elif e.kind == "breached" and cycle_open:
-                state = None  # the escalation changes the level
-                await self.escalate(session, ticket_id, cycle=e.cycle, trigger="breach",
-                                    key=f"breach:{e.target}", at=e.at, actor="sla-timer",
-                                    reason=f"{e.target} breached (due {e.details.get('due_at')})")
+                              events: list[ClockEvent], *, cycle_open: bool) -> None:
+        """Warnings and breaches the projection recorded (a late answer's breach): the same
+        rules as the timer's (`timer_facts`); a breach of a closed cycle escalates nothing."""
+        facts = [e for e in events if e.kind == "warned" or (e.kind == "breached" and cycle_open)]
+        if not facts:
+            return
+        row = (await _execute(session,
+            "SELECT ticket_id, level, team, calendar, ack_seconds FROM escalation.clock_ticket "
+            "WHERE ticket_id = :t FOR UPDATE", {"t": ticket_id})).first()
+        if row is not None:
+            await self.timer_facts(session, [(row, e) for e in facts])
 
     # ------------------------------------------------------------------ signals
 
