@@ -430,3 +430,23 @@ async def test_a_breach_found_only_at_resolve_escalates_nothing(db) -> None:
     await inbox.status("resolved", T0 + 10 * H)  # both targets ended late, the cycle with them
     await inbox.project(p)
     assert await escalations(db, inbox.ticket) == []
+
+
+def test_notification_delivery_times_follow_staff_hours_and_reuse_a_known_gap() -> None:
+    from kefu_escalation.calendar import BusinessCalendar
+    from kefu_escalation.escalations import Notice
+
+    office = BusinessCalendar.from_spec(OFFICE)
+    escalator = Escalator(TriggerSettings(), calendars=load_calendar)
+    sat_noon, sat_1pm = datetime(2026, 11, 7, 4, 0, tzinfo=UTC), datetime(2026, 11, 7, 5, 0, tzinfo=UTC)
+    sun_10, sun_20 = datetime(2026, 11, 8, 2, 0, tzinfo=UTC), datetime(2026, 11, 8, 12, 0, tzinfo=UTC)
+    notices = [Notice(uuid.uuid4(), "warning", level, at, f"k{i}", {})
+               for i, (level, at) in enumerate([("L1", sat_noon), ("L2", sat_1pm), ("L3", sat_1pm),
+                                                ("L1", sun_10), ("L1", sun_20)])]
+    assert escalator._deliver_times(office, notices) == [
+        datetime(2026, 11, 8, 1, 0, tzinfo=UTC),  # Saturday -> the make-up Sunday 09:00 Shanghai
+        datetime(2026, 11, 8, 1, 0, tzinfo=UTC),  # the same gap, the same opening
+        sat_1pm,  # L3: at once
+        sun_10,  # working time: at once
+        datetime(2026, 11, 9, 1, 0, tzinfo=UTC),  # Sunday evening -> Monday 09:00
+    ]

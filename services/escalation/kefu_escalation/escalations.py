@@ -122,6 +122,7 @@ class Escalator:
         self.settings = settings or TriggerSettings()
         self.calendars = calendars  # async (session, name) -> BusinessCalendar
         self._calendars: dict[str, tuple[float, BusinessCalendar]] = {}
+        self._staff_gap: tuple[BusinessCalendar, datetime, datetime] | None = None  # (calendar, from, opening)
 
     # ------------------------------------------------------------------ core
 
@@ -183,6 +184,7 @@ class Escalator:
         if not notices:
             return
         staff = await self._calendar(session, self.settings.staff_calendar)
+        deliver = self._deliver_times(staff, notices)
         await _execute(session,
             "INSERT INTO escalation.notification (dedupe_key, ticket_id, escalation_id, kind, level, recipient, "
             "payload, created_at, next_attempt_at) SELECT * FROM unnest(CAST(:k AS text[]), CAST(:t AS uuid[]), "
@@ -195,8 +197,26 @@ class Escalator:
              "r": [f"{PARTIES[n.level]}:{n.payload.get('team') or '*'}" for n in notices],
              "p": [json.dumps({"ticket_id": str(n.ticket_id), **n.payload}, default=str) for n in notices],
              "at": [n.at for n in notices],
-             # below L3 people are notified in their working hours; the crisis team at once
-             "deliver": [n.at if n.level == "L3" else staff.next_working(n.at) for n in notices]})
+             "deliver": deliver})
+
+    def _deliver_times(self, staff: BusinessCalendar, notices: Sequence[Notice]) -> list[datetime]:
+        """Below L3 people are notified in their working hours; the crisis team at once. A
+        batch's instants are close together: an instant inside the off-hours gap found last
+        time maps to the same opening without walking the calendar again."""
+        out = []
+        for n in notices:
+            if n.level == "L3":
+                out.append(n.at)
+                continue
+            gap = self._staff_gap
+            if gap is not None and gap[0] is staff and gap[1] <= n.at < gap[2]:
+                out.append(gap[2])
+                continue
+            opening = staff.next_working(n.at)
+            if opening > n.at:
+                self._staff_gap = (staff, n.at, opening)
+            out.append(opening)
+        return out
 
     async def timer_facts(self, session: AsyncSession, fired: Sequence[tuple[Any, ClockEvent]]) -> None:
         """Warnings and breaches the timer just recorded, for many tickets in a few statements.
