@@ -398,6 +398,7 @@ class TicketClocks:
     def __init__(self) -> None:
         self._events: tuple[ClockEvent, ...] = ()
         self._cycles: list[SlaCycle] = []
+        self._folded: tuple[tuple[ClockEvent, ...], TicketClocks] | None = None  # see _verified
 
     @classmethod
     def replay(cls, events: Iterable[ClockEvent]) -> TicketClocks:
@@ -407,6 +408,11 @@ class TicketClocks:
         return clocks
 
     def append(self, events: Iterable[ClockEvent]) -> TicketClocks:
+        events = tuple(events)
+        folded = self._folded
+        if folded is not None and len(folded[0]) == len(events) and all(
+                a is b for a, b in zip(folded[0], events)):
+            return folded[1]  # exactly the events a command of this history just returned
         other = TicketClocks()
         other._events = self._events
         other._cycles = [c._clone() for c in self._cycles]
@@ -506,7 +512,9 @@ class TicketClocks:
         return at
 
     def _verified(self, events: list[ClockEvent]) -> list[ClockEvent]:
-        self.append(events)  # every command's events must fold cleanly onto the history
+        # Every command's events must fold cleanly onto the history; the folded result is
+        # kept so that `append` of exactly these events (the usual next step) costs nothing.
+        self._folded = (tuple(events), self.append(events))
         return events
 
     def open_cycle(self, at: datetime, targets: Sequence[Target], calendar: BusinessCalendar) -> list[ClockEvent]:
