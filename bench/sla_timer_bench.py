@@ -37,6 +37,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
+LEAD_SECONDS = 1.0  # the due stream starts this long (plus 0.1 ms per timer) after it is written
 
 
 async def database(url_hint: str | None) -> str:
@@ -71,7 +72,7 @@ async def baseline_setup(db, active: int) -> None:
 
 async def baseline_round(db, rate: int, seconds: float, batch: int = 200) -> dict[str, float]:
     count = int(rate * seconds)
-    start = datetime.now(UTC) + timedelta(seconds=1)
+    start = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS + count / 10_000)  # after the insert
     async with db.session() as s:
         ids = (await (await s.connection()).execute(text(
             "INSERT INTO public.bench_timer (due_at) SELECT CAST(:t0 AS timestamptz) + g * (interval '1 second' / CAST(:rate AS int)) "
@@ -124,7 +125,10 @@ async def system_round(db, rate: int, seconds: float, replicas: int = 1) -> dict
     from kefu_escalation.clocks import calendar_to_spec
 
     count = int(rate * seconds)
-    start = datetime.now(UTC) + timedelta(seconds=1)
+    workers = [SlaClockWorker(db, SystemClock(), interval=1.0) for _ in range(replicas)]
+    for worker in workers:  # a running service: started before the stream is written
+        await worker.start()
+    start = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS + count / 10_000)  # after the insert
     opened = start - timedelta(hours=1)
     spec = json.dumps(calendar_to_spec(BusinessCalendar.always()))
     tickets = [uuid.uuid4() for _ in range(count)]
@@ -147,9 +151,9 @@ async def system_round(db, rate: int, seconds: float, replicas: int = 1) -> dict
         await c.execute(text(
             "INSERT INTO escalation.clock_ticket (ticket_id, last_sequence, next_deadline, updated_at, level, "
             "calendar, ack_seconds, team) VALUES (:t, 0, :d, now(), 'L0', '24x7', 86400, 'bench')"), rows_ticket)
-    workers = [SlaClockWorker(db, SystemClock(), interval=1.0) for _ in range(replicas)]
-    for worker in workers:
-        await worker.start()
+        await c.execute(text("SELECT pg_notify('kefu_escalation_timer', '')"))  # as a projection would
+    if datetime.now(UTC) >= start:
+        raise RuntimeError("writing the due stream took longer than its lead time; raise LEAD_SECONDS")
     try:
         end = time.monotonic() + seconds + 120
         while time.monotonic() < end:
