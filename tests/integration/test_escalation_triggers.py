@@ -450,3 +450,57 @@ def test_notification_delivery_times_follow_staff_hours_and_reuse_a_known_gap() 
         sun_10,  # working time: at once
         datetime(2026, 11, 9, 1, 0, tzinfo=UTC),  # Sunday evening -> Monday 09:00
     ]
+
+
+# ------------------------------------------------------------------------------ next update
+
+
+async def updates(db, p: ClockProjector, now: datetime) -> int:
+    async with db.session() as session:
+        return await p.escalator.due_updates(session, now=now, limit=1000)
+
+
+async def next_update_due(db, ticket: uuid.UUID) -> datetime | None:
+    async with db.engine.connect() as conn:
+        return await conn.scalar(text("SELECT next_update_due FROM escalation.clock_ticket WHERE ticket_id = :t"),
+                                 {"t": ticket})
+
+
+async def test_next_update_is_owed_every_n_after_the_latest_progress_entry(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    long_ago = T0 - 200 * 24 * H  # only this test's windows fall due when it runs the timer
+    await inbox.created(long_ago, next_update=4 * H, first_response=24 * H, resolution=48 * H)
+    await inbox.project(p)
+    assert await next_update_due(db, inbox.ticket) == long_ago + 4 * H  # from the first contact
+    await inbox.add("ticket.progress_added", long_ago + 3 * H, progress_id="p1", actor="a")
+    await inbox.project(p)
+    assert await next_update_due(db, inbox.ticket) == long_ago + 7 * H  # a new window after each entry
+
+    await updates(db, p, long_ago + 6 * H)
+    assert [e.trigger_key for e in await escalations(db, inbox.ticket)] == []  # still in time
+    await updates(db, p, long_ago + 8 * H)
+    [e] = await escalations(db, inbox.ticket)
+    assert (e.trigger_key, e.to_level, e.created_at) == ("breach:next_update", "L1", long_ago + 7 * H)
+    assert await next_update_due(db, inbox.ticket) is None  # nothing more until the next entry
+
+    await inbox.add("ticket.progress_added", long_ago + 9 * H, progress_id="p2", actor="a")
+    await inbox.project(p)
+    await updates(db, p, long_ago + 14 * H)  # missed again: the same trigger notifies, no second escalation
+    assert len(await escalations(db, inbox.ticket)) == 1
+    assert "next_update_missed" in [n.kind for n in await notifications(db, inbox.ticket)]
+
+
+async def test_pending_customer_owes_no_update_and_resuming_opens_a_fresh_window(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0, next_update=4 * H)
+    await inbox.status("pending", T0 + H)
+    await inbox.project(p)
+    assert await next_update_due(db, inbox.ticket) is None
+    await inbox.status("resumed", T0 + 10 * H)
+    await inbox.project(p)
+    assert await next_update_due(db, inbox.ticket) == T0 + 14 * H
+    await inbox.status("resolved", T0 + 11 * H)
+    await inbox.project(p)
+    assert await next_update_due(db, inbox.ticket) is None

@@ -40,7 +40,8 @@ log = get_logger("kefu.escalation.clocks")
 _NEXT_TIMER = text(
     "SELECT least("
     " (SELECT min(next_deadline) FROM escalation.clock_ticket WHERE next_deadline IS NOT NULL),"
-    " (SELECT min(ack_due_at) FROM escalation.escalation WHERE status = 'open' AND ack_due_at IS NOT NULL))"
+    " (SELECT min(ack_due_at) FROM escalation.escalation WHERE status = 'open' AND ack_due_at IS NOT NULL),"
+    " (SELECT min(next_update_due) FROM escalation.clock_ticket WHERE next_update_due IS NOT NULL))"
 )
 _NEXT_NOTIFICATION = text("SELECT min(next_attempt_at) FROM escalation.notification WHERE status = 'pending'")
 IDLE_RETRY_SECONDS = 0.02
@@ -80,6 +81,8 @@ class SlaClockWorker:
             fired = await self.projector.due_ticks(session, now=self.clock.now(), limit=self.batch)
         async with self.db.session() as session:
             acks = await self.projector.escalator.due_acks(session, now=self.clock.now(), limit=self.batch)
+        async with self.db.session() as session:
+            acks += await self.projector.escalator.due_updates(session, now=self.clock.now(), limit=self.batch)
         if fired or acks:
             self._wake_dispatch.set()
             log.debug("sla_clock_deadlines_recorded", count=fired, ack_timeouts=acks)

@@ -319,7 +319,14 @@ class Escalator:
                                     reason=f"matrix v{sla.get('matrix_version')}: "
                                            f"{sla.get('matrix_tier')} x {payload.get('severity')}")
             await self.apply_pending_signals(session, ticket_id, at)
+            opened = payload.get("first_contact_at")
+            await self._owe_update(session, ticket_id, datetime.fromisoformat(opened) if opened else at)
             return
+        action = payload.get("action") if event_type == "ticket.status_changed" else None
+        if action in ("pending", "resolved"):
+            await self._owe_update(session, ticket_id, None)  # the customer's turn / nothing owed
+        elif action in ("resumed", "reopened"):
+            await self._owe_update(session, ticket_id, at)  # a fresh window from now
         if cycle is None:
             return
         if event_type == "ticket.assigned":
@@ -334,6 +341,7 @@ class Escalator:
             await _execute(session,
                 "UPDATE escalation.clock_ticket SET last_update_at = :at WHERE ticket_id = :t",
                 {"at": at, "t": ticket_id})
+            await self._owe_update(session, ticket_id, at)
         elif event_type == "ticket.contact_logged" and payload.get("direction") == "inbound":
             count = await session.scalar(text(
                 "UPDATE escalation.clock_ticket SET inbound_contacts = inbound_contacts + 1 "
@@ -355,6 +363,48 @@ class Escalator:
                 await self.escalate(session, ticket_id, cycle=cycle, trigger="anxious_customer",
                                     key="anxious_customer", at=at, actor="progress-views",
                                     reason=f"the customer viewed progress {views} times within an hour")
+
+    # ------------------------------------------------------------------ next update
+
+    async def _owe_update(self, session: AsyncSession, ticket_id: uuid.UUID, since: datetime | None) -> None:
+        """The next customer-visible progress entry is owed `next_update` business time after
+        `since` (None: nothing is owed — pending on the customer, or resolved)."""
+        row = (await _execute(session,
+            "SELECT calendar, next_update_seconds FROM escalation.clock_ticket WHERE ticket_id = :t",
+            {"t": ticket_id})).first()
+        due = None
+        if since is not None and row is not None and row.next_update_seconds:
+            calendar = await self._calendar(session, row.calendar)
+            due = calendar.add(since, timedelta(seconds=row.next_update_seconds))
+        await _execute(session, "UPDATE escalation.clock_ticket SET next_update_due = :d WHERE ticket_id = :t",
+                       {"d": due, "t": ticket_id})
+        if due is not None:
+            await wake_timers(session)
+
+    async def due_updates(self, session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
+        """Missed progress updates: the first missed window of a cycle escalates one level
+        (`breach:next_update`); every later one notifies the current party. Nothing more is owed
+        until the next progress entry."""
+        rows = (await _execute(session,
+            "SELECT ticket_id, next_update_due, level, team FROM escalation.clock_ticket "
+            "WHERE next_update_due <= :now ORDER BY next_update_due LIMIT :lim FOR UPDATE SKIP LOCKED",
+            {"now": now, "lim": limit})).all()
+        for r in rows:
+            await _execute(session, "UPDATE escalation.clock_ticket SET next_update_due = NULL WHERE ticket_id = :t",
+                           {"t": r.ticket_id})
+            cycle = await current_open_cycle(session, r.ticket_id)
+            if cycle is None:
+                continue
+            reason = f"no customer-visible progress update by {r.next_update_due.isoformat()}"
+            row, note = await self.escalate(session, r.ticket_id, cycle=cycle, trigger="breach",
+                                            key="breach:next_update", at=r.next_update_due, actor="sla-timer",
+                                            reason=reason)
+            if note == "duplicate":  # escalated for an earlier window of this cycle: tell them again
+                await self.notify(session, r.ticket_id, kind="next_update_missed", level=r.level,
+                                  at=r.next_update_due,
+                                  key=f"{r.ticket_id}:{cycle}:next_update:{r.next_update_due.isoformat()}",
+                                  payload={"cycle": cycle, "reason": reason, "team": r.team or ""})
+        return len(rows)
 
     # ------------------------------------------------------------------ clock events
 

@@ -86,7 +86,7 @@ def _clock_state(cycle: SlaCycle, name: str, now: datetime) -> ClockState:
 async def ticket_sla(session: AsyncSession, ticket_id: uuid.UUID, *, now: datetime,
                      calendars: Any) -> TicketSlaView:
     state = (await (await session.connection()).execute(text(
-        "SELECT level, calendar, next_update_seconds, last_update_at FROM escalation.clock_ticket "
+        "SELECT level, calendar, next_update_due FROM escalation.clock_ticket "
         "WHERE ticket_id = :t"), {"t": ticket_id})).first()
     if state is None:
         raise NotFound(f"no SLA clocks for ticket {ticket_id}", code="ticket_not_found")
@@ -108,10 +108,7 @@ async def ticket_sla(session: AsyncSession, ticket_id: uuid.UUID, *, now: dateti
     if current is not None and current.is_open:
         if "resolution" in current.active_targets:
             resolve_by = current.due_at("resolution")
-        if state.next_update_seconds:
-            calendar = await calendars(session, state.calendar or current.calendar.name)
-            since = max(filter(None, (state.last_update_at, current.opened_at)))
-            next_update_by = calendar.add(since, timedelta(seconds=state.next_update_seconds))
+        next_update_by = state.next_update_due
     escalations = await list_escalations(session, ticket_id=ticket_id, limit=200)
     return TicketSlaView(ticket_id=ticket_id, level=state.level, cycles=cycles, escalations=escalations,
                          next_update_by=next_update_by, resolve_by=resolve_by, as_of=now)
