@@ -20,6 +20,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from kefu_scoring.rules import (
@@ -41,7 +42,7 @@ from kefu_scoring.rules import (
     uses_timing,
 )
 from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon
-from kefu_scoring.matcher import SEPARATOR, KeywordMatcher, longest_non_overlapping, normalise_all
+from kefu_scoring.matcher import SEPARATOR, KeywordMatcher, longest_non_overlapping, normalise_joined
 from kefu_scoring.pii import find_pii
 from kefu_scoring.text import Normalised, detect_language, normalise_keyword
 
@@ -97,6 +98,9 @@ class Score:
 
 
 _EMPTY: tuple[bool, list[Evidence]] = (False, [])
+# A NamedTuple without the Python frame of its generated __new__ (hot path; all fields given).
+_new_tuple = tuple.__new__
+_HIT_ORDER = attrgetter("turn_index", "start", "rule_id")
 # Anchors, lookarounds and escapes that could behave differently on the joined turns than on
 # one turn: such a regex is only ever run turn by turn.
 _CONTEXT_SENSITIVE = re.compile(r"[\^$]|\(\?[<=!]|\\[AZbB0x]|\\[^dDwWsS.\\]")
@@ -104,7 +108,7 @@ _DIGITISH = "[0-9零〇一二三四五六七八九幺两]"
 _MAYBE_PII = re.compile(f"{_DIGITISH}(?:[ ()-]{{0,2}}{_DIGITISH}){{6}}|@")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Ctx:
     """One conversation being evaluated: normalised turns and keyword occurrences."""
 
@@ -115,6 +119,8 @@ class _Ctx:
     timing: bool = False
     by_role: dict[str | None, list[int]] = field(default_factory=dict)
     scopes: dict[int, list[int]] = field(default_factory=dict)
+    scope_sets: dict[int, frozenset[int]] = field(default_factory=dict)
+    scope_texts: dict[int, str] = field(default_factory=dict)
     results: dict[int, tuple[bool, list[Evidence]]] = field(default_factory=dict)
     _joined: str | None = None
     _gaps: list[int] | None = None
@@ -140,6 +146,17 @@ class _Ctx:
         os_, oe = self.norms[ti].span(s, e)
         return Evidence(ti + self.offset, os_, oe, self.turns[ti].text[os_:oe], detail)
 
+    def spans_evidence(self, ti: int, spans: list[tuple[int, int, int]], out: list[Evidence]) -> None:
+        """`evidence` of every (start, end, _) normalised span of turn `ti`, appended to `out`;
+        the identity map (most turns) skips the span lookup."""
+        norm, text, index = self.norms[ti], self.turns[ti].text, ti + self.offset
+        if norm.starts is None:
+            out.extend(_new_tuple(Evidence, (index, s, e, text[s:e], "")) for s, e, _ in spans)
+        else:
+            for s, e, _ in spans:
+                os_, oe = norm.span(s, e)
+                out.append(_new_tuple(Evidence, (index, os_, oe, text[os_:oe], "")))
+
 
 class CompiledRuleset:
     """A ruleset turned into one automaton plus per-condition lookups. Immutable; safe to
@@ -155,6 +172,8 @@ class CompiledRuleset:
         self._regex_prefilter: set[int] = set()
         self._regex_literals: dict[int, tuple[str, ...]] = {}
         self.triggers: dict[str, frozenset[int] | None] = {}
+        # rule condition id -> its first leaf, whose scope locates absence evidence
+        self._first_leaf: dict[int, Any] = {id(r.condition): _first_leaf(r.condition) for r in ruleset.rules}
         for rule in ruleset.rules:
             self._walk(rule.condition)
             if rule.applies_if is not None:
@@ -178,6 +197,8 @@ class CompiledRuleset:
         self._lexicon_entries: dict[int, Any] = {}
         for word, entry in (lexicon.vocabulary.items() if lexicon else ()):
             self._lexicon_entries[self._ids.setdefault(word, len(self._ids))] = entry
+        self._lexicon_ids = frozenset(self._lexicon_entries)
+        self._sentiment_ids = frozenset(k for k, e in self._lexicon_entries.items() if e.weight is not None)
         self.keywords = list(self._ids)
         self.matcher = KeywordMatcher(self.keywords)
         self.timing_rules = frozenset(
@@ -201,6 +222,13 @@ class CompiledRuleset:
                     self._by_keyword.setdefault(kid, []).append(i)
             else:
                 self._unconditional.append(i)
+        self._trigger_ids = frozenset(self._by_keyword)
+        # Hit fields per plan position: rule id, version, dimension, severity, fatal, alert,
+        # every piece of evidence counts, points.
+        self._hit_fields = tuple(
+            (r.id, r.version, r.dimension, r.severity, r.fatal, r.alert, r.count == "each", r.points)
+            for r, _ in self._plan
+        )
 
     # --- compilation ---------------------------------------------------------------------
 
@@ -249,24 +277,21 @@ class CompiledRuleset:
     # --- per conversation ----------------------------------------------------------------
 
     def prepare(self, turns: Sequence[Turn], offset: int = 0) -> _Ctx:
-        norms = normalise_all([t.text for t in turns])
-        occ = self.matcher.occurrences([n.text for n in norms])
+        norms, joined = normalise_joined([t.text for t in turns])
+        occ = self.matcher.occurrences([n.text for n in norms], joined)
         by_role: dict[str | None, list[int]] = {}
         timing = False
         for ti, turn in enumerate(turns):
             by_role.setdefault(turn.role, []).append(ti)
             timing = timing or bool(turn.end_ms)
-        return _Ctx(turns, norms, occ, offset, timing, by_role)
+        return _Ctx(turns, norms, occ, offset, timing, by_role, _joined=joined)
 
     def holds(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         key = id(c)
         cached = ctx.results.get(key)
         if cached is None:
-            cached = ctx.results[key] = self._eval(c, ctx)
+            cached = ctx.results[key] = self._operators[type(c)](c, ctx)
         return cached
-
-    def _eval(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
-        return self._operators[type(c)](c, ctx)
 
     def _and(self, c: AndCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         evidence: list[Evidence] = []
@@ -318,6 +343,30 @@ class CompiledRuleset:
         ctx.scopes[key] = idx
         return idx
 
+    def scope_set(self, sc: Scope, ctx: _Ctx) -> frozenset[int]:
+        """`scope` as a set (cached per conversation)."""
+        key = id(sc)
+        cached = ctx.scope_sets.get(key)
+        if cached is None:
+            cached = ctx.scope_sets[key] = frozenset(self.scope(sc, ctx))
+        return cached
+
+    def scope_text(self, sc: Scope, ctx: _Ctx) -> str:
+        """The normalised in-scope turns joined with SEPARATOR (cached per conversation): a
+        regex that cannot see past its match finds nothing here only if it finds nothing in
+        any in-scope turn."""
+        key = id(sc)
+        cached = ctx.scope_texts.get(key)
+        if cached is None:
+            scoped = self.scope(sc, ctx)
+            if len(scoped) == len(ctx.norms):
+                cached = ctx.joined()
+            else:
+                norms = ctx.norms
+                cached = SEPARATOR.join([norms[ti].text for ti in scoped])
+            ctx.scope_texts[key] = cached
+        return cached
+
     def _anchor(self, c: Any, ctx: _Ctx) -> int | None:
         ok, evidence = self.holds(c, ctx)
         if not ok or not evidence:
@@ -327,17 +376,23 @@ class CompiledRuleset:
     def _keyword(self, c: KeywordCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         kids, xids = self._kw[id(c)]
         occ = ctx.occ
-        found = [kid for kid in kids if kid in occ]
+        found = kids.intersection(occ)  # (the order of keywords does not matter below)
         if not found:
             return (True, []) if c.match == "none" else _EMPTY
-        eligible = set(self.scope(c.scope, ctx))
+        eligible = self.scope_set(c.scope, ctx)
         if xids:
-            eligible.difference_update(ti for kid in xids for ti, _, _ in occ.get(kid, ()))
+            excluded = xids.intersection(occ)
+            if excluded:
+                eligible = eligible.difference([ti for kid in excluded for ti, _, _ in occ[kid]])
         per_turn: dict[int, list[tuple[int, int, int]]] = {}
         for kid in found:
             for ti, s, e in occ[kid]:
                 if ti in eligible:
-                    per_turn.setdefault(ti, []).append((s, e, kid))
+                    spans = per_turn.get(ti)
+                    if spans is None:
+                        per_turn[ti] = [(s, e, kid)]
+                    else:
+                        spans.append((s, e, kid))
         if c.match == "none":
             return (not per_turn), []
         if not per_turn:
@@ -351,7 +406,10 @@ class CompiledRuleset:
             chosen = self._windows(c, ctx, per_turn, need)
             if not chosen:
                 return _EMPTY
-        return True, [ctx.evidence(ti, s, e) for ti in chosen for s, e, _ in per_turn[ti]]
+        evidence: list[Evidence] = []
+        for ti in chosen:
+            ctx.spans_evidence(ti, per_turn[ti], evidence)
+        return True, evidence
 
     def _windows(
         self, c: KeywordCondition, ctx: _Ctx, per_turn: dict[int, list[tuple[int, int, int]]], need: int
@@ -375,8 +433,8 @@ class CompiledRuleset:
             joined = ctx.joined()
             if not all(literal in joined for literal in literals):
                 return _EMPTY  # a text every match must contain occurs nowhere
-        if id(c) in self._regex_prefilter and not pattern.search(ctx.joined()):
-            return _EMPTY  # no match anywhere in the conversation
+        if id(c) in self._regex_prefilter and not pattern.search(self.scope_text(c.scope, ctx)):
+            return _EMPTY  # no match in any in-scope turn
         evidence = []
         for ti in self.scope(c.scope, ctx):
             text = ctx.norms[ti].text
@@ -402,24 +460,28 @@ class CompiledRuleset:
         """Timing operators read the gap before each in-scope turn: start of the turn minus
         end of the previous one (negative: the turn started before the previous ended)."""
         turns, gaps, off = ctx.turns, ctx.gaps(), ctx.offset
-        scoped = [ti for ti in self.scope(c.scope, ctx) if ti > 0 and turns[ti - 1].end_ms]
+        # in-scope turns after a turn with timings (not the first): `ti and turns[ti - 1].end_ms`
+        scoped = self.scope(c.scope, ctx)
         if isinstance(c, SilenceCondition):
+            least = c.min_ms
             evidence = [
                 Evidence(ti + off, 0, 0, "", f"silence of {gaps[ti]} ms before this turn")
                 for ti in scoped
-                if gaps[ti] >= c.min_ms
+                if ti and gaps[ti] >= least and turns[ti - 1].end_ms
             ]
         elif isinstance(c, ResponseLatencyCondition):
+            most, after = c.max_ms, c.after_role
             evidence = [
-                Evidence(ti + off, 0, 0, "", f"replied {gaps[ti]} ms after the {c.after_role}")
+                Evidence(ti + off, 0, 0, "", f"replied {gaps[ti]} ms after the {after}")
                 for ti in scoped
-                if gaps[ti] > c.max_ms and turns[ti - 1].role == c.after_role
+                if ti and gaps[ti] > most and turns[ti - 1].end_ms and turns[ti - 1].role == after
             ]
         elif isinstance(c, InterruptionCondition):
+            overlap = c.min_overlap_ms
             evidence = [
                 Evidence(ti + off, 0, 0, "", f"started {-gaps[ti]} ms before the {turns[ti - 1].role} finished")
                 for ti in scoped
-                if -gaps[ti] >= c.min_overlap_ms and turns[ti - 1].role != turns[ti].role
+                if ti and -gaps[ti] >= overlap and turns[ti - 1].end_ms and turns[ti - 1].role != turns[ti].role
             ]
         else:
             evidence = self._speech_rate(c, ctx)
@@ -444,7 +506,10 @@ class CompiledRuleset:
         trigger = self.triggers[rule.id]
         if trigger is not None and trigger.isdisjoint(ctx.occ):
             return None
-        ok, evidence = self.holds(rule.condition, ctx)
+        c = rule.condition
+        # not through `holds`: a rule's own condition is evaluated once per conversation, so
+        # its result is not worth caching (conditions inside it and anchors are)
+        ok, evidence = self._operators[type(c)](c, ctx)
         if not ok:
             return None
         if not evidence:  # an absence (not / none): point at the first turn looked at
@@ -453,9 +518,8 @@ class CompiledRuleset:
         return evidence
 
     def _first_scoped_turn(self, c: Any, ctx: _Ctx) -> int:
-        while isinstance(c, NotCondition | AndCondition | OrCondition):
-            c = c.condition if isinstance(c, NotCondition) else c.conditions[0]
-        scoped = self.scope(c.scope, ctx)
+        leaf = self._first_leaf.get(id(c)) or _first_leaf(c)
+        scoped = self.scope(leaf.scope, ctx)
         return scoped[0] if scoped else 0
 
     def applies(self, rule: Rule, ctx: _Ctx) -> bool:
@@ -480,8 +544,8 @@ class CompiledRuleset:
         applicable.update(self._always_applicable)
         due = set(self._unconditional)
         by_keyword = self._by_keyword
-        for kid in ctx.occ:
-            due.update(by_keyword.get(kid, ()))
+        for kid in self._trigger_ids.intersection(ctx.occ):
+            due.update(by_keyword[kid])
         plan = self._plan
         for i in sorted(due):
             rule, plain = plan[i]
@@ -494,33 +558,41 @@ class CompiledRuleset:
             if evidence is None:
                 continue
             fatal = fatal or rule.fatal
-            for i, ev in enumerate(evidence):
-                points = rule.points if rule.count == "each" or i == 0 else 0.0
-                earned[rule.dimension] += points
-                hits.append(_hit(rule, ev, points))
+            rid, version, dimension, severity, rule_fatal, alert, each, rule_points = self._hit_fields[i]
+            for n, (ti, start, end, text, detail) in enumerate(evidence):
+                points = rule_points if each or n == 0 else 0.0
+                earned[dimension] += points
+                hits.append(
+                    Hit(rid, version, dimension, ti, start, end, text, points, severity, rule_fatal, detail, alert)
+                )
         dims, total = scorecard_total(
             [(d, w, d in applicable) for d, w in card.dimensions.items()], earned, fatal
         )
-        hits.sort(key=lambda h: (h.turn_index, h.start, h.rule_id))
+        hits.sort(key=_HIT_ORDER)
         return Score(total, grade_for(self.ruleset, total), tuple(hits), dims, fatal, tuple(not_applicable))
 
     def emotions(self, ctx: _Ctx, indexes: Sequence[int]) -> list[TurnEmotion]:
         """Customer emotion of the turns `indexes`, from the lexicon matches found by
-        `prepare` (needs a ruleset compiled with a lexicon)."""
+        `prepare` (needs a ruleset compiled with a lexicon). Only turns holding a sentiment
+        word are scored: negators and intensifiers alone leave a turn neutral."""
         assert self.lexicon is not None, "compiled without an emotion lexicon"
-        found: dict[int, list[tuple[int, int, Any]]] = {i: [] for i in indexes}
-        entries = self._lexicon_entries
-        for kid, spans in ctx.occ.items():
-            entry = entries.get(kid)
-            if entry is not None:
-                for ti, s, e in spans:
+        occ = ctx.occ
+        wanted = set(indexes)
+        scored = {ti for kid in self._sentiment_ids.intersection(occ) for ti, _, _ in occ[kid]}
+        scored &= wanted
+        found: dict[int, list[tuple[int, int, Any]]] = {i: [] for i in scored}
+        if found:
+            entries = self._lexicon_entries
+            for kid in self._lexicon_ids.intersection(occ):
+                entry = entries[kid]
+                for ti, s, e in occ[kid]:
                     if ti in found:
                         found[ti].append((s, e, entry))
-        lexicon = self.lexicon
+        lexicon, off = self.lexicon, ctx.offset
         return [
-            lexicon.from_matches(i + ctx.offset, ctx.norms[i], ctx.turns[i].text, found[i])
-            if found[i]
-            else TurnEmotion(i + ctx.offset, "neutral", 0.0, 0.0, ())
+            lexicon.from_matches(i + off, ctx.norms[i], ctx.turns[i].text, found[i])
+            if i in found
+            else _new_tuple(TurnEmotion, (i + off, "neutral", 0.0, 0.0, ()))
             for i in indexes
         ]
 
@@ -537,20 +609,16 @@ class CompiledRuleset:
         return hits
 
 
+def _first_leaf(c: Any) -> Any:
+    while isinstance(c, NotCondition | AndCondition | OrCondition):
+        c = c.condition if isinstance(c, NotCondition) else c.conditions[0]
+    return c
+
+
 def _hit(rule: Rule, ev: Evidence, points: float) -> Hit:
+    ti, start, end, text, detail = ev
     return Hit(
-        rule_id=rule.id,
-        rule_version=rule.version,
-        dimension=rule.dimension,
-        turn_index=ev.turn_index,
-        start=ev.start,
-        end=ev.end,
-        matched_text=ev.text,
-        points=points,
-        severity=rule.severity,
-        fatal=rule.fatal,
-        detail=ev.detail,
-        alert=rule.alert,
+        rule.id, rule.version, rule.dimension, ti, start, end, text, points, rule.severity, rule.fatal, detail, rule.alert
     )
 
 

@@ -159,7 +159,7 @@ def evaluate(ruleset: Ruleset, turns: Sequence[Turn]) -> Score:
 def analyse(compiled: CompiledRuleset, turns: Sequence[Turn]) -> Analysis:
     """Everything scoring computes for one conversation, no I/O (the benchmark's unit)."""
     ctx = compiled.prepare(turns)
-    customer = [i for i, t in enumerate(turns) if t.role == "customer"]
+    customer = ctx.by_role.get("customer", [])
     return Analysis(
         score=compiled.score(ctx),
         emotion=trajectory_of(compiled.emotions(ctx, customer)),
