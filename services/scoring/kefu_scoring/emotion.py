@@ -165,20 +165,21 @@ def trajectory_of(emotions: Sequence[TurnEmotion]) -> Trajectory:
     emotions = tuple(emotions)
     if not emotions:
         return Trajectory((), 0.0, 0.0, "none", "neutral", None)
+    scores = [e.score for e in emotions]
     third = max(1, len(emotions) // 3)
-    start = sum(e.score for e in emotions[:third]) / third
-    end = sum(e.score for e in emotions[-third:]) / third
+    start = sum(scores[:third]) / third
+    end = sum(scores[-third:]) / third
     trend = "stable"
     if len(emotions) >= 2 and end - start >= THRESHOLD:
         trend = "improving"
     elif len(emotions) >= 2 and start - end >= THRESHOLD:
         trend = "worsening"
-    worst = min(emotions, key=lambda e: e.score)
+    worst = emotions[scores.index(min(scores))]  # the first of the most negative
     return Trajectory(
         emotions,
         round(start, 3),
         round(end, 3),
         trend,
-        _label(sum(e.score for e in emotions) / len(emotions)),
+        _label(sum(scores) / len(emotions)),
         worst.turn_index if worst.label == "negative" else None,
     )

@@ -171,7 +171,12 @@ class CompiledRuleset:
         # Regexes safe to try once on all turns joined before trying turn by turn.
         self._regex_prefilter: set[int] = set()
         self._regex_literals: dict[int, tuple[str, ...]] = {}
+        self._regex_alternatives: dict[int, tuple[tuple[str, ...], ...]] = {}
         self.triggers: dict[str, frozenset[int] | None] = {}
+        self._scope_keys: dict[int, tuple[Any, ...]] = {}  # scope id -> its value, if no anchor
+        # `not` of an any/all/at_least keyword condition: its keyword ids (None otherwise)
+        self._absence: dict[int, frozenset[int] | None] = {}
+        self._absence_detail = {r.id: f"expected and not found: {r.name or r.id}" for r in ruleset.rules}
         # rule condition id -> its first leaf, whose scope locates absence evidence
         self._first_leaf: dict[int, Any] = {id(r.condition): _first_leaf(r.condition) for r in ruleset.rules}
         for rule in ruleset.rules:
@@ -179,6 +184,12 @@ class CompiledRuleset:
             if rule.applies_if is not None:
                 self._walk(rule.applies_if)
             self.triggers[rule.id] = self._trigger(rule.condition)
+            c = rule.condition
+            self._absence[id(c)] = (
+                self._kw[id(c.condition)][0]
+                if isinstance(c, NotCondition) and isinstance(c.condition, KeywordCondition) and c.condition.match != "none"
+                else None
+            )
         self._operators: dict[type, Any] = {
             KeywordCondition: self._keyword,
             RegexCondition: self._regex_eval,
@@ -248,6 +259,10 @@ class CompiledRuleset:
         for anchor in (scope.after, scope.before):
             if anchor is not None:
                 self._walk(anchor)
+        if scope.after is None and scope.before is None:
+            # equal scopes of different conditions (every `role: agent` ...) share one
+            # cached list of turns per conversation
+            self._scope_keys[id(scope)] = (scope.role, scope.first, scope.last, scope.turns)
         if isinstance(c, KeywordCondition):
             self._kw[id(c)] = (
                 frozenset(self._kid(k) for k in c.keywords),
@@ -261,6 +276,7 @@ class CompiledRuleset:
             if not _CONTEXT_SENSITIVE.search(c.pattern):
                 self._regex_prefilter.add(id(c))
             self._regex_literals[id(c)] = required_literals(c.pattern)
+            self._regex_alternatives[id(c)] = required_alternatives(c.pattern)
 
     def _trigger(self, c: Any) -> frozenset[int] | None:
         """Keyword ids of which at least one must occur for `c` to hold (None: no such set)."""
@@ -279,11 +295,9 @@ class CompiledRuleset:
     def prepare(self, turns: Sequence[Turn], offset: int = 0) -> _Ctx:
         norms, joined = normalise_joined([t.text for t in turns])
         occ = self.matcher.occurrences([n.text for n in norms], joined)
-        by_role: dict[str | None, list[int]] = {}
-        timing = False
-        for ti, turn in enumerate(turns):
-            by_role.setdefault(turn.role, []).append(ti)
-            timing = timing or bool(turn.end_ms)
+        roles = [t.role for t in turns]
+        by_role = {role: [ti for ti, r in enumerate(roles) if r == role] for role in dict.fromkeys(roles)}
+        timing = any(t.end_ms for t in turns)
         return _Ctx(turns, norms, occ, offset, timing, by_role, _joined=joined)
 
     def holds(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
@@ -322,7 +336,7 @@ class CompiledRuleset:
         return ok, ([Evidence(ctx.offset, 0, 0, "", f"{count} turns ({role})")] if ok else [])
 
     def scope(self, sc: Scope, ctx: _Ctx) -> list[int]:
-        key = id(sc)
+        key = self._scope_keys.get(id(sc), id(sc))
         cached = ctx.scopes.get(key)
         if cached is not None:
             return cached
@@ -345,7 +359,7 @@ class CompiledRuleset:
 
     def scope_set(self, sc: Scope, ctx: _Ctx) -> frozenset[int]:
         """`scope` as a set (cached per conversation)."""
-        key = id(sc)
+        key = self._scope_keys.get(id(sc), id(sc))
         cached = ctx.scope_sets.get(key)
         if cached is None:
             cached = ctx.scope_sets[key] = frozenset(self.scope(sc, ctx))
@@ -355,7 +369,7 @@ class CompiledRuleset:
         """The normalised in-scope turns joined with SEPARATOR (cached per conversation): a
         regex that cannot see past its match finds nothing here only if it finds nothing in
         any in-scope turn."""
-        key = id(sc)
+        key = self._scope_keys.get(id(sc), id(sc))
         cached = ctx.scope_texts.get(key)
         if cached is None:
             scoped = self.scope(sc, ctx)
@@ -433,6 +447,11 @@ class CompiledRuleset:
             joined = ctx.joined()
             if not all(literal in joined for literal in literals):
                 return _EMPTY  # a text every match must contain occurs nowhere
+        alternatives = self._regex_alternatives[id(c)]
+        if alternatives:
+            joined = ctx.joined()
+            if not all(any(text in joined for text in texts) for texts in alternatives):
+                return _EMPTY  # none of the texts of a required alternation occurs
         if id(c) in self._regex_prefilter and not pattern.search(self.scope_text(c.scope, ctx)):
             return _EMPTY  # no match in any in-scope turn
         evidence = []
@@ -507,14 +526,19 @@ class CompiledRuleset:
         if trigger is not None and trigger.isdisjoint(ctx.occ):
             return None
         c = rule.condition
+        absent = self._absence[id(c)]
+        if absent is not None and absent.isdisjoint(ctx.occ):
+            # `not` of a keyword condition none of whose keywords occurred anywhere: it holds
+            # without looking at scopes or exclusions (as the full evaluation finds)
+            return [Evidence(self._first_scoped_turn(c, ctx) + ctx.offset, 0, 0, "", self._absence_detail[rule.id])]
         # not through `holds`: a rule's own condition is evaluated once per conversation, so
         # its result is not worth caching (conditions inside it and anchors are)
         ok, evidence = self._operators[type(c)](c, ctx)
         if not ok:
             return None
         if not evidence:  # an absence (not / none): point at the first turn looked at
-            first = self._first_scoped_turn(rule.condition, ctx)
-            evidence = [Evidence(first + ctx.offset, 0, 0, "", f"expected and not found: {rule.name or rule.id}")]
+            first = self._first_scoped_turn(c, ctx)
+            evidence = [Evidence(first + ctx.offset, 0, 0, "", self._absence_detail[rule.id])]
         return evidence
 
     def _first_scoped_turn(self, c: Any, ctx: _Ctx) -> int:
@@ -627,15 +651,27 @@ def required_literals(pattern: str) -> tuple[str, ...]:
     before running the regex: top-level literals, also inside groups and repeats of at least
     one. Only caseless characters and ASCII letters are used, so case-insensitive matching
     on lower-cased text cannot find a match the test would rule out. Empty when unsure."""
+    return _requirements(pattern)[0]
+
+
+def required_alternatives(pattern: str) -> tuple[tuple[str, ...], ...]:
+    """Like `required_literals` for alternations in a required position: every match
+    contains at least one text of each tuple (`(明天|后天)一定` -> `(("明天", "后天"),)`)."""
+    return _requirements(pattern)[1]
+
+
+def _requirements(pattern: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
     try:
         from re import _constants as c, _parser  # CPython's own parser (3.11+)
 
         parsed = _parser.parse(pattern)
     except Exception:  # noqa: BLE001 - any doubt: no pre-filter
-        return ()
-    found: list[str] = []
+        return (), ()
+    alternatives: list[tuple[str, ...]] = []
 
-    def walk(items: Any) -> None:
+    def walk(items: Any, found: list[str], required: bool = True) -> None:
+        """Literals of `items` into `found`; alternations into `alternatives` when `items`
+        are part of every match (`required`), not only of one branch."""
         run: list[str] = []
         for op, av in items:
             if op is c.LITERAL:
@@ -647,14 +683,23 @@ def required_literals(pattern: str) -> tuple[str, ...]:
                 found.append("".join(run))
                 run = []
             if op is c.SUBPATTERN:
-                walk(av[-1])
+                walk(av[-1], found, required)
             elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
-                walk(av[2])
+                walk(av[2], found, required)
+            elif op is c.BRANCH and required:
+                per_branch = []
+                for branch in av[1]:
+                    literals: list[str] = []
+                    walk(branch, literals, False)
+                    per_branch.append(max(literals, key=len, default=""))
+                if all(per_branch):
+                    alternatives.append(tuple(per_branch))
         if run:
             found.append("".join(run))
 
-    walk(parsed)
-    return tuple(found)
+    found: list[str] = []
+    walk(parsed, found)
+    return tuple(found), tuple(alternatives)
 
 
 def scorecard_total(
