@@ -158,6 +158,15 @@ class _Ctx:
                 out.append(_new_tuple(Evidence, (index, os_, oe, text[os_:oe], "")))
 
 
+class _Firing(NamedTuple):
+    trigger: frozenset[int] | None  # keyword ids of which one must occur (None: no such set)
+    condition: Any
+    operator: Any  # the evaluator of `condition`'s operator
+    absent: frozenset[int] | None  # `not` of an any/all/at_least keyword condition: its ids
+    first_scope: Scope  # the first leaf's scope: where absence evidence points
+    detail: str  # absence evidence
+
+
 class CompiledRuleset:
     """A ruleset turned into one automaton plus per-condition lookups. Immutable; safe to
     share between concurrent calls."""
@@ -174,22 +183,11 @@ class CompiledRuleset:
         self._regex_alternatives: dict[int, tuple[tuple[str, ...], ...]] = {}
         self.triggers: dict[str, frozenset[int] | None] = {}
         self._scope_keys: dict[int, tuple[Any, ...]] = {}  # scope id -> its value, if no anchor
-        # `not` of an any/all/at_least keyword condition: its keyword ids (None otherwise)
-        self._absence: dict[int, frozenset[int] | None] = {}
-        self._absence_detail = {r.id: f"expected and not found: {r.name or r.id}" for r in ruleset.rules}
-        # rule condition id -> its first leaf, whose scope locates absence evidence
-        self._first_leaf: dict[int, Any] = {id(r.condition): _first_leaf(r.condition) for r in ruleset.rules}
         for rule in ruleset.rules:
             self._walk(rule.condition)
             if rule.applies_if is not None:
                 self._walk(rule.applies_if)
             self.triggers[rule.id] = self._trigger(rule.condition)
-            c = rule.condition
-            self._absence[id(c)] = (
-                self._kw[id(c.condition)][0]
-                if isinstance(c, NotCondition) and isinstance(c.condition, KeywordCondition) and c.condition.match != "none"
-                else None
-            )
         self._operators: dict[type, Any] = {
             KeywordCondition: self._keyword,
             RegexCondition: self._regex_eval,
@@ -203,6 +201,26 @@ class CompiledRuleset:
             OrCondition: self._or,
             NotCondition: self._not,
         }
+        # What firing a rule needs, looked up once: rule id -> _Firing.
+        self._firing: dict[str, _Firing] = {}
+        for rule in ruleset.rules:
+            c = rule.condition
+            leaf = c
+            while isinstance(leaf, NotCondition | AndCondition | OrCondition):
+                leaf = leaf.condition if isinstance(leaf, NotCondition) else leaf.conditions[0]
+            absent = (
+                self._kw[id(c.condition)][0]
+                if isinstance(c, NotCondition) and isinstance(c.condition, KeywordCondition) and c.condition.match != "none"
+                else None
+            )
+            self._firing[rule.id] = _Firing(
+                self.triggers[rule.id],
+                c,
+                self._operators[type(c)],
+                absent,
+                leaf.scope,
+                f"expected and not found: {rule.name or rule.id}",
+            )
         self.rule_keywords = len(self._ids)
         # The emotion lexicon rides in the same automaton: one pass per conversation.
         self._lexicon_entries: dict[int, Any] = {}
@@ -234,6 +252,7 @@ class CompiledRuleset:
             else:
                 self._unconditional.append(i)
         self._trigger_ids = frozenset(self._by_keyword)
+        self._plan_firing = tuple(self._firing[r.id] for r, _ in self._plan)
         # Hit fields per plan position: rule id, version, dimension, severity, fatal, alert,
         # every piece of evidence counts, points.
         self._hit_fields = tuple(
@@ -293,8 +312,10 @@ class CompiledRuleset:
     # --- per conversation ----------------------------------------------------------------
 
     def prepare(self, turns: Sequence[Turn], offset: int = 0) -> _Ctx:
-        norms, joined = normalise_joined([t.text for t in turns])
-        occ = self.matcher.occurrences([n.text for n in norms], joined)
+        texts = [t.text for t in turns]
+        norms, joined = normalise_joined(texts)
+        # joined: every normal form has its turn's length, all the matcher needs besides
+        occ = self.matcher.occurrences([n.text for n in norms] if joined is None else texts, joined)
         roles = [t.role for t in turns]
         by_role = {role: [ti for ti, r in enumerate(roles) if r == role] for role in dict.fromkeys(roles)}
         timing = any(t.end_ms for t in turns)
@@ -336,7 +357,8 @@ class CompiledRuleset:
         return ok, ([Evidence(ctx.offset, 0, 0, "", f"{count} turns ({role})")] if ok else [])
 
     def scope(self, sc: Scope, ctx: _Ctx) -> list[int]:
-        key = self._scope_keys.get(id(sc), id(sc))
+        key = id(sc)
+        key = self._scope_keys.get(key, key)
         cached = ctx.scopes.get(key)
         if cached is not None:
             return cached
@@ -359,7 +381,8 @@ class CompiledRuleset:
 
     def scope_set(self, sc: Scope, ctx: _Ctx) -> frozenset[int]:
         """`scope` as a set (cached per conversation)."""
-        key = self._scope_keys.get(id(sc), id(sc))
+        key = id(sc)
+        key = self._scope_keys.get(key, key)
         cached = ctx.scope_sets.get(key)
         if cached is None:
             cached = ctx.scope_sets[key] = frozenset(self.scope(sc, ctx))
@@ -369,7 +392,8 @@ class CompiledRuleset:
         """The normalised in-scope turns joined with SEPARATOR (cached per conversation): a
         regex that cannot see past its match finds nothing here only if it finds nothing in
         any in-scope turn."""
-        key = self._scope_keys.get(id(sc), id(sc))
+        key = id(sc)
+        key = self._scope_keys.get(key, key)
         cached = ctx.scope_texts.get(key)
         if cached is None:
             scoped = self.scope(sc, ctx)
@@ -433,9 +457,16 @@ class CompiledRuleset:
         if c.window == 1:
             return sorted(ti for ti, spans in per_turn.items() if len({k for _, _, k in spans}) >= need)
         order = self.scope(c.scope, ctx)
+        width = c.window
+        # only windows holding a turn with a keyword can qualify (need >= 1): the starts
+        # within `width` before each such turn's position
+        starts: set[int] = set()
+        for ti in per_turn:
+            at = order.index(ti)
+            starts.update(range(max(0, at - width + 1), at + 1))
         chosen: set[int] = set()
-        for i in range(len(order)):
-            window = [ti for ti in order[i : i + c.window] if ti in per_turn]
+        for i in starts:
+            window = [ti for ti in order[i : i + width] if ti in per_turn]
             if len({k for ti in window for _, _, k in per_turn[ti]}) >= need:
                 chosen.update(window)
         return sorted(chosen)
@@ -443,15 +474,16 @@ class CompiledRuleset:
     def _regex_eval(self, c: RegexCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         pattern, exclusion = self._regex[id(c)]
         literals = self._regex_literals[id(c)]
-        if literals:
-            joined = ctx.joined()
-            if not all(literal in joined for literal in literals):
+        joined = ctx.joined()
+        for literal in literals:
+            if literal not in joined:
                 return _EMPTY  # a text every match must contain occurs nowhere
-        alternatives = self._regex_alternatives[id(c)]
-        if alternatives:
-            joined = ctx.joined()
-            if not all(any(text in joined for text in texts) for texts in alternatives):
-                return _EMPTY  # none of the texts of a required alternation occurs
+        for texts in self._regex_alternatives[id(c)]:
+            for text in texts:
+                if text in joined:
+                    break
+            else:
+                return _EMPTY  # no text of a required alternation occurs
         if id(c) in self._regex_prefilter and not pattern.search(self.scope_text(c.scope, ctx)):
             return _EMPTY  # no match in any in-scope turn
         evidence = []
@@ -522,29 +554,27 @@ class CompiledRuleset:
 
     def fire(self, rule: Rule, ctx: _Ctx) -> list[Evidence] | None:
         """The evidence of a rule that hits, or None."""
-        trigger = self.triggers[rule.id]
-        if trigger is not None and trigger.isdisjoint(ctx.occ):
+        return self._fire(self._firing[rule.id], ctx)
+
+    def _fire(self, firing: _Firing, ctx: _Ctx) -> list[Evidence] | None:
+        trigger, c, operator, absent, first_scope, detail = firing
+        occ = ctx.occ
+        if trigger is not None and trigger.isdisjoint(occ):
             return None
-        c = rule.condition
-        absent = self._absence[id(c)]
-        if absent is not None and absent.isdisjoint(ctx.occ):
+        if absent is not None and absent.isdisjoint(occ):
             # `not` of a keyword condition none of whose keywords occurred anywhere: it holds
             # without looking at scopes or exclusions (as the full evaluation finds)
-            return [Evidence(self._first_scoped_turn(c, ctx) + ctx.offset, 0, 0, "", self._absence_detail[rule.id])]
-        # not through `holds`: a rule's own condition is evaluated once per conversation, so
-        # its result is not worth caching (conditions inside it and anchors are)
-        ok, evidence = self._operators[type(c)](c, ctx)
-        if not ok:
-            return None
+            evidence = None
+        else:
+            # not through `holds`: a rule's own condition is evaluated once per conversation,
+            # so its result is not worth caching (conditions inside it and anchors are)
+            ok, evidence = operator(c, ctx)
+            if not ok:
+                return None
         if not evidence:  # an absence (not / none): point at the first turn looked at
-            first = self._first_scoped_turn(c, ctx)
-            evidence = [Evidence(first + ctx.offset, 0, 0, "", self._absence_detail[rule.id])]
+            scoped = self.scope(first_scope, ctx)
+            return [Evidence((scoped[0] if scoped else 0) + ctx.offset, 0, 0, "", detail)]
         return evidence
-
-    def _first_scoped_turn(self, c: Any, ctx: _Ctx) -> int:
-        leaf = self._first_leaf.get(id(c)) or _first_leaf(c)
-        scoped = self.scope(leaf.scope, ctx)
-        return scoped[0] if scoped else 0
 
     def applies(self, rule: Rule, ctx: _Ctx) -> bool:
         if rule.id in self.timing_rules and not ctx.timing:
@@ -570,7 +600,7 @@ class CompiledRuleset:
         by_keyword = self._by_keyword
         for kid in self._trigger_ids.intersection(ctx.occ):
             due.update(by_keyword[kid])
-        plan = self._plan
+        plan, firings = self._plan, self._plan_firing
         for i in sorted(due):
             rule, plain = plan[i]
             if not plain:
@@ -578,7 +608,7 @@ class CompiledRuleset:
                     not_applicable.append(rule.id)
                     continue
                 applicable.add(rule.dimension)
-            evidence = self.fire(rule, ctx)
+            evidence = self._fire(firings[i], ctx)
             if evidence is None:
                 continue
             fatal = fatal or rule.fatal
@@ -631,12 +661,6 @@ class CompiledRuleset:
             for i, ev in enumerate(evidence or ()):
                 hits.append(_hit(rule, ev, rule.points if rule.count == "each" or i == 0 else 0.0))
         return hits
-
-
-def _first_leaf(c: Any) -> Any:
-    while isinstance(c, NotCondition | AndCondition | OrCondition):
-        c = c.condition if isinstance(c, NotCondition) else c.conditions[0]
-    return c
 
 
 def _hit(rule: Rule, ev: Evidence, points: float) -> Hit:

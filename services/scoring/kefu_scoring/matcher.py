@@ -80,7 +80,8 @@ class KeywordMatcher:
     def occurrences(self, texts: Sequence[str], joined: str | None = None) -> dict[int, list[tuple[int, int, int]]]:
         """keyword id -> [(turn, start, end)] in normalised turn texts, with one automaton
         pass over the NUL-joined turns (turn by turn if a turn itself holds a NUL).
-        `joined`: SEPARATOR.join(texts) when the caller already has it."""
+        `joined`: the turns' normal forms joined with SEPARATOR when the caller already has
+        them; `texts` then only give the turns' lengths."""
         if joined is None:
             joined = _joinable(texts)
         if joined is None:
