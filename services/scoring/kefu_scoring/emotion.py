@@ -139,10 +139,13 @@ class EmotionLexicon:
         return _emotion(index, score, cues)
 
 
+_new_tuple = tuple.__new__  # a NamedTuple without its generated __new__'s frame (hot path)
+
+
 def _emotion(index: int, score: float, cues: tuple[str, ...]) -> TurnEmotion:
     if not score:
-        return TurnEmotion(index, "neutral", 0.0, 0.0, cues)
-    return TurnEmotion(index, _label(score), round(min(1.0, abs(score) / 4), 2), score, cues)
+        return _new_tuple(TurnEmotion, (index, "neutral", 0.0, 0.0, cues))
+    return _new_tuple(TurnEmotion, (index, _label(score), round(min(1.0, abs(score) / 4), 2), score, cues))
 
 
 def _label(score: float) -> str:

@@ -20,6 +20,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -113,7 +114,8 @@ class _Ctx:
     """One conversation being evaluated: normalised turns and keyword occurrences."""
 
     turns: Sequence[Turn]
-    norms: list[Normalised]
+    texts: list[str]  # the turns' normal forms
+    maps: list[Normalised] | None  # None: every turn's index map is the identity
     occ: dict[int, list[tuple[int, int, int]]]  # keyword id -> (turn, start, end) normalised
     offset: int = 0  # turn index of turns[0] (real time scores one turn at a time)
     timing: bool = False
@@ -129,7 +131,7 @@ class _Ctx:
     def gaps(self) -> list[int]:
         if self._gaps is None:
             t = self.turns
-            self._gaps = [0] + [t[i].start_ms - t[i - 1].end_ms for i in range(1, len(t))]
+            self._gaps = [0] + [b.start_ms - a.end_ms for a, b in zip(t, islice(t, 1, None))]
         return self._gaps
 
     def language(self) -> str:
@@ -139,18 +141,19 @@ class _Ctx:
 
     def joined(self) -> str:
         if self._joined is None:
-            self._joined = SEPARATOR.join(n.text for n in self.norms)
+            self._joined = SEPARATOR.join(self.texts)
         return self._joined
 
     def evidence(self, ti: int, s: int, e: int, detail: str = "") -> Evidence:
-        os_, oe = self.norms[ti].span(s, e)
+        os_, oe = (s, e) if self.maps is None else self.maps[ti].span(s, e)
         return Evidence(ti + self.offset, os_, oe, self.turns[ti].text[os_:oe], detail)
 
     def spans_evidence(self, ti: int, spans: list[tuple[int, int, int]], out: list[Evidence]) -> None:
         """`evidence` of every (start, end, _) normalised span of turn `ti`, appended to `out`;
         the identity map (most turns) skips the span lookup."""
-        norm, text, index = self.norms[ti], self.turns[ti].text, ti + self.offset
-        if norm.starts is None:
+        text, index = self.turns[ti].text, ti + self.offset
+        norm = None if self.maps is None else self.maps[ti]
+        if norm is None or norm.starts is None:
             out.extend(_new_tuple(Evidence, (index, s, e, text[s:e], "")) for s, e, _ in spans)
         else:
             for s, e, _ in spans:
@@ -313,13 +316,12 @@ class CompiledRuleset:
 
     def prepare(self, turns: Sequence[Turn], offset: int = 0) -> _Ctx:
         texts = [t.text for t in turns]
-        norms, joined = normalise_joined(texts)
-        # joined: every normal form has its turn's length, all the matcher needs besides
-        occ = self.matcher.occurrences([n.text for n in norms] if joined is None else texts, joined)
+        normal, maps, joined = normalise_joined(texts)
+        occ = self.matcher.occurrences(normal, joined)
         roles = [t.role for t in turns]
         by_role = {role: [ti for ti, r in enumerate(roles) if r == role] for role in dict.fromkeys(roles)}
         timing = any(t.end_ms for t in turns)
-        return _Ctx(turns, norms, occ, offset, timing, by_role, _joined=joined)
+        return _Ctx(turns, normal, maps, occ, offset, timing, by_role, _joined=joined)
 
     def holds(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         key = id(c)
@@ -397,11 +399,11 @@ class CompiledRuleset:
         cached = ctx.scope_texts.get(key)
         if cached is None:
             scoped = self.scope(sc, ctx)
-            if len(scoped) == len(ctx.norms):
+            if len(scoped) == len(ctx.texts):
                 cached = ctx.joined()
             else:
-                norms = ctx.norms
-                cached = SEPARATOR.join([norms[ti].text for ti in scoped])
+                texts = ctx.texts
+                cached = SEPARATOR.join([texts[ti] for ti in scoped])
             ctx.scope_texts[key] = cached
         return cached
 
@@ -488,7 +490,7 @@ class CompiledRuleset:
             return _EMPTY  # no match in any in-scope turn
         evidence = []
         for ti in self.scope(c.scope, ctx):
-            text = ctx.norms[ti].text
+            text = ctx.texts[ti]
             if exclusion is not None and exclusion.search(text):
                 continue
             evidence.extend(ctx.evidence(ti, m.start(), m.end()) for m in pattern.finditer(text))
@@ -498,7 +500,7 @@ class CompiledRuleset:
         evidence = []
         for ti in self.scope(c.scope, ctx):
             text = ctx.turns[ti].text
-            if not _MAYBE_PII.search(ctx.norms[ti].text):
+            if not _MAYBE_PII.search(ctx.texts[ti]):
                 continue  # cheap pre-filter: no 7-digit run (spoken digits too) and no '@'
             evidence.extend(
                 Evidence(ti + ctx.offset, p.start, p.end, p.text, p.kind)
@@ -516,21 +518,21 @@ class CompiledRuleset:
         if isinstance(c, SilenceCondition):
             least = c.min_ms
             evidence = [
-                Evidence(ti + off, 0, 0, "", f"silence of {gaps[ti]} ms before this turn")
+                _new_tuple(Evidence, (ti + off, 0, 0, "", f"silence of {gaps[ti]} ms before this turn"))
                 for ti in scoped
                 if ti and gaps[ti] >= least and turns[ti - 1].end_ms
             ]
         elif isinstance(c, ResponseLatencyCondition):
             most, after = c.max_ms, c.after_role
             evidence = [
-                Evidence(ti + off, 0, 0, "", f"replied {gaps[ti]} ms after the {after}")
+                _new_tuple(Evidence, (ti + off, 0, 0, "", f"replied {gaps[ti]} ms after the {after}"))
                 for ti in scoped
                 if ti and gaps[ti] > most and turns[ti - 1].end_ms and turns[ti - 1].role == after
             ]
         elif isinstance(c, InterruptionCondition):
             overlap = c.min_overlap_ms
             evidence = [
-                Evidence(ti + off, 0, 0, "", f"started {-gaps[ti]} ms before the {turns[ti - 1].role} finished")
+                _new_tuple(Evidence, (ti + off, 0, 0, "", f"started {-gaps[ti]} ms before the {turns[ti - 1].role} finished"))
                 for ti in scoped
                 if ti and -gaps[ti] >= overlap and turns[ti - 1].end_ms and turns[ti - 1].role != turns[ti].role
             ]
@@ -642,9 +644,9 @@ class CompiledRuleset:
                 for ti, s, e in occ[kid]:
                     if ti in found:
                         found[ti].append((s, e, entry))
-        lexicon, off = self.lexicon, ctx.offset
+        lexicon, off, maps, texts = self.lexicon, ctx.offset, ctx.maps, ctx.texts
         return [
-            lexicon.from_matches(i + off, ctx.norms[i], ctx.turns[i].text, found[i])
+            lexicon.from_matches(i + off, Normalised(texts[i]) if maps is None else maps[i], ctx.turns[i].text, found[i])
             if i in found
             else _new_tuple(TurnEmotion, (i + off, "neutral", 0.0, 0.0, ()))
             for i in indexes

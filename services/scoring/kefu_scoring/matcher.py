@@ -30,25 +30,23 @@ def _joinable(texts: Sequence[str]) -> str | None:
 
 def normalise_all(texts: Sequence[str]) -> list[Normalised]:
     """`normalise` of every turn (see `normalise_joined`)."""
-    return normalise_joined(texts)[0]
+    normal, maps, _ = normalise_joined(texts)
+    return [Normalised(t) for t in normal] if maps is None else maps
 
 
-_new_tuple = tuple.__new__
+def normalise_joined(texts: Sequence[str]) -> tuple[list[str], list[Normalised] | None, str | None]:
+    """The normal form of every turn; their `Normalised` (None: every turn's index map is
+    the identity); and the normal forms joined with SEPARATOR when that came for free.
 
-
-def normalise_joined(texts: Sequence[str]) -> tuple[list[Normalised], str | None]:
-    """`normalise` of every turn, and the normalised turns joined with SEPARATOR when that
-    came for free. One pass over the joined text when all turns take the fast path (identity
-    index map: the joined normal form splits at the separators into the turns' normal
-    forms), otherwise turn by turn (and None)."""
+    One pass over the joined text when all turns take the fast path (the joined normal form
+    splits at the separators into the turns' normal forms), otherwise turn by turn."""
     joined = _joinable(texts)
     if joined is not None:
         norm = normalise(joined)
         if norm.starts is None:
-            # tuple.__new__: a Normalised with the identity map, without the generated
-            # __new__'s Python frame (once per turn on the hot path)
-            return [_new_tuple(Normalised, (t, None, None)) for t in norm.text.split(SEPARATOR)], norm.text
-    return [normalise(t) for t in texts], None
+            return norm.text.split(SEPARATOR), None, norm.text
+    norms = [normalise(t) for t in texts]
+    return [n.text for n in norms], norms, None
 
 
 class KeywordMatcher:
