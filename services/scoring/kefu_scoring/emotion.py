@@ -104,12 +104,13 @@ class EmotionLexicon:
     ) -> tuple[float, tuple[str, ...]]:
         if not matches:
             return 0.0, ()
-        t = norm.text
+        t, identity = norm.text, norm.starts is None
         score = 0.0
         cues: list[str] = []
         negations, boost = 0, 1.0
+        last = len(matches) - 1
         for i, (s, e, entry) in enumerate(matches):
-            nxt = matches[i + 1] if i + 1 < len(matches) else None
+            nxt = matches[i + 1] if i < last else None
             modifies = (
                 nxt is not None
                 and nxt[2].weight is not None
@@ -127,8 +128,11 @@ class EmotionLexicon:
                 if negations % 2:
                     weight = -weight * (NEGATED_POSITIVE if weight > 0 else NEGATED_NEGATIVE)
                 score += weight
-                os_, oe = norm.span(s, e)
-                cues.append(text[os_:oe])
+                if identity:
+                    cues.append(text[s:e])
+                else:
+                    os_, oe = norm.span(s, e)
+                    cues.append(text[os_:oe])
             negations, boost = 0, 1.0
         if score < 0:
             score *= 1 + 0.15 * min(3, t.count("!"))

@@ -136,7 +136,7 @@ class _Ctx:
 
     def language(self) -> str:
         if self._language is None:
-            self._language = detect_language(t.text for t in self.turns)
+            self._language = detect_language([t.text for t in self.turns])
         return self._language
 
     def joined(self) -> str:
@@ -717,7 +717,9 @@ def _requirements(pattern: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...],
                 for branch in av[1]:
                     literals: list[str] = []
                     walk(branch, literals, False)
-                    per_branch.append(max(literals, key=len, default=""))
+                    # not a text with "i": case-insensitively it also matches "ı" (dotless
+                    # i), which lower-casing and NFKC leave in the text
+                    per_branch.append(max((t for t in literals if "i" not in t), key=len, default=""))
                 if all(per_branch):
                     alternatives.append(tuple(per_branch))
         if run:
@@ -734,11 +736,14 @@ def scorecard_total(
     """Dimension scores (weight + points earned, clamped to [0, weight]) and the total: the
     applicable dimensions' sum rescaled to 100, zero after a fatal hit."""
     dims = tuple(
-        DimensionScore(d, w, round(min(w, max(0.0, w + earned.get(d, 0.0))), 2) if ok else w, ok)
-        for d, w, ok in dimensions
+        [
+            DimensionScore(d, w, round(min(w, max(0.0, w + earned.get(d, 0.0))), 2) if ok else w, ok)
+            for d, w, ok in dimensions
+        ]
     )
-    possible = sum(d.weight for d in dims if d.applicable)
-    total = 100.0 if not possible else round(100.0 * sum(d.score for d in dims if d.applicable) / possible, 2)
+    applicable = [d for d in dims if d.applicable]
+    possible = sum([d.weight for d in applicable])
+    total = 100.0 if not possible else round(100.0 * sum([d.score for d in applicable]) / possible, 2)
     return dims, 0.0 if fatal else total
 
 
