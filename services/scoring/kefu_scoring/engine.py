@@ -102,6 +102,7 @@ _EMPTY: tuple[bool, list[Evidence]] = (False, [])
 # A NamedTuple without the Python frame of its generated __new__ (hot path; all fields given).
 _new_tuple = tuple.__new__
 _HIT_ORDER = attrgetter("turn_index", "start", "rule_id")
+_END_MS = attrgetter("end_ms")
 # Anchors, lookarounds and escapes that could behave differently on the joined turns than on
 # one turn: such a regex is only ever run turn by turn.
 _CONTEXT_SENSITIVE = re.compile(r"[\^$]|\(\?[<=!]|\\[AZbB0x]|\\[^dDwWsS.\\]")
@@ -320,7 +321,7 @@ class CompiledRuleset:
         occ = self.matcher.occurrences(normal, joined)
         roles = [t.role for t in turns]
         by_role = {role: [ti for ti, r in enumerate(roles) if r == role] for role in dict.fromkeys(roles)}
-        timing = any(t.end_ms for t in turns)
+        timing = any(map(_END_MS, turns))
         return _Ctx(turns, normal, maps, occ, offset, timing, by_role, _joined=joined)
 
     def holds(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
@@ -646,7 +647,9 @@ class CompiledRuleset:
                         found[ti].append((s, e, entry))
         lexicon, off, maps, texts = self.lexicon, ctx.offset, ctx.maps, ctx.texts
         return [
-            lexicon.from_matches(i + off, Normalised(texts[i]) if maps is None else maps[i], ctx.turns[i].text, found[i])
+            lexicon.from_matches(
+                i + off, _new_tuple(Normalised, (texts[i], None, None)) if maps is None else maps[i], ctx.turns[i].text, found[i]
+            )
             if i in found
             else _new_tuple(TurnEmotion, (i + off, "neutral", 0.0, 0.0, ()))
             for i in indexes
