@@ -482,12 +482,3 @@ def test_rule_limited_to_a_language_is_not_applicable_to_other_conversations() -
     mixed = engine.evaluate([a("sorry 抱歉"), a("这个 order 我们 check 一下")])
     assert mixed.not_applicable == ()
     assert {h.rule_id for h in mixed.hits} == {"en-only", "zh-only"}
-
-
-@pytest.mark.parametrize("value", [38.0, -0.0, 0.0, -6.0, 40, 2.675, 1.005, 0.125, 87.33333333, 1e300, float("inf")])
-@pytest.mark.parametrize("digits", [2, 3])
-def test_rounded_is_round_with_a_shortcut_for_integral_floats(value: float, digits: int) -> None:
-    from kefu_scoring.emotion import rounded
-
-    got, want = rounded(value, digits), round(value, digits)
-    assert (repr(got), type(got)) == (repr(want), type(want))

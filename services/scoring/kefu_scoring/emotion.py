@@ -136,7 +136,7 @@ class EmotionLexicon:
             negations, boost = 0, 1.0
         if score < 0:
             score *= 1 + 0.15 * min(3, t.count("!"))
-        return rounded(score, 3), tuple(cues)
+        return round(score, 3), tuple(cues)
 
     def turn(self, index: int, text: str) -> TurnEmotion:
         score, cues = self.score_text(text)
@@ -146,16 +146,10 @@ class EmotionLexicon:
 _new_tuple = tuple.__new__  # a NamedTuple without its generated __new__'s frame (hot path)
 
 
-def rounded(x: float, digits: int) -> float:
-    """`round(x, digits)`; an integral float is returned as it is (round would return the
-    same value after a float-to-decimal conversion, the costly part on the hot path)."""
-    return x if x.__class__ is float and x.is_integer() else round(x, digits)
-
-
 def _emotion(index: int, score: float, cues: tuple[str, ...]) -> TurnEmotion:
     if not score:
         return _new_tuple(TurnEmotion, (index, "neutral", 0.0, 0.0, cues))
-    return _new_tuple(TurnEmotion, (index, _label(score), rounded(min(1.0, abs(score) / 4), 2), score, cues))
+    return _new_tuple(TurnEmotion, (index, _label(score), round(min(1.0, abs(score) / 4), 2), score, cues))
 
 
 def _label(score: float) -> str:

@@ -42,7 +42,7 @@ from kefu_scoring.rules import (
     TurnCountCondition,
     uses_timing,
 )
-from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon, rounded
+from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon
 from kefu_scoring.matcher import SEPARATOR, KeywordMatcher, longest_non_overlapping, normalise_joined
 from kefu_scoring.pii import find_pii
 from kefu_scoring.text import Normalised, detect_language, normalise_keyword
@@ -740,13 +740,13 @@ def scorecard_total(
     applicable dimensions' sum rescaled to 100, zero after a fatal hit."""
     dims = tuple(
         [
-            DimensionScore(d, w, rounded(min(w, max(0.0, w + earned.get(d, 0.0))), 2) if ok else w, ok)
+            DimensionScore(d, w, round(min(w, max(0.0, w + earned.get(d, 0.0))), 2) if ok else w, ok)
             for d, w, ok in dimensions
         ]
     )
     applicable = [d for d in dims if d.applicable]
     possible = sum([d.weight for d in applicable])
-    total = 100.0 if not possible else rounded(100.0 * sum([d.score for d in applicable]) / possible, 2)
+    total = 100.0 if not possible else round(100.0 * sum([d.score for d in applicable]) / possible, 2)
     return dims, 0.0 if fatal else total
 
 
