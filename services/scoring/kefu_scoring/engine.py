@@ -4,9 +4,9 @@ against conversations (whole, or one turn at a time for real-time alerts).
 Compilation (`compile_ruleset`, cached by ruleset id + version) collects every keyword and
 exclusion of every condition into ONE automaton (pyahocorasick) over normalised text
 (text.py). Scoring a conversation runs that automaton once over its turns joined with NUL;
-keyword conditions then read the occurrences of their own keywords. A rule whose condition can only hold when one of
-its keywords occurred (its *trigger* set) is skipped outright when none did, which is what
-keeps 50 rules cheap on a clean transcript.
+keyword conditions then read the occurrences of their own keywords. A rule whose condition
+can only hold when one of its keywords occurred (its *trigger* set) is skipped outright when
+none did, which is what keeps 50 rules cheap on a clean transcript.
 
 Scoring (the scorecard): each dimension starts with its points (the weights); hits deduct (or
 add) points inside their dimension, clamped to [0, weight]; the total is the sum over the
@@ -212,9 +212,10 @@ class CompiledRuleset:
             leaf = c
             while isinstance(leaf, NotCondition | AndCondition | OrCondition):
                 leaf = leaf.condition if isinstance(leaf, NotCondition) else leaf.conditions[0]
+            negated = c.condition if isinstance(c, NotCondition) else None
             absent = (
-                self._kw[id(c.condition)][0]
-                if isinstance(c, NotCondition) and isinstance(c.condition, KeywordCondition) and c.condition.match != "none"
+                self._kw[id(negated)][0]
+                if isinstance(negated, KeywordCondition) and negated.match != "none"
                 else None
             )
             self._firing[rule.id] = _Firing(
@@ -533,9 +534,15 @@ class CompiledRuleset:
         elif isinstance(c, InterruptionCondition):
             overlap = c.min_overlap_ms
             evidence = [
-                _new_tuple(Evidence, (ti + off, 0, 0, "", f"started {-gaps[ti]} ms before the {turns[ti - 1].role} finished"))
+                _new_tuple(
+                    Evidence,
+                    (ti + off, 0, 0, "", f"started {-gaps[ti]} ms before the {turns[ti - 1].role} finished"),
+                )
                 for ti in scoped
-                if ti and -gaps[ti] >= overlap and turns[ti - 1].end_ms and turns[ti - 1].role != turns[ti].role
+                if ti
+                and -gaps[ti] >= overlap
+                and turns[ti - 1].end_ms
+                and turns[ti - 1].role != turns[ti].role
             ]
         else:
             evidence = self._speech_rate(c, ctx)
@@ -615,12 +622,12 @@ class CompiledRuleset:
             if evidence is None:
                 continue
             fatal = fatal or rule.fatal
-            rid, version, dimension, severity, rule_fatal, alert, each, rule_points = self._hit_fields[i]
+            rid, version, dim, severity, fatal_, alert, each, rule_points = self._hit_fields[i]
             for n, (ti, start, end, text, detail) in enumerate(evidence):
                 points = rule_points if each or n == 0 else 0.0
-                earned[dimension] += points
+                earned[dim] += points
                 hits.append(
-                    Hit(rid, version, dimension, ti, start, end, text, points, severity, rule_fatal, detail, alert)
+                    Hit(rid, version, dim, ti, start, end, text, points, severity, fatal_, detail, alert)
                 )
         dims, total = scorecard_total(
             [(d, w, d in applicable) for d, w in card.dimensions.items()], earned, fatal
@@ -648,7 +655,10 @@ class CompiledRuleset:
         lexicon, off, maps, texts = self.lexicon, ctx.offset, ctx.maps, ctx.texts
         return [
             lexicon.from_matches(
-                i + off, _new_tuple(Normalised, (texts[i], None, None)) if maps is None else maps[i], ctx.turns[i].text, found[i]
+                i + off,
+                _new_tuple(Normalised, (texts[i], None, None)) if maps is None else maps[i],
+                ctx.turns[i].text,
+                found[i],
             )
             if i in found
             else _new_tuple(TurnEmotion, (i + off, "neutral", 0.0, 0.0, ()))
@@ -671,7 +681,18 @@ class CompiledRuleset:
 def _hit(rule: Rule, ev: Evidence, points: float) -> Hit:
     ti, start, end, text, detail = ev
     return Hit(
-        rule.id, rule.version, rule.dimension, ti, start, end, text, points, rule.severity, rule.fatal, detail, rule.alert
+        rule.id,
+        rule.version,
+        rule.dimension,
+        ti,
+        start,
+        end,
+        text,
+        points,
+        rule.severity,
+        rule.fatal,
+        detail,
+        rule.alert,
     )
 
 

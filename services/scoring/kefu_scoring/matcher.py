@@ -75,7 +75,9 @@ class KeywordMatcher:
         """Every occurrence (start, end, keyword id) in normalised `text`, overlaps included."""
         return [(s, e, kid) for kid, spans in self._scan(text, [0]).items() for _, s, e in spans]
 
-    def occurrences(self, texts: Sequence[str], joined: str | None = None) -> dict[int, list[tuple[int, int, int]]]:
+    def occurrences(
+        self, texts: Sequence[str], joined: str | None = None
+    ) -> dict[int, list[tuple[int, int, int]]]:
         """keyword id -> [(turn, start, end)] in normalised turn texts, with one automaton
         pass over the NUL-joined turns (turn by turn if a turn itself holds a NUL).
         `joined`: the turns' normal forms joined with SEPARATOR when the caller already has
