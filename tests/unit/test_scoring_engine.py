@@ -432,6 +432,36 @@ def test_regex_prefilter_only_requires_text_every_match_contains(pattern: str, l
     assert required_literals(pattern) == literals
 
 
+@pytest.mark.parametrize(
+    ("pattern", "alternatives"),
+    [
+        (r"(明天|后天)\s*(一定|肯定)", (("明天", "后天"), ("一定", "肯定"))),
+        (r"x(?:foo|BAR\d)y", (("foo", "bar"),)),
+        (r"(ab|cd)+", (("ab", "cd"),)),
+        (r"(ab|cd)?x", ()),  # optional
+        (r"(ab|)c", ()),  # a branch without a literal
+        (r"(?:ab|c(dd|ee))", (("ab", "c"),)),  # an alternation inside one branch is not required
+        (r"(?:(ab|cd)|ef)g", ()),
+        (r"(fix|mend) it", ()),  # "fix" also matches "fıx" (dotless i) case-insensitively
+    ],
+)
+def test_regex_prefilter_requires_one_text_of_each_required_alternation(
+    pattern: str, alternatives: tuple[tuple[str, ...], ...]
+) -> None:
+    from kefu_scoring.engine import required_alternatives
+
+    assert required_alternatives(pattern) == alternatives
+
+
+def test_regex_with_a_required_alternation_matches_either_branch_and_nothing_else() -> None:
+    condition = {"operator": "regex", "pattern": r"(明天|后天)\s*(一定|肯定)"}
+    assert hits(condition, a("好的"), a("后天 肯定到")) == [(1, 0, 5, "后天 肯定")]
+    assert hits(condition, a("明天一定")) == [(0, 0, 4, "明天一定")]
+    assert not fires(condition, a("明天可能"), a("一定"))
+    # case-insensitive "i" matches the dotless "ı" that normalisation keeps
+    assert hits({"operator": "regex", "pattern": r"(fix|mend)ed"}, a("fıxed")) == [(0, 0, 5, "fıxed")]
+
+
 def test_regex_with_required_literals_still_matches_case_insensitively() -> None:
     condition = {"operator": "regex", "pattern": r"REFUND\s+IN\s+\d+\s*DAYS"}
     assert hits(condition, a("Refund in 3 days")) == [(0, 0, 16, "Refund in 3 days")]

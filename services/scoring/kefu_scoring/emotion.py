@@ -104,12 +104,13 @@ class EmotionLexicon:
     ) -> tuple[float, tuple[str, ...]]:
         if not matches:
             return 0.0, ()
-        t = norm.text
+        t, identity = norm.text, norm.starts is None
         score = 0.0
         cues: list[str] = []
         negations, boost = 0, 1.0
+        last = len(matches) - 1
         for i, (s, e, entry) in enumerate(matches):
-            nxt = matches[i + 1] if i + 1 < len(matches) else None
+            nxt = matches[i + 1] if i < last else None
             modifies = (
                 nxt is not None
                 and nxt[2].weight is not None
@@ -127,8 +128,11 @@ class EmotionLexicon:
                 if negations % 2:
                     weight = -weight * (NEGATED_POSITIVE if weight > 0 else NEGATED_NEGATIVE)
                 score += weight
-                os_, oe = norm.span(s, e)
-                cues.append(text[os_:oe])
+                if identity:
+                    cues.append(text[s:e])
+                else:
+                    os_, oe = norm.span(s, e)
+                    cues.append(text[os_:oe])
             negations, boost = 0, 1.0
         if score < 0:
             score *= 1 + 0.15 * min(3, t.count("!"))
@@ -139,10 +143,13 @@ class EmotionLexicon:
         return _emotion(index, score, cues)
 
 
+_new_tuple = tuple.__new__  # a NamedTuple without its generated __new__'s frame (hot path)
+
+
 def _emotion(index: int, score: float, cues: tuple[str, ...]) -> TurnEmotion:
     if not score:
-        return TurnEmotion(index, "neutral", 0.0, 0.0, cues)
-    return TurnEmotion(index, _label(score), round(min(1.0, abs(score) / 4), 2), score, cues)
+        return _new_tuple(TurnEmotion, (index, "neutral", 0.0, 0.0, cues))
+    return _new_tuple(TurnEmotion, (index, _label(score), round(min(1.0, abs(score) / 4), 2), score, cues))
 
 
 def _label(score: float) -> str:
@@ -165,20 +172,21 @@ def trajectory_of(emotions: Sequence[TurnEmotion]) -> Trajectory:
     emotions = tuple(emotions)
     if not emotions:
         return Trajectory((), 0.0, 0.0, "none", "neutral", None)
+    scores = [e.score for e in emotions]
     third = max(1, len(emotions) // 3)
-    start = sum(e.score for e in emotions[:third]) / third
-    end = sum(e.score for e in emotions[-third:]) / third
+    start = sum(scores[:third]) / third
+    end = sum(scores[-third:]) / third
     trend = "stable"
     if len(emotions) >= 2 and end - start >= THRESHOLD:
         trend = "improving"
     elif len(emotions) >= 2 and start - end >= THRESHOLD:
         trend = "worsening"
-    worst = min(emotions, key=lambda e: e.score)
+    worst = emotions[scores.index(min(scores))]  # the first of the most negative
     return Trajectory(
         emotions,
         round(start, 3),
         round(end, 3),
         trend,
-        _label(sum(e.score for e in emotions) / len(emotions)),
+        _label(sum(scores) / len(emotions)),
         worst.turn_index if worst.label == "negative" else None,
     )

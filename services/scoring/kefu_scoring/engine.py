@@ -3,10 +3,10 @@ against conversations (whole, or one turn at a time for real-time alerts).
 
 Compilation (`compile_ruleset`, cached by ruleset id + version) collects every keyword and
 exclusion of every condition into ONE automaton (pyahocorasick) over normalised text
-(text.py). Scoring a conversation runs that automaton once per turn; keyword conditions then
-read the occurrences of their own keywords. A rule whose condition can only hold when one of
-its keywords occurred (its *trigger* set) is skipped outright when none did, which is what
-keeps 50 rules cheap on a clean transcript.
+(text.py). Scoring a conversation runs that automaton once over its turns joined with NUL;
+keyword conditions then read the occurrences of their own keywords. A rule whose condition
+can only hold when one of its keywords occurred (its *trigger* set) is skipped outright when
+none did, which is what keeps 50 rules cheap on a clean transcript.
 
 Scoring (the scorecard): each dimension starts with its points (the weights); hits deduct (or
 add) points inside their dimension, clamped to [0, weight]; the total is the sum over the
@@ -20,6 +20,8 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from kefu_scoring.rules import (
@@ -41,7 +43,7 @@ from kefu_scoring.rules import (
     uses_timing,
 )
 from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon
-from kefu_scoring.matcher import SEPARATOR, KeywordMatcher, longest_non_overlapping, normalise_all
+from kefu_scoring.matcher import SEPARATOR, KeywordMatcher, longest_non_overlapping, normalise_joined
 from kefu_scoring.pii import find_pii
 from kefu_scoring.text import Normalised, detect_language, normalise_keyword
 
@@ -97,6 +99,10 @@ class Score:
 
 
 _EMPTY: tuple[bool, list[Evidence]] = (False, [])
+# A NamedTuple without the Python frame of its generated __new__ (hot path; all fields given).
+_new_tuple = tuple.__new__
+_HIT_ORDER = attrgetter("turn_index", "start", "rule_id")
+_END_MS = attrgetter("end_ms")
 # Anchors, lookarounds and escapes that could behave differently on the joined turns than on
 # one turn: such a regex is only ever run turn by turn.
 _CONTEXT_SENSITIVE = re.compile(r"[\^$]|\(\?[<=!]|\\[AZbB0x]|\\[^dDwWsS.\\]")
@@ -104,17 +110,20 @@ _DIGITISH = "[0-9零〇一二三四五六七八九幺两]"
 _MAYBE_PII = re.compile(f"{_DIGITISH}(?:[ ()-]{{0,2}}{_DIGITISH}){{6}}|@")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Ctx:
     """One conversation being evaluated: normalised turns and keyword occurrences."""
 
     turns: Sequence[Turn]
-    norms: list[Normalised]
+    texts: list[str]  # the turns' normal forms
+    maps: list[Normalised] | None  # None: every turn's index map is the identity
     occ: dict[int, list[tuple[int, int, int]]]  # keyword id -> (turn, start, end) normalised
     offset: int = 0  # turn index of turns[0] (real time scores one turn at a time)
     timing: bool = False
     by_role: dict[str | None, list[int]] = field(default_factory=dict)
     scopes: dict[int, list[int]] = field(default_factory=dict)
+    scope_sets: dict[int, frozenset[int]] = field(default_factory=dict)
+    scope_texts: dict[int, str] = field(default_factory=dict)
     results: dict[int, tuple[bool, list[Evidence]]] = field(default_factory=dict)
     _joined: str | None = None
     _gaps: list[int] | None = None
@@ -123,22 +132,43 @@ class _Ctx:
     def gaps(self) -> list[int]:
         if self._gaps is None:
             t = self.turns
-            self._gaps = [0] + [t[i].start_ms - t[i - 1].end_ms for i in range(1, len(t))]
+            self._gaps = [0] + [b.start_ms - a.end_ms for a, b in zip(t, islice(t, 1, None))]
         return self._gaps
 
     def language(self) -> str:
         if self._language is None:
-            self._language = detect_language(t.text for t in self.turns)
+            self._language = detect_language([t.text for t in self.turns])
         return self._language
 
     def joined(self) -> str:
         if self._joined is None:
-            self._joined = SEPARATOR.join(n.text for n in self.norms)
+            self._joined = SEPARATOR.join(self.texts)
         return self._joined
 
     def evidence(self, ti: int, s: int, e: int, detail: str = "") -> Evidence:
-        os_, oe = self.norms[ti].span(s, e)
+        os_, oe = (s, e) if self.maps is None else self.maps[ti].span(s, e)
         return Evidence(ti + self.offset, os_, oe, self.turns[ti].text[os_:oe], detail)
+
+    def spans_evidence(self, ti: int, spans: list[tuple[int, int, int]], out: list[Evidence]) -> None:
+        """`evidence` of every (start, end, _) normalised span of turn `ti`, appended to `out`;
+        the identity map (most turns) skips the span lookup."""
+        text, index = self.turns[ti].text, ti + self.offset
+        norm = None if self.maps is None else self.maps[ti]
+        if norm is None or norm.starts is None:
+            out.extend(_new_tuple(Evidence, (index, s, e, text[s:e], "")) for s, e, _ in spans)
+        else:
+            for s, e, _ in spans:
+                os_, oe = norm.span(s, e)
+                out.append(_new_tuple(Evidence, (index, os_, oe, text[os_:oe], "")))
+
+
+class _Firing(NamedTuple):
+    trigger: frozenset[int] | None  # keyword ids of which one must occur (None: no such set)
+    condition: Any
+    operator: Any  # the evaluator of `condition`'s operator
+    absent: frozenset[int] | None  # `not` of an any/all/at_least keyword condition: its ids
+    first_scope: Scope  # the first leaf's scope: where absence evidence points
+    detail: str  # absence evidence
 
 
 class CompiledRuleset:
@@ -154,7 +184,9 @@ class CompiledRuleset:
         # Regexes safe to try once on all turns joined before trying turn by turn.
         self._regex_prefilter: set[int] = set()
         self._regex_literals: dict[int, tuple[str, ...]] = {}
+        self._regex_alternatives: dict[int, tuple[tuple[str, ...], ...]] = {}
         self.triggers: dict[str, frozenset[int] | None] = {}
+        self._scope_keys: dict[int, tuple[Any, ...]] = {}  # scope id -> its value, if no anchor
         for rule in ruleset.rules:
             self._walk(rule.condition)
             if rule.applies_if is not None:
@@ -173,11 +205,34 @@ class CompiledRuleset:
             OrCondition: self._or,
             NotCondition: self._not,
         }
+        # What firing a rule needs, looked up once: rule id -> _Firing.
+        self._firing: dict[str, _Firing] = {}
+        for rule in ruleset.rules:
+            c = rule.condition
+            leaf = c
+            while isinstance(leaf, NotCondition | AndCondition | OrCondition):
+                leaf = leaf.condition if isinstance(leaf, NotCondition) else leaf.conditions[0]
+            negated = c.condition if isinstance(c, NotCondition) else None
+            absent = (
+                self._kw[id(negated)][0]
+                if isinstance(negated, KeywordCondition) and negated.match != "none"
+                else None
+            )
+            self._firing[rule.id] = _Firing(
+                self.triggers[rule.id],
+                c,
+                self._operators[type(c)],
+                absent,
+                leaf.scope,
+                f"expected and not found: {rule.name or rule.id}",
+            )
         self.rule_keywords = len(self._ids)
         # The emotion lexicon rides in the same automaton: one pass per conversation.
         self._lexicon_entries: dict[int, Any] = {}
         for word, entry in (lexicon.vocabulary.items() if lexicon else ()):
             self._lexicon_entries[self._ids.setdefault(word, len(self._ids))] = entry
+        self._lexicon_ids = frozenset(self._lexicon_entries)
+        self._sentiment_ids = frozenset(k for k, e in self._lexicon_entries.items() if e.weight is not None)
         self.keywords = list(self._ids)
         self.matcher = KeywordMatcher(self.keywords)
         self.timing_rules = frozenset(
@@ -201,6 +256,14 @@ class CompiledRuleset:
                     self._by_keyword.setdefault(kid, []).append(i)
             else:
                 self._unconditional.append(i)
+        self._trigger_ids = frozenset(self._by_keyword)
+        self._plan_firing = tuple(self._firing[r.id] for r, _ in self._plan)
+        # Hit fields per plan position: rule id, version, dimension, severity, fatal, alert,
+        # every piece of evidence counts, points.
+        self._hit_fields = tuple(
+            (r.id, r.version, r.dimension, r.severity, r.fatal, r.alert, r.count == "each", r.points)
+            for r, _ in self._plan
+        )
 
     # --- compilation ---------------------------------------------------------------------
 
@@ -220,6 +283,10 @@ class CompiledRuleset:
         for anchor in (scope.after, scope.before):
             if anchor is not None:
                 self._walk(anchor)
+        if scope.after is None and scope.before is None:
+            # equal scopes of different conditions (every `role: agent` ...) share one
+            # cached list of turns per conversation
+            self._scope_keys[id(scope)] = (scope.role, scope.first, scope.last, scope.turns)
         if isinstance(c, KeywordCondition):
             self._kw[id(c)] = (
                 frozenset(self._kid(k) for k in c.keywords),
@@ -233,6 +300,7 @@ class CompiledRuleset:
             if not _CONTEXT_SENSITIVE.search(c.pattern):
                 self._regex_prefilter.add(id(c))
             self._regex_literals[id(c)] = required_literals(c.pattern)
+            self._regex_alternatives[id(c)] = required_alternatives(c.pattern)
 
     def _trigger(self, c: Any) -> frozenset[int] | None:
         """Keyword ids of which at least one must occur for `c` to hold (None: no such set)."""
@@ -249,24 +317,20 @@ class CompiledRuleset:
     # --- per conversation ----------------------------------------------------------------
 
     def prepare(self, turns: Sequence[Turn], offset: int = 0) -> _Ctx:
-        norms = normalise_all([t.text for t in turns])
-        occ = self.matcher.occurrences([n.text for n in norms])
-        by_role: dict[str | None, list[int]] = {}
-        timing = False
-        for ti, turn in enumerate(turns):
-            by_role.setdefault(turn.role, []).append(ti)
-            timing = timing or bool(turn.end_ms)
-        return _Ctx(turns, norms, occ, offset, timing, by_role)
+        texts = [t.text for t in turns]
+        normal, maps, joined = normalise_joined(texts)
+        occ = self.matcher.occurrences(normal, joined)
+        roles = [t.role for t in turns]
+        by_role = {role: [ti for ti, r in enumerate(roles) if r == role] for role in dict.fromkeys(roles)}
+        timing = any(map(_END_MS, turns))
+        return _Ctx(turns, normal, maps, occ, offset, timing, by_role, _joined=joined)
 
     def holds(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         key = id(c)
         cached = ctx.results.get(key)
         if cached is None:
-            cached = ctx.results[key] = self._eval(c, ctx)
+            cached = ctx.results[key] = self._operators[type(c)](c, ctx)
         return cached
-
-    def _eval(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
-        return self._operators[type(c)](c, ctx)
 
     def _and(self, c: AndCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         evidence: list[Evidence] = []
@@ -298,6 +362,7 @@ class CompiledRuleset:
 
     def scope(self, sc: Scope, ctx: _Ctx) -> list[int]:
         key = id(sc)
+        key = self._scope_keys.get(key, key)
         cached = ctx.scopes.get(key)
         if cached is not None:
             return cached
@@ -318,6 +383,32 @@ class CompiledRuleset:
         ctx.scopes[key] = idx
         return idx
 
+    def scope_set(self, sc: Scope, ctx: _Ctx) -> frozenset[int]:
+        """`scope` as a set (cached per conversation)."""
+        key = id(sc)
+        key = self._scope_keys.get(key, key)
+        cached = ctx.scope_sets.get(key)
+        if cached is None:
+            cached = ctx.scope_sets[key] = frozenset(self.scope(sc, ctx))
+        return cached
+
+    def scope_text(self, sc: Scope, ctx: _Ctx) -> str:
+        """The normalised in-scope turns joined with SEPARATOR (cached per conversation): a
+        regex that cannot see past its match finds nothing here only if it finds nothing in
+        any in-scope turn."""
+        key = id(sc)
+        key = self._scope_keys.get(key, key)
+        cached = ctx.scope_texts.get(key)
+        if cached is None:
+            scoped = self.scope(sc, ctx)
+            if len(scoped) == len(ctx.texts):
+                cached = ctx.joined()
+            else:
+                texts = ctx.texts
+                cached = SEPARATOR.join([texts[ti] for ti in scoped])
+            ctx.scope_texts[key] = cached
+        return cached
+
     def _anchor(self, c: Any, ctx: _Ctx) -> int | None:
         ok, evidence = self.holds(c, ctx)
         if not ok or not evidence:
@@ -327,17 +418,23 @@ class CompiledRuleset:
     def _keyword(self, c: KeywordCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         kids, xids = self._kw[id(c)]
         occ = ctx.occ
-        found = [kid for kid in kids if kid in occ]
+        found = kids.intersection(occ)  # (the order of keywords does not matter below)
         if not found:
             return (True, []) if c.match == "none" else _EMPTY
-        eligible = set(self.scope(c.scope, ctx))
+        eligible = self.scope_set(c.scope, ctx)
         if xids:
-            eligible.difference_update(ti for kid in xids for ti, _, _ in occ.get(kid, ()))
+            excluded = xids.intersection(occ)
+            if excluded:
+                eligible = eligible.difference([ti for kid in excluded for ti, _, _ in occ[kid]])
         per_turn: dict[int, list[tuple[int, int, int]]] = {}
         for kid in found:
             for ti, s, e in occ[kid]:
                 if ti in eligible:
-                    per_turn.setdefault(ti, []).append((s, e, kid))
+                    spans = per_turn.get(ti)
+                    if spans is None:
+                        per_turn[ti] = [(s, e, kid)]
+                    else:
+                        spans.append((s, e, kid))
         if c.match == "none":
             return (not per_turn), []
         if not per_turn:
@@ -351,7 +448,10 @@ class CompiledRuleset:
             chosen = self._windows(c, ctx, per_turn, need)
             if not chosen:
                 return _EMPTY
-        return True, [ctx.evidence(ti, s, e) for ti in chosen for s, e, _ in per_turn[ti]]
+        evidence: list[Evidence] = []
+        for ti in chosen:
+            ctx.spans_evidence(ti, per_turn[ti], evidence)
+        return True, evidence
 
     def _windows(
         self, c: KeywordCondition, ctx: _Ctx, per_turn: dict[int, list[tuple[int, int, int]]], need: int
@@ -361,9 +461,16 @@ class CompiledRuleset:
         if c.window == 1:
             return sorted(ti for ti, spans in per_turn.items() if len({k for _, _, k in spans}) >= need)
         order = self.scope(c.scope, ctx)
+        width = c.window
+        # only windows holding a turn with a keyword can qualify (need >= 1): the starts
+        # within `width` before each such turn's position
+        starts: set[int] = set()
+        for ti in per_turn:
+            at = order.index(ti)
+            starts.update(range(max(0, at - width + 1), at + 1))
         chosen: set[int] = set()
-        for i in range(len(order)):
-            window = [ti for ti in order[i : i + c.window] if ti in per_turn]
+        for i in starts:
+            window = [ti for ti in order[i : i + width] if ti in per_turn]
             if len({k for ti in window for _, _, k in per_turn[ti]}) >= need:
                 chosen.update(window)
         return sorted(chosen)
@@ -371,15 +478,21 @@ class CompiledRuleset:
     def _regex_eval(self, c: RegexCondition, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         pattern, exclusion = self._regex[id(c)]
         literals = self._regex_literals[id(c)]
-        if literals:
-            joined = ctx.joined()
-            if not all(literal in joined for literal in literals):
+        joined = ctx.joined()
+        for literal in literals:
+            if literal not in joined:
                 return _EMPTY  # a text every match must contain occurs nowhere
-        if id(c) in self._regex_prefilter and not pattern.search(ctx.joined()):
-            return _EMPTY  # no match anywhere in the conversation
+        for texts in self._regex_alternatives[id(c)]:
+            for text in texts:
+                if text in joined:
+                    break
+            else:
+                return _EMPTY  # no text of a required alternation occurs
+        if id(c) in self._regex_prefilter and not pattern.search(self.scope_text(c.scope, ctx)):
+            return _EMPTY  # no match in any in-scope turn
         evidence = []
         for ti in self.scope(c.scope, ctx):
-            text = ctx.norms[ti].text
+            text = ctx.texts[ti]
             if exclusion is not None and exclusion.search(text):
                 continue
             evidence.extend(ctx.evidence(ti, m.start(), m.end()) for m in pattern.finditer(text))
@@ -389,7 +502,7 @@ class CompiledRuleset:
         evidence = []
         for ti in self.scope(c.scope, ctx):
             text = ctx.turns[ti].text
-            if not _MAYBE_PII.search(ctx.norms[ti].text):
+            if not _MAYBE_PII.search(ctx.texts[ti]):
                 continue  # cheap pre-filter: no 7-digit run (spoken digits too) and no '@'
             evidence.extend(
                 Evidence(ti + ctx.offset, p.start, p.end, p.text, p.kind)
@@ -402,24 +515,34 @@ class CompiledRuleset:
         """Timing operators read the gap before each in-scope turn: start of the turn minus
         end of the previous one (negative: the turn started before the previous ended)."""
         turns, gaps, off = ctx.turns, ctx.gaps(), ctx.offset
-        scoped = [ti for ti in self.scope(c.scope, ctx) if ti > 0 and turns[ti - 1].end_ms]
+        # in-scope turns after a turn with timings (not the first): `ti and turns[ti - 1].end_ms`
+        scoped = self.scope(c.scope, ctx)
         if isinstance(c, SilenceCondition):
+            least = c.min_ms
             evidence = [
-                Evidence(ti + off, 0, 0, "", f"silence of {gaps[ti]} ms before this turn")
+                _new_tuple(Evidence, (ti + off, 0, 0, "", f"silence of {gaps[ti]} ms before this turn"))
                 for ti in scoped
-                if gaps[ti] >= c.min_ms
+                if ti and gaps[ti] >= least and turns[ti - 1].end_ms
             ]
         elif isinstance(c, ResponseLatencyCondition):
+            most, after = c.max_ms, c.after_role
             evidence = [
-                Evidence(ti + off, 0, 0, "", f"replied {gaps[ti]} ms after the {c.after_role}")
+                _new_tuple(Evidence, (ti + off, 0, 0, "", f"replied {gaps[ti]} ms after the {after}"))
                 for ti in scoped
-                if gaps[ti] > c.max_ms and turns[ti - 1].role == c.after_role
+                if ti and gaps[ti] > most and turns[ti - 1].end_ms and turns[ti - 1].role == after
             ]
         elif isinstance(c, InterruptionCondition):
+            overlap = c.min_overlap_ms
             evidence = [
-                Evidence(ti + off, 0, 0, "", f"started {-gaps[ti]} ms before the {turns[ti - 1].role} finished")
+                _new_tuple(
+                    Evidence,
+                    (ti + off, 0, 0, "", f"started {-gaps[ti]} ms before the {turns[ti - 1].role} finished"),
+                )
                 for ti in scoped
-                if -gaps[ti] >= c.min_overlap_ms and turns[ti - 1].role != turns[ti].role
+                if ti
+                and -gaps[ti] >= overlap
+                and turns[ti - 1].end_ms
+                and turns[ti - 1].role != turns[ti].role
             ]
         else:
             evidence = self._speech_rate(c, ctx)
@@ -441,22 +564,27 @@ class CompiledRuleset:
 
     def fire(self, rule: Rule, ctx: _Ctx) -> list[Evidence] | None:
         """The evidence of a rule that hits, or None."""
-        trigger = self.triggers[rule.id]
-        if trigger is not None and trigger.isdisjoint(ctx.occ):
-            return None
-        ok, evidence = self.holds(rule.condition, ctx)
-        if not ok:
-            return None
-        if not evidence:  # an absence (not / none): point at the first turn looked at
-            first = self._first_scoped_turn(rule.condition, ctx)
-            evidence = [Evidence(first + ctx.offset, 0, 0, "", f"expected and not found: {rule.name or rule.id}")]
-        return evidence
+        return self._fire(self._firing[rule.id], ctx)
 
-    def _first_scoped_turn(self, c: Any, ctx: _Ctx) -> int:
-        while isinstance(c, NotCondition | AndCondition | OrCondition):
-            c = c.condition if isinstance(c, NotCondition) else c.conditions[0]
-        scoped = self.scope(c.scope, ctx)
-        return scoped[0] if scoped else 0
+    def _fire(self, firing: _Firing, ctx: _Ctx) -> list[Evidence] | None:
+        trigger, c, operator, absent, first_scope, detail = firing
+        occ = ctx.occ
+        if trigger is not None and trigger.isdisjoint(occ):
+            return None
+        if absent is not None and absent.isdisjoint(occ):
+            # `not` of a keyword condition none of whose keywords occurred anywhere: it holds
+            # without looking at scopes or exclusions (as the full evaluation finds)
+            evidence = None
+        else:
+            # not through `holds`: a rule's own condition is evaluated once per conversation,
+            # so its result is not worth caching (conditions inside it and anchors are)
+            ok, evidence = operator(c, ctx)
+            if not ok:
+                return None
+        if not evidence:  # an absence (not / none): point at the first turn looked at
+            scoped = self.scope(first_scope, ctx)
+            return [Evidence((scoped[0] if scoped else 0) + ctx.offset, 0, 0, "", detail)]
+        return evidence
 
     def applies(self, rule: Rule, ctx: _Ctx) -> bool:
         if rule.id in self.timing_rules and not ctx.timing:
@@ -480,9 +608,9 @@ class CompiledRuleset:
         applicable.update(self._always_applicable)
         due = set(self._unconditional)
         by_keyword = self._by_keyword
-        for kid in ctx.occ:
-            due.update(by_keyword.get(kid, ()))
-        plan = self._plan
+        for kid in self._trigger_ids.intersection(ctx.occ):
+            due.update(by_keyword[kid])
+        plan, firings = self._plan, self._plan_firing
         for i in sorted(due):
             rule, plain = plan[i]
             if not plain:
@@ -490,37 +618,50 @@ class CompiledRuleset:
                     not_applicable.append(rule.id)
                     continue
                 applicable.add(rule.dimension)
-            evidence = self.fire(rule, ctx)
+            evidence = self._fire(firings[i], ctx)
             if evidence is None:
                 continue
             fatal = fatal or rule.fatal
-            for i, ev in enumerate(evidence):
-                points = rule.points if rule.count == "each" or i == 0 else 0.0
-                earned[rule.dimension] += points
-                hits.append(_hit(rule, ev, points))
+            rid, version, dim, severity, fatal_, alert, each, rule_points = self._hit_fields[i]
+            for n, (ti, start, end, text, detail) in enumerate(evidence):
+                points = rule_points if each or n == 0 else 0.0
+                earned[dim] += points
+                hits.append(
+                    Hit(rid, version, dim, ti, start, end, text, points, severity, fatal_, detail, alert)
+                )
         dims, total = scorecard_total(
             [(d, w, d in applicable) for d, w in card.dimensions.items()], earned, fatal
         )
-        hits.sort(key=lambda h: (h.turn_index, h.start, h.rule_id))
+        hits.sort(key=_HIT_ORDER)
         return Score(total, grade_for(self.ruleset, total), tuple(hits), dims, fatal, tuple(not_applicable))
 
     def emotions(self, ctx: _Ctx, indexes: Sequence[int]) -> list[TurnEmotion]:
         """Customer emotion of the turns `indexes`, from the lexicon matches found by
-        `prepare` (needs a ruleset compiled with a lexicon)."""
+        `prepare` (needs a ruleset compiled with a lexicon). Only turns holding a sentiment
+        word are scored: negators and intensifiers alone leave a turn neutral."""
         assert self.lexicon is not None, "compiled without an emotion lexicon"
-        found: dict[int, list[tuple[int, int, Any]]] = {i: [] for i in indexes}
-        entries = self._lexicon_entries
-        for kid, spans in ctx.occ.items():
-            entry = entries.get(kid)
-            if entry is not None:
-                for ti, s, e in spans:
+        occ = ctx.occ
+        wanted = set(indexes)
+        scored = {ti for kid in self._sentiment_ids.intersection(occ) for ti, _, _ in occ[kid]}
+        scored &= wanted
+        found: dict[int, list[tuple[int, int, Any]]] = {i: [] for i in scored}
+        if found:
+            entries = self._lexicon_entries
+            for kid in self._lexicon_ids.intersection(occ):
+                entry = entries[kid]
+                for ti, s, e in occ[kid]:
                     if ti in found:
                         found[ti].append((s, e, entry))
-        lexicon = self.lexicon
+        lexicon, off, maps, texts = self.lexicon, ctx.offset, ctx.maps, ctx.texts
         return [
-            lexicon.from_matches(i + ctx.offset, ctx.norms[i], ctx.turns[i].text, found[i])
-            if found[i]
-            else TurnEmotion(i + ctx.offset, "neutral", 0.0, 0.0, ())
+            lexicon.from_matches(
+                i + off,
+                _new_tuple(Normalised, (texts[i], None, None)) if maps is None else maps[i],
+                ctx.turns[i].text,
+                found[i],
+            )
+            if i in found
+            else _new_tuple(TurnEmotion, (i + off, "neutral", 0.0, 0.0, ()))
             for i in indexes
         ]
 
@@ -538,19 +679,20 @@ class CompiledRuleset:
 
 
 def _hit(rule: Rule, ev: Evidence, points: float) -> Hit:
+    ti, start, end, text, detail = ev
     return Hit(
-        rule_id=rule.id,
-        rule_version=rule.version,
-        dimension=rule.dimension,
-        turn_index=ev.turn_index,
-        start=ev.start,
-        end=ev.end,
-        matched_text=ev.text,
-        points=points,
-        severity=rule.severity,
-        fatal=rule.fatal,
-        detail=ev.detail,
-        alert=rule.alert,
+        rule.id,
+        rule.version,
+        rule.dimension,
+        ti,
+        start,
+        end,
+        text,
+        points,
+        rule.severity,
+        rule.fatal,
+        detail,
+        rule.alert,
     )
 
 
@@ -559,15 +701,27 @@ def required_literals(pattern: str) -> tuple[str, ...]:
     before running the regex: top-level literals, also inside groups and repeats of at least
     one. Only caseless characters and ASCII letters are used, so case-insensitive matching
     on lower-cased text cannot find a match the test would rule out. Empty when unsure."""
+    return _requirements(pattern)[0]
+
+
+def required_alternatives(pattern: str) -> tuple[tuple[str, ...], ...]:
+    """Like `required_literals` for alternations in a required position: every match
+    contains at least one text of each tuple (`(明天|后天)一定` -> `(("明天", "后天"),)`)."""
+    return _requirements(pattern)[1]
+
+
+def _requirements(pattern: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
     try:
         from re import _constants as c, _parser  # CPython's own parser (3.11+)
 
         parsed = _parser.parse(pattern)
     except Exception:  # noqa: BLE001 - any doubt: no pre-filter
-        return ()
-    found: list[str] = []
+        return (), ()
+    alternatives: list[tuple[str, ...]] = []
 
-    def walk(items: Any) -> None:
+    def walk(items: Any, found: list[str], required: bool = True) -> None:
+        """Literals of `items` into `found`; alternations into `alternatives` when `items`
+        are part of every match (`required`), not only of one branch."""
         run: list[str] = []
         for op, av in items:
             if op is c.LITERAL:
@@ -579,14 +733,25 @@ def required_literals(pattern: str) -> tuple[str, ...]:
                 found.append("".join(run))
                 run = []
             if op is c.SUBPATTERN:
-                walk(av[-1])
+                walk(av[-1], found, required)
             elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
-                walk(av[2])
+                walk(av[2], found, required)
+            elif op is c.BRANCH and required:
+                per_branch = []
+                for branch in av[1]:
+                    literals: list[str] = []
+                    walk(branch, literals, False)
+                    # not a text with "i": case-insensitively it also matches "ı" (dotless
+                    # i), which lower-casing and NFKC leave in the text
+                    per_branch.append(max((t for t in literals if "i" not in t), key=len, default=""))
+                if all(per_branch):
+                    alternatives.append(tuple(per_branch))
         if run:
             found.append("".join(run))
 
-    walk(parsed)
-    return tuple(found)
+    found: list[str] = []
+    walk(parsed, found)
+    return tuple(found), tuple(alternatives)
 
 
 def scorecard_total(
@@ -595,11 +760,14 @@ def scorecard_total(
     """Dimension scores (weight + points earned, clamped to [0, weight]) and the total: the
     applicable dimensions' sum rescaled to 100, zero after a fatal hit."""
     dims = tuple(
-        DimensionScore(d, w, round(min(w, max(0.0, w + earned.get(d, 0.0))), 2) if ok else w, ok)
-        for d, w, ok in dimensions
+        [
+            DimensionScore(d, w, round(min(w, max(0.0, w + earned.get(d, 0.0))), 2) if ok else w, ok)
+            for d, w, ok in dimensions
+        ]
     )
-    possible = sum(d.weight for d in dims if d.applicable)
-    total = 100.0 if not possible else round(100.0 * sum(d.score for d in dims if d.applicable) / possible, 2)
+    applicable = [d for d in dims if d.applicable]
+    possible = sum([d.weight for d in applicable])
+    total = 100.0 if not possible else round(100.0 * sum([d.score for d in applicable]) / possible, 2)
     return dims, 0.0 if fatal else total
 
 

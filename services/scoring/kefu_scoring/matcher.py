@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
 import ahocorasick
@@ -28,18 +29,24 @@ def _joinable(texts: Sequence[str]) -> str | None:
 
 
 def normalise_all(texts: Sequence[str]) -> list[Normalised]:
-    """`normalise` of every turn; one pass over the joined text when all take the fast path
-    (identity index map), otherwise turn by turn."""
+    """`normalise` of every turn (see `normalise_joined`)."""
+    normal, maps, _ = normalise_joined(texts)
+    return [Normalised(t) for t in normal] if maps is None else maps
+
+
+def normalise_joined(texts: Sequence[str]) -> tuple[list[str], list[Normalised] | None, str | None]:
+    """The normal form of every turn; their `Normalised` (None: every turn's index map is
+    the identity); and the normal forms joined with SEPARATOR when that came for free.
+
+    One pass over the joined text when all turns take the fast path (the joined normal form
+    splits at the separators into the turns' normal forms), otherwise turn by turn."""
     joined = _joinable(texts)
     if joined is not None:
         norm = normalise(joined)
         if norm.starts is None:
-            out, pos, text = [], 0, norm.text
-            for t in texts:
-                out.append(Normalised(text[pos : pos + len(t)]))
-                pos += len(t) + 1
-            return out
-    return [normalise(t) for t in texts]
+            return norm.text.split(SEPARATOR), None, norm.text
+    norms = [normalise(t) for t in texts]
+    return [n.text for n in norms], norms, None
 
 
 class KeywordMatcher:
@@ -68,21 +75,22 @@ class KeywordMatcher:
         """Every occurrence (start, end, keyword id) in normalised `text`, overlaps included."""
         return [(s, e, kid) for kid, spans in self._scan(text, [0]).items() for _, s, e in spans]
 
-    def occurrences(self, texts: Sequence[str]) -> dict[int, list[tuple[int, int, int]]]:
+    def occurrences(
+        self, texts: Sequence[str], joined: str | None = None
+    ) -> dict[int, list[tuple[int, int, int]]]:
         """keyword id -> [(turn, start, end)] in normalised turn texts, with one automaton
-        pass over the NUL-joined turns (turn by turn if a turn itself holds a NUL)."""
-        joined = _joinable(texts)
+        pass over the NUL-joined turns (turn by turn if a turn itself holds a NUL).
+        `joined`: the turns' normal forms joined with SEPARATOR when the caller already has
+        them; `texts` then only give the turns' lengths."""
+        if joined is None:
+            joined = _joinable(texts)
         if joined is None:
             occ: dict[int, list[tuple[int, int, int]]] = {}
             for ti, text in enumerate(texts):
                 for kid, spans in self._scan(text, [0]).items():
                     occ.setdefault(kid, []).extend((ti, s, e) for _, s, e in spans)
             return occ
-        offsets, pos = [], 0
-        for t in texts:
-            offsets.append(pos)
-            pos += len(t) + 1
-        return self._scan(joined, offsets)
+        return self._scan(joined, list(accumulate([len(t) + 1 for t in texts[:-1]], initial=0)))
 
     def _scan(self, text: str, offsets: list[int]) -> dict[int, list[tuple[int, int, int]]]:
         """The hot loop: automaton matches in `text` (turns starting at `offsets`), word
@@ -92,7 +100,9 @@ class KeywordMatcher:
             return occ
         lengths, bounds, word = self._len, self._bound, WORD_CHARACTERS
         last = len(text) - 1
-        single = len(offsets) == 1
+        # The turn of the current match, [off, nxt) in `text`: matches come in order of their
+        # end, so the turn is looked up again (bisect) only when a match leaves it.
+        ti, off, nxt = 0, 0, offsets[1] if len(offsets) > 1 else len(text) + 1
         for end, kid in self.automaton.iter(text):
             start = end - lengths[kid] + 1
             left, right = bounds[kid]
@@ -100,8 +110,10 @@ class KeywordMatcher:
                 continue
             if right and end < last and text[end + 1] in word:
                 continue
-            ti = 0 if single else bisect_right(offsets, start) - 1
-            off = offsets[ti]
+            if not off <= start < nxt:
+                ti = bisect_right(offsets, start) - 1
+                off = offsets[ti]
+                nxt = offsets[ti + 1] if ti + 1 < len(offsets) else len(text) + 1
             found = occ.get(kid)
             if found is None:
                 occ[kid] = [(ti, start - off, end + 1 - off)]

@@ -33,7 +33,6 @@ from kefu_scoring.engine import (
 from kefu_scoring.models import Evaluation
 from kefu_scoring.pii import mask
 from kefu_scoring.rules import DEFAULT_RULESET_PATH, Ruleset, load_ruleset
-from kefu_scoring.text import detect_language
 
 __all__ = [
     "DEFAULT_RULESET_PATH",
@@ -159,11 +158,11 @@ def evaluate(ruleset: Ruleset, turns: Sequence[Turn]) -> Score:
 def analyse(compiled: CompiledRuleset, turns: Sequence[Turn]) -> Analysis:
     """Everything scoring computes for one conversation, no I/O (the benchmark's unit)."""
     ctx = compiled.prepare(turns)
-    customer = [i for i, t in enumerate(turns) if t.role == "customer"]
+    customer = ctx.by_role.get("customer", [])
     return Analysis(
         score=compiled.score(ctx),
         emotion=trajectory_of(compiled.emotions(ctx, customer)),
-        language=detect_language(t.text for t in turns),
+        language=ctx.language(),
     )
 
 

@@ -55,8 +55,11 @@ def _char_form(ch: str) -> str:
 def _fast(text: str) -> str | None:
     """The normal form when it is the same length as `text`, character for character."""
     lowered = text.lower()
-    if len(lowered) != len(text) or any(s in lowered for s in _SLOW_CHARACTERS):
+    if len(lowered) != len(text):
         return None
+    for slow in _SLOW_CHARACTERS:
+        if slow in lowered:
+            return None
     for full, ascii_ in _COMMON_FULL_WIDTH:
         if full in lowered:
             lowered = lowered.replace(full, ascii_)
