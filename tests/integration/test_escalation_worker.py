@@ -17,7 +17,6 @@ from escalation_support import escalation_database, sla
 from kefu_common.clock import SystemClock
 from kefu_escalation.clock_worker import SlaClockWorker
 from kefu_escalation.clocks import ClockProjector
-from kefu_escalation.escalations import wake_timers
 
 POLL_SECONDS = 600.0  # the worker would poll only after ten minutes
 BOUND_SECONDS = 30.0  # the breach must be recorded well before that
@@ -35,21 +34,28 @@ async def test_a_new_earlier_deadline_from_another_replica_wakes_a_sleeping_work
         conn = await session.connection()
         top = await conn.scalar(text("SELECT coalesce(max(sequence), 0) FROM escalation.ticket_event"))
         start = max(int(top), 1_800_000_000) + 1_000
-        await conn.execute(text("INSERT INTO escalation.consumer_cursor (name, last_sequence, updated_at) "
-                                "VALUES (:n, :s, now())"), {"n": cursor, "s": start})
-    worker = SlaClockWorker(db, SystemClock(), interval=POLL_SECONDS, projector=ClockProjector(cursor=cursor))
+        for name in (cursor, f"{cursor}-other"):
+            await conn.execute(text("INSERT INTO escalation.consumer_cursor (name, last_sequence, updated_at) "
+                                    "VALUES (:n, :s, now())"), {"n": name, "s": start})
+    # This worker's projection cursor starts after the row below: the other replica projects it.
+    worker = SlaClockWorker(db, SystemClock(), interval=POLL_SECONDS,
+                            projector=ClockProjector(cursor=cursor))
     await worker.start()
     try:
         await asyncio.sleep(0.5)  # let it finish its first pass and go to sleep
         ticket = uuid.uuid4()
         first_contact = datetime.now(UTC) - timedelta(hours=2)
-        async with db.session() as session:  # "another replica" stores a ticket whose breach is due
+        async with db.session() as session:  # the event reaches the other replica's inbox first
+            await (await session.connection()).execute(
+                text("UPDATE escalation.consumer_cursor SET last_sequence = :s WHERE name = :n"),
+                {"s": start + 1, "n": cursor})  # (ours will never project it)
             await (await session.connection()).execute(
                 text("INSERT INTO escalation.ticket_event (sequence, event_id, event_type, ticket_id, payload, "
                      "occurred_at, received_at) VALUES (:s, :e, 'ticket.created', :t, CAST(:p AS jsonb), :at, :at)"),
                 {"s": start + 1, "e": uuid.uuid4(), "t": ticket, "at": first_contact,
                  "p": json.dumps({"first_contact_at": first_contact.isoformat(), "sla": sla()})})
-            await wake_timers(session)
+        async with db.session() as session:  # the other replica projects it: due clocks + NOTIFY
+            await ClockProjector(cursor=f"{cursor}-other").project(session, limit=10, clock=SystemClock())
         recorded = None
         for _ in range(int(BOUND_SECONDS * 10)):
             async with db.engine.connect() as conn:

@@ -20,8 +20,9 @@ polling interval.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -38,11 +39,12 @@ from kefu_escalation.notifications import LogSink, NotificationDispatcher
 log = get_logger("kefu.escalation.clocks")
 
 _NEXT_TIMER = text(
-    "SELECT least("
-    " (SELECT min(next_deadline) FROM escalation.clock_ticket WHERE next_deadline IS NOT NULL),"
-    " (SELECT min(ack_due_at) FROM escalation.escalation WHERE status = 'open' AND ack_due_at IS NOT NULL),"
-    " (SELECT min(next_update_due) FROM escalation.clock_ticket WHERE next_update_due IS NOT NULL))"
+    "SELECT (SELECT min(next_deadline) FROM escalation.clock_ticket WHERE next_deadline IS NOT NULL) AS ticks,"
+    " (SELECT min(ack_due_at) FROM escalation.escalation WHERE status = 'open' AND ack_due_at IS NOT NULL)"
+    "  AS acks,"
+    " (SELECT min(next_update_due) FROM escalation.clock_ticket WHERE next_update_due IS NOT NULL) AS updates"
 )
+_NEVER = datetime.max.replace(tzinfo=UTC)
 _NEXT_NOTIFICATION = text("SELECT min(next_attempt_at) FROM escalation.notification WHERE status = 'pending'")
 IDLE_RETRY_SECONDS = 0.02
 
@@ -66,23 +68,47 @@ class SlaClockWorker:
         self._wake_dispatch = asyncio.Event()
         self._timer = BackgroundLoop("sla-clock-timer", self._run_timer)
         self._sender = BackgroundLoop("sla-notification-dispatch", self._run_dispatch)
-        self._listener = (PgListener(db.url, TIMER_CHANNEL, on_notify=self.wake, name="kefu-escalation-timer")
-                          if listen else None)
+        self._listener = (PgListener(db.url, TIMER_CHANNEL, on_notify=self.deadlines_changed,
+                                     name="kefu-escalation-timer") if listen else None)
+        # What the last look-up found due when (None: unknown, look). Steps with nothing due
+        # are skipped, so a busy timer spends its statements on the deadlines that are.
+        self._due: dict[str, datetime | None] = {"acks": None, "updates": None}
+        self._inbox_pending = True
+        self._projected_at = 0.0
 
     def wake(self) -> None:
+        """New inbox events were stored (the event consumer calls this)."""
+        self._inbox_pending = True
         self._wake.set()
+
+    def deadlines_changed(self) -> None:
+        """Some replica committed a new or earlier deadline (NOTIFY kefu_escalation_timer)."""
+        self._due = dict.fromkeys(self._due)
+        self._wake.set()
+
+    def _is_due(self, step: str, now: datetime) -> bool:
+        due = self._due[step]
+        return due is None or due <= now
 
     async def timer_pass(self) -> int:
         """Project new inbox events, fire due warnings/breaches and acknowledgement timeouts,
         each step in its own transaction; returns the work done (0: nothing was due)."""
-        async with self.db.session() as session:
-            projected = await self.projector.project(session, limit=self.batch, clock=self.clock)
+        projected = acks = 0
+        if self._inbox_pending or time.monotonic() - self._projected_at >= self.interval:
+            self._inbox_pending, self._projected_at = False, time.monotonic()
+            async with self.db.session() as session:
+                projected = await self.projector.project(session, limit=self.batch, clock=self.clock)
+            self._inbox_pending = projected >= self.batch
         async with self.db.session() as session:
             fired = await self.projector.due_ticks(session, now=self.clock.now(), limit=self.batch)
-        async with self.db.session() as session:
-            acks = await self.projector.escalator.due_acks(session, now=self.clock.now(), limit=self.batch)
-        async with self.db.session() as session:
-            acks += await self.projector.escalator.due_updates(session, now=self.clock.now(), limit=self.batch)
+        escalator = self.projector.escalator
+        for step, run in (("acks", escalator.due_acks), ("updates", escalator.due_updates)):
+            if self._is_due(step, self.clock.now()):
+                async with self.db.session() as session:
+                    done = await run(session, now=self.clock.now(), limit=self.batch)
+                acks += done
+                if done:
+                    self._due[step] = None  # more may be due: look again
         if fired or acks:
             self._wake_dispatch.set()
             log.debug("sla_clock_deadlines_recorded", count=fired, ack_timeouts=acks)
@@ -95,7 +121,11 @@ class SlaClockWorker:
 
     async def _next(self, query: Any) -> datetime | None:
         async with self.db.session() as session:
-            return await session.scalar(query)
+            row = (await (await session.connection()).execute(query)).one()
+        if query is _NEXT_TIMER:
+            self._due = {"acks": row.acks or _NEVER, "updates": row.updates or _NEVER}
+        instants = [t for t in row if t is not None]
+        return min(instants) if instants else None
 
     async def _paced(self, step: Callable[[], Awaitable[int]], next_due: Any, wake: asyncio.Event,
                      name: str) -> None:
