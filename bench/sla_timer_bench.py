@@ -118,14 +118,14 @@ async def system_setup(db, active: int) -> None:
         await (await s.connection()).execute(text("ANALYZE escalation.clock_ticket"))
 
 
-async def system_round(db, rate: int, seconds: float, replicas: int = 1) -> dict[str, float]:
+async def system_round(db, rate: int, seconds: float, replicas: int = 1, batch: int = 200) -> dict[str, float]:
     from kefu_common.clock import SystemClock
     from kefu_escalation.calendar import BusinessCalendar
     from kefu_escalation.clock_worker import SlaClockWorker
     from kefu_escalation.clocks import calendar_to_spec
 
     count = int(rate * seconds)
-    workers = [SlaClockWorker(db, SystemClock(), interval=1.0) for _ in range(replicas)]
+    workers = [SlaClockWorker(db, SystemClock(), interval=1.0, batch=batch) for _ in range(replicas)]
     for worker in workers:  # a running service: started before the stream is written
         await worker.start()
     start = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS + count / 10_000)  # after the insert
@@ -186,6 +186,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--replicas", type=int, default=1, help="workers in this process (as replicas would)")
+    parser.add_argument("--batch", type=int, default=200, help="due tickets per timer transaction")
     parser.add_argument("--database-url", default=None, help="server to create the bench database on "
                         "(default: DATABASE_URL, else the embedded PostgreSQL)")
     args = parser.parse_args()
@@ -210,7 +211,7 @@ async def main() -> None:
         base, system = [], []
         for r in range(args.rounds):
             base.append(await baseline_round(db, args.rate, args.seconds))
-            system.append(await system_round(db, args.rate, args.seconds, args.replicas))
+            system.append(await system_round(db, args.rate, args.seconds, args.replicas, args.batch))
             print(f"round {r + 1}: baseline {base[-1]}  system {system[-1]}", file=sys.stderr)
     finally:
         await db.dispose()
@@ -227,7 +228,7 @@ async def main() -> None:
         "target": "system p99 < 50 ms",
         "met": med(system, "p99") < 50,
         "detail": {
-            "active_timers": args.active, "rate_per_s": args.rate, "replicas": args.replicas, "seconds": args.seconds, "rounds": args.rounds,
+            "active_timers": args.active, "rate_per_s": args.rate, "replicas": args.replicas, "batch": args.batch, "seconds": args.seconds, "rounds": args.rounds,
             "system": {k: med(system, k) for k in ("p50", "p99", "p999")},
             "baseline": {k: med(base, k) for k in ("p50", "p99", "p999")},
             "system_fired_share": med(system, "fired_share"),
