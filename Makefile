@@ -11,7 +11,7 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install proto run test test-fast lint lock clean clean-db token bench
+.PHONY: help install proto run test test-fast lint lock clean clean-db token bench emotion-eval
 
 help:
 	@echo "make run    - install, generate, start embedded PostgreSQL, migrate, seed, run all services"
@@ -55,6 +55,11 @@ test-fast: gen/.stamp
 # BENCH_ARGS e.g. "--rounds 5 --seconds 4" or "--only poll"; see bench/run.py and docs/benchmarks.md
 bench: gen/.stamp
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+emotion-eval: gen/.stamp
+	$(UV) sync --frozen --python $(PY) --group eval
+	$(PYTHON) bench/emotion_accuracy.py
+	@rm -f $(VENV)/.synced  # the next make test re-syncs without the eval group
 
 lock: $(UV)
 	$(UV) lock
