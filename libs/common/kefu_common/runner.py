@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from kefu_common.db import Database
 from kefu_common.embedded import resolve_database_url
 from kefu_common.grpc_server import GrpcServer, ServiceSpec
+from kefu_common.gctune import tune_gc
 from kefu_common.logging import configure_logging, get_logger
 from kefu_common.metrics import MetricsExporter
 from kefu_common.migrations import upgrade
@@ -65,6 +66,7 @@ class GrpcService(Generic[S]):
     async def serve(self, settings: S, url: str) -> None:
         server = await self.create_server(settings, url)
         await server.start()
+        tune_gc()  # built and listening: freeze the start-up objects (see gctune.py)
         try:
             await server.wait_for_shutdown_signal()
         finally:
