@@ -133,17 +133,18 @@ async def system_round(db, rate: int, seconds: float, replicas: int = 1, batch: 
     for worker in workers:  # a running service: started before the stream is written
         await worker.start()
     start = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS + count / 10_000)  # after the insert
-    opened = start - timedelta(hours=1)
     spec = json.dumps(calendar_to_spec(BusinessCalendar.always()))
+    # One policy for every ticket (a 1-hour first response, warning at 100 %): tickets opened one
+    # after another, as in production, so each falls due an hour after its own first contact.
+    target = {"name": "first_response", "duration_seconds": 3600, "pauses_when_pending": False,
+              "warning_percent": 100}
     tickets = [uuid.uuid4() for _ in range(count)]
     async with db.session() as s:
         c = await s.connection()
         rows_ticket, rows_event = [], []
         for i, t in enumerate(tickets):
             due = start + timedelta(seconds=i / rate)
-            duration = (due - opened).total_seconds()
-            target = {"name": "first_response", "duration_seconds": duration, "pauses_when_pending": False,
-                      "warning_percent": 100}
+            opened = due - timedelta(hours=1)
             rows_ticket.append({"t": t, "d": due})
             rows_event.append({"t": t, "k": "cycle_opened", "target": None, "at": opened,
                                "d": f'{{"calendar": {spec}, "targets": [{json.dumps(target)}], "reopen": false}}'})

@@ -47,6 +47,8 @@ creation (a reopen reuses the creation snapshot); triggers/notifications on warn
 from __future__ import annotations
 
 import json
+from functools import lru_cache
+from types import MappingProxyType
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, time, timedelta
@@ -186,14 +188,27 @@ async def load_many_ticket_clocks(session: AsyncSession,
                                   ticket_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, TicketClocks]:
     """Replay several tickets' histories, read in one query."""
     rows = await _execute(session,
-        text("SELECT ticket_id, kind, cycle, at, target, details FROM escalation.clock_event "
-             "WHERE ticket_id = ANY(:t) ORDER BY ticket_id, id"),
+        text("SELECT ticket_id, kind, cycle, at, target, CAST(details AS text) AS details "
+             "FROM escalation.clock_event WHERE ticket_id = ANY(:t) ORDER BY ticket_id, id"),
         {"t": list(ticket_ids)},
     )
     events: dict[uuid.UUID, list[ClockEvent]] = {t: [] for t in ticket_ids}
     for r in rows:
-        events[r.ticket_id].append(ClockEvent(r.kind, r.cycle, r.at, r.target, decode_details(r.kind, _json(r.details))))
+        events[r.ticket_id].append(ClockEvent(r.kind, r.cycle, r.at, r.target, _decoded(r.kind, r.details)))
     return {t: TicketClocks.replay(e) for t, e in events.items()}
+
+
+@lru_cache(maxsize=4096)
+def _decoded_shared(kind: str, raw: str) -> Mapping[str, Any]:
+    return MappingProxyType(decode_details(kind, json.loads(raw)))
+
+
+def _decoded(kind: str, raw: str) -> Mapping[str, Any]:
+    """Decoded details, once per distinct text for the kinds whose details repeat across
+    tickets (every cycle opened under one policy carries the same calendar and targets)."""
+    if kind == "cycle_opened":
+        return _decoded_shared(kind, raw)
+    return decode_details(kind, json.loads(raw))
 
 
 async def _insert_many(session: AsyncSession,
