@@ -143,35 +143,48 @@ class Escalator:
         current = state.level
         target = to_level or _raise(current, steps)
         if not _higher(target, current):
-            await self.notify(session, ticket_id, kind=trigger, level=current, at=at,
-                              key=f"{ticket_id}:{cycle}:{key}:notify",
-                              payload={"trigger": trigger, "trigger_key": key, "reason": reason,
-                                       "cycle": cycle, "level": current, "team": state.team or ""})
+            await self.notify_many(session, [_no_higher_level(ticket_id, cycle, trigger, key, reason, current,
+                                                              state.team, at)])
             return None, f"already at {current}"
         calendar = await self._calendar(session, state.calendar)
-        ack_due = (calendar.add(at, timedelta(seconds=state.ack_seconds))
-                   if state.ack_seconds else None)
-        row = (await _execute(session,
-            f"WITH ins AS (INSERT INTO escalation.escalation ({_COLUMNS}) VALUES (:id, :t, :c, :trigger, :key, "
-            ":from_level, :to_level, :party, :team, :reason, :actor, :at, :cal, :ack_due, NULL, NULL, "
-            "'open') ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING " + _COLUMNS + "), "
-            "lvl AS (UPDATE escalation.clock_ticket SET level = :to_level WHERE ticket_id = :t "
-            "AND EXISTS (SELECT 1 FROM ins)) SELECT * FROM ins",
-            {"id": uuid.uuid4(), "t": ticket_id, "c": cycle, "trigger": trigger, "key": key,
-             "from_level": current, "to_level": target, "party": PARTIES[target],
-             "team": state.team or "", "reason": reason[:1000], "actor": actor[:128], "at": at,
-             "cal": calendar.name, "ack_due": ack_due})).first()
-        if row is None:  # a concurrent transaction of another replica got there first
+        recorded = await self._record(session, [_planned(
+            ticket_id, cycle, trigger, key, current, target, state.team, reason, actor, at, calendar,
+            state.ack_seconds)])
+        if not recorded:  # a concurrent transaction of another replica got there first
             return await list_by_key(session, ticket_id, cycle, key), "duplicate"
-        await self.notify(session, ticket_id, kind="escalation", level=target, at=at,
-                          key=f"escalation:{row.id}", escalation_id=row.id,
-                          payload=escalation_payload(row))
-        if ack_due is not None:
-            await wake_timers(session)
-        ESCALATIONS.labels(trigger, target).inc()
+        row = recorded[0]
+        await self.notify_many(session, _escalation_notices([row]))
         log.info("ticket_escalated", ticket_id=str(ticket_id), cycle=cycle, trigger=trigger,
                  from_level=current, to_level=target)
         return row, ""
+
+    async def _record(self, session: AsyncSession, planned: Sequence[dict[str, Any]]) -> list[Any]:
+        """Insert escalations (each at most once per ticket, cycle and trigger key), raise the
+        tickets' levels to the highest recorded and start the acknowledgement clocks; returns
+        the rows inserted (a key another transaction recorded first is skipped)."""
+        columns = ("id", "t", "c", "trigger", "key", "from", "to", "party", "team", "reason", "actor", "at",
+                   "cal", "ack")
+        types = ("uuid", "uuid", "int", "text", "text", "text", "text", "text", "text", "text", "text",
+                 "timestamptz", "text", "timestamptz")
+        inserted = (await _execute(session,
+            f"INSERT INTO escalation.escalation ({_COLUMNS}) SELECT id, t, c, trigger, key, \"from\", \"to\", "
+            "party, team, reason, actor, at, cal, ack, NULL, NULL, 'open' FROM unnest("
+            + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(columns, types))
+            + ") AS v(" + ", ".join(f'"{c}"' for c in columns) + ") "
+            f"ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING {_COLUMNS}",
+            {c: [p[c] for p in planned] for c in columns})).all()
+        top: dict[uuid.UUID, str] = {}
+        for r in inserted:
+            ESCALATIONS.labels(r.trigger, r.to_level).inc()
+            top[r.ticket_id] = max(top.get(r.ticket_id, "L0"), r.to_level)
+        if top:
+            await _execute(session,
+                "UPDATE escalation.clock_ticket c SET level = v.l FROM unnest(CAST(:t AS uuid[]), "
+                "CAST(:l AS text[])) AS v(t, l) WHERE c.ticket_id = v.t AND v.l > c.level",
+                {"t": list(top), "l": list(top.values())})
+        if any(r.ack_due_at is not None for r in inserted):
+            await wake_timers(session)
+        return inserted
 
     async def notify(self, session: AsyncSession, ticket_id: uuid.UUID, *, kind: str, level: str,
                      at: datetime, key: str, payload: Mapping[str, Any],
@@ -242,41 +255,16 @@ class Escalator:
             reason = f"{e.target} breached (due {e.details.get('due_at')})"
             target = _raise(level)
             if not _higher(target, level):
-                notices.append(Notice(row.ticket_id, "breach", level, e.at, f"{row.ticket_id}:{e.cycle}:{key}:notify",
-                                      {"trigger": "breach", "trigger_key": key, "reason": reason, "cycle": e.cycle,
-                                       "level": level, "team": row.team or ""}))
+                notices.append(_no_higher_level(row.ticket_id, e.cycle, "breach", key, reason, level, row.team, e.at))
                 continue
             calendar = await self._calendar(session, row.calendar)
-            planned.append({"id": uuid.uuid4(), "t": row.ticket_id, "c": e.cycle, "key": key, "from": level,
-                            "to": target, "team": row.team or "", "reason": reason, "at": e.at, "cal": calendar.name,
-                            "ack": calendar.add(e.at, timedelta(seconds=row.ack_seconds)) if row.ack_seconds else None})
+            planned.append(_planned(row.ticket_id, e.cycle, "breach", key, level, target, row.team, reason,
+                                    "sla-timer", e.at, calendar, row.ack_seconds))
             levels[row.ticket_id] = target
         if planned:
-            inserted = (await _execute(session,
-                f"INSERT INTO escalation.escalation ({_COLUMNS}) SELECT id, t, c, 'breach', k, f, tl, "
-                "CASE tl WHEN 'L1' THEN 'senior_specialist' WHEN 'L2' THEN 'team_lead' ELSE 'crisis_team' END, "
-                "team, reason, 'sla-timer', at, cal, ack, NULL, NULL, 'open' FROM unnest(CAST(:id AS uuid[]), "
-                "CAST(:t AS uuid[]), CAST(:c AS int[]), CAST(:k AS text[]), CAST(:f AS text[]), CAST(:tl AS text[]), "
-                "CAST(:team AS text[]), CAST(:reason AS text[]), CAST(:at AS timestamptz[]), CAST(:cal AS text[]), "
-                "CAST(:ack AS timestamptz[])) AS v(id, t, c, k, f, tl, team, reason, at, cal, ack) "
-                f"ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING {_COLUMNS}",
-                {"id": [p["id"] for p in planned], "t": [p["t"] for p in planned], "c": [p["c"] for p in planned],
-                 "k": [p["key"] for p in planned], "f": [p["from"] for p in planned],
-                 "tl": [p["to"] for p in planned], "team": [p["team"] for p in planned],
-                 "reason": [p["reason"] for p in planned], "at": [p["at"] for p in planned],
-                 "cal": [p["cal"] for p in planned], "ack": [p["ack"] for p in planned]})).all()
-            top: dict[uuid.UUID, str] = {}
-            for r in inserted:
-                ESCALATIONS.labels("breach", r.to_level).inc()
-                top[r.ticket_id] = max(top.get(r.ticket_id, "L0"), r.to_level)
-                notices.append(Notice(r.ticket_id, "escalation", r.to_level, r.created_at, f"escalation:{r.id}",
-                                      escalation_payload(r), r.id))
-            if top:
-                await _execute(session,
-                    "UPDATE escalation.clock_ticket c SET level = v.l FROM unnest(CAST(:t AS uuid[]), "
-                    "CAST(:l AS text[])) AS v(t, l) WHERE c.ticket_id = v.t AND v.l > c.level",
-                    {"t": list(top), "l": list(top.values())})
-                await wake_timers(session)
+            inserted = await self._record(session, planned)
+            notices += _escalation_notices(inserted)
+            if inserted:
                 log.info("tickets_escalated", trigger="breach", count=len(inserted))
         await self.notify_many(session, notices)
 
@@ -338,9 +326,6 @@ class Escalator:
                 await _execute(session, "UPDATE escalation.clock_ticket SET severity = :s WHERE ticket_id = :t",
                                {"s": severity, "t": ticket_id})
         elif event_type == "ticket.progress_added":
-            await _execute(session,
-                "UPDATE escalation.clock_ticket SET last_update_at = :at WHERE ticket_id = :t",
-                {"at": at, "t": ticket_id})
             await self._owe_update(session, ticket_id, at)
         elif event_type == "ticket.contact_logged" and payload.get("direction") == "inbound":
             count = await session.scalar(text(
@@ -350,10 +335,10 @@ class Escalator:
                 await self.escalate(session, ticket_id, cycle=cycle, trigger="contacts", key="contacts",
                                     at=at, actor="contacts",
                                     reason=f"{count} customer-initiated contacts on one ticket")
-        elif event_type == "ticket.status_changed" and payload.get("action") == "reopened":
+        elif action == "reopened":
             reopens = int(payload.get("reopen_count") or 0)
-            await _execute(session, "UPDATE escalation.clock_ticket SET reopen_count = :n, "
-                           "last_update_at = NULL WHERE ticket_id = :t", {"n": reopens, "t": ticket_id})
+            await _execute(session, "UPDATE escalation.clock_ticket SET reopen_count = :n WHERE ticket_id = :t",
+                           {"n": reopens, "t": ticket_id})
             if reopens >= s.reopen_threshold:
                 await self.escalate(session, ticket_id, cycle=cycle, trigger="reopens", key="reopens",
                                     at=at, actor="reopens", reason=f"reopened {reopens} times")
@@ -507,6 +492,33 @@ class Escalator:
             "status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END "
             "WHERE id = :id AND acknowledged_at IS NULL", {"now": now, "a": actor[:128], "id": escalation_id})
         return await get_escalation(session, escalation_id)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _planned(ticket_id: uuid.UUID, cycle: int, trigger: str, key: str, from_level: str, to_level: str,
+             team: str | None, reason: str, actor: str, at: datetime, calendar: BusinessCalendar,
+             ack_seconds: int | None) -> dict[str, Any]:
+    """One escalation to record (`Escalator._record`), its acknowledgement clock in `calendar`."""
+    return {"id": uuid.uuid4(), "t": ticket_id, "c": cycle, "trigger": trigger, "key": key,
+            "from": from_level, "to": to_level, "party": PARTIES[to_level], "team": team or "",
+            "reason": reason[:1000], "actor": actor[:128], "at": at, "cal": calendar.name,
+            "ack": calendar.add(at, timedelta(seconds=ack_seconds)) if ack_seconds else None}
+
+
+def _no_higher_level(ticket_id: uuid.UUID, cycle: int, trigger: str, key: str, reason: str, level: str,
+                     team: str | None, at: datetime) -> Notice:
+    """A trigger that found the ticket already at (or above) the level it would reach: the
+    current party is told instead (once per trigger key)."""
+    return Notice(ticket_id, trigger, level, at, f"{ticket_id}:{cycle}:{key}:notify",
+                  {"trigger": trigger, "trigger_key": key, "reason": reason, "cycle": cycle, "level": level,
+                   "team": team or ""})
+
+
+def _escalation_notices(rows: Sequence[Any]) -> list[Notice]:
+    return [Notice(r.ticket_id, "escalation", r.to_level, r.created_at, f"escalation:{r.id}",
+                   escalation_payload(r), r.id) for r in rows]
 
 
 # ------------------------------------------------------------------------------ reads

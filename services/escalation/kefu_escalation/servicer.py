@@ -353,8 +353,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
         except ValueError:  # no such ticket can exist
             raise NotFound(f"no SLA clocks for ticket {request.ticket_id!r}", code="ticket_not_found") from None
         async with self.db.session() as session:
-            view = await sla_view.ticket_sla(session, ticket_id, now=self.clock.now(),
-                                             calendars=service.load_calendar)
+            view = await sla_view.ticket_sla(session, ticket_id, now=self.clock.now())
         return escalation_pb2.TicketSla(
             ticket_id=str(view.ticket_id), current_level=_level(view.level),
             cycles=[

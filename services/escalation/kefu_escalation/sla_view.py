@@ -83,10 +83,9 @@ def _clock_state(cycle: SlaCycle, name: str, now: datetime) -> ClockState:
     )
 
 
-async def ticket_sla(session: AsyncSession, ticket_id: uuid.UUID, *, now: datetime,
-                     calendars: Any) -> TicketSlaView:
+async def ticket_sla(session: AsyncSession, ticket_id: uuid.UUID, *, now: datetime) -> TicketSlaView:
     state = (await (await session.connection()).execute(text(
-        "SELECT level, calendar, next_update_due FROM escalation.clock_ticket "
+        "SELECT level, next_update_due FROM escalation.clock_ticket "
         "WHERE ticket_id = :t"), {"t": ticket_id})).first()
     if state is None:
         raise NotFound(f"no SLA clocks for ticket {ticket_id}", code="ticket_not_found")

@@ -29,7 +29,6 @@ def upgrade() -> None:
         sa.Column("reopen_count", sa.Integer, nullable=False, server_default="0"),
         sa.Column("ack_seconds", sa.Integer, nullable=True),
         sa.Column("next_update_seconds", sa.Integer, nullable=True),
-        sa.Column("last_update_at", TS, nullable=True),
         sa.Column("calendar", sa.String(64), nullable=True),
         sa.Column("policy", sa.String(80), nullable=True),
     ):
@@ -126,5 +125,5 @@ def downgrade() -> None:
     op.drop_column("clock_event", "recorded_at", schema=SCHEMA)
     op.drop_column("sla_policy", "warning_before_seconds", schema=SCHEMA)
     for name in ("level", "matrix_tier", "severity", "team", "inbound_contacts", "reopen_count",
-                 "ack_seconds", "next_update_seconds", "last_update_at", "calendar", "policy"):
+                 "ack_seconds", "next_update_seconds", "calendar", "policy"):
         op.drop_column("clock_ticket", name, schema=SCHEMA)
