@@ -18,7 +18,8 @@ from sqlalchemy import text
 from escalation_support import H, OFFICE, T0, Inbox, escalation_database
 from kefu_escalation.clocks import ClockProjector
 from kefu_escalation.escalations import Escalator, TriggerSettings
-from kefu_escalation.notifications import LogSink, NotificationDispatcher, WebhookSink, sign
+from kefu_common.signing import webhook_signature as sign
+from kefu_escalation.notifications import LogSink, NotificationDispatcher, WebhookSink
 from kefu_escalation.service import load_calendar
 
 M = timedelta(minutes=1)

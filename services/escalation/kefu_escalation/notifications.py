@@ -18,8 +18,6 @@ Sinks:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -30,10 +28,11 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.logging import get_logger
+from kefu_common.signing import webhook_signature
 
 log = get_logger("kefu.escalation.notifications")
 
-__all__ = ["LogSink", "NotificationDispatcher", "NotificationSink", "WebhookSink", "sign"]
+__all__ = ["LogSink", "NotificationDispatcher", "NotificationSink", "WebhookSink"]
 
 
 class NotificationSink(Protocol):
@@ -46,11 +45,6 @@ class LogSink:
     async def send(self, notification: Mapping[str, Any]) -> None:
         log.info("notification", **{k: v for k, v in notification.items() if k != "payload"},
                  payload=notification.get("payload"))
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The hex HMAC-SHA256 of ``f"{timestamp}.".encode() + body``."""
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 class WebhookSink:
@@ -66,7 +60,7 @@ class WebhookSink:
         response = await self._client.post(self.url, content=body, headers={
             "Content-Type": "application/json",
             "X-Kefu-Notification-Id": str(notification["id"]),
-            "X-Kefu-Signature": f"t={ts},v1={sign(self.secret, ts, body)}",
+            "X-Kefu-Signature": f"t={ts},v1={webhook_signature(self.secret, ts, body)}",
         })
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"webhook answered {response.status_code}")

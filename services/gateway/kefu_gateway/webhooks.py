@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import ipaddress
 import secrets
@@ -42,6 +41,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
+from kefu_common.signing import webhook_signature
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -90,8 +90,7 @@ class RetryPolicy:
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"v1={mac.hexdigest()}"
+    return f"v1={webhook_signature(secret, timestamp, body)}"
 
 
 def verify_signature(
