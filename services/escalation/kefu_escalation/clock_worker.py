@@ -119,16 +119,24 @@ class SlaClockWorker:
         async with self.db.session() as session:
             return await self.dispatcher.dispatch_due(session, now=self.clock.now(), limit=self.batch)
 
-    async def _next(self, query: Any) -> datetime | None:
+    async def _earliest(self, query: Any) -> Any:
+        """The row of earliest pending instants `query` reads, and the earliest of them."""
         async with self.db.session() as session:
             row = (await (await session.connection()).execute(query)).one()
-        if query is _NEXT_TIMER:
-            self._due = {"acks": row.acks or _NEVER, "updates": row.updates or _NEVER}
         instants = [t for t in row if t is not None]
-        return min(instants) if instants else None
+        return row, min(instants) if instants else None
 
-    async def _paced(self, step: Callable[[], Awaitable[int]], next_due: Any, wake: asyncio.Event,
-                     name: str) -> None:
+    async def next_timer(self) -> datetime | None:
+        """The timer's next due instant; also remembers when each optional step is due."""
+        row, due = await self._earliest(_NEXT_TIMER)
+        self._due = {"acks": row.acks or _NEVER, "updates": row.updates or _NEVER}
+        return due
+
+    async def next_notification(self) -> datetime | None:
+        return (await self._earliest(_NEXT_NOTIFICATION))[1]
+
+    async def _paced(self, step: Callable[[], Awaitable[int]], next_due: Callable[[], Awaitable[datetime | None]],
+                     wake: asyncio.Event, name: str) -> None:
         """Run `step` until it finds nothing, then sleep until the next due instant (at most
         `interval`) or until woken."""
         while True:
@@ -137,7 +145,7 @@ class SlaClockWorker:
                 done = await step()
                 if done >= self.batch:
                     continue
-                due = await self._next(next_due)
+                due = await next_due()
                 delay = self.interval if due is None else min(self.interval,
                                                               (due - self.clock.now()).total_seconds())
             except asyncio.CancelledError:
@@ -155,10 +163,10 @@ class SlaClockWorker:
                 pass
 
     async def _run_timer(self) -> None:
-        await self._paced(self.timer_pass, _NEXT_TIMER, self._wake, "timer")
+        await self._paced(self.timer_pass, self.next_timer, self._wake, "timer")
 
     async def _run_dispatch(self) -> None:
-        await self._paced(self.dispatch_pass, _NEXT_NOTIFICATION, self._wake_dispatch, "dispatch")
+        await self._paced(self.dispatch_pass, self.next_notification, self._wake_dispatch, "dispatch")
 
     async def start(self) -> None:
         if self._listener is not None:
