@@ -1,12 +1,13 @@
 """`make bench`: every benchmark next to its bare baseline, measured in the same run.
 
-    python bench/run.py [--rounds 3] [--seconds 2.5] [--only grpc,create,poll] [--no-external]
+    python bench/run.py [--rounds 3] [--seconds 2.5] [--only grpc,create,create_floor,poll] [--no-external]
 
 Pairs (system vs baseline), each measured for several rounds, alternating which side goes
 first, and reported as the median over rounds:
 
   grpc    ticketing GetTicket on a real in-process server + PostgreSQL  vs  bare grpc.aio echo
   create  POST /v1/tickets through the gateway process, end to end     vs  bare asyncpg insert
+  create_floor  bare ASGI -> bare gRPC -> one asyncpg insert (the floor) vs  bare asyncpg insert
   poll    customer progress poll with If-None-Match (304) via the gateway  vs  bare ASGI hello
 
 For each pair: throughput (closed loop, fixed concurrency; the ratio the issues set targets
@@ -168,9 +169,17 @@ async def http_pairs(database_url: str, workdir: Path) -> AsyncIterator[list[Pai
         [sys.executable, str(BENCH / "hello_asgi.py"), str(hello_port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    floor_grpc_port, floor_port = free_port(), free_port()
+    floor = [
+        subprocess.Popen([sys.executable, str(BENCH / "create_floor.py"), *args], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        for args in (("grpc", str(floor_grpc_port), to_libpq_url(database_url)),
+                     ("http", str(floor_port), str(floor_grpc_port)))
+    ]
     pool = await asyncpg.create_pool(to_libpq_url(database_url), min_size=4, max_size=HTTP_CONCURRENCY)
     gateway = HttpPool("127.0.0.1", 0)
     hello_pool = HttpPool("127.0.0.1", hello_port)
+    floor_pool = HttpPool("127.0.0.1", floor_port)
     try:
         stack.start_all()
         gateway.port = stack.ports["gateway"]
@@ -180,16 +189,21 @@ async def http_pairs(database_url: str, workdir: Path) -> AsyncIterator[list[Pai
         json_headers = {**auth, "Content-Type": "application/json"}
         body = json.dumps(TICKET_BODY).encode()
         ticket_id = await create_ticket(gateway, json_headers, body)
-        await pool.execute(
-            "CREATE TABLE IF NOT EXISTS public.bench_insert "
-            "(id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
-        )
+        for table in ("bench_insert", "bench_floor"):
+            await pool.execute(
+                f"CREATE TABLE IF NOT EXISTS public.{table} "
+                "(id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+            )
+        await wait_http(floor_pool, method="POST", body=body)
 
         async def create(_: int) -> None:
             await expect(gateway.request("POST", "/v1/tickets", json_headers, body), 201)
 
         async def insert(_: int) -> None:
             await pool.execute("INSERT INTO public.bench_insert (payload) VALUES ($1::jsonb)", body.decode())
+
+        async def create_floor(_: int) -> None:
+            await expect(floor_pool.request("POST", "/", {"Content-Type": "application/json"}, body), 201)
 
         customer = {"Authorization": f"Bearer {stack.token('customer', TICKET_BODY['customer']['id'])}"}
         progress = f"/v1/customer/cases/{ticket_id}/progress"
@@ -208,6 +222,11 @@ async def http_pairs(database_url: str, workdir: Path) -> AsyncIterator[list[Pai
             Pair("create", "POST /v1/tickets via gateway -> ticketing -> escalation -> PostgreSQL",
                  "asyncpg single-row INSERT (pool)", create, insert, rate=20,
                  concurrency=HTTP_CONCURRENCY, target_ratio=0.5, target_source="issue #6"),
+            Pair("create_floor", "the architecture floor (bench/create_floor.py): bare ASGI -> one bare "
+                 "gRPC call -> one asyncpg INSERT; no framework, auth, validation, transaction or outbox",
+                 "asyncpg single-row INSERT (pool)", create_floor, insert, rate=20,
+                 concurrency=HTTP_CONCURRENCY, target_ratio=None,
+                 target_source="none: the ceiling of the create ratio on this machine"),
             Pair("poll", "GET /v1/customer/cases/{id}/progress with If-None-Match (customer token; "
                  "304, each read counted as a progress view)", "bare ASGI hello under uvicorn (1 worker)",
                  poll, hello_get,
@@ -216,9 +235,11 @@ async def http_pairs(database_url: str, workdir: Path) -> AsyncIterator[list[Pai
     finally:
         await gateway.close()
         await hello_pool.close()
+        await floor_pool.close()
         await pool.close()
-        hello.terminate()
-        hello.wait()
+        for proc in (hello, *floor):
+            proc.terminate()
+            proc.wait()
         stack.stop_all()
 
 
@@ -302,12 +323,16 @@ async def create_ticket(gateway: HttpPool, headers: dict[str, str], body: bytes)
         return str(response.json()["id"])
 
 
-async def wait_http(pool: HttpPool, timeout: float = 30.0) -> None:
+async def wait_http(pool: HttpPool, timeout: float = 30.0, *, method: str = "GET", body: bytes = b"") -> None:
+    """Until the server answers with a success (the floor's gRPC half may start later)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            await pool.request("GET", "/", {})
-            return
+            if await pool.request(method, "/", {}, body) < 300:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{method} / on port {pool.port} still fails after {timeout:g}s")
+            await asyncio.sleep(0.1)
         except OSError:
             if time.monotonic() > deadline:
                 raise
@@ -441,7 +466,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     for pair in pairs:
                         await measure(pair, args.rounds, args.seconds)
                         results += summarize(pair)
-            if {"create", "poll"} & set(args.only):
+            if {"create", "create_floor", "poll"} & set(args.only):
                 async with http_pairs(database_url, Path(tmp)) as pairs:
                     for pair in pairs:
                         if pair.name in args.only:
@@ -467,7 +492,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.5, help="per side, per load shape, per round")
-    parser.add_argument("--only", default="grpc,create,poll", type=lambda s: s.split(","))
+    parser.add_argument("--only", default="grpc,create,create_floor,poll", type=lambda s: s.split(","))
     parser.add_argument("--no-external", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
