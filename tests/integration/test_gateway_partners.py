@@ -62,6 +62,30 @@ async def test_partner_key_creates_and_reads_only_its_own_tickets(gateway, gatew
     assert listed.json()["items"] == []
 
 
+async def test_partners_see_neither_the_risk_flag_nor_the_owner_nor_the_sla_classification(
+    gateway, gateway_db, auth
+) -> None:
+    _, key = await new_partner_key(gateway_db)
+    customer = {"id": f"C-{uuid.uuid4().hex[:8]}", "name": "李先生", "tier": "vip", "sensitive": True,
+                "phone": "13800138000"}
+    created = await gateway.post("/v1/tickets", json=ticket_body(customer=customer, severity="high"),
+                                 headers={"X-API-Key": key})
+    assert created.status_code == 201, created.text
+    ticket_id = created.json()["id"]
+
+    staff = (await gateway.get(f"/v1/tickets/{ticket_id}", headers=auth)).json()
+    assert staff["customer"]["sensitive"] is True and staff["sla"]["matrix_tier"] == "sensitive"
+    assert staff["owner"] is not None
+
+    listed = (await gateway.get("/v1/tickets", headers={"X-API-Key": key})).json()["items"]
+    for seen in (created.json(), (await gateway.get(f"/v1/tickets/{ticket_id}", headers={"X-API-Key": key})).json(),
+                 *[t for t in listed if t["id"] == ticket_id]):
+        assert (seen["customer"]["sensitive"], seen["owner"], seen["sla"]) == (None, None, None)
+        assert seen["customer"]["phone"] == "*******8000"
+        assert (seen["customer"]["tier"], seen["severity"], seen["status"]) == ("vip", "high", "new")
+    assert len([t for t in listed if t["id"] == ticket_id]) == 1
+
+
 async def test_revoked_key_is_refused_at_once(gateway, gateway_db) -> None:
     _, key = await new_partner_key(gateway_db)
     assert (await gateway.get("/v1/tickets", headers={"X-API-Key": key})).status_code == 200

@@ -166,6 +166,40 @@ async def test_events_of_other_partners_tickets_are_never_delivered_to_me(
     assert delivery["ticket_id"] == own.json()["id"]
 
 
+async def test_webhooks_carry_no_internal_fields_risk_flag_sla_owner_actor_or_reason(
+    app, client, http, clock, receiver, auth
+) -> None:
+    key = await partner_key(app.state.db)
+    response = await client.post(
+        "/v1/webhooks/subscriptions",
+        json={"url": receiver.url, "event_types": ["ticket.created", "ticket.assigned", "ticket.status_changed"]},
+        headers={"X-API-Key": key},
+    )
+    assert response.status_code == 201, response.text
+    customer = {"id": f"C-{uuid.uuid4().hex[:8]}", "name": "李先生", "tier": "vip", "sensitive": True}
+    created = await client.post("/v1/tickets", json=ticket_body(customer=customer), headers={"X-API-Key": key})
+    ticket = created.json()
+    assigned = await client.post(
+        f"/v1/tickets/{ticket['id']}/assign", json={"assignee_id": None, "team": "vip-desk", "reason": "media risk"},
+        headers={**auth, "If-Match": created.headers["ETag"]},
+    )
+    assert assigned.status_code == 200, assigned.text
+    await deliveries(client, key, count=2)
+    while await deliver_due(app.state.db, http, clock, POLICY):
+        pass
+
+    bodies = {event["type"]: event for event in (json.loads(body) for _, body, _ in receiver.received)}
+    assert set(bodies) == {"ticket.created", "ticket.assigned"}
+    assert bodies["ticket.created"]["data"] == {
+        "customer_id": customer["id"], "customer_tier": "vip", "channel": "app", "severity": "normal",
+        "category": "logistics", "first_contact_at": bodies["ticket.created"]["data"]["first_contact_at"],
+    }
+    assert bodies["ticket.assigned"]["data"] == {}  # someone took it: not who, which team or why
+    raw = b"".join(body for _, body, _ in receiver.received)
+    for internal in (b"sensitive", b"vip-desk", b"media risk", b"policy", b"matrix"):
+        assert internal not in raw
+
+
 async def test_a_failed_delivery_can_be_redelivered_by_hand_and_only_by_its_partner(
     app, client, http, clock
 ) -> None:

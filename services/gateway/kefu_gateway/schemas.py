@@ -227,7 +227,9 @@ class CustomerPublic(BaseModel):
     id: str
     name: str
     tier: CustomerTier  # type: ignore[valid-type]
-    sensitive: bool
+    sensitive: bool | None = Field(
+        description="High-risk customer (media, regulator, detractor). Staff only: null for partners"
+    )
     phone: str
     email: str
 
@@ -272,8 +274,10 @@ class TicketPublic(BaseModel):
     first_contact_at: datetime
     created_at: datetime
     updated_at: datetime
-    sla: SlaPublic | None
-    owner: OwnerPublic
+    sla: SlaPublic | None = Field(
+        description="The SLA classification fixed at creation. Staff only: null for partners"
+    )
+    owner: OwnerPublic | None = Field(description="Who works the ticket. Staff only: null for partners")
     first_response_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path
 
@@ -84,11 +84,36 @@ def mask_email(value: str) -> str:
 
 
 def ticket_view(principal: Principal, ticket: ticketing_pb2.Ticket) -> TicketPublic:
-    """The ticket as this caller may see it: personal data masked unless their role may see it."""
+    """The ticket as this caller may see it. Without `tickets:internal` (partners): personal
+    data masked, and the staff-only fields null — the customer's risk flag (`sensitive`), who
+    owns the ticket (`owner`) and the internal escalation classification (`sla`: level, policy,
+    matrix tier, which would name the risk flag again)."""
     public = ticket_public(ticket)
     if has_permission(principal, "tickets:internal"):
         return public
     customer = public.customer.model_copy(
-        update={"phone": mask_phone(public.customer.phone), "email": mask_email(public.customer.email)}
+        update={"phone": mask_phone(public.customer.phone), "email": mask_email(public.customer.email),
+                "sensitive": None}
     )
-    return public.model_copy(update={"customer": customer})
+    return public.model_copy(update={"customer": customer, "owner": None, "sla": None})
+
+
+# What a partner's webhook may carry of each event's payload (an allow-list, like the
+# customer's case view: a field added to an event later stays inside until it is added here).
+# Left inside: the risk flag, team, assignee and the SLA classification (as in `ticket_view`),
+# and who did something and why (staff ids, internal reasons; customer-visible words reach
+# partners as progress entries).
+PARTNER_EVENT_FIELDS: dict[str, frozenset[str]] = {
+    "ticket.created": frozenset({"customer_id", "customer_tier", "channel", "severity", "category",
+                                 "first_contact_at"}),
+    "ticket.updated": frozenset({"changes"}),
+    "ticket.assigned": frozenset(),  # that someone took the case, not who, which team or why
+    "ticket.status_changed": frozenset({"action", "from_status", "to_status", "reopen_count"}),
+    "ticket.progress_added": frozenset({"progress_id", "promised_at"}),
+}
+
+
+def partner_event_data(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The part of an event's payload a partner's webhook carries (nothing of unknown types)."""
+    allowed = PARTNER_EVENT_FIELDS.get(event_type, frozenset())
+    return {field: value for field, value in payload.items() if field in allowed}

@@ -55,6 +55,7 @@ from kefu_gateway.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from kefu_gateway.scope import partner_event_data
 
 log = get_logger("kefu.gateway.webhooks")
 
@@ -272,7 +273,7 @@ async def enqueue_event(
                 "type": event.type,
                 "occurred_at": event.occurred_at.ToJsonString(),
                 "ticket_id": event.ticket_id,
-                "data": orjson.loads(event.payload_json or "{}"),
+                "data": partner_event_data(event.type, orjson.loads(event.payload_json or "{}")),
             }
             for subscription in subscriptions.all():
                 result = await session.exec(  # type: ignore[call-overload]
