@@ -18,7 +18,7 @@ from sqlalchemy import text
 from escalation_support import H, OFFICE, T0, Inbox, escalation_database
 from kefu_escalation.clocks import ClockProjector
 from kefu_escalation.escalations import Escalator, TriggerSettings
-from kefu_common.signing import webhook_signature as sign
+from kefu_common.signing import verify_signature
 from kefu_escalation.notifications import LogSink, NotificationDispatcher, WebhookSink
 from kefu_escalation.service import load_calendar
 
@@ -363,9 +363,13 @@ async def test_webhook_signature_verifies_with_the_shared_secret(db) -> None:
         await sink.close()
     mine = [(h, b) for h, b in receiver.requests if json.loads(b)["ticket_id"] == str(inbox.ticket)]
     [(headers, body)] = mine
-    ts, _, mac = headers["x-kefu-signature"].partition(",v1=")
-    assert mac == sign("s3cret-s3cret-s3cret", int(ts.removeprefix("t=")), body)
-    assert mac != sign("another-secret-here", int(ts.removeprefix("t=")), body)
+    # Signed exactly like partner webhooks: one receiver-side verifier for both.
+    ts, signature = headers["kefu-timestamp"], headers["kefu-signature"]
+    assert (headers["kefu-event-type"], headers["kefu-delivery-id"]) == (
+        "escalation.notification", str(json.loads(body)["id"]))
+    sent_at = datetime.fromtimestamp(int(ts), UTC)
+    assert verify_signature("s3cret-s3cret-s3cret", timestamp=ts, body=body, signature=signature, now=sent_at)
+    assert not verify_signature("another-secret-here", timestamp=ts, body=body, signature=signature, now=sent_at)
     assert json.loads(body)["payload"]["to_level"] == "L2"
 
 

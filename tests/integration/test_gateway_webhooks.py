@@ -19,7 +19,8 @@ from sqlalchemy import text
 from support import assert_problem, new_partner_key, running_gateway, staff_headers, ticket_body
 from kefu_common.clock import ManualClock
 from kefu_common.db import Database
-from kefu_gateway.webhooks import RetryPolicy, deliver_due, verify_signature
+from kefu_common.signing import verify_signature
+from kefu_gateway.webhooks import RetryPolicy, deliver_due
 
 POLICY = RetryPolicy(max_attempts=5, base=timedelta(seconds=10))
 

@@ -7,13 +7,15 @@ raises, schedules a retry with exponential backoff (``base * 2**attempts``, capp
 ``max_attempts``, then ``failed`` with the last error kept.
 
 Delivery is *at least once*: a crash after a sink succeeded and before the commit sends the
-row again. Receivers de-duplicate by the notification id (``X-Kefu-Notification-Id``).
+row again. Receivers de-duplicate by the notification id (``Kefu-Delivery-Id``).
 
 Sinks:
 
 * `LogSink` writes one structured log line per notification (always on).
-* `WebhookSink` POSTs the JSON body, signed: ``X-Kefu-Signature: t=<unix>,v1=<hex>`` where
-  ``v1 = HMAC-SHA256(secret, f"{t}.{body}")``; any non-2xx answer or transport error retries.
+* `WebhookSink` POSTs the JSON body signed like partner webhooks (`kefu_common.signing`:
+  ``Kefu-Timestamp``, ``Kefu-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>``,
+  ``Kefu-Delivery-Id``, ``Kefu-Event-Type: escalation.notification``); any non-2xx answer or
+  transport error retries.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.logging import get_logger
-from kefu_common.signing import webhook_signature
+from kefu_common.signing import signed_headers
 
 log = get_logger("kefu.escalation.notifications")
 
 __all__ = ["LogSink", "NotificationDispatcher", "NotificationSink", "WebhookSink"]
+
+NOTIFICATION_EVENT_TYPE = "escalation.notification"
 
 
 class NotificationSink(Protocol):
@@ -57,11 +61,9 @@ class WebhookSink:
     async def send(self, notification: Mapping[str, Any]) -> None:
         body = json.dumps(notification, default=str, separators=(",", ":")).encode()
         ts = int(datetime.fromisoformat(str(notification["sent_at"])).timestamp())
-        response = await self._client.post(self.url, content=body, headers={
-            "Content-Type": "application/json",
-            "X-Kefu-Notification-Id": str(notification["id"]),
-            "X-Kefu-Signature": f"t={ts},v1={webhook_signature(self.secret, ts, body)}",
-        })
+        response = await self._client.post(self.url, content=body, headers=signed_headers(
+            self.secret, body, timestamp=ts, delivery_id=str(notification["id"]),
+            event_type=NOTIFICATION_EVENT_TYPE))
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"webhook answered {response.status_code}")
 

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import ipaddress
 import secrets
 import uuid
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import grpc
@@ -41,7 +40,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
-from kefu_common.signing import webhook_signature
+from kefu_common.signing import signed_headers
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -67,10 +66,6 @@ EVENT_TYPES = (
     "ticket.status_changed",
     "ticket.progress_added",
 )
-SIGNATURE_HEADER = "Kefu-Signature"
-TIMESTAMP_HEADER = "Kefu-Timestamp"
-DELIVERY_HEADER = "Kefu-Delivery-Id"
-EVENT_HEADER = "Kefu-Event-Type"
 CURSOR = "webhook_fanout"
 FANOUT_LOCK_KEY = zlib.crc32(b"kefu-gateway-webhook-fanout")
 PARTNER_ACTOR = "partner:"
@@ -88,19 +83,6 @@ class RetryPolicy:
     def delay(self, attempts: int) -> timedelta:
         """Wait after the n-th failed attempt: base, 2·base, 4·base, … capped."""
         return min(self.cap, self.base * (2 ** (attempts - 1)))
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    return f"v1={webhook_signature(secret, timestamp, body)}"
-
-
-def verify_signature(
-    secret: str, *, timestamp: str, body: bytes, signature: str, now: datetime, tolerance_seconds: int = 300
-) -> bool:
-    """What a receiver does: recompute, compare in constant time, refuse stale timestamps."""
-    if not timestamp.isdigit() or abs(now.timestamp() - int(timestamp)) > tolerance_seconds:
-        return False
-    return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
 
 
 # --- subscriptions, log, redelivery (session first, flush only) -----------------------------
@@ -429,13 +411,8 @@ async def deliver_due(
 
     async def send(item: _Claimed) -> None:
         timestamp = int(clock.now().timestamp())
-        headers = {
-            "Content-Type": "application/json",
-            DELIVERY_HEADER: str(item.id),
-            EVENT_HEADER: item.event_type,
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(item.secret, timestamp, item.body),
-        }
+        headers = signed_headers(item.secret, item.body, timestamp=timestamp, delivery_id=str(item.id),
+                                 event_type=item.event_type)
         status_code, error = None, ""
         if not policy.allow_private_hosts and not await public_host(item.url):
             await _record(db, item, None, "refused: the host resolves to a non-public address", clock, policy)
