@@ -5,9 +5,9 @@
     ...
     await listener.stop()
 
-Notifications are treated as *hints* that carry no data: `on_notify` is called for each one
-and once after every (re)connect, because whatever committed while nobody listened must be
-read then. Users therefore also poll as a safety net; a dropped connection costs them at most
+Notifications are treated as *hints*: `on_notify` is called with each one's payload (which a
+channel may use to say what changed) and with ``""`` once after every (re)connect, because
+whatever committed while nobody listened must be read then. Users therefore also poll as a safety net; a dropped connection costs them at most
 their polling interval. The connection lives outside the pool (LISTEN state is per session),
 is checked with ``SELECT 1`` when idle and reopened with capped exponential backoff.
 """
@@ -31,7 +31,7 @@ KEEPALIVE_SECONDS = 10.0  # how often an idle LISTEN connection is checked with 
 
 
 class PgListener:
-    def __init__(self, url: str, channel: str, *, on_notify: Callable[[], None], name: str) -> None:
+    def __init__(self, url: str, channel: str, *, on_notify: Callable[[str], None], name: str) -> None:
         self._url = url
         self.channel = channel
         self._on_notify = on_notify
@@ -51,8 +51,8 @@ class PgListener:
     async def stop(self) -> None:
         await self._loop.stop()
 
-    def _notified(self, *_args: object) -> None:
-        self._on_notify()
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self._on_notify(payload)
 
     async def _listen(self) -> None:
         delay = RECONNECT_MIN_SECONDS
@@ -67,7 +67,7 @@ class PgListener:
                 await conn.add_listener(self.channel, self._notified)
                 log.info("pg_listening", channel=self.channel, listener=self.name)
                 delay = RECONNECT_MIN_SECONDS
-                self._on_notify()  # whatever committed while we were not listening is read now
+                self._on_notify("")  # whatever committed while we were not listening is read now
                 self._first_attempt.set()
                 while not lost.is_set():
                     try:

@@ -14,7 +14,10 @@ then, at most `interval`. It wakes early when the event
 consumer stores an event (`wake`) and when any replica commits a new deadline
 (``NOTIFY kefu_escalation_timer``, see escalations.wake_timers), so a new earlier deadline is
 never slept through and the lag between a deadline and its escalation is one pass, not a
-polling interval.
+polling interval. The notification carries the kind and instant of the new deadline, so a
+busy timer keeps what it knows (its own escalations' acknowledgement clocks, due hours
+later, do not send it looking for due acknowledgements on every pass); the dispatcher is
+woken only when the timer queued a notification it would otherwise sleep past.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -33,7 +36,7 @@ from kefu_common.logging import get_logger
 from kefu_common.pg_listen import PgListener
 from kefu_common.tasks import BackgroundLoop
 from kefu_escalation.clocks import ClockProjector
-from kefu_escalation.escalations import TIMER_CHANNEL
+from kefu_escalation.escalations import TIMER_CHANNEL, TIMER_STEPS, queued_notifications
 from kefu_escalation.notifications import LogSink, NotificationDispatcher
 
 log = get_logger("kefu.escalation.clocks")
@@ -75,16 +78,38 @@ class SlaClockWorker:
         self._due: dict[str, datetime | None] = {"acks": None, "updates": None}
         self._inbox_pending = True
         self._projected_at = 0.0
+        # Until when each loop sleeps (None: it is running and will look again before sleeping).
+        self._asleep: dict[str, datetime | None] = {"timer": None, "dispatch": None}
+        self._next: Any = None  # the pending instants the last timer pass read (_NEXT_TIMER)
 
     def wake(self) -> None:
         """New inbox events were stored (the event consumer calls this)."""
         self._inbox_pending = True
         self._wake.set()
 
-    def deadlines_changed(self) -> None:
-        """Some replica committed a new or earlier deadline (NOTIFY kefu_escalation_timer)."""
-        self._due = dict.fromkeys(self._due)
+    def deadlines_changed(self, payload: str = "") -> None:
+        """Some replica committed a new or earlier deadline (NOTIFY kefu_escalation_timer):
+        "<step> <instant>" keeps the earlier of that and what is known; anything else (a
+        reconnect) forgets what is known."""
+        step, _, instant = payload.partition(" ")
+        try:
+            at = datetime.fromisoformat(instant) if instant else None
+        except ValueError:
+            at = None
+        if at is None or step not in TIMER_STEPS:
+            self._due = dict.fromkeys(self._due)
+        elif step in self._due and self._due[step] is not None:
+            self._due[step] = min(self._due[step], at)
         self._wake.set()
+
+    def _queued(self, session: Any) -> None:
+        """Wake the dispatcher for notifications queued in `session` it would sleep past."""
+        first = queued_notifications(session)
+        if first is None:
+            return
+        until = self._asleep["dispatch"]
+        if until is None or first < until:
+            self._wake_dispatch.set()
 
     def _is_due(self, step: str, now: datetime) -> bool:
         due = self._due[step]
@@ -98,19 +123,26 @@ class SlaClockWorker:
             self._inbox_pending, self._projected_at = False, time.monotonic()
             async with self.db.session() as session:
                 projected = await self.projector.project(session, limit=self.batch, clock=self.clock)
+            self._queued(session)
             self._inbox_pending = projected >= self.batch
         async with self.db.session() as session:
             fired = await self.projector.due_ticks(session, now=self.clock.now(), limit=self.batch)
+            # What to sleep until, read in the same transaction (after its own writes) rather
+            # than in one more: a busy timer spends a third of its statements less on it.
+            self._next = None if fired >= self.batch else (
+                await (await session.connection()).execute(_NEXT_TIMER)).one()
+        self._queued(session)
         escalator = self.projector.escalator
         for step, run in (("acks", escalator.due_acks), ("updates", escalator.due_updates)):
             if self._is_due(step, self.clock.now()):
                 async with self.db.session() as session:
                     done = await run(session, now=self.clock.now(), limit=self.batch)
+                self._queued(session)
                 acks += done
                 if done:
                     self._due[step] = None  # more may be due: look again
+                    self._next = None
         if fired or acks:
-            self._wake_dispatch.set()
             log.debug("sla_clock_deadlines_recorded", count=fired, ack_timeouts=acks)
         # full batches mean more is waiting right now
         return self.batch if max(projected, acks) >= self.batch or fired >= self.batch else projected + fired + acks
@@ -127,10 +159,13 @@ class SlaClockWorker:
         return row, min(instants) if instants else None
 
     async def next_timer(self) -> datetime | None:
-        """The timer's next due instant; also remembers when each optional step is due."""
-        row, due = await self._earliest(_NEXT_TIMER)
+        """The timer's next due instant (as the last pass read it, unless a later step of the
+        pass changed deadlines); also remembers when each optional step is due."""
+        row, self._next = self._next, None
+        if row is None:
+            row = (await self._earliest(_NEXT_TIMER))[0]
         self._due = {"acks": row.acks or _NEVER, "updates": row.updates or _NEVER}
-        return due
+        return min((t for t in row if t is not None), default=None)
 
     async def next_notification(self) -> datetime | None:
         return (await self._earliest(_NEXT_NOTIFICATION))[1]
@@ -157,10 +192,13 @@ class SlaClockWorker:
                 if done:
                     continue
                 delay = IDLE_RETRY_SECONDS  # due but not claimable now (locked by a replica)
+            self._asleep[name] = self.clock.now() + timedelta(seconds=delay)
             try:
                 await asyncio.wait_for(wake.wait(), delay)
             except TimeoutError:
                 pass
+            finally:
+                self._asleep[name] = None
 
     async def _run_timer(self) -> None:
         await self._paced(self.timer_pass, self.next_timer, self._wake, "timer")

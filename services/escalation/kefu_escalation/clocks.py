@@ -47,24 +47,26 @@ creation (a reopen reuses the creation snapshot); triggers/notifications on warn
 from __future__ import annotations
 
 import json
+import uuid
 from functools import lru_cache
 from types import MappingProxyType
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.clock import Clock
+from kefu_common.db import driver_connection, json_param
 from kefu_common.logging import get_logger
 from kefu_common.metrics import SLA_CLOCK_FACTS, SLA_TIMER_LAG_SECONDS
 from kefu_escalation.calendar import BusinessCalendar
 from kefu_escalation.escalations import Escalator, wake_timers
 from kefu_escalation.models import SlaPolicy
 from kefu_escalation.service import compile_calendar, load_calendar
-from kefu_escalation.sla_clock import ClockError, ClockEvent, Target, TicketClocks
+from kefu_escalation.sla_clock import ClockError, ClockEvent, Outcome, SlaCycle, Target, TargetClock, TicketClocks
 
 log = get_logger("kefu.escalation.clocks")
 
@@ -74,7 +76,10 @@ __all__ = [
     "ClockProjector",
     "calendar_to_spec",
     "decode_details",
+    "decode_state",
+    "encode_calendar",
     "encode_details",
+    "encode_state",
     "load_ticket_clocks",
 ]
 
@@ -176,6 +181,118 @@ def decode_details(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _json_text(value: Any) -> str:
+    """JSON text for a jsonb parameter (orjson: datetimes as ISO 8601, like isoformat())."""
+    return orjson.dumps(value).decode()
+
+
+# ------------------------------------------------------------------------------ state snapshot
+#
+# `clock_ticket.clock_state` holds the fold state of the ticket's current cycle as of its last
+# clock event, written in the same transaction as the events (projection and timer), so the
+# timer restores it (`decode_state`) instead of replaying and validating the history. The
+# events stay the source of truth: the audit, the SLA view and the projection replay them, and
+# a snapshot that is missing (rows from before migration 0008) or of another STATE_VERSION is
+# rebuilt from a replay on first use. Durations are integer microseconds (exact), instants
+# ISO 8601. The cycle's calendar (its own snapshot, as cycle_opened carries it) is kept apart
+# in `clock_ticket.clock_calendar` (`encode_calendar`): it changes only when a cycle opens.
+
+STATE_VERSION = 1
+_US = timedelta(microseconds=1)
+_calendar_specs: dict[int, tuple[BusinessCalendar, str]] = {}
+
+
+def _calendar_json(cal: BusinessCalendar) -> str:
+    """The calendar's spec as JSON text, encoded once per calendar object (cycles of one policy
+    share one compiled calendar)."""
+    cached = _calendar_specs.get(id(cal))
+    if cached is None or cached[0] is not cal:
+        if len(_calendar_specs) >= 256:
+            _calendar_specs.clear()
+        cached = _calendar_specs[id(cal)] = (cal, _json_text(calendar_to_spec(cal)))
+    return cached[1]
+
+
+def _us(value: timedelta) -> int:
+    return value // _US
+
+
+def _outcome_to_json(o: Outcome) -> dict[str, Any]:
+    return {"result": o.result, "reason": o.reason, "finished_at": o.finished_at, "used": _us(o.used),
+            "due_at": o.due_at, "overrun": _us(o.overrun), "late_by": _us(o.late_by), "margin": _us(o.margin)}
+
+
+def _outcome_from_json(name: str, d: Mapping[str, Any]) -> Outcome:
+    return Outcome(name, d["result"], d["reason"], _instant(d["finished_at"]), timedelta(microseconds=d["used"]),
+                   _instant(d["due_at"]), timedelta(microseconds=d["overrun"]),
+                   timedelta(microseconds=d["late_by"]), timedelta(microseconds=d["margin"]))
+
+
+def _instant(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def encode_calendar(clocks: TicketClocks) -> str | None:
+    """The current cycle's calendar spec as JSON text (None: no cycle yet)."""
+    cycle = clocks.current
+    return None if cycle is None else _calendar_json(cycle.calendar)
+
+
+def encode_state(clocks: TicketClocks) -> str | None:
+    """The current cycle's fold state as JSON text, its calendar apart (None: no cycle yet)."""
+    cycle = clocks.current
+    if cycle is None:
+        return None
+    return orjson.dumps({
+        "v": STATE_VERSION, "cycle": cycle.number, "opened_at": cycle.opened_at, "last_at": clocks.last_at,
+        "pending": cycle.pending, "stopped_at": cycle.stopped_at,
+        "targets": [_target_json(t) for t in cycle.targets],
+        "clocks": [[c.target.name, _target_json(c.target), c.started_at, c.running_since, _us(c.used),
+                    c.due_crossed, c.warn_crossed, c.warned, c.breached,
+                    None if c.outcome is None else _outcome_to_json(c.outcome)]
+                   for c in cycle.clocks.values()],
+    }).decode()
+
+
+def _target_json(t: Target) -> tuple[Any, ...]:
+    return (t.name, _us(t.duration), t.pauses_when_pending, t.warning_percent,
+            None if t.warning_before is None else _us(t.warning_before))
+
+
+@lru_cache(maxsize=1024)
+def _target_of(name: str, duration: int, pauses: bool, warning_percent: int, before: int | None) -> Target:
+    return Target(name, timedelta(microseconds=duration), pauses_when_pending=pauses,
+                  warning_percent=warning_percent,
+                  warning_before=None if before is None else timedelta(microseconds=before))
+
+
+@lru_cache(maxsize=256)
+def _state_calendar(raw: str) -> BusinessCalendar:
+    return compile_calendar(orjson.loads(raw))
+
+
+def decode_state(state: str | None, calendar: str | None) -> TicketClocks | None:
+    """The ticket's clocks restored from `encode_state` and `encode_calendar` text (equal
+    calendar specs are decoded once); None when there is no snapshot of this STATE_VERSION
+    (the caller replays the history instead)."""
+    if state is None or calendar is None:
+        return None
+    d = orjson.loads(state)
+    if d.get("v") != STATE_VERSION:
+        return None
+    cal = _state_calendar(calendar)
+    clocks = {}
+    for name, definition, started, running, used, due, warn, warned, breached, outcome in d["clocks"]:
+        clocks[name] = TargetClock(
+            _target_of(*definition), datetime.fromisoformat(started), _instant(running),
+            timedelta(microseconds=used), _instant(due), _instant(warn), warned, breached,
+            None if outcome is None else _outcome_from_json(name, outcome))
+    cycle = SlaCycle.restore(d["cycle"], datetime.fromisoformat(d["opened_at"]), cal,
+                             tuple(_target_of(*t) for t in d["targets"]),
+                             pending=d["pending"], stopped_at=_instant(d["stopped_at"]), clocks=clocks)
+    return TicketClocks.restore(cycle, datetime.fromisoformat(d["last_at"]))
+
+
 # ------------------------------------------------------------------------------ storage
 
 
@@ -218,42 +335,45 @@ async def _insert_many(session: AsyncSession,
     warned/breached event another replica stored first is skipped by the unique index)."""
     if not events:
         return 0
-    result = await _execute(session,
-        text(
-            "INSERT INTO escalation.clock_event (ticket_id, cycle, kind, target, at, details, source_sequence) "
-            "SELECT * FROM unnest(CAST(:t AS uuid[]), CAST(:c AS int[]), CAST(:k AS text[]), "
-            "CAST(:target AS text[]), CAST(:at AS timestamptz[]), CAST(:d AS jsonb[]), CAST(:s AS bigint[])) "
-            "ON CONFLICT (ticket_id, cycle, coalesce(target, ''), kind) "
-            "WHERE kind IN ('warned', 'breached') DO NOTHING RETURNING 1"
-        ),
-        {"t": [t for t, _, _ in events], "c": [e.cycle for _, e, _ in events],
-         "k": [e.kind for _, e, _ in events], "target": [e.target for _, e, _ in events],
-         "at": [e.at for _, e, _ in events],
-         "d": [json.dumps(encode_details(e.kind, e.details)) for _, e, _ in events],
-         "s": [source for _, _, source in events]},
-    )
-    return len(result.all())
+    rows = json_param([{"t": t, "c": e.cycle, "k": e.kind, "target": e.target, "at": e.at,
+                        "d": encode_details(e.kind, e.details), "s": source} for t, e, source in events])
+    return len(await (await driver_connection(session)).fetch(_INSERT_EVENTS, rows))
+
+
+# Batches travel as one JSON array (orjson, in C) rather than one array parameter per column:
+# asyncpg's per-element array encoding cost more CPU than everything else in the statement.
+_INSERT_EVENTS = (
+    "INSERT INTO escalation.clock_event (ticket_id, cycle, kind, target, at, details, source_sequence) "
+    "SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(t uuid, c int, k text, target text, at timestamptz, "
+    "d jsonb, s bigint) ON CONFLICT (ticket_id, cycle, coalesce(target, ''), kind) "
+    "WHERE kind IN ('warned', 'breached') DO NOTHING RETURNING 1"
+)
 
 
 async def _save_tickets(session: AsyncSession, saved: Mapping[uuid.UUID, tuple[TicketClocks, int]],
                         now: datetime) -> None:
     """Upsert the clock rows of the tickets a projection batch touched (how far it got for each,
-    the next deadline), in one statement."""
+    the next deadline, the state snapshot), in one statement."""
     if not saved:
         return
     deadlines = [clocks.next_deadline() for clocks, _ in saved.values()]
     await _execute(session,
         text(
-            "INSERT INTO escalation.clock_ticket (ticket_id, last_sequence, next_deadline, updated_at) "
-            "SELECT t, s, d, :now FROM unnest(CAST(:t AS uuid[]), CAST(:s AS bigint[]), "
-            "CAST(:d AS timestamptz[])) AS v(t, s, d) ON CONFLICT (ticket_id) DO UPDATE SET "
+            "INSERT INTO escalation.clock_ticket (ticket_id, last_sequence, next_deadline, updated_at, clock_state, "
+            "clock_calendar) SELECT t, s, d, :now, j, cal FROM unnest(CAST(:t AS uuid[]), CAST(:s AS bigint[]), "
+            "CAST(:d AS timestamptz[]), CAST(:j AS jsonb[]), CAST(:cal AS jsonb[])) AS v(t, s, d, j, cal) "
+            "ON CONFLICT (ticket_id) DO UPDATE SET "
             "last_sequence = GREATEST(clock_ticket.last_sequence, EXCLUDED.last_sequence), "
-            "next_deadline = EXCLUDED.next_deadline, updated_at = EXCLUDED.updated_at"
+            "next_deadline = EXCLUDED.next_deadline, updated_at = EXCLUDED.updated_at, "
+            "clock_state = EXCLUDED.clock_state, clock_calendar = EXCLUDED.clock_calendar"
         ),
-        {"t": list(saved), "s": [seq for _, seq in saved.values()], "d": deadlines, "now": now},
+        {"t": list(saved), "s": [seq for _, seq in saved.values()], "d": deadlines, "now": now,
+         "j": [encode_state(clocks) for clocks, _ in saved.values()],
+         "cal": [encode_calendar(clocks) for clocks, _ in saved.values()]},
     )
-    if any(d is not None for d in deadlines):
-        await wake_timers(session)  # another replica may be sleeping past a new deadline
+    known = [d for d in deadlines if d is not None]
+    if known:
+        await wake_timers(session, "ticks", min(known))  # another replica may be sleeping past it
 
 
 async def _execute(session: AsyncSession, statement: Any, params: Mapping[str, Any]) -> Any:
@@ -428,41 +548,56 @@ class ClockProjector:
         """Fire warnings/breaches due by `now`; returns how many events were stored.
 
         Picks tickets by `clock_ticket.next_deadline` (partial index), skips rows another
-        transaction holds, and skips tickets with inbox events not projected yet."""
-        rows = (await _execute(session,
-            text(
-                "SELECT c.ticket_id, c.level, c.team, c.calendar, c.ack_seconds FROM escalation.clock_ticket c "
-                "WHERE c.next_deadline <= :now AND NOT EXISTS (SELECT 1 FROM escalation.ticket_event e "
-                "  WHERE e.ticket_id = c.ticket_id AND e.sequence > c.last_sequence) "
-                "ORDER BY c.next_deadline LIMIT :lim FOR UPDATE OF c SKIP LOCKED"
-            ),
-            {"now": now, "lim": limit},
-        )).all()
+        transaction holds, and skips tickets with inbox events not projected yet. Each ticket's
+        clocks come from its state snapshot (a replay of its history when there is none yet);
+        the events, escalations and notifications it fires are written in one statement per
+        kind, and one UPDATE stores each ticket's next deadline, new snapshot and level."""
+        rows = (await _execute(session, _CLAIM_DUE, {"now": now, "lim": limit})).all()
         if not rows:
             return 0
-        histories = await load_many_ticket_clocks(session, [r.ticket_id for r in rows])
+        restored = {r.ticket_id: decode_state(r.clock_state, r.clock_calendar) for r in rows}
+        missing = [t for t, clocks in restored.items() if clocks is None]
+        calendars: dict[uuid.UUID, str | None] = {}
+        if missing:  # no snapshot yet (written before migration 0008): replay once, store it below
+            restored.update(await load_many_ticket_clocks(session, missing))
+            calendars = {t: encode_calendar(restored[t]) for t in missing}
         fired: list[tuple[Any, ClockEvent]] = []
         deadlines: list[datetime | None] = []
+        states: list[str | None] = []
         for row in rows:
-            clocks = histories[row.ticket_id]
-            deadline = clocks.next_deadline()
-            while deadline is not None and deadline <= now:
-                last = clocks.last_at
-                events = clocks.tick(max(deadline, last) if last is not None else deadline)
-                if not events:
-                    break
-                clocks = clocks.append(events)
-                fired += [(row, e) for e in events]
-                deadline = clocks.next_deadline()
+            clocks = restored[row.ticket_id]  # this pass's own copy: fired in place
+            events, deadline = clocks.fire_due(now)
+            fired += [(row, e) for e in events]
             deadlines.append(deadline)
+            states.append(encode_state(clocks))
         stored = await _insert_many(session, [(row.ticket_id, e, None) for row, e in fired])
         for _, e in fired:
-            SLA_CLOCK_FACTS.labels(e.kind, e.target or "").inc()
+            _facts_counter(e.kind, e.target or "").inc()
             SLA_TIMER_LAG_SECONDS.observe(max(0.0, (now - e.at).total_seconds()))
-        await self.escalator.timer_facts(session, fired)
-        await _execute(session,
-            text("UPDATE escalation.clock_ticket c SET next_deadline = v.d, updated_at = :now "
-                 "FROM unnest(CAST(:t AS uuid[]), CAST(:d AS timestamptz[])) AS v(t, d) WHERE c.ticket_id = v.t"),
-            {"t": [r.ticket_id for r in rows], "d": deadlines, "now": now},
-        )
+        levels = await self.escalator.timer_facts(session, fired, raise_levels=False)
+        await (await driver_connection(session)).execute(_SAVE_TICKED, json_param([
+            {"t": r.ticket_id, "d": d, "j": orjson.Fragment(j), "l": levels.get(r.ticket_id),
+             "cal": None if r.ticket_id not in calendars else orjson.Fragment(calendars[r.ticket_id])}
+            for r, d, j in zip(rows, deadlines, states)]), now)
         return stored
+
+
+@lru_cache(maxsize=64)
+def _facts_counter(kind: str, target: str) -> Any:
+    return SLA_CLOCK_FACTS.labels(kind, target)
+
+
+_CLAIM_DUE = text(
+    "SELECT c.ticket_id, c.level, c.team, c.calendar, c.ack_seconds, "
+    "CAST(c.clock_state AS text) AS clock_state, CAST(c.clock_calendar AS text) AS clock_calendar "
+    "FROM escalation.clock_ticket c "
+    "WHERE c.next_deadline <= :now AND NOT EXISTS (SELECT 1 FROM escalation.ticket_event e "
+    "  WHERE e.ticket_id = c.ticket_id AND e.sequence > c.last_sequence) "
+    "ORDER BY c.next_deadline LIMIT :lim FOR UPDATE OF c SKIP LOCKED"
+)
+_SAVE_TICKED = (
+    "UPDATE escalation.clock_ticket c SET next_deadline = v.d, clock_state = v.j, updated_at = $2, "
+    "level = GREATEST(c.level, v.l), clock_calendar = coalesce(v.cal, c.clock_calendar) "
+    "FROM jsonb_to_recordset($1::jsonb) AS v(t uuid, d timestamptz, j jsonb, l text, cal jsonb) "
+    "WHERE c.ticket_id = v.t"
+)

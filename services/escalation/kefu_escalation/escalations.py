@@ -32,17 +32,20 @@ Rules (each is a test in tests/integration/test_escalation_triggers.py):
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu_common.db import driver_connection, json_param
 from kefu_common.errors import AlreadyExists
 from kefu_common.logging import get_logger
 from kefu_common.metrics import ESCALATIONS
@@ -57,6 +60,7 @@ __all__ = [
     "PARTIES",
     "SIGNAL_KINDS",
     "TIMER_CHANNEL",
+    "TIMER_STEPS",
     "Escalator",
     "TriggerSettings",
 ]
@@ -66,11 +70,32 @@ PARTIES = {"L0": "agent", "L1": "senior_specialist", "L2": "team_lead", "L3": "c
 SIGNAL_KINDS = ("regulator", "media", "legal", "abuse", "negative_emotion", "other")
 CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
 # NOTIFY channel: a new or earlier deadline exists; every replica's timer re-reads its wake-up.
+# Payload "<step> <ISO instant>" (step: ticks, acks, updates): the earliest new deadline of that
+# kind in the committing transaction; an empty payload means "anything may have changed".
 TIMER_CHANNEL = "kefu_escalation_timer"
+TIMER_STEPS = ("ticks", "acks", "updates")
 
 CALENDAR_TTL_SECONDS = 10.0
 _COLUMNS = ("id, ticket_id, cycle, trigger, trigger_key, from_level, to_level, to_party, team, reason, "
             "actor, created_at, calendar, ack_due_at, acknowledged_at, acknowledged_by, status")
+EscalationRow = namedtuple("EscalationRow", _COLUMNS.replace(",", " "))  # type: ignore[misc]
+# An escalation `_planned` describes: its key there and the type of its column.
+_PLANNED_COLUMNS = (("id", "uuid"), ("t", "uuid"), ("c", "int"), ("trigger", "text"), ("key", "text"),
+                    ("from", "text"), ("to", "text"), ("party", "text"), ("team", "text"), ("reason", "text"),
+                    ("actor", "text"), ("at", "timestamptz"), ("cal", "text"), ("ack", "timestamptz"))
+# Batches travel as one JSON array (orjson, in C) rather than one array parameter per column:
+# asyncpg's per-element array encoding cost more CPU than everything else in the statement.
+_INSERT_ESCALATIONS = (
+    f"INSERT INTO escalation.escalation ({_COLUMNS}) SELECT v.*, NULL, NULL, 'open' FROM jsonb_to_recordset($1::jsonb) "
+    "AS v(" + ", ".join(f'"{c}" {t}' for c, t in _PLANNED_COLUMNS) + ") "
+    f"ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING {_COLUMNS}"
+)
+_INSERT_NOTIFICATIONS = (
+    "INSERT INTO escalation.notification (dedupe_key, ticket_id, escalation_id, kind, level, recipient, "
+    "payload, created_at, next_attempt_at) SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(k text, t uuid, "
+    "e uuid, kind text, level text, r text, p jsonb, at timestamptz, deliver timestamptz) "
+    "ON CONFLICT (dedupe_key) DO NOTHING"
+)
 
 
 @dataclass(frozen=True)
@@ -106,13 +131,24 @@ async def _execute(session: AsyncSession, sql: str, params: Mapping[str, Any]) -
     return await (await session.connection()).execute(text(sql), params)
 
 
-async def wake_timers(session: AsyncSession) -> None:
-    """Tell every replica's timer (at commit) that a deadline may now be earlier. Once per
-    transaction is enough (PostgreSQL folds equal notifications of one transaction anyway)."""
-    if session.info.get(TIMER_CHANNEL):
+async def wake_timers(session: AsyncSession, step: str, at: datetime) -> None:
+    """Tell every replica's timer (at commit) that the transaction stores a `step` deadline at
+    `at`, so one sleeping past it wakes and one that knows its next deadline of that kind keeps
+    the earlier of the two. Once per step and transaction unless the instant is earlier."""
+    sent: dict[str, datetime] = session.info.setdefault(TIMER_CHANNEL, {})
+    if step in sent and sent[step] <= at:
         return
-    session.info[TIMER_CHANNEL] = True
-    await _execute(session, "SELECT pg_notify(:c, '')", {"c": TIMER_CHANNEL})
+    sent[step] = at
+    await (await driver_connection(session)).execute("SELECT pg_notify($1, $2)", TIMER_CHANNEL,
+                                                     f"{step} {at.isoformat()}")
+
+
+def queued_notifications(session: AsyncSession) -> datetime | None:
+    """The earliest delivery instant of the notifications this transaction queued (None: none)."""
+    return session.info.get(_QUEUED)
+
+
+_QUEUED = "kefu_escalation_notifications_from"
 
 
 class Escalator:
@@ -158,32 +194,27 @@ class Escalator:
                  from_level=current, to_level=target)
         return row, ""
 
-    async def _record(self, session: AsyncSession, planned: Sequence[dict[str, Any]]) -> list[Any]:
+    async def _record(self, session: AsyncSession, planned: Sequence[dict[str, Any]], *,
+                      raise_levels: bool = True) -> list[Any]:
         """Insert escalations (each at most once per ticket, cycle and trigger key), raise the
-        tickets' levels to the highest recorded and start the acknowledgement clocks; returns
-        the rows inserted (a key another transaction recorded first is skipped)."""
-        columns = ("id", "t", "c", "trigger", "key", "from", "to", "party", "team", "reason", "actor", "at",
-                   "cal", "ack")
-        types = ("uuid", "uuid", "int", "text", "text", "text", "text", "text", "text", "text", "text",
-                 "timestamptz", "text", "timestamptz")
-        inserted = (await _execute(session,
-            f"INSERT INTO escalation.escalation ({_COLUMNS}) SELECT id, t, c, trigger, key, \"from\", \"to\", "
-            "party, team, reason, actor, at, cal, ack, NULL, NULL, 'open' FROM unnest("
-            + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(columns, types))
-            + ") AS v(" + ", ".join(f'"{c}"' for c in columns) + ") "
-            f"ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING {_COLUMNS}",
-            {c: [p[c] for p in planned] for c in columns})).all()
+        tickets' levels to the highest recorded (unless the caller does: `raise_levels=False`)
+        and start the acknowledgement clocks; returns the rows inserted (a key another
+        transaction recorded first is skipped)."""
+        conn = await driver_connection(session)
+        inserted = [EscalationRow(*r) for r in await conn.fetch(
+            _INSERT_ESCALATIONS, json_param(planned))]
         top: dict[uuid.UUID, str] = {}
         for r in inserted:
-            ESCALATIONS.labels(r.trigger, r.to_level).inc()
+            _escalations_counter(r.trigger, r.to_level).inc()
             top[r.ticket_id] = max(top.get(r.ticket_id, "L0"), r.to_level)
-        if top:
+        if top and raise_levels:
             await _execute(session,
                 "UPDATE escalation.clock_ticket c SET level = v.l FROM unnest(CAST(:t AS uuid[]), "
                 "CAST(:l AS text[])) AS v(t, l) WHERE c.ticket_id = v.t AND v.l > c.level",
                 {"t": list(top), "l": list(top.values())})
-        if any(r.ack_due_at is not None for r in inserted):
-            await wake_timers(session)
+        acks = [r.ack_due_at for r in inserted if r.ack_due_at is not None]
+        if acks:
+            await wake_timers(session, "acks", min(acks))
         return inserted
 
     async def notify(self, session: AsyncSession, ticket_id: uuid.UUID, *, kind: str, level: str,
@@ -198,19 +229,15 @@ class Escalator:
             return
         staff = await self._calendar(session, self.settings.staff_calendar)
         deliver = self._deliver_times(staff, notices)
-        await _execute(session,
-            "INSERT INTO escalation.notification (dedupe_key, ticket_id, escalation_id, kind, level, recipient, "
-            "payload, created_at, next_attempt_at) SELECT * FROM unnest(CAST(:k AS text[]), CAST(:t AS uuid[]), "
-            "CAST(:e AS uuid[]), CAST(:kind AS text[]), CAST(:level AS text[]), CAST(:r AS text[]), "
-            "CAST(:p AS jsonb[]), CAST(:at AS timestamptz[]), CAST(:deliver AS timestamptz[])) "
-            "ON CONFLICT (dedupe_key) DO NOTHING",
-            {"k": [n.key[:240] for n in notices], "t": [n.ticket_id for n in notices],
-             "e": [n.escalation_id for n in notices], "kind": [n.kind for n in notices],
-             "level": [n.level for n in notices],
-             "r": [f"{PARTIES[n.level]}:{n.payload.get('team') or '*'}" for n in notices],
-             "p": [json.dumps({"ticket_id": str(n.ticket_id), **n.payload}, default=str) for n in notices],
-             "at": [n.at for n in notices],
-             "deliver": deliver})
+        first = min(deliver)
+        if session.info.get(_QUEUED) is None or first < session.info[_QUEUED]:
+            session.info[_QUEUED] = first
+        await (await driver_connection(session)).execute(
+            _INSERT_NOTIFICATIONS, json_param([
+                {"k": n.key[:240], "t": n.ticket_id, "e": n.escalation_id, "kind": n.kind, "level": n.level,
+                 "r": f"{PARTIES[n.level]}:{n.payload.get('team') or '*'}",
+                 "p": orjson.Fragment(_payload_json(n)), "at": n.at, "deliver": when}
+                for n, when in zip(notices, deliver)]))
 
     def _deliver_times(self, staff: BusinessCalendar, notices: Sequence[Notice]) -> list[datetime]:
         """Below L3 people are notified in their working hours; the crisis team at once. A
@@ -231,16 +258,21 @@ class Escalator:
             out.append(opening)
         return out
 
-    async def timer_facts(self, session: AsyncSession, fired: Sequence[tuple[Any, ClockEvent]]) -> None:
+    async def timer_facts(self, session: AsyncSession, fired: Sequence[tuple[Any, ClockEvent]], *,
+                          raise_levels: bool = True) -> dict[uuid.UUID, str]:
         """Warnings and breaches the timer just recorded, for many tickets in a few statements.
 
         `fired` pairs each event with its ticket's locked `clock_ticket` row (ticket_id, level,
         team, calendar, ack_seconds), in order. Same rules as `on_clock_events` + `escalate`:
         a warning notifies; a breach raises the level by one (or notifies at L3), once per
-        trigger key (unique index), with an acknowledgement clock and a notification."""
+        trigger key (unique index), with an acknowledgement clock and a notification.
+
+        Returns the level each escalated ticket reached; with `raise_levels=False` the caller
+        stores it (the timer, in the one UPDATE that also stores the ticket's next deadline)."""
         notices: list[Notice] = []
         planned: list[dict[str, Any]] = []
         levels: dict[uuid.UUID, str] = {}
+        calendars: dict[str, BusinessCalendar] = {}
         for row, e in fired:
             level = levels.get(row.ticket_id, row.level)
             if e.kind == "warned":
@@ -257,16 +289,22 @@ class Escalator:
             if not _higher(target, level):
                 notices.append(_no_higher_level(row.ticket_id, e.cycle, "breach", key, reason, level, row.team, e.at))
                 continue
-            calendar = await self._calendar(session, row.calendar)
+            calendar = calendars.get(row.calendar)
+            if calendar is None:
+                calendar = calendars[row.calendar] = await self._calendar(session, row.calendar)
             planned.append(_planned(row.ticket_id, e.cycle, "breach", key, level, target, row.team, reason,
                                     "sla-timer", e.at, calendar, row.ack_seconds))
             levels[row.ticket_id] = target
+        reached: dict[uuid.UUID, str] = {}
         if planned:
-            inserted = await self._record(session, planned)
+            inserted = await self._record(session, planned, raise_levels=raise_levels)
             notices += _escalation_notices(inserted)
+            for r in inserted:
+                reached[r.ticket_id] = max(reached.get(r.ticket_id, r.to_level), r.to_level)
             if inserted:
                 log.info("tickets_escalated", trigger="breach", count=len(inserted))
         await self.notify_many(session, notices)
+        return reached
 
     async def _calendar(self, session: AsyncSession, name: str | None) -> BusinessCalendar:
         """A calendar by name, cached for CALENDAR_TTL_SECONDS (acknowledgement clocks and
@@ -364,7 +402,7 @@ class Escalator:
         await _execute(session, "UPDATE escalation.clock_ticket SET next_update_due = :d WHERE ticket_id = :t",
                        {"d": due, "t": ticket_id})
         if due is not None:
-            await wake_timers(session)
+            await wake_timers(session, "updates", due)
 
     async def due_updates(self, session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
         """Missed progress updates: the first missed window of a cycle escalates one level
@@ -495,6 +533,18 @@ class Escalator:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+@lru_cache(maxsize=256)
+def _escalations_counter(trigger: str, level: str) -> Any:
+    return ESCALATIONS.labels(trigger, level)
+
+
+def _payload_json(n: Notice) -> bytes:
+    """A notification's body as JSON; values JSON has no type for (datetimes, UUIDs) as their
+    str(), as json.dumps(default=str) wrote them."""
+    return orjson.dumps({"ticket_id": str(n.ticket_id), **n.payload}, default=str,
+                        option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 def _planned(ticket_id: uuid.UUID, cycle: int, trigger: str, key: str, from_level: str, to_level: str,

@@ -63,6 +63,7 @@ __all__ = [
     "Outcome",
     "SlaCycle",
     "Target",
+    "TargetClock",
     "TicketClocks",
 ]
 
@@ -165,7 +166,9 @@ class Outcome:
 
 
 @dataclass
-class _TargetClock:
+class TargetClock:
+    """The fold state of one target's clock in one cycle (see `SlaCycle.restore`)."""
+
     target: Target
     started_at: datetime
     running_since: datetime | None
@@ -223,7 +226,23 @@ class SlaCycle:
         self.targets = targets  # the policy's targets at opening (fresh for every cycle)
         self.pending = False
         self.stopped_at: datetime | None = None
-        self._clocks: dict[str, _TargetClock] = {}
+        self._clocks: dict[str, TargetClock] = {}
+
+    @classmethod
+    def restore(cls, number: int, opened_at: datetime, calendar: BusinessCalendar, targets: tuple[Target, ...],
+                *, pending: bool, stopped_at: datetime | None, clocks: Mapping[str, TargetClock]) -> SlaCycle:
+        """The cycle whose fold state is exactly this (a stored snapshot of its events; see
+        clocks.encode_state). The events stay the source of truth: a snapshot must equal
+        their replay, which tests/unit/test_sla_clock_state.py checks after every kind."""
+        cycle = cls(number, opened_at, calendar, targets)
+        cycle.pending, cycle.stopped_at = pending, stopped_at
+        cycle._clocks = dict(clocks)
+        return cycle
+
+    @property
+    def clocks(self) -> Mapping[str, TargetClock]:
+        """Each started target's fold state, in start order (read-only view)."""
+        return MappingProxyType(self._clocks)
 
     def _clone(self) -> SlaCycle:
         other = SlaCycle(self.number, self.opened_at, self.calendar, self.targets)
@@ -245,7 +264,7 @@ class SlaCycle:
     def active_targets(self) -> tuple[str, ...]:
         return tuple(k for k, c in self._clocks.items() if c.active)
 
-    def _clock(self, name: str) -> _TargetClock:
+    def _clock(self, name: str) -> TargetClock:
         try:
             return self._clocks[name]
         except KeyError:
@@ -345,7 +364,7 @@ class SlaCycle:
             if e.target in self._clocks:
                 raise ClockError(f"{e.target!r} already started in cycle {self.number}; clocks never restart")
             paused = self.pending and definition.pauses_when_pending
-            self._clocks[e.target] = _TargetClock(definition, e.at, None if paused else e.at)
+            self._clocks[e.target] = TargetClock(definition, e.at, None if paused else e.at)
             self._check_recorded_due(e)
             return
 
@@ -398,6 +417,7 @@ class TicketClocks:
     def __init__(self) -> None:
         self._events: tuple[ClockEvent, ...] = ()
         self._cycles: list[SlaCycle] = []
+        self._last_at: datetime | None = None
         self._folded: tuple[tuple[ClockEvent, ...], TicketClocks] | None = None  # see _verified
 
     @classmethod
@@ -407,6 +427,16 @@ class TicketClocks:
             clocks._apply(e)
         return clocks
 
+    @classmethod
+    def restore(cls, current: SlaCycle, last_at: datetime) -> TicketClocks:
+        """The clocks of a ticket whose current cycle's fold state and last event instant are
+        known (a stored snapshot), without its history: commands and `tick` behave exactly as
+        on the replay; `events` holds only what is appended from here and `cycles` only the
+        current cycle (earlier cycles never change, so nothing here needs them)."""
+        clocks = cls()
+        clocks._cycles, clocks._last_at = [current], last_at
+        return clocks
+
     def append(self, events: Iterable[ClockEvent]) -> TicketClocks:
         events = tuple(events)
         folded = self._folded
@@ -414,7 +444,7 @@ class TicketClocks:
                 a is b for a, b in zip(folded[0], events)):
             return folded[1]  # exactly the events a command of this history just returned
         other = TicketClocks()
-        other._events = self._events
+        other._events, other._last_at = self._events, self._last_at
         other._cycles = [c._clone() for c in self._cycles]
         for e in events:
             other._apply(e)
@@ -436,7 +466,7 @@ class TicketClocks:
 
     @property
     def last_at(self) -> datetime | None:
-        return self._events[-1].at if self._events else None
+        return self._last_at
 
     def _open(self) -> SlaCycle:
         cycle = self.current
@@ -486,8 +516,9 @@ class TicketClocks:
                     f"cycle {current.number} is still running; clocks never restart - only resolve "
                     "ends a cycle and only a reopen opens the next"
                 )
-            if e.cycle != len(self._cycles) + 1:
-                raise ClockError(f"expected cycle {len(self._cycles) + 1}, got cycle_opened {e.cycle}")
+            expected = current.number + 1 if current is not None else 1
+            if e.cycle != expected:
+                raise ClockError(f"expected cycle {expected}, got cycle_opened {e.cycle}")
             cal, targets = e.details.get("calendar"), e.details.get("targets")
             if not isinstance(cal, BusinessCalendar):
                 raise ClockError("cycle_opened must carry its BusinessCalendar")
@@ -501,6 +532,7 @@ class TicketClocks:
                                  f"{current.number if current else 'none'}")
             current._apply(e)
         self._events = (*self._events, e)
+        self._last_at = e.at
 
     # ---------------------------------------------------------------- commands
 
@@ -535,7 +567,7 @@ class TicketClocks:
         names = [t.name for t in targets]
         if len(set(names)) != len(names):
             raise ClockError(f"duplicate targets {names}")
-        number = len(self._cycles) + 1
+        number = current.number + 1 if current is not None else 1
         events = [ClockEvent("cycle_opened", number, at, None,
                              {"calendar": calendar, "targets": targets, "reopen": number > 1})]
         events += [self._started(number, t, at, calendar, paused=False) for t in targets]
@@ -641,6 +673,10 @@ class TicketClocks:
         cycle = self.current
         if cycle is None or not cycle.is_open:
             return []
+        return self._verified(self._due_events(cycle, at))
+
+    @staticmethod
+    def _due_events(cycle: SlaCycle, at: datetime) -> list[ClockEvent]:
         cal = cycle.calendar
         events: list[ClockEvent] = []
         for name in cycle.active_targets:
@@ -651,4 +687,27 @@ class TicketClocks:
                 events.append(ClockEvent("warned", cycle.number, at, name, {"warn_at": warn, "used": used}))
             if not c.breached and due is not None and at >= due:
                 events.append(ClockEvent("breached", cycle.number, at, name, {"due_at": due, "used": used}))
-        return self._verified(events)
+        return events
+
+    def fire_due(self, now: datetime) -> tuple[list[ClockEvent], datetime | None]:
+        """What a timer does at `now`: `tick` at each due deadline in turn (at the deadline, or
+        at the last event's instant if that is later) until none is due, folding the events
+        into *this* object instead of a copy (so it must not be shared: e.g. clocks restored
+        from a snapshot or replayed for the purpose). Returns the events and the next deadline;
+        the events are exactly those of the `tick`/`append` loop, each folded with the same
+        checks."""
+        now = _aware_utc(now, "now")
+        fired: list[ClockEvent] = []
+        deadline = self.next_deadline()
+        while deadline is not None and deadline <= now:
+            last = self._last_at
+            at = deadline if last is None or deadline > last else last
+            events = self._due_events(self._cycles[-1], at)
+            if not events:
+                break
+            for e in events:
+                self._apply(e)
+            fired += events
+            deadline = self.next_deadline()
+        self._folded = None
+        return fired, deadline

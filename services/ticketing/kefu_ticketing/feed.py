@@ -123,6 +123,6 @@ class EventFeed:
                 code="events_unavailable",
             ) from None
 
-    def _wake(self) -> None:
+    def _wake(self, _payload: str = "") -> None:
         self._changed.set()
         self._changed = asyncio.Event()
