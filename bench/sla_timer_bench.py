@@ -46,11 +46,13 @@ ROOT = Path(__file__).resolve().parents[1]
 LEAD_SECONDS = 1.0  # the due stream starts this long (plus 0.1 ms per timer) after it is written
 
 
-async def database(url_hint: str | None) -> str:
+async def database(url_hint: str | None) -> tuple[str, str, str]:
+    """(server URL, database name, database URL) of a fresh bench database; drop it at the end."""
     from kefu_common.embedded import ensure_database, start_embedded_postgres
 
     server = url_hint or start_embedded_postgres(ROOT / ".kefu" / "bench-pgdata")
-    return await ensure_database(server, f"kefu_bench_timers_{uuid.uuid4().hex[:6]}")
+    name = f"kefu_bench_timers_{uuid.uuid4().hex[:6]}"
+    return server, name, await ensure_database(server, name)
 
 
 def percentiles(lags_ms: list[float]) -> dict[str, float]:
@@ -239,15 +241,17 @@ async def main() -> None:
     import os
 
     from kefu_common.db import Database
+    from kefu_common.embedded import drop_database
     from kefu_common.logging import configure_logging
     from kefu_escalation.app import service
 
     configure_logging("bench", level="WARNING", fmt="console")
     logging.getLogger().setLevel(logging.WARNING)
-    url = await database(args.database_url or os.environ.get("DATABASE_URL"))
-    await asyncio.to_thread(service.migrate, url)
-    db = Database(url, schema="escalation", pool_size=4)
+    server, name, url = await database(args.database_url or os.environ.get("DATABASE_URL"))
+    db: Database | None = None
     try:
+        await asyncio.to_thread(service.migrate, url)
+        db = Database(url, schema="escalation", pool_size=4)
         t = time.perf_counter()
         await baseline_setup(db, args.active)
         await system_setup(db, args.active)
@@ -262,7 +266,9 @@ async def main() -> None:
             system.append(await system_round(db, args.rate, args.seconds, args.replicas, args.batch))
             print(f"round {r + 1}: baseline {base[-1]}  system {system[-1]}", file=sys.stderr)
     finally:
-        await db.dispose()
+        if db is not None:
+            await db.dispose()
+        await drop_database(server, name)  # two million rows a run: never leave them behind
 
     def med(rows: list[dict[str, float]], key: str) -> float:
         return round(statistics.median(x[key] for x in rows), 2)
