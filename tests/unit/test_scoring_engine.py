@@ -453,6 +453,29 @@ def test_regex_prefilter_requires_one_text_of_each_required_alternation(
     assert required_alternatives(pattern) == alternatives
 
 
+@pytest.mark.parametrize(
+    ("pattern", "leading"),
+    [
+        (r"Refund\w*\s+in\s+\d+", "refund"),
+        (r"第[一二三]+次", "第"),
+        (r"(明天|后天)一定", ""),
+        (r"\d{3,}\s*元", ""),
+        (r"ab?c", "a"),  # "b" is optional
+        (r"straße", "stra"),
+    ],
+)
+def test_regex_is_only_tried_where_its_leading_literal_occurs(pattern: str, leading: str) -> None:
+    from kefu_scoring.engine import leading_literal
+
+    assert leading_literal(pattern) == leading
+
+
+def test_regex_with_a_leading_literal_finds_a_later_occurrence() -> None:
+    condition = {"operator": "regex", "pattern": r"refund\s+in\s+\d+"}
+    turns = (a("refund soon, refund later"), c("refund in 2"), a("no refund; refund in 3 days"))
+    assert hits({**condition, "scope": {"role": "agent"}}, *turns) == [(2, 11, 22, "refund in 3")]
+
+
 def test_regex_with_a_required_alternation_matches_either_branch_and_nothing_else() -> None:
     condition = {"operator": "regex", "pattern": r"(明天|后天)\s*(一定|肯定)"}
     assert hits(condition, a("好的"), a("后天 肯定到")) == [(1, 0, 5, "后天 肯定")]

@@ -56,11 +56,12 @@ class KeywordMatcher:
         self.keywords = list(keywords)
         self.automaton: Any = ahocorasick.Automaton()
         for i, keyword in enumerate(self.keywords):
-            self.automaton.add_word(keyword, i)
+            # what the hot loop needs of a match, in one object: id, length - 1, and whether
+            # the keyword must start (end) at a word boundary
+            bounds = is_word_char(keyword[0]), is_word_char(keyword[-1])
+            self.automaton.add_word(keyword, (i, len(keyword) - 1, *bounds))
         if self.keywords:
             self.automaton.make_automaton()
-        self._len = [len(k) for k in self.keywords]
-        self._bound = [(is_word_char(k[0]), is_word_char(k[-1])) for k in self.keywords]
 
     @classmethod
     def of(cls, raw: Sequence[str]) -> tuple[KeywordMatcher, dict[str, int]]:
@@ -96,21 +97,21 @@ class KeywordMatcher:
         """The hot loop: automaton matches in `text` (turns starting at `offsets`), word
         boundaries checked, spans made relative to their turn."""
         occ: dict[int, list[tuple[int, int, int]]] = {}
-        if not self._len:
+        if not self.keywords:
             return occ
-        lengths, bounds, word = self._len, self._bound, WORD_CHARACTERS
+        word = WORD_CHARACTERS
         last = len(text) - 1
         # The turn of the current match, [off, nxt) in `text`: matches come in order of their
-        # end, so the turn is looked up again (bisect) only when a match leaves it.
+        # end (and never span a separator), so the turn is looked up again (bisect) only when a
+        # match is past it.
         ti, off, nxt = 0, 0, offsets[1] if len(offsets) > 1 else len(text) + 1
-        for end, kid in self.automaton.iter(text):
-            start = end - lengths[kid] + 1
-            left, right = bounds[kid]
+        for end, (kid, span, left, right) in self.automaton.iter(text):
+            start = end - span
             if left and start > 0 and text[start - 1] in word:
                 continue
             if right and end < last and text[end + 1] in word:
                 continue
-            if not off <= start < nxt:
+            if start >= nxt:
                 ti = bisect_right(offsets, start) - 1
                 off = offsets[ti]
                 nxt = offsets[ti + 1] if ti + 1 < len(offsets) else len(text) + 1
