@@ -848,8 +848,9 @@ def _hit(rule: Rule, ev: Evidence, points: float) -> Hit:
 def required_literals(pattern: str) -> tuple[str, ...]:
     """Literal texts every match of `pattern` contains (lower-cased), for a cheap `in` test
     before running the regex: top-level literals, also inside groups and repeats of at least
-    one. Only caseless characters and ASCII letters are used, so case-insensitive matching
-    on lower-cased text cannot find a match the test would rule out. Empty when unsure."""
+    one. Only characters that a case-insensitive match can hold in no other form in the
+    normalised text are used (`_literal_char`), so the test cannot rule out a match. Empty
+    when unsure."""
     return _requirements(pattern)[0]
 
 
@@ -866,11 +867,16 @@ def leading_literal(pattern: str) -> str:
 
 
 def _literal_char(ch: str) -> str | None:
-    """How the pattern character `ch` stands in the lower-cased text wherever a case-
-    insensitive match holds it, or None: caseless characters and ASCII letters."""
-    if (ch.isascii() and ch.isalpha()) or not (ch.isupper() or ch.islower()):
+    """How the pattern character `ch` stands in the normalised (NFKC, lower-cased) text
+    wherever a case-insensitive match holds it, or None when it may stand there as another
+    character: "i" and "I" also match the dotless "ı" that normalisation keeps, and a
+    character with case (beyond ASCII) may match others ("ß", "ẞ" ...). ASCII "s" and "k"
+    also match "ſ" and the Kelvin sign, but NFKC turns those into "s" and "k"."""
+    if ch in "iI":
+        return None
+    if ch.isascii():
         return ch.lower()
-    return None
+    return ch if ch.lower() == ch == ch.upper() else None
 
 
 def _requirements(pattern: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], str]:
@@ -905,9 +911,7 @@ def _requirements(pattern: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...],
                 for branch in av[1]:
                     literals: list[str] = []
                     walk(branch, literals, False)
-                    # not a text with "i": case-insensitively it also matches "ı" (dotless
-                    # i), which lower-casing and NFKC leave in the text
-                    per_branch.append(max((t for t in literals if "i" not in t), key=len, default=""))
+                    per_branch.append(max(literals, key=len, default=""))
                 if all(per_branch):
                     alternatives.append(tuple(per_branch))
         if run:
