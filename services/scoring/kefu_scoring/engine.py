@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from operator import attrgetter
+from operator import attrgetter, sub
 from typing import Any, NamedTuple
 
 from kefu_scoring.rules import (
@@ -44,7 +44,14 @@ from kefu_scoring.rules import (
     uses_timing,
 )
 from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon
-from kefu_scoring.matcher import SEPARATOR, KeywordMatcher, longest_non_overlapping, normalise_joined
+from kefu_scoring.matcher import (
+    SEPARATOR,
+    KeywordMatcher,
+    Occurrences,
+    Tagged,
+    longest_non_overlapping,
+    normalise_joined,
+)
 from kefu_scoring.pii import find_pii
 from kefu_scoring.text import Normalised, detect_language, normalise_keyword
 
@@ -103,6 +110,7 @@ _EMPTY: tuple[bool, list[Evidence]] = (False, [])
 # A NamedTuple without the Python frame of its generated __new__ (hot path; all fields given).
 _new_tuple = tuple.__new__
 _HIT_ORDER = attrgetter("turn_index", "start", "rule_id")
+_START_MS = attrgetter("start_ms")
 _END_MS = attrgetter("end_ms")
 # Anchors, lookarounds and escapes that could behave differently on the joined turns than on
 # one turn: such a regex is only ever run turn by turn.
@@ -120,7 +128,8 @@ class _Ctx:
     turns: Sequence[Turn]
     texts: list[str]  # the turns' normal forms
     maps: list[Normalised] | None  # None: every turn's index map is the identity
-    occ: dict[int, list[tuple[int, int, int]]]  # keyword id -> (turn, start, end) normalised
+    occ: Occurrences  # keyword id -> (turn, start, end) normalised
+    lexicon: Tagged  # turn -> emotion lexicon matches (start, end, entry)
     offset: int = 0  # turn index of turns[0] (real time scores one turn at a time)
     timing: bool = False
     by_role: dict[str | None, list[int]] = field(default_factory=dict)
@@ -135,7 +144,7 @@ class _Ctx:
     def gaps(self) -> list[int]:
         if self._gaps is None:
             t = self.turns
-            self._gaps = [0] + [b.start_ms - a.end_ms for a, b in zip(t, islice(t, 1, None))]
+            self._gaps = [0, *map(sub, map(_START_MS, islice(t, 1, None)), map(_END_MS, t))]
         return self._gaps
 
     def language(self) -> str:
@@ -219,10 +228,9 @@ class CompiledRuleset:
         self._lexicon_entries: dict[int, Any] = {}
         for word, entry in (lexicon.vocabulary.items() if lexicon else ()):
             self._lexicon_entries[self._ids.setdefault(word, len(self._ids))] = entry
-        self._lexicon_ids = frozenset(self._lexicon_entries)
         self._sentiment_ids = frozenset(k for k, e in self._lexicon_entries.items() if e.weight is not None)
         self.keywords = list(self._ids)
-        self.matcher = KeywordMatcher(self.keywords)
+        self.matcher = KeywordMatcher(self.keywords, self._lexicon_entries)
         self.timing_rules = frozenset(
             r.id for r in ruleset.rules if uses_timing(r.condition) or (r.applies_if and uses_timing(r.applies_if))
         )
@@ -449,7 +457,15 @@ class CompiledRuleset:
                 excluded = xids.intersection(occ)
                 if excluded:
                     eligible = eligible.difference([ti for kid in excluded for ti, _, _ in occ[kid]])
-            per_turn = _per_turn(occ, found, eligible)
+            per_turn: dict[int, list[tuple[int, int, int]]] = {}
+            for kid in found:
+                for ti, s, e in occ[kid]:
+                    if ti in eligible:
+                        spans = per_turn.get(ti)
+                        if spans is None:
+                            per_turn[ti] = [(s, e, kid)]
+                        else:
+                            spans.append((s, e, kid))
             if none:
                 return (not per_turn), []
             if not per_turn:
@@ -609,7 +625,7 @@ class CompiledRuleset:
     def prepare(self, turns: Sequence[Turn], offset: int = 0) -> _Ctx:
         texts = [t.text for t in turns]
         normal, maps, joined = normalise_joined(texts)
-        occ = self.matcher.occurrences(normal, joined)
+        occ, lexicon = self.matcher.occurrences(normal, joined)
         by_role: dict[str | None, list[int]] = {}
         for ti, turn in enumerate(turns):
             same = by_role.get(turn.role)
@@ -618,7 +634,7 @@ class CompiledRuleset:
             else:
                 same.append(ti)
         timing = any(map(_END_MS, turns))
-        return _Ctx(turns, normal, maps, occ, offset, timing, by_role, _joined=joined)
+        return _Ctx(turns, normal, maps, occ, lexicon, offset, timing, by_role, _joined=joined)
 
     def holds(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         key = id(c)
@@ -707,8 +723,7 @@ class CompiledRuleset:
         `prepare` (needs a ruleset compiled with a lexicon). Only turns holding a sentiment
         word are scored: negators and intensifiers alone leave a turn neutral."""
         assert self.lexicon is not None, "compiled without an emotion lexicon"
-        occ = ctx.occ
-        found = _per_turn(occ, self._lexicon_ids.intersection(occ), set(indexes), self._lexicon_entries)
+        occ, found = ctx.occ, ctx.lexicon
         scored = {ti for kid in self._sentiment_ids.intersection(occ) for ti, _, _ in occ[kid]}
         lexicon, off, maps, texts, turns = self.lexicon, ctx.offset, ctx.maps, ctx.texts, ctx.turns
         return [
@@ -761,27 +776,6 @@ def _evidence(planned: _Planned, ctx: _Ctx) -> list[Evidence] | None:
         scoped = planned.first_scope(ctx)
         return [_new_tuple(Evidence, ((scoped[0] if scoped else 0) + ctx.offset, 0, 0, "", planned.detail))]
     return evidence
-
-
-def _per_turn(
-    occ: dict[int, list[tuple[int, int, int]]],
-    kids: Iterable[int],
-    turns: Container[int],
-    tags: Mapping[int, Any] | None = None,
-) -> dict[int, list[tuple[int, int, Any]]]:
-    """Turn -> the occurrences (start, end, tag) of the keywords `kids` in `turns`; a
-    keyword's tag is its value in `tags`, else its id."""
-    per_turn: dict[int, list[tuple[int, int, Any]]] = {}
-    for kid in kids:
-        tag = kid if tags is None else tags[kid]
-        for ti, s, e in occ[kid]:
-            if ti in turns:
-                spans = per_turn.get(ti)
-                if spans is None:
-                    per_turn[ti] = [(s, e, tag)]
-                else:
-                    spans.append((s, e, tag))
-    return per_turn
 
 
 def _search(pattern: re.Pattern[str], leading: str, text: str) -> bool:
