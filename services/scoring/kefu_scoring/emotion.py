@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import NamedTuple
 from pathlib import Path
 
@@ -148,6 +149,7 @@ class EmotionLexicon:
 
 
 _new_tuple = tuple.__new__  # a NamedTuple without its generated __new__'s frame (hot path)
+_SCORE = itemgetter(3)  # TurnEmotion.score
 
 
 def _emotion(index: int, raw: float, cues: tuple[str, ...]) -> TurnEmotion:
@@ -185,7 +187,7 @@ def trajectory_of(emotions: Sequence[TurnEmotion]) -> Trajectory:
     emotions = tuple(emotions)
     if not emotions:
         return Trajectory((), 0.0, 0.0, "none", "neutral", None)
-    scores = [e.score for e in emotions]
+    scores = list(map(_SCORE, emotions))
     third = max(1, len(emotions) // 3)
     start = sum(scores[:third]) / third
     end = sum(scores[-third:]) / third

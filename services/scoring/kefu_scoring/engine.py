@@ -110,6 +110,7 @@ _EMPTY: tuple[bool, list[Evidence]] = (False, [])
 # A NamedTuple without the Python frame of its generated __new__ (hot path; all fields given).
 _new_tuple = tuple.__new__
 _HIT_ORDER = attrgetter("turn_index", "start", "rule_id")
+_TEXT = attrgetter("text")
 _START_MS = attrgetter("start_ms")
 _END_MS = attrgetter("end_ms")
 # Anchors, lookarounds and escapes that could behave differently on the joined turns than on
@@ -126,6 +127,7 @@ class _Ctx:
     """One conversation being evaluated: normalised turns and keyword occurrences."""
 
     turns: Sequence[Turn]
+    raw: str  # the turns' texts joined with SEPARATOR
     texts: list[str]  # the turns' normal forms
     maps: list[Normalised] | None  # None: every turn's index map is the identity
     occ: Occurrences  # keyword id -> (turn, start, end) normalised
@@ -139,17 +141,21 @@ class _Ctx:
     results: dict[int, tuple[bool, list[Evidence]]] = field(default_factory=dict)
     _joined: str | None = None
     _gaps: list[int] | None = None
+    gap_range: tuple[int, int] = (0, 0)  # smallest and largest gap, set by `gaps`
     _language: str | None = None
 
     def gaps(self) -> list[int]:
+        """Per turn: its start minus the previous turn's end (0 for the first turn)."""
         if self._gaps is None:
             t = self.turns
             self._gaps = [0, *map(sub, map(_START_MS, islice(t, 1, None)), map(_END_MS, t))]
+            self.gap_range = min(self._gaps), max(self._gaps)
         return self._gaps
 
     def language(self) -> str:
         if self._language is None:
-            self._language = detect_language([t.text for t in self.turns])
+            # (the separators are neither letters nor Chinese: they count for nothing)
+            self._language = detect_language((self.raw,))
         return self._language
 
     def joined(self) -> str:
@@ -552,6 +558,9 @@ class CompiledRuleset:
 
         def run(ctx: _Ctx) -> tuple[bool, list[Evidence]]:
             turns, gaps, off = ctx.turns, ctx.gaps(), ctx.offset
+            smallest, largest = ctx.gap_range
+            if largest < least or smallest > most:
+                return _EMPTY  # no gap at all within the bounds
             evidence = [
                 _new_tuple(Evidence, (ti + off, 0, 0, "", says(gaps[ti], turns[ti - 1])))
                 for ti in scoped(ctx)
@@ -623,8 +632,9 @@ class CompiledRuleset:
     # --- per conversation ----------------------------------------------------------------
 
     def prepare(self, turns: Sequence[Turn], offset: int = 0) -> _Ctx:
-        texts = [t.text for t in turns]
-        normal, maps, joined = normalise_joined(texts)
+        texts = list(map(_TEXT, turns))
+        raw = SEPARATOR.join(texts)
+        normal, maps, joined = normalise_joined(texts, raw)
         occ, lexicon = self.matcher.occurrences(normal, joined)
         by_role: dict[str | None, list[int]] = {}
         for ti, turn in enumerate(turns):
@@ -634,7 +644,7 @@ class CompiledRuleset:
             else:
                 same.append(ti)
         timing = any(map(_END_MS, turns))
-        return _Ctx(turns, normal, maps, occ, lexicon, offset, timing, by_role, _joined=joined)
+        return _Ctx(turns, raw, normal, maps, occ, lexicon, offset, timing, by_role, _joined=joined)
 
     def holds(self, c: Any, ctx: _Ctx) -> tuple[bool, list[Evidence]]:
         key = id(c)
@@ -726,6 +736,7 @@ class CompiledRuleset:
         occ, found = ctx.occ, ctx.lexicon
         scored = {ti for kid in self._sentiment_ids.intersection(occ) for ti, _, _ in occ[kid]}
         lexicon, off, maps, texts, turns = self.lexicon, ctx.offset, ctx.maps, ctx.texts, ctx.turns
+        neutral = _neutral_emotions(off + len(turns))
         return [
             lexicon.from_matches(
                 i + off,
@@ -734,7 +745,7 @@ class CompiledRuleset:
                 found[i],
             )
             if i in scored
-            else _new_tuple(TurnEmotion, (i + off, "neutral", 0.0, 0.0, ()))
+            else neutral[i + off]
             for i in indexes
         ]
 
@@ -751,6 +762,21 @@ class CompiledRuleset:
         return hits
 
 
+_neutral: tuple[TurnEmotion, ...] = ()
+
+
+def _neutral_emotions(count: int) -> tuple[TurnEmotion, ...]:
+    """The neutral emotion of every turn index below `count` at least. Shared by every
+    conversation (a TurnEmotion is immutable); replaced, never changed, when it is too short."""
+    global _neutral
+    cached = _neutral
+    if len(cached) < count:
+        cached = _neutral = tuple(
+            _new_tuple(TurnEmotion, (i, "neutral", 0.0, 0.0, ())) for i in range(max(count, 2 * len(cached), 64))
+        )
+    return cached
+
+
 def _fire(planned: _Planned, ctx: _Ctx) -> list[Evidence] | None:
     """The evidence of a rule that hits, or None."""
     trigger = planned.trigger
@@ -762,7 +788,7 @@ def _fire(planned: _Planned, ctx: _Ctx) -> list[Evidence] | None:
 def _evidence(planned: _Planned, ctx: _Ctx) -> list[Evidence] | None:
     """`_fire` of a rule known to have a keyword of its trigger set (if any) occur."""
     absent = planned.absent
-    if absent is not None and absent.isdisjoint(ctx.occ):
+    if absent is not None and ctx.occ.keys().isdisjoint(absent):  # (looks up the fewer)
         # `not` of a keyword condition none of whose keywords occurred anywhere: it holds
         # without looking at scopes or exclusions (as the full evaluation finds)
         evidence = None

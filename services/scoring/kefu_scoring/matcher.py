@@ -23,8 +23,11 @@ from kefu_scoring.text import WORD_CHARACTERS, Normalised, is_word_char, normali
 SEPARATOR = "\x00"
 
 
-def _joinable(texts: Sequence[str]) -> str | None:
-    joined = SEPARATOR.join(texts)
+def _joinable(texts: Sequence[str], joined: str | None = None) -> str | None:
+    """`texts` joined with SEPARATOR (`joined`, when the caller has it), or None when a text
+    itself holds the separator."""
+    if joined is None:
+        joined = SEPARATOR.join(texts)
     return joined if joined.count(SEPARATOR) == len(texts) - 1 else None
 
 
@@ -34,13 +37,16 @@ def normalise_all(texts: Sequence[str]) -> list[Normalised]:
     return [Normalised(t) for t in normal] if maps is None else maps
 
 
-def normalise_joined(texts: Sequence[str]) -> tuple[list[str], list[Normalised] | None, str | None]:
+def normalise_joined(
+    texts: Sequence[str], joined: str | None = None
+) -> tuple[list[str], list[Normalised] | None, str | None]:
     """The normal form of every turn; their `Normalised` (None: every turn's index map is
     the identity); and the normal forms joined with SEPARATOR when that came for free.
+    `joined`: `texts` joined with SEPARATOR, when the caller has them.
 
     One pass over the joined text when all turns take the fast path (the joined normal form
     splits at the separators into the turns' normal forms), otherwise turn by turn."""
-    joined = _joinable(texts)
+    joined = _joinable(texts, joined)
     if joined is not None:
         norm = normalise(joined)
         if norm.starts is None:
