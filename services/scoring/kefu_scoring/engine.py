@@ -234,7 +234,6 @@ class CompiledRuleset:
         self._lexicon_entries: dict[int, Any] = {}
         for word, entry in (lexicon.vocabulary.items() if lexicon else ()):
             self._lexicon_entries[self._ids.setdefault(word, len(self._ids))] = entry
-        self._sentiment_ids = frozenset(k for k, e in self._lexicon_entries.items() if e.weight is not None)
         self.keywords = list(self._ids)
         self.matcher = KeywordMatcher(self.keywords, self._lexicon_entries)
         self.timing_rules = frozenset(
@@ -733,21 +732,19 @@ class CompiledRuleset:
         `prepare` (needs a ruleset compiled with a lexicon). Only turns holding a sentiment
         word are scored: negators and intensifiers alone leave a turn neutral."""
         assert self.lexicon is not None, "compiled without an emotion lexicon"
-        occ, found = ctx.occ, ctx.lexicon
-        scored = {ti for kid in self._sentiment_ids.intersection(occ) for ti, _, _ in occ[kid]}
-        lexicon, off, maps, texts, turns = self.lexicon, ctx.offset, ctx.maps, ctx.texts, ctx.turns
+        lexicon, found, off, maps, texts = self.lexicon, ctx.lexicon, ctx.offset, ctx.maps, ctx.texts
+        turns = ctx.turns
         neutral = _neutral_emotions(off + len(turns))
-        return [
-            lexicon.from_matches(
-                i + off,
-                _new_tuple(Normalised, (texts[i], None, None)) if maps is None else maps[i],
-                turns[i].text,
-                found[i],
-            )
-            if i in scored
-            else neutral[i + off]
-            for i in indexes
-        ]
+        emotions: list[TurnEmotion] = []
+        for i in indexes:
+            for _, _, entry in found.get(i, ()):
+                if entry.weight is not None:  # a sentiment word: the turn is scored
+                    norm = _new_tuple(Normalised, (texts[i], None, None)) if maps is None else maps[i]
+                    emotions.append(lexicon.from_matches(i + off, norm, turns[i].text, found[i]))
+                    break
+            else:
+                emotions.append(neutral[i + off])
+        return emotions
 
     def evaluate_turn(self, turn: Turn, index: int) -> list[Hit]:
         """Real time: the hits of the ruleset's `realtime` rules on this one turn."""
@@ -771,9 +768,8 @@ def _neutral_emotions(count: int) -> tuple[TurnEmotion, ...]:
     global _neutral
     cached = _neutral
     if len(cached) < count:
-        cached = _neutral = tuple(
-            _new_tuple(TurnEmotion, (i, "neutral", 0.0, 0.0, ())) for i in range(max(count, 2 * len(cached), 64))
-        )
+        size = max(count, 2 * len(cached), 64)
+        cached = _neutral = tuple(_new_tuple(TurnEmotion, (i, "neutral", 0.0, 0.0, ())) for i in range(size))
     return cached
 
 
