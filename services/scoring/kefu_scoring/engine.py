@@ -130,7 +130,7 @@ class _Ctx:
     raw: str  # the turns' texts joined with SEPARATOR
     texts: list[str]  # the turns' normal forms
     maps: list[Normalised] | None  # None: every turn's index map is the identity
-    occ: Occurrences  # keyword id -> (turn, start, end) normalised
+    occ: Occurrences  # rule keyword id -> (turn, start, end) normalised
     lexicon: Tagged  # turn -> emotion lexicon matches (start, end, entry)
     offset: int = 0  # turn index of turns[0] (real time scores one turn at a time)
     timing: bool = False
@@ -235,7 +235,8 @@ class CompiledRuleset:
         for word, entry in (lexicon.vocabulary.items() if lexicon else ()):
             self._lexicon_entries[self._ids.setdefault(word, len(self._ids))] = entry
         self.keywords = list(self._ids)
-        self.matcher = KeywordMatcher(self.keywords, self._lexicon_entries)
+        # lexicon-only words: read per turn by `emotions`, never by id
+        self.matcher = KeywordMatcher(self.keywords, self._lexicon_entries, tag_only_from=self.rule_keywords)
         self.timing_rules = frozenset(
             r.id for r in ruleset.rules if uses_timing(r.condition) or (r.applies_if and uses_timing(r.applies_if))
         )

@@ -60,19 +60,23 @@ Tagged = dict[int, list[tuple[int, int, Any]]]  # turn -> [(start, end, tag)]
 
 
 class KeywordMatcher:
-    def __init__(self, keywords: Sequence[str], tags: Mapping[int, Any] | None = None) -> None:
+    def __init__(
+        self, keywords: Sequence[str], tags: Mapping[int, Any] | None = None, tag_only_from: int | None = None
+    ) -> None:
         """`keywords` must already be normalised (`normalise_keyword`) and distinct; the id of
         a keyword is its index. `tags`: keyword id -> tag; the matches of a tagged keyword are
         also collected per turn with their tag (the emotion lexicon's entries: what scoring a
-        turn's emotion reads)."""
+        turn's emotion reads). Keywords from id `tag_only_from` on are only collected that
+        way, not in the occurrences by id."""
         self.keywords = list(keywords)
         tags = tags or {}
+        by_id = len(self.keywords) if tag_only_from is None else tag_only_from
         self.automaton: Any = ahocorasick.Automaton()
         for i, keyword in enumerate(self.keywords):
             # what the hot loop needs of a match, in one object: id, length - 1, whether the
-            # keyword must start (end) at a word boundary, and its tag
+            # keyword must start (end) at a word boundary, its tag, whether to collect it by id
             bounds = is_word_char(keyword[0]), is_word_char(keyword[-1])
-            self.automaton.add_word(keyword, (i, len(keyword) - 1, *bounds, tags.get(i)))
+            self.automaton.add_word(keyword, (i, len(keyword) - 1, *bounds, tags.get(i), i < by_id))
         if self.keywords:
             self.automaton.make_automaton()
 
@@ -121,7 +125,7 @@ class KeywordMatcher:
         # end (and never span a separator), so the turn is looked up again (bisect) only when a
         # match is past it.
         ti, off, nxt = 0, 0, offsets[1] if len(offsets) > 1 else len(text) + 1
-        for end, (kid, span, left, right, tag) in self.automaton.iter(text):
+        for end, (kid, span, left, right, tag, by_id) in self.automaton.iter(text):
             start = end - span
             if left and start > 0 and text[start - 1] in word:
                 continue
@@ -132,11 +136,12 @@ class KeywordMatcher:
                 off = offsets[ti]
                 nxt = offsets[ti + 1] if ti + 1 < len(offsets) else len(text) + 1
             s, e = start - off, end + 1 - off
-            found = occ.get(kid)
-            if found is None:
-                occ[kid] = [(ti, s, e)]
-            else:
-                found.append((ti, s, e))
+            if by_id:
+                found = occ.get(kid)
+                if found is None:
+                    occ[kid] = [(ti, s, e)]
+                else:
+                    found.append((ti, s, e))
             if tag is not None:
                 matches = tagged.get(ti)
                 if matches is None:
