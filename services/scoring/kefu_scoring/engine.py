@@ -843,7 +843,6 @@ def _windows(
     return sorted(chosen)
 
 
-
 def _hit(rule: Rule, ev: Evidence, points: float) -> Hit:
     ti, start, end, text, detail = ev
     return Hit(
