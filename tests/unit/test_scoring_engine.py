@@ -420,7 +420,7 @@ def test_a_turn_holding_a_nul_character_is_matched_turn_by_turn() -> None:
     ("pattern", "literals"),
     [
         (r"\d{3,}\s*元", ("元",)),
-        (r"Refund\w*\s+in\s+\d+", ("refund", "in")),
+        (r"Refund\w*\s+in\s+\d+", ("refund", "n")),  # not "i": it also matches the dotless "ı"
         (r"(明天|后天)\s*(一定|肯定)", ()),
         (r"(ab)?c", ("c",)),
         (r"(?:xy)+z", ("xy", "z")),
@@ -442,7 +442,7 @@ def test_regex_prefilter_only_requires_text_every_match_contains(pattern: str, l
         (r"(ab|)c", ()),  # a branch without a literal
         (r"(?:ab|c(dd|ee))", (("ab", "c"),)),  # an alternation inside one branch is not required
         (r"(?:(ab|cd)|ef)g", ()),
-        (r"(fix|mend) it", ()),  # "fix" also matches "fıx" (dotless i) case-insensitively
+        (r"(fix|mend) it", (("f", "mend"),)),  # not "i": "fix" also matches "fıx" (dotless i)
     ],
 )
 def test_regex_prefilter_requires_one_text_of_each_required_alternation(
@@ -451,6 +451,30 @@ def test_regex_prefilter_requires_one_text_of_each_required_alternation(
     from kefu_scoring.engine import required_alternatives
 
     assert required_alternatives(pattern) == alternatives
+
+
+@pytest.mark.parametrize(
+    ("pattern", "leading"),
+    [
+        (r"Refund\w*\s+in\s+\d+", "refund"),
+        (r"第[一二三]+次", "第"),
+        (r"(明天|后天)一定", ""),
+        (r"\d{3,}\s*元", ""),
+        (r"ab?c", "a"),  # "b" is optional
+        (r"kilo", "k"),  # not "i": it also matches the dotless "ı"
+        (r"straße", "stra"),
+    ],
+)
+def test_regex_is_only_tried_where_its_leading_literal_occurs(pattern: str, leading: str) -> None:
+    from kefu_scoring.engine import leading_literal
+
+    assert leading_literal(pattern) == leading
+
+
+def test_regex_with_a_leading_literal_finds_a_later_occurrence() -> None:
+    condition = {"operator": "regex", "pattern": r"refund\s+in\s+\d+"}
+    turns = (a("refund soon, refund later"), c("refund in 2"), a("no refund; refund in 3 days"))
+    assert hits({**condition, "scope": {"role": "agent"}}, *turns) == [(2, 11, 22, "refund in 3")]
 
 
 def test_regex_with_a_required_alternation_matches_either_branch_and_nothing_else() -> None:
@@ -482,3 +506,27 @@ def test_rule_limited_to_a_language_is_not_applicable_to_other_conversations() -
     mixed = engine.evaluate([a("sorry 抱歉"), a("这个 order 我们 check 一下")])
     assert mixed.not_applicable == ()
     assert {h.rule_id for h in mixed.hits} == {"en-only", "zh-only"}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"refund\s+in\s+\d+", "refund ın 3 days"),  # "i" matches the dotless "ı" normalisation keeps
+        (r"kilo\w*", "2 KıLO"),
+        (r"(?:fix|mend)ed", "fıxed"),
+        (r"İstanbul", "istanbul"),  # "İ" matches "i"
+        (r"ıd\d", "ID7"),
+        (r"straße", "STRAẞE"),
+        (r"ſtop", "stop"),
+        (r"\u1f88\d", "\u1f80 1"),  # a titlecase letter matches its lower case
+        (r"\u1f88 \d", "\u1f80 1"),
+        (r"\u01c5\d", "\u01c61"),
+    ],
+)
+def test_regex_literal_prefilter_never_rules_out_a_case_insensitive_match(pattern: str, text: str) -> None:
+    # The contract: the regex runs case-insensitively on the normalised text. The literal
+    # pre-filters (required literals, alternations, a leading literal) may only skip work.
+    import re
+
+    expected = bool(re.search(pattern, normalise(text).text, re.IGNORECASE))
+    assert fires({"operator": "regex", "pattern": pattern}, a(text)) == expected

@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import NamedTuple
 from pathlib import Path
 
@@ -87,6 +88,10 @@ class EmotionLexicon:
         self.vocabulary = dict(zip(self.matcher.keywords, self.entries))
 
     def score_text(self, text: str) -> tuple[float, tuple[str, ...]]:
+        score, cues = self._text_score(text)
+        return round(score, 3), cues
+
+    def _text_score(self, text: str) -> tuple[float, tuple[str, ...]]:
         norm = normalise(text)
         entries = self.entries
         found = [(s, e, entries[kid]) for s, e, kid in self.matcher.find(norm.text)]  # one turn
@@ -97,31 +102,32 @@ class EmotionLexicon:
     ) -> TurnEmotion:
         """The emotion of a turn whose lexicon matches (start, end, entry) were found
         elsewhere (the compiled ruleset's automaton)."""
-        return _emotion(index, *self._score(norm, text, longest_non_overlapping(matches)))
+        if len(matches) > 1:
+            matches = longest_non_overlapping(matches)
+        return _emotion(index, *self._score(norm, text, matches))
 
     def _score(
         self, norm: Normalised, text: str, matches: list[tuple[int, int, _Entry]]
     ) -> tuple[float, tuple[str, ...]]:
+        """The turn's score (not rounded) and its cues."""
         if not matches:
             return 0.0, ()
         t, identity = norm.text, norm.starts is None
         score = 0.0
         cues: list[str] = []
         negations, boost = 0, 1.0
-        last = len(matches) - 1
-        for i, (s, e, entry) in enumerate(matches):
-            nxt = matches[i + 1] if i < last else None
-            modifies = (
-                nxt is not None
+        for (s, e, entry), nxt in zip(matches, [*matches[1:], None]):
+            if (
+                (entry.negator or entry.boost is not None)  # a modifier: of the next word?
+                and nxt is not None
                 and nxt[2].weight is not None
                 and nxt[0] - e <= MAX_GAP
                 and not _BREAK.search(t, e, nxt[0])
-            )
-            if modifies and entry.negator:
-                negations += 1
-                continue
-            if modifies and entry.boost is not None:
-                boost *= entry.boost
+            ):
+                if entry.negator:
+                    negations += 1
+                else:
+                    boost *= entry.boost
                 continue
             if entry.weight is not None:
                 weight = entry.weight * boost
@@ -136,20 +142,29 @@ class EmotionLexicon:
             negations, boost = 0, 1.0
         if score < 0:
             score *= 1 + 0.15 * min(3, t.count("!"))
-        return round(score, 3), tuple(cues)
+        return score, tuple(cues)
 
     def turn(self, index: int, text: str) -> TurnEmotion:
-        score, cues = self.score_text(text)
-        return _emotion(index, score, cues)
+        return _emotion(index, *self._text_score(text))
 
 
 _new_tuple = tuple.__new__  # a NamedTuple without its generated __new__'s frame (hot path)
+_SCORE = itemgetter(3)  # TurnEmotion.score
 
 
-def _emotion(index: int, score: float, cues: tuple[str, ...]) -> TurnEmotion:
+def _emotion(index: int, raw: float, cues: tuple[str, ...]) -> TurnEmotion:
+    score, label, intensity = _graded(raw)
+    return _new_tuple(TurnEmotion, (index, label, intensity, score, cues))
+
+
+@lru_cache(maxsize=4096)
+def _graded(raw: float) -> tuple[float, str, float]:
+    """A turn's score rounded, its label and intensity. Cached: scores are sums of a few
+    lexicon weights, so the same values recur (and `round` to decimals is not cheap)."""
+    score = round(raw, 3)
     if not score:
-        return _new_tuple(TurnEmotion, (index, "neutral", 0.0, 0.0, cues))
-    return _new_tuple(TurnEmotion, (index, _label(score), round(min(1.0, abs(score) / 4), 2), score, cues))
+        return 0.0, "neutral", 0.0
+    return score, _label(score), round(min(1.0, abs(score) / 4), 2)
 
 
 def _label(score: float) -> str:
@@ -172,7 +187,7 @@ def trajectory_of(emotions: Sequence[TurnEmotion]) -> Trajectory:
     emotions = tuple(emotions)
     if not emotions:
         return Trajectory((), 0.0, 0.0, "none", "neutral", None)
-    scores = [e.score for e in emotions]
+    scores = list(map(_SCORE, emotions))
     third = max(1, len(emotions) // 3)
     start = sum(scores[:third]) / third
     end = sum(scores[-third:]) / third

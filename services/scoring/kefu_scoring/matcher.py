@@ -10,7 +10,7 @@ has no spaces between words.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import accumulate
 from typing import Any
 
@@ -23,8 +23,11 @@ from kefu_scoring.text import WORD_CHARACTERS, Normalised, is_word_char, normali
 SEPARATOR = "\x00"
 
 
-def _joinable(texts: Sequence[str]) -> str | None:
-    joined = SEPARATOR.join(texts)
+def _joinable(texts: Sequence[str], joined: str | None = None) -> str | None:
+    """`texts` joined with SEPARATOR (`joined`, when the caller has it), or None when a text
+    itself holds the separator."""
+    if joined is None:
+        joined = SEPARATOR.join(texts)
     return joined if joined.count(SEPARATOR) == len(texts) - 1 else None
 
 
@@ -34,13 +37,16 @@ def normalise_all(texts: Sequence[str]) -> list[Normalised]:
     return [Normalised(t) for t in normal] if maps is None else maps
 
 
-def normalise_joined(texts: Sequence[str]) -> tuple[list[str], list[Normalised] | None, str | None]:
+def normalise_joined(
+    texts: Sequence[str], joined: str | None = None
+) -> tuple[list[str], list[Normalised] | None, str | None]:
     """The normal form of every turn; their `Normalised` (None: every turn's index map is
     the identity); and the normal forms joined with SEPARATOR when that came for free.
+    `joined`: `texts` joined with SEPARATOR, when the caller has them.
 
     One pass over the joined text when all turns take the fast path (the joined normal form
     splits at the separators into the turns' normal forms), otherwise turn by turn."""
-    joined = _joinable(texts)
+    joined = _joinable(texts, joined)
     if joined is not None:
         norm = normalise(joined)
         if norm.starts is None:
@@ -49,18 +55,30 @@ def normalise_joined(texts: Sequence[str]) -> tuple[list[str], list[Normalised] 
     return [n.text for n in norms], norms, None
 
 
+Occurrences = dict[int, list[tuple[int, int, int]]]  # keyword id -> [(turn, start, end)]
+Tagged = dict[int, list[tuple[int, int, Any]]]  # turn -> [(start, end, tag)]
+
+
 class KeywordMatcher:
-    def __init__(self, keywords: Sequence[str]) -> None:
+    def __init__(
+        self, keywords: Sequence[str], tags: Mapping[int, Any] | None = None, tag_only_from: int | None = None
+    ) -> None:
         """`keywords` must already be normalised (`normalise_keyword`) and distinct; the id of
-        a keyword is its index."""
+        a keyword is its index. `tags`: keyword id -> tag; the matches of a tagged keyword are
+        also collected per turn with their tag (the emotion lexicon's entries: what scoring a
+        turn's emotion reads). Keywords from id `tag_only_from` on are only collected that
+        way, not in the occurrences by id."""
         self.keywords = list(keywords)
+        tags = tags or {}
+        by_id = len(self.keywords) if tag_only_from is None else tag_only_from
         self.automaton: Any = ahocorasick.Automaton()
         for i, keyword in enumerate(self.keywords):
-            self.automaton.add_word(keyword, i)
+            # what the hot loop needs of a match, in one object: id, length - 1, whether the
+            # keyword must start (end) at a word boundary, its tag, whether to collect it by id
+            bounds = is_word_char(keyword[0]), is_word_char(keyword[-1])
+            self.automaton.add_word(keyword, (i, len(keyword) - 1, *bounds, tags.get(i), i < by_id))
         if self.keywords:
             self.automaton.make_automaton()
-        self._len = [len(k) for k in self.keywords]
-        self._bound = [(is_word_char(k[0]), is_word_char(k[-1])) for k in self.keywords]
 
     @classmethod
     def of(cls, raw: Sequence[str]) -> tuple[KeywordMatcher, dict[str, int]]:
@@ -73,53 +91,64 @@ class KeywordMatcher:
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
         """Every occurrence (start, end, keyword id) in normalised `text`, overlaps included."""
-        return [(s, e, kid) for kid, spans in self._scan(text, [0]).items() for _, s, e in spans]
+        return [(s, e, kid) for kid, spans in self._scan(text, [0])[0].items() for _, s, e in spans]
 
-    def occurrences(
-        self, texts: Sequence[str], joined: str | None = None
-    ) -> dict[int, list[tuple[int, int, int]]]:
-        """keyword id -> [(turn, start, end)] in normalised turn texts, with one automaton
-        pass over the NUL-joined turns (turn by turn if a turn itself holds a NUL).
-        `joined`: the turns' normal forms joined with SEPARATOR when the caller already has
-        them; `texts` then only give the turns' lengths."""
+    def occurrences(self, texts: Sequence[str], joined: str | None = None) -> tuple[Occurrences, Tagged]:
+        """Every keyword's occurrences in normalised turn texts, and the tagged keywords'
+        matches per turn, with one automaton pass over the NUL-joined turns (turn by turn if
+        a turn itself holds a NUL). `joined`: the turns' normal forms joined with SEPARATOR
+        when the caller already has them; `texts` then only give the turns' lengths."""
         if joined is None:
             joined = _joinable(texts)
         if joined is None:
-            occ: dict[int, list[tuple[int, int, int]]] = {}
+            occ: Occurrences = {}
+            tagged: Tagged = {}
             for ti, text in enumerate(texts):
-                for kid, spans in self._scan(text, [0]).items():
+                turn_occ, turn_tagged = self._scan(text, [0])
+                for kid, spans in turn_occ.items():
                     occ.setdefault(kid, []).extend((ti, s, e) for _, s, e in spans)
-            return occ
+                if turn_tagged:
+                    tagged[ti] = turn_tagged[0]
+            return occ, tagged
         return self._scan(joined, list(accumulate([len(t) + 1 for t in texts[:-1]], initial=0)))
 
-    def _scan(self, text: str, offsets: list[int]) -> dict[int, list[tuple[int, int, int]]]:
+    def _scan(self, text: str, offsets: list[int]) -> tuple[Occurrences, Tagged]:
         """The hot loop: automaton matches in `text` (turns starting at `offsets`), word
         boundaries checked, spans made relative to their turn."""
-        occ: dict[int, list[tuple[int, int, int]]] = {}
-        if not self._len:
-            return occ
-        lengths, bounds, word = self._len, self._bound, WORD_CHARACTERS
+        occ: Occurrences = {}
+        tagged: Tagged = {}
+        if not self.keywords:
+            return occ, tagged
+        word = WORD_CHARACTERS
         last = len(text) - 1
         # The turn of the current match, [off, nxt) in `text`: matches come in order of their
-        # end, so the turn is looked up again (bisect) only when a match leaves it.
+        # end (and never span a separator), so the turn is looked up again (bisect) only when a
+        # match is past it.
         ti, off, nxt = 0, 0, offsets[1] if len(offsets) > 1 else len(text) + 1
-        for end, kid in self.automaton.iter(text):
-            start = end - lengths[kid] + 1
-            left, right = bounds[kid]
+        for end, (kid, span, left, right, tag, by_id) in self.automaton.iter(text):
+            start = end - span
             if left and start > 0 and text[start - 1] in word:
                 continue
             if right and end < last and text[end + 1] in word:
                 continue
-            if not off <= start < nxt:
+            if start >= nxt:
                 ti = bisect_right(offsets, start) - 1
                 off = offsets[ti]
                 nxt = offsets[ti + 1] if ti + 1 < len(offsets) else len(text) + 1
-            found = occ.get(kid)
-            if found is None:
-                occ[kid] = [(ti, start - off, end + 1 - off)]
-            else:
-                found.append((ti, start - off, end + 1 - off))
-        return occ
+            s, e = start - off, end + 1 - off
+            if by_id:
+                found = occ.get(kid)
+                if found is None:
+                    occ[kid] = [(ti, s, e)]
+                else:
+                    found.append((ti, s, e))
+            if tag is not None:
+                matches = tagged.get(ti)
+                if matches is None:
+                    tagged[ti] = [(s, e, tag)]
+                else:
+                    matches.append((s, e, tag))
+        return occ, tagged
 
 
 def longest_non_overlapping(spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:

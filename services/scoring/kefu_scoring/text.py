@@ -61,8 +61,7 @@ def _fast(text: str) -> str | None:
         if slow in lowered:
             return None
     for full, ascii_ in _COMMON_FULL_WIDTH:
-        if full in lowered:
-            lowered = lowered.replace(full, ascii_)
+        lowered = lowered.replace(full, ascii_)  # (the same string when there is none)
     return lowered if unicodedata.is_normalized("NFKC", lowered) else None
 
 
