@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import HttpPool  # noqa: E402
+from run import STACK_ENV  # noqa: E402
 
 from kefu_common.devstack import GRPC_SERVICES, Stack, free_port  # noqa: E402
 from kefu_common.embedded import drop_database, ensure_database, start_embedded_postgres  # noqa: E402
@@ -64,8 +65,7 @@ async def main(args: argparse.Namespace) -> None:
     database_url = await ensure_database(server, name)
     stack = Stack(
         database_url, {n: free_port() for n in ("gateway", *GRPC_SERVICES)},
-        extra_env={"KEFU_ENV": "dev", "KEFU_LOG_FORMAT": "json", "GATEWAY_WORKERS": "1",
-                   "GATEWAY_RATE_LIMIT_REQUESTS": "1000000"},
+        extra_env=STACK_ENV,
         log_dir=Path(tempfile.mkdtemp(prefix="kefu-cost-")) / "logs",
     )
     stack.migrate()

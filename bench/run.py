@@ -67,6 +67,10 @@ TICKET_BODY = {
 }
 
 Op = Callable[[int], Awaitable[None]]
+# The platform as the HTTP pairs (and bench/create_cost.py) run it: one gateway worker, JSON
+# logs to files, no quota in the way (the bench's customer is one token).
+STACK_ENV = {"KEFU_ENV": "dev", "KEFU_LOG_FORMAT": "json", "GATEWAY_WORKERS": "1",
+             "GATEWAY_RATE_LIMIT_REQUESTS": "1000000"}
 
 
 @dataclass
@@ -160,8 +164,7 @@ async def http_pairs(database_url: str, workdir: Path) -> AsyncIterator[list[Pai
     stack = Stack(
         database_url=database_url,
         ports={name: free_port() for name in ("gateway", *GRPC_SERVICES)},
-        extra_env={"KEFU_ENV": "dev", "KEFU_LOG_FORMAT": "json", "GATEWAY_WORKERS": "1",
-                   "GATEWAY_RATE_LIMIT_REQUESTS": "1000000"},  # the bench's customer is one token
+        extra_env=STACK_ENV,
         log_dir=workdir / "logs",
     )
     hello_port = free_port()
@@ -327,16 +330,15 @@ async def wait_http(pool: HttpPool, timeout: float = 30.0, *, method: str = "GET
     """Until the server answers with a success (the floor's gRPC half may start later)."""
     deadline = time.monotonic() + timeout
     while True:
+        failure: OSError | None = None
         try:
             if await pool.request(method, "/", {}, body) < 300:
                 return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{method} / on port {pool.port} still fails after {timeout:g}s")
-            await asyncio.sleep(0.1)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
+        except OSError as exc:
+            failure = exc
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{method} / on port {pool.port} still fails after {timeout:g}s") from failure
+        await asyncio.sleep(0.1)
 
 
 # ------------------------------------------------------------------------------------------

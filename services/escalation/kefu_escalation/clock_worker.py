@@ -52,6 +52,11 @@ _NEXT_NOTIFICATION = text("SELECT min(next_attempt_at) FROM escalation.notificat
 IDLE_RETRY_SECONDS = 0.02
 
 
+def _earliest(row: Any) -> datetime | None:
+    """The earliest of a row of pending instants (None: nothing pending)."""
+    return min((t for t in row if t is not None), default=None)
+
+
 class SlaClockWorker:
     """Two loops: the timer (projection, warnings/breaches, acknowledgement timeouts) and the
     notification dispatcher, so slow notification sinks never delay a deadline."""
@@ -151,24 +156,22 @@ class SlaClockWorker:
         async with self.db.session() as session:
             return await self.dispatcher.dispatch_due(session, now=self.clock.now(), limit=self.batch)
 
-    async def _earliest(self, query: Any) -> Any:
-        """The row of earliest pending instants `query` reads, and the earliest of them."""
+    async def _read(self, query: Any) -> Any:
+        """The row of earliest pending instants `query` reads."""
         async with self.db.session() as session:
-            row = (await (await session.connection()).execute(query)).one()
-        instants = [t for t in row if t is not None]
-        return row, min(instants) if instants else None
+            return (await (await session.connection()).execute(query)).one()
 
     async def next_timer(self) -> datetime | None:
         """The timer's next due instant (as the last pass read it, unless a later step of the
         pass changed deadlines); also remembers when each optional step is due."""
         row, self._next = self._next, None
         if row is None:
-            row = (await self._earliest(_NEXT_TIMER))[0]
+            row = await self._read(_NEXT_TIMER)
         self._due = {"acks": row.acks or _NEVER, "updates": row.updates or _NEVER}
-        return min((t for t in row if t is not None), default=None)
+        return _earliest(row)
 
     async def next_notification(self) -> datetime | None:
-        return (await self._earliest(_NEXT_NOTIFICATION))[1]
+        return _earliest(await self._read(_NEXT_NOTIFICATION))
 
     async def _paced(self, step: Callable[[], Awaitable[int]], next_due: Callable[[], Awaitable[datetime | None]],
                      wake: asyncio.Event, name: str) -> None:

@@ -181,11 +181,6 @@ def decode_details(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _json_text(value: Any) -> str:
-    """JSON text for a jsonb parameter (orjson: datetimes as ISO 8601, like isoformat())."""
-    return orjson.dumps(value).decode()
-
-
 # ------------------------------------------------------------------------------ state snapshot
 #
 # `clock_ticket.clock_state` holds the fold state of the ticket's current cycle as of its last
@@ -209,7 +204,7 @@ def _calendar_json(cal: BusinessCalendar) -> str:
     if cached is None or cached[0] is not cal:
         if len(_calendar_specs) >= 256:
             _calendar_specs.clear()
-        cached = _calendar_specs[id(cal)] = (cal, _json_text(calendar_to_spec(cal)))
+        cached = _calendar_specs[id(cal)] = (cal, json_param(calendar_to_spec(cal)))
     return cached[1]
 
 

@@ -203,10 +203,9 @@ class Escalator:
         conn = await driver_connection(session)
         inserted = [EscalationRow(*r) for r in await conn.fetch(
             _INSERT_ESCALATIONS, json_param(planned))]
-        top: dict[uuid.UUID, str] = {}
         for r in inserted:
             _escalations_counter(r.trigger, r.to_level).inc()
-            top[r.ticket_id] = max(top.get(r.ticket_id, "L0"), r.to_level)
+        top = _top_levels(inserted)
         if top and raise_levels:
             await _execute(session,
                 "UPDATE escalation.clock_ticket c SET level = v.l FROM unnest(CAST(:t AS uuid[]), "
@@ -299,8 +298,7 @@ class Escalator:
         if planned:
             inserted = await self._record(session, planned, raise_levels=raise_levels)
             notices += _escalation_notices(inserted)
-            for r in inserted:
-                reached[r.ticket_id] = max(reached.get(r.ticket_id, r.to_level), r.to_level)
+            reached = _top_levels(inserted)
             if inserted:
                 log.info("tickets_escalated", trigger="breach", count=len(inserted))
         await self.notify_many(session, notices)
@@ -533,6 +531,14 @@ class Escalator:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def _top_levels(rows: Sequence[Any]) -> dict[uuid.UUID, str]:
+    """The highest level each ticket reached among these escalation rows."""
+    top: dict[uuid.UUID, str] = {}
+    for r in rows:
+        top[r.ticket_id] = max(top.get(r.ticket_id, r.to_level), r.to_level)
+    return top
 
 
 @lru_cache(maxsize=256)

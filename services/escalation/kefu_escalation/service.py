@@ -86,10 +86,12 @@ async def load_calendar(session: AsyncSession, name: str) -> BusinessCalendar:
     """The named calendar, compiled once per distinct spec (edits give a new cache entry)."""
     row = await session.get(Calendar, name)
     if row is None:
-        raise FailedPrecondition(
-            f"calendar {name!r} named by the SLA policy does not exist", code="calendar_missing"
-        )
+        raise _calendar_missing(name)
     return compile_calendar(row.spec)
+
+
+def _calendar_missing(name: str) -> FailedPrecondition:
+    return FailedPrecondition(f"calendar {name!r} named by the SLA policy does not exist", code="calendar_missing")
 
 
 _POLICY_COLUMNS = tuple(SlaPolicy.model_fields)
@@ -128,9 +130,7 @@ async def resolve_sla(
         )
     policy = SlaPolicy(**{name: getattr(found, f"policy_{name}") for name in _POLICY_COLUMNS})
     if found.calendar_name is None:
-        raise FailedPrecondition(
-            f"calendar {policy.calendar!r} named by the SLA policy does not exist", code="calendar_missing"
-        )
+        raise _calendar_missing(policy.calendar)
     return SlaAssignment(
         level=found.level,
         matrix_version=found.matrix_version,

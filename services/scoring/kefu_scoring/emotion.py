@@ -87,10 +87,6 @@ class EmotionLexicon:
         # automaton pass (engine.py) and hand the matches to `from_matches`.
         self.vocabulary = dict(zip(self.matcher.keywords, self.entries))
 
-    def score_text(self, text: str) -> tuple[float, tuple[str, ...]]:
-        score, cues = self._text_score(text)
-        return round(score, 3), cues
-
     def _text_score(self, text: str) -> tuple[float, tuple[str, ...]]:
         norm = normalise(text)
         entries = self.entries
