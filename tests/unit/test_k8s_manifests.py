@@ -24,7 +24,7 @@ K8S = PROJECT_ROOT / "deploy" / "k8s"
 OVERLAYS = ("base", "overlays/dev", "overlays/prod")
 KUBERNETES_VERSION = "1.33"  # oldest minor we target: native grpc probes, preStop `sleep`
 GRPC_SERVICES = ("ticketing", "escalation", "scoring")
-PLATFORM_VARIABLES = {"KEFU_ENV", "KEFU_LOG_FORMAT", "KEFU_LOG_LEVEL", "DATABASE_URL"}
+PLATFORM_VARIABLES = {"KEFU_ENV", "KEFU_LOG_FORMAT", "KEFU_LOG_LEVEL", "DATABASE_URL", "DATABASE_DIRECT_URL"}
 
 
 def _settings_class(service: str) -> type[Any]:
@@ -72,17 +72,32 @@ def port_named(container: dict[str, Any], name: str) -> int:
     return int(port)
 
 
+# Custom resources have no bundled schema: each kind we use has a hand-written subset here.
+CRD_SCHEMAS = {
+    ("postgresql.cnpg.io/v1", "Cluster"): "cnpg-cluster-v1.json",
+    ("postgresql.cnpg.io/v1", "Pooler"): "cnpg-pooler-v1.json",
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): "cnpg-scheduledbackup-v1.json",
+    ("barmancloud.cnpg.io/v1", "ObjectStore"): "barmancloud-objectstore-v1.json",
+    ("monitoring.coreos.com/v1", "PodMonitor"): "monitoring-podmonitor-v1.json",
+}
+
+
+def crd_schema(api_version: str, kind: str) -> dict[str, Any]:
+    return json.loads((K8S / "schemas" / CRD_SCHEMAS[(api_version, kind)]).read_text())
+
+
 def test_every_object_validates_against_the_kubernetes_and_cloudnativepg_schemas(rendered) -> None:
-    cnpg = json.loads((K8S / "schemas" / "cnpg-cluster-v1.json").read_text())
     kinds = set()
     for obj in rendered:
         kinds.add(obj["kind"])
-        if obj["apiVersion"].startswith("postgresql.cnpg.io/"):
-            jsonschema.validate(obj, cnpg)
+        if "." in obj["apiVersion"].split("/")[0] and not obj["apiVersion"].startswith(
+            ("apps/", "batch/", "networking.k8s.io/", "policy/", "autoscaling/")
+        ):
+            jsonschema.validate(obj, crd_schema(obj["apiVersion"], obj["kind"]))
         else:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-    assert {"Deployment", "Service", "ServiceAccount", "ConfigMap", "Cluster", "Job", "Ingress",
-            "NetworkPolicy"} <= kinds
+    assert {"Deployment", "Service", "ServiceAccount", "ConfigMap", "Cluster", "Pooler", "Job",
+            "Ingress", "NetworkPolicy"} <= kinds
 
 
 def test_schema_validation_rejects_a_misspelt_field() -> None:
@@ -94,9 +109,12 @@ def test_schema_validation_rejects_a_misspelt_field() -> None:
         kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
     cluster = by_kind(objects, "Cluster")["kefu-db"]
     cluster["spec"]["instance"] = 3
-    cnpg = json.loads((K8S / "schemas" / "cnpg-cluster-v1.json").read_text())
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(cluster, cnpg)
+        jsonschema.validate(cluster, crd_schema("postgresql.cnpg.io/v1", "Cluster"))
+    pooler = by_kind(objects, "Pooler")["kefu-db-pooler"]
+    pooler["spec"]["pgbouncer"]["poolmode"] = "transaction"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(pooler, crd_schema("postgresql.cnpg.io/v1", "Pooler"))
 
 
 @pytest.mark.skipif(
@@ -162,17 +180,6 @@ def test_configmap_keys_are_settings_the_services_read(rendered) -> None:
                 continue
             assert key.startswith(prefix), key
             assert key.removeprefix(prefix).lower() in settings_cls.model_fields, key
-        env = {**config(rendered, service), "DATABASE_URL": "postgresql://u:p@db:5432/kefu",
-               "GATEWAY_JWT_SECRET": "x" * 40}
-        settings_cls.model_validate({})  # defaults are valid
-        old = dict(os.environ)
-        try:
-            os.environ.update(env)
-            settings = settings_cls()  # every configured value passes validation
-        finally:
-            os.environ.clear()
-            os.environ.update(old)
-        assert settings.env == "prod"
 
 
 def test_termination_grace_exceeds_prestop_plus_shutdown_grace(rendered) -> None:
@@ -202,23 +209,157 @@ def test_every_pod_runs_unprivileged_on_a_read_only_root_with_resources(rendered
             assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
 
 
-def test_services_read_database_url_from_the_cloudnativepg_app_secret(rendered) -> None:
-    (cluster,) = by_kind(rendered, "Cluster").values()
-    app_secret = f"{cluster['metadata']['name']}-app"
+def _secret_value(objects: list[dict[str, Any]], name: str, key: str) -> str:
+    """What the cluster would hold in Secret `name`: those CloudNativePG writes for the Cluster
+    (`<cluster>-app`), and those deploy/k8s/README.md tells the operator to create. A reference
+    to any other Secret or key fails: the pod would not start."""
+    (cluster,) = by_kind(objects, "Cluster").values()
+    cluster_name = cluster["metadata"]["name"]
+    owner = cluster["spec"]["bootstrap"]["initdb"]["owner"]
+    database = cluster["spec"]["bootstrap"]["initdb"]["database"]
+    known = {
+        (f"{cluster_name}-app", "username"): owner,
+        (f"{cluster_name}-app", "password"): "s3cretAlnumPassw0rd",
+        (f"{cluster_name}-app", "uri"):
+            f"postgresql://{owner}:s3cretAlnumPassw0rd@{cluster_name}-rw:5432/{database}",
+        ("kefu-gateway", "jwt-secret"): "k" * 64,
+    }
+    assert (name, key) in known, f"Secret {name}/{key} is neither CloudNativePG's nor documented"
+    return known[(name, key)]
+
+
+def rendered_env(objects: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
+    """The environment Kubernetes gives the container: its ConfigMaps, then `env` in order, with
+    Secret values filled in and `$(VAR)` references expanded as the kubelet does."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(config(objects, source["configMapRef"]["name"].removeprefix("kefu-")))
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = re.sub(
+                r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), item["value"]
+            )
+        else:
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = _secret_value(objects, ref["name"], ref["key"])
+    return env
+
+
+def settings_from_env(service: str, env: dict[str, str]) -> Any:
+    """The service's settings built from exactly `env` (nothing of this machine's own)."""
+    old = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        return _settings_class(service)()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def test_every_container_starts_its_settings_from_the_rendered_env(rendered) -> None:
+    """What each container gets from its ConfigMaps, Secrets and env is what its settings need to
+    start in prod (a missing DATABASE_URL or secret fails here, as it would in the cluster)."""
+    seen = set()
     for name, pod in pod_specs(rendered):
         for container in pod["containers"]:
-            env = {e["name"]: e for e in container.get("env", [])}
-            if container["args"][0] == "gateway":
-                assert "DATABASE_URL" not in env  # the gateway holds no database
-                continue
-            ref = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
-            assert (ref["name"], ref["key"]) == (app_secret, "uri"), name
+            service = container["args"][0]
+            settings = settings_from_env(service, rendered_env(rendered, container))
+            assert settings.env == "prod", (name, service)
+            assert settings.database_url and "$(" not in settings.database_url, (name, service)
+            seen.add((name, service))
+    assert {("kefu-migrate", s) for s in (*GRPC_SERVICES, "gateway")} <= seen
+    assert {(f"kefu-{s}", s) for s in (*GRPC_SERVICES, "gateway")} <= seen
 
 
-def test_migration_job_migrates_every_grpc_service(rendered) -> None:
+def test_services_reach_postgresql_through_the_pooler_and_directly_for_sessions(rendered) -> None:
+    (pooler,) = by_kind(rendered, "Pooler").values()
+    assert pooler["spec"]["pgbouncer"]["poolMode"] == "transaction"
+    params = pooler["spec"]["pgbouncer"]["parameters"]
+    assert "search_path" in params["track_extra_parameters"]  # set per service at connect
+    assert int(params["max_prepared_statements"]) > 0  # asyncpg's protocol-level statements
+    for service, _, container in deployments(rendered):
+        env = rendered_env(rendered, container)
+        assert f"@{pooler['metadata']['name']}:5432/" in env["DATABASE_URL"], service
+        assert "-rw:5432/" in env["DATABASE_DIRECT_URL"], service
+    for container in by_kind(rendered, "Job")["kefu-migrate"]["spec"]["template"]["spec"]["containers"]:
+        assert "-rw:5432/" in rendered_env(rendered, container)["DATABASE_URL"]  # session locks
+
+
+def test_migration_job_migrates_every_service_including_the_gateway(rendered) -> None:
     job = by_kind(rendered, "Job")["kefu-migrate"]
     args = [c["args"] for c in job["spec"]["template"]["spec"]["containers"]]
-    assert sorted(args) == sorted([[s, "migrate"] for s in GRPC_SERVICES])
+    assert sorted(args) == sorted([[s, "migrate"] for s in (*GRPC_SERVICES, "gateway")])
+
+
+# Connections a replica opens to the primary itself, besides its pool through the Pooler
+# (kefu_common.db.Database.direct_engine and PgListener): ticketing's event-feed LISTEN,
+# escalation's timer LISTEN, the gateway's webhook fan-out lock; scoring none.
+DIRECT_CONNECTIONS_PER_REPLICA = {"ticketing": 1, "escalation": 1, "scoring": 0, "gateway": 1}
+# superuser_reserved_connections (3) plus CloudNativePG's instance manager and exporter.
+RESERVED_CONNECTIONS = 13
+
+
+def _max_replicas(objects: list[dict[str, Any]], deployment: dict[str, Any]) -> int:
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in by_kind(objects, "HorizontalPodAutoscaler").values()}
+    hpa = hpas.get(deployment["metadata"]["name"])
+    return int(hpa["spec"]["maxReplicas"]) if hpa else int(deployment["spec"].get("replicas", 1))
+
+
+def test_connection_budget_fits_max_connections_at_every_hpa_maximum(rendered) -> None:
+    (cluster,) = by_kind(rendered, "Cluster").values()
+    max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+    (pooler,) = by_kind(rendered, "Pooler").values()
+    params = pooler["spec"]["pgbouncer"]["parameters"]
+    clients = direct = 0
+    for service, deployment, container in deployments(rendered):
+        settings = settings_from_env(service, rendered_env(rendered, container))
+        replicas = _max_replicas(rendered, deployment)
+        clients += replicas * 2 * settings.db_pool_size  # pool_size + the same overflow
+        direct += replicas * DIRECT_CONNECTIONS_PER_REPLICA[service]
+    migrate = len(by_kind(rendered, "Job")["kefu-migrate"]["spec"]["template"]["spec"]["containers"])
+    server = int(pooler["spec"]["instances"]) * int(params["max_db_connections"])
+    assert int(params["default_pool_size"]) + int(params["reserve_pool_size"]) <= int(
+        params["max_db_connections"]
+    )
+    # Every client connection fits on one PgBouncer instance (Service balancing is not even).
+    assert clients <= int(params["max_client_conn"]), clients
+    budget = server + direct + migrate + RESERVED_CONNECTIONS
+    assert budget <= max_connections, f"{budget} connections needed, max_connections {max_connections}"
+
+
+def test_app_deployments_spread_over_nodes_and_zones(rendered) -> None:
+    for service, deployment, _ in deployments(rendered):
+        spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert {c["topologyKey"] for c in spread} == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+        for constraint in spread:
+            assert constraint["labelSelector"]["matchLabels"] == {
+                "app.kubernetes.io/name": f"kefu-{service}"
+            }
+
+
+def test_postgresql_major_is_pinned(rendered) -> None:
+    (cluster,) = by_kind(rendered, "Cluster").values()
+    image = cluster["spec"]["imageName"]
+    assert re.fullmatch(r"ghcr\.io/cloudnative-pg/postgresql:(\d+)(\.\d+)?-[a-z]+-[a-z]+", image), image
+
+
+def test_prod_archives_wal_and_backs_up_nightly_to_the_object_store() -> None:
+    objects = render(K8S / "overlays" / "prod")
+    cluster = by_kind(objects, "Cluster")["kefu-db"]
+    (plugin,) = cluster["spec"]["plugins"]
+    assert plugin["isWALArchiver"] is True
+    store = by_kind(objects, "ObjectStore")[plugin["parameters"]["barmanObjectName"]]
+    assert store["spec"]["retentionPolicy"]
+    (backup,) = by_kind(objects, "ScheduledBackup").values()
+    assert backup["spec"]["cluster"]["name"] == "kefu-db"
+    assert (backup["spec"]["method"], backup["spec"]["pluginConfiguration"]["name"]) == (
+        "plugin", plugin["name"]
+    )
+    assert int(by_kind(objects, "Pooler")["kefu-db-pooler"]["spec"]["instances"]) >= 2
+    monitored = [m["spec"]["selector"]["matchLabels"] for m in by_kind(objects, "PodMonitor").values()]
+    assert {"cnpg.io/cluster": "kefu-db", "cnpg.io/podRole": "instance"} in monitored
+    assert {"cnpg.io/poolerName": "kefu-db-pooler"} in monitored
 
 
 def test_selectors_and_network_policies_select_real_pods(rendered) -> None:
@@ -226,7 +367,9 @@ def test_selectors_and_network_policies_select_real_pods(rendered) -> None:
         (o["metadata"]["name"], o["spec"]["template"]["metadata"]["labels"])
         for o in rendered if o["kind"] in ("Deployment", "Job")
     )}
-    pods["kefu-db"] = {"cnpg.io/cluster": "kefu-db"}  # labels CloudNativePG puts on instances
+    # Labels CloudNativePG puts on its instances and on its PgBouncer pods.
+    pods["kefu-db"] = {"cnpg.io/cluster": "kefu-db", "cnpg.io/podRole": "instance"}
+    pods["kefu-db-pooler"] = {"cnpg.io/poolerName": "kefu-db-pooler"}
 
     def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
         ok = all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
@@ -245,6 +388,8 @@ def test_selectors_and_network_policies_select_real_pods(rendered) -> None:
                     assert any(selects(peer["podSelector"], p) for p in pods.values()), peer
     for pdb in by_kind(rendered, "PodDisruptionBudget").values():
         assert any(selects(pdb["spec"]["selector"], p) for p in pods.values())
+    for monitor in by_kind(rendered, "PodMonitor").values():
+        assert any(selects(monitor["spec"]["selector"], p) for p in pods.values())
 
 
 def test_prod_overlay_scales_out_and_protects_every_service() -> None:

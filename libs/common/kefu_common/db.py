@@ -76,9 +76,15 @@ class Database:
         schema: str,
         pool_size: int = 10,
         application_name: str | None = None,
+        direct_url: str | None = None,
     ) -> None:
         self.schema = schema
         self.url = url
+        # The primary itself, when `url` is a transaction pooler (PgBouncer): LISTEN and
+        # session-scoped advisory locks need a server connection of their own.
+        self.direct_url = direct_url or url
+        self._direct_engine: AsyncEngine | None = None
+        self._application_name = application_name or f"kefu-{schema}"
         self.engine: AsyncEngine = create_async_engine(
             to_async_url(url),
             pool_size=pool_size,
@@ -95,6 +101,22 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )
+
+    @property
+    def direct_engine(self) -> AsyncEngine:
+        """One connection to `direct_url`, opened on first use, for session-scoped work (a lock
+        held for as long as a process leads). The same engine as `engine` when no pooler is in
+        between."""
+        if self.direct_url == self.url:
+            return self.engine
+        if self._direct_engine is None:
+            self._direct_engine = create_async_engine(
+                to_async_url(self.direct_url), pool_size=1, max_overflow=0, pool_pre_ping=True,
+                connect_args={"server_settings": {
+                    "search_path": f"{self.schema},public", "application_name": self._application_name,
+                }},
+            )
+        return self._direct_engine
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -131,3 +153,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._direct_engine is not None:
+            await self._direct_engine.dispose()

@@ -47,7 +47,10 @@ class GrpcService(Generic[S]):
         upgrade(self.migrations_dir, url, self.schema)
 
     async def create_server(self, settings: S, url: str) -> GrpcServer:
-        db = Database(url, schema=self.schema, pool_size=settings.db_pool_size)
+        db = Database(
+            url, schema=self.schema, pool_size=settings.db_pool_size,
+            direct_url=settings.database_direct_url,
+        )
         built = await self.build(settings, db)
         if settings.metrics_port:
             exporter = MetricsExporter(settings.grpc_host, settings.metrics_port)

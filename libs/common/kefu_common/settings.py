@@ -40,6 +40,12 @@ class BaseServiceSettings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL"),
         description="PostgreSQL URL; unset: the embedded server under .kefu/pgdata",
     )
+    database_direct_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_DIRECT_URL"),
+        description="PostgreSQL URL of the primary itself, for what a transaction pooler in "
+        "DATABASE_URL cannot carry (LISTEN, session advisory locks); unset: DATABASE_URL",
+    )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=120)
 
     @property

@@ -76,7 +76,7 @@ class SlaClockWorker:
         self._wake_dispatch = asyncio.Event()
         self._timer = BackgroundLoop("sla-clock-timer", self._run_timer)
         self._sender = BackgroundLoop("sla-notification-dispatch", self._run_dispatch)
-        self._listener = (PgListener(db.url, TIMER_CHANNEL, on_notify=self.deadlines_changed,
+        self._listener = (PgListener(db.direct_url, TIMER_CHANNEL, on_notify=self.deadlines_changed,
                                      name="kefu-escalation-timer") if listen else None)
         # What the last look-up found due when (None: unknown, look). Steps with nothing due
         # are skipped, so a busy timer spends its statements on the deadlines that are.

@@ -73,6 +73,7 @@ def create_app(
             resolve_database_url(settings.database_url, EMBEDDED_DATA_DIR),
             schema=SCHEMA,
             pool_size=settings.db_pool_size,
+            direct_url=settings.database_direct_url,
         )
         app.state.webhook_fanout, loops = _webhook_loops(settings, app.state.db, app.state.clients, clock)
         for loop in loops:

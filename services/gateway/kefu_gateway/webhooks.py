@@ -321,7 +321,8 @@ class WebhookFanout:
 
     async def _lead(self) -> bool:
         """Follow the stream while holding the fan-out lock; False if another process has it."""
-        async with self.db.engine.connect() as conn:
+        # A session-scoped lock: on the primary itself, never through a transaction pooler.
+        async with self.db.direct_engine.connect() as conn:
             taken = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": FANOUT_LOCK_KEY})
             await conn.commit()  # the lock is the session's: no transaction stays open meanwhile
             if not taken:

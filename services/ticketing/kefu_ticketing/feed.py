@@ -59,7 +59,7 @@ class EventFeed:
         self._changed = asyncio.Event()  # set (and replaced) on every wake-up
         self._started = False
         self._stopped = False
-        self._listener = PgListener(db.url, NOTIFY_CHANNEL, on_notify=self._wake, name=APPLICATION_NAME)
+        self._listener = PgListener(db.direct_url, NOTIFY_CHANNEL, on_notify=self._wake, name=APPLICATION_NAME)
 
     async def start(self) -> None:
         """Start the LISTEN connection; returns after the first attempt to open it.
