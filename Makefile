@@ -25,13 +25,19 @@ $(UV):
 	$(PY) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
+# Two installs from one lock: what running needs (`make run`: runtime dependencies + codegen,
+# never removing what a test install added) and everything for the tests (`make test`).
+$(VENV)/.synced-run: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --no-dev --group codegen --inexact --python $(PY)
+	@touch $@
+
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --python $(PY)
-	@touch $@
+	@touch $@ $(VENV)/.synced-run
 
 install: $(VENV)/.synced
 
-gen/.stamp: $(PROTOS) $(VENV)/.synced
+gen/.stamp: $(PROTOS) $(VENV)/.synced-run
 	rm -rf gen && mkdir -p gen
 	$(PYTHON) -m grpc_tools.protoc -Iproto \
 		--python_out=gen --grpc_python_out=gen \
@@ -46,14 +52,14 @@ run: gen/.stamp
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check libs services tests
 
-test: gen/.stamp lint
+test: $(VENV)/.synced gen/.stamp lint
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-test-fast: gen/.stamp
+test-fast: $(VENV)/.synced gen/.stamp
 	$(PYTHON) -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 # BENCH_ARGS e.g. "--rounds 5 --seconds 4" or "--only poll"; see bench/run.py and docs/benchmarks.md
-bench: gen/.stamp
+bench: $(VENV)/.synced gen/.stamp
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 emotion-eval: gen/.stamp

@@ -11,13 +11,14 @@ This is tooling, not a service: it starts services as processes and never import
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,10 +187,50 @@ class Stack:
     def token(self, role: str, subject: str) -> str:
         return self.gateway_cli("token", "--role", role, "--subject", subject)
 
-    def demo_partner_key(self, partner_id: str = "demo-partner") -> str:
-        """A new API key of the demo partner (registered on first use)."""
-        self.gateway_cli("partner", "create", "--id", partner_id, "--name", "Demo Partner", check=False)
-        return self.gateway_cli("key", "create", "--partner", partner_id, "--label", "make-run")
+    def demo_credentials(self, key_file: Path) -> dict[str, str]:
+        """Every demo token and the demo partner's API key, from one gateway process (each
+        process start costs seconds of imports); the key is kept in `key_file` and reused."""
+        return dict(json.loads(self.gateway_cli("demo-credentials", "--key-file", str(key_file))))
+
+
+@dataclass
+class Supervisor:
+    """Restarts a crashed service as a process supervisor would: at once the first time, then
+    after a back-off that doubles per crash up to `max_backoff`, back to none once the service
+    has stayed up `stable_after` seconds. Says so in the log each time."""
+
+    stack: Stack
+    max_backoff: float = 30.0
+    stable_after: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    say: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+    _crashes: dict[str, int] = field(default_factory=dict)
+    _started: dict[str, float] = field(default_factory=dict)
+    _due: dict[str, float] = field(default_factory=dict)
+
+    def backoff(self, crashes: int) -> float:
+        return 0.0 if crashes <= 1 else min(self.max_backoff, 2.0 ** (crashes - 2))
+
+    def check(self) -> None:
+        """One pass: note the services that exited, restart those whose back-off is over."""
+        now = self.clock()
+        for name, proc in list(self.stack.procs.items()):
+            if name in self._due or proc.poll() is None:
+                if proc.poll() is None and now - self._started.get(name, now) >= self.stable_after:
+                    self._crashes.pop(name, None)  # stayed up: the next crash restarts at once
+                continue
+            crashes = self._crashes.get(name, 0) + 1
+            self._crashes[name] = crashes
+            delay = self.backoff(crashes)
+            self._due[name] = now + delay
+            self.say(f"kefu: {name} exited with code {proc.returncode}; restarting "
+                     f"{'now' if delay == 0 else f'in {delay:.0f}s'} (crash {crashes})")
+        for name, due in list(self._due.items()):
+            if now >= due:
+                del self._due[name]
+                self.stack.spawn(name)
+                self._started[name] = now
+                self.say(f"kefu: {name} restarted (pid {self.stack.procs[name].pid})")
 
 
 DEMO_TICKETS = [
@@ -273,25 +314,17 @@ def main() -> None:
         stack.migrate()
         print("kefu: starting services ...", flush=True)
         stack.start_all()
-        agent = stack.token("agent", "demo-agent")
-        admin = stack.token("admin", "demo-admin")
-        customer = stack.token("customer", "C-10086")  # the customer of the first demo ticket
-        partner_key = stack.demo_partner_key()
+        creds = stack.demo_credentials(PROJECT_ROOT / ".kefu" / "demo-partner-key")
         tickets: list[dict[str, object]] = []
         if settings.seed_demo:
             try:
-                tickets = seed_demo(stack, agent, admin)
+                tickets = seed_demo(stack, creds["agent"], creds["admin"])
             except httpx.HTTPError as exc:  # demo data is a convenience, never a reason to stop
                 print(f"kefu: demo data not created ({exc})", flush=True)
-        print(
-            _banner(stack, settings.database_url is None, agent, admin, tickets, customer, partner_key),
-            flush=True,
-        )
+        print(_banner(stack, settings.database_url is None, creds, tickets), flush=True)
+        supervisor = Supervisor(stack)
         while not stopping:
-            for name, proc in list(stack.procs.items()):
-                if proc.poll() is not None:
-                    print(f"kefu: {name} exited ({proc.returncode}); stopping", flush=True)
-                    stopping = True
+            supervisor.check()
             time.sleep(0.3)
     finally:
         print("kefu: stopping services ...", flush=True)
@@ -302,11 +335,8 @@ def main() -> None:
 def _banner(
     stack: Stack,
     embedded: bool,
-    agent: str,
-    admin: str,
+    creds: Mapping[str, str],
     tickets: list[dict[str, object]],
-    customer: str = "",
-    partner_key: str = "",
 ) -> str:
     db = "embedded PostgreSQL (.kefu/pgdata)" if embedded else "DATABASE_URL"
     lines = [
@@ -320,19 +350,21 @@ def _banner(
         f"  Database     {db}",
         "",
         "Demo credentials (bearer tokens, valid 30 days; `make token ROLE=lead` for more):",
-        f"  agent  {agent}",
-        f"  admin  {admin}",
-        f"  customer C-10086  {customer}   (GET /v1/customer/cases)",
-        f"  partner API key   {partner_key}   (header X-API-Key)",
+        f"  agent  {creds['agent']}",
+        f"  lead   {creds['lead']}",
+        f"  qa     {creds['qa']}",
+        f"  admin  {creds['admin']}",
+        f"  customer C-10086  {creds['customer']}   (GET /v1/customer/cases)",
+        f"  partner API key   {creds['partner_key']}   (header X-API-Key; kept in .kefu/demo-partner-key)",
         "",
         "Try:",
-        f"  export TOKEN={agent}",
+        f"  export TOKEN={creds['agent']}",
         f"  curl -s -H \"Authorization: Bearer $TOKEN\" {stack.gateway_url}/v1/tickets/<id>",
     ]
     if tickets:
         lines.append("Demo tickets:")
         lines.extend(f"  #{t['number']} {t['id']}  {t['subject']}" for t in tickets)
-    lines += ["", "Press Ctrl-C to stop.", "=" * 72]
+    lines += ["", "A crashed service is restarted (with back-off). Press Ctrl-C to stop.", "=" * 72]
     return "\n".join(lines)
 
 

@@ -8,12 +8,18 @@
                                                     print a new API key (shown once)
     key list --partner acme                         prefixes, scopes, revoked or not
     key revoke --prefix kefu_0123456789ab           revoke a key at once
+    demo-credentials --key-file .kefu/demo-partner-key
+                                                    `make run`'s demo tokens and partner key as
+                                                    JSON, in one process (the key is reused
+                                                    while it is still valid)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +28,7 @@ from typing import Any
 from kefu_common.clock import SystemClock
 from kefu_common.db import Database
 from kefu_common.embedded import resolve_database_url
-from kefu_common.errors import ServiceError
+from kefu_common.errors import AlreadyExists, ServiceError, Unauthenticated
 from kefu_common.migrations import upgrade
 from kefu_common.runner import EMBEDDED_DATA_DIR
 from kefu_gateway import partners
@@ -64,7 +70,59 @@ def _parser() -> argparse.ArgumentParser:
     key_create.add_argument("--label", default="")
     key.add_parser("list").add_argument("--partner", required=True)
     key.add_parser("revoke").add_argument("--prefix", required=True)
+    demo = sub.add_parser("demo-credentials", help="make run's demo tokens and partner key (JSON)")
+    demo.add_argument("--key-file", type=Path, required=True,
+                      help="where the demo partner's key is kept between runs (mode 0600)")
     return parser
+
+
+# (role, subject) of every demo token `make run` prints.
+DEMO_PRINCIPALS = (
+    ("agent", "demo-agent"), ("lead", "demo-lead"), ("qa", "demo-qa"), ("admin", "demo-admin"),
+    ("customer", "C-10086"),  # the customer of the first demo ticket
+)
+DEMO_PARTNER = "demo-partner"
+
+
+async def _demo_partner_key(url: str, key_file: Path) -> str:
+    """The demo partner's API key: the one kept in `key_file` while the database still knows it
+    (and it is not revoked), else a new one, written there for the next run."""
+    clock = SystemClock()
+
+    async def work(session: Any) -> str:
+        try:
+            await partners.create_partner(session, partner_id=DEMO_PARTNER, name="Demo Partner", clock=clock)
+        except AlreadyExists:
+            pass
+        if key_file.exists():
+            kept = key_file.read_text().strip()
+            try:
+                await partners.authenticate_key(session, kept)
+                return kept
+            except Unauthenticated:  # another database, or revoked: mint a new one
+                pass
+        _, secret = await partners.create_key(
+            session, partner_id=DEMO_PARTNER, scopes=PARTNER_SCOPES, allowed_scopes=PARTNER_SCOPES,
+            label="make-run", clock=clock,
+        )
+        return secret
+
+    secret = await _in_session(url, work)
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    return secret
+
+
+def _demo_credentials(settings: GatewaySettings, url: str, key_file: Path) -> dict[str, str]:
+    creds = {
+        role: issue_token(settings.jwt_secret, subject=subject, role=role, issuer=settings.jwt_issuer,
+                          ttl=timedelta(days=30))
+        for role, subject in DEMO_PRINCIPALS
+    }
+    creds["partner_key"] = asyncio.run(_demo_partner_key(url, key_file))
+    return creds
 
 
 async def _in_session(url: str, work: Callable[[Any], Awaitable[str]]) -> str:
@@ -124,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         return
     url = resolve_database_url(settings.database_url, EMBEDDED_DATA_DIR)
+    if args.command == "demo-credentials":
+        print(json.dumps(_demo_credentials(settings, url, args.key_file)))
+        return
     if args.command in ("partner", "key"):
         if args.action is None:
             parser.error(f"{args.command} needs an action")
