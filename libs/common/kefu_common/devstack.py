@@ -98,12 +98,21 @@ class Stack:
         return env
 
     def migrate(self) -> None:
-        for name in ALL_SERVICES:  # the gateway has a schema too (partners, API keys)
-            subprocess.run(
+        """Every service's migrations side by side (each schema under its own advisory lock, as
+        the Kubernetes Job runs them); the gateway has a schema too (partners, API keys)."""
+        running = {}
+        for name in ALL_SERVICES:
+            out = self._log(f"{name}-migrate")
+            running[name] = subprocess.Popen(
                 [self.python, "-m", f"kefu_{name}", "migrate"],
-                env=self.env(), check=True, stdout=self._log(f"{name}-migrate"),
-                stderr=subprocess.STDOUT,
+                env=self.env(), stdout=out, stderr=subprocess.STDOUT,
             )
+            if out is not None:
+                os.close(out)
+        failed = {name: proc.wait() for name, proc in running.items()}
+        failed = {name: code for name, code in failed.items() if code != 0}
+        if failed:
+            raise RuntimeError(f"migrations failed: {failed}")
 
     def _log(self, name: str) -> int | None:
         if self.log_dir is None:
