@@ -59,6 +59,7 @@ async def test_green_channel_escalation_is_idempotent_with_a_key(db, gateway, au
     again = await gateway.post(f"/v1/tickets/{inbox.ticket}/escalate", json=body, headers=headers)
     assert first.status_code == 201, first.text
     assert first.json() == again.json()
+    assert first.headers["location"] == f"/v1/tickets/{inbox.ticket}/sla#escalation-{first.json()['id']}"
     assert (first.json()["trigger"], first.json()["to_level"], first.json()["actor"]) == ("manual", "L2", "test-agent")
     listed = await gateway.get("/v1/escalations", params={"ticket_id": str(inbox.ticket)}, headers=auth)
     assert [e["id"] for e in listed.json()["items"]] == [first.json()["id"]]

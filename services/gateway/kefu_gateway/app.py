@@ -18,6 +18,7 @@ from kefu_common.tasks import BackgroundLoop
 from kefu_common.tracing import configure_tracing
 from kefu_gateway.auth import TokenVerifier
 from kefu_gateway.clients import Clients
+from kefu_gateway.http_contract import declare_headers, install_browser_middleware
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.models import SCHEMA
 from kefu_gateway.problems import install_problem_handlers, problems_as_problem_json
@@ -118,7 +119,7 @@ def create_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problems_as_problem_json(_openapi())
+            app.openapi_schema = declare_headers(problems_as_problem_json(_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -144,5 +145,6 @@ def create_app(
     # Outermost last: the request id is bound before the size limit can reject anything.
     app.add_middleware(customer.RememberedProgressMiddleware)  # innermost: polls' hot path
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_browser_middleware(app, cors_allow_origins=settings.cors_allow_origins)
     app.add_middleware(RequestContextMiddleware)
     return app

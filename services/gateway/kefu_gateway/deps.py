@@ -43,6 +43,24 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match", max_length=512,
+        description="The `ETag` of your last read: 304 Not Modified while it is still current",
+    ),
+]
+
+
+def etag_matches(if_none_match: str | None, tag: str) -> bool:
+    """RFC 9110 If-None-Match: weak comparison (`W/` ignored) against a list of tags, or `*`.
+    True: the client's copy is current (answer 304)."""
+    if not if_none_match:
+        return False
+    candidates = [c.strip().removeprefix("W/") for c in if_none_match.split(",")]
+    return "*" in candidates or tag in candidates
+
+
 def parse_if_match(value: str) -> int:
     """`"7"`, `W/"7"` or `7` -> 7; `*` -> 0 (any current version). Anything else is refused."""
     value = value.strip()

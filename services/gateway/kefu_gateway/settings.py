@@ -25,6 +25,9 @@ class GatewaySettings(BaseServiceSettings):
     # ES256); a token naming a kid is checked against that key only.
     jwt_public_keys: dict[str, str] = Field(default_factory=dict)
     db_pool_size: int = Field(default=5, ge=1, le=100)
+    # Browser clients on other origins (an agent desktop or customer H5 page): the exact origins
+    # allowed to call the API (CORS), e.g. ["https://desk.example.com"]; empty: CORS off.
+    cors_allow_origins: list[str] = Field(default_factory=list)
     # Quota of each partner key / partner or customer token, per worker process.
     rate_limit_requests: int = Field(default=600, ge=1, le=1_000_000)
     rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)

@@ -17,7 +17,7 @@ from datetime import UTC
 from typing import Annotated, Any
 
 import grpc
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kefu.escalation.v1 import escalation_pb2
@@ -27,6 +27,7 @@ from kefu_common.errors import ServiceError
 from kefu_gateway.auth import Allowed, Principal, has_permission, token_quota_name
 from kefu_gateway.clients import Clients, ClientsDep
 from kefu_gateway.convert import case_progress, case_public
+from kefu_gateway.deps import IfNoneMatch, etag_matches
 from kefu_gateway.problems import problem_responses
 from kefu_common.logging import get_logger
 from kefu_gateway.schemas import CaseCommitments, CasePage, CaseProgress, CaseQuery
@@ -43,14 +44,6 @@ router = APIRouter(prefix="/v1/customer/cases", tags=["customer"])
 def progress_etag(ticket_version: int, progress_count: int) -> str:
     """Strong: two reads with the same tag show the customer exactly the same case."""
     return f'"v{ticket_version}.p{progress_count}"'
-
-
-def etag_matches(if_none_match: str | None, tag: str) -> bool:
-    """RFC 9110 If-None-Match: weak comparison against a list of tags, or `*`."""
-    if not if_none_match:
-        return False
-    candidates = [c.strip().removeprefix("W/") for c in if_none_match.split(",")]
-    return "*" in candidates or tag in candidates
 
 
 @router.get(
@@ -102,10 +95,7 @@ async def get_my_case_progress(
     case_id: TicketId,
     clients: ClientsDep,
     response: Response,
-    if_none_match: Annotated[
-        str | None,
-        Header(alias="If-None-Match", max_length=512, description="The `ETag` of your last read"),
-    ] = None,
+    if_none_match: IfNoneMatch = None,
     wait: Annotated[
         int,
         Query(ge=0, le=MAX_WAIT_SECONDS, description="Seconds to wait for a change (long poll)"),

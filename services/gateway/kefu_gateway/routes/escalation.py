@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
@@ -19,6 +19,7 @@ from kefu_gateway.auth import AdminOrLead, Staff
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.convert import calendar_public, matrix_public, policy_public
 from kefu_gateway.deps import IdempotencyKey, request_id_for
+from kefu_gateway.http_contract import created
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.sla_public import MatrixPreviewPublic, preview_public
 from kefu_gateway.schemas import (
@@ -143,6 +144,7 @@ async def publish_policy(
     body: PolicyPublish,
     principal: AdminOrLead,
     clients: ClientsDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> PolicyPublic:
     reply = await clients.escalation.PublishPolicy(
@@ -151,6 +153,7 @@ async def publish_policy(
         ),
         timeout=clients.timeout,
     )
+    created(response, f"/v1/escalation/policies#{reply.id}-v{reply.version}")
     return policy_public(reply)
 
 
@@ -186,11 +189,13 @@ async def publish_matrix(
     body: MatrixPublish,
     principal: AdminOrLead,
     clients: ClientsDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> MatrixPublic:
     reply = await clients.escalation.PublishMatrix(
         _matrix_request(body, request_id_for(principal, idempotency_key)), timeout=clients.timeout
     )
+    created(response, f"/v1/escalation/matrix?version={reply.version}")
     return matrix_public(reply)
 
 

@@ -5,7 +5,9 @@ from datetime import UTC
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
+import orjson
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 
@@ -16,6 +18,7 @@ from kefu_gateway.auth import Principal, Staff
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.idempotency import run_idempotent
+from kefu_gateway.http_contract import created
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.schemas import (
     AppealCreate,
@@ -62,6 +65,7 @@ async def create_evaluation(
     body: EvaluationCreate,
     principal: Staff,
     clients: ClientsDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> EvaluationPublic:
     request = scoring_pb2.ScoreConversationRequest(
@@ -84,6 +88,7 @@ async def create_evaluation(
         ],
     )
     evaluation = await clients.scoring.ScoreConversation(request, timeout=clients.timeout)
+    created(response, f"/v1/qa/evaluations/{evaluation.id}")
     return evaluation_public(evaluation)
 
 
@@ -161,7 +166,8 @@ async def list_rulesets(principal: Staff, clients: ClientsDep) -> RulesetList:
     responses=problem_responses(400, 401, 403, 409, 413, 422, 503, 504),
 )
 async def publish_ruleset(
-    document: Annotated[dict[str, Any], Body()], principal: RulesetAuthor, clients: ClientsDep
+    document: Annotated[dict[str, Any], Body()], principal: RulesetAuthor, clients: ClientsDep,
+    response: Response,
 ) -> RulesetPublic:
     reply = await clients.scoring.PublishRuleset(
         scoring_pb2.PublishRulesetRequest(
@@ -169,7 +175,9 @@ async def publish_ruleset(
         ),
         timeout=clients.timeout,
     )
-    return ruleset_public(reply)
+    published = ruleset_public(reply)
+    created(response, f"/v1/qa/rulesets/{published.id}/versions/{published.version}")
+    return published
 
 
 @router.get(
@@ -275,8 +283,11 @@ async def file_appeal(
         )
         return 201, appeal_public(reply).model_dump(mode="json")
 
-    return await _keyed(request, principal, idempotency_key, "fileAppeal",
-                        {"evaluation": evaluation_id, "hit": hit_index, **body.model_dump(mode="json")}, call)
+    reply = await _keyed(request, principal, idempotency_key, "fileAppeal",
+                         {"evaluation": evaluation_id, "hit": hit_index, **body.model_dump(mode="json")}, call)
+    if reply.status_code == 201:
+        created(reply, f"/v1/qa/evaluations/{evaluation_id}#appeal-{orjson.loads(reply.body)['id']}")
+    return reply
 
 
 @router.post(

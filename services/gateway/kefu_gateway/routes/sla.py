@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
@@ -18,6 +18,7 @@ from kefu_common.protoconv import to_timestamp
 from kefu_gateway.auth import Allowed, Staff
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
+from kefu_gateway.http_contract import created
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.sla_public import (
     EscalateCreate,
@@ -77,7 +78,7 @@ async def get_ticket_sla(ticket_id: TicketId, principal: Staff, clients: Clients
 )
 async def escalate_ticket(
     ticket_id: TicketId, body: EscalateCreate, principal: Staff, clients: ClientsDep,
-    idempotency_key: IdempotencyKey = None,
+    response: Response, idempotency_key: IdempotencyKey = None,
 ) -> EscalationPublic:
     reply = await clients.escalation.EscalateTicket(
         escalation_pb2.EscalateTicketRequest(
@@ -86,6 +87,7 @@ async def escalate_ticket(
         ),
         timeout=clients.timeout,
     )
+    created(response, f"/v1/tickets/{ticket_id}/sla#escalation-{reply.id}")
     return escalation_public(reply)
 
 

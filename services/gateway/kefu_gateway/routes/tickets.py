@@ -22,7 +22,8 @@ from kefu_gateway.convert import (
     progress_public,
     timeline_public,
 )
-from kefu_gateway.deps import ExpectedVersion, IdempotencyKey, etag, request_id_for
+from kefu_gateway.deps import ExpectedVersion, IdempotencyKey, IfNoneMatch, etag, etag_matches, request_id_for
+from kefu_gateway.http_contract import created
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.scope import AccessibleTicketId, TicketId, can_see, list_filter, not_found, ticket_view
 from kefu_gateway.schemas import (
@@ -109,7 +110,7 @@ async def create_ticket(
         team=body.team,
     )
     ticket = await clients.ticketing.CreateTicket(request, timeout=clients.timeout)
-    response.headers["Location"] = f"/v1/tickets/{ticket.id}"
+    created(response, f"/v1/tickets/{ticket.id}")
     return _with_etag(response, principal, ticket)
 
 
@@ -176,20 +177,28 @@ async def find_reopen_candidates(
     "/{ticket_id}",
     operation_id="getTicket",
     summary="Read one ticket with its SLA targets",
+    description="Send the `ETag` of your last read as `If-None-Match`: 304 (no body) while the "
+    "ticket has not changed.",
     response_model=TicketPublic,
-    responses=problem_responses(404, *_UPSTREAM),
+    responses={
+        304: {"description": "Not modified: the ticket is still at the version you sent"},
+        **problem_responses(404, *_UPSTREAM),
+    },
 )
 async def get_ticket(
     principal: CanRead,
     ticket_id: TicketId,
     clients: ClientsDep,
     response: Response,
-) -> TicketPublic:
+    if_none_match: IfNoneMatch = None,
+) -> TicketPublic | Response:
     ticket = await clients.ticketing.GetTicket(
         ticketing_pb2.GetTicketRequest(id=ticket_id), timeout=clients.timeout
     )
     if not can_see(principal, ticket):
         raise not_found(ticket_id)
+    if etag_matches(if_none_match, etag(ticket.version)):
+        return Response(status_code=304, headers={"ETag": etag(ticket.version)})
     return _with_etag(response, principal, ticket)
 
 
@@ -353,6 +362,7 @@ async def log_contact(
     body: ContactCreate,
     principal: CanWork,
     clients: ClientsDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> ContactPublic:
     request = ticketing_pb2.LogContactRequest(
@@ -365,6 +375,7 @@ async def log_contact(
         actor=principal.actor,
     )
     contact = await clients.ticketing.LogContact(request, timeout=clients.timeout)
+    created(response, f"/v1/tickets/{ticket_id}/timeline#contact-{contact.id}")
     return contact_public(contact)
 
 
@@ -381,6 +392,7 @@ async def add_progress(
     body: ProgressCreate,
     principal: CanWork,
     clients: ClientsDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> ProgressPublic:
     request = ticketing_pb2.AddProgressRequest(
@@ -394,6 +406,7 @@ async def add_progress(
         actor=principal.actor,
     )
     progress = await clients.ticketing.AddProgress(request, timeout=clients.timeout)
+    created(response, f"/v1/tickets/{ticket_id}/timeline#progress-{progress.id}")
     return progress_public(progress)
 
 
@@ -410,6 +423,7 @@ async def add_note(
     body: NoteCreate,
     principal: CanWork,
     clients: ClientsDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> NotePublic:
     request = ticketing_pb2.AddNoteRequest(
@@ -419,6 +433,7 @@ async def add_note(
         actor=principal.actor,
     )
     note = await clients.ticketing.AddNote(request, timeout=clients.timeout)
+    created(response, f"/v1/tickets/{ticket_id}/timeline#note-{note.id}")
     return note_public(note)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
@@ -16,6 +17,7 @@ from kefu_gateway.auth import Allowed
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.idempotency import run_idempotent
 from kefu_gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from kefu_gateway.http_contract import created
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.schemas import (
     WebhookDeliveryList,
@@ -83,13 +85,16 @@ async def create_subscription(
         )
         return 201, _subscription(row, with_secret=True).model_dump(mode="json")
 
-    return _idempotent_reply(
+    reply = _idempotent_reply(
         *await run_idempotent(
             state.db, scope="createWebhookSubscription",
             request_id=request_id_for(principal, idempotency_key) if idempotency_key else None,
             body=body.model_dump(mode="json"), write=write, clock=state.clock,
         )
     )
+    if reply.status_code == 201:
+        created(reply, f"/v1/webhooks/subscriptions#{orjson.loads(reply.body)['id']}")
+    return reply
 
 
 @router.get(
