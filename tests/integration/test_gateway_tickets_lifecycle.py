@@ -35,7 +35,10 @@ def assert_ticket(response: httpx.Response, status_code: int = 200) -> dict[str,
 
 
 async def create(gateway: httpx.AsyncClient, auth: dict[str, str], **overrides: Any) -> dict[str, Any]:
-    return assert_ticket(await gateway.post("/v1/tickets", json=ticket_body(**overrides), headers=auth), 201)
+    """The created ticket as a read returns it (the create answer adds `reopen_candidates`)."""
+    created = assert_ticket(await gateway.post("/v1/tickets", json=ticket_body(**overrides), headers=auth), 201)
+    assert isinstance(created.pop("reopen_candidates"), list)
+    return created
 
 
 async def act(

@@ -103,7 +103,7 @@ RATELIMIT_POLICY = _header('The caller\'s quota, `"caller";q=<requests>;w=<windo
 
 
 # Operations answering with one of these send its ETag (routes/tickets.py, routes/customer.py).
-ETAG_SCHEMAS = frozenset({"TicketPublic", "CaseProgress"})
+ETAG_SCHEMAS = frozenset({"TicketPublic", "TicketCreated", "CaseProgress"})
 
 
 def _returns_etag(response: dict[str, Any]) -> bool:

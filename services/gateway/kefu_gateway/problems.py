@@ -129,6 +129,7 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     status = CODE_STATUS_OVERRIDES.get(exc.code) or GRPC_TO_HTTP.get(exc.status, 500)
     problem = Problem(status=status, code=exc.code, detail=exc.message)
     problem.headers.update(exc.details.get("headers") or {})  # e.g. Retry-After on 429
+    problem.extra.update(exc.details.get("extra") or {})  # members beside code/detail
     if problem.status == 401:
         problem.headers["WWW-Authenticate"] = "Bearer"
     return problem_response(request, problem)

@@ -284,6 +284,17 @@ class TicketPublic(BaseModel):
     created_by: str
 
 
+class TicketCreated(TicketPublic):
+    """The created ticket, and what the caller could reopen instead (most recently finished
+    first; empty when none)."""
+
+    reopen_candidates: list[TicketPublic] = Field(
+        default_factory=list,
+        description="Resolved or closed tickets of the same customer and category finished within "
+        "the reopen window that the caller may see",
+    )
+
+
 class TicketPage(BaseModel):
     items: list[TicketPublic]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")

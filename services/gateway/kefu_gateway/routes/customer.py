@@ -20,18 +20,27 @@ import grpc
 from fastapi import APIRouter, Query, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
-from kefu_common.protoconv import str_to_enum, to_timestamp
-from kefu_common.errors import ServiceError
+from kefu_common.protoconv import enum_to_str, str_to_enum, to_timestamp
+from kefu_common.errors import AlreadyExists, ServiceError
 from kefu_gateway.auth import Allowed, Principal, has_permission, token_quota_name
 from kefu_gateway.clients import Clients, ClientsDep
 from kefu_gateway.convert import case_progress, case_public
-from kefu_gateway.deps import IfNoneMatch, etag_matches
+from kefu_gateway.customer_schemas import (
+    CaseCreate,
+    CaseDispute,
+    CaseMessageCreate,
+    CaseMessagePublic,
+    ReopenSuggestion,
+)
+from kefu_gateway.deps import IdempotencyKey, IfNoneMatch, etag_matches, request_id_for
+from kefu_gateway.http_contract import created
 from kefu_gateway.problems import problem_responses
 from kefu_common.logging import get_logger
-from kefu_gateway.schemas import CaseCommitments, CasePage, CaseProgress, CaseQuery
-from kefu_gateway.scope import TicketId, list_filter, not_found
+from kefu_gateway.schemas import CaseCommitments, CasePage, CaseProgress, CasePublic, CaseQuery
+from kefu_gateway.scope import TicketId, can_see, list_filter, not_found
 
 Customer = Allowed["cases:own"]
 MAX_WAIT_SECONDS = 30
@@ -165,6 +174,195 @@ async def _commitments(clients: Clients, case_id: str) -> CaseCommitments | None
 def _not_modified(tag: str, response: Response) -> Response:
     quota = {k: v for k, v in response.headers.items() if k.startswith("ratelimit")}
     return Response(status_code=304, headers={"ETag": tag, **quota})
+
+
+# The customer's own actions (issue #13): open a case, write to it, confirm or dispute what was
+# done. Each is an existing ticketing command under the customer's identity, so the rules stay
+# in one place: a message is an inbound contact (never restarts a clock, DOMAIN.md §1), a
+# dispute is a reopen (the only restart), a confirmation closes the case.
+
+_FINISHED = frozenset({ticketing_pb2.TICKET_STATUS_RESOLVED, ticketing_pb2.TICKET_STATUS_CLOSED})
+
+
+def _suggestion(t: ticketing_pb2.Ticket) -> dict[str, Any]:
+    return ReopenSuggestion(
+        id=t.id, number=t.number, subject=t.subject,
+        status=enum_to_str(ticketing_pb2.TicketStatus, t.status),
+        resolved_at=t.resolved_at.ToDatetime(tzinfo=UTC) if t.HasField("resolved_at") else None,
+    ).model_dump(mode="json")
+
+
+async def _own_case(clients: Clients, principal: Principal, case_id: str) -> ticketing_pb2.Ticket:
+    ticket = await clients.ticketing.GetTicket(
+        ticketing_pb2.GetTicketRequest(id=case_id), timeout=clients.timeout
+    )
+    if not can_see(principal, ticket):
+        raise not_found(case_id)
+    return ticket
+
+
+@router.post(
+    "",
+    status_code=201,
+    operation_id="openMyCase",
+    summary="Open a case (the customer app)",
+    description="Reopen, never duplicate (DOMAIN.md §1): when I have a case of the same category "
+    "resolved within the reopen window, it is proposed instead — 409 `reopen_suggested` with its "
+    "`candidates` — and I either dispute its resolution (`/{case_id}/dispute`, which reopens it) "
+    "or send `open_new: true`. `Idempotency-Key` makes a retry return the same case. The case "
+    "gets my tier and name as staff last recorded them (standard for a first case).",
+    response_model=CasePublic,
+    responses=problem_responses(400, 401, 403, 409, 413, 422, 429, 503, 504),
+)
+async def open_my_case(
+    body: CaseCreate,
+    principal: Customer,
+    clients: ClientsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CasePublic:
+    candidates, latest = await asyncio.gather(
+        clients.ticketing.FindReopenCandidates(
+            ticketing_pb2.FindReopenCandidatesRequest(customer_id=principal.subject, category=body.category),
+            timeout=clients.timeout,
+        ),
+        clients.ticketing.ListTickets(
+            ticketing_pb2.ListTicketsRequest(page_size=1, **list_filter(principal)), timeout=clients.timeout
+        ),
+    )
+    if candidates.tickets and not body.open_new:
+        raise AlreadyExists(
+            "a case of this category was resolved recently: reopen it instead, or send open_new",
+            code="reopen_suggested", extra={"candidates": [_suggestion(t) for t in candidates.tickets]},
+        )
+    known = latest.tickets[0].customer if latest.tickets else None
+    ticket = await clients.ticketing.CreateTicket(
+        ticketing_pb2.CreateTicketRequest(
+            request_id=request_id_for(principal, idempotency_key),
+            customer=ticketing_pb2.Customer(
+                id=principal.subject,
+                name=known.name if known else "",
+                tier=known.tier if known else types_pb2.CUSTOMER_TIER_STANDARD,
+                sensitive=known.sensitive if known else False,
+            ),
+            channel=str_to_enum(types_pb2.Channel, body.channel),
+            severity=types_pb2.SEVERITY_NORMAL,  # staff triage it; the customer does not rank
+            category=body.category,
+            subject=body.subject,
+            description=body.description,
+            actor=principal.actor,
+        ),
+        timeout=clients.timeout,
+    )
+    created(response, f"/v1/customer/cases/{ticket.id}/progress")
+    return case_public(ticket)
+
+
+@router.post(
+    "/{case_id}/messages",
+    status_code=201,
+    operation_id="addMyCaseMessage",
+    summary="Write to my open case (a message, or what a photo shows)",
+    description="Logged as my contact on the case; it never starts, restarts or extends a clock. "
+    "Only while the case is open: a resolved or closed case is 409 `case_not_open` (dispute its "
+    "resolution to reopen it).",
+    response_model=CaseMessagePublic,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503, 504),
+)
+async def add_my_case_message(
+    case_id: TicketId,
+    body: CaseMessageCreate,
+    principal: Customer,
+    clients: ClientsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CaseMessagePublic:
+    ticket = await _own_case(clients, principal, case_id)
+    if ticket.status in _FINISHED:
+        raise AlreadyExists("the case is resolved: dispute the resolution to reopen it", code="case_not_open")
+    text = body.text if not body.photo_description else f"{body.text}\n[照片] {body.photo_description}"
+    contact = await clients.ticketing.LogContact(
+        ticketing_pb2.LogContactRequest(
+            request_id=request_id_for(principal, idempotency_key),
+            ticket_id=case_id,
+            direction=ticketing_pb2.CONTACT_DIRECTION_INBOUND,
+            channel=types_pb2.CHANNEL_APP,
+            summary=text,
+            actor=principal.actor,
+        ),
+        timeout=clients.timeout,
+    )
+    created(response, f"/v1/customer/cases/{case_id}/progress")
+    return CaseMessagePublic(id=contact.id, case_id=case_id, text=contact.summary,
+                             sent_at=contact.occurred_at.ToDatetime(tzinfo=UTC))
+
+
+@router.post(
+    "/{case_id}/confirm",
+    operation_id="confirmMyCaseResolution",
+    summary="Confirm that my resolved case is solved (it closes)",
+    description="Resolved → closed. Confirming a closed case again changes nothing; a case that is "
+    "not resolved is 409 `case_not_resolved`.",
+    response_model=CasePublic,
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 429, 503, 504),
+)
+async def confirm_my_case_resolution(
+    case_id: TicketId,
+    principal: Customer,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CasePublic:
+    ticket = await _own_case(clients, principal, case_id)
+    if ticket.status == ticketing_pb2.TICKET_STATUS_CLOSED:
+        return case_public(ticket)
+    if ticket.status != ticketing_pb2.TICKET_STATUS_RESOLVED:
+        raise AlreadyExists("only a resolved case can be confirmed", code="case_not_resolved")
+    closed = await clients.ticketing.TransitionTicket(
+        ticketing_pb2.TransitionTicketRequest(
+            request_id=request_id_for(principal, idempotency_key), id=case_id,
+            expected_version=ticket.version, actor=principal.actor,
+            action=ticketing_pb2.TRANSITION_ACTION_CLOSE, reason="the customer confirmed the resolution",
+        ),
+        timeout=clients.timeout,
+    )
+    return case_public(closed)
+
+
+@router.post(
+    "/{case_id}/dispute",
+    operation_id="disputeMyCaseResolution",
+    summary="Say my resolved case is not solved (it reopens, never a duplicate)",
+    description="Resolved or closed → reopened: a new SLA cycle starts (the only restart), my "
+    "reason is logged as my contact. A case that is still open is 409 `case_not_resolved` (write "
+    "to it instead). `Idempotency-Key` makes a retry return the same reopened case.",
+    response_model=CasePublic,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503, 504),
+)
+async def dispute_my_case_resolution(
+    case_id: TicketId,
+    body: CaseDispute,
+    principal: Customer,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CasePublic:
+    ticket = await _own_case(clients, principal, case_id)
+    still_open = AlreadyExists("the case is still open: write to it instead", code="case_not_resolved")
+    if ticket.status not in _FINISHED and idempotency_key is None:
+        raise still_open
+    try:  # with a key, an open case may be this very dispute's reopen: ticketing replays it
+        reopened = await clients.ticketing.ReopenTicket(
+            ticketing_pb2.ReopenTicketRequest(
+                request_id=request_id_for(principal, idempotency_key), id=case_id, expected_version=0,
+                actor=principal.actor, reason=f"the customer disputed the resolution: {body.reason}",
+                contact_channel=types_pb2.CHANNEL_APP, contact_summary=body.reason,
+            ),
+            timeout=clients.timeout,
+        )
+    except grpc.aio.AioRpcError as err:
+        if ticket.status not in _FINISHED and err.code() == grpc.StatusCode.FAILED_PRECONDITION:
+            raise still_open from None
+        raise
+    return case_public(reopened)
 
 
 def remembered_tag(clients: Clients, principal: Principal, case_id: str, if_none_match: str | None) -> str | None:

@@ -7,6 +7,7 @@ and every mutating call accepts `Idempotency-Key`.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
@@ -40,6 +41,7 @@ from kefu_gateway.schemas import (
     TicketCreate,
     TicketList,
     TicketPage,
+    TicketCreated,
     TicketPublic,
     TicketQuery,
     TicketUpdate,
@@ -79,7 +81,10 @@ def _opt(value: str | None) -> str:
     status_code=status.HTTP_201_CREATED,
     operation_id="createTicket",
     summary="Open a ticket",
-    response_model=TicketPublic,
+    description="The answer also lists `reopen_candidates`: recently resolved tickets of the same "
+    "customer and category (DOMAIN.md §1 reopen, never duplicate) that the caller may see, so an "
+    "agent who meant the earlier problem reopens it in one action (`POST /v1/tickets/{id}/reopen`).",
+    response_model=TicketCreated,
     responses=problem_responses(400, 401, 403, 409, 413, 422, 429, 503, 504),
 )
 async def create_ticket(
@@ -88,7 +93,7 @@ async def create_ticket(
     clients: ClientsDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> TicketPublic:
+) -> TicketCreated:
     request = ticketing_pb2.CreateTicketRequest(
         request_id=request_id_for(principal, idempotency_key),
         customer=ticketing_pb2.Customer(
@@ -109,9 +114,19 @@ async def create_ticket(
         actor=principal.actor,
         team=body.team,
     )
-    ticket = await clients.ticketing.CreateTicket(request, timeout=clients.timeout)
+    ticket, candidates = await asyncio.gather(
+        clients.ticketing.CreateTicket(request, timeout=clients.timeout),
+        clients.ticketing.FindReopenCandidates(
+            ticketing_pb2.FindReopenCandidatesRequest(customer_id=body.customer.id, category=body.category),
+            timeout=clients.timeout,
+        ),
+    )
     created(response, f"/v1/tickets/{ticket.id}")
-    return _with_etag(response, principal, ticket)
+    view = _with_etag(response, principal, ticket)
+    return TicketCreated(
+        **view.model_dump(),
+        reopen_candidates=[ticket_view(principal, t) for t in candidates.tickets if can_see(principal, t)],
+    )
 
 
 @router.get(
