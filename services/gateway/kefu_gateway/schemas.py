@@ -143,6 +143,12 @@ class TicketQuery(SafeInput):
     updated_since: AwareDatetime | None = Field(
         default=None, description="Only tickets changed at or after this instant"
     )
+    q: str | None = Field(
+        default=None, min_length=1, max_length=100,
+        description="Text search (staff only): every word must occur in the subject, description, "
+        "customer-visible progress or the customer's own words (inbound contacts); "
+        "case-insensitive substring, so Chinese needs no spaces. Internal notes are not searched",
+    )
     page_size: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(
         default=None, min_length=1, max_length=200, description="`next_cursor` of the previous page"

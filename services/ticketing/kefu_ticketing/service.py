@@ -18,6 +18,7 @@ from kefu.common.v1 import types_pb2
 from kefu_common.clock import Clock
 from kefu_common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from kefu_common.protoconv import enum_choices
+from kefu_ticketing import search
 from kefu_ticketing.events import append_event
 from kefu_ticketing.models import (
     Agent,
@@ -765,6 +766,7 @@ class TicketFilter:
     severity: str | None = None
     updated_since: datetime | None = None
     created_by: str = ""
+    text: str = ""  # search.py
 
 
 def _decode_cursor(token: str) -> int | None:
@@ -803,6 +805,8 @@ async def list_tickets(
         stmt = stmt.where(col(Ticket.severity) == filters.severity)
     if filters.updated_since is not None:
         stmt = stmt.where(col(Ticket.updated_at) >= filters.updated_since)
+    if filters.text and (condition := search.matching(filters.text)) is not None:
+        stmt = stmt.where(condition)
     after = _decode_cursor(page_token)
     if after is not None:
         stmt = stmt.where(col(Ticket.number) < after)

@@ -341,6 +341,7 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
             severity=enum_to_str(types_pb2.Severity, request.severity),
             updated_since=_opt_ts(request, "updated_since"),
             created_by=request.created_by,
+            text=request.text,
         )
         async with self.db.session() as session:
             tickets, token = await service.list_tickets(

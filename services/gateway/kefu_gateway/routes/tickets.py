@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 
 from kefu.common.v1 import types_pb2
 from kefu.ticketing.v1 import ticketing_pb2
+from kefu_common.errors import PermissionDenied
 from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_gateway.auth import Allowed, Principal, has_permission
 from kefu_gateway.clients import ClientsDep
@@ -152,7 +153,10 @@ async def list_tickets(
         updated_since=to_timestamp(query.updated_since) if query.updated_since else None,
         page_size=query.page_size,
         page_token=_opt(query.cursor),
+        text=_opt(query.q),
     )
+    if query.q and not principal.is_staff:  # a match in a field they cannot see would leak it
+        raise PermissionDenied("text search is for staff", code="staff_only")
     for field, value in list_filter(principal).items():
         setattr(request, field, value)
     reply = await clients.ticketing.ListTickets(request, timeout=clients.timeout)
