@@ -509,3 +509,33 @@ async def test_pending_customer_owes_no_update_and_resuming_opens_a_fresh_window
     await inbox.status("resolved", T0 + 11 * H)
     await inbox.project(p)
     assert await next_update_due(db, inbox.ticket) is None
+
+
+async def sla_of(db, ticket: uuid.UUID, now: datetime):
+    from kefu_escalation.sla_view import ticket_sla
+
+    async with db.session() as session:
+        return await ticket_sla(session, ticket, now=now)
+
+
+async def test_an_overdue_next_update_stays_visible_with_how_long_until_an_update_is_posted(db) -> None:
+    """Issue #14.1: 9 h after the first contact on a 4 h next-update target the commitment is
+    still shown (overdue by 5 h), before and after the timer fired the miss; a progress entry
+    replaces it with the next window."""
+    inbox = Inbox(db)
+    p = projector(inbox)
+    long_ago = T0 - 300 * 24 * H
+    await inbox.created(long_ago, next_update=4 * H, first_response=24 * H, resolution=48 * H)
+    await inbox.project(p)
+    view = await sla_of(db, inbox.ticket, long_ago + 9 * H)
+    assert (view.next_update_by, view.next_update_overdue) == (long_ago + 4 * H, 5 * H)
+
+    await updates(db, p, long_ago + 9 * H)  # the miss fires (escalates)
+    assert [e.trigger_key for e in await escalations(db, inbox.ticket)] == ["breach:next_update"]
+    view = await sla_of(db, inbox.ticket, long_ago + 9 * H)
+    assert (view.next_update_by, view.next_update_overdue) == (long_ago + 4 * H, 5 * H)
+
+    await inbox.add("ticket.progress_added", long_ago + 10 * H, progress_id="p1", actor="a")
+    await inbox.project(p)
+    view = await sla_of(db, inbox.ticket, long_ago + 10 * H)
+    assert (view.next_update_by, view.next_update_overdue) == (long_ago + 14 * H, timedelta(0))

@@ -139,8 +139,10 @@ async def test_customer_progress_shows_the_commitments_from_the_sla_clocks(db, g
     await inbox.created(T0, next_update=4 * H, resolution=8 * H)
     await inbox.project()
     after = await gateway.get(f"/v1/customer/cases/{case_id}/progress", headers=me)
-    assert after.json()["commitments"] == {"next_update_by": "2026-11-02T13:00:00Z",
-                                           "resolve_by": "2026-11-02T17:00:00Z"}
+    commitments = after.json()["commitments"]
+    overdue = commitments.pop("next_update_overdue_seconds")
+    assert commitments == {"next_update_by": "2026-11-02T13:00:00Z", "resolve_by": "2026-11-02T17:00:00Z"}
+    assert overdue > 0  # T0 lies in the past: the promised update is overdue, and still shown
     assert "level" not in after.json()["commitments"]  # SLA internals never reach the customer
 
 
@@ -155,3 +157,25 @@ async def test_sla_report_through_the_api(gateway, auth, gateway_settings) -> No
     bad = await gateway.get("/v1/reports/sla", params={**params, "period_end": "2028-01-01T00:00:00Z"},
                             headers=lead)
     assert_problem(bad, 400, "invalid_period")
+
+
+async def test_staff_sla_view_shows_an_overdue_next_update_with_how_long(db, gateway, auth) -> None:
+    """Issue #14.1 over HTTP: after the timer fired the miss the commitment is still there."""
+    from datetime import UTC, datetime
+
+    from kefu_escalation.escalations import Escalator, TriggerSettings
+    from kefu_escalation.service import load_calendar
+
+    long_ago = T0 - 400 * 24 * H
+    inbox = Inbox(db)
+    await inbox.created(long_ago, next_update=4 * H, first_response=24 * H, resolution=48 * H)
+    await inbox.project()
+    async with db.session() as session:
+        await Escalator(TriggerSettings(staff_calendar="24x7"), calendars=load_calendar).due_updates(
+            session, now=long_ago + 9 * H, limit=1000)
+    before = datetime.now(UTC)
+    body = (await gateway.get(f"/v1/tickets/{inbox.ticket}/sla", headers=auth)).json()
+    assert body["commitments"]["next_update_by"] is not None
+    by = datetime.fromisoformat(body["commitments"]["next_update_by"].replace("Z", "+00:00"))
+    assert by == long_ago + 4 * H
+    assert body["commitments"]["next_update_overdue_seconds"] >= int((before - by).total_seconds())

@@ -511,3 +511,31 @@ async def test_each_change_emits_its_event_in_the_same_transaction(stub, db) -> 
     ]
     assert [r[1].get("action") for r in rows[1:4]] == ["opened", "resolved", "reopened"]
     assert "secret" not in json.dumps([r[1] for r in rows])
+
+
+async def test_a_reopen_with_the_customers_contact_emits_contact_logged_after_the_reopen(stub, db) -> None:
+    """docs/events.md: ReopenTicket with a contact emits `ticket.contact_logged`, so escalation's
+    repeat-contact trigger counts it (in the new cycle) as ticketing's metrics do (issue #14.6)."""
+    ticket = await resolved(stub)
+    await stub.ReopenTicket(pb.ReopenTicketRequest(
+        request_id=rid(), id=ticket.id, actor="a", reason="again", contact_channel=types_pb2.CHANNEL_CHAT,
+        contact_summary="the screen is black again"))
+    rows = await sql(
+        db, "SELECT event_type, payload FROM ticketing.outbox_event WHERE ticket_id = :t ORDER BY sequence",
+        t=uuid.UUID(ticket.id),
+    )
+    assert [r[0] for r in rows[-2:]] == ["ticket.status_changed", "ticket.contact_logged"]
+    contact = rows[-1][1]
+    assert (contact["direction"], contact["channel"], contact["proactive"]) == ("inbound", "chat", True)
+    stored = await sql(db, "SELECT id FROM ticketing.contact WHERE ticket_id = :t AND NOT initial",
+                       t=uuid.UUID(ticket.id))
+    assert contact["contact_id"] == str(stored[0][0])
+    assert "the screen is black" not in json.dumps(contact)  # summaries stay in ticketing
+
+
+async def test_a_reopen_without_a_contact_emits_no_contact_logged(stub, db) -> None:
+    ticket = await resolved(stub)
+    await stub.ReopenTicket(pb.ReopenTicketRequest(request_id=rid(), id=ticket.id, actor="a"))
+    rows = await sql(db, "SELECT event_type FROM ticketing.outbox_event WHERE ticket_id = :t ORDER BY sequence",
+                     t=uuid.UUID(ticket.id))
+    assert "ticket.contact_logged" not in [r[0] for r in rows]

@@ -397,15 +397,19 @@ class Escalator:
         if since is not None and row is not None and row.next_update_seconds:
             calendar = await self._calendar(session, row.calendar)
             due = calendar.add(since, timedelta(seconds=row.next_update_seconds))
-        await _execute(session, "UPDATE escalation.clock_ticket SET next_update_due = :d WHERE ticket_id = :t",
-                       {"d": due, "t": ticket_id})
+        # next_update_due is the timer's (cleared once the miss fired); next_update_by is the
+        # commitment the customer sees, kept while overdue until the next entry (issue #14.1).
+        await _execute(session,
+            "UPDATE escalation.clock_ticket SET next_update_due = :d, next_update_by = :d, "
+            "next_update_since = :s WHERE ticket_id = :t",
+            {"d": due, "s": since if due is not None else None, "t": ticket_id})
         if due is not None:
             await wake_timers(session, "updates", due)
 
     async def due_updates(self, session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
         """Missed progress updates: the first missed window of a cycle escalates one level
-        (`breach:next_update`); every later one notifies the current party. Nothing more is owed
-        until the next progress entry."""
+        (`breach:next_update`); every later one notifies the current party. Nothing more fires
+        until the next progress entry; the missed commitment stays visible (`next_update_by`)."""
         rows = (await _execute(session,
             "SELECT ticket_id, next_update_due, level, team FROM escalation.clock_ticket "
             "WHERE next_update_due <= :now ORDER BY next_update_due LIMIT :lim FOR UPDATE SKIP LOCKED",

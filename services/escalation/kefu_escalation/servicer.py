@@ -376,6 +376,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             ],
             escalations=[_escalation_pb(r) for r in view.escalations],
             next_update_by=_ts(view.next_update_by), resolve_by=_ts(view.resolve_by), as_of=_ts(view.as_of),
+            next_update_overdue_seconds=_seconds(view.next_update_overdue), provisional=view.provisional,
         )
 
 

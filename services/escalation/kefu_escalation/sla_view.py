@@ -56,6 +56,8 @@ class TicketSlaView:
     next_update_by: datetime | None = None
     resolve_by: datetime | None = None
     as_of: datetime | None = None
+    next_update_overdue: timedelta = _ZERO  # how long next_update_by has passed without an update
+    provisional: bool = False  # from the ticket's own snapshot: not projected yet
 
 
 def _clock_state(cycle: SlaCycle, name: str, now: datetime) -> ClockState:
@@ -85,7 +87,7 @@ def _clock_state(cycle: SlaCycle, name: str, now: datetime) -> ClockState:
 
 async def ticket_sla(session: AsyncSession, ticket_id: uuid.UUID, *, now: datetime) -> TicketSlaView:
     state = (await (await session.connection()).execute(text(
-        "SELECT level, next_update_due FROM escalation.clock_ticket "
+        "SELECT level, next_update_by FROM escalation.clock_ticket "
         "WHERE ticket_id = :t"), {"t": ticket_id})).first()
     if state is None:
         raise NotFound(f"no SLA clocks for ticket {ticket_id}", code="ticket_not_found")
@@ -107,10 +109,16 @@ async def ticket_sla(session: AsyncSession, ticket_id: uuid.UUID, *, now: dateti
     if current is not None and current.is_open:
         if "resolution" in current.active_targets:
             resolve_by = current.due_at("resolution")
-        next_update_by = state.next_update_due
+        next_update_by = state.next_update_by
     escalations = await list_escalations(session, ticket_id=ticket_id, limit=200)
     return TicketSlaView(ticket_id=ticket_id, level=state.level, cycles=cycles, escalations=escalations,
-                         next_update_by=next_update_by, resolve_by=resolve_by, as_of=now)
+                         next_update_by=next_update_by, resolve_by=resolve_by, as_of=now,
+                         next_update_overdue=_overdue(next_update_by, now))
+
+
+def _overdue(due: datetime | None, now: datetime) -> timedelta:
+    """How long a commitment has passed (zero when it has not, or there is none)."""
+    return max(_ZERO, now - due) if due is not None else _ZERO
 
 
 def _public_details(kind: str, details: Any) -> dict[str, Any]:

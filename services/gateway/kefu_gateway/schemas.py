@@ -442,7 +442,10 @@ class CaseProgressEntry(BaseModel):
 class CaseCommitments(BaseModel):
     """What the customer is promised now (DOMAIN.md §2), in real time: from the SLA clocks."""
 
-    next_update_by: datetime | None = Field(description="The next progress update is due by")
+    next_update_by: datetime | None = Field(description="The next progress update is due by (still shown "
+                                            "once passed, until the update is posted)")
+    next_update_overdue_seconds: int = Field(default=0, description="How long the promised update is "
+                                             "overdue (0: it is not)")
     resolve_by: datetime | None = Field(description="Resolution is due by (unset while waiting for you)")
 
 

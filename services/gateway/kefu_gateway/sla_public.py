@@ -74,7 +74,10 @@ class EscalationList(BaseModel):
 
 
 class CommitmentsPublic(BaseModel):
-    next_update_by: datetime | None = Field(description="The next customer-visible progress entry is due by")
+    next_update_by: datetime | None = Field(description="The next customer-visible progress entry is due by; "
+                                            "still shown once it has passed, until an update is posted")
+    next_update_overdue_seconds: int = Field(default=0, description="How long `next_update_by` has passed "
+                                             "without an update (0: not overdue)")
     resolve_by: datetime | None = Field(description="Resolution due by (unset while paused)")
 
 
@@ -196,7 +199,8 @@ def _clock(c: escalation_pb2.ClockView) -> dict[str, Any]:
 def ticket_sla_public(v: escalation_pb2.TicketSla) -> TicketSlaPublic:
     return TicketSlaPublic.model_validate({
         "ticket_id": v.ticket_id, "level": level_to_str(v.current_level), "as_of": _ts(v, "as_of"),
-        "commitments": {"next_update_by": _ts(v, "next_update_by"), "resolve_by": _ts(v, "resolve_by")},
+        "commitments": {"next_update_by": _ts(v, "next_update_by"), "resolve_by": _ts(v, "resolve_by"),
+                        "next_update_overdue_seconds": v.next_update_overdue_seconds},
         "cycles": [
             {
                 "number": c.number, "opened_at": _ts(c, "opened_at"), "stopped_at": _ts(c, "stopped_at"),

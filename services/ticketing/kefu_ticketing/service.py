@@ -515,19 +515,21 @@ async def reopen_ticket(
     ticket.resolved_at = None
     ticket.closed_at = None
     _touch(ticket, now)
+    contact = None
     if contact_channel is not None:
-        session.add(
-            Contact(
-                ticket_id=ticket.id, direction="inbound", channel=contact_channel,
-                occurred_at=now, summary=contact_summary, actor=actor,
-            )
+        contact = Contact(
+            ticket_id=ticket.id, direction="inbound", channel=contact_channel,
+            occurred_at=now, summary=contact_summary, actor=actor,
         )
+        session.add(contact)
     await session.flush()
     await _event(
         session, ticket, "ticket.status_changed", now,
         action="reopened", from_status=from_status, to_status="reopened",
         reopen_count=ticket.reopen_count, actor=actor, reason=reason,
     )
+    if contact is not None:  # after the reopen: the contact belongs to the new cycle
+        await _contact_event(session, ticket, contact, now)
     return ticket
 
 
@@ -613,12 +615,17 @@ async def log_contact(
     if direction == "outbound":
         _mark_first_response(ticket, now)
     await session.flush()
+    await _contact_event(session, ticket, contact, now)
+    return contact
+
+
+async def _contact_event(session: AsyncSession, ticket: Ticket, contact: Contact, now: datetime) -> None:
+    """`ticket.contact_logged` for a logged contact (LogContact, or the contact of a reopen)."""
     await _event(
         session, ticket, "ticket.contact_logged", now,
-        contact_id=str(contact.id), direction=direction, channel=channel,
-        occurred_at=at.isoformat(), proactive=direction == "inbound",
+        contact_id=str(contact.id), direction=contact.direction, channel=contact.channel,
+        occurred_at=contact.occurred_at.isoformat(), proactive=contact.direction == "inbound",
     )
-    return contact
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,7 @@ async def _commitments(clients: Clients, case_id: str) -> CaseCommitments | None
     return CaseCommitments(
         next_update_by=sla.next_update_by.ToDatetime(tzinfo=UTC) if sla.HasField("next_update_by") else None,
         resolve_by=sla.resolve_by.ToDatetime(tzinfo=UTC) if sla.HasField("resolve_by") else None,
+        next_update_overdue_seconds=sla.next_update_overdue_seconds,
     )
 
 
