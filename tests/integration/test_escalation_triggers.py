@@ -250,9 +250,9 @@ async def test_acknowledged_escalation_never_times_out(db) -> None:
     await inbox.project(p)
     [e] = await escalations(db, inbox.ticket)
     async with db.session() as session:
-        await p.escalator.acknowledge(session, e.id, actor="lead-1", now=T0 + 10 * M)
+        await p.escalator.acknowledge(session, e.id, actor="lead-1", role="lead", now=T0 + 10 * M)
     async with db.session() as session:
-        again = await p.escalator.acknowledge(session, e.id, actor="lead-2", now=T0 + 20 * M)
+        again = await p.escalator.acknowledge(session, e.id, actor="lead-2", role="lead", now=T0 + 20 * M)
     assert again.status == "acknowledged" and again.acknowledged_by == "lead-1"  # idempotent
 
     await acks(db, p, T0 + 2 * H)

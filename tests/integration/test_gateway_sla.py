@@ -76,13 +76,14 @@ async def test_bad_escalation_body_is_422(gateway, auth) -> None:
     assert_problem(r, 422, "validation_error")
 
 
-async def test_acknowledge_escalation_through_the_api(db, gateway, auth) -> None:
+async def test_acknowledge_escalation_through_the_api(db, gateway, auth, gateway_settings) -> None:
     inbox = await ticket(db, level="L2")
     [e] = (await gateway.get("/v1/escalations", params={"ticket_id": str(inbox.ticket), "status": "open"},
                              headers=auth)).json()["items"]
-    r = await gateway.post(f"/v1/escalations/{e['id']}/acknowledge", headers=auth)
+    lead = staff_headers(gateway_settings, role="lead", subject="test-lead")
+    r = await gateway.post(f"/v1/escalations/{e['id']}/acknowledge", headers=lead)
     assert r.status_code == 200, r.text
-    assert (r.json()["status"], r.json()["acknowledged_by"]) == ("acknowledged", "test-agent")
+    assert (r.json()["status"], r.json()["acknowledged_by"]) == ("acknowledged", "test-lead")
     assert_problem(await gateway.post(f"/v1/escalations/{uuid.uuid4()}/acknowledge", headers=auth),
                    404, "escalation_not_found")
 
@@ -179,3 +180,29 @@ async def test_staff_sla_view_shows_an_overdue_next_update_with_how_long(db, gat
     by = datetime.fromisoformat(body["commitments"]["next_update_by"].replace("Z", "+00:00"))
     assert by == long_ago + 4 * H
     assert body["commitments"]["next_update_overdue_seconds"] >= int((before - by).total_seconds())
+
+
+@pytest.mark.parametrize(("level", "allowed", "refused"), [
+    ("L1", ("specialist", "lead", "admin"), ("agent", "qa")),
+    ("L2", ("lead", "admin"), ("agent", "specialist", "qa")),
+    ("L3", ("admin",), ("agent", "specialist", "lead", "qa")),
+])
+async def test_only_the_party_escalated_to_or_above_or_an_admin_may_acknowledge(
+        db, gateway, gateway_settings, level, allowed, refused) -> None:
+    """Issue #14.4, DOMAIN.md §5: the agent who escalated to the crisis team cannot acknowledge it."""
+    for role in refused:
+        inbox = await ticket(db, level=level)
+        [e] = (await gateway.get("/v1/escalations", params={"ticket_id": str(inbox.ticket)},
+                                 headers=staff_headers(gateway_settings, role="admin", subject="x"))).json()["items"]
+        who = staff_headers(gateway_settings, role=role, subject=f"test-{role}")
+        assert_problem(await gateway.post(f"/v1/escalations/{e['id']}/acknowledge", headers=who),
+                       403, "not_escalated_party")
+        still = (await gateway.get("/v1/escalations", params={"ticket_id": str(inbox.ticket)}, headers=who)).json()
+        assert still["items"][0]["status"] == "open" and still["items"][0]["acknowledged_by"] is None
+    for role in allowed:
+        inbox = await ticket(db, level=level)
+        who = staff_headers(gateway_settings, role=role, subject=f"test-{role}")
+        [e] = (await gateway.get("/v1/escalations", params={"ticket_id": str(inbox.ticket)}, headers=who)).json()["items"]
+        r = await gateway.post(f"/v1/escalations/{e['id']}/acknowledge", headers=who)
+        assert r.status_code == 200, (role, r.text)
+        assert r.json()["acknowledged_by"] == f"test-{role}"

@@ -46,7 +46,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.db import driver_connection, json_param
-from kefu_common.errors import AlreadyExists
+from kefu_common.errors import AlreadyExists, PermissionDenied
 from kefu_common.logging import get_logger
 from kefu_common.metrics import ESCALATIONS
 from kefu_escalation.calendar import BusinessCalendar
@@ -58,6 +58,7 @@ __all__ = [
     "CRISIS_SIGNALS",
     "LEVELS",
     "PARTIES",
+    "ROLE_LEVELS",
     "SIGNAL_KINDS",
     "TIMER_CHANNEL",
     "TIMER_STEPS",
@@ -67,6 +68,12 @@ __all__ = [
 
 LEVELS = ("L0", "L1", "L2", "L3")
 PARTIES = {"L0": "agent", "L1": "senior_specialist", "L2": "team_lead", "L3": "crisis_team"}
+# Who may acknowledge (DOMAIN.md §5): the party escalated to — its level's role or above — or an
+# admin. The level each staff role holds (the gateway's roles): a specialist is the senior
+# specialist (L1), a lead the team lead (L2); no role but admin speaks for the crisis team (L3).
+ROLE_LEVELS = {"agent": "L0", "specialist": "L1", "lead": "L2"}
+ACK_ANY_ROLE = "admin"
+NOT_ESCALATED_PARTY = "not_escalated_party"
 SIGNAL_KINDS = ("regulator", "media", "legal", "abuse", "negative_emotion", "other")
 CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
 # NOTIFY channel: a new or earlier deadline exists; every replica's timer re-reads its wake-up.
@@ -525,8 +532,16 @@ class Escalator:
         return len(rows)
 
     async def acknowledge(self, session: AsyncSession, escalation_id: uuid.UUID, *, actor: str,
-                          now: datetime) -> Any | None:
-        """Acknowledge (idempotent); a late acknowledgement is recorded but keeps ack_breached."""
+                          role: str, now: datetime) -> Any | None:
+        """Acknowledge (idempotent); a late acknowledgement is recorded but keeps ack_breached.
+        Only the party escalated to (`may_acknowledge`) may; None when there is no such escalation."""
+        row = await get_escalation(session, escalation_id)
+        if row is None:
+            return None
+        if not may_acknowledge(role, row.to_level):
+            raise PermissionDenied(
+                f"only the {row.to_party} ({row.to_level}) or above, or an admin, may acknowledge this "
+                f"escalation; the role {role or 'none'!r} may not", code=NOT_ESCALATED_PARTY)
         await _execute(session,
             "UPDATE escalation.escalation SET acknowledged_at = :now, acknowledged_by = :a, "
             "status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END "
@@ -535,6 +550,14 @@ class Escalator:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def may_acknowledge(role: str, level: str) -> bool:
+    """Whether a staff `role` may acknowledge an escalation to `level` (see ROLE_LEVELS)."""
+    if role == ACK_ANY_ROLE:
+        return True
+    held = ROLE_LEVELS.get(role)
+    return held is not None and LEVELS.index(held) >= LEVELS.index(level)
 
 
 def _top_levels(rows: Sequence[Any]) -> dict[uuid.UUID, str]:

@@ -321,7 +321,8 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
         escalation_id = _uuid(request.escalation_id, "escalation_id", "invalid_escalation_id")
         actor = _text(request.actor, "actor", 128, required=True)
         async with self.db.session() as session:
-            row = await self.escalator.acknowledge(session, escalation_id, actor=actor, now=self.clock.now())
+            row = await self.escalator.acknowledge(session, escalation_id, actor=actor,
+                                                   role=request.actor_role[:32], now=self.clock.now())
         if row is None:
             raise NotFound(f"escalation {escalation_id} not found", code="escalation_not_found")
         return _escalation_pb(row)

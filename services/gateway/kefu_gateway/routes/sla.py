@@ -115,7 +115,9 @@ async def list_escalations(
     "/v1/escalations/{escalation_id}/acknowledge",
     operation_id="acknowledgeEscalation",
     summary="Acknowledge an escalation (stops its acknowledgement clock)",
-    description="Idempotent: acknowledging again returns the escalation unchanged. A late "
+    description="Only the party escalated to may acknowledge: its level's role or above (L1 "
+    "specialist, L2 lead; L3, the crisis team, only admin) or an admin; anyone else gets 403 "
+    "`not_escalated_party`. Idempotent: acknowledging again returns the escalation unchanged. A late "
     "acknowledgement is recorded but the status stays `ack_breached` (it was escalated again).",
     response_model=EscalationPublic,
     responses=problem_responses(400, 404, *_READ),
@@ -124,7 +126,8 @@ async def acknowledge_escalation(
     escalation_id: EscalationId, principal: Staff, clients: ClientsDep
 ) -> EscalationPublic:
     reply = await clients.escalation.AcknowledgeEscalation(
-        escalation_pb2.AcknowledgeEscalationRequest(escalation_id=escalation_id, actor=principal.subject),
+        escalation_pb2.AcknowledgeEscalationRequest(escalation_id=escalation_id, actor=principal.subject,
+                                                    actor_role=principal.role),
         timeout=clients.timeout,
     )
     return escalation_public(reply)
