@@ -259,15 +259,48 @@ async def test_acknowledged_escalation_never_times_out(db) -> None:
     assert [x.status for x in await escalations(db, inbox.ticket)] == ["acknowledged"]
 
 
-async def test_ack_clock_runs_in_business_time_of_the_ticket_calendar(db) -> None:
+async def test_below_l3_the_ack_clock_runs_on_the_staff_calendar_its_notification_waits_for(db) -> None:
+    """Issue #14.5: an L1 escalation at 03:21 Beijing on a 24x7 ticket is notified at the staff's
+    next opening (09:00), and its 2 h acknowledgement clock counts from there (11:00), not 05:21."""
     inbox = Inbox(db)
-    p = projector(inbox)
-    friday_evening = datetime(2026, 11, 6, 9, 45, tzinfo=UTC)  # Fri 17:45 Shanghai
-    await inbox.created(friday_evening, calendar=OFFICE["name"], level="L1", ack=30 * M)
+    p = projector(inbox, staff_calendar=OFFICE["name"])
+    night = datetime(2026, 11, 2, 19, 21, tzinfo=UTC)  # Tue 03:21 Shanghai
+    await inbox.created(night, calendar="24x7", level="L1", ack=2 * H)
     await inbox.project(p)
     [e] = await escalations(db, inbox.ticket)
-    # 15 minutes on Friday, then the make-up workday Sunday 2026-11-08 from 09:00 (01:00 UTC).
-    assert e.ack_due_at == datetime(2026, 11, 8, 1, 15, tzinfo=UTC)
+    [n] = await notifications(db, inbox.ticket)
+    assert n.next_attempt_at == datetime(2026, 11, 3, 1, 0, tzinfo=UTC)  # Tue 09:00 Shanghai
+    assert e.ack_due_at == datetime(2026, 11, 3, 3, 0, tzinfo=UTC)  # 2 working hours later
+    assert e.ack_due_at > n.next_attempt_at  # told before the clock can run out
+
+
+async def test_at_l3_the_crisis_team_is_told_at_once_and_its_ack_clock_runs_on_the_ticket_calendar(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox, staff_calendar=OFFICE["name"])
+    night = datetime(2026, 11, 2, 19, 21, tzinfo=UTC)  # Tue 03:21 Shanghai
+    await inbox.created(night, calendar="24x7", level="L3", ack=2 * H)
+    await inbox.project(p)
+    [e] = await escalations(db, inbox.ticket)
+    [n] = await notifications(db, inbox.ticket)
+    assert n.next_attempt_at == night  # at once
+    assert e.ack_due_at == night + 2 * H  # 05:21 on the ticket's 24x7 calendar
+
+
+async def test_an_ack_timeout_below_l3_never_fires_before_the_party_was_told(db) -> None:
+    """The breach escalation of the timer (timer_facts) follows the same rule as `escalate`."""
+    inbox = Inbox(db)
+    p = projector(inbox, staff_calendar=OFFICE["name"])
+    friday_evening = datetime(2026, 11, 6, 9, 45, tzinfo=UTC)  # Fri 17:45 Shanghai
+    await inbox.created(friday_evening, calendar="24x7", ack=30 * M)  # first response 1 h, 24x7
+    await inbox.project(p)
+    await tick(db, p, friday_evening + 2 * H)  # breached at 18:45 Friday: escalated to L1
+    [e] = await escalations(db, inbox.ticket)
+    [n] = [n for n in await notifications(db, inbox.ticket) if n.kind == "escalation"]
+    # The office closed at 18:00; its next opening is the make-up workday Sunday 09:00 (01:00 UTC).
+    assert n.next_attempt_at == datetime(2026, 11, 8, 1, 0, tzinfo=UTC)
+    assert e.ack_due_at == datetime(2026, 11, 8, 1, 30, tzinfo=UTC)
+    await acks(db, p, datetime(2026, 11, 8, 1, 0, tzinfo=UTC))
+    assert [x.status for x in await escalations(db, inbox.ticket)] == ["open"]
 
 
 async def test_ack_timeout_after_resolve_does_not_escalate(db) -> None:

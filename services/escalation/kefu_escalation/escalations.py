@@ -21,8 +21,10 @@ Rules (each is a test in tests/integration/test_escalation_triggers.py):
   ``risk_signal:<kind>`` (regulator/media/legal straight to L3, others +1), ``manual:<request>``
   (green channel: the requested level or +1), ``ack_timeout:<escalation id>`` (+1 above the
   party that did not acknowledge). A warning notifies and never escalates.
-* **Acknowledgement clock**: every escalation starts one for the party it went to, in business
-  time of the ticket's SLA calendar (the policy's ``escalation_ack`` target). The timer marks an
+* **Acknowledgement clock**: every escalation starts one for the party it went to (the policy's
+  ``escalation_ack`` target) in business time of the calendar that governs its notification:
+  the staff calendar below L3 (notified in working hours), the ticket's SLA calendar at L3
+  (notified at once) — so nobody's clock runs out before they are told (issue #14.5). The timer marks an
   unacknowledged escalation ``ack_breached`` at its due instant and escalates one level higher,
   unless the ticket's cycle has meanwhile been resolved.
 * **Notifications** go to an outbox (``escalation.notification``, unique ``dedupe_key``);
@@ -189,7 +191,7 @@ class Escalator:
             await self.notify_many(session, [_no_higher_level(ticket_id, cycle, trigger, key, reason, current,
                                                               state.team, at)])
             return None, f"already at {current}"
-        calendar = await self._calendar(session, state.calendar)
+        calendar = await self._ack_calendar(session, target, state.calendar)
         recorded = await self._record(session, [_planned(
             ticket_id, cycle, trigger, key, current, target, state.team, reason, actor, at, calendar,
             state.ack_seconds)])
@@ -251,7 +253,7 @@ class Escalator:
         time maps to the same opening without walking the calendar again."""
         out = []
         for n in notices:
-            if n.level == "L3":
+            if notified_at_once(n.level):
                 out.append(n.at)
                 continue
             gap = self._staff_gap
@@ -295,9 +297,10 @@ class Escalator:
             if not _higher(target, level):
                 notices.append(_no_higher_level(row.ticket_id, e.cycle, "breach", key, reason, level, row.team, e.at))
                 continue
-            calendar = calendars.get(row.calendar)
+            ack_calendar = row.calendar if notified_at_once(target) else self.settings.staff_calendar
+            calendar = calendars.get(ack_calendar)
             if calendar is None:
-                calendar = calendars[row.calendar] = await self._calendar(session, row.calendar)
+                calendar = calendars[ack_calendar] = await self._calendar(session, ack_calendar)
             planned.append(_planned(row.ticket_id, e.cycle, "breach", key, level, target, row.team, reason,
                                     "sla-timer", e.at, calendar, row.ack_seconds))
             levels[row.ticket_id] = target
@@ -310,6 +313,14 @@ class Escalator:
                 log.info("tickets_escalated", trigger="breach", count=len(inserted))
         await self.notify_many(session, notices)
         return reached
+
+    async def _ack_calendar(self, session: AsyncSession, level: str, ticket_calendar: str | None) -> BusinessCalendar:
+        """The calendar an acknowledgement clock runs on: the one that governs its notification
+        (issue #14.5), so the party is always told before its clock can run out. Below L3 the
+        notification waits for the staff calendar's working hours and so does the clock; the
+        crisis team (L3) is told at once and its clock runs on the ticket's SLA calendar."""
+        return await self._calendar(session, ticket_calendar if notified_at_once(level) else
+                                    self.settings.staff_calendar)
 
     async def _calendar(self, session: AsyncSession, name: str | None) -> BusinessCalendar:
         """A calendar by name, cached for CALENDAR_TTL_SECONDS (acknowledgement clocks and
@@ -550,6 +561,11 @@ class Escalator:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def notified_at_once(level: str) -> bool:
+    """The crisis team (L3) is told at once; the parties below L3 in the staff's working hours."""
+    return level == "L3"
 
 
 def may_acknowledge(role: str, level: str) -> bool:
