@@ -133,7 +133,9 @@ async def test_customer_progress_shows_the_commitments_from_the_sla_clocks(db, g
 
     before = await gateway.get(f"/v1/customer/cases/{case_id}/progress", headers=me)
     assert before.status_code == 200, before.text
-    assert before.json()["commitments"] is None  # escalation has not seen the case yet: the page still works
+    # escalation has not seen the case yet: the commitments come from the case's own SLA snapshot
+    due = {t["name"]: t["due_at"] for t in created.json()["sla"]["targets"] if t.get("due_at")}
+    assert before.json()["commitments"]["resolve_by"] == due["resolution"]
 
     inbox = Inbox(db)  # what escalation's consumer would store for this ticket
     inbox.ticket = uuid.UUID(case_id)
@@ -206,3 +208,26 @@ async def test_only_the_party_escalated_to_or_above_or_an_admin_may_acknowledge(
         r = await gateway.post(f"/v1/escalations/{e['id']}/acknowledge", headers=who)
         assert r.status_code == 200, (role, r.text)
         assert r.json()["acknowledged_by"] == f"test-{role}"
+
+
+async def test_sla_view_right_after_a_create_answers_from_the_tickets_own_snapshot(gateway, auth) -> None:
+    """Issue #14.2, read-your-writes: the escalation service of this test session consumes no
+    events, so it never sees the ticket; the view still shows the clocks the snapshot starts."""
+    from support import ticket_body
+
+    created = await gateway.post("/v1/tickets", json=ticket_body(f"C-{uuid.uuid4().hex[:10]}"), headers=auth)
+    assert created.status_code == 201, created.text
+    ticket = created.json()
+    r = await gateway.get(f"/v1/tickets/{ticket['id']}/sla", headers=auth)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["provisional"] is True and body["escalations"] == []
+    [cycle] = body["cycles"]
+    assert cycle["opened_at"] == ticket["first_contact_at"]
+    clocks = {c["target"]: c for c in cycle["clocks"]}
+    assert set(clocks) == {"first_response", "resolution"}
+    due = {t["name"]: t["due_at"] for t in ticket["sla"]["targets"] if t.get("due_at")}
+    assert clocks["resolution"]["due_at"] == due["resolution"]
+    assert clocks["first_response"]["due_at"] == due["first_response"]
+    assert body["commitments"]["resolve_by"] == due["resolution"]
+    assert body["commitments"]["next_update_by"] is not None

@@ -81,6 +81,7 @@ __all__ = [
     "encode_details",
     "encode_state",
     "load_ticket_clocks",
+    "snapshot_targets",
 ]
 
 PROJECTION_CURSOR = "sla-clock-projection"
@@ -388,6 +389,27 @@ def _ts(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+async def snapshot_targets(session: AsyncSession, sla: Mapping[str, Any],
+                           calendars: CalendarLoader) -> tuple[BusinessCalendar, list[Target]]:
+    """The calendar and clock targets of an SLA snapshot (the `sla` of `ticket.created`: what
+    ResolveSla answered), warning thresholds from the policy version it names."""
+    calendar = await calendars(session, str(sla.get("calendar") or "24x7"))
+    warning, before = DEFAULT_WARNING_PERCENT, None
+    if sla.get("policy_id") and sla.get("policy_version") is not None:
+        policy = await session.get(SlaPolicy, (sla["policy_id"], int(sla["policy_version"])))
+        if policy is not None:
+            warning = policy.warning_percent
+            before = timedelta(seconds=policy.warning_before_seconds) if policy.warning_before_seconds else None
+    targets = [
+        Target(t["name"], timedelta(seconds=t["duration_seconds"]),
+               pauses_when_pending=SNAPSHOT_TARGETS[t["name"]], warning_percent=warning,
+               warning_before=before)
+        for t in sla.get("targets", ())
+        if t.get("name") in SNAPSHOT_TARGETS and t.get("duration_seconds")
+    ]
+    return calendar, targets
+
+
 # ------------------------------------------------------------------------------ projector
 
 
@@ -478,21 +500,7 @@ class ClockProjector:
         return len(rows)
 
     async def _targets(self, session: AsyncSession, sla: Mapping[str, Any]) -> tuple[BusinessCalendar, list[Target]]:
-        calendar = await self.calendars(session, str(sla.get("calendar") or "24x7"))
-        warning, before = DEFAULT_WARNING_PERCENT, None
-        if sla.get("policy_id") and sla.get("policy_version") is not None:
-            policy = await session.get(SlaPolicy, (sla["policy_id"], int(sla["policy_version"])))
-            if policy is not None:
-                warning = policy.warning_percent
-                before = timedelta(seconds=policy.warning_before_seconds) if policy.warning_before_seconds else None
-        targets = [
-            Target(t["name"], timedelta(seconds=t["duration_seconds"]),
-                   pauses_when_pending=SNAPSHOT_TARGETS[t["name"]], warning_percent=warning,
-                   warning_before=before)
-            for t in sla.get("targets", ())
-            if t.get("name") in SNAPSHOT_TARGETS and t.get("duration_seconds")
-        ]
-        return calendar, targets
+        return await snapshot_targets(session, sla, self.calendars)
 
     async def _translate(self, session: AsyncSession, clocks: TicketClocks, row: Any) -> list[ClockEvent]:
         payload: Mapping[str, Any] = _json(row.payload) or {}

@@ -353,8 +353,9 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             ticket_id = uuid.UUID(request.ticket_id)
         except ValueError:  # no such ticket can exist
             raise NotFound(f"no SLA clocks for ticket {request.ticket_id!r}", code="ticket_not_found") from None
+        provisional = _provisional(request.provisional) if request.HasField("provisional") else None
         async with self.db.session() as session:
-            view = await sla_view.ticket_sla(session, ticket_id, now=self.clock.now())
+            view = await sla_view.ticket_sla(session, ticket_id, now=self.clock.now(), provisional=provisional)
         return escalation_pb2.TicketSla(
             ticket_id=str(view.ticket_id), current_level=_level(view.level),
             cycles=[
@@ -397,6 +398,18 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             escalation_rate=view.tickets_escalated / view.tickets_opened if view.tickets_opened else 0.0,
             escalations=[Count(trigger=t, to_level=_level(lvl), count=n) for t, lvl, n in view.escalations],
         )
+
+
+def _provisional(p: escalation_pb2.ProvisionalSla) -> sla_view.ProvisionalSla:
+    """The ticket's own SLA snapshot, as the `sla` of its `ticket.created` event reads."""
+    if not p.HasField("first_contact_at"):
+        raise InvalidArgument("provisional.first_contact_at is required", code="invalid_provisional")
+    return sla_view.ProvisionalSla(
+        level=level_to_str(p.level) if p.level else "L0",
+        first_contact_at=from_timestamp(p.first_contact_at),
+        sla={"policy_id": p.policy_id[:64], "policy_version": p.policy_version, "calendar": p.calendar[:64],
+             "targets": [{"name": t.name, "duration_seconds": t.duration_seconds} for t in p.targets[:8]]},
+    )
 
 
 def _encode_page_token(row) -> str:  # noqa: ANN001

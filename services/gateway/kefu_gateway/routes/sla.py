@@ -28,6 +28,7 @@ from kefu_gateway.sla_public import (
     SlaReportQuery,
     TicketSlaPublic,
     escalation_public,
+    read_ticket_sla,
     sla_report_public,
     ticket_sla_public,
 )
@@ -52,16 +53,14 @@ def _level(value: str | None) -> int:
     description="Clocks run in business time of the cycle's calendar: `due_at` is unset while a "
     "clock is paused (pending_customer) with time left. A reopen opens a new cycle with fresh "
     "targets; earlier cycles keep their outcome. `commitments` are what the customer is promised. "
-    "404 `ticket_not_found` until the escalation service has seen the ticket (usually well under "
-    "a second after creation).",
+    "Read-your-writes: right after a create, before the escalation service has seen the ticket "
+    "(usually well under a second), the clocks come from the ticket's own SLA snapshot and "
+    "`provisional` is true. 404 `ticket_not_found` for a ticket that does not exist.",
     response_model=TicketSlaPublic,
     responses=problem_responses(404, *_READ),
 )
 async def get_ticket_sla(ticket_id: TicketId, principal: Staff, clients: ClientsDep) -> TicketSlaPublic:
-    reply = await clients.escalation.GetTicketSla(
-        escalation_pb2.GetTicketSlaRequest(ticket_id=ticket_id), timeout=clients.timeout
-    )
-    return ticket_sla_public(reply)
+    return ticket_sla_public(await read_ticket_sla(clients, ticket_id))
 
 
 @router.post(
