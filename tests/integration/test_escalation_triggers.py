@@ -572,3 +572,81 @@ async def test_an_overdue_next_update_stays_visible_with_how_long_until_an_updat
     await inbox.project(p)
     view = await sla_of(db, inbox.ticket, long_ago + 10 * H)
     assert (view.next_update_by, view.next_update_overdue) == (long_ago + 14 * H, timedelta(0))
+
+
+# ------------------------------------------------------------------------------ reclassification (issue #14.3)
+
+
+async def cell(db, severity: str, tier: str = "standard"):
+    from kefu_escalation.service import resolve_sla
+
+    async with db.session() as session:
+        return await resolve_sla(session, tier=tier, sensitive=False, severity=severity, channel="phone",
+                                 first_contact_at=T0)
+
+
+def seconds(assignment, name: str) -> timedelta:
+    return next(t.duration for t in assignment.targets if t.name == name)
+
+
+async def test_raising_severity_re_resolves_the_matrix_escalates_and_tightens_the_open_cycle(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    low, critical = await cell(db, "low"), await cell(db, "critical")
+    assert critical.level > low.level and seconds(critical, "resolution") < seconds(low, "resolution")
+    await inbox.created(T0, severity="low", level=low.level, first_response=seconds(low, "first_response"),
+                        resolution=seconds(low, "resolution"), ack=seconds(low, "escalation_ack"))
+    await inbox.add("ticket.updated", T0 + 10 * M, actor="a", changes={"severity": "critical"},
+                    classification={"severity": "critical", "customer_tier": "standard",
+                                    "customer_sensitive": False, "channel": "phone"})
+    await inbox.project(p)
+
+    clocks = (await inbox.clocks()).current
+    assert clocks.due_at("resolution") == T0 + seconds(critical, "resolution")
+    assert clocks.due_at("first_response") == T0 + seconds(critical, "first_response")
+    [e] = [e for e in await escalations(db, inbox.ticket) if e.trigger == "matrix"]
+    assert (e.trigger_key, e.to_level, e.created_at) == ("matrix:standard/critical", critical.level, T0 + 10 * M)
+    assert e.ack_due_at is not None
+    history = [(r[1], r[2]) for r in await inbox.rows()]
+    assert ("reclassified", None) in history  # recorded in the cycle's history
+
+
+async def test_lowering_severity_never_loosens_a_promised_target_nor_the_level(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    critical, low = await cell(db, "critical"), await cell(db, "low")
+    await inbox.created(T0, severity="critical", level=critical.level,
+                        first_response=seconds(critical, "first_response"),
+                        resolution=seconds(critical, "resolution"), ack=seconds(critical, "escalation_ack"))
+    await inbox.add("ticket.updated", T0 + 5 * M, actor="a", changes={"severity": "low"},
+                    classification={"severity": "low", "customer_tier": "standard",
+                                    "customer_sensitive": False, "channel": "phone"})
+    await inbox.project(p)
+    clocks = await inbox.clocks()
+    assert clocks.current.due_at("resolution") == T0 + seconds(critical, "resolution")
+    [reclassified] = [e for e in clocks.events if e.kind == "reclassified"]
+    assert reclassified.details["targets"] == () and "resolution" in reclassified.details["kept"]
+    assert [e.trigger_key for e in await escalations(db, inbox.ticket)] == ["matrix"]  # creation only
+
+    # the next cycle (a reopen) gets the new cell's targets: fresh promises
+    await inbox.status("resolved", T0 + H)
+    await inbox.add("ticket.status_changed", T0 + 2 * H, action="reopened", reopen_count=1)
+    await inbox.project(p)
+    reopened = (await inbox.clocks()).current
+    assert reopened.number == 2
+    assert reopened.due_at("resolution") == T0 + 2 * H + seconds(low, "resolution")
+
+
+async def test_a_tier_change_re_resolves_like_a_severity_change(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    standard, vip = await cell(db, "high"), await cell(db, "high", tier="vip")
+    await inbox.created(T0, severity="high", level=standard.level,
+                        first_response=seconds(standard, "first_response"),
+                        resolution=seconds(standard, "resolution"), ack=seconds(standard, "escalation_ack"))
+    await inbox.add("ticket.updated", T0 + 5 * M, actor="a", changes={"customer_tier": "vip"},
+                    classification={"severity": "high", "customer_tier": "vip",
+                                    "customer_sensitive": False, "channel": "phone"})
+    await inbox.project(p)
+    expected = min(seconds(standard, "resolution"), seconds(vip, "resolution"))
+    assert (await inbox.clocks()).current.due_at("resolution") == T0 + expected

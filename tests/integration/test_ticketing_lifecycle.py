@@ -539,3 +539,25 @@ async def test_a_reopen_without_a_contact_emits_no_contact_logged(stub, db) -> N
     rows = await sql(db, "SELECT event_type FROM ticketing.outbox_event WHERE ticket_id = :t ORDER BY sequence",
                      t=uuid.UUID(ticket.id))
     assert "ticket.contact_logged" not in [r[0] for r in rows]
+
+
+async def test_a_severity_or_tier_change_emits_the_classification_escalation_re_resolves(stub, db) -> None:
+    """Issue #14.3: ticketing emits the change in its outbox; escalation re-resolves the matrix."""
+    ticket = await create(stub)
+    ticket = await stub.UpdateTicket(pb.UpdateTicketRequest(
+        request_id=rid(), id=ticket.id, expected_version=ticket.version, actor="a", subject="new subject"))
+    ticket = await stub.UpdateTicket(pb.UpdateTicketRequest(
+        request_id=rid(), id=ticket.id, expected_version=ticket.version, actor="a",
+        severity=types_pb2.SEVERITY_CRITICAL))
+    ticket = await stub.UpdateTicket(pb.UpdateTicketRequest(
+        request_id=rid(), id=ticket.id, expected_version=ticket.version, actor="a",
+        customer_tier=types_pb2.CUSTOMER_TIER_VIP))
+    assert ticket.customer.tier == types_pb2.CUSTOMER_TIER_VIP
+    rows = await sql(db, "SELECT payload FROM ticketing.outbox_event WHERE ticket_id = :t AND "
+                         "event_type = 'ticket.updated' ORDER BY sequence", t=uuid.UUID(ticket.id))
+    subject, severity, tier = (r[0] for r in rows)
+    assert "classification" not in subject
+    assert severity["classification"] == {"severity": "critical", "customer_tier": "standard",
+                                          "customer_sensitive": False, "channel": "phone"}
+    assert tier["changes"] == {"customer_tier": "vip"}
+    assert tier["classification"]["customer_tier"] == "vip"

@@ -455,6 +455,9 @@ class Escalator:
                               events: list[ClockEvent], *, cycle_open: bool) -> None:
         """Warnings and breaches the projection recorded (a late answer's breach): the same
         rules as the timer's (`timer_facts`); a breach of a closed cycle escalates nothing."""
+        for e in events:
+            if e.kind == "reclassified" and cycle_open:
+                await self._reclassified(session, ticket_id, e)
         facts = [e for e in events if e.kind == "warned" or (e.kind == "breached" and cycle_open)]
         if not facts:
             return
@@ -463,6 +466,37 @@ class Escalator:
             "WHERE ticket_id = :t FOR UPDATE", {"t": ticket_id})).first()
         if row is not None:
             await self.timer_facts(session, [(row, e) for e in facts])
+
+    async def _reclassified(self, session: AsyncSession, ticket_id: uuid.UUID, e: ClockEvent) -> None:
+        """What a reclassification changes besides the clocks (reclassify.py): a higher cell
+        escalates (`matrix:<tier>/<severity>`, once per cell and cycle); shorter acknowledgement
+        and next-update targets apply from now (the owed update is re-timed from its window's
+        start, never before the change), longer ones loosen nothing."""
+        sla = e.details.get("sla") or {}
+        durations = {t.get("name"): t.get("duration_seconds") for t in sla.get("targets", ())}
+        row = (await _execute(session,
+            "UPDATE escalation.clock_ticket SET matrix_tier = :tier, "
+            "ack_seconds = LEAST(coalesce(ack_seconds, :ack), :ack), "
+            "next_update_seconds = LEAST(coalesce(next_update_seconds, :nu), :nu) "
+            "WHERE ticket_id = :t RETURNING level, calendar, next_update_seconds, next_update_since, next_update_due",
+            {"t": ticket_id, "tier": e.details.get("matrix_tier"), "ack": durations.get("escalation_ack") or None,
+             "nu": durations.get("next_update") or None})).first()
+        if row is None:
+            return
+        if row.next_update_due is not None and row.next_update_since is not None and row.next_update_seconds:
+            calendar = await self._calendar(session, row.calendar)
+            due = max(e.at, calendar.add(row.next_update_since, timedelta(seconds=row.next_update_seconds)))
+            if due < row.next_update_due:
+                await _execute(session, "UPDATE escalation.clock_ticket SET next_update_due = :d, next_update_by = :d "
+                               "WHERE ticket_id = :t", {"d": due, "t": ticket_id})
+                await wake_timers(session, "updates", due)
+        level = str(e.details.get("level") or "L0")
+        if level in LEVELS and _higher(level, row.level):
+            await self.escalate(session, ticket_id, cycle=e.cycle, trigger="matrix",
+                                key=f"matrix:{e.details.get('matrix_tier')}/{e.details.get('severity')}", at=e.at,
+                                to_level=level, actor="matrix",
+                                reason=f"reclassified: matrix v{e.details.get('matrix_version')}: "
+                                       f"{e.details.get('matrix_tier')} x {e.details.get('severity')}")
 
     # ------------------------------------------------------------------ signals
 

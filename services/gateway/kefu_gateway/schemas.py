@@ -114,6 +114,10 @@ class TicketUpdate(Strict):
         description=_CATEGORY_HELP,
     )
     tags: list[str] | None = Field(default=None, max_length=20)
+    customer_tier: CustomerTier | None = Field(  # type: ignore[valid-type]
+        default=None, description="The customer's tier; with severity and the risk flag it picks the "
+        "SLA matrix cell, re-resolved on change (a higher cell escalates and tightens the open cycle)")
+    customer_sensitive: bool | None = Field(default=None, description="High-risk customer flag")
 
     @field_validator("*", mode="before")
     @classmethod

@@ -341,6 +341,12 @@ class TicketChanges:
     severity: str | None = None
     category: str | None = None
     tags: tuple[str, ...] | None = None
+    customer_tier: str | None = None
+    customer_sensitive: bool | None = None
+
+
+# What the escalation matrix reads (DOMAIN.md §2): a change of any of these re-resolves the SLA.
+CLASSIFICATION = ("severity", "customer_tier", "customer_sensitive")
 
 
 async def update_ticket(
@@ -370,10 +376,15 @@ async def update_ticket(
             raise InvalidArgument("at most 20 tags", code="invalid_tags")
         for i, tag in enumerate(changes.tags):
             _require_length(f"tags[{i}]", tag.strip(), lo=1, hi=50)
+    if changes.customer_tier is not None and changes.customer_tier not in TIERS:
+        raise InvalidArgument(f"customer_tier must be one of {', '.join(TIERS)}", code="invalid_tier")
     ticket = await lock_ticket(session, ticket_id, expected_version)
     now = clock.now()
     changed: dict[str, Any] = {}
-    for name in ("subject", "description", "severity", "category"):
+    if changes.customer_sensitive is not None and ticket.channel == "regulator" and not changes.customer_sensitive:
+        raise InvalidArgument("a complaint forwarded by a regulator is always high risk",
+                              code="invalid_customer_sensitive")
+    for name in ("subject", "description", "severity", "category", "customer_tier", "customer_sensitive"):
         value = getattr(changes, name)
         if value is not None:
             value = value.strip() if name == "subject" else value
@@ -389,7 +400,11 @@ async def update_ticket(
         return ticket  # nothing to do: no new version, no event
     _touch(ticket, now)
     await session.flush()
-    await _event(session, ticket, "ticket.updated", now, actor=actor, changes=changed)
+    extra: dict[str, Any] = {}
+    if any(name in changed for name in CLASSIFICATION):  # escalation re-resolves the matrix from it
+        extra["classification"] = {"severity": ticket.severity, "customer_tier": ticket.customer_tier,
+                                   "customer_sensitive": ticket.customer_sensitive, "channel": ticket.channel}
+    await _event(session, ticket, "ticket.updated", now, actor=actor, changes=changed, **extra)
     return ticket
 
 

@@ -1,4 +1,5 @@
-"""next-update commitment kept while overdue; the window's start (issue #14, items 1 and 3)
+"""next-update commitment kept while overdue; the window's start; the SLA snapshot of the
+next cycle after a reclassification (issue #14, items 1 and 3)
 
 Revision ID: 0009
 Revises: 0008
@@ -7,6 +8,7 @@ Create Date: 2026-12-03
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0009"
 down_revision = "0008"
@@ -24,9 +26,13 @@ def upgrade() -> None:
                   schema=SCHEMA)
     op.add_column("clock_ticket", sa.Column("next_update_since", sa.DateTime(timezone=True), nullable=True),
                   schema=SCHEMA)
+    # The SLA snapshot a reopen's cycle gets when a severity/tier change re-resolved the matrix
+    # (NULL: the ticket.created snapshot).
+    op.add_column("clock_ticket", sa.Column("sla", postgresql.JSONB, nullable=True), schema=SCHEMA)
     op.execute("UPDATE escalation.clock_ticket SET next_update_by = next_update_due WHERE next_update_due IS NOT NULL")
 
 
 def downgrade() -> None:
+    op.drop_column("clock_ticket", "sla", schema=SCHEMA)
     op.drop_column("clock_ticket", "next_update_since", schema=SCHEMA)
     op.drop_column("clock_ticket", "next_update_by", schema=SCHEMA)
