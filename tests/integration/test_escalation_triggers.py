@@ -223,6 +223,33 @@ async def test_signal_before_the_ticket_is_known_applies_when_its_clocks_start(d
     assert (e.trigger, e.to_level) == ("risk_signal", "L3")
 
 
+async def signal_status(db, signal_id: str) -> tuple[str, str]:
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(text("SELECT status, note FROM escalation.risk_signal WHERE signal_id = :s"),
+                                  {"s": signal_id})).one()
+    return row.status, row.note
+
+
+async def test_a_signal_for_a_ticket_that_never_appears_expires_and_is_never_applied(db) -> None:
+    """Issue #14.23: pending is not for ever; after signal_pending_seconds it is `expired`."""
+    inbox = Inbox(db)
+    p = projector(inbox, signal_pending_seconds=3600)
+    signal_id = f"sig-{uuid.uuid4()}"
+    await raise_signal(db, p, inbox.ticket, signal_id, "regulator")  # received at T0 + 1 h
+    async with db.session() as session:
+        await p.escalator.expire_signals(session, now=T0 + H + 59 * M, limit=1000)
+    assert await signal_status(db, signal_id) == ("pending", "clocks_not_known_yet")
+    async with db.session() as session:
+        assert await p.escalator.expire_signals(session, now=T0 + 2 * H, limit=1000) >= 1
+    assert await signal_status(db, signal_id) == ("expired", "ticket_never_seen")
+
+    await inbox.created(T0 + 3 * H)  # even if the ticket turns up after all: terminal
+    await inbox.project(p)
+    assert await escalations(db, inbox.ticket) == []
+    accepted, row, note = await raise_signal(db, p, inbox.ticket, signal_id, "regulator")
+    assert (accepted, row, note) == (False, None, "ticket_never_seen")  # a retry gets the same answer
+
+
 # ------------------------------------------------------------------------------ acknowledgement
 
 

@@ -8,10 +8,13 @@ from support import assert_problem
 
 
 async def test_created_evaluation_can_be_read_back_with_its_scorecard(gateway, auth) -> None:
+    from support import ticket_body
+
+    ticket = await gateway.post("/v1/tickets", json=ticket_body(f"C-{uuid.uuid4().hex[:10]}"), headers=auth)
     created = await gateway.post(
         "/v1/qa/evaluations",
         json={
-            "ticket_id": f"T-{uuid.uuid4().hex[:12]}",
+            "ticket_id": ticket.json()["id"],
             "turns": [
                 {"role": "customer", "text": "我要打１２３１５投诉你们！电话13800138000"},
                 {"role": "agent", "text": "您好，我保证明天一定到账"},
@@ -263,3 +266,25 @@ async def test_appeal_and_decision_retried_with_an_idempotency_key_return_the_fi
     retried = await gateway.post(decision, json={"outcome": "rejected"}, headers=keyed_qa)
     assert decided.status_code == retried.status_code == 200
     assert decided.json() == retried.json()
+
+
+async def test_an_evaluation_linked_to_a_ticket_that_does_not_exist_is_refused(gateway, auth) -> None:
+    """Issue #14.23: no orphan evaluations (nor risk signals that could never apply)."""
+    body = {"ticket_id": str(uuid.uuid4()), "turns": [{"role": "customer", "text": "我要打12315投诉你们"}]}
+    assert_problem(await gateway.post("/v1/qa/evaluations", json=body, headers=auth), 400, "unknown_ticket")
+    body["ticket_id"] = "not-a-ticket"
+    assert_problem(await gateway.post("/v1/qa/evaluations", json=body, headers=auth), 400, "unknown_ticket")
+
+
+async def test_an_evaluation_links_to_an_existing_ticket_or_is_explicitly_unlinked(gateway, auth) -> None:
+    from support import ticket_body
+
+    created = await gateway.post("/v1/tickets", json=ticket_body(f"C-{uuid.uuid4().hex[:10]}"), headers=auth)
+    turns = [{"role": "customer", "text": "电视黑屏了"}]
+    linked = await gateway.post("/v1/qa/evaluations", json={"ticket_id": created.json()["id"], "turns": turns},
+                                headers=auth)
+    assert linked.status_code == 201, linked.text
+    assert linked.json()["ticket_id"] == created.json()["id"]
+    unlinked = await gateway.post("/v1/qa/evaluations", json={"turns": turns}, headers=auth)
+    assert unlinked.status_code == 201, unlinked.text
+    assert unlinked.json()["ticket_id"] == ""

@@ -126,6 +126,7 @@ class TriggerSettings:
     reopen_threshold: int = 2  # reopen_count at which every further reopen escalates
     anxious_views: int = 5  # progress views by the customer within the last hour
     staff_calendar: str = "cn-business"  # working hours of the people notified (L0-L2)
+    signal_pending_seconds: int = 3600  # a signal whose ticket never reached the clocks expires then
 
 
 def _raise(level: str, steps: int = 1) -> str:
@@ -525,6 +526,20 @@ class Escalator:
             return False, row, stored.note
         row, note = await self._apply_signal(session, signal_id, ticket_id, kind, source, detail, now)
         return True, row, note
+
+    async def expire_signals(self, session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
+        """Give waiting signals a terminal state (issue #14.23): one still `pending` after
+        `signal_pending_seconds` names a ticket the clocks never saw (it does not exist, or
+        predates them) and becomes `expired` (note `ticket_never_seen`); never applied later."""
+        cutoff = now - timedelta(seconds=self.settings.signal_pending_seconds)
+        expired = (await _execute(session,
+            "UPDATE escalation.risk_signal SET status = 'expired', note = 'ticket_never_seen' WHERE signal_id IN "
+            "(SELECT signal_id FROM escalation.risk_signal WHERE status = 'pending' AND received_at <= :cutoff "
+            "ORDER BY received_at LIMIT :lim FOR UPDATE SKIP LOCKED) RETURNING signal_id, ticket_id, kind",
+            {"cutoff": cutoff, "lim": limit})).all()
+        for r in expired:
+            log.warning("risk_signal_expired", signal_id=r.signal_id, ticket_id=str(r.ticket_id), kind=r.kind)
+        return len(expired)
 
     async def apply_pending_signals(self, session: AsyncSession, ticket_id: uuid.UUID, now: datetime) -> None:
         pending = (await _execute(session,

@@ -5,15 +5,17 @@ from datetime import UTC
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import grpc
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 
 from kefu.scoring.v1 import scoring_pb2
-from kefu_common.errors import PermissionDenied
+from kefu.ticketing.v1 import ticketing_pb2
+from kefu_common.errors import InvalidArgument, PermissionDenied
 from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_gateway.auth import Principal, Staff
-from kefu_gateway.clients import ClientsDep
+from kefu_gateway.clients import Clients, ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.idempotency import run_idempotent
 from kefu_gateway.problems import problem_responses
@@ -64,6 +66,8 @@ async def create_evaluation(
     clients: ClientsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> EvaluationPublic:
+    if body.ticket_id:
+        await _linked_ticket_exists(clients, body.ticket_id)
     request = scoring_pb2.ScoreConversationRequest(
         request_id=request_id_for(principal, idempotency_key),
         ruleset_id=body.ruleset_id,
@@ -85,6 +89,18 @@ async def create_evaluation(
     )
     evaluation = await clients.scoring.ScoreConversation(request, timeout=clients.timeout)
     return evaluation_public(evaluation)
+
+
+async def _linked_ticket_exists(clients: Clients, ticket_id: str) -> None:
+    """An evaluation links to a ticket that exists (issue #14.23): its risk signals escalate
+    that ticket. Without `ticket_id` an evaluation is explicitly unlinked and raises none."""
+    try:
+        await clients.ticketing.GetTicket(ticketing_pb2.GetTicketRequest(id=ticket_id), timeout=clients.timeout)
+    except grpc.aio.AioRpcError as err:
+        if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            raise InvalidArgument(f"ticket_id {ticket_id[:64]!r} names no ticket; leave it out for an "
+                                  "evaluation not linked to a ticket", code="unknown_ticket") from None
+        raise
 
 
 
