@@ -716,13 +716,28 @@ class RulesetPublic(BaseModel):
     version: int
     name: str
     rule_count: int
-    published_at: datetime
+    published_at: datetime | None = Field(description="Unset for the built-in ruleset file")
     published_by: str
     document: dict[str, Any]
+    builtin: bool = Field(default=False, description="The service's built-in ruleset file "
+                          "(SCORING_RULESET_PATH), not published through the API")
 
 
 class RulesetList(BaseModel):
     items: list[RulesetPublic]
+
+
+class ActiveRulesetPublic(BaseModel):
+    ruleset: RulesetPublic = Field(description="What evaluations that name no ruleset are scored with")
+    activation: int = Field(description="The activation's number, increasing with every switch "
+                            "(0: never switched: the built-in file)")
+    activated_by: str | None
+    activated_at: datetime | None
+
+
+class ActiveRulesetChange(Strict):
+    ruleset_id: str = Field(min_length=1, max_length=64)
+    version: int = Field(default=0, ge=0, le=2**31 - 1, description="0: the latest published version")
 
 
 class EvaluationPublic(BaseModel):

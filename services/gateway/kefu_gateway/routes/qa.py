@@ -20,6 +20,8 @@ from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.idempotency import run_idempotent
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.schemas import (
+    ActiveRulesetChange,
+    ActiveRulesetPublic,
     AppealCreate,
     AppealDecision,
     AppealPublic,
@@ -146,10 +148,54 @@ def ruleset_public(r: scoring_pb2.RulesetVersion) -> RulesetPublic:
         version=r.version,
         name=r.name,
         rule_count=r.rule_count,
-        published_at=r.published_at.ToDatetime(tzinfo=UTC),
+        published_at=r.published_at.ToDatetime(tzinfo=UTC) if r.HasField("published_at") else None,
         published_by=r.published_by,
         document=json.loads(r.document),
+        builtin=r.builtin,
     )
+
+
+def active_ruleset_public(a: scoring_pb2.ActiveRuleset) -> ActiveRulesetPublic:
+    return ActiveRulesetPublic(
+        ruleset=ruleset_public(a.ruleset), activation=a.activation, activated_by=a.activated_by or None,
+        activated_at=a.activated_at.ToDatetime(tzinfo=UTC) if a.HasField("activated_at") else None,
+    )
+
+
+@router.get(
+    "/active-ruleset",
+    operation_id="getActiveRuleset",
+    summary="The ruleset evaluations are scored with when they name none",
+    description="The built-in ruleset file until a version is activated; every evaluation names "
+    "the ruleset id and version it was scored with.",
+    response_model=ActiveRulesetPublic,
+    responses=problem_responses(401, 403, 503, 504),
+)
+async def get_active_ruleset(principal: Staff, clients: ClientsDep) -> ActiveRulesetPublic:
+    reply = await clients.scoring.GetActiveRuleset(scoring_pb2.GetActiveRulesetRequest(), timeout=clients.timeout)
+    return active_ruleset_public(reply)
+
+
+@router.put(
+    "/active-ruleset",
+    operation_id="activateRuleset",
+    summary="Switch the active ruleset (qa, lead or admin)",
+    description="From the next evaluation on, on every replica. `version` 0 takes the latest "
+    "published version; the built-in ruleset (`builtin`, id `default`) can be switched back to. "
+    "Activations are numbered and kept; activating the active version again changes nothing. "
+    "404 `ruleset_not_found` for a version that does not exist.",
+    response_model=ActiveRulesetPublic,
+    responses=problem_responses(400, 401, 403, 404, 422, 503, 504),
+)
+async def activate_ruleset(
+    body: ActiveRulesetChange, principal: RulesetAuthor, clients: ClientsDep
+) -> ActiveRulesetPublic:
+    reply = await clients.scoring.ActivateRuleset(
+        scoring_pb2.ActivateRulesetRequest(ruleset_id=body.ruleset_id, version=body.version,
+                                           activated_by=principal.subject),
+        timeout=clients.timeout,
+    )
+    return active_ruleset_public(reply)
 
 
 @router.get(
