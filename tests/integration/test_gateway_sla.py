@@ -231,3 +231,19 @@ async def test_sla_view_right_after_a_create_answers_from_the_tickets_own_snapsh
     assert clocks["first_response"]["due_at"] == due["first_response"]
     assert body["commitments"]["resolve_by"] == due["resolution"]
     assert body["commitments"]["next_update_by"] is not None
+
+
+async def test_a_deadline_reaching_into_a_year_without_published_holidays_is_flagged(db, gateway, auth) -> None:
+    """Issue #14.17: cn-business has holidays up to 2026; a 48-business-hour resolution from
+    2026-12-30 reaches into 2027, computed on plain weekdays there: the view says so."""
+    from datetime import UTC, datetime
+
+    inbox = Inbox(db)
+    await inbox.created(datetime(2026, 12, 30, 2, 0, tzinfo=UTC), calendar="cn-business", resolution=48 * H,
+                        first_response=H)
+    await inbox.project()
+    body = (await gateway.get(f"/v1/tickets/{inbox.ticket}/sla", headers=auth)).json()
+    clocks = {c["target"]: c for c in body["cycles"][0]["clocks"]}
+    assert clocks["resolution"]["unpublished_years"] == [2027]
+    assert clocks["first_response"]["unpublished_years"] == []  # due 2026-12-30
+    assert body["commitments"]["unpublished_years"] == [2027]

@@ -368,7 +368,8 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
                             due_at=_ts(k.due_at), warn_at=_ts(k.warn_at), state=k.state,
                             used_seconds=_seconds(k.used), remaining_seconds=_seconds(k.remaining),
                             overrun_seconds=_seconds(k.overrun), warned=k.warned, breached=k.breached,
-                            paused_reason=k.paused_reason, finished_at=_ts(k.finished_at))
+                            paused_reason=k.paused_reason, finished_at=_ts(k.finished_at),
+                            unpublished_years=k.unpublished_years)
                         for k in c.clocks
                     ],
                     history=[escalation_pb2.ClockHistoryEvent(kind=kind, target=target, at=_ts(at), details_json=d)
@@ -379,6 +380,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             escalations=[_escalation_pb(r) for r in view.escalations],
             next_update_by=_ts(view.next_update_by), resolve_by=_ts(view.resolve_by), as_of=_ts(view.as_of),
             next_update_overdue_seconds=_seconds(view.next_update_overdue), provisional=view.provisional,
+            unpublished_years=view.unpublished_years,
         )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument, NotFound
+from kefu_escalation.cn_holidays import uncovered_years
 from kefu_escalation.clocks import encode_details, load_ticket_clocks, snapshot_targets
 from kefu_escalation.escalations import LEVELS, list_escalations
 from kefu_escalation.service import load_calendar
@@ -35,6 +36,7 @@ class ClockState:
     breached: bool
     paused_reason: str
     finished_at: datetime | None
+    unpublished_years: tuple[int, ...] = ()  # due time reaches into years without holiday data
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class TicketSlaView:
     as_of: datetime | None = None
     next_update_overdue: timedelta = _ZERO  # how long next_update_by has passed without an update
     provisional: bool = False  # from the ticket's own snapshot: not projected yet
+    unpublished_years: tuple[int, ...] = ()  # the commitments reach into years without holiday data
 
 
 def _clock_state(cycle: SlaCycle, name: str, now: datetime) -> ClockState:
@@ -77,12 +80,14 @@ def _clock_state(cycle: SlaCycle, name: str, now: datetime) -> ClockState:
         late = due is not None and now >= due
         state = "breached" if (breached or late) else ("running" if c.running_since is not None else "paused")
     paused_reason = "pending_customer" if state == "paused" else ""
+    cal = cycle.calendar
+    unpublished = uncovered_years(cal.holidays, c.started_at, due, cal.tz) if due is not None else ()
     return ClockState(
         target=name, duration=duration, started_at=c.started_at, due_at=due,
         warn_at=cycle.warn_at(name) if outcome is None else None, state=state, used=used,
         remaining=max(_ZERO, duration - used), overrun=max(_ZERO, used - duration),
         warned=warned, breached=breached or state == "breached", paused_reason=paused_reason,
-        finished_at=finished,
+        finished_at=finished, unpublished_years=unpublished if outcome is None else (),
     )
 
 
@@ -148,11 +153,18 @@ def _view(ticket_id: uuid.UUID, level: str, clocks: TicketClocks, escalations: l
         ))
     current = clocks.current
     resolve_by = None
-    if current is not None and current.is_open and "resolution" in current.active_targets:
-        resolve_by = current.due_at("resolution")
+    unpublished: tuple[int, ...] = ()
+    if current is not None and current.is_open:
+        if "resolution" in current.active_targets:
+            resolve_by = current.due_at("resolution")
+        cal = current.calendar
+        promised = [d for d in (next_update_by, resolve_by) if d is not None]
+        if promised:
+            unpublished = uncovered_years(cal.holidays, min(now, *promised), max(promised), cal.tz)
     return TicketSlaView(ticket_id=ticket_id, level=level, cycles=cycles, escalations=escalations,
                          next_update_by=next_update_by, resolve_by=resolve_by, as_of=now,
-                         next_update_overdue=_overdue(next_update_by, now), provisional=provisional)
+                         next_update_overdue=_overdue(next_update_by, now), provisional=provisional,
+                         unpublished_years=unpublished)
 
 
 def _overdue(due: datetime | None, now: datetime) -> timedelta:

@@ -34,6 +34,9 @@ class ClockPublic(BaseModel):
     breached: bool
     paused_reason: str = Field(description="pending_customer while paused, else empty")
     finished_at: datetime | None
+    unpublished_years: list[int] = Field(default_factory=list, description="Years the due time reaches into "
+                                         "for which the calendar has no published holidays: computed on plain "
+                                         "weekdays there, it may move when the year's schedule is imported")
 
 
 class ClockHistoryPublic(BaseModel):
@@ -84,6 +87,8 @@ class CommitmentsPublic(BaseModel):
     next_update_overdue_seconds: int = Field(default=0, description="How long `next_update_by` has passed "
                                              "without an update (0: not overdue)")
     resolve_by: datetime | None = Field(description="Resolution due by (unset while paused)")
+    unpublished_years: list[int] = Field(default_factory=list, description="Years these commitments reach "
+                                         "into with no published holidays in the calendar (see the clocks')")
 
 
 class TicketSlaPublic(BaseModel):
@@ -201,7 +206,8 @@ def _clock(c: escalation_pb2.ClockView) -> dict[str, Any]:
     plain = ("target", "duration_seconds", "state", "used_seconds", "remaining_seconds", "overrun_seconds",
              "warned", "breached", "paused_reason")
     stamps = ("started_at", "due_at", "warn_at", "finished_at")
-    return {**{k: getattr(c, k) for k in plain}, **{k: _ts(c, k) for k in stamps}}
+    return {**{k: getattr(c, k) for k in plain}, **{k: _ts(c, k) for k in stamps},
+            "unpublished_years": list(c.unpublished_years)}
 
 
 def ticket_sla_public(v: escalation_pb2.TicketSla) -> TicketSlaPublic:
@@ -209,7 +215,8 @@ def ticket_sla_public(v: escalation_pb2.TicketSla) -> TicketSlaPublic:
         "ticket_id": v.ticket_id, "level": level_to_str(v.current_level), "as_of": _ts(v, "as_of"),
         "provisional": v.provisional,
         "commitments": {"next_update_by": _ts(v, "next_update_by"), "resolve_by": _ts(v, "resolve_by"),
-                        "next_update_overdue_seconds": v.next_update_overdue_seconds},
+                        "next_update_overdue_seconds": v.next_update_overdue_seconds,
+                        "unpublished_years": list(v.unpublished_years)},
         "cycles": [
             {
                 "number": c.number, "opened_at": _ts(c, "opened_at"), "stopped_at": _ts(c, "stopped_at"),
