@@ -677,3 +677,27 @@ async def test_a_tier_change_re_resolves_like_a_severity_change(db) -> None:
     await inbox.project(p)
     expected = min(seconds(standard, "resolution"), seconds(vip, "resolution"))
     assert (await inbox.clocks()).current.due_at("resolution") == T0 + expected
+
+
+async def test_a_signal_raised_while_its_ticket_is_first_projected_is_applied_not_left_pending(db) -> None:
+    """Seen under make run: RaiseSignal ran while the projection of ticket.created was not yet
+    committed; it saw no clocks (pending) and the projection had already looked for pending
+    signals, so a regulator threat was never applied. The two now take turns per ticket."""
+    from kefu_common.clock import ManualClock
+
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0)
+    signal_id = f"sig-{uuid.uuid4()}"
+    async with db.session() as projecting:
+        await p.project(projecting, after_sequence=inbox.first - 1, limit=1000, clock=ManualClock(T0))
+        raised = asyncio.create_task(raise_signal(db, p, inbox.ticket, signal_id, "regulator"))
+        for _ in range(500):  # until RaiseSignal waits for the projection (or finished without waiting)
+            async with db.engine.connect() as conn:
+                waiting = await conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+            if waiting or raised.done():
+                break
+            await asyncio.sleep(0.01)
+    await raised
+    assert await signal_status(db, signal_id) == ("applied", "")
+    assert [(e.trigger_key, e.to_level) for e in await escalations(db, inbox.ticket)] == [("risk_signal:regulator", "L3")]

@@ -505,6 +505,7 @@ class Escalator:
                            source: str, detail: str, conversation_id: str, occurred_at: datetime,
                            now: datetime) -> tuple[bool, Any | None, str]:
         """Store a risk signal once (by id) and apply it; returns (accepted, escalation, note)."""
+        await _signals_turn(session, ticket_id)  # after a projection of its ticket.created commits
         inserted = await session.scalar(text(
             "INSERT INTO escalation.risk_signal (signal_id, ticket_id, kind, source, detail, "
             "conversation_id, occurred_at, received_at, status) VALUES (:id, :t, :k, :s, :d, :c, :o, :now, "
@@ -542,6 +543,7 @@ class Escalator:
         return len(expired)
 
     async def apply_pending_signals(self, session: AsyncSession, ticket_id: uuid.UUID, now: datetime) -> None:
+        await _signals_turn(session, ticket_id)  # a RaiseSignal that saw no clocks has committed its row
         pending = (await _execute(session,
             "SELECT signal_id, kind, source, detail FROM escalation.risk_signal "
             "WHERE ticket_id = :t AND status = 'pending' ORDER BY received_at FOR UPDATE",
@@ -610,6 +612,14 @@ class Escalator:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+async def _signals_turn(session: AsyncSession, ticket_id: uuid.UUID) -> None:
+    """RaiseSignal and the projection of the ticket's creation take turns per ticket (held to
+    commit): otherwise a signal that finds no clocks (the projection not committed yet) is left
+    pending while the projection has already looked for pending signals — lost."""
+    await _execute(session, "SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))",
+                   {"k": f"escalation.risk_signal/{ticket_id}"})
 
 
 def notified_at_once(level: str) -> bool:
