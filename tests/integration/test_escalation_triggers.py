@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from escalation_support import H, OFFICE, T0, Inbox, escalation_database
+from escalation_support import H, OFFICE, T0, Inbox, escalation_database, sla
 from kefu_escalation.clocks import ClockProjector
 from kefu_escalation.escalations import Escalator, TriggerSettings
 from kefu_common.signing import verify_signature
@@ -701,3 +701,22 @@ async def test_a_signal_raised_while_its_ticket_is_first_projected_is_applied_no
     await raised
     assert await signal_status(db, signal_id) == ("applied", "")
     assert [(e.trigger_key, e.to_level) for e in await escalations(db, inbox.ticket)] == [("risk_signal:regulator", "L3")]
+
+
+async def test_the_provisional_sla_view_equals_the_projected_one(db) -> None:
+    """Issue #14.2: read-your-writes answers from the ticket's snapshot with the same model."""
+    from kefu_escalation.sla_view import ProvisionalSla, ticket_sla
+
+    inbox = Inbox(db)
+    now = T0 + 2 * H
+    snapshot = ProvisionalSla(level="L0", first_contact_at=T0, sla=sla(OFFICE["name"], first_response=2 * H,
+                                                                        resolution=16 * H, next_update=3 * H))
+    async with db.session() as session:
+        provisional = await ticket_sla(session, inbox.ticket, now=now, provisional=snapshot)
+    await inbox.created(T0, calendar=OFFICE["name"], first_response=2 * H, resolution=16 * H, next_update=3 * H)
+    await inbox.project(projector(inbox))
+    async with db.session() as session:
+        projected = await ticket_sla(session, inbox.ticket, now=now, provisional=snapshot)
+    assert provisional.provisional and not projected.provisional
+    assert [c.clocks for c in provisional.cycles] == [c.clocks for c in projected.cycles]
+    assert (provisional.resolve_by, provisional.next_update_by) == (projected.resolve_by, projected.next_update_by)

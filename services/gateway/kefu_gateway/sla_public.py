@@ -40,7 +40,8 @@ class ClockPublic(BaseModel):
 
 
 class ClockHistoryPublic(BaseModel):
-    kind: str = Field(description="cycle_opened, started, paused, resumed, warned, breached, met, stopped")
+    kind: str = Field(description="cycle_opened, started, paused, resumed, warned, breached, met, stopped, "
+                      "reclassified (a severity or tier change re-resolved the matrix)")
     target: str | None
     at: datetime
     details: dict[str, Any]
