@@ -247,3 +247,17 @@ async def test_a_deadline_reaching_into_a_year_without_published_holidays_is_fla
     assert clocks["resolution"]["unpublished_years"] == [2027]
     assert clocks["first_response"]["unpublished_years"] == []  # due 2026-12-30
     assert body["commitments"]["unpublished_years"] == [2027]
+
+
+async def test_patch_changes_severity_and_the_customers_tier_for_the_matrix(gateway, auth) -> None:
+    """Issue #14.3 over HTTP: the fields a reclassification reads can be changed."""
+    from support import ticket_body
+
+    created = (await gateway.post("/v1/tickets", json=ticket_body(f"C-{uuid.uuid4().hex[:10]}"), headers=auth)).json()
+    r = await gateway.patch(f"/v1/tickets/{created['id']}", json={"severity": "critical", "customer_tier": "vip",
+                                                                 "customer_sensitive": True},
+                            headers={**auth, "If-Match": f'"{created["version"]}"'})
+    assert r.status_code == 200, r.text
+    assert (r.json()["severity"], r.json()["customer"]["tier"]) == ("critical", "vip")
+    assert_problem(await gateway.patch(f"/v1/tickets/{created['id']}", json={"customer_tier": "gold"}, headers=auth),
+                   422, "validation_error")
