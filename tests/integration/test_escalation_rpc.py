@@ -98,12 +98,14 @@ async def test_acknowledge_and_list_escalations(db, stub) -> None:
     [e] = listed.escalations
     assert e.status == "open" and e.to_level == L2 and e.ack_due_at.seconds > 0
 
-    acked = await stub.AcknowledgeEscalation(pb.AcknowledgeEscalationRequest(escalation_id=e.id, actor="lead-1"))
+    acked = await stub.AcknowledgeEscalation(pb.AcknowledgeEscalationRequest(escalation_id=e.id, actor="lead-1",
+                                                                                     actor_role="lead"))
     assert acked.status == "acknowledged" and acked.acknowledged_by == "lead-1"
     assert (await stub.ListEscalations(pb.ListEscalationsRequest(ticket_id=str(inbox.ticket),
                                                                  status="open"))).escalations == []
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stub.AcknowledgeEscalation(pb.AcknowledgeEscalationRequest(escalation_id=str(uuid.uuid4()), actor="a"))
+        await stub.AcknowledgeEscalation(pb.AcknowledgeEscalationRequest(escalation_id=str(uuid.uuid4()), actor="a",
+                                                                           actor_role="admin"))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND and error_code(err.value) == "escalation_not_found"
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition
 from kefu_escalation.models import SlaPolicy
-from kefu_escalation.service import load_calendar, targets_for
+from kefu_escalation.service import calendar_spec, load_calendar, targets_for, upsert_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -61,3 +62,32 @@ async def test_policy_naming_an_unknown_calendar_is_a_failed_precondition(db) ->
         with pytest.raises(FailedPrecondition) as info:
             await load_calendar(session, "mars-business")
     assert info.value.code == "calendar_missing"
+
+
+async def test_cn_business_knows_2026_holidays_and_make_up_workdays(db) -> None:
+    """Issue #14.17: seeded from chinesecalendar (migration 0010)."""
+    async with db.session() as session:
+        calendar = await load_calendar(session, "cn-business")
+    p = policy("cn-business", first_response_h=2, resolution_h=8)
+    # Wednesday 2026-09-30 17:00: 1 h, then the National Day week (1-7 Oct, 调休 included) is off.
+    before_holiday = {t.name: t for t in targets_for(p, datetime(2026, 9, 30, 17, 0, tzinfo=SHANGHAI), calendar)}
+    assert before_holiday["first_response"].due_at == datetime(2026, 10, 8, 10, 0, tzinfo=SHANGHAI)
+    # Friday 2026-02-13 17:00: Saturday 14 Feb is a make-up workday (调休).
+    before_workday = {t.name: t for t in targets_for(p, datetime(2026, 2, 13, 17, 0, tzinfo=SHANGHAI), calendar)}
+    assert before_workday["first_response"].due_at == datetime(2026, 2, 14, 10, 0, tzinfo=SHANGHAI)
+    assert date(2026, 10, 1) in calendar.holidays and date(2026, 10, 10) in calendar.extra_workdays
+
+
+async def test_the_yearly_import_adds_a_year_to_a_calendar(db, database_url: str) -> None:
+    from kefu_escalation.cn_holidays import _import
+
+    name = f"cn-import-{uuid.uuid4().hex[:6]}"
+    async with db.session() as session:
+        await upsert_calendar(session, calendar_spec(
+            name=name, tz="Asia/Shanghai", weekly={d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+            holidays=[], extra_workdays={}), now=datetime.now(UTC))
+    spec = await _import(name, [2025], database_url)
+    assert "2025-10-01" in spec["holidays"] and spec["extra_workdays"]["2025-09-28"] == ["09:00-18:00"]
+    async with db.session() as session:
+        stored = await load_calendar(session, name)
+    assert date(2025, 1, 28) in stored.holidays

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from escalation_support import H, OFFICE, T0, Inbox, escalation_database
+from escalation_support import H, OFFICE, T0, Inbox, escalation_database, sla
 from kefu_escalation.clocks import ClockProjector
 from kefu_escalation.escalations import Escalator, TriggerSettings
 from kefu_common.signing import verify_signature
@@ -223,6 +223,33 @@ async def test_signal_before_the_ticket_is_known_applies_when_its_clocks_start(d
     assert (e.trigger, e.to_level) == ("risk_signal", "L3")
 
 
+async def signal_status(db, signal_id: str) -> tuple[str, str]:
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(text("SELECT status, note FROM escalation.risk_signal WHERE signal_id = :s"),
+                                  {"s": signal_id})).one()
+    return row.status, row.note
+
+
+async def test_a_signal_for_a_ticket_that_never_appears_expires_and_is_never_applied(db) -> None:
+    """Issue #14.23: pending is not for ever; after signal_pending_seconds it is `expired`."""
+    inbox = Inbox(db)
+    p = projector(inbox, signal_pending_seconds=3600)
+    signal_id = f"sig-{uuid.uuid4()}"
+    await raise_signal(db, p, inbox.ticket, signal_id, "regulator")  # received at T0 + 1 h
+    async with db.session() as session:
+        await p.escalator.expire_signals(session, now=T0 + H + 59 * M, limit=1000)
+    assert await signal_status(db, signal_id) == ("pending", "clocks_not_known_yet")
+    async with db.session() as session:
+        assert await p.escalator.expire_signals(session, now=T0 + 2 * H, limit=1000) >= 1
+    assert await signal_status(db, signal_id) == ("expired", "ticket_never_seen")
+
+    await inbox.created(T0 + 3 * H)  # even if the ticket turns up after all: terminal
+    await inbox.project(p)
+    assert await escalations(db, inbox.ticket) == []
+    accepted, row, note = await raise_signal(db, p, inbox.ticket, signal_id, "regulator")
+    assert (accepted, row, note) == (False, None, "ticket_never_seen")  # a retry gets the same answer
+
+
 # ------------------------------------------------------------------------------ acknowledgement
 
 
@@ -250,24 +277,57 @@ async def test_acknowledged_escalation_never_times_out(db) -> None:
     await inbox.project(p)
     [e] = await escalations(db, inbox.ticket)
     async with db.session() as session:
-        await p.escalator.acknowledge(session, e.id, actor="lead-1", now=T0 + 10 * M)
+        await p.escalator.acknowledge(session, e.id, actor="lead-1", role="lead", now=T0 + 10 * M)
     async with db.session() as session:
-        again = await p.escalator.acknowledge(session, e.id, actor="lead-2", now=T0 + 20 * M)
+        again = await p.escalator.acknowledge(session, e.id, actor="lead-2", role="lead", now=T0 + 20 * M)
     assert again.status == "acknowledged" and again.acknowledged_by == "lead-1"  # idempotent
 
     await acks(db, p, T0 + 2 * H)
     assert [x.status for x in await escalations(db, inbox.ticket)] == ["acknowledged"]
 
 
-async def test_ack_clock_runs_in_business_time_of_the_ticket_calendar(db) -> None:
+async def test_below_l3_the_ack_clock_runs_on_the_staff_calendar_its_notification_waits_for(db) -> None:
+    """Issue #14.5: an L1 escalation at 03:21 Beijing on a 24x7 ticket is notified at the staff's
+    next opening (09:00), and its 2 h acknowledgement clock counts from there (11:00), not 05:21."""
     inbox = Inbox(db)
-    p = projector(inbox)
-    friday_evening = datetime(2026, 11, 6, 9, 45, tzinfo=UTC)  # Fri 17:45 Shanghai
-    await inbox.created(friday_evening, calendar=OFFICE["name"], level="L1", ack=30 * M)
+    p = projector(inbox, staff_calendar=OFFICE["name"])
+    night = datetime(2026, 11, 2, 19, 21, tzinfo=UTC)  # Tue 03:21 Shanghai
+    await inbox.created(night, calendar="24x7", level="L1", ack=2 * H)
     await inbox.project(p)
     [e] = await escalations(db, inbox.ticket)
-    # 15 minutes on Friday, then the make-up workday Sunday 2026-11-08 from 09:00 (01:00 UTC).
-    assert e.ack_due_at == datetime(2026, 11, 8, 1, 15, tzinfo=UTC)
+    [n] = await notifications(db, inbox.ticket)
+    assert n.next_attempt_at == datetime(2026, 11, 3, 1, 0, tzinfo=UTC)  # Tue 09:00 Shanghai
+    assert e.ack_due_at == datetime(2026, 11, 3, 3, 0, tzinfo=UTC)  # 2 working hours later
+    assert e.ack_due_at > n.next_attempt_at  # told before the clock can run out
+
+
+async def test_at_l3_the_crisis_team_is_told_at_once_and_its_ack_clock_runs_on_the_ticket_calendar(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox, staff_calendar=OFFICE["name"])
+    night = datetime(2026, 11, 2, 19, 21, tzinfo=UTC)  # Tue 03:21 Shanghai
+    await inbox.created(night, calendar="24x7", level="L3", ack=2 * H)
+    await inbox.project(p)
+    [e] = await escalations(db, inbox.ticket)
+    [n] = await notifications(db, inbox.ticket)
+    assert n.next_attempt_at == night  # at once
+    assert e.ack_due_at == night + 2 * H  # 05:21 on the ticket's 24x7 calendar
+
+
+async def test_an_ack_timeout_below_l3_never_fires_before_the_party_was_told(db) -> None:
+    """The breach escalation of the timer (timer_facts) follows the same rule as `escalate`."""
+    inbox = Inbox(db)
+    p = projector(inbox, staff_calendar=OFFICE["name"])
+    friday_evening = datetime(2026, 11, 6, 9, 45, tzinfo=UTC)  # Fri 17:45 Shanghai
+    await inbox.created(friday_evening, calendar="24x7", ack=30 * M)  # first response 1 h, 24x7
+    await inbox.project(p)
+    await tick(db, p, friday_evening + 2 * H)  # breached at 18:45 Friday: escalated to L1
+    [e] = await escalations(db, inbox.ticket)
+    [n] = [n for n in await notifications(db, inbox.ticket) if n.kind == "escalation"]
+    # The office closed at 18:00; its next opening is the make-up workday Sunday 09:00 (01:00 UTC).
+    assert n.next_attempt_at == datetime(2026, 11, 8, 1, 0, tzinfo=UTC)
+    assert e.ack_due_at == datetime(2026, 11, 8, 1, 30, tzinfo=UTC)
+    await acks(db, p, datetime(2026, 11, 8, 1, 0, tzinfo=UTC))
+    assert [x.status for x in await escalations(db, inbox.ticket)] == ["open"]
 
 
 async def test_ack_timeout_after_resolve_does_not_escalate(db) -> None:
@@ -509,3 +569,154 @@ async def test_pending_customer_owes_no_update_and_resuming_opens_a_fresh_window
     await inbox.status("resolved", T0 + 11 * H)
     await inbox.project(p)
     assert await next_update_due(db, inbox.ticket) is None
+
+
+async def sla_of(db, ticket: uuid.UUID, now: datetime):
+    from kefu_escalation.sla_view import ticket_sla
+
+    async with db.session() as session:
+        return await ticket_sla(session, ticket, now=now)
+
+
+async def test_an_overdue_next_update_stays_visible_with_how_long_until_an_update_is_posted(db) -> None:
+    """Issue #14.1: 9 h after the first contact on a 4 h next-update target the commitment is
+    still shown (overdue by 5 h), before and after the timer fired the miss; a progress entry
+    replaces it with the next window."""
+    inbox = Inbox(db)
+    p = projector(inbox)
+    long_ago = T0 - 300 * 24 * H
+    await inbox.created(long_ago, next_update=4 * H, first_response=24 * H, resolution=48 * H)
+    await inbox.project(p)
+    view = await sla_of(db, inbox.ticket, long_ago + 9 * H)
+    assert (view.next_update_by, view.next_update_overdue) == (long_ago + 4 * H, 5 * H)
+
+    await updates(db, p, long_ago + 9 * H)  # the miss fires (escalates)
+    assert [e.trigger_key for e in await escalations(db, inbox.ticket)] == ["breach:next_update"]
+    view = await sla_of(db, inbox.ticket, long_ago + 9 * H)
+    assert (view.next_update_by, view.next_update_overdue) == (long_ago + 4 * H, 5 * H)
+
+    await inbox.add("ticket.progress_added", long_ago + 10 * H, progress_id="p1", actor="a")
+    await inbox.project(p)
+    view = await sla_of(db, inbox.ticket, long_ago + 10 * H)
+    assert (view.next_update_by, view.next_update_overdue) == (long_ago + 14 * H, timedelta(0))
+
+
+# ------------------------------------------------------------------------------ reclassification (issue #14.3)
+
+
+async def cell(db, severity: str, tier: str = "standard"):
+    from kefu_escalation.service import resolve_sla
+
+    async with db.session() as session:
+        return await resolve_sla(session, tier=tier, sensitive=False, severity=severity, channel="phone",
+                                 first_contact_at=T0)
+
+
+def seconds(assignment, name: str) -> timedelta:
+    return next(t.duration for t in assignment.targets if t.name == name)
+
+
+async def test_raising_severity_re_resolves_the_matrix_escalates_and_tightens_the_open_cycle(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    low, critical = await cell(db, "low"), await cell(db, "critical")
+    assert critical.level > low.level and seconds(critical, "resolution") < seconds(low, "resolution")
+    await inbox.created(T0, severity="low", level=low.level, first_response=seconds(low, "first_response"),
+                        resolution=seconds(low, "resolution"), ack=seconds(low, "escalation_ack"))
+    await inbox.add("ticket.updated", T0 + 10 * M, actor="a", changes={"severity": "critical"},
+                    classification={"severity": "critical", "customer_tier": "standard",
+                                    "customer_sensitive": False, "channel": "phone"})
+    await inbox.project(p)
+
+    clocks = (await inbox.clocks()).current
+    assert clocks.due_at("resolution") == T0 + seconds(critical, "resolution")
+    assert clocks.due_at("first_response") == T0 + seconds(critical, "first_response")
+    [e] = [e for e in await escalations(db, inbox.ticket) if e.trigger == "matrix"]
+    assert (e.trigger_key, e.to_level, e.created_at) == ("matrix:standard/critical", critical.level, T0 + 10 * M)
+    assert e.ack_due_at is not None
+    history = [(r[1], r[2]) for r in await inbox.rows()]
+    assert ("reclassified", None) in history  # recorded in the cycle's history
+
+
+async def test_lowering_severity_never_loosens_a_promised_target_nor_the_level(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    critical, low = await cell(db, "critical"), await cell(db, "low")
+    await inbox.created(T0, severity="critical", level=critical.level,
+                        first_response=seconds(critical, "first_response"),
+                        resolution=seconds(critical, "resolution"), ack=seconds(critical, "escalation_ack"))
+    await inbox.add("ticket.updated", T0 + 5 * M, actor="a", changes={"severity": "low"},
+                    classification={"severity": "low", "customer_tier": "standard",
+                                    "customer_sensitive": False, "channel": "phone"})
+    await inbox.project(p)
+    clocks = await inbox.clocks()
+    assert clocks.current.due_at("resolution") == T0 + seconds(critical, "resolution")
+    [reclassified] = [e for e in clocks.events if e.kind == "reclassified"]
+    assert reclassified.details["targets"] == () and "resolution" in reclassified.details["kept"]
+    assert [e.trigger_key for e in await escalations(db, inbox.ticket)] == ["matrix"]  # creation only
+
+    # the next cycle (a reopen) gets the new cell's targets: fresh promises
+    await inbox.status("resolved", T0 + H)
+    await inbox.add("ticket.status_changed", T0 + 2 * H, action="reopened", reopen_count=1)
+    await inbox.project(p)
+    reopened = (await inbox.clocks()).current
+    assert reopened.number == 2
+    assert reopened.due_at("resolution") == T0 + 2 * H + seconds(low, "resolution")
+
+
+async def test_a_tier_change_re_resolves_like_a_severity_change(db) -> None:
+    inbox = Inbox(db)
+    p = projector(inbox)
+    standard, vip = await cell(db, "high"), await cell(db, "high", tier="vip")
+    await inbox.created(T0, severity="high", level=standard.level,
+                        first_response=seconds(standard, "first_response"),
+                        resolution=seconds(standard, "resolution"), ack=seconds(standard, "escalation_ack"))
+    await inbox.add("ticket.updated", T0 + 5 * M, actor="a", changes={"customer_tier": "vip"},
+                    classification={"severity": "high", "customer_tier": "vip",
+                                    "customer_sensitive": False, "channel": "phone"})
+    await inbox.project(p)
+    expected = min(seconds(standard, "resolution"), seconds(vip, "resolution"))
+    assert (await inbox.clocks()).current.due_at("resolution") == T0 + expected
+
+
+async def test_a_signal_raised_while_its_ticket_is_first_projected_is_applied_not_left_pending(db) -> None:
+    """Seen under make run: RaiseSignal ran while the projection of ticket.created was not yet
+    committed; it saw no clocks (pending) and the projection had already looked for pending
+    signals, so a regulator threat was never applied. The two now take turns per ticket."""
+    from kefu_common.clock import ManualClock
+
+    inbox = Inbox(db)
+    p = projector(inbox)
+    await inbox.created(T0)
+    signal_id = f"sig-{uuid.uuid4()}"
+    async with db.session() as projecting:
+        await p.project(projecting, after_sequence=inbox.first - 1, limit=1000, clock=ManualClock(T0))
+        raised = asyncio.create_task(raise_signal(db, p, inbox.ticket, signal_id, "regulator"))
+        for _ in range(500):  # until RaiseSignal waits for the projection (or finished without waiting)
+            async with db.engine.connect() as conn:
+                waiting = await conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+            if waiting or raised.done():
+                break
+            await asyncio.sleep(0.01)
+    await raised
+    assert await signal_status(db, signal_id) == ("applied", "")
+    assert [(e.trigger_key, e.to_level) for e in await escalations(db, inbox.ticket)] == [("risk_signal:regulator", "L3")]
+
+
+async def test_the_provisional_sla_view_equals_the_projected_one(db) -> None:
+    """Issue #14.2: read-your-writes answers from the ticket's snapshot with the same model."""
+    from kefu_escalation.sla_view import ProvisionalSla, ticket_sla
+
+    inbox = Inbox(db)
+    now = T0 + 2 * H
+    snapshot = ProvisionalSla(level="L0", first_contact_at=T0, sla=sla(OFFICE["name"], first_response=2 * H,
+                                                                        resolution=16 * H, next_update=3 * H))
+    async with db.session() as session:
+        provisional = await ticket_sla(session, inbox.ticket, now=now, provisional=snapshot)
+    await inbox.created(T0, calendar=OFFICE["name"], first_response=2 * H, resolution=16 * H, next_update=3 * H)
+    await inbox.project(projector(inbox))
+    async with db.session() as session:
+        projected = await ticket_sla(session, inbox.ticket, now=now, provisional=snapshot)
+    assert provisional.provisional and not projected.provisional
+    assert [c.clocks for c in provisional.cycles] == [c.clocks for c in projected.cycles]
+    assert (provisional.resolve_by, provisional.next_update_by) == (projected.resolve_by, projected.next_update_by)

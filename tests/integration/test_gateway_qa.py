@@ -8,10 +8,13 @@ from support import assert_problem
 
 
 async def test_created_evaluation_can_be_read_back_with_its_scorecard(gateway, auth) -> None:
+    from support import ticket_body
+
+    ticket = await gateway.post("/v1/tickets", json=ticket_body(f"C-{uuid.uuid4().hex[:10]}"), headers=auth)
     created = await gateway.post(
         "/v1/qa/evaluations",
         json={
-            "ticket_id": f"T-{uuid.uuid4().hex[:12]}",
+            "ticket_id": ticket.json()["id"],
             "turns": [
                 {"role": "customer", "text": "我要打１２３１５投诉你们！电话13800138000"},
                 {"role": "agent", "text": "您好，我保证明天一定到账"},
@@ -263,3 +266,72 @@ async def test_appeal_and_decision_retried_with_an_idempotency_key_return_the_fi
     retried = await gateway.post(decision, json={"outcome": "rejected"}, headers=keyed_qa)
     assert decided.status_code == retried.status_code == 200
     assert decided.json() == retried.json()
+
+
+async def test_an_evaluation_linked_to_a_ticket_that_does_not_exist_is_refused(gateway, auth) -> None:
+    """Issue #14.23: no orphan evaluations (nor risk signals that could never apply)."""
+    body = {"ticket_id": str(uuid.uuid4()), "turns": [{"role": "customer", "text": "我要打12315投诉你们"}]}
+    assert_problem(await gateway.post("/v1/qa/evaluations", json=body, headers=auth), 400, "unknown_ticket")
+    body["ticket_id"] = "not-a-ticket"
+    assert_problem(await gateway.post("/v1/qa/evaluations", json=body, headers=auth), 400, "unknown_ticket")
+
+
+async def test_an_evaluation_links_to_an_existing_ticket_or_is_explicitly_unlinked(gateway, auth) -> None:
+    from support import ticket_body
+
+    created = await gateway.post("/v1/tickets", json=ticket_body(f"C-{uuid.uuid4().hex[:10]}"), headers=auth)
+    turns = [{"role": "customer", "text": "电视黑屏了"}]
+    linked = await gateway.post("/v1/qa/evaluations", json={"ticket_id": created.json()["id"], "turns": turns},
+                                headers=auth)
+    assert linked.status_code == 201, linked.text
+    assert linked.json()["ticket_id"] == created.json()["id"]
+    unlinked = await gateway.post("/v1/qa/evaluations", json={"turns": turns}, headers=auth)
+    assert unlinked.status_code == 201, unlinked.text
+    assert unlinked.json()["ticket_id"] == ""
+
+
+async def test_the_active_ruleset_is_readable_and_named_in_each_evaluation(gateway, auth) -> None:
+    """Issue #14.8: every evaluation names `default` vN, so `default` must be readable."""
+    scored = await gateway.post("/v1/qa/evaluations", json={"turns": [{"role": "agent", "text": "您好"}]},
+                                headers=auth)
+    evaluation = scored.json()
+    active = await gateway.get("/v1/qa/active-ruleset", headers=auth)
+    assert active.status_code == 200, active.text
+    assert (active.json()["ruleset"]["id"], active.json()["ruleset"]["version"]) == (
+        evaluation["ruleset_id"], evaluation["ruleset_version"])
+    builtin = await gateway.get(f"/v1/qa/rulesets/{evaluation['ruleset_id']}", headers=auth)
+    assert builtin.status_code == 200, builtin.text
+    assert builtin.json()["builtin"] is True and builtin.json()["version"] == evaluation["ruleset_version"]
+    assert builtin.json()["rule_count"] > 0 and builtin.json()["published_at"] is None
+    listed = (await gateway.get("/v1/qa/rulesets", headers=auth)).json()["items"]
+    assert evaluation["ruleset_id"] in [r["id"] for r in listed]
+
+
+async def test_qa_switches_the_active_ruleset_at_run_time_and_back(gateway, gateway_settings, auth) -> None:
+    from support import staff_headers
+
+    qa = staff_headers(gateway_settings, role="qa", subject="inspector-2")
+    builtin = (await gateway.get("/v1/qa/active-ruleset", headers=auth)).json()["ruleset"]
+    ruleset_id = f"team-{uuid.uuid4().hex[:10]}"
+    assert (await gateway.post("/v1/qa/rulesets", json=ruleset_doc(ruleset_id, 1, ["搞定了"]), headers=qa)).status_code == 201
+    assert_problem(await gateway.put("/v1/qa/active-ruleset", json={"ruleset_id": ruleset_id}, headers=auth),
+                   403, "qa_admin_only")
+    assert_problem(await gateway.put("/v1/qa/active-ruleset", json={"ruleset_id": "no-such-ruleset"}, headers=qa),
+                   404, "ruleset_not_found")
+    try:
+        switched = await gateway.put("/v1/qa/active-ruleset", json={"ruleset_id": ruleset_id}, headers=qa)
+        assert switched.status_code == 200, switched.text
+        body = switched.json()
+        assert (body["ruleset"]["id"], body["ruleset"]["version"], body["activated_by"]) == (ruleset_id, 1, "inspector-2")
+        again = await gateway.put("/v1/qa/active-ruleset", json={"ruleset_id": ruleset_id, "version": 1}, headers=qa)
+        assert again.json()["activation"] == body["activation"]  # the active one again: no new activation
+        scored = await gateway.post("/v1/qa/evaluations", json={"turns": [{"role": "agent", "text": "搞定了"}]},
+                                    headers=auth)
+        assert (scored.json()["ruleset_id"], scored.json()["ruleset_version"]) == (ruleset_id, 1)
+        assert [h["matched_text"] for h in scored.json()["hits"]] == ["搞定了"]
+    finally:
+        back = await gateway.put("/v1/qa/active-ruleset", json={"ruleset_id": builtin["id"]}, headers=qa)
+    assert back.status_code == 200 and back.json()["activation"] > body["activation"]  # versioned history
+    scored = await gateway.post("/v1/qa/evaluations", json={"turns": [{"role": "agent", "text": "搞定了"}]},
+                                headers=auth)
+    assert (scored.json()["ruleset_id"], scored.json()["ruleset_version"]) == (builtin["id"], builtin["version"])

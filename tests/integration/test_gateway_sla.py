@@ -77,13 +77,14 @@ async def test_bad_escalation_body_is_422(gateway, auth) -> None:
     assert_problem(r, 422, "validation_error")
 
 
-async def test_acknowledge_escalation_through_the_api(db, gateway, auth) -> None:
+async def test_acknowledge_escalation_through_the_api(db, gateway, auth, gateway_settings) -> None:
     inbox = await ticket(db, level="L2")
     [e] = (await gateway.get("/v1/escalations", params={"ticket_id": str(inbox.ticket), "status": "open"},
                              headers=auth)).json()["items"]
-    r = await gateway.post(f"/v1/escalations/{e['id']}/acknowledge", headers=auth)
+    lead = staff_headers(gateway_settings, role="lead", subject="test-lead")
+    r = await gateway.post(f"/v1/escalations/{e['id']}/acknowledge", headers=lead)
     assert r.status_code == 200, r.text
-    assert (r.json()["status"], r.json()["acknowledged_by"]) == ("acknowledged", "test-agent")
+    assert (r.json()["status"], r.json()["acknowledged_by"]) == ("acknowledged", "test-lead")
     assert_problem(await gateway.post(f"/v1/escalations/{uuid.uuid4()}/acknowledge", headers=auth),
                    404, "escalation_not_found")
 
@@ -133,15 +134,19 @@ async def test_customer_progress_shows_the_commitments_from_the_sla_clocks(db, g
 
     before = await gateway.get(f"/v1/customer/cases/{case_id}/progress", headers=me)
     assert before.status_code == 200, before.text
-    assert before.json()["commitments"] is None  # escalation has not seen the case yet: the page still works
+    # escalation has not seen the case yet: the commitments come from the case's own SLA snapshot
+    due = {t["name"]: t["due_at"] for t in created.json()["sla"]["targets"] if t.get("due_at")}
+    assert before.json()["commitments"]["resolve_by"] == due["resolution"]
 
     inbox = Inbox(db)  # what escalation's consumer would store for this ticket
     inbox.ticket = uuid.UUID(case_id)
     await inbox.created(T0, next_update=4 * H, resolution=8 * H)
     await inbox.project()
     after = await gateway.get(f"/v1/customer/cases/{case_id}/progress", headers=me)
-    assert after.json()["commitments"] == {"next_update_by": "2026-11-02T13:00:00Z",
-                                           "resolve_by": "2026-11-02T17:00:00Z"}
+    commitments = after.json()["commitments"]
+    overdue = commitments.pop("next_update_overdue_seconds")
+    assert commitments == {"next_update_by": "2026-11-02T13:00:00Z", "resolve_by": "2026-11-02T17:00:00Z"}
+    assert overdue > 0  # T0 lies in the past: the promised update is overdue, and still shown
     assert "level" not in after.json()["commitments"]  # SLA internals never reach the customer
 
 
@@ -156,3 +161,104 @@ async def test_sla_report_through_the_api(gateway, auth, gateway_settings) -> No
     bad = await gateway.get("/v1/reports/sla", params={**params, "period_end": "2028-01-01T00:00:00Z"},
                             headers=lead)
     assert_problem(bad, 400, "invalid_period")
+
+
+async def test_staff_sla_view_shows_an_overdue_next_update_with_how_long(db, gateway, auth) -> None:
+    """Issue #14.1 over HTTP: after the timer fired the miss the commitment is still there."""
+    from datetime import UTC, datetime
+
+    from kefu_escalation.escalations import Escalator, TriggerSettings
+    from kefu_escalation.service import load_calendar
+
+    long_ago = T0 - 400 * 24 * H
+    inbox = Inbox(db)
+    await inbox.created(long_ago, next_update=4 * H, first_response=24 * H, resolution=48 * H)
+    await inbox.project()
+    async with db.session() as session:
+        await Escalator(TriggerSettings(staff_calendar="24x7"), calendars=load_calendar).due_updates(
+            session, now=long_ago + 9 * H, limit=1000)
+    before = datetime.now(UTC)
+    body = (await gateway.get(f"/v1/tickets/{inbox.ticket}/sla", headers=auth)).json()
+    assert body["commitments"]["next_update_by"] is not None
+    by = datetime.fromisoformat(body["commitments"]["next_update_by"].replace("Z", "+00:00"))
+    assert by == long_ago + 4 * H
+    assert body["commitments"]["next_update_overdue_seconds"] >= int((before - by).total_seconds())
+
+
+@pytest.mark.parametrize(("level", "allowed", "refused"), [
+    ("L1", ("specialist", "lead", "admin"), ("agent", "qa")),
+    ("L2", ("lead", "admin"), ("agent", "specialist", "qa")),
+    ("L3", ("admin",), ("agent", "specialist", "lead", "qa")),
+])
+async def test_only_the_party_escalated_to_or_above_or_an_admin_may_acknowledge(
+        db, gateway, gateway_settings, level, allowed, refused) -> None:
+    """Issue #14.4, DOMAIN.md §5: the agent who escalated to the crisis team cannot acknowledge it."""
+    for role in refused:
+        inbox = await ticket(db, level=level)
+        [e] = (await gateway.get("/v1/escalations", params={"ticket_id": str(inbox.ticket)},
+                                 headers=staff_headers(gateway_settings, role="admin", subject="x"))).json()["items"]
+        who = staff_headers(gateway_settings, role=role, subject=f"test-{role}")
+        assert_problem(await gateway.post(f"/v1/escalations/{e['id']}/acknowledge", headers=who),
+                       403, "not_escalated_party")
+        still = (await gateway.get("/v1/escalations", params={"ticket_id": str(inbox.ticket)}, headers=who)).json()
+        assert still["items"][0]["status"] == "open" and still["items"][0]["acknowledged_by"] is None
+    for role in allowed:
+        inbox = await ticket(db, level=level)
+        who = staff_headers(gateway_settings, role=role, subject=f"test-{role}")
+        [e] = (await gateway.get("/v1/escalations", params={"ticket_id": str(inbox.ticket)}, headers=who)).json()["items"]
+        r = await gateway.post(f"/v1/escalations/{e['id']}/acknowledge", headers=who)
+        assert r.status_code == 200, (role, r.text)
+        assert r.json()["acknowledged_by"] == f"test-{role}"
+
+
+async def test_sla_view_right_after_a_create_answers_from_the_tickets_own_snapshot(gateway, auth) -> None:
+    """Issue #14.2, read-your-writes: the escalation service of this test session consumes no
+    events, so it never sees the ticket; the view still shows the clocks the snapshot starts."""
+    from support import ticket_body
+
+    created = await gateway.post("/v1/tickets", json=ticket_body(f"C-{uuid.uuid4().hex[:10]}"), headers=auth)
+    assert created.status_code == 201, created.text
+    ticket = created.json()
+    r = await gateway.get(f"/v1/tickets/{ticket['id']}/sla", headers=auth)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["provisional"] is True and body["escalations"] == []
+    [cycle] = body["cycles"]
+    assert cycle["opened_at"] == ticket["first_contact_at"]
+    clocks = {c["target"]: c for c in cycle["clocks"]}
+    assert set(clocks) == {"first_response", "resolution"}
+    due = {t["name"]: t["due_at"] for t in ticket["sla"]["targets"] if t.get("due_at")}
+    assert clocks["resolution"]["due_at"] == due["resolution"]
+    assert clocks["first_response"]["due_at"] == due["first_response"]
+    assert body["commitments"]["resolve_by"] == due["resolution"]
+    assert body["commitments"]["next_update_by"] is not None
+
+
+async def test_a_deadline_reaching_into_a_year_without_published_holidays_is_flagged(db, gateway, auth) -> None:
+    """Issue #14.17: cn-business has holidays up to 2026; a 48-business-hour resolution from
+    2026-12-30 reaches into 2027, computed on plain weekdays there: the view says so."""
+    from datetime import UTC, datetime
+
+    inbox = Inbox(db)
+    await inbox.created(datetime(2026, 12, 30, 2, 0, tzinfo=UTC), calendar="cn-business", resolution=48 * H,
+                        first_response=H)
+    await inbox.project()
+    body = (await gateway.get(f"/v1/tickets/{inbox.ticket}/sla", headers=auth)).json()
+    clocks = {c["target"]: c for c in body["cycles"][0]["clocks"]}
+    assert clocks["resolution"]["unpublished_years"] == [2027]
+    assert clocks["first_response"]["unpublished_years"] == []  # due 2026-12-30
+    assert body["commitments"]["unpublished_years"] == [2027]
+
+
+async def test_patch_changes_severity_and_the_customers_tier_for_the_matrix(gateway, auth) -> None:
+    """Issue #14.3 over HTTP: the fields a reclassification reads can be changed."""
+    from support import ticket_body
+
+    created = (await gateway.post("/v1/tickets", json=ticket_body(f"C-{uuid.uuid4().hex[:10]}"), headers=auth)).json()
+    r = await gateway.patch(f"/v1/tickets/{created['id']}", json={"severity": "critical", "customer_tier": "vip",
+                                                                 "customer_sensitive": True},
+                            headers={**auth, "If-Match": f'"{created["version"]}"'})
+    assert r.status_code == 200, r.text
+    assert (r.json()["severity"], r.json()["customer"]["tier"]) == ("critical", "vip")
+    assert_problem(await gateway.patch(f"/v1/tickets/{created['id']}", json={"customer_tier": "gold"}, headers=auth),
+                   422, "validation_error")

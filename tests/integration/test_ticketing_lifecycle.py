@@ -511,3 +511,53 @@ async def test_each_change_emits_its_event_in_the_same_transaction(stub, db) -> 
     ]
     assert [r[1].get("action") for r in rows[1:4]] == ["opened", "resolved", "reopened"]
     assert "secret" not in json.dumps([r[1] for r in rows])
+
+
+async def test_a_reopen_with_the_customers_contact_emits_contact_logged_after_the_reopen(stub, db) -> None:
+    """docs/events.md: ReopenTicket with a contact emits `ticket.contact_logged`, so escalation's
+    repeat-contact trigger counts it (in the new cycle) as ticketing's metrics do (issue #14.6)."""
+    ticket = await resolved(stub)
+    await stub.ReopenTicket(pb.ReopenTicketRequest(
+        request_id=rid(), id=ticket.id, actor="a", reason="again", contact_channel=types_pb2.CHANNEL_CHAT,
+        contact_summary="the screen is black again"))
+    rows = await sql(
+        db, "SELECT event_type, payload FROM ticketing.outbox_event WHERE ticket_id = :t ORDER BY sequence",
+        t=uuid.UUID(ticket.id),
+    )
+    assert [r[0] for r in rows[-2:]] == ["ticket.status_changed", "ticket.contact_logged"]
+    contact = rows[-1][1]
+    assert (contact["direction"], contact["channel"], contact["proactive"]) == ("inbound", "chat", True)
+    stored = await sql(db, "SELECT id FROM ticketing.contact WHERE ticket_id = :t AND NOT initial",
+                       t=uuid.UUID(ticket.id))
+    assert contact["contact_id"] == str(stored[0][0])
+    assert "the screen is black" not in json.dumps(contact)  # summaries stay in ticketing
+
+
+async def test_a_reopen_without_a_contact_emits_no_contact_logged(stub, db) -> None:
+    ticket = await resolved(stub)
+    await stub.ReopenTicket(pb.ReopenTicketRequest(request_id=rid(), id=ticket.id, actor="a"))
+    rows = await sql(db, "SELECT event_type FROM ticketing.outbox_event WHERE ticket_id = :t ORDER BY sequence",
+                     t=uuid.UUID(ticket.id))
+    assert "ticket.contact_logged" not in [r[0] for r in rows]
+
+
+async def test_a_severity_or_tier_change_emits_the_classification_escalation_re_resolves(stub, db) -> None:
+    """Issue #14.3: ticketing emits the change in its outbox; escalation re-resolves the matrix."""
+    ticket = await create(stub)
+    ticket = await stub.UpdateTicket(pb.UpdateTicketRequest(
+        request_id=rid(), id=ticket.id, expected_version=ticket.version, actor="a", subject="new subject"))
+    ticket = await stub.UpdateTicket(pb.UpdateTicketRequest(
+        request_id=rid(), id=ticket.id, expected_version=ticket.version, actor="a",
+        severity=types_pb2.SEVERITY_CRITICAL))
+    ticket = await stub.UpdateTicket(pb.UpdateTicketRequest(
+        request_id=rid(), id=ticket.id, expected_version=ticket.version, actor="a",
+        customer_tier=types_pb2.CUSTOMER_TIER_VIP))
+    assert ticket.customer.tier == types_pb2.CUSTOMER_TIER_VIP
+    rows = await sql(db, "SELECT payload FROM ticketing.outbox_event WHERE ticket_id = :t AND "
+                         "event_type = 'ticket.updated' ORDER BY sequence", t=uuid.UUID(ticket.id))
+    subject, severity, tier = (r[0] for r in rows)
+    assert "classification" not in subject
+    assert severity["classification"] == {"severity": "critical", "customer_tier": "standard",
+                                          "customer_sensitive": False, "channel": "phone"}
+    assert tier["changes"] == {"customer_tier": "vip"}
+    assert tier["classification"]["customer_tier"] == "vip"

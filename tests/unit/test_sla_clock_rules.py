@@ -441,3 +441,48 @@ def test_absolute_warning_is_recorded_at_its_instant() -> None:
     assert clocks.warn_at("resolution") == T0 + 5 * H
     [warned] = clocks.tick(T0 + 5 * H)
     assert (warned.kind, warned.target) == ("warned", "resolution")
+
+
+# ---------------------------------------------------------------------------- reclassification (issue #14.3)
+
+
+def test_reclassification_to_a_tighter_target_counts_it_from_the_targets_start() -> None:
+    clocks = opened()  # resolution 8 h from T0
+    clocks, events = do(clocks, "reclassify", T0 + H, (Target("resolution", 4 * H, pauses_when_pending=True),),
+                        {"severity": "critical"})
+    assert kinds(events) == [("reclassified", None)]
+    assert events[0].details["severity"] == "critical" and events[0].details["kept"] == ()
+    assert clocks.due_at("resolution") == T0 + 4 * H  # as if 4 h had applied since the first contact
+    assert TicketClocks.replay(clocks.events).due_at("resolution") == T0 + 4 * H
+
+
+def test_reclassification_never_loosens_a_target_already_promised() -> None:
+    clocks = opened()
+    clocks, events = do(clocks, "reclassify", T0 + H, (Target("first_response", 8 * H),
+                                                        Target("resolution", 72 * H, pauses_when_pending=True)))
+    assert events[0].details["targets"] == () and set(events[0].details["kept"]) == {"first_response", "resolution"}
+    assert (clocks.due_at("first_response"), clocks.due_at("resolution")) == (T0 + 4 * H, T0 + 8 * H)
+
+
+def test_a_target_already_past_the_tighter_duration_is_due_at_the_change_never_before() -> None:
+    clocks = opened()  # first response 4 h
+    clocks, _ = do(clocks, "reclassify", T0 + 3 * H, (Target("first_response", timedelta(minutes=15)),))
+    assert clocks.due_at("first_response") == T0 + 3 * H
+    assert kinds(clocks.tick(T0 + 3 * H)) == [("warned", "first_response"), ("breached", "first_response")]
+    clocks, events = do(clocks, "satisfy", "first_response", T0 + 3 * H + MIN)
+    assert kinds(events) == [("breached", "first_response"), ("stopped", "first_response")]
+
+
+def test_reclassification_of_a_paused_target_tightens_its_remaining_time() -> None:
+    clocks = opened()
+    clocks, _ = do(clocks, "pause", T0 + 2 * H)  # resolution paused with 2 h used
+    clocks, _ = do(clocks, "reclassify", T0 + 5 * H, (Target("resolution", 4 * H, pauses_when_pending=True),))
+    assert clocks.due_at("resolution") is None  # still paused
+    clocks, _ = do(clocks, "resume", T0 + 10 * H)
+    assert clocks.due_at("resolution") == T0 + 12 * H  # 2 h left of the 4 h
+
+
+def test_reclassification_needs_an_open_cycle() -> None:
+    clocks, _ = do(opened(), "stop", T0 + H)
+    with pytest.raises(ClockError):
+        clocks.reclassify(T0 + 2 * H, (Target("resolution", H),))

@@ -53,6 +53,7 @@ def test_snapshot_equals_replay_after_every_kind_of_event() -> None:
         ("stop", T0 + 30 * H),  # met / stopped for the rest, then the cycle's stopped
         ("open_cycle", T0 + 40 * H, POLICY, OFFICE),  # reopen: cycle 2, another calendar
         ("satisfy", "first_response", T0 + 41 * H),  # met
+        ("reclassify", T0 + 41 * H, (Target("resolution", 2 * H, pauses_when_pending=True),)),  # reclassified
     ]
     for command, *args in script:
         events = getattr(clocks, command)(*args)

@@ -29,6 +29,7 @@ async def build(settings: EscalationSettings, db: Database) -> Built:
             reopen_threshold=settings.reopens_escalate_at,
             anxious_views=settings.anxious_views_per_hour,
             staff_calendar=settings.staff_calendar,
+            signal_pending_seconds=settings.signal_pending_seconds,
         ),
         calendars=load_calendar,
     )

@@ -50,6 +50,7 @@ _NEXT_TIMER = text(
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _NEXT_NOTIFICATION = text("SELECT min(next_attempt_at) FROM escalation.notification WHERE status = 'pending'")
 IDLE_RETRY_SECONDS = 0.02
+SIGNAL_EXPIRY_PASS_SECONDS = 60.0  # how often a timer looks for risk signals to expire
 
 
 def _earliest(row: Any) -> datetime | None:
@@ -83,6 +84,7 @@ class SlaClockWorker:
         self._due: dict[str, datetime | None] = {"acks": None, "updates": None}
         self._inbox_pending = True
         self._projected_at = 0.0
+        self._signals_checked_at = 0.0
         # Until when each loop sleeps (None: it is running and will look again before sleeping).
         self._asleep: dict[str, datetime | None] = {"timer": None, "dispatch": None}
         self._next: Any = None  # the pending instants the last timer pass read (_NEXT_TIMER)
@@ -147,6 +149,10 @@ class SlaClockWorker:
                 if done:
                     self._due[step] = None  # more may be due: look again
                     self._next = None
+        if time.monotonic() - self._signals_checked_at >= SIGNAL_EXPIRY_PASS_SECONDS:
+            self._signals_checked_at = time.monotonic()
+            async with self.db.session() as session:
+                await escalator.expire_signals(session, now=self.clock.now(), limit=self.batch)
         if fired or acks:
             log.debug("sla_clock_deadlines_recorded", count=fired, ack_timeouts=acks)
         # full batches mean more is waiting right now

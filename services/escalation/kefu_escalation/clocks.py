@@ -40,8 +40,12 @@ response reached the inbox) is applied at the last event's instant: the answer c
 given then, i.e. late. Events the rules refuse (`ClockError`, e.g. a status change of a ticket
 created before clocks existed) are logged and skipped so one bad event cannot stop the stream.
 
-Not done yet: ``next_update`` and ``escalation_ack`` targets; severity/policy changes after
-creation (a reopen reuses the creation snapshot); triggers/notifications on warned/breached.
+* ``ticket.updated`` with a ``classification`` (severity or customer tier changed) re-resolves
+  the matrix (reclassify.py): the open cycle's targets tighten, never loosen (one
+  ``reclassified`` event), and the new cell's snapshot is kept for the next cycle
+  (``clock_ticket.sla``: a reopen takes it instead of the creation snapshot).
+
+``next_update`` and ``escalation_ack`` are not clock events (escalations.py keeps them).
 """
 
 from __future__ import annotations
@@ -60,11 +64,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.clock import Clock
 from kefu_common.db import driver_connection, json_param
+from kefu_common.errors import ServiceError
 from kefu_common.logging import get_logger
 from kefu_common.metrics import SLA_CLOCK_FACTS, SLA_TIMER_LAG_SECONDS
 from kefu_escalation.calendar import BusinessCalendar
 from kefu_escalation.escalations import Escalator, wake_timers
 from kefu_escalation.models import SlaPolicy
+from kefu_escalation.reclassify import reclassified_sla, snapshot
 from kefu_escalation.service import compile_calendar, load_calendar
 from kefu_escalation.sla_clock import ClockError, ClockEvent, Outcome, SlaCycle, Target, TargetClock, TicketClocks
 
@@ -81,6 +87,7 @@ __all__ = [
     "encode_details",
     "encode_state",
     "load_ticket_clocks",
+    "snapshot_targets",
 ]
 
 PROJECTION_CURSOR = "sla-clock-projection"
@@ -388,6 +395,27 @@ def _ts(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+async def snapshot_targets(session: AsyncSession, sla: Mapping[str, Any],
+                           calendars: CalendarLoader) -> tuple[BusinessCalendar, list[Target]]:
+    """The calendar and clock targets of an SLA snapshot (the `sla` of `ticket.created`: what
+    ResolveSla answered), warning thresholds from the policy version it names."""
+    calendar = await calendars(session, str(sla.get("calendar") or "24x7"))
+    warning, before = DEFAULT_WARNING_PERCENT, None
+    if sla.get("policy_id") and sla.get("policy_version") is not None:
+        policy = await session.get(SlaPolicy, (sla["policy_id"], int(sla["policy_version"])))
+        if policy is not None:
+            warning = policy.warning_percent
+            before = timedelta(seconds=policy.warning_before_seconds) if policy.warning_before_seconds else None
+    targets = [
+        Target(t["name"], timedelta(seconds=t["duration_seconds"]),
+               pauses_when_pending=SNAPSHOT_TARGETS[t["name"]], warning_percent=warning,
+               warning_before=before)
+        for t in sla.get("targets", ())
+        if t.get("name") in SNAPSHOT_TARGETS and t.get("duration_seconds")
+    ]
+    return calendar, targets
+
+
 # ------------------------------------------------------------------------------ projector
 
 
@@ -432,8 +460,12 @@ class ClockProjector:
         )).all()
         ids = list(dict.fromkeys(r.ticket_id for r in rows))
         locked = (await _execute(session,  # in ticket order, so two projections never deadlock
-            text("SELECT ticket_id, last_sequence FROM escalation.clock_ticket WHERE ticket_id = ANY(:t) "
-                 "ORDER BY ticket_id FOR UPDATE"), {"t": ids})).all()
+            text("SELECT ticket_id, last_sequence, CAST(sla AS text) AS sla FROM escalation.clock_ticket "
+                 "WHERE ticket_id = ANY(:t) ORDER BY ticket_id FOR UPDATE"), {"t": ids})).all()
+        # The SLA snapshot each ticket's next cycle gets (None: its ticket.created's), as
+        # reclassifications in this batch leave it; the changed ones are stored below.
+        snapshots: dict[uuid.UUID, Any] = {r.ticket_id: _json(r.sla) for r in locked if r.sla is not None}
+        reclassified: set[uuid.UUID] = set()
         histories = await load_many_ticket_clocks(session, [r.ticket_id for r in locked])
         tickets: dict[uuid.UUID, tuple[TicketClocks, int]] = {
             r.ticket_id: (histories[r.ticket_id], int(r.last_sequence)) for r in locked}
@@ -450,7 +482,7 @@ class ClockProjector:
             if state is None and row.event_type != "ticket.created":
                 continue  # no clocks for this ticket (created before clocks were projected)
             try:
-                events = await self._translate(session, clocks, row)
+                events = await self._translate(session, clocks, row, snapshots, reclassified)
             except ClockError as err:
                 log.warning("clock_event_skipped", sequence=row.sequence, type=row.event_type,
                             ticket_id=str(row.ticket_id), error=str(err))
@@ -464,6 +496,11 @@ class ClockProjector:
                 hooks.append((row, clocks.current.number if cycle_open else None, events, cycle_open))
         await _insert_many(session, appended)
         await _save_tickets(session, saved, now)
+        if reclassified:
+            await _execute(session, text(
+                "UPDATE escalation.clock_ticket c SET sla = CAST(v.s AS jsonb) FROM unnest(CAST(:t AS uuid[]), "
+                "CAST(:s AS text[])) AS v(t, s) WHERE c.ticket_id = v.t"),
+                {"t": list(reclassified), "s": [json.dumps(snapshots[t], default=str) for t in reclassified]})
         for row, cycle, events, cycle_open in hooks:  # triggers, in stream order
             await self.escalator.on_inbox_event(
                 session, row.ticket_id, row.event_type, _json(row.payload) or {}, row.occurred_at, cycle)
@@ -478,23 +515,12 @@ class ClockProjector:
         return len(rows)
 
     async def _targets(self, session: AsyncSession, sla: Mapping[str, Any]) -> tuple[BusinessCalendar, list[Target]]:
-        calendar = await self.calendars(session, str(sla.get("calendar") or "24x7"))
-        warning, before = DEFAULT_WARNING_PERCENT, None
-        if sla.get("policy_id") and sla.get("policy_version") is not None:
-            policy = await session.get(SlaPolicy, (sla["policy_id"], int(sla["policy_version"])))
-            if policy is not None:
-                warning = policy.warning_percent
-                before = timedelta(seconds=policy.warning_before_seconds) if policy.warning_before_seconds else None
-        targets = [
-            Target(t["name"], timedelta(seconds=t["duration_seconds"]),
-                   pauses_when_pending=SNAPSHOT_TARGETS[t["name"]], warning_percent=warning,
-                   warning_before=before)
-            for t in sla.get("targets", ())
-            if t.get("name") in SNAPSHOT_TARGETS and t.get("duration_seconds")
-        ]
-        return calendar, targets
+        return await snapshot_targets(session, sla, self.calendars)
 
-    async def _translate(self, session: AsyncSession, clocks: TicketClocks, row: Any) -> list[ClockEvent]:
+    async def _translate(self, session: AsyncSession, clocks: TicketClocks, row: Any,
+                         snapshots: dict[uuid.UUID, Any], reclassified: set[uuid.UUID]) -> list[ClockEvent]:
+        """Clock events of one inbox row; `snapshots` (a reopen's SLA snapshot per ticket) and
+        `reclassified` (whose snapshot changed) are the projection batch's, stored after it."""
         payload: Mapping[str, Any] = _json(row.payload) or {}
         kind = row.event_type
 
@@ -520,15 +546,23 @@ class ClockProjector:
                 return clocks.resume(when())
             if action == "resolved":
                 return clocks.stop(when())
-            if action == "reopened":
-                sla = await session.scalar(
-                    text("SELECT payload -> 'sla' FROM escalation.ticket_event WHERE ticket_id = :t "
-                         "AND event_type = 'ticket.created' ORDER BY sequence DESC LIMIT 1"),
-                    {"t": row.ticket_id},
-                )
-                calendar, targets = await self._targets(session, _json(sla) or {})
+            if action == "reopened":  # fresh targets: of the latest reclassification, else of the creation
+                sla = snapshots.get(row.ticket_id)
+                if sla is None:
+                    sla = _json(await session.scalar(
+                        text("SELECT payload -> 'sla' FROM escalation.ticket_event WHERE ticket_id = :t "
+                             "AND event_type = 'ticket.created' ORDER BY sequence DESC LIMIT 1"),
+                        {"t": row.ticket_id},
+                    ))
+                calendar, targets = await self._targets(session, sla or {})
                 return clocks.open_cycle(when(), targets, calendar)
             return []  # opened, closed: no clock changes
+        if kind == "ticket.updated" and payload.get("classification") and current is not None:
+            snap, events = await self._reclassify(session, clocks, row, payload["classification"], when())
+            if snap is not None:
+                snapshots[row.ticket_id] = snap
+                reclassified.add(row.ticket_id)
+            return events
         first_response = (kind == "ticket.progress_added"
                           or (kind == "ticket.contact_logged" and payload.get("direction") == "outbound"))
         if (first_response and running and current is not None
@@ -536,6 +570,26 @@ class ClockProjector:
             at = when(_ts(payload.get("occurred_at")) if kind == "ticket.contact_logged" else None)
             return clocks.satisfy("first_response", at)
         return []  # inbound contacts and every other event: clocks are untouched
+
+    async def _reclassify(self, session: AsyncSession, clocks: TicketClocks, row: Any,
+                          classification: Mapping[str, Any], at: datetime,
+                          ) -> tuple[dict[str, Any] | None, list[ClockEvent]]:
+        """A severity/tier change: the new cell's snapshot for the next cycle (None: none could
+        be resolved) and, while a cycle is open, the event tightening its targets (reclassify.py)."""
+        current = clocks.current
+        assert current is not None
+        try:
+            sla = await reclassified_sla(session, classification, current.opened_at)
+        except ServiceError as err:  # no cell, no calendar: the stream must go on
+            log.warning("reclassification_skipped", ticket_id=str(row.ticket_id), code=err.code, error=str(err))
+            return None, []
+        snap = snapshot(sla)
+        if not current.is_open:
+            return snap, []  # applies from the next cycle (a reopen)
+        _, targets = await self._targets(session, snap)
+        return snap, clocks.reclassify(at, targets, {
+            "severity": classification.get("severity"), "matrix_tier": sla.matrix_tier, "level": sla.level,
+            "policy": f"{sla.policy.id} v{sla.policy.version}", "matrix_version": sla.matrix_version, "sla": snap})
 
     # -------------------------------------------------------------- timer
 

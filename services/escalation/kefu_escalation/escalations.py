@@ -21,8 +21,10 @@ Rules (each is a test in tests/integration/test_escalation_triggers.py):
   ``risk_signal:<kind>`` (regulator/media/legal straight to L3, others +1), ``manual:<request>``
   (green channel: the requested level or +1), ``ack_timeout:<escalation id>`` (+1 above the
   party that did not acknowledge). A warning notifies and never escalates.
-* **Acknowledgement clock**: every escalation starts one for the party it went to, in business
-  time of the ticket's SLA calendar (the policy's ``escalation_ack`` target). The timer marks an
+* **Acknowledgement clock**: every escalation starts one for the party it went to (the policy's
+  ``escalation_ack`` target) in business time of the calendar that governs its notification:
+  the staff calendar below L3 (notified in working hours), the ticket's SLA calendar at L3
+  (notified at once) — so nobody's clock runs out before they are told (issue #14.5). The timer marks an
   unacknowledged escalation ``ack_breached`` at its due instant and escalates one level higher,
   unless the ticket's cycle has meanwhile been resolved.
 * **Notifications** go to an outbox (``escalation.notification``, unique ``dedupe_key``);
@@ -46,7 +48,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.db import driver_connection, json_param
-from kefu_common.errors import AlreadyExists
+from kefu_common.errors import AlreadyExists, PermissionDenied
 from kefu_common.logging import get_logger
 from kefu_common.metrics import ESCALATIONS
 from kefu_escalation.calendar import BusinessCalendar
@@ -58,6 +60,7 @@ __all__ = [
     "CRISIS_SIGNALS",
     "LEVELS",
     "PARTIES",
+    "ROLE_LEVELS",
     "SIGNAL_KINDS",
     "TIMER_CHANNEL",
     "TIMER_STEPS",
@@ -67,6 +70,12 @@ __all__ = [
 
 LEVELS = ("L0", "L1", "L2", "L3")
 PARTIES = {"L0": "agent", "L1": "senior_specialist", "L2": "team_lead", "L3": "crisis_team"}
+# Who may acknowledge (DOMAIN.md §5): the party escalated to — its level's role or above — or an
+# admin. The level each staff role holds (the gateway's roles): a specialist is the senior
+# specialist (L1), a lead the team lead (L2); no role but admin speaks for the crisis team (L3).
+ROLE_LEVELS = {"agent": "L0", "specialist": "L1", "lead": "L2"}
+ACK_ANY_ROLE = "admin"
+NOT_ESCALATED_PARTY = "not_escalated_party"
 SIGNAL_KINDS = ("regulator", "media", "legal", "abuse", "negative_emotion", "other")
 CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
 # NOTIFY channel: a new or earlier deadline exists; every replica's timer re-reads its wake-up.
@@ -117,6 +126,7 @@ class TriggerSettings:
     reopen_threshold: int = 2  # reopen_count at which every further reopen escalates
     anxious_views: int = 5  # progress views by the customer within the last hour
     staff_calendar: str = "cn-business"  # working hours of the people notified (L0-L2)
+    signal_pending_seconds: int = 3600  # a signal whose ticket never reached the clocks expires then
 
 
 def _raise(level: str, steps: int = 1) -> str:
@@ -182,7 +192,7 @@ class Escalator:
             await self.notify_many(session, [_no_higher_level(ticket_id, cycle, trigger, key, reason, current,
                                                               state.team, at)])
             return None, f"already at {current}"
-        calendar = await self._calendar(session, state.calendar)
+        calendar = await self._ack_calendar(session, target, state.calendar)
         recorded = await self._record(session, [_planned(
             ticket_id, cycle, trigger, key, current, target, state.team, reason, actor, at, calendar,
             state.ack_seconds)])
@@ -244,7 +254,7 @@ class Escalator:
         time maps to the same opening without walking the calendar again."""
         out = []
         for n in notices:
-            if n.level == "L3":
+            if notified_at_once(n.level):
                 out.append(n.at)
                 continue
             gap = self._staff_gap
@@ -288,9 +298,10 @@ class Escalator:
             if not _higher(target, level):
                 notices.append(_no_higher_level(row.ticket_id, e.cycle, "breach", key, reason, level, row.team, e.at))
                 continue
-            calendar = calendars.get(row.calendar)
+            ack_calendar = row.calendar if notified_at_once(target) else self.settings.staff_calendar
+            calendar = calendars.get(ack_calendar)
             if calendar is None:
-                calendar = calendars[row.calendar] = await self._calendar(session, row.calendar)
+                calendar = calendars[ack_calendar] = await self._calendar(session, ack_calendar)
             planned.append(_planned(row.ticket_id, e.cycle, "breach", key, level, target, row.team, reason,
                                     "sla-timer", e.at, calendar, row.ack_seconds))
             levels[row.ticket_id] = target
@@ -303,6 +314,14 @@ class Escalator:
                 log.info("tickets_escalated", trigger="breach", count=len(inserted))
         await self.notify_many(session, notices)
         return reached
+
+    async def _ack_calendar(self, session: AsyncSession, level: str, ticket_calendar: str | None) -> BusinessCalendar:
+        """The calendar an acknowledgement clock runs on: the one that governs its notification
+        (issue #14.5), so the party is always told before its clock can run out. Below L3 the
+        notification waits for the staff calendar's working hours and so does the clock; the
+        crisis team (L3) is told at once and its clock runs on the ticket's SLA calendar."""
+        return await self._calendar(session, ticket_calendar if notified_at_once(level) else
+                                    self.settings.staff_calendar)
 
     async def _calendar(self, session: AsyncSession, name: str | None) -> BusinessCalendar:
         """A calendar by name, cached for CALENDAR_TTL_SECONDS (acknowledgement clocks and
@@ -397,15 +416,19 @@ class Escalator:
         if since is not None and row is not None and row.next_update_seconds:
             calendar = await self._calendar(session, row.calendar)
             due = calendar.add(since, timedelta(seconds=row.next_update_seconds))
-        await _execute(session, "UPDATE escalation.clock_ticket SET next_update_due = :d WHERE ticket_id = :t",
-                       {"d": due, "t": ticket_id})
+        # next_update_due is the timer's (cleared once the miss fired); next_update_by is the
+        # commitment the customer sees, kept while overdue until the next entry (issue #14.1).
+        await _execute(session,
+            "UPDATE escalation.clock_ticket SET next_update_due = :d, next_update_by = :d, "
+            "next_update_since = :s WHERE ticket_id = :t",
+            {"d": due, "s": since if due is not None else None, "t": ticket_id})
         if due is not None:
             await wake_timers(session, "updates", due)
 
     async def due_updates(self, session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
         """Missed progress updates: the first missed window of a cycle escalates one level
-        (`breach:next_update`); every later one notifies the current party. Nothing more is owed
-        until the next progress entry."""
+        (`breach:next_update`); every later one notifies the current party. Nothing more fires
+        until the next progress entry; the missed commitment stays visible (`next_update_by`)."""
         rows = (await _execute(session,
             "SELECT ticket_id, next_update_due, level, team FROM escalation.clock_ticket "
             "WHERE next_update_due <= :now ORDER BY next_update_due LIMIT :lim FOR UPDATE SKIP LOCKED",
@@ -433,6 +456,9 @@ class Escalator:
                               events: list[ClockEvent], *, cycle_open: bool) -> None:
         """Warnings and breaches the projection recorded (a late answer's breach): the same
         rules as the timer's (`timer_facts`); a breach of a closed cycle escalates nothing."""
+        for e in events:
+            if e.kind == "reclassified" and cycle_open:
+                await self._reclassified(session, ticket_id, e)
         facts = [e for e in events if e.kind == "warned" or (e.kind == "breached" and cycle_open)]
         if not facts:
             return
@@ -442,12 +468,44 @@ class Escalator:
         if row is not None:
             await self.timer_facts(session, [(row, e) for e in facts])
 
+    async def _reclassified(self, session: AsyncSession, ticket_id: uuid.UUID, e: ClockEvent) -> None:
+        """What a reclassification changes besides the clocks (reclassify.py): a higher cell
+        escalates (`matrix:<tier>/<severity>`, once per cell and cycle); shorter acknowledgement
+        and next-update targets apply from now (the owed update is re-timed from its window's
+        start, never before the change), longer ones loosen nothing."""
+        sla = e.details.get("sla") or {}
+        durations = {t.get("name"): t.get("duration_seconds") for t in sla.get("targets", ())}
+        row = (await _execute(session,
+            "UPDATE escalation.clock_ticket SET matrix_tier = :tier, "
+            "ack_seconds = LEAST(coalesce(ack_seconds, :ack), :ack), "
+            "next_update_seconds = LEAST(coalesce(next_update_seconds, :nu), :nu) "
+            "WHERE ticket_id = :t RETURNING level, calendar, next_update_seconds, next_update_since, next_update_due",
+            {"t": ticket_id, "tier": e.details.get("matrix_tier"), "ack": durations.get("escalation_ack") or None,
+             "nu": durations.get("next_update") or None})).first()
+        if row is None:
+            return
+        if row.next_update_due is not None and row.next_update_since is not None and row.next_update_seconds:
+            calendar = await self._calendar(session, row.calendar)
+            due = max(e.at, calendar.add(row.next_update_since, timedelta(seconds=row.next_update_seconds)))
+            if due < row.next_update_due:
+                await _execute(session, "UPDATE escalation.clock_ticket SET next_update_due = :d, next_update_by = :d "
+                               "WHERE ticket_id = :t", {"d": due, "t": ticket_id})
+                await wake_timers(session, "updates", due)
+        level = str(e.details.get("level") or "L0")
+        if level in LEVELS and _higher(level, row.level):
+            await self.escalate(session, ticket_id, cycle=e.cycle, trigger="matrix",
+                                key=f"matrix:{e.details.get('matrix_tier')}/{e.details.get('severity')}", at=e.at,
+                                to_level=level, actor="matrix",
+                                reason=f"reclassified: matrix v{e.details.get('matrix_version')}: "
+                                       f"{e.details.get('matrix_tier')} x {e.details.get('severity')}")
+
     # ------------------------------------------------------------------ signals
 
     async def raise_signal(self, session: AsyncSession, *, signal_id: str, ticket_id: uuid.UUID, kind: str,
                            source: str, detail: str, conversation_id: str, occurred_at: datetime,
                            now: datetime) -> tuple[bool, Any | None, str]:
         """Store a risk signal once (by id) and apply it; returns (accepted, escalation, note)."""
+        await _signals_turn(session, ticket_id)  # after a projection of its ticket.created commits
         inserted = await session.scalar(text(
             "INSERT INTO escalation.risk_signal (signal_id, ticket_id, kind, source, detail, "
             "conversation_id, occurred_at, received_at, status) VALUES (:id, :t, :k, :s, :d, :c, :o, :now, "
@@ -470,7 +528,22 @@ class Escalator:
         row, note = await self._apply_signal(session, signal_id, ticket_id, kind, source, detail, now)
         return True, row, note
 
+    async def expire_signals(self, session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
+        """Give waiting signals a terminal state (issue #14.23): one still `pending` after
+        `signal_pending_seconds` names a ticket the clocks never saw (it does not exist, or
+        predates them) and becomes `expired` (note `ticket_never_seen`); never applied later."""
+        cutoff = now - timedelta(seconds=self.settings.signal_pending_seconds)
+        expired = (await _execute(session,
+            "UPDATE escalation.risk_signal SET status = 'expired', note = 'ticket_never_seen' WHERE signal_id IN "
+            "(SELECT signal_id FROM escalation.risk_signal WHERE status = 'pending' AND received_at <= :cutoff "
+            "ORDER BY received_at LIMIT :lim FOR UPDATE SKIP LOCKED) RETURNING signal_id, ticket_id, kind",
+            {"cutoff": cutoff, "lim": limit})).all()
+        for r in expired:
+            log.warning("risk_signal_expired", signal_id=r.signal_id, ticket_id=str(r.ticket_id), kind=r.kind)
+        return len(expired)
+
     async def apply_pending_signals(self, session: AsyncSession, ticket_id: uuid.UUID, now: datetime) -> None:
+        await _signals_turn(session, ticket_id)  # a RaiseSignal that saw no clocks has committed its row
         pending = (await _execute(session,
             "SELECT signal_id, kind, source, detail FROM escalation.risk_signal "
             "WHERE ticket_id = :t AND status = 'pending' ORDER BY received_at FOR UPDATE",
@@ -521,8 +594,16 @@ class Escalator:
         return len(rows)
 
     async def acknowledge(self, session: AsyncSession, escalation_id: uuid.UUID, *, actor: str,
-                          now: datetime) -> Any | None:
-        """Acknowledge (idempotent); a late acknowledgement is recorded but keeps ack_breached."""
+                          role: str, now: datetime) -> Any | None:
+        """Acknowledge (idempotent); a late acknowledgement is recorded but keeps ack_breached.
+        Only the party escalated to (`may_acknowledge`) may; None when there is no such escalation."""
+        row = await get_escalation(session, escalation_id)
+        if row is None:
+            return None
+        if not may_acknowledge(role, row.to_level):
+            raise PermissionDenied(
+                f"only the {row.to_party} ({row.to_level}) or above, or an admin, may acknowledge this "
+                f"escalation; the role {role or 'none'!r} may not", code=NOT_ESCALATED_PARTY)
         await _execute(session,
             "UPDATE escalation.escalation SET acknowledged_at = :now, acknowledged_by = :a, "
             "status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END "
@@ -531,6 +612,27 @@ class Escalator:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+async def _signals_turn(session: AsyncSession, ticket_id: uuid.UUID) -> None:
+    """RaiseSignal and the projection of the ticket's creation take turns per ticket (held to
+    commit): otherwise a signal that finds no clocks (the projection not committed yet) is left
+    pending while the projection has already looked for pending signals — lost."""
+    await _execute(session, "SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))",
+                   {"k": f"escalation.risk_signal/{ticket_id}"})
+
+
+def notified_at_once(level: str) -> bool:
+    """The crisis team (L3) is told at once; the parties below L3 in the staff's working hours."""
+    return level == "L3"
+
+
+def may_acknowledge(role: str, level: str) -> bool:
+    """Whether a staff `role` may acknowledge an escalation to `level` (see ROLE_LEVELS)."""
+    if role == ACK_ANY_ROLE:
+        return True
+    held = ROLE_LEVELS.get(role)
+    return held is not None and LEVELS.index(held) >= LEVELS.index(level)
 
 
 def _top_levels(rows: Sequence[Any]) -> dict[uuid.UUID, str]:

@@ -321,7 +321,8 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
         escalation_id = _uuid(request.escalation_id, "escalation_id", "invalid_escalation_id")
         actor = _text(request.actor, "actor", 128, required=True)
         async with self.db.session() as session:
-            row = await self.escalator.acknowledge(session, escalation_id, actor=actor, now=self.clock.now())
+            row = await self.escalator.acknowledge(session, escalation_id, actor=actor,
+                                                   role=request.actor_role[:32], now=self.clock.now())
         if row is None:
             raise NotFound(f"escalation {escalation_id} not found", code="escalation_not_found")
         return _escalation_pb(row)
@@ -352,8 +353,9 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             ticket_id = uuid.UUID(request.ticket_id)
         except ValueError:  # no such ticket can exist
             raise NotFound(f"no SLA clocks for ticket {request.ticket_id!r}", code="ticket_not_found") from None
+        provisional = _provisional(request.provisional) if request.HasField("provisional") else None
         async with self.db.session() as session:
-            view = await sla_view.ticket_sla(session, ticket_id, now=self.clock.now())
+            view = await sla_view.ticket_sla(session, ticket_id, now=self.clock.now(), provisional=provisional)
         return escalation_pb2.TicketSla(
             ticket_id=str(view.ticket_id), current_level=_level(view.level),
             cycles=[
@@ -366,7 +368,8 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
                             due_at=_ts(k.due_at), warn_at=_ts(k.warn_at), state=k.state,
                             used_seconds=_seconds(k.used), remaining_seconds=_seconds(k.remaining),
                             overrun_seconds=_seconds(k.overrun), warned=k.warned, breached=k.breached,
-                            paused_reason=k.paused_reason, finished_at=_ts(k.finished_at))
+                            paused_reason=k.paused_reason, finished_at=_ts(k.finished_at),
+                            unpublished_years=k.unpublished_years)
                         for k in c.clocks
                     ],
                     history=[escalation_pb2.ClockHistoryEvent(kind=kind, target=target, at=_ts(at), details_json=d)
@@ -376,6 +379,8 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             ],
             escalations=[_escalation_pb(r) for r in view.escalations],
             next_update_by=_ts(view.next_update_by), resolve_by=_ts(view.resolve_by), as_of=_ts(view.as_of),
+            next_update_overdue_seconds=_seconds(view.next_update_overdue), provisional=view.provisional,
+            unpublished_years=view.unpublished_years,
         )
 
 
@@ -395,6 +400,18 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             escalation_rate=view.tickets_escalated / view.tickets_opened if view.tickets_opened else 0.0,
             escalations=[Count(trigger=t, to_level=_level(lvl), count=n) for t, lvl, n in view.escalations],
         )
+
+
+def _provisional(p: escalation_pb2.ProvisionalSla) -> sla_view.ProvisionalSla:
+    """The ticket's own SLA snapshot, as the `sla` of its `ticket.created` event reads."""
+    if not p.HasField("first_contact_at"):
+        raise InvalidArgument("provisional.first_contact_at is required", code="invalid_provisional")
+    return sla_view.ProvisionalSla(
+        level=level_to_str(p.level) if p.level else "L0",
+        first_contact_at=from_timestamp(p.first_contact_at),
+        sla={"policy_id": p.policy_id[:64], "policy_version": p.policy_version, "calendar": p.calendar[:64],
+             "targets": [{"name": t.name, "duration_seconds": t.duration_seconds} for t in p.targets[:8]]},
+    )
 
 
 def _encode_page_token(row) -> str:  # noqa: ANN001

@@ -22,6 +22,8 @@ class EscalationSettings(GrpcServiceSettings):
     contacts_escalate_at: int = Field(default=3, ge=1, le=1000)
     reopens_escalate_at: int = Field(default=2, ge=1, le=1000)
     anxious_views_per_hour: int = Field(default=5, ge=1, le=10000)
+    # A risk signal whose ticket the clocks never saw (unknown ticket) expires after this long.
+    signal_pending_seconds: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
     # Working hours of the people notified: notifications below L3 wait for them.
     staff_calendar: str = "cn-business"
     # Optional webhook sink for notifications (HMAC-SHA256 signed with the secret).

@@ -39,6 +39,15 @@ Rules, as implemented (each is a test in tests/unit/test_sla_clock_rules.py):
   `ValueError`); ``tick`` on a stopped cycle returns ``[]`` (a late timer is harmless).
   Time never runs backwards: a command earlier than the last recorded event is refused.
 
+* **Reclassification never loosens** (issue #14.3). ``reclassify(at, targets)`` (a severity or
+  tier change re-resolved the matrix) tightens each active target whose new duration is
+  shorter: the shorter duration counts from the target's start as if it had applied all along
+  (its used business time is kept); a target already past the shorter duration is due at the
+  change instant (it breaches then, never retroactively before it). A longer new duration
+  changes nothing: a target promised to the customer is never loosened. One cycle-level
+  ``reclassified`` event records the change (its ``targets``: the tightened definitions, possibly
+  none; the rest of its details say what was re-resolved), so the history shows it.
+
 Events: ``kind`` is one of `EVENT_KINDS`; ``target`` is ``None`` for cycle-level events
 (``cycle_opened``, cycle ``paused``/``resumed``/``stopped``) and a target name otherwise.
 ``cycle_opened`` carries the calendar and the targets (snapshots, so a replay never depends on
@@ -70,8 +79,9 @@ __all__ = [
 _ZERO = timedelta(0)
 
 TARGET_NAMES = ("first_response", "next_update", "resolution", "escalation_ack")
-EVENT_KINDS = ("cycle_opened", "started", "paused", "resumed", "warned", "breached", "met", "stopped")
-_CYCLE_KINDS = frozenset({"cycle_opened", "paused", "resumed", "stopped"})  # may have target=None
+EVENT_KINDS = ("cycle_opened", "started", "paused", "resumed", "warned", "breached", "met", "stopped",
+               "reclassified")
+_CYCLE_KINDS = frozenset({"cycle_opened", "paused", "resumed", "stopped", "reclassified"})  # target=None
 _TARGET_KINDS = frozenset({"started", "paused", "resumed", "warned", "breached", "met", "stopped"})
 
 
@@ -336,6 +346,21 @@ class SlaCycle:
             raise ClockError(f"{e.kind!r} event for {e.target!r} records due_at {e.details['due_at']} "
                              "which contradicts the history")
 
+    def _retarget(self, t: Target, at: datetime) -> None:
+        """Fold a tightened target: the shorter duration from the clock's start; due at `at`
+        when the clock has already used it up."""
+        if not isinstance(t, Target):
+            raise ClockError("a reclassified event must carry its targets as Target definitions")
+        c = self._clock(t.name)
+        if not c.active or t.duration >= c.target.duration:
+            raise ClockError(f"reclassified may only tighten an active target; {t.name!r} is not that")
+        cal = self.calendar
+        used = c.used_at(at, cal)
+        running = c.running_since is not None
+        c.used, c.running_since, c.target = used, (at if running else None), t
+        c.due_crossed = at if used >= t.duration else None
+        c.warn_crossed = at if used >= t.warning_after else None
+
     def _apply(self, e: ClockEvent) -> None:
         cal = self.calendar
         if self.stopped_at is not None:
@@ -353,6 +378,9 @@ class SlaCycle:
                 if self.active_targets:
                     raise ClockError(f"cycle {self.number} stopped with active targets {self.active_targets}")
                 self.stopped_at = e.at
+            elif e.kind == "reclassified":
+                for t in e.details.get("targets", ()):
+                    self._retarget(t, e.at)
             else:
                 raise ClockError(f"{e.kind!r} is not valid inside cycle {self.number}")
             return
@@ -665,6 +693,24 @@ class TicketClocks:
         outcomes.update({e.target: e.details["outcome"] for e in events if e.kind in ("met", "stopped")})
         events.append(ClockEvent("stopped", cycle.number, at, None, {"outcomes": outcomes}))
         return self._verified(events)
+
+    def reclassify(self, at: datetime, targets: Sequence[Target],
+                   details: Mapping[str, Any] | None = None) -> list[ClockEvent]:
+        """A severity or tier change re-resolved the matrix to `targets`: tighten the active
+        targets they shorten, loosen none (see the module doc); one `reclassified` event with
+        the tightened definitions and `details` (what was re-resolved), even when none tightened."""
+        at = self._check_time(at)
+        cycle = self._open()
+        tightened, kept = [], []
+        for t in targets:
+            if not isinstance(t, Target):
+                raise ClockError("reclassify needs Target definitions")
+            c = cycle._clocks.get(t.name)
+            if c is None or not c.active:
+                continue
+            (tightened if t.duration < c.target.duration else kept).append(t)
+        info = {**(details or {}), "targets": tuple(tightened), "kept": tuple(t.name for t in kept)}
+        return self._verified([ClockEvent("reclassified", cycle.number, at, None, info)])
 
     def tick(self, at: datetime) -> list[ClockEvent]:
         """Warnings and breaches due by `at` that this cycle has not recorded yet (each fires

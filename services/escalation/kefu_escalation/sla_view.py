@@ -12,9 +12,11 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument, NotFound
-from kefu_escalation.clocks import encode_details, load_ticket_clocks
-from kefu_escalation.escalations import list_escalations
-from kefu_escalation.sla_clock import SlaCycle
+from kefu_escalation.cn_holidays import uncovered_years
+from kefu_escalation.clocks import encode_details, load_ticket_clocks, snapshot_targets
+from kefu_escalation.escalations import LEVELS, list_escalations
+from kefu_escalation.service import load_calendar
+from kefu_escalation.sla_clock import ClockError, SlaCycle, TicketClocks
 
 _ZERO = timedelta(0)
 
@@ -34,6 +36,7 @@ class ClockState:
     breached: bool
     paused_reason: str
     finished_at: datetime | None
+    unpublished_years: tuple[int, ...] = ()  # due time reaches into years without holiday data
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class TicketSlaView:
     next_update_by: datetime | None = None
     resolve_by: datetime | None = None
     as_of: datetime | None = None
+    next_update_overdue: timedelta = _ZERO  # how long next_update_by has passed without an update
+    provisional: bool = False  # from the ticket's own snapshot: not projected yet
+    unpublished_years: tuple[int, ...] = ()  # the commitments reach into years without holiday data
 
 
 def _clock_state(cycle: SlaCycle, name: str, now: datetime) -> ClockState:
@@ -74,22 +80,65 @@ def _clock_state(cycle: SlaCycle, name: str, now: datetime) -> ClockState:
         late = due is not None and now >= due
         state = "breached" if (breached or late) else ("running" if c.running_since is not None else "paused")
     paused_reason = "pending_customer" if state == "paused" else ""
+    cal = cycle.calendar
+    unpublished = uncovered_years(cal.holidays, c.started_at, due, cal.tz) if due is not None else ()
     return ClockState(
         target=name, duration=duration, started_at=c.started_at, due_at=due,
         warn_at=cycle.warn_at(name) if outcome is None else None, state=state, used=used,
         remaining=max(_ZERO, duration - used), overrun=max(_ZERO, used - duration),
         warned=warned, breached=breached or state == "breached", paused_reason=paused_reason,
-        finished_at=finished,
+        finished_at=finished, unpublished_years=unpublished if outcome is None else (),
     )
 
 
-async def ticket_sla(session: AsyncSession, ticket_id: uuid.UUID, *, now: datetime) -> TicketSlaView:
+@dataclass(frozen=True)
+class ProvisionalSla:
+    """The SLA snapshot a ticket holds (ticketing's copy of ResolveSla's answer at creation)."""
+
+    level: str
+    first_contact_at: datetime
+    sla: dict[str, Any]  # as in ticket.created: policy_id, policy_version, calendar, targets
+
+
+async def ticket_sla(session: AsyncSession, ticket_id: uuid.UUID, *, now: datetime,
+                     provisional: ProvisionalSla | None = None) -> TicketSlaView:
+    """The ticket's clocks; before the projection has seen the ticket, the clocks its own SLA
+    snapshot starts (`provisional`, read-your-writes: issue #14.2), else NotFound."""
     state = (await (await session.connection()).execute(text(
-        "SELECT level, next_update_due FROM escalation.clock_ticket "
+        "SELECT level, next_update_by FROM escalation.clock_ticket "
         "WHERE ticket_id = :t"), {"t": ticket_id})).first()
     if state is None:
-        raise NotFound(f"no SLA clocks for ticket {ticket_id}", code="ticket_not_found")
+        if provisional is None:
+            raise NotFound(f"no SLA clocks for ticket {ticket_id}", code="ticket_not_found")
+        return await _provisional(session, ticket_id, provisional, now=now)
     clocks = await load_ticket_clocks(session, ticket_id)
+    current = clocks.current
+    next_update_by = state.next_update_by if current is not None and current.is_open else None
+    escalations = await list_escalations(session, ticket_id=ticket_id, limit=200)
+    return _view(ticket_id, state.level, clocks, escalations, next_update_by, now=now)
+
+
+async def _provisional(session: AsyncSession, ticket_id: uuid.UUID, snapshot: ProvisionalSla, *,
+                       now: datetime) -> TicketSlaView:
+    """What the projection will store once it sees `ticket.created`: cycle 1 opened at the
+    first contact with the snapshot's targets (the same model, not a copy of its rules)."""
+    try:
+        calendar, targets = await snapshot_targets(session, snapshot.sla, load_calendar)
+        if not targets:
+            raise NotFound(f"no SLA clocks for ticket {ticket_id}", code="ticket_not_found")
+        empty = TicketClocks()
+        clocks = empty.append(empty.open_cycle(snapshot.first_contact_at, targets, calendar))
+    except ClockError as err:
+        raise InvalidArgument(f"provisional SLA snapshot: {err}", code="invalid_provisional") from None
+    durations = {t.get("name"): t.get("duration_seconds") for t in snapshot.sla.get("targets", ())}
+    next_update = durations.get("next_update")
+    next_update_by = calendar.add(snapshot.first_contact_at, timedelta(seconds=next_update)) if next_update else None
+    level = snapshot.level if snapshot.level in LEVELS else "L0"
+    return _view(ticket_id, level, clocks, [], next_update_by, now=now, provisional=True)
+
+
+def _view(ticket_id: uuid.UUID, level: str, clocks: TicketClocks, escalations: list[Any],
+          next_update_by: datetime | None, *, now: datetime, provisional: bool = False) -> TicketSlaView:
     cycles: list[CycleState] = []
     for cycle in clocks.cycles:
         history = [
@@ -103,14 +152,24 @@ async def ticket_sla(session: AsyncSession, ticket_id: uuid.UUID, *, now: dateti
             history=history,
         ))
     current = clocks.current
-    next_update_by = resolve_by = None
+    resolve_by = None
+    unpublished: tuple[int, ...] = ()
     if current is not None and current.is_open:
         if "resolution" in current.active_targets:
             resolve_by = current.due_at("resolution")
-        next_update_by = state.next_update_due
-    escalations = await list_escalations(session, ticket_id=ticket_id, limit=200)
-    return TicketSlaView(ticket_id=ticket_id, level=state.level, cycles=cycles, escalations=escalations,
-                         next_update_by=next_update_by, resolve_by=resolve_by, as_of=now)
+        cal = current.calendar
+        promised = [d for d in (next_update_by, resolve_by) if d is not None]
+        if promised:
+            unpublished = uncovered_years(cal.holidays, min(now, *promised), max(promised), cal.tz)
+    return TicketSlaView(ticket_id=ticket_id, level=level, cycles=cycles, escalations=escalations,
+                         next_update_by=next_update_by, resolve_by=resolve_by, as_of=now,
+                         next_update_overdue=_overdue(next_update_by, now), provisional=provisional,
+                         unpublished_years=unpublished)
+
+
+def _overdue(due: datetime | None, now: datetime) -> timedelta:
+    """How long a commitment has passed (zero when it has not, or there is none)."""
+    return max(_ZERO, now - due) if due is not None else _ZERO
 
 
 def _public_details(kind: str, details: Any) -> dict[str, Any]:

@@ -93,6 +93,8 @@ def replay_with(clocks: TicketClocks, calendar: BusinessCalendar, targets: tuple
         if e.cycle != current.number:
             rewritten.append(e)
             continue
+        if e.kind == "reclassified":
+            continue  # the draft's cell replaces whatever a reclassification tightened
         details = {k: v for k, v in e.details.items() if k not in ("due_at", "warn_at")}
         if e.kind == "cycle_opened":
             details.update(calendar=calendar, targets=targets)

@@ -114,6 +114,10 @@ class TicketUpdate(Strict):
         description=_CATEGORY_HELP,
     )
     tags: list[str] | None = Field(default=None, max_length=20)
+    customer_tier: CustomerTier | None = Field(  # type: ignore[valid-type]
+        default=None, description="The customer's tier; with severity and the risk flag it picks the "
+        "SLA matrix cell, re-resolved on change (a higher cell escalates and tightens the open cycle)")
+    customer_sensitive: bool | None = Field(default=None, description="High-risk customer flag")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -459,7 +463,10 @@ class CaseProgressEntry(BaseModel):
 class CaseCommitments(BaseModel):
     """What the customer is promised now (DOMAIN.md §2), in real time: from the SLA clocks."""
 
-    next_update_by: datetime | None = Field(description="The next progress update is due by")
+    next_update_by: datetime | None = Field(description="The next progress update is due by (still shown "
+                                            "once passed, until the update is posted)")
+    next_update_overdue_seconds: int = Field(default=0, description="How long the promised update is "
+                                             "overdue (0: it is not)")
     resolve_by: datetime | None = Field(description="Resolution is due by (unset while waiting for you)")
 
 
@@ -726,13 +733,28 @@ class RulesetPublic(BaseModel):
     version: int
     name: str
     rule_count: int
-    published_at: datetime
+    published_at: datetime | None = Field(description="Unset for the built-in ruleset file")
     published_by: str
     document: dict[str, Any]
+    builtin: bool = Field(default=False, description="The service's built-in ruleset file "
+                          "(SCORING_RULESET_PATH), not published through the API")
 
 
 class RulesetList(BaseModel):
     items: list[RulesetPublic]
+
+
+class ActiveRulesetPublic(BaseModel):
+    ruleset: RulesetPublic = Field(description="What evaluations that name no ruleset are scored with")
+    activation: int = Field(description="The activation's number, increasing with every switch "
+                            "(0: never switched: the built-in file)")
+    activated_by: str | None
+    activated_at: datetime | None
+
+
+class ActiveRulesetChange(Strict):
+    ruleset_id: str = Field(min_length=1, max_length=64)
+    version: int = Field(default=0, ge=0, le=2**31 - 1, description="0: the latest published version")
 
 
 class EvaluationPublic(BaseModel):

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import grpc
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu.escalation.v1 import escalation_pb2
+from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import level_to_str
 from kefu_gateway.convert import _ts
 from kefu_gateway.schemas import EscalationLevel, SafeInput, Strict
+
+if TYPE_CHECKING:
+    from kefu_gateway.clients import Clients
 
 
 class ClockPublic(BaseModel):
@@ -29,10 +34,14 @@ class ClockPublic(BaseModel):
     breached: bool
     paused_reason: str = Field(description="pending_customer while paused, else empty")
     finished_at: datetime | None
+    unpublished_years: list[int] = Field(default_factory=list, description="Years the due time reaches into "
+                                         "for which the calendar has no published holidays: computed on plain "
+                                         "weekdays there, it may move when the year's schedule is imported")
 
 
 class ClockHistoryPublic(BaseModel):
-    kind: str = Field(description="cycle_opened, started, paused, resumed, warned, breached, met, stopped")
+    kind: str = Field(description="cycle_opened, started, paused, resumed, warned, breached, met, stopped, "
+                      "reclassified (a severity or tier change re-resolved the matrix)")
     target: str | None
     at: datetime
     details: dict[str, Any]
@@ -74,14 +83,22 @@ class EscalationList(BaseModel):
 
 
 class CommitmentsPublic(BaseModel):
-    next_update_by: datetime | None = Field(description="The next customer-visible progress entry is due by")
+    next_update_by: datetime | None = Field(description="The next customer-visible progress entry is due by; "
+                                            "still shown once it has passed, until an update is posted")
+    next_update_overdue_seconds: int = Field(default=0, description="How long `next_update_by` has passed "
+                                             "without an update (0: not overdue)")
     resolve_by: datetime | None = Field(description="Resolution due by (unset while paused)")
+    unpublished_years: list[int] = Field(default_factory=list, description="Years these commitments reach "
+                                         "into with no published holidays in the calendar (see the clocks')")
 
 
 class TicketSlaPublic(BaseModel):
     ticket_id: str
     level: EscalationLevel  # type: ignore[valid-type]
     as_of: datetime
+    provisional: bool = Field(default=False, description="True for the first moments after a create: "
+                              "the clocks the ticket's own SLA snapshot starts, before the escalation "
+                              "service has projected it (no history of later events, no escalations yet)")
     commitments: CommitmentsPublic
     cycles: list[SlaCyclePublic] = Field(description="Oldest first; the last one is the current cycle")
     escalations: list[EscalationPublic] = Field(description="Newest first")
@@ -190,13 +207,17 @@ def _clock(c: escalation_pb2.ClockView) -> dict[str, Any]:
     plain = ("target", "duration_seconds", "state", "used_seconds", "remaining_seconds", "overrun_seconds",
              "warned", "breached", "paused_reason")
     stamps = ("started_at", "due_at", "warn_at", "finished_at")
-    return {**{k: getattr(c, k) for k in plain}, **{k: _ts(c, k) for k in stamps}}
+    return {**{k: getattr(c, k) for k in plain}, **{k: _ts(c, k) for k in stamps},
+            "unpublished_years": list(c.unpublished_years)}
 
 
 def ticket_sla_public(v: escalation_pb2.TicketSla) -> TicketSlaPublic:
     return TicketSlaPublic.model_validate({
         "ticket_id": v.ticket_id, "level": level_to_str(v.current_level), "as_of": _ts(v, "as_of"),
-        "commitments": {"next_update_by": _ts(v, "next_update_by"), "resolve_by": _ts(v, "resolve_by")},
+        "provisional": v.provisional,
+        "commitments": {"next_update_by": _ts(v, "next_update_by"), "resolve_by": _ts(v, "resolve_by"),
+                        "next_update_overdue_seconds": v.next_update_overdue_seconds,
+                        "unpublished_years": list(v.unpublished_years)},
         "cycles": [
             {
                 "number": c.number, "opened_at": _ts(c, "opened_at"), "stopped_at": _ts(c, "stopped_at"),
@@ -222,3 +243,36 @@ def preview_public(p: escalation_pb2.PreviewMatrixResponse) -> MatrixPreviewPubl
             for s in p.shifts
         ],
     })
+
+
+# ------------------------------------------------------------------------------ read-your-writes
+
+
+def provisional_sla(ticket: ticketing_pb2.Ticket) -> escalation_pb2.ProvisionalSla:
+    """The SLA snapshot ticketing stored on the ticket at creation, for escalation's view."""
+    sla = ticket.sla
+    return escalation_pb2.ProvisionalSla(
+        level=sla.level, policy_id=sla.policy_id, policy_version=sla.policy_version, calendar=sla.calendar,
+        first_contact_at=ticket.first_contact_at,
+        targets=[escalation_pb2.SlaTarget(name=t.name, duration_seconds=t.duration_seconds) for t in sla.targets],
+    )
+
+
+async def read_ticket_sla(clients: Clients, ticket_id: str, *,
+                          ticket: ticketing_pb2.Ticket | None = None) -> escalation_pb2.TicketSla:
+    """The ticket's SLA view, read-your-writes (issue #14.2): until the escalation service has
+    projected a just-created ticket, it answers from the SLA snapshot the ticket holds (read
+    from ticketing unless the caller has the ticket already; a ticket that does not exist is
+    404 `ticket_not_found` from there)."""
+    try:
+        return await clients.escalation.GetTicketSla(
+            escalation_pb2.GetTicketSlaRequest(ticket_id=ticket_id), timeout=clients.timeout)
+    except grpc.aio.AioRpcError as err:
+        if err.code() != grpc.StatusCode.NOT_FOUND:
+            raise
+    if ticket is None:
+        ticket = await clients.ticketing.GetTicket(ticketing_pb2.GetTicketRequest(id=ticket_id),
+                                                   timeout=clients.timeout)
+    return await clients.escalation.GetTicketSla(
+        escalation_pb2.GetTicketSlaRequest(ticket_id=ticket.id, provisional=provisional_sla(ticket)),
+        timeout=clients.timeout)

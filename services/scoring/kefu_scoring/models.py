@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import BigInteger, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -126,3 +126,17 @@ class Appeal(SQLModel, table=True):
     decision_note: str = Field(default="", max_length=1000)
     created_at: datetime = timestamp_field(nullable=False)
     decided_at: datetime | None = timestamp_field(default=None, nullable=True)
+
+
+class RulesetActivation(SQLModel, table=True):
+    """Which ruleset version new evaluations are scored with (migration 0010): append-only,
+    numbered; the latest row is the active ruleset (none: the built-in file)."""
+
+    __tablename__ = "ruleset_activation"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    ruleset_id: str = Field(max_length=64)
+    ruleset_version: int
+    activated_by: str = Field(default="", max_length=128)
+    activated_at: datetime = timestamp_field()

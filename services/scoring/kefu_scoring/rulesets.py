@@ -1,15 +1,23 @@
 """Rulesets published through the API: immutable, self-contained versions in `scoring.ruleset`
-(included packs are expanded when published).
+(included packs are expanded when published), and which one is active.
 
-The service's active ruleset stays the file named by `SCORING_RULESET_PATH` (id `default`
-for the built-in one, which cannot be published over). A published version is validated
-exactly like a file (errors name the field), must be the next version of its id, and is
-scored against by naming it in `ScoreConversation` (`ruleset_id`, `ruleset_version`).
+The built-in ruleset is the file named by `SCORING_RULESET_PATH` (id `default` for the
+shipped one, which cannot be published over); it is readable like a published version
+(`builtin`). A published version is validated exactly like a file (errors name the field),
+must be the next version of its id, and is scored against by naming it in
+`ScoreConversation` (`ruleset_id`, `ruleset_version`).
+
+**The active ruleset** (issue #14.8) scores every evaluation that names none: the latest row of
+`scoring.ruleset_activation` (append-only, numbered: the history of switches), or the built-in
+file while nothing was activated. Every replica reads it per evaluation, so a switch applies
+from the next evaluation on everywhere. An activation naming the built-in id means the
+built-in file as deployed (its version may move with a release).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, text
@@ -18,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from kefu_common.logging import get_logger
-from kefu_scoring.models import PublishedRuleset
+from kefu_scoring.models import PublishedRuleset, RulesetActivation
 from kefu_scoring.rules import Ruleset, parse_ruleset
 
 log = get_logger("kefu.scoring.rulesets")
@@ -87,9 +95,26 @@ async def _latest_version(session: AsyncSession, ruleset_id: str) -> int:
     return (await session.exec(stmt)).one() or 0
 
 
-async def get(session: AsyncSession, *, ruleset_id: str, version: int = 0) -> PublishedRuleset:
+def builtin_row(ruleset: Ruleset) -> PublishedRuleset:
+    """The built-in ruleset file as a (never stored) version row, for reading it."""
+    return PublishedRuleset(
+        id=ruleset.id, version=ruleset.version, name=ruleset.name,
+        document=ruleset.model_dump(mode="json", exclude_defaults=True), rule_count=len(ruleset.rules),
+        published_by="",
+    )
+
+
+def _is_builtin(builtin: Ruleset | None, ruleset_id: str, version: int = 0) -> bool:
+    return builtin is not None and ruleset_id == builtin.id and version in (0, builtin.version)
+
+
+async def get(session: AsyncSession, *, ruleset_id: str, version: int = 0,
+              builtin: Ruleset | None = None) -> PublishedRuleset:
     if version < 0:
         raise InvalidArgument("version must not be negative", code="invalid_ruleset_version")
+    if _is_builtin(builtin, ruleset_id, version):
+        assert builtin is not None
+        return builtin_row(builtin)
     if not version:
         version = await _latest_version(session, ruleset_id)
     row = await session.get(PublishedRuleset, (ruleset_id, version)) if version else None
@@ -99,7 +124,15 @@ async def get(session: AsyncSession, *, ruleset_id: str, version: int = 0) -> Pu
     return row
 
 
-async def list_latest(session: AsyncSession) -> list[PublishedRuleset]:
+async def list_latest(session: AsyncSession, *, builtin: Ruleset | None = None) -> list[PublishedRuleset]:
+    """The latest version of every ruleset, the built-in one included, by id."""
+    rows = await _list_published(session)
+    if builtin is not None:
+        rows = sorted([builtin_row(builtin), *(r for r in rows if r.id != builtin.id)], key=lambda r: r.id)
+    return rows
+
+
+async def _list_published(session: AsyncSession) -> list[PublishedRuleset]:
     latest = (
         select(PublishedRuleset.id, func.max(PublishedRuleset.version).label("version"))
         .group_by(col(PublishedRuleset.id))
@@ -113,11 +146,55 @@ async def list_latest(session: AsyncSession) -> list[PublishedRuleset]:
     return list((await session.exec(stmt)).all())
 
 
-async def resolve(session: AsyncSession, *, ruleset_id: str, version: int = 0) -> Ruleset:
+async def resolve(session: AsyncSession, *, ruleset_id: str, version: int = 0,
+                  builtin: Ruleset | None = None) -> Ruleset:
     """The parsed ruleset to score with (parsed once per version)."""
+    if _is_builtin(builtin, ruleset_id, version):
+        assert builtin is not None
+        return builtin
     row = await get(session, ruleset_id=ruleset_id, version=version)
     key = (row.id, row.version)
     parsed = _PARSED.get(key)
     if parsed is None:
         parsed = _PARSED[key] = parse_ruleset(json.dumps(row.document, ensure_ascii=False))
     return parsed
+
+
+# ------------------------------------------------------------------------------ the active ruleset
+
+
+async def _latest_activation(session: AsyncSession) -> RulesetActivation | None:
+    stmt = select(RulesetActivation).order_by(col(RulesetActivation.id).desc()).limit(1)
+    return (await session.exec(stmt)).first()
+
+
+async def active(session: AsyncSession, *, builtin: Ruleset) -> tuple[Ruleset, RulesetActivation | None]:
+    """The ruleset evaluations that name none are scored with, and its activation (None: the
+    built-in file, never switched)."""
+    row = await _latest_activation(session)
+    if row is None or row.ruleset_id == builtin.id:
+        return builtin, row
+    return await resolve(session, ruleset_id=row.ruleset_id, version=row.ruleset_version), row
+
+
+async def activate(session: AsyncSession, *, ruleset_id: str, version: int, activated_by: str,
+                   builtin: Ruleset, now: datetime) -> tuple[Ruleset, RulesetActivation]:
+    """Make a ruleset version (0: its latest) the active one; activating the active one again
+    changes nothing (a retry is harmless). NotFound for a version that does not exist."""
+    if not ruleset_id or len(ruleset_id) > 64:
+        raise InvalidArgument("ruleset_id is required (1..64 characters)", code="invalid_ruleset_id")
+    ruleset = await resolve(session, ruleset_id=ruleset_id, version=version, builtin=builtin)
+    await session.exec(  # type: ignore[call-overload]
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"), params={"key": "ruleset:active"}
+    )
+    current = await _latest_activation(session)
+    if current is not None and (current.ruleset_id, current.ruleset_version) == (ruleset.id, ruleset.version):
+        return ruleset, current
+    row = RulesetActivation(ruleset_id=ruleset.id, ruleset_version=ruleset.version,
+                            activated_by=activated_by[:128], activated_at=now)
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    log.info("ruleset_activated", ruleset_id=ruleset.id, version=ruleset.version, activation=row.id,
+             activated_by=activated_by[:128])
+    return ruleset, row

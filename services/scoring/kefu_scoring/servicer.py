@@ -17,7 +17,7 @@ from kefu_common.errors import InvalidArgument
 from kefu_common.protoconv import enum_to_str, from_timestamp, to_timestamp
 from kefu_scoring import review, rulesets, service, voc
 from kefu_scoring.engine import compile_ruleset
-from kefu_scoring.models import Appeal, Evaluation, PublishedRuleset
+from kefu_scoring.models import Appeal, Evaluation, PublishedRuleset, RulesetActivation
 from kefu_scoring.rules import Ruleset
 
 
@@ -32,7 +32,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     ) -> None:
         self.db = db
         self.ruleset = ruleset
-        self.compiled = compile_ruleset(ruleset)  # once, at start-up
+        self.compiled = compile_ruleset(ruleset)  # the built-in one, once, at start-up
         self.clock = clock
         self.on_signals = on_signals
 
@@ -40,9 +40,11 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         self, conversation: service.Conversation, ruleset_id: str = "", ruleset_version: int = 0
     ) -> Evaluation:
         async def write(session: AsyncSession) -> Evaluation:
-            ruleset = self.ruleset
             if ruleset_id:
-                ruleset = await rulesets.resolve(session, ruleset_id=ruleset_id, version=ruleset_version)
+                ruleset = await rulesets.resolve(session, ruleset_id=ruleset_id, version=ruleset_version,
+                                                 builtin=self.ruleset)
+            else:
+                ruleset, _ = await rulesets.active(session, builtin=self.ruleset)
             return await service.score_conversation(
                 session, ruleset=ruleset, conversation=conversation, clock=self.clock
             )
@@ -92,15 +94,43 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         self, request: scoring_pb2.GetRulesetRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.RulesetVersion:
         async with self.db.session() as session:
-            row = await rulesets.get(session, ruleset_id=request.id, version=request.version)
-        return _ruleset_pb(row)
+            row = await rulesets.get(session, ruleset_id=request.id, version=request.version, builtin=self.ruleset)
+        return self._ruleset_pb(row)
 
     async def ListRulesets(
         self, request: scoring_pb2.ListRulesetsRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.ListRulesetsResponse:
         async with self.db.session() as session:
-            rows = await rulesets.list_latest(session)
-        return scoring_pb2.ListRulesetsResponse(rulesets=[_ruleset_pb(r) for r in rows])
+            rows = await rulesets.list_latest(session, builtin=self.ruleset)
+        return scoring_pb2.ListRulesetsResponse(rulesets=[self._ruleset_pb(r) for r in rows])
+
+    async def GetActiveRuleset(
+        self, request: scoring_pb2.GetActiveRulesetRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ActiveRuleset:
+        async with self.db.session() as session:
+            ruleset, activation = await rulesets.active(session, builtin=self.ruleset)
+            row = await rulesets.get(session, ruleset_id=ruleset.id, version=ruleset.version, builtin=self.ruleset)
+        return self._active_pb(row, activation)
+
+    async def ActivateRuleset(
+        self, request: scoring_pb2.ActivateRulesetRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ActiveRuleset:
+        async with self.db.session() as session:
+            ruleset, activation = await rulesets.activate(
+                session, ruleset_id=request.ruleset_id, version=request.version,
+                activated_by=request.activated_by, builtin=self.ruleset, now=self.clock.now())
+            row = await rulesets.get(session, ruleset_id=ruleset.id, version=ruleset.version, builtin=self.ruleset)
+        return self._active_pb(row, activation)
+
+    def _ruleset_pb(self, row: PublishedRuleset) -> scoring_pb2.RulesetVersion:
+        return _ruleset_pb(row, builtin=row.id == self.ruleset.id)
+
+    def _active_pb(self, row: PublishedRuleset, activation: RulesetActivation | None) -> scoring_pb2.ActiveRuleset:
+        if activation is None:
+            return scoring_pb2.ActiveRuleset(ruleset=self._ruleset_pb(row))
+        return scoring_pb2.ActiveRuleset(
+            ruleset=self._ruleset_pb(row), activation=activation.id or 0, activated_by=activation.activated_by,
+            activated_at=to_timestamp(activation.activated_at))
 
     async def GetEvaluation(
         self, request: scoring_pb2.GetEvaluationRequest, context: grpc.aio.ServicerContext
@@ -198,6 +228,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[scoring_pb2.StreamEvent]:
         conversation: service.Conversation | None = None
+        compiled = self.compiled
         turns: list[service.Turn] = []
         async for message in request_iterator:
             item = message.WhichOneof("item")
@@ -205,6 +236,9 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 if conversation is not None:
                     raise InvalidArgument("start was already sent", code="stream_already_started")
                 conversation = _stream_start(message.start)
+                async with self.db.session() as session:  # the active ruleset at the stream's start
+                    ruleset, _ = await rulesets.active(session, builtin=self.ruleset)
+                compiled = compile_ruleset(ruleset)
             elif conversation is None:
                 raise InvalidArgument(
                     "the first message of a stream must be start", code="stream_not_started"
@@ -216,7 +250,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                     )
                 turn = _turn(message.turn)
                 outcome = service.realtime_turn(
-                    compiled=self.compiled, conversation=conversation, turn=turn, index=len(turns)
+                    compiled=compiled, conversation=conversation, turn=turn, index=len(turns)
                 )
                 queued: dict[str, str] = {}
                 if conversation.ticket_id and outcome.raised:  # a transaction only when needed
@@ -280,8 +314,9 @@ def _appeal_pb(a: Appeal) -> scoring_pb2.Appeal:
     )
 
 
-def _ruleset_pb(row: PublishedRuleset) -> scoring_pb2.RulesetVersion:
+def _ruleset_pb(row: PublishedRuleset, *, builtin: bool = False) -> scoring_pb2.RulesetVersion:
     return scoring_pb2.RulesetVersion(
+        builtin=builtin,
         id=row.id,
         version=row.version,
         name=row.name,

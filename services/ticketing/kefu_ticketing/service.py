@@ -342,6 +342,12 @@ class TicketChanges:
     severity: str | None = None
     category: str | None = None
     tags: tuple[str, ...] | None = None
+    customer_tier: str | None = None
+    customer_sensitive: bool | None = None
+
+
+# What the escalation matrix reads (DOMAIN.md §2): a change of any of these re-resolves the SLA.
+CLASSIFICATION = ("severity", "customer_tier", "customer_sensitive")
 
 
 async def update_ticket(
@@ -371,10 +377,15 @@ async def update_ticket(
             raise InvalidArgument("at most 20 tags", code="invalid_tags")
         for i, tag in enumerate(changes.tags):
             _require_length(f"tags[{i}]", tag.strip(), lo=1, hi=50)
+    if changes.customer_tier is not None and changes.customer_tier not in TIERS:
+        raise InvalidArgument(f"customer_tier must be one of {', '.join(TIERS)}", code="invalid_tier")
     ticket = await lock_ticket(session, ticket_id, expected_version)
     now = clock.now()
     changed: dict[str, Any] = {}
-    for name in ("subject", "description", "severity", "category"):
+    if changes.customer_sensitive is not None and ticket.channel == "regulator" and not changes.customer_sensitive:
+        raise InvalidArgument("a complaint forwarded by a regulator is always high risk",
+                              code="invalid_customer_sensitive")
+    for name in ("subject", "description", "severity", "category", "customer_tier", "customer_sensitive"):
         value = getattr(changes, name)
         if value is not None:
             value = value.strip() if name == "subject" else value
@@ -390,7 +401,11 @@ async def update_ticket(
         return ticket  # nothing to do: no new version, no event
     _touch(ticket, now)
     await session.flush()
-    await _event(session, ticket, "ticket.updated", now, actor=actor, changes=changed)
+    extra: dict[str, Any] = {}
+    if any(name in changed for name in CLASSIFICATION):  # escalation re-resolves the matrix from it
+        extra["classification"] = {"severity": ticket.severity, "customer_tier": ticket.customer_tier,
+                                   "customer_sensitive": ticket.customer_sensitive, "channel": ticket.channel}
+    await _event(session, ticket, "ticket.updated", now, actor=actor, changes=changed, **extra)
     return ticket
 
 
@@ -516,19 +531,21 @@ async def reopen_ticket(
     ticket.resolved_at = None
     ticket.closed_at = None
     _touch(ticket, now)
+    contact = None
     if contact_channel is not None:
-        session.add(
-            Contact(
-                ticket_id=ticket.id, direction="inbound", channel=contact_channel,
-                occurred_at=now, summary=contact_summary, actor=actor,
-            )
+        contact = Contact(
+            ticket_id=ticket.id, direction="inbound", channel=contact_channel,
+            occurred_at=now, summary=contact_summary, actor=actor,
         )
+        session.add(contact)
     await session.flush()
     await _event(
         session, ticket, "ticket.status_changed", now,
         action="reopened", from_status=from_status, to_status="reopened",
         reopen_count=ticket.reopen_count, actor=actor, reason=reason,
     )
+    if contact is not None:  # after the reopen: the contact belongs to the new cycle
+        await _contact_event(session, ticket, contact, now)
     return ticket
 
 
@@ -614,12 +631,17 @@ async def log_contact(
     if direction == "outbound":
         _mark_first_response(ticket, now)
     await session.flush()
+    await _contact_event(session, ticket, contact, now)
+    return contact
+
+
+async def _contact_event(session: AsyncSession, ticket: Ticket, contact: Contact, now: datetime) -> None:
+    """`ticket.contact_logged` for a logged contact (LogContact, or the contact of a reopen)."""
     await _event(
         session, ticket, "ticket.contact_logged", now,
-        contact_id=str(contact.id), direction=direction, channel=channel,
-        occurred_at=at.isoformat(), proactive=direction == "inbound",
+        contact_id=str(contact.id), direction=contact.direction, channel=contact.channel,
+        occurred_at=contact.occurred_at.isoformat(), proactive=contact.direction == "inbound",
     )
-    return contact
 
 
 @dataclass(frozen=True)

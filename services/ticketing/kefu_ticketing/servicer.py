@@ -363,6 +363,9 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
             severity=severity,
             category=request.category if request.HasField("category") else None,
             tags=tuple(request.tags) if request.set_tags else None,
+            customer_tier=(enum_to_str(types_pb2.CustomerTier, request.customer_tier) or "unspecified")
+            if request.HasField("customer_tier") else None,
+            customer_sensitive=request.customer_sensitive if request.HasField("customer_sensitive") else None,
         )
 
         async def write(session: AsyncSession) -> ticketing_pb2.Ticket:

@@ -21,7 +21,6 @@ from fastapi import APIRouter, Query, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kefu.common.v1 import types_pb2
-from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import enum_to_str, str_to_enum, to_timestamp
 from kefu_common.errors import AlreadyExists, ServiceError
@@ -40,6 +39,7 @@ from kefu_gateway.http_contract import created
 from kefu_gateway.problems import problem_responses
 from kefu_common.logging import get_logger
 from kefu_gateway.schemas import CaseCommitments, CasePage, CaseProgress, CasePublic, CaseQuery
+from kefu_gateway.sla_public import read_ticket_sla
 from kefu_gateway.scope import TicketId, can_see, list_filter, not_found
 
 Customer = Allowed["cases:own"]
@@ -147,7 +147,7 @@ async def get_my_case_progress(
     if timeline.ticket.customer.id != principal.subject:  # checked by ticketing already
         raise not_found(case_id)
     body = case_progress(timeline)
-    body.commitments = await _commitments(clients, case_id)
+    body.commitments = await _commitments(clients, case_id, timeline.ticket)
     progress_count = sum(1 for e in body.entries if e.kind == "progress")
     tag = progress_etag(timeline.ticket.version, progress_count)
     await tracker.remember(case_id, principal.subject, tag, generation=generation, after_sequence=view.sequence)
@@ -155,19 +155,19 @@ async def get_my_case_progress(
     return body
 
 
-async def _commitments(clients: Clients, case_id: str) -> CaseCommitments | None:
-    """"Next update by" and "resolve by" from the escalation service's clocks; None when it
-    does not know the case yet or cannot answer (the progress page never fails for it)."""
+async def _commitments(clients: Clients, case_id: str, ticket: ticketing_pb2.Ticket) -> CaseCommitments | None:
+    """"Next update by" and "resolve by" from the escalation service's clocks (from the case's
+    own SLA snapshot until escalation has seen it: read-your-writes); None when it cannot
+    answer (the progress page never fails for it)."""
     try:
-        sla = await clients.escalation.GetTicketSla(
-            escalation_pb2.GetTicketSlaRequest(ticket_id=case_id), timeout=clients.timeout
-        )
+        sla = await read_ticket_sla(clients, case_id, ticket=ticket)
     except grpc.aio.AioRpcError as err:
         log.info("case_commitments_unavailable", case_id=case_id, status=err.code().name)
         return None
     return CaseCommitments(
         next_update_by=sla.next_update_by.ToDatetime(tzinfo=UTC) if sla.HasField("next_update_by") else None,
         resolve_by=sla.resolve_by.ToDatetime(tzinfo=UTC) if sla.HasField("resolve_by") else None,
+        next_update_overdue_seconds=sla.next_update_overdue_seconds,
     )
 
 

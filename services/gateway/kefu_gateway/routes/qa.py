@@ -5,22 +5,25 @@ from datetime import UTC
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import grpc
 import orjson
-
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 
 from kefu.scoring.v1 import scoring_pb2
-from kefu_common.errors import PermissionDenied
+from kefu.ticketing.v1 import ticketing_pb2
+from kefu_common.errors import InvalidArgument, PermissionDenied
 from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_gateway.auth import Principal, Staff
-from kefu_gateway.clients import ClientsDep
+from kefu_gateway.clients import Clients, ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.idempotency import run_idempotent
 from kefu_gateway.http_contract import created
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.schemas import (
+    ActiveRulesetChange,
+    ActiveRulesetPublic,
     AppealCreate,
     AppealDecision,
     AppealPublic,
@@ -68,6 +71,8 @@ async def create_evaluation(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> EvaluationPublic:
+    if body.ticket_id:
+        await _linked_ticket_exists(clients, body.ticket_id)
     request = scoring_pb2.ScoreConversationRequest(
         request_id=request_id_for(principal, idempotency_key),
         ruleset_id=body.ruleset_id,
@@ -90,6 +95,18 @@ async def create_evaluation(
     evaluation = await clients.scoring.ScoreConversation(request, timeout=clients.timeout)
     created(response, f"/v1/qa/evaluations/{evaluation.id}")
     return evaluation_public(evaluation)
+
+
+async def _linked_ticket_exists(clients: Clients, ticket_id: str) -> None:
+    """An evaluation links to a ticket that exists (issue #14.23): its risk signals escalate
+    that ticket. Without `ticket_id` an evaluation is explicitly unlinked and raises none."""
+    try:
+        await clients.ticketing.GetTicket(ticketing_pb2.GetTicketRequest(id=ticket_id), timeout=clients.timeout)
+    except grpc.aio.AioRpcError as err:
+        if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            raise InvalidArgument(f"ticket_id {ticket_id[:64]!r} names no ticket; leave it out for an "
+                                  "evaluation not linked to a ticket", code="unknown_ticket") from None
+        raise
 
 
 
@@ -135,10 +152,54 @@ def ruleset_public(r: scoring_pb2.RulesetVersion) -> RulesetPublic:
         version=r.version,
         name=r.name,
         rule_count=r.rule_count,
-        published_at=r.published_at.ToDatetime(tzinfo=UTC),
+        published_at=r.published_at.ToDatetime(tzinfo=UTC) if r.HasField("published_at") else None,
         published_by=r.published_by,
         document=json.loads(r.document),
+        builtin=r.builtin,
     )
+
+
+def active_ruleset_public(a: scoring_pb2.ActiveRuleset) -> ActiveRulesetPublic:
+    return ActiveRulesetPublic(
+        ruleset=ruleset_public(a.ruleset), activation=a.activation, activated_by=a.activated_by or None,
+        activated_at=a.activated_at.ToDatetime(tzinfo=UTC) if a.HasField("activated_at") else None,
+    )
+
+
+@router.get(
+    "/active-ruleset",
+    operation_id="getActiveRuleset",
+    summary="The ruleset evaluations are scored with when they name none",
+    description="The built-in ruleset file until a version is activated; every evaluation names "
+    "the ruleset id and version it was scored with.",
+    response_model=ActiveRulesetPublic,
+    responses=problem_responses(401, 403, 503, 504),
+)
+async def get_active_ruleset(principal: Staff, clients: ClientsDep) -> ActiveRulesetPublic:
+    reply = await clients.scoring.GetActiveRuleset(scoring_pb2.GetActiveRulesetRequest(), timeout=clients.timeout)
+    return active_ruleset_public(reply)
+
+
+@router.put(
+    "/active-ruleset",
+    operation_id="activateRuleset",
+    summary="Switch the active ruleset (qa, lead or admin)",
+    description="From the next evaluation on, on every replica. `version` 0 takes the latest "
+    "published version; the built-in ruleset (`builtin`, id `default`) can be switched back to. "
+    "Activations are numbered and kept; activating the active version again changes nothing. "
+    "404 `ruleset_not_found` for a version that does not exist.",
+    response_model=ActiveRulesetPublic,
+    responses=problem_responses(400, 401, 403, 404, 422, 503, 504),
+)
+async def activate_ruleset(
+    body: ActiveRulesetChange, principal: RulesetAuthor, clients: ClientsDep
+) -> ActiveRulesetPublic:
+    reply = await clients.scoring.ActivateRuleset(
+        scoring_pb2.ActivateRulesetRequest(ruleset_id=body.ruleset_id, version=body.version,
+                                           activated_by=principal.subject),
+        timeout=clients.timeout,
+    )
+    return active_ruleset_public(reply)
 
 
 @router.get(

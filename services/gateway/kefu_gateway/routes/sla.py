@@ -29,6 +29,7 @@ from kefu_gateway.sla_public import (
     SlaReportQuery,
     TicketSlaPublic,
     escalation_public,
+    read_ticket_sla,
     sla_report_public,
     ticket_sla_public,
 )
@@ -53,16 +54,14 @@ def _level(value: str | None) -> int:
     description="Clocks run in business time of the cycle's calendar: `due_at` is unset while a "
     "clock is paused (pending_customer) with time left. A reopen opens a new cycle with fresh "
     "targets; earlier cycles keep their outcome. `commitments` are what the customer is promised. "
-    "404 `ticket_not_found` until the escalation service has seen the ticket (usually well under "
-    "a second after creation).",
+    "Read-your-writes: right after a create, before the escalation service has seen the ticket "
+    "(usually well under a second), the clocks come from the ticket's own SLA snapshot and "
+    "`provisional` is true. 404 `ticket_not_found` for a ticket that does not exist.",
     response_model=TicketSlaPublic,
     responses=problem_responses(404, *_READ),
 )
 async def get_ticket_sla(ticket_id: TicketId, principal: Staff, clients: ClientsDep) -> TicketSlaPublic:
-    reply = await clients.escalation.GetTicketSla(
-        escalation_pb2.GetTicketSlaRequest(ticket_id=ticket_id), timeout=clients.timeout
-    )
-    return ticket_sla_public(reply)
+    return ticket_sla_public(await read_ticket_sla(clients, ticket_id))
 
 
 @router.post(
@@ -117,7 +116,9 @@ async def list_escalations(
     "/v1/escalations/{escalation_id}/acknowledge",
     operation_id="acknowledgeEscalation",
     summary="Acknowledge an escalation (stops its acknowledgement clock)",
-    description="Idempotent: acknowledging again returns the escalation unchanged. A late "
+    description="Only the party escalated to may acknowledge: its level's role or above (L1 "
+    "specialist, L2 lead; L3, the crisis team, only admin) or an admin; anyone else gets 403 "
+    "`not_escalated_party`. Idempotent: acknowledging again returns the escalation unchanged. A late "
     "acknowledgement is recorded but the status stays `ack_breached` (it was escalated again).",
     response_model=EscalationPublic,
     responses=problem_responses(400, 404, *_READ),
@@ -126,7 +127,8 @@ async def acknowledge_escalation(
     escalation_id: EscalationId, principal: Staff, clients: ClientsDep
 ) -> EscalationPublic:
     reply = await clients.escalation.AcknowledgeEscalation(
-        escalation_pb2.AcknowledgeEscalationRequest(escalation_id=escalation_id, actor=principal.subject),
+        escalation_pb2.AcknowledgeEscalationRequest(escalation_id=escalation_id, actor=principal.subject,
+                                                    actor_role=principal.role),
         timeout=clients.timeout,
     )
     return escalation_public(reply)

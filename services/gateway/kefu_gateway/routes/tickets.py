@@ -224,7 +224,7 @@ async def get_ticket(
 @router.patch(
     "/{ticket_id}",
     operation_id="updateTicket",
-    summary="Change subject, description, severity, category or tags",
+    summary="Change subject, description, severity, category, tags or the customer's tier",
     response_model=TicketPublic,
     responses=problem_responses(*_CONDITIONAL_WRITE),
 )
@@ -249,6 +249,8 @@ async def update_ticket(
         category=body.category,
         set_tags="tags" in present,
         tags=body.tags or [],
+        customer_tier=str_to_enum(types_pb2.CustomerTier, body.customer_tier) if body.customer_tier else None,
+        customer_sensitive=body.customer_sensitive,
     )
     ticket = await clients.ticketing.UpdateTicket(request, timeout=clients.timeout)
     return _with_etag(response, principal, ticket)
