@@ -9,7 +9,8 @@ Rules (each is a test in tests/integration/test_ticketing_ratings.py):
 * **Once per cycle, latest counts**: the first rating of a cycle is revision 1; a different
   rating of the same cycle within the change window (`change_window`, counted from the
   cycle's first rating) is the next revision, and the highest revision is the cycle's
-  rating. After the window: FAILED_PRECONDITION `rating_window_closed`.
+  rating (flagged `latest`, which the reports read). After the window: FAILED_PRECONDITION
+  `rating_window_closed`.
 * **Idempotent**: sending the cycle's latest rating again (same score, NPS, comment, source,
   rater) returns it and writes nothing, so a retry without a request id is safe too.
 * **Who**: a customer rates only their own case, a partner only a ticket it created (the
@@ -144,6 +145,9 @@ async def rate_ticket(
                 f"for {policy.change_window.days} days, until {until.isoformat()}",
                 code="rating_window_closed",
             )
+    if earlier:  # one latest per cycle (a partial unique index): clear it before the insert
+        earlier[-1].latest = False
+        await session.flush()
     rating = Rating(
         ticket_id=ticket.id, cycle=cycle, revision=len(earlier) + 1, score=new.score, nps=new.nps,
         comment=new.comment, source=new.source, rater=new.rater,
@@ -181,8 +185,8 @@ async def reopen_proposed(session: AsyncSession, tickets: list[Ticket]) -> set[u
     if not tickets:
         return set()
     rows = (await session.exec(text(  # type: ignore[call-overload]
-        "SELECT DISTINCT ON (r.ticket_id, r.cycle) r.ticket_id, r.cycle, r.dissatisfied "
-        "FROM ticketing.rating r WHERE r.ticket_id = ANY(:ids) ORDER BY r.ticket_id, r.cycle, r.revision DESC"),
+        "SELECT r.ticket_id, r.cycle, r.dissatisfied FROM ticketing.rating r "
+        "WHERE r.latest AND r.ticket_id = ANY(:ids)"),
         params={"ids": [t.id for t in tickets]})).all()
     current = {t.id: t.reopen_count + 1 for t in tickets}
     return {r.ticket_id for r in rows if r.dissatisfied and current.get(r.ticket_id) == r.cycle}
@@ -207,13 +211,6 @@ async def csat_report(session: AsyncSession, plan: Plan, *, group_by: str = "non
         raise InvalidArgument(f"group_by must be one of {', '.join(GROUP_COLUMNS)}", code="invalid_group_by")
     lo, hi = plan.utc_bounds()
     sql = f"""
-        WITH latest AS (
-            SELECT DISTINCT ON (r.ticket_id, r.cycle) r.*
-            FROM ticketing.rating r
-            WHERE r.ticket_id IN (SELECT ticket_id FROM ticketing.rating
-                                  WHERE created_at >= :lo AND created_at < :hi)
-            ORDER BY r.ticket_id, r.cycle, r.revision DESC
-        ), spans AS ({SPANS_SQL})
         SELECT {GROUP_COLUMNS[group_by]} AS grp, s.idx, s.prev,
                count(*) AS ratings,
                count(*) FILTER (WHERE l.score >= {SATISFIED_MIN_SCORE}) AS satisfied,
@@ -221,7 +218,8 @@ async def csat_report(session: AsyncSession, plan: Plan, *, group_by: str = "non
                count(*) FILTER (WHERE l.nps >= {PROMOTER_MIN}) AS promoters,
                count(*) FILTER (WHERE l.nps <= {DETRACTOR_MAX}) AS detractors,
                coalesce(sum(l.score), 0) AS score_sum
-        FROM latest l JOIN spans s ON l.created_at >= s.lo AND l.created_at < s.hi
+        FROM ticketing.rating l JOIN ({SPANS_SQL}) s ON l.created_at >= s.lo AND l.created_at < s.hi
+        WHERE l.latest AND l.created_at >= :lo AND l.created_at < :hi
         GROUP BY 1, 2, 3
         ORDER BY 1, 2, 3
     """
