@@ -86,6 +86,9 @@ async def test_partner_posts_ratings_only_on_tickets_it_created(gateway, auth, g
     staff_view = await gateway.get(f"/v1/tickets/{ticket['id']}/ratings", headers=auth)
     [item] = staff_view.json()["items"]
     assert (item["source"], item["dissatisfied"], item["rater"].startswith("partner:")) == ("partner", True, True)
+    exported = await gateway.get(f"/v1/tickets/{ticket['id']}/ratings", params={"format": "csv"}, headers=auth)
+    [row] = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert (row["id"], row["score"], row["comment"], row["source"]) == (item["id"], "2", "电话回访", "partner")
     assert_problem(await gateway.get(f"/v1/tickets/{ticket['id']}/ratings", headers={"X-API-Key": key}),
                    403, "staff_only")
 

@@ -22,7 +22,14 @@ from kefu_gateway.auth import Allowed, Principal
 from kefu_gateway.clients import Clients, ClientsDep
 from kefu_gateway.csat_schemas import CaseRatingPublic, CsatQuery, CsatValues, RatingCreate, RatingList, RatingPublic
 from kefu_gateway.deps import IdempotencyKey, request_id_for
-from kefu_gateway.export import EXPORT_RESPONSES, ExportFormat, export_series, negotiate
+from kefu_gateway.export import (
+    EXPORT_RESPONSES,
+    ExportFormat,
+    ExportQuery,
+    export_items,
+    export_series,
+    negotiate,
+)
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.scope import AccessibleTicketId, TicketId
 from kefu_gateway.series import SeriesReport, build_series
@@ -128,13 +135,20 @@ async def post_ticket_rating(
     operation_id="listTicketRatings",
     summary="Every rating of a ticket, every revision of every cycle, oldest first (staff)",
     response_model=RatingList,
-    responses=problem_responses(401, 403, 404, 422, 503, 504),
+    responses={**EXPORT_RESPONSES, **problem_responses(401, 403, 404, 422, 503, 504)},
 )
-async def list_ticket_ratings(principal: Reader, ticket_id: TicketId, clients: ClientsDep) -> RatingList:
+async def list_ticket_ratings(
+    principal: Reader, ticket_id: TicketId, clients: ClientsDep, request: Request,
+    query: Annotated[ExportQuery, Query()],
+) -> RatingList | Response:
     reply = await clients.ticketing.ListRatings(
         ticketing_pb2.ListRatingsRequest(ticket_id=ticket_id), timeout=clients.timeout
     )
-    return RatingList(items=[rating_public(r) for r in reply.ratings])
+    items = [rating_public(r) for r in reply.ratings]
+    fmt = negotiate(request, query.format)
+    if fmt is not ExportFormat.JSON:
+        return export_items(fmt, "listTicketRatings", RatingPublic, items)
+    return RatingList(items=items)
 
 
 @reports_router.get(
