@@ -142,3 +142,14 @@ async def test_lists_export_as_csv_and_xlsx_walking_every_page(gateway, gateway_
 
     appeals = await gateway.get("/v1/qa/appeals", params={"format": "csv", "evaluation_id": made[0]["id"]}, headers=qa)
     assert appeals.status_code == 200 and appeals.content.decode("utf-8-sig").splitlines()[0].startswith("id,")
+
+
+async def test_an_agent_cannot_read_another_agents_evaluation(gateway, gateway_settings) -> None:
+    qa = staff_headers(gateway_settings, role="qa", subject="qa-5")
+    theirs = await scored(gateway, qa, agent="agent-zhao", team="t")
+    other = staff_headers(gateway_settings, role="agent", subject="agent-qian")
+    assert_problem(await gateway.get(f"/v1/qa/evaluations/{theirs['id']}", headers=other), 404,
+                   "evaluation_not_found")
+    owner = staff_headers(gateway_settings, role="agent", subject="agent-zhao")
+    assert (await gateway.get(f"/v1/qa/evaluations/{theirs['id']}", headers=owner)).status_code == 200
+    assert (await gateway.get(f"/v1/qa/evaluations/{theirs['id']}", headers=qa)).status_code == 200
