@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import text
 from sqlmodel import col, select
@@ -39,7 +39,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.clock import Clock
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
-from kefu_common.periods import SPANS_SQL, Plan
+from kefu_common.periods import Plan
 from kefu_common.logging import get_logger
 from kefu_ticketing import service
 from kefu_ticketing.models import Rating, Ticket
@@ -206,27 +206,37 @@ class CsatRow:
 
 
 async def csat_report(session: AsyncSession, plan: Plan, *, group_by: str = "none") -> list[CsatRow]:
-    """The figures of every span of `plan` that holds ratings (see the module doc)."""
+    """The figures of every span of `plan` that holds ratings (see the module doc).
+
+    Every span of a plan is a run of whole local days of its zone, so one GROUP BY over (group,
+    local day) — the cost of a bare `date_trunc` count over the same rows — gives figures that
+    are summed into each bucket and its previous span here, exactly."""
     if group_by not in GROUP_COLUMNS:
         raise InvalidArgument(f"group_by must be one of {', '.join(GROUP_COLUMNS)}", code="invalid_group_by")
     lo, hi = plan.utc_bounds()
     sql = f"""
-        SELECT {GROUP_COLUMNS[group_by]} AS grp, s.idx, s.prev,
+        SELECT {GROUP_COLUMNS[group_by]} AS grp, (l.created_at AT TIME ZONE :tz)::date AS day,
                count(*) AS ratings,
                count(*) FILTER (WHERE l.score >= {SATISFIED_MIN_SCORE}) AS satisfied,
                count(l.nps) AS nps_responses,
                count(*) FILTER (WHERE l.nps >= {PROMOTER_MIN}) AS promoters,
                count(*) FILTER (WHERE l.nps <= {DETRACTOR_MAX}) AS detractors,
                coalesce(sum(l.score), 0) AS score_sum
-        FROM ticketing.rating l JOIN ({SPANS_SQL}) s ON l.created_at >= s.lo AND l.created_at < s.hi
+        FROM ticketing.rating l
         WHERE l.latest AND l.created_at >= :lo AND l.created_at < :hi
-        GROUP BY 1, 2, 3
-        ORDER BY 1, 2, 3
+        GROUP BY 1, 2
     """
-    params = {"lo": lo, "hi": hi, **plan.sql_params()}
-    rows = (await session.exec(text(sql), params=params)).all()  # type: ignore[call-overload]
-    return [
-        CsatRow(r.grp or "", int(r.idx), bool(r.prev), int(r.ratings), int(r.satisfied), int(r.nps_responses),
-                int(r.promoters), int(r.detractors), int(r.score_sum))
-        for r in rows
-    ]
+    rows = (await session.exec(text(sql), params={"lo": lo, "hi": hi, "tz": plan.tz_name})).all()  # type: ignore[call-overload]
+    days: dict[str, dict[date, tuple[int, ...]]] = {}
+    for r in rows:
+        days.setdefault(r.grp or "", {})[r.day] = (
+            int(r.ratings), int(r.satisfied), int(r.nps_responses), int(r.promoters), int(r.detractors),
+            int(r.score_sum))
+    out: list[CsatRow] = []
+    for group in sorted(days):
+        by_day = days[group]
+        for index, previous, span in plan.spans():
+            inside = [f for f in (by_day.get(span.start + timedelta(days=k)) for k in range(span.days)) if f]
+            if inside:
+                out.append(CsatRow(group, index, previous, *(sum(col) for col in zip(*inside, strict=True))))
+    return out
