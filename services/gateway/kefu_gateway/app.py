@@ -23,7 +23,19 @@ from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddl
 from kefu_gateway.models import SCHEMA
 from kefu_gateway.problems import install_problem_handlers, problems_as_problem_json
 from kefu_gateway.ratelimit import RateLimiter
-from kefu_gateway.routes import agents, customer, escalation, health, qa, reports, sla, tickets, webhooks
+from kefu_gateway.routes import (
+    agents,
+    csat,
+    customer,
+    escalation,
+    health,
+    qa,
+    reports,
+    review_queue,
+    sla,
+    tickets,
+    webhooks,
+)
 from kefu_gateway.routes import metrics as metrics_routes
 from kefu_gateway.webhooks import RetryPolicy, WebhookDeliverer, WebhookFanout
 from kefu_gateway.settings import GatewaySettings
@@ -134,10 +146,15 @@ def create_app(
     app.include_router(health.router)
     app.include_router(customer.router)  # early: the most frequent requests match first
     app.include_router(tickets.router)
+    app.include_router(csat.customer_router)
+    app.include_router(csat.tickets_router)
+    app.include_router(csat.reports_router)
+    app.include_router(csat.ratings_router)
     app.include_router(reports.router)
     app.include_router(agents.router)
     app.include_router(escalation.router)
     app.include_router(sla.router)
+    app.include_router(review_queue.router)  # before qa: /evaluations (list) beside /evaluations/{id}
     app.include_router(qa.router)
     app.include_router(metrics_routes.router)
     app.include_router(qa.reports_router)

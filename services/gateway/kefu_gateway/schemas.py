@@ -609,6 +609,7 @@ class EvaluationCreate(Strict):
     ruleset_version: int = Field(default=0, ge=0, le=2**31 - 1, description="0: its latest version")
     category: str = Field(default="", max_length=64, description="The ticket's, for VoC reports")
     channel: str = Field(default="", max_length=32, description="The ticket's, for VoC reports")
+    team: str = Field(default="", max_length=64, description="The agent's team, for the review queue")
 
 
 class HitPublic(BaseModel):
@@ -778,6 +779,7 @@ class EvaluationPublic(BaseModel):
     final_score: float | None = None
     final_grade: str = ""
     reviews: list[HitReviewPublic] = []
+    team: str = ""
 
 
 # --- escalation configuration (calendars, SLA policies, the matrix) ------------------------

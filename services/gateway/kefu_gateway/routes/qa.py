@@ -13,7 +13,7 @@ from google.protobuf import json_format
 
 from kefu.scoring.v1 import scoring_pb2
 from kefu.ticketing.v1 import ticketing_pb2
-from kefu_common.errors import InvalidArgument, PermissionDenied
+from kefu_common.errors import InvalidArgument, NotFound, PermissionDenied
 from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_gateway.auth import Principal, Staff
 from kefu_gateway.clients import Clients, ClientsDep
@@ -79,6 +79,7 @@ async def create_evaluation(
         ruleset_version=body.ruleset_version,
         category=body.category,
         channel=body.channel,
+        team=body.team,
         conversation_id=body.conversation_id,
         ticket_id=body.ticket_id,
         agent_id=body.agent_id,
@@ -124,6 +125,10 @@ async def get_evaluation(
     evaluation = await clients.scoring.GetEvaluation(
         scoring_pb2.GetEvaluationRequest(id=evaluation_id), timeout=clients.timeout
     )
+    # DOMAIN.md §5: agents see their own evaluations; another agent's is answered like a
+    # missing one (an evaluation that names no agent is nobody's in particular).
+    if principal.role not in RULESET_ROLES and evaluation.agent_id not in ("", principal.subject):
+        raise NotFound(f"evaluation {evaluation_id} not found", code="evaluation_not_found")
     return evaluation_public(evaluation)
 
 
