@@ -585,6 +585,40 @@ class EvaluationCreate(Strict):
     ruleset_version: int = Field(default=0, ge=0, le=2**31 - 1, description="0: its latest version")
     category: str = Field(default="", max_length=64, description="The ticket's, for VoC reports")
     channel: str = Field(default="", max_length=32, description="The ticket's, for VoC reports")
+    product: str = Field(default="", max_length=128, description="What it was about (free text or an id), for VoC reports")
+    started_at: AwareDatetime | None = Field(
+        default=None, description="When the conversation happened (imported history); default: now"
+    )
+
+
+class EvaluationBatchItemCreate(EvaluationCreate):
+    conversation_id: str = Field(min_length=1, max_length=128, description="The item's idempotency key")
+
+
+class EvaluationBatchCreate(Strict):
+    items: list[EvaluationBatchItemCreate] = Field(min_length=1, max_length=500)
+
+
+class BatchItemError(BaseModel):
+    status: int
+    code: str
+    detail: str
+
+
+class EvaluationBatchItem(BaseModel):
+    index: int
+    conversation_id: str
+    status: Literal["scored", "refused"]
+    evaluation_id: str = ""
+    total_score: float | None = None
+    grade: str = ""
+    error: BatchItemError | None = None
+
+
+class EvaluationBatchResult(BaseModel):
+    items: list[EvaluationBatchItem]
+    scored: int
+    refused: int
 
 
 class HitPublic(BaseModel):
@@ -739,6 +773,10 @@ class EvaluationPublic(BaseModel):
     final_score: float | None = None
     final_grade: str = ""
     reviews: list[HitReviewPublic] = []
+    started_at: datetime | None = None
+    product: str = ""
+    category: str = ""
+    channel: str = ""
 
 
 # --- escalation configuration (calendars, SLA policies, the matrix) ------------------------

@@ -43,6 +43,10 @@ class Evaluation(SQLModel, table=True):
     # The ticket's category and channel (migration 0005), for voice-of-customer reports.
     category: str = Field(default="", max_length=64)
     channel: str = Field(default="", max_length=32)
+    # When the conversation happened (migration 0007; default: when it was scored), and the
+    # product it was about (free text or an id): voice of customer buckets and filters by them.
+    started_at: datetime = timestamp_field(nullable=False)
+    product: str = Field(default="", max_length=128)
     # The transcript as stored: [{"role", "text" (masked), "start_ms", "end_ms"}].
     turns: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB, nullable=False)
     # Left unset by the service: PostgreSQL's now() fills it and the INSERT returns it.

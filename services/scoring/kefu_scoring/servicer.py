@@ -72,6 +72,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             ruleset=f"{request.ruleset_id}@{request.ruleset_version}" if request.ruleset_id else "",
             category=request.category,
             channel=request.channel,
+            product=request.product,
+            started_at=from_timestamp(request.started_at) if request.HasField("started_at") else None,
         )
         evaluation = await self._score(conversation, request.ruleset_id, request.ruleset_version)
         return _evaluation_pb(await self._reviewed(evaluation))
@@ -255,6 +257,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                     turns=tuple(turns),
                     category=conversation.category,
                     channel=conversation.channel,
+                    product=conversation.product,
+                    started_at=conversation.started_at,
                 )
                 evaluation = await self._score(finished)
                 yield scoring_pb2.StreamEvent(evaluation=_evaluation_pb(await self._reviewed(evaluation)))
@@ -305,6 +309,8 @@ def _stream_start(start: scoring_pb2.StreamStart) -> service.Conversation:
         turns=(),
         category=start.category,
         channel=start.channel,
+        product=start.product,
+        started_at=from_timestamp(start.started_at) if start.HasField("started_at") else None,
     )
     service.validate_references(conversation)
     return conversation
@@ -362,6 +368,10 @@ def _evaluation_pb(reviewed: review.Reviewed) -> scoring_pb2.Evaluation:
         grade=evaluation.grade,
         hits=[_hit_pb(hit, reviewed.decisions.get(i, "")) for i, hit in enumerate(evaluation.hits)],
         created_at=to_timestamp(evaluation.created_at) if evaluation.created_at else None,
+        started_at=to_timestamp(evaluation.started_at) if evaluation.started_at else None,
+        product=evaluation.product,
+        category=evaluation.category,
+        channel=evaluation.channel,
         dimensions=[scoring_pb2.DimensionScore(**d) for d in evaluation.dimensions],
         fatal=evaluation.fatal,
         not_applicable=evaluation.not_applicable,

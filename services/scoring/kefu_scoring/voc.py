@@ -21,49 +21,20 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 
-import rjieba
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument
 from kefu_scoring.models import Evaluation
-from kefu_scoring.text import normalise
+from kefu_scoring.reasons import terms
 
-STOPWORDS_PATH = Path(__file__).parent / "lexicon" / "stopwords.txt"
 SPIKE_LIFT = 3.0
 SPIKE_MIN_CONVERSATIONS = 3
 MAX_LIMIT = 200
 MAX_PERIOD = timedelta(days=366)
 _NEGATORS = frozenset({"不", "没", "没有", "别", "未"})
 _WORD = re.compile(r"^(?:[\u4e00-\u9fff]{2,}|[a-z][a-z'-]{2,})$")
-
-
-@lru_cache(maxsize=1)
-def stopwords() -> frozenset[str]:
-    lines = STOPWORDS_PATH.read_text(encoding="utf-8").splitlines()
-    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
-
-
-def terms(text: str) -> list[str]:
-    """Content words of one turn, in order: Chinese words of two or more characters (a
-    negator joined to the word it negates) and English words of three or more letters, stop
-    words and masked digits left out."""
-    stop = stopwords()
-    tokens = rjieba.cut(normalise(text).text)
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        word = tokens[i]
-        if word in _NEGATORS and i + 1 < len(tokens) and _WORD.match(word + tokens[i + 1]):
-            word = word + tokens[i + 1]  # keep the negation: 不适合, not 适合
-            i += 1
-        if _WORD.match(word) and word not in stop:
-            out.append(word)
-        i += 1
-    return out
 
 
 @dataclass(frozen=True)
