@@ -22,7 +22,7 @@ from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddl
 from kefu_gateway.models import SCHEMA
 from kefu_gateway.problems import install_problem_handlers, problems_as_problem_json
 from kefu_gateway.ratelimit import RateLimiter
-from kefu_gateway.routes import agents, customer, escalation, health, qa, reports, sla, tickets, webhooks
+from kefu_gateway.routes import agents, customer, escalation, health, qa, reports, sla, tickets, voc, webhooks
 from kefu_gateway.routes import metrics as metrics_routes
 from kefu_gateway.webhooks import RetryPolicy, WebhookDeliverer, WebhookFanout
 from kefu_gateway.settings import GatewaySettings
@@ -138,7 +138,7 @@ def create_app(
     app.include_router(sla.router)
     app.include_router(qa.router)
     app.include_router(metrics_routes.router)
-    app.include_router(qa.reports_router)
+    app.include_router(voc.router)
     app.include_router(webhooks.router)
     # Outermost last: the request id is bound before the size limit can reject anything.
     app.add_middleware(customer.RememberedProgressMiddleware)  # innermost: polls' hot path

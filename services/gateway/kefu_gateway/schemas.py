@@ -708,36 +708,6 @@ class EmotionPublic(BaseModel):
     peak_negative: int
 
 
-class VocQuery(SafeInput):
-    """Voice of customer over `[start, end)` (default: the last 7 days)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
-    baseline_days: int = Field(default=28, ge=0, le=366, description="Trailing baseline before start")
-    category: str = Field(default="", max_length=64)
-    channel: str = Field(default="", max_length=32)
-    limit: int = Field(default=20, ge=1, le=200)
-
-
-class VocTermPublic(BaseModel):
-    term: str
-    conversations: int
-    baseline_conversations: int
-    lift: float
-    spike: bool
-
-
-class VocReport(BaseModel):
-    start: datetime
-    end: datetime
-    conversations: int
-    baseline_conversations: int
-    terms: list[VocTermPublic]
-    phrases: list[VocTermPublic]
-
-
 class RulesetPublic(BaseModel):
     id: str
     version: int

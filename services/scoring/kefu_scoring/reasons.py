@@ -47,6 +47,7 @@ _WORD = re.compile(r"^(?:[\u4e00-\u9fff]{2,}|[a-z][a-z'-]{2,})$")
 
 BOILERPLATE_SHARE = 0.5  # of the conversations overall and of every period
 MIN_PERIOD_CONVERSATIONS = 20  # periods smaller than this do not vote on boilerplate
+MIN_BOILERPLATE_CONVERSATIONS = 30  # fewer cannot tell boilerplate from a common reason
 MIN_DF_SHARE = 0.01  # a phrase must occur in 1 % of the conversations (and at least 3)
 MAX_PHRASES = 800  # the most frequent candidates kept for the graph
 MIN_COOCCURRENCE = 3
@@ -152,7 +153,7 @@ def boilerplate(conversations: Sequence[Conversation], scripts: frozenset[str] =
     """Words spread over nearly every conversation of every period, agents' script words and
     `scripts` (see the module doc)."""
     n = len(conversations)
-    if n == 0:
+    if n < MIN_BOILERPLATE_CONVERSATIONS:
         return scripts
     words = [frozenset(f for f in c.features if " " not in f) for c in conversations]
     df = _word_share(words)

@@ -35,8 +35,6 @@ from kefu_gateway.schemas import (
     ReviewAgreementPublic,
     RulesetList,
     RulesetPublic,
-    VocQuery,
-    VocReport,
 )
 
 router = APIRouter(prefix="/v1/qa", tags=["quality"])
@@ -408,40 +406,5 @@ async def review_agreement(
         scoring_pb2.GetReviewAgreementRequest(ruleset_id=ruleset_id), timeout=clients.timeout
     )
     return ReviewAgreementPublic.model_validate(
-        _as_dict(reply)
-    )
-
-
-# --- voice of customer ------------------------------------------------------------------------
-
-reports_router = APIRouter(prefix="/v1/reports", tags=["reports"])
-
-
-@reports_router.get(
-    "/voc",
-    operation_id="getVoiceOfCustomer",
-    summary="Hot words and phrases of what customers said, with spikes against the baseline",
-    description="From the customers' turns of the evaluations in `[start, end)` (default the "
-    "last 7 days), optionally for one category and channel; a term counts once per "
-    "conversation; `lift` compares its share with the trailing `baseline_days`; `spike`: lift "
-    ">= 3 in at least 3 conversations.",
-    response_model=VocReport,
-    responses=problem_responses(400, 401, 403, 422, 503, 504),
-)
-async def get_voice_of_customer(
-    query: Annotated[VocQuery, Query()], principal: Staff, clients: ClientsDep
-) -> VocReport:
-    reply = await clients.scoring.GetVoiceOfCustomer(
-        scoring_pb2.GetVoiceOfCustomerRequest(
-            start=to_timestamp(query.start) if query.start else None,
-            end=to_timestamp(query.end) if query.end else None,
-            baseline_days=query.baseline_days,
-            category=query.category,
-            channel=query.channel,
-            limit=query.limit,
-        ),
-        timeout=clients.timeout,
-    )
-    return VocReport.model_validate(
         _as_dict(reply)
     )
