@@ -54,10 +54,12 @@ MIN_COOCCURRENCE = 3
 MIN_NPMI = 0.12
 MIN_SCORE = 1.0  # sum of a reason's phrase weights a conversation must hold to mention it
 RESOLUTION = 1.5  # Louvain: above 1 cuts finer; _merged joins the parts of one reason
-MERGE_NPMI = 0.3
+MERGE_NPMI = 0.15
 LOUVAIN_SEED = 0
 COMENTION_SHARE = 0.6  # a group mentioned with another reason this often is a manner of speaking
+PART_SHARE = 0.8  # ... unless that is nearly always the same reason: then it is part of it
 PURITY_ROUNDS = 2
+JOIN_PURITY = 0.8
 _CLAUSE = re.compile(r"[，。！？；、,.!?;:：\n]+")
 
 
@@ -210,8 +212,8 @@ def discover(conversations: Sequence[Conversation], scripts: frozenset[str] = fr
     feats = [c.features for c in conversations]
     groups = _by_purity(groups, feats, df)
     groups = _merged(groups, feats, df)
-    groups = _without_manners_of_speaking(groups, feats)
-    groups = _by_purity(groups, feats, df)
+    groups = _without_manners_of_speaking(groups, feats, df)
+    groups = _by_purity(groups, feats, df, join=keep)
     model = Model(tuple(_reason(g, df) for g in groups), out, n)
     # Order by how many conversations each explains (ties: label), so indexes are stable.
     counts = Counter(model.assign(f)[0] for f in feats)
@@ -234,18 +236,34 @@ def _main(groups: Groups, feats: frozenset[str], skip: int = -1) -> int:
     return best if best >= 0 and scores[best] >= MIN_SCORE else -1
 
 
-def _by_purity(groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]) -> Groups:
+def _by_purity(
+    groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str], join: frozenset[str] = frozenset()
+) -> Groups:
     """Re-weight each phrase by how often a conversation holding it has that group as its main
     one (assigned with the current weights): generic words ("不能", "结果") that joined a group
-    by chance weigh little, the group's own words weigh about 1."""
+    by chance weigh little, the group's own words weigh about 1. A phrase of `join` (the
+    candidates) that the graph put elsewhere joins a group when at least `JOIN_PURITY` of the
+    assigned conversations holding it have that group as their main one: a wording said alone
+    in some calls is still found through the calls where it comes with the reason's others."""
     for _ in range(PURITY_ROUNDS):
         owned: Counter[tuple[int, str]] = Counter()
+        assigned: Counter[str] = Counter()  # conversations with a main reason holding it
+        members = set().union(*groups) | join
         for f in feats:
             i = _main(groups, f)
             if i >= 0:
-                owned.update((i, p) for p in f if p in groups[i])
-        groups = [{p: owned[(i, p)] / df[p] for p in g} for i, g in enumerate(groups)]
-        groups = [g for g in groups if sum(g.values()) >= MIN_SCORE]
+                held = f & members
+                owned.update((i, p) for p in held)
+                assigned.update(held)
+        grown = []
+        for i, g in enumerate(groups):
+            weights = {p: owned[(i, p)] / assigned[p] if assigned[p] else 0.0 for p in g}
+            for p in join:
+                k = owned[(i, p)]
+                if p not in weights and k >= MIN_COOCCURRENCE and k >= JOIN_PURITY * assigned[p]:
+                    weights[p] = k / assigned[p]
+            grown.append(weights)
+        groups = [g for g in grown if sum(g.values()) >= MIN_SCORE]
     return groups
 
 
@@ -278,24 +296,35 @@ def _merged(groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]) -
     return groups
 
 
-def _without_manners_of_speaking(groups: Groups, feats: Sequence[frozenset[str]]) -> Groups:
+def _without_manners_of_speaking(
+    groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]
+) -> Groups:
     """Drop groups that nearly always come with another reason ("这个问题必须给我一个说法"
-    said in any call): a manner of speaking, not a reason. A group is one when, of the calls
-    whose main reason it is, at least `COMENTION_SHARE` would have another main reason without
-    it. Most generic first, one at a time, since removing one changes the others' company."""
+    said in any call, a variant of the opening): a manner of speaking, not a reason. A group is
+    one when, of the calls whose main reason it is, at least `COMENTION_SHARE` would have
+    another main reason without it. If nearly all of those (`PART_SHARE`) would have the *same*
+    other reason, the group is a part of that reason said in other words: joined, not dropped.
+    Most generic first, one at a time, since each change alters the others' company."""
     groups = list(groups)
     while len(groups) > 1:
-        worst, worst_ratio = -1, COMENTION_SHARE
+        worst, worst_ratio, worst_others = -1, COMENTION_SHARE, Counter[int]()
         for i in range(len(groups)):
             mine = [f for f in feats if _main(groups, f) == i]
             if len(mine) < MIN_COOCCURRENCE:
                 continue
-            ratio = sum(1 for f in mine if _main(groups, f, skip=i) >= 0) / len(mine)
+            others = Counter(j for f in mine if (j := _main(groups, f, skip=i)) >= 0)
+            ratio = sum(others.values()) / len(mine)
             if ratio >= worst_ratio:
-                worst, worst_ratio = i, ratio
+                worst, worst_ratio, worst_others = i, ratio, others
         if worst < 0:
             break
-        del groups[worst]
+        host, together = worst_others.most_common(1)[0]
+        if together >= PART_SHARE * sum(worst_others.values()):
+            groups[host] = {p: 1.0 for p in {**groups[host], **groups[worst]}}
+            del groups[worst]
+            groups = _by_purity(groups, feats, df)
+        else:
+            del groups[worst]
     return groups
 
 
