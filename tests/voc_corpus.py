@@ -8,7 +8,9 @@ reason in one to three of its paraphrases (the same reason said many ways, sprea
 turns), adds random filler complaints ("你们这个怎么回事") and sometimes a side remark about
 a second, minor reason; PII (phones) appears now and then. Three top reasons and several
 minor "noise" reasons with known shares; one minor reason bunches up in the last two weeks
-(a spike). Conversations are spread over 90 days in Asia/Shanghai.
+(a spike). Conversations are spread over 90 days in Asia/Shanghai. Products: `tv` (seed 000's
+reasons), `refund`, `logistics`, and `tv-b` (another TV wording whose paraphrases share a word
+or two, as people's do). `PARAPHRASES_SAID` sets how many wordings a call uses (1 to 3).
 
     .venv/bin/python tests/voc_corpus.py tv --seed 7 --n 600 > tv.jsonl
 

@@ -10,17 +10,22 @@ product lexicon.
    opening "上个月买了那款新出的智能大屏电视", the product's name), not a reason; so is a word
    of the agents' scripts (in that share of the agent turns' conversations) and every word of
    the ruleset's greeting/closing phrases. Pairs holding such a word go too. A word that
-   floods one month only (an outbreak) is kept: it is not spread across periods.
+   floods one month only (an outbreak) is kept: it is not spread across periods. Under
+   `MIN_BOILERPLATE_CONVERSATIONS` nothing is boilerplate (too few to tell).
 3. **Grouping** — the remaining phrases of at least `min_df` conversations form a graph whose
    edges are their normalised pointwise mutual information over conversations (NPMI: how much
    more often two phrases occur in the same conversation than chance); paraphrases of one
    reason, spread over the turns of the same calls, are linked; boilerplate and fillers, which
    occur independently of the reason, are not. Louvain community detection (networkx, fixed
-   seed: deterministic) cuts the graph into reasons.
-4. **Assignment** — a conversation's score for a reason is the sum of the weights (how
-   central the phrase is in its reason) of the reason's phrases it holds; it *mentions* a
-   reason at `MIN_SCORE` and belongs to the one it scores highest (its main reason). Counts and
-   shares are of main reasons, so shares add up to at most 1.
+   seed: deterministic) cuts the graph finely; phrases are weighted by purity (how often a
+   conversation holding one has that group as its main reason); groups mentioned in the same
+   calls are joined (one reason, several wordings); groups that nearly always come beside
+   another reason are manners of speaking and dropped (or joined, when that is always the same
+   reason); phrases the graph put elsewhere join the group they nearly always come with.
+4. **Assignment** — a conversation's score for a reason is the sum of the weights of the
+   reason's phrases it holds; it *mentions* a reason at `MIN_SCORE` and belongs to the one it
+   scores highest (its main reason). Counts and shares are of main reasons, so shares add up to
+   at most 1.
 
 Pure functions, no I/O: voc.py feeds them the stored (masked) transcripts.
 """
@@ -119,11 +124,8 @@ class Conversation:
 
 @dataclass(frozen=True)
 class Reason:
-    phrases: tuple[tuple[str, float], ...]  # (phrase, weight in [0, 1]), most central first
-
-    @property
-    def label(self) -> str:
-        return " / ".join(p for p, _ in self.phrases[:3])
+    phrases: tuple[tuple[str, float], ...]  # (phrase, weight in [0, 1]), most telling first
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -329,5 +331,17 @@ def _without_manners_of_speaking(
 
 
 def _reason(weights: dict[str, float], df: Counter[str]) -> Reason:
-    ranked = sorted(weights, key=lambda p: (-weights[p] * df[p], p))
-    return Reason(tuple((p, round(weights[p], 4)) for p in ranked if weights[p] > 0))
+    """Phrases ranked by weight × conversations; the label is the first three that add a word
+    (a pair counts double, it says more), a word giving way to a pair that holds it."""
+    ranked = sorted((p for p in weights if weights[p] > 0), key=lambda p: (-weights[p] * df[p], p))
+    by_label = sorted(ranked, key=lambda p: (-weights[p] * df[p] * (2 if " " in p else 1), p))
+    label: list[str] = []
+    for p in by_label:
+        words = set(p.split(" "))
+        covered = {w for q in label for w in q.split(" ")}
+        if words <= covered:
+            continue
+        label = [q for q in label if not (" " not in q and q in words)] + [p]
+        if len(label) == 3:
+            break
+    return Reason(tuple((p, round(weights[p], 4)) for p in ranked), " / ".join(label))
