@@ -25,6 +25,12 @@ async def test_a_far_past_range_with_a_long_baseline_is_a_problem_not_a_500(gate
         headers=auth,
     )
     assert_problem(response, 400, "invalid_range")
+    # A year-long range whose previous span would start in year 1 (periods.plan overflows).
+    response = await gateway.get(
+        "/v1/reports/voc", params={"start": "0002-01-01", "end": "0003-01-01", "baseline_days": 0},
+        headers=auth,
+    )
+    assert_problem(response, 400, "invalid_range")
 
 
 def conversation(conversation_id: str, text: str, **extra: object) -> dict:
