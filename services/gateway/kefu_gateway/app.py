@@ -34,6 +34,7 @@ from kefu_gateway.routes import (
     review_queue,
     sla,
     tickets,
+    voc,
     webhooks,
 )
 from kefu_gateway.routes import metrics as metrics_routes
@@ -157,7 +158,7 @@ def create_app(
     app.include_router(review_queue.router)  # before qa: /evaluations (list) beside /evaluations/{id}
     app.include_router(qa.router)
     app.include_router(metrics_routes.router)
-    app.include_router(qa.reports_router)
+    app.include_router(voc.router)
     app.include_router(webhooks.router)
     # Outermost last: the request id is bound before the size limit can reject anything.
     app.add_middleware(customer.RememberedProgressMiddleware)  # innermost: polls' hot path
