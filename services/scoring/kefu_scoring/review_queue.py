@@ -34,7 +34,7 @@ APPEAL_STATUSES = ("open", "upheld", "rejected")
 # The column the period filter reads: when the conversation happened. Evaluations carry only
 # the time they were scored for now; switch this to `e.started_at` once conversations carry
 # theirs (branch voc), and every period filter follows.
-PERIOD_COLUMN = "e.created_at"
+PERIOD_COLUMN = "e.started_at"
 # Queue tiers, most important first.
 REASONS = ("fatal", "risk", "sampled")
 _SAMPLE_HEX = 13  # 52 bits of md5: exact in a double on both sides
