@@ -17,7 +17,7 @@ PROBLEM_JSON = "application/problem+json"
 def staff_headers(settings: Any, role: str = "agent", subject: str = "test-agent") -> dict[str, str]:
     from kefu_gateway.auth import issue_token
 
-    token = issue_token(settings.jwt_secret, subject=subject, role=role, issuer=settings.jwt_issuer)
+    token = issue_token(settings.jwt_secret.get_secret_value(), subject=subject, role=role, issuer=settings.jwt_issuer)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = GatewaySettings()
 
     if args.command == "token":
-        key = args.private_key.read_text() if args.private_key else settings.jwt_secret
+        key = args.private_key.read_text() if args.private_key else settings.jwt_secret.get_secret_value()
         print(
             issue_token(
                 key,

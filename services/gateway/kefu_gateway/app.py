@@ -126,7 +126,7 @@ def create_app(
         limit=settings.rate_limit_requests, window_seconds=settings.rate_limit_window_seconds, clock=clock
     )
     app.state.token_verifier = TokenVerifier(
-        settings.jwt_secret, issuer=settings.jwt_issuer, public_keys=settings.jwt_public_keys
+        settings.jwt_secret.get_secret_value(), issuer=settings.jwt_issuer, public_keys=settings.jwt_public_keys
     )
     install_problem_handlers(app)
     app.include_router(health.router)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from kefu_common.settings import BaseServiceSettings
@@ -19,7 +19,7 @@ class GatewaySettings(BaseServiceSettings):
     scoring_addr: str = "127.0.0.1:50053"
     rpc_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
-    jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=32)
+    jwt_secret: SecretStr = Field(default=SecretStr(DEV_JWT_SECRET), min_length=32)
     jwt_issuer: str = "kefu"
     # Production identity providers: {"<kid>": "<PEM public key>"} (RSA -> RS256, EC P-256 ->
     # ES256); a token naming a kid is checked against that key only.
@@ -51,7 +51,7 @@ class GatewaySettings(BaseServiceSettings):
 
     @model_validator(mode="after")
     def _no_dev_secret_in_prod(self) -> GatewaySettings:
-        if self.env == "prod" and self.jwt_secret == DEV_JWT_SECRET:
+        if self.env == "prod" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
             raise ValueError("GATEWAY_JWT_SECRET must be set to a real secret when KEFU_ENV=prod")
         return self
 
