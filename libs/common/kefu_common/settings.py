@@ -11,6 +11,7 @@ print the tail of a secret.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -45,6 +46,17 @@ class BaseServiceSettings(BaseSettings):
         description="PostgreSQL URL (its password is a secret); unset: the embedded server",
     )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=120)
+    idempotency_retention_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 30,
+        validation_alias=AliasChoices("KEFU_IDEMPOTENCY_RETENTION_HOURS"),
+        description="how long a stored reply answers retries of its Idempotency-Key / request id",
+    )
+
+    @property
+    def idempotency_retention(self) -> timedelta:
+        return timedelta(hours=self.idempotency_retention_hours)
 
     @property
     def effective_log_format(self) -> Literal["json", "console"]:

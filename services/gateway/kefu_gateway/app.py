@@ -14,6 +14,7 @@ from kefu_common.db import Database
 from kefu_common.embedded import resolve_database_url
 from kefu_common.logging import configure_logging, get_logger
 from kefu_common.runner import EMBEDDED_DATA_DIR
+from kefu_common.idempotency import purge_loop
 from kefu_common.tasks import BackgroundLoop
 from kefu_common.tracing import configure_tracing
 from kefu_gateway.auth import TokenVerifier
@@ -75,6 +76,8 @@ def create_app(
             pool_size=settings.db_pool_size,
         )
         app.state.webhook_fanout, loops = _webhook_loops(settings, app.state.db, app.state.clients, clock)
+        loops.append(purge_loop(app.state.db, f"{SCHEMA}.idempotency_record", clock,
+                                settings.idempotency_retention, log=log))
         for loop in loops:
             await loop.start()
         log.info("gateway_started", ticketing=settings.ticketing_addr, scoring=settings.scoring_addr)
