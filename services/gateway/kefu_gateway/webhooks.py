@@ -12,8 +12,9 @@ signed deliveries with retries and exponential backoff, a delivery log, manual r
   constraint, and the stream cursor advances in the same transaction.
 * At least once out of it: a receiver may see a delivery twice (a crash after its 2xx and
   before we recorded it); `Kefu-Delivery-Id` / the event `id` let it de-duplicate.
-* Signature: `Kefu-Signature: v1=<hex HMAC-SHA256(secret, "<Kefu-Timestamp>.<raw body>")>`;
-  receivers recompute it and refuse timestamps older than a few minutes (replays).
+* Signature: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature:
+  v1,<base64>`; kefu_common.signing), plus the deprecated `Kefu-Signature` headers until
+  2027-06-30; receivers refuse timestamps older than a few minutes (replays).
 * Which tickets are a partner's: the creator recorded by ticketing (`partner:<id>`), learned
   from each `ticket.created` (one GetTicket per created ticket) into `partner_ticket`.
 * Time comes from the injected clock; the HTTP client is injected (tests use a real server).
@@ -24,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import secrets
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -40,7 +40,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
-from kefu_common.signing import signed_headers
+from kefu_common.signing import new_secret, signed_headers
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -144,7 +144,7 @@ async def create_subscription(
     subscription = WebhookSubscription(
         partner_id=partner_id,
         url=url,
-        secret=f"whsec_{secrets.token_urlsafe(32)}",
+        secret=new_secret(),
         event_types=sorted(set(event_types)),
         created_at=clock.now(),
     )
