@@ -22,7 +22,7 @@ from kefu_gateway.clients import Clients
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.models import SCHEMA
 from kefu_gateway.problems import install_problem_handlers, problems_as_problem_json
-from kefu_gateway.ratelimit import RateLimiter
+from kefu_gateway.ratelimit import AuthThrottle, RateLimiter, SharedWindows
 from kefu_gateway.routes import agents, customer, escalation, health, qa, reports, sla, tickets, webhooks
 from kefu_gateway.routes import metrics as metrics_routes
 from kefu_gateway.webhooks import RetryPolicy, WebhookDeliverer, WebhookFanout
@@ -78,6 +78,9 @@ def create_app(
         app.state.webhook_fanout, loops = _webhook_loops(settings, app.state.db, app.state.clients, clock)
         loops.append(purge_loop(app.state.db, f"{SCHEMA}.idempotency_record", clock,
                                 settings.idempotency_retention, log=log))
+        windows.db = app.state.db
+        longest = max(settings.rate_limit_window_seconds, settings.auth_failure_window_seconds)
+        loops.append(windows.purge_loop(keep=timedelta(seconds=2 * longest), log=log))
         for loop in loops:
             await loop.start()
         log.info("gateway_started", ticketing=settings.ticketing_addr, scoring=settings.scoring_addr)
@@ -125,8 +128,13 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.state.clock = clock
+    windows = SharedWindows(clock)  # its database is set in the lifespan
     app.state.rate_limiter = RateLimiter(
-        limit=settings.rate_limit_requests, window_seconds=settings.rate_limit_window_seconds, clock=clock
+        limit=settings.rate_limit_requests, window_seconds=settings.rate_limit_window_seconds, windows=windows
+    )
+    app.state.auth_throttle = AuthThrottle(
+        per_address=settings.auth_failures_per_address, per_prefix=settings.auth_failures_per_key_prefix,
+        window_seconds=settings.auth_failure_window_seconds, windows=windows,
     )
     app.state.token_verifier = TokenVerifier(
         settings.jwt_secret.get_secret_value(), issuer=settings.jwt_issuer, public_keys=settings.jwt_public_keys

@@ -25,9 +25,15 @@ class GatewaySettings(BaseServiceSettings):
     # ES256); a token naming a kid is checked against that key only.
     jwt_public_keys: dict[str, str] = Field(default_factory=dict)
     db_pool_size: int = Field(default=5, ge=1, le=100)
-    # Quota of each partner key / partner or customer token, per worker process.
+    # Quota of each partner key / partner or customer token, counted across every replica
+    # (gateway.rate_window, see ratelimit.py).
     rate_limit_requests: int = Field(default=600, ge=1, le=1_000_000)
     rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
+    # Failed authentications (wrong key or token) per client address / per API key prefix in
+    # a window before every attempt from it is 429 until the window ends (shared as above).
+    auth_failures_per_address: int = Field(default=20, ge=1, le=1_000_000)
+    auth_failures_per_key_prefix: int = Field(default=10, ge=1, le=1_000_000)
+    auth_failure_window_seconds: int = Field(default=300, ge=1, le=86_400)
     # How long a progress tag learned from ticketing may answer polls with 304 without asking
     # again (each ticket's tag is also dropped by its next customer-visible event); 0: always ask.
     progress_tag_ttl_seconds: float = Field(default=5.0, ge=0, le=300)
