@@ -385,3 +385,23 @@ async def test_ticketing_idempotency_records_expire_after_the_retention(database
         assert left == {fresh}
     finally:
         await db.dispose()
+
+
+async def test_deleting_a_subscription_stops_its_pending_retries_at_once(app, client, http, clock) -> None:
+    db = app.state.db
+    key = await partner_key(db)
+    with Receiver(failures=100) as failing:
+        subscription = await subscribe(client, key, failing.url)
+        await client.post("/v1/tickets", json=ticket_body(), headers={"X-API-Key": key})
+        [delivery] = await deliveries(client, key)
+        await deliver_due(db, http, clock, POLICY)  # 1st try: 500, a retry is pending (others' too)
+        deleted = await client.delete(f"/v1/webhooks/subscriptions/{subscription['id']}", headers={"X-API-Key": key})
+        assert deleted.status_code == 204
+        for _ in range(6):  # every retry would have been due by now
+            clock.advance(timedelta(minutes=30))
+            await deliver_due(db, http, clock, POLICY)
+        assert len([r for r in failing.received if json.loads(r[1])["id"] == delivery["event_id"]]) == 1
+    [after] = await deliveries(client, key)
+    assert (after["status"], after["next_attempt_at"], len(after["attempts"])) == ("cancelled", None, 1)
+    redo = await client.post(f"/v1/webhooks/deliveries/{delivery['id']}/redeliver", headers={"X-API-Key": key})
+    assert_problem(redo, 400, "subscription_deleted")

@@ -497,7 +497,7 @@ class WebhookDeliveryPublic(BaseModel):
     event_id: str
     event_type: str
     ticket_id: str
-    status: Literal["pending", "delivered", "failed"]
+    status: Literal["pending", "delivered", "failed", "cancelled"]
     attempts: list[WebhookAttemptPublic] = Field(description="Oldest first")
     next_attempt_at: datetime | None
     created_at: datetime
@@ -511,7 +511,7 @@ class WebhookDeliveryList(BaseModel):
 class WebhookDeliveryQuery(SafeInput):
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["pending", "delivered", "failed"] | None = None
+    status: Literal["pending", "delivered", "failed", "cancelled"] | None = None
     limit: int = Field(default=50, ge=1, le=200)
 
 

@@ -36,7 +36,7 @@ import httpx
 import orjson
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
@@ -174,6 +174,13 @@ async def deactivate_subscription(session: AsyncSession, *, partner_id: str, sub
     if row is None or row.partner_id != partner_id or not row.active:
         raise NotFound(f"subscription {subscription_id} not found", code="subscription_not_found")
     row.active = False
+    # deleting stops delivery: pending retries are cancelled in the same transaction (a
+    # delivery already leased to a worker may still go out once, within its lease)
+    await session.exec(  # type: ignore[call-overload]
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.subscription_id) == row.id, col(WebhookDelivery.status) == "pending")
+        .values(status="cancelled", next_attempt_at=None)
+    )
     await session.flush()
 
 
@@ -213,6 +220,9 @@ async def redeliver(
     row = await session.get(WebhookDelivery, _uuid_or_404(delivery_id, "delivery"), with_for_update=True)
     if row is None or row.partner_id != partner_id:
         raise NotFound(f"delivery {delivery_id} not found", code="delivery_not_found")
+    subscription = await session.get(WebhookSubscription, row.subscription_id)
+    if subscription is None or not subscription.active:
+        raise FailedPrecondition("the delivery's subscription was deleted", code="subscription_deleted")
     row.status = "pending"
     row.next_attempt_at = clock.now()
     await session.flush()
@@ -370,7 +380,8 @@ async def _claim_due(db: Database, clock: Clock, policy: RetryPolicy, limit: int
         rows = await session.exec(
             select(WebhookDelivery, WebhookSubscription.url, WebhookSubscription.secret)
             .join(WebhookSubscription, col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id))
-            .where(col(WebhookDelivery.status) == "pending", col(WebhookDelivery.next_attempt_at) <= now)
+            .where(col(WebhookDelivery.status) == "pending", col(WebhookDelivery.next_attempt_at) <= now,
+                   col(WebhookSubscription.active))
             .order_by(col(WebhookDelivery.next_attempt_at))
             .limit(limit)
             .with_for_update(skip_locked=True, of=WebhookDelivery)  # type: ignore[arg-type]
