@@ -139,19 +139,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import uvicorn
 
-    uvicorn.run(
-        "kefu_gateway.app:create_app",
-        factory=True,
-        host=settings.http_host,
-        port=settings.http_port,
-        workers=settings.workers,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-    )
+    from kefu_gateway.server import uvicorn_options
+
+    uvicorn.run("kefu_gateway.app:create_app", factory=True, **uvicorn_options(settings))
 
 
 if __name__ == "__main__":

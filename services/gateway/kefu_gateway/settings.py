@@ -19,6 +19,8 @@ class GatewaySettings(BaseServiceSettings):
     scoring_addr: str = "127.0.0.1:50053"
     rpc_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Request line + headers of one request (431 beyond; one line at most 8 KiB): server.py.
+    max_header_bytes: int = Field(default=32 * 1024, ge=8 * 1024, le=1024 * 1024)
     jwt_secret: SecretStr = Field(default=SecretStr(DEV_JWT_SECRET), min_length=32)
     jwt_issuer: str = "kefu"
     # Production identity providers: {"<kid>": "<PEM public key>"} (RSA -> RS256, EC P-256 ->
