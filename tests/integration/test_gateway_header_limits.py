@@ -5,13 +5,13 @@ options `python -m kefu_gateway` uses) refuses an oversized header block or line
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import uvicorn
 
+from support import served_in_thread
 from kefu_gateway.app import create_app
 from kefu_gateway.server import uvicorn_options
 
@@ -22,16 +22,8 @@ def served(gateway_settings: Any) -> Iterator[int]:
     options = {**uvicorn_options(settings), "host": "127.0.0.1", "port": 0}
     options.pop("workers")  # one process, in this thread
     config = uvicorn.Config(create_app(settings, configure_logs=False), lifespan="on", **options)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the gateway did not start")
-        threading.Event().wait(0.02)
-    yield server.servers[0].sockets[0].getsockname()[1]
-    server.should_exit = True
-    thread.join(timeout=15)
+    with served_in_thread(config) as port:
+        yield port
 
 
 def _exchange(port: int, head: bytes, *, chunk: int = 64 * 1024, total: int | None = None) -> bytes:
