@@ -379,6 +379,7 @@ TimelineEntryPublic = Annotated[
 class TimelinePublic(BaseModel):
     ticket: TicketPublic
     entries: list[TimelineEntryPublic] = Field(description="Oldest first")
+    next_cursor: str | None = Field(default=None, description="Set when more entries follow: the `cursor` of the next page")
 
 
 # --- the customer app (issue #6): the caller's own cases, customer-visible fields only ------
