@@ -191,6 +191,23 @@ def translate(pattern: str) -> str:
     return prefix + writer.items(parsed, True)
 
 
+_ENCODED: dict[int, tuple[str, bytes]] = {}
+_ENCODED_KEPT = 256
+
+
+def _utf8(text: str) -> bytes:
+    """`text` as UTF-8, encoded once for all the regex rules that search the same text of one
+    conversation (the cache holds the text itself, so an id is never mistaken)."""
+    hit = _ENCODED.get(id(text))
+    if hit is not None and hit[0] is text:
+        return hit[1]
+    data = text.encode()
+    if len(_ENCODED) >= _ENCODED_KEPT:
+        _ENCODED.clear()
+    _ENCODED[id(text)] = (text, data)
+    return data
+
+
 def _options() -> re2.Options:
     options = re2.Options()
     options.log_errors = False
@@ -212,11 +229,11 @@ class SafePattern:
 
     def search(self, text: str) -> bool:
         """Whether the pattern matches anywhere in `text`."""
-        return self._bytes.search(text.encode()) is not None
+        return self._bytes.search(_utf8(text)) is not None
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """Character spans [start, end) of the non-overlapping matches in `text`."""
-        data = text.encode()
+        data = _utf8(text)
         if self._bytes.search(data) is None:
             return
         ascii_only = len(data) == len(text)
