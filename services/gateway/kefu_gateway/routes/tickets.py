@@ -429,7 +429,7 @@ async def add_note(
     description="In pages: a reply holds at most `page_size` entries and at most a few MiB; "
     "`next_cursor` is set when more follow (pass it as `cursor`).",
     response_model=TimelinePublic,
-    responses=problem_responses(404, *_UPSTREAM),
+    responses=problem_responses(400, 404, *_UPSTREAM),
 )
 async def get_timeline(
     principal: CanRead,
