@@ -27,7 +27,7 @@ async def gateway_db(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def clock() -> ManualClock:
     # a minute of its own (windows are shared through the database by every test)
-    return ManualClock(datetime(2026, 11, 25, 9, 0, 10, tzinfo=UTC) + timedelta(minutes=uuid.uuid4().int % 100_000))
+    return ManualClock(datetime(2026, 11, 25, 9, 0, 10, tzinfo=UTC) + timedelta(minutes=uuid.uuid4().int % 1000))
 
 
 async def _apps(settings: Any, clock: ManualClock, stack: AsyncExitStack) -> list[Any]:
