@@ -7,8 +7,8 @@ Kept out of conftest.py on purpose: there are several conftest modules, so
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
@@ -17,7 +17,7 @@ PROBLEM_JSON = "application/problem+json"
 def staff_headers(settings: Any, role: str = "agent", subject: str = "test-agent") -> dict[str, str]:
     from kefu_gateway.auth import issue_token
 
-    token = issue_token(settings.jwt_secret, subject=subject, role=role, issuer=settings.jwt_issuer)
+    token = issue_token(settings.jwt_secret.get_secret_value(), subject=subject, role=role, issuer=settings.jwt_issuer)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -90,3 +90,24 @@ async def new_partner_key(db: Any, scopes: frozenset[str] | None = None) -> tupl
             allowed_scopes=PARTNER_SCOPES, clock=SystemClock(),
         )
     return partner_id, key
+
+
+@contextmanager
+def served_in_thread(config: Any) -> Iterator[int]:
+    """A real uvicorn server for `config` (a uvicorn.Config) in a thread of its own; its port."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the gateway did not start")
+        threading.Event().wait(0.02)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

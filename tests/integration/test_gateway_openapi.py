@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 import uvicorn
 from hypothesis import HealthCheck
 
-from support import new_partner_key, staff_headers
+from support import new_partner_key, served_in_thread, staff_headers
 from kefu_gateway.app import create_app
 
 # POSTs that need no Idempotency-Key: repeating them changes nothing by their nature.
@@ -39,17 +38,8 @@ def live_gateway(gateway_settings: Any) -> Iterator[str]:
         create_app(settings, configure_logs=False), host="127.0.0.1", port=0, log_config=None,
         access_log=False, lifespan="on",
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the gateway did not start")
-        threading.Event().wait(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
+    with served_in_thread(config) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_every_operation_is_tagged_named_and_declares_its_errors_as_problem_json(gateway_settings) -> None:

@@ -335,3 +335,44 @@ async def test_qa_switches_the_active_ruleset_at_run_time_and_back(gateway, gate
     scored = await gateway.post("/v1/qa/evaluations", json={"turns": [{"role": "agent", "text": "搞定了"}]},
                                 headers=auth)
     assert (scored.json()["ruleset_id"], scored.json()["ruleset_version"]) == (builtin["id"], builtin["version"])
+
+
+def regex_ruleset_doc(ruleset_id: str, pattern: str) -> dict:
+    return {
+        "id": ruleset_id,
+        "version": 1,
+        "rules": [
+            {"id": "pattern", "version": 1, "dimension": "compliance", "points": -3,
+             "condition": {"operator": "regex", "pattern": pattern}}
+        ],
+    }
+
+
+async def test_published_backtracking_regex_scores_at_once_instead_of_stalling(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    qa = staff_headers(gateway_settings, role="qa")
+    ruleset_id = f"team-{uuid.uuid4().hex[:10]}"
+    published = await gateway.post("/v1/qa/rulesets", json=regex_ruleset_doc(ruleset_id, "(a+)+$"), headers=qa)
+    assert published.status_code == 201, published.text
+    scored = await gateway.post(
+        "/v1/qa/evaluations",
+        json={"ruleset_id": ruleset_id, "turns": [{"role": "agent", "text": "a" * 9_000 + "b"}]},
+        headers=qa,
+    )
+    assert scored.status_code == 201, scored.text
+    assert scored.json()["hits"] == []
+    ready = await gateway.get("/readyz")
+    assert ready.status_code == 200
+
+
+async def test_unboundable_regex_is_400_unsupported_regex_naming_the_rule_not_500(gateway, gateway_settings) -> None:
+    from support import staff_headers
+
+    qa = staff_headers(gateway_settings, role="qa")
+    for pattern in ("a{99999999999}", "(" * 499 + "a" + ")" * 499, "(?<=a)b"):
+        response = await gateway.post(
+            "/v1/qa/rulesets", json=regex_ruleset_doc(f"team-{uuid.uuid4().hex[:10]}", pattern), headers=qa
+        )
+        body = assert_problem(response, 400, "unsupported_regex")
+        assert "rules[0].condition.pattern" in body["detail"]

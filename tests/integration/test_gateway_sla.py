@@ -65,6 +65,20 @@ async def test_green_channel_escalation_is_idempotent_with_a_key(db, gateway, au
     assert [e["id"] for e in listed.json()["items"]] == [first.json()["id"]]
 
 
+async def test_green_channel_key_reused_with_another_body_is_422_idempotency_key_reused(db, gateway, auth) -> None:
+    inbox = await ticket(db)
+    headers = {**auth, "Idempotency-Key": f"k-{uuid.uuid4().hex[:10]}"}
+    first = await gateway.post(f"/v1/tickets/{inbox.ticket}/escalate",
+                               json={"reason": "VIP threatens to go to the media", "to_level": "L1"}, headers=headers)
+    assert first.status_code == 201, first.text
+    other = await gateway.post(f"/v1/tickets/{inbox.ticket}/escalate",
+                               json={"reason": "a different reason", "to_level": "L3"}, headers=headers)
+    assert_problem(other, 422, "idempotency_key_reused")
+    same = await gateway.post(f"/v1/tickets/{inbox.ticket}/escalate",
+                              json={"reason": "VIP threatens to go to the media", "to_level": "L1"}, headers=headers)
+    assert (same.status_code, same.json()) == (201, first.json())
+
+
 async def test_escalating_a_ticket_already_at_l3_is_400(db, gateway, auth) -> None:
     inbox = await ticket(db, level="L3")
     r = await gateway.post(f"/v1/tickets/{inbox.ticket}/escalate", json={"reason": "again"}, headers=auth)

@@ -338,3 +338,70 @@ async def test_only_one_gateway_process_fans_events_out_at_a_time(app, clock) ->
         assert not second.leading and leader.leading
     finally:
         await second.loop.stop()
+
+
+async def test_idempotency_record_answers_within_retention_and_is_purged_after_it(app, client, clock) -> None:
+    from kefu_common.idempotency import purge_expired
+
+    retention = timedelta(hours=24)
+    key = await partner_key(app.state.db)
+    headers = {"X-API-Key": key, "Idempotency-Key": f"sub-{uuid.uuid4().hex[:8]}"}
+    body = {"url": "https://partner.example.com/a", "event_types": ["ticket.created"]}
+    first = await client.post("/v1/webhooks/subscriptions", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    other = {**body, "url": "https://partner.example.com/b"}
+
+    clock.advance(retention - timedelta(minutes=1))  # still within the retention: kept
+    await purge_expired(app.state.db, "gateway.idempotency_record", now=clock.now(), retention=retention)
+    assert_problem(await client.post("/v1/webhooks/subscriptions", json=other, headers=headers),
+                   422, "idempotency_key_reused")
+
+    clock.advance(timedelta(minutes=2))  # expired: purged, the key is free again
+    assert await purge_expired(app.state.db, "gateway.idempotency_record", now=clock.now(), retention=retention) >= 1
+    again = await client.post("/v1/webhooks/subscriptions", json=other, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] != first.json()["id"]
+
+
+async def test_ticketing_idempotency_records_expire_after_the_retention(database_url) -> None:
+    from kefu_common.idempotency import purge_expired
+
+    db = Database(database_url, schema="ticketing")
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    old, fresh = f"old-{uuid.uuid4().hex}", f"fresh-{uuid.uuid4().hex}"
+    try:
+        async with db.session() as session:
+            conn = await session.connection()
+            for rid, at in ((old, now - timedelta(hours=25)), (fresh, now - timedelta(hours=23))):
+                await conn.execute(text(
+                    "INSERT INTO ticketing.idempotency_record (request_id, command, request_hash, response, "
+                    "created_at) VALUES (:r, 'CreateTicket', 'h', '\\x00', :at)"), {"r": rid, "at": at})
+        await purge_expired(db, "ticketing.idempotency_record", now=now, retention=timedelta(hours=24))
+        async with db.session() as session:
+            conn = await session.connection()
+            left = set((await conn.execute(text(
+                "SELECT request_id FROM ticketing.idempotency_record WHERE request_id IN (:a, :b)"),
+                {"a": old, "b": fresh})).scalars())
+        assert left == {fresh}
+    finally:
+        await db.dispose()
+
+
+async def test_deleting_a_subscription_stops_its_pending_retries_at_once(app, client, http, clock) -> None:
+    db = app.state.db
+    key = await partner_key(db)
+    with Receiver(failures=100) as failing:
+        subscription = await subscribe(client, key, failing.url)
+        await client.post("/v1/tickets", json=ticket_body(), headers={"X-API-Key": key})
+        [delivery] = await deliveries(client, key)
+        await deliver_due(db, http, clock, POLICY)  # 1st try: 500, a retry is pending (others' too)
+        deleted = await client.delete(f"/v1/webhooks/subscriptions/{subscription['id']}", headers={"X-API-Key": key})
+        assert deleted.status_code == 204
+        for _ in range(6):  # every retry would have been due by now
+            clock.advance(timedelta(minutes=30))
+            await deliver_due(db, http, clock, POLICY)
+        assert len([r for r in failing.received if json.loads(r[1])["id"] == delivery["event_id"]]) == 1
+    [after] = await deliveries(client, key)
+    assert (after["status"], after["next_attempt_at"], len(after["attempts"])) == ("cancelled", None, 1)
+    redo = await client.post(f"/v1/webhooks/deliveries/{delivery['id']}/redeliver", headers={"X-API-Key": key})
+    assert_problem(redo, 400, "subscription_deleted")

@@ -20,7 +20,7 @@ def test_platform_wide_variables_are_read_without_prefix(monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@db:5432/kefu")
     monkeypatch.setenv("KEFU_LOG_FORMAT", "json")
     settings = TicketingSettings()
-    assert settings.database_url == "postgresql://u@db:5432/kefu"
+    assert settings.database_url.get_secret_value() == "postgresql://u@db:5432/kefu"
     assert settings.effective_log_format == "json"
 
 
@@ -30,7 +30,7 @@ def test_prod_refuses_the_default_secret_and_a_missing_database(monkeypatch) -> 
     with pytest.raises(ValidationError, match="GATEWAY_JWT_SECRET"):
         GatewaySettings()
     monkeypatch.setenv("GATEWAY_JWT_SECRET", "s" * 48)
-    assert GatewaySettings().jwt_secret != DEV_JWT_SECRET
+    assert GatewaySettings().jwt_secret.get_secret_value() != DEV_JWT_SECRET
     monkeypatch.delenv("DATABASE_URL")
     with pytest.raises(ValidationError, match="DATABASE_URL"):
         TicketingSettings()
@@ -74,3 +74,41 @@ def test_escalation_levels_keep_the_domain_spelling() -> None:
 
     assert level_to_str(types_pb2.ESCALATION_LEVEL_L3) == "L3"
     assert level_to_str(types_pb2.ESCALATION_LEVEL_UNSPECIFIED) == ""
+
+
+def _all_settings_classes():
+    from kefu_escalation.settings import EscalationSettings
+    from kefu_scoring.settings import ScoringSettings
+
+    return [TicketingSettings, GatewaySettings, EscalationSettings, ScoringSettings]
+
+
+def test_settings_errors_never_echo_the_input_of_any_service(monkeypatch) -> None:
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", "short-but-secret-TAIL42")  # < 32 chars: refused
+    with pytest.raises(ValidationError) as raised:
+        GatewaySettings()
+    assert "TAIL42" not in str(raised.value)
+    for cls in _all_settings_classes():
+        assert cls.model_config.get("hide_input_in_errors") is True, cls.__name__
+        monkeypatch.setenv("KEFU_ENV", "password-PW99")
+        with pytest.raises(ValidationError) as raised:
+            cls()
+        assert "PW99" not in str(raised.value), cls.__name__
+        monkeypatch.delenv("KEFU_ENV")
+
+
+def test_every_secret_setting_is_a_secret_and_never_printed(monkeypatch) -> None:
+    from kefu_escalation.settings import EscalationSettings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://kefu:db-PASSWORD-7@db:5432/kefu")
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", "j" * 40 + "JWT-TAIL")
+    monkeypatch.setenv("ESCALATION_NOTIFY_WEBHOOK_URL", "https://hooks.example.com/kefu")
+    monkeypatch.setenv("ESCALATION_NOTIFY_WEBHOOK_SECRET", "whsec_" + "w" * 20 + "HOOK-TAIL")
+    gateway, escalation = GatewaySettings(), EscalationSettings()
+    printed = repr(gateway) + str(gateway) + repr(escalation) + str(escalation)
+    printed += str(gateway.model_dump()) + str(escalation.model_dump())
+    for secret in ("db-PASSWORD-7", "JWT-TAIL", "HOOK-TAIL"):
+        assert secret not in printed
+    assert gateway.jwt_secret.get_secret_value().endswith("JWT-TAIL")
+    assert escalation.notify_webhook_secret.get_secret_value().endswith("HOOK-TAIL")
+    assert gateway.database_url.get_secret_value() == "postgresql://kefu:db-PASSWORD-7@db:5432/kefu"

@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import asyncpg
+from pydantic import SecretStr
 
 from kefu_common.db import to_libpq_url, with_database
 
@@ -85,8 +86,11 @@ async def drop_database(server_url: str, name: str) -> None:
         await conn.close()
 
 
-def resolve_database_url(configured: str | None, data_dir: Path, database: str = "kefu") -> str:
-    """`configured` if given, else the embedded server's database (started if needed)."""
+def resolve_database_url(configured: str | SecretStr | None, data_dir: Path, database: str = "kefu") -> str:
+    """`configured` if given (a settings' `SecretStr` or a plain URL), else the embedded
+    server's database (started if needed)."""
+    if isinstance(configured, SecretStr):
+        configured = configured.get_secret_value()
     if configured:
         return configured
     server_url = start_embedded_postgres(data_dir)

@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from kefu_common.context import REQUEST_ID_METADATA_KEY, get_request_id
+from kefu_common.replies import MAX_MESSAGE_BYTES
 from kefu_common.tracing import outgoing_headers
 
 
@@ -84,7 +85,7 @@ def create_channel(target: str) -> grpc.aio.Channel:
             ("grpc.enable_retries", 1),
             ("grpc.service_config", json.dumps(service_config)),
             ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             # Reconnect within about a second of a restarted service coming back
             # (the library default backs off up to two minutes).
             ("grpc.initial_reconnect_backoff_ms", 100),

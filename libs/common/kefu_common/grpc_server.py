@@ -31,6 +31,7 @@ from kefu_common.context import (
 from kefu_common.errors import ERROR_CODE_METADATA_KEY, InvalidArgument, ServiceError, Unavailable
 from kefu_common.logging import get_logger
 from kefu_common.metrics import observe_rpc
+from kefu_common.replies import MAX_MESSAGE_BYTES
 from kefu_common.tracing import ServerSpan
 
 log = get_logger("kefu.grpc")
@@ -251,7 +252,7 @@ class GrpcServer:
         self.server = grpc.aio.server(
             interceptors=[ServerInterceptor(), *interceptors],
             options=[
-                ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.keepalive_time_ms", 30_000),
                 ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
             ],

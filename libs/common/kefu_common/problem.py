@@ -66,6 +66,7 @@ _TITLES: dict[int, str] = {
     499: "Client Closed Request",
     500: "Internal Server Error",
     501: "Not Implemented",
+    502: "Bad Gateway",
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
@@ -121,14 +122,26 @@ def problem_from_grpc(
     if status in _HIDDEN_DETAIL:
         detail = "The server failed to handle the request."
         code = "internal_error"
+    elif status is grpc.StatusCode.RESOURCE_EXHAUSTED and not _has_code(trailing):
+        # gRPC's own RESOURCE_EXHAUSTED (no service sent a code): its text is internal; a
+        # message over the size limit is no quota and retrying will not help
+        if "larger than max" in (details or ""):
+            http_status, code = 502, "reply_too_large"
+            detail = "The reply is too large to deliver; ask for less (a smaller page_size)."
+        else:
+            detail = "A downstream service is out of resources; retry shortly."
     elif status is grpc.StatusCode.UNAVAILABLE:
         detail = "A downstream service is unavailable; retry shortly."
     elif status is grpc.StatusCode.DEADLINE_EXCEEDED:
         detail = "A downstream service did not answer in time; retry shortly."
     else:
         detail = details or status.name.lower()
-    headers = {"Retry-After": "1"} if http_status in (503, 504) else {}
+    headers = {"Retry-After": "1"} if http_status in (429, 503, 504) else {}
     return Problem(status=http_status, code=code, detail=detail, headers=headers)
+
+
+def _has_code(trailing: Any) -> bool:
+    return any(key == ERROR_CODE_METADATA_KEY for key, _ in trailing or ())
 
 
 def problem_from_rpc_error(err: grpc.aio.AioRpcError) -> Problem:

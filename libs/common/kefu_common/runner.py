@@ -49,7 +49,7 @@ class GrpcService(Generic[S]):
     async def create_server(self, settings: S, url: str) -> GrpcServer:
         db = Database(
             url, schema=self.schema, pool_size=settings.db_pool_size,
-            direct_url=settings.database_direct_url,
+            direct_url=settings.direct_url,
         )
         built = await self.build(settings, db)
         if settings.metrics_port:

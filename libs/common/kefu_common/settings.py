@@ -3,14 +3,19 @@
 The few platform-wide variables (`DATABASE_URL`, `KEFU_ENV`, `KEFU_LOG_FORMAT`,
 `KEFU_LOG_LEVEL`) are read by their exact names in every service. Read once at start-up and
 passed down; nothing else reads the environment.
+
+Secrets are `SecretStr` (printed as `**********`; `.get_secret_value()` where used), and a
+settings error never echoes the input (`hide_input_in_errors`): a crash at start-up must not
+print the tail of a secret.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -19,7 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 class BaseServiceSettings(BaseSettings):
     """Fields every service has. Subclasses set `model_config` with their env prefix."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     env: Literal["dev", "test", "prod"] = Field(
         default="dev", validation_alias=AliasChoices("KEFU_ENV")
@@ -35,18 +40,34 @@ class BaseServiceSettings(BaseSettings):
         validation_alias=AliasChoices("KEFU_TRACING_ENABLED"),
         description="export OpenTelemetry spans over OTLP (OTEL_EXPORTER_OTLP_* variables)",
     )
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL"),
-        description="PostgreSQL URL; unset: the embedded server under .kefu/pgdata",
+        description="PostgreSQL URL (its password is a secret); unset: the embedded server",
     )
-    database_direct_url: str | None = Field(
+    database_direct_url: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_DIRECT_URL"),
         description="PostgreSQL URL of the primary itself, for what a transaction pooler in "
         "DATABASE_URL cannot carry (LISTEN, session advisory locks); unset: DATABASE_URL",
     )
+
+    @property
+    def direct_url(self) -> str | None:
+        """DATABASE_DIRECT_URL in clear, for the one place that connects with it."""
+        return self.database_direct_url.get_secret_value() if self.database_direct_url else None
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=120)
+    idempotency_retention_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 30,
+        validation_alias=AliasChoices("KEFU_IDEMPOTENCY_RETENTION_HOURS"),
+        description="how long a stored reply answers retries of its Idempotency-Key / request id",
+    )
+
+    @property
+    def idempotency_retention(self) -> timedelta:
+        return timedelta(hours=self.idempotency_retention_hours)
 
     @property
     def effective_log_format(self) -> Literal["json", "console"]:

@@ -43,7 +43,7 @@ async def build(settings: EscalationSettings, db: Database) -> Built:
     if settings.run_sla_clocks:
         sinks: list = [LogSink()]
         if settings.notify_webhook_url:
-            webhook = WebhookSink(settings.notify_webhook_url, settings.notify_webhook_secret)
+            webhook = WebhookSink(settings.notify_webhook_url, settings.notify_webhook_secret.get_secret_value())
             sinks.append(webhook)
             built.on_stop.append(webhook.close)
         worker = SlaClockWorker(

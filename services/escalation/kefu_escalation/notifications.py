@@ -13,9 +13,10 @@ Sinks:
 
 * `LogSink` writes one structured log line per notification (always on).
 * `WebhookSink` POSTs the JSON body signed like partner webhooks (`kefu_common.signing`:
-  ``Kefu-Timestamp``, ``Kefu-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>``,
-  ``Kefu-Delivery-Id``, ``Kefu-Event-Type: escalation.notification``); any non-2xx answer or
-  transport error retries.
+  Standard Webhooks ``webhook-id`` (the notification id), ``webhook-timestamp``,
+  ``webhook-signature: v1,<base64>``; ``Kefu-Event-Type: escalation.notification``; the
+  deprecated ``Kefu-Signature`` headers until 2027-06-30); any non-2xx answer or transport
+  error retries.
 """
 
 from __future__ import annotations

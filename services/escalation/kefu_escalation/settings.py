@@ -1,4 +1,4 @@
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from kefu_common.settings import GrpcServiceSettings
@@ -28,10 +28,10 @@ class EscalationSettings(GrpcServiceSettings):
     staff_calendar: str = "cn-business"
     # Optional webhook sink for notifications (HMAC-SHA256 signed with the secret).
     notify_webhook_url: str = ""
-    notify_webhook_secret: str = ""
+    notify_webhook_secret: SecretStr = SecretStr("")
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> "EscalationSettings":
-        if self.notify_webhook_url and len(self.notify_webhook_secret) < 16:
+        if self.notify_webhook_url and len(self.notify_webhook_secret.get_secret_value()) < 16:
             raise ValueError("ESCALATION_NOTIFY_WEBHOOK_SECRET (16+ characters) is required with a webhook URL")
         return self

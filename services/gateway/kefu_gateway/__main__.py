@@ -117,7 +117,7 @@ async def _demo_partner_key(url: str, key_file: Path) -> str:
 
 def _demo_credentials(settings: GatewaySettings, url: str, key_file: Path) -> dict[str, str]:
     creds = {
-        role: issue_token(settings.jwt_secret, subject=subject, role=role, issuer=settings.jwt_issuer,
+        role: issue_token(settings.jwt_secret.get_secret_value(), subject=subject, role=role, issuer=settings.jwt_issuer,
                           ttl=timedelta(days=30))
         for role, subject in DEMO_PRINCIPALS
     }
@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = GatewaySettings()
 
     if args.command == "token":
-        key = args.private_key.read_text() if args.private_key else settings.jwt_secret
+        key = args.private_key.read_text() if args.private_key else settings.jwt_secret.get_secret_value()
         print(
             issue_token(
                 key,
@@ -200,19 +200,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import uvicorn
 
-    uvicorn.run(
-        "kefu_gateway.app:create_app",
-        factory=True,
-        host=settings.http_host,
-        port=settings.http_port,
-        workers=settings.workers,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-    )
+    from kefu_gateway.server import uvicorn_options
+
+    uvicorn.run("kefu_gateway.app:create_app", factory=True, **uvicorn_options(settings))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from kefu_common.db import Database
 from kefu_common.embedded import resolve_database_url
 from kefu_common.logging import configure_logging, get_logger
 from kefu_common.runner import EMBEDDED_DATA_DIR
+from kefu_common.idempotency import purge_loop
 from kefu_common.tasks import BackgroundLoop
 from kefu_common.tracing import configure_tracing
 from kefu_gateway.auth import TokenVerifier
@@ -22,7 +23,7 @@ from kefu_gateway.http_contract import declare_headers, install_browser_middlewa
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.models import SCHEMA
 from kefu_gateway.problems import install_problem_handlers, problems_as_problem_json
-from kefu_gateway.ratelimit import RateLimiter
+from kefu_gateway.ratelimit import AuthThrottle, RateLimiter, SharedWindows
 from kefu_gateway.routes import (
     agents,
     csat,
@@ -87,9 +88,14 @@ def create_app(
             resolve_database_url(settings.database_url, EMBEDDED_DATA_DIR),
             schema=SCHEMA,
             pool_size=settings.db_pool_size,
-            direct_url=settings.database_direct_url,
+            direct_url=settings.direct_url,
         )
         app.state.webhook_fanout, loops = _webhook_loops(settings, app.state.db, app.state.clients, clock)
+        loops.append(purge_loop(app.state.db, f"{SCHEMA}.idempotency_record", clock,
+                                settings.idempotency_retention, log=log))
+        windows.db = app.state.db
+        longest = max(settings.rate_limit_window_seconds, settings.auth_failure_window_seconds)
+        loops.append(windows.purge_loop(keep=timedelta(seconds=2 * longest), log=log))
         for loop in loops:
             await loop.start()
         log.info("gateway_started", ticketing=settings.ticketing_addr, scoring=settings.scoring_addr)
@@ -137,11 +143,16 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.state.clock = clock
+    windows = SharedWindows(clock)  # its database is set in the lifespan
     app.state.rate_limiter = RateLimiter(
-        limit=settings.rate_limit_requests, window_seconds=settings.rate_limit_window_seconds, clock=clock
+        limit=settings.rate_limit_requests, window_seconds=settings.rate_limit_window_seconds, windows=windows
+    )
+    app.state.auth_throttle = AuthThrottle(
+        per_address=settings.auth_failures_per_address, per_prefix=settings.auth_failures_per_key_prefix,
+        window_seconds=settings.auth_failure_window_seconds, windows=windows,
     )
     app.state.token_verifier = TokenVerifier(
-        settings.jwt_secret, issuer=settings.jwt_issuer, public_keys=settings.jwt_public_keys
+        settings.jwt_secret.get_secret_value(), issuer=settings.jwt_issuer, public_keys=settings.jwt_public_keys
     )
     install_problem_handlers(app)
     app.include_router(health.router)

@@ -25,8 +25,8 @@ from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from kefu_common.errors import PermissionDenied, Unauthenticated
-from kefu_gateway.partners import authenticate_key
-from kefu_gateway.ratelimit import RateLimiter
+from kefu_gateway.partners import authenticate_key, key_prefix
+from kefu_gateway.ratelimit import AuthThrottle, RateLimiter
 
 Role = Literal["agent", "specialist", "lead", "qa", "admin", "customer", "partner"]
 ROLES: tuple[str, ...] = ("agent", "specialist", "lead", "qa", "admin", "customer", "partner")
@@ -146,17 +146,27 @@ async def _authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None, api_key: str | None
 ) -> tuple[Principal, str]:
     """The caller and the name their request quota is counted under (the key, or the token's
-    role and subject)."""
-    if api_key is not None:
-        async with request.app.state.db.session() as session:
-            holder = await authenticate_key(session, api_key)
-        principal = Principal(subject=holder.partner_id, role="partner", scopes=holder.scopes)
-        return principal, f"key:{holder.prefix}"
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    role and subject). Failed attempts are throttled per client address and key prefix
+    (ratelimit.AuthThrottle): a throttled one is refused before any lookup."""
+    if api_key is None and (credentials is None or credentials.scheme.lower() != "bearer"):
         raise Unauthenticated("a bearer token or an API key is required", code="missing_token")
-    verifier: TokenVerifier = request.app.state.token_verifier
-    principal = verifier.verify(credentials.credentials)
-    return principal, token_quota_name(principal)
+    throttle: AuthThrottle = request.app.state.auth_throttle
+    address = request.client.host if request.client else None
+    prefix = key_prefix(api_key) if api_key is not None else None
+    throttle.check(address, prefix)
+    try:
+        if api_key is not None:
+            async with request.app.state.db.session() as session:
+                holder = await authenticate_key(session, api_key)
+            principal = Principal(subject=holder.partner_id, role="partner", scopes=holder.scopes)
+            return principal, f"key:{holder.prefix}"
+        assert credentials is not None
+        verifier: TokenVerifier = request.app.state.token_verifier
+        principal = verifier.verify(credentials.credentials)
+        return principal, token_quota_name(principal)
+    except Unauthenticated:
+        await throttle.failed(address, prefix)
+        raise
 
 
 def token_quota_name(principal: Principal) -> str:
@@ -173,7 +183,7 @@ async def current_principal(
     principal, quota_name = await _authenticate(request, credentials, api_key)
     if not principal.is_staff:  # external clients: partners and the customer app
         limiter: RateLimiter = request.app.state.rate_limiter
-        response.headers.update(limiter.hit(quota_name))
+        response.headers.update(await limiter.hit(quota_name))
     return principal
 
 

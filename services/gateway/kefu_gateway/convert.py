@@ -166,7 +166,8 @@ def _entry(e: ticketing_pb2.TimelineEntry) -> dict[str, Any]:
 
 def timeline_public(t: ticketing_pb2.Timeline) -> TimelinePublic:
     return TimelinePublic.model_validate(
-        {"ticket": _ticket(t.ticket), "entries": [_entry(e) for e in t.entries]}
+        {"ticket": _ticket(t.ticket), "entries": [_entry(e) for e in t.entries],
+         "next_cursor": t.next_page_token or None}
     )
 
 

@@ -1,9 +1,13 @@
-"""Idempotency-Key for the gateway's own writes (webhook subscriptions, redeliveries).
+"""Idempotency-Key for the gateway's own writes and for downstream commands that do not
+compare bodies themselves.
 
-Ticket commands are made idempotent by the ticketing service itself (request_id); writes that
-live in the gateway schema keep their first reply here, in the same transaction as the write:
-the same key and body replay it, the same key with another body is 422
-`idempotency_key_reused`. Calls with one key are serialised by an advisory lock on it.
+Ticket commands are made idempotent by the ticketing service itself (request_id, the request
+fingerprinted); writes that live in the gateway schema (webhook subscriptions, redeliveries)
+keep their first reply here, in the same transaction as the write, and so do the downstream
+commands sent through `keyed_command` (QA reviews and appeal decisions, green-channel
+escalations): the same key and body replay the first reply, the same key with another body is
+422 `idempotency_key_reused`. Calls with one key are serialised by an advisory lock on it.
+Records are kept `KEFU_IDEMPOTENCY_RETENTION_HOURS` (kefu_common.idempotency purges them).
 """
 
 from __future__ import annotations
@@ -13,12 +17,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import AlreadyExists
+from kefu_gateway.auth import Principal
+from kefu_gateway.deps import request_id_for
 from kefu_gateway.models import IdempotencyRecord
 
 Reply = tuple[int, dict[str, Any]]
@@ -58,3 +66,27 @@ async def run_idempotent(
         )
         await session.flush()
         return status, reply
+
+
+async def keyed_command(
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    scope: str,
+    body: dict[str, Any],
+    call: Callable[[], Awaitable[Reply]],
+) -> JSONResponse:
+    """Idempotency-Key for a downstream command whose service does not compare the body of a
+    repeated request id: the first reply is kept in the gateway's idempotency records and
+    replayed for the same key and body; another body with the key is 422
+    `idempotency_key_reused`."""
+    state = request.app.state
+
+    async def write(_session: Any) -> Reply:
+        return await call()
+
+    status_code, reply = await run_idempotent(
+        state.db, scope=scope, request_id=request_id_for(principal, key) if key else None,
+        body=body, write=write, clock=state.clock,
+    )
+    return JSONResponse(reply, status_code=status_code)

@@ -80,7 +80,7 @@ class WebhookDelivery(SQLModel, table=True):
     event_type: str = Field(max_length=64)
     ticket_id: uuid.UUID
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
-    status: str = Field(default="pending", max_length=16)  # pending | delivered | failed
+    status: str = Field(default="pending", max_length=16)  # pending | delivered | failed | cancelled
     attempts: int = 0
     next_attempt_at: datetime | None = timestamp_field(default=None, nullable=True)
     created_at: datetime = timestamp_field()

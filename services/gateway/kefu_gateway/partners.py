@@ -24,6 +24,13 @@ from kefu_gateway.models import ApiKey, Partner
 
 _PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _KEY = re.compile(r"^(?P<prefix>kefu_[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
+_PREFIX = re.compile(r"kefu_[0-9a-f]{12}(?=_)")
+
+
+def key_prefix(presented: str) -> str | None:
+    """The prefix of a presented key (what failed attempts are throttled by), if it has one."""
+    match = _PREFIX.match(presented)
+    return match.group(0) if match else None
 
 
 @dataclass(frozen=True)

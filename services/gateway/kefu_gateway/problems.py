@@ -82,7 +82,13 @@ def problems_as_problem_json(spec: dict[str, Any]) -> dict[str, Any]:
     ProblemDetail only (see _validation_error), so say so (in place; returns `spec`)."""
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
-            for status, response in operation.get("responses", {}).items():
+            responses = operation.get("responses", {})
+            if "401" in responses and "429" not in responses:  # failed authentications are throttled
+                responses["429"] = {
+                    "description": "Too Many Requests (`rate_limited`, `too_many_failed_authentications`)",
+                    "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": _PROBLEM_REF}}},
+                }
+            for status, response in responses.items():
                 content = response.get("content", {})
                 if status[:1] in ("4", "5") and "application/json" in content:
                     content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")

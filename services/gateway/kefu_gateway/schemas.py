@@ -400,6 +400,7 @@ TimelineEntryPublic = Annotated[
 class TimelinePublic(BaseModel):
     ticket: TicketPublic
     entries: list[TimelineEntryPublic] = Field(description="Oldest first")
+    next_cursor: str | None = Field(default=None, description="Set when more entries follow: the `cursor` of the next page")
 
 
 # --- the customer app (issue #6): the caller's own cases, customer-visible fields only ------
@@ -521,7 +522,7 @@ class WebhookDeliveryPublic(BaseModel):
     event_id: str
     event_type: str
     ticket_id: str
-    status: Literal["pending", "delivered", "failed"]
+    status: Literal["pending", "delivered", "failed", "cancelled"]
     attempts: list[WebhookAttemptPublic] = Field(description="Oldest first")
     next_attempt_at: datetime | None
     created_at: datetime
@@ -535,7 +536,7 @@ class WebhookDeliveryList(BaseModel):
 class WebhookDeliveryQuery(SafeInput):
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["pending", "delivered", "failed"] | None = None
+    status: Literal["pending", "delivered", "failed", "cancelled"] | None = None
     limit: int = Field(default=50, ge=1, le=200)
 
 

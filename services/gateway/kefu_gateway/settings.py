@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from kefu_common.settings import BaseServiceSettings
@@ -19,7 +19,9 @@ class GatewaySettings(BaseServiceSettings):
     scoring_addr: str = "127.0.0.1:50053"
     rpc_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
-    jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=32)
+    # Request line + headers of one request (431 beyond; one line at most 8 KiB): server.py.
+    max_header_bytes: int = Field(default=32 * 1024, ge=8 * 1024, le=1024 * 1024)
+    jwt_secret: SecretStr = Field(default=SecretStr(DEV_JWT_SECRET), min_length=32)
     jwt_issuer: str = "kefu"
     # Production identity providers: {"<kid>": "<PEM public key>"} (RSA -> RS256, EC P-256 ->
     # ES256); a token naming a kid is checked against that key only.
@@ -28,9 +30,15 @@ class GatewaySettings(BaseServiceSettings):
     # Browser clients on other origins (an agent desktop or customer H5 page): the exact origins
     # allowed to call the API (CORS), e.g. ["https://desk.example.com"]; empty: CORS off.
     cors_allow_origins: list[str] = Field(default_factory=list)
-    # Quota of each partner key / partner or customer token, per worker process.
+    # Quota of each partner key / partner or customer token, counted across every replica
+    # (gateway.rate_window, see ratelimit.py).
     rate_limit_requests: int = Field(default=600, ge=1, le=1_000_000)
     rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
+    # Failed authentications (wrong key or token) per client address / per API key prefix in
+    # a window before every attempt from it is 429 until the window ends (shared as above).
+    auth_failures_per_address: int = Field(default=20, ge=1, le=1_000_000)
+    auth_failures_per_key_prefix: int = Field(default=10, ge=1, le=1_000_000)
+    auth_failure_window_seconds: int = Field(default=300, ge=1, le=86_400)
     # How long a progress tag learned from ticketing may answer polls with 304 without asking
     # again (each ticket's tag is also dropped by its next customer-visible event); 0: always ask.
     progress_tag_ttl_seconds: float = Field(default=5.0, ge=0, le=300)
@@ -54,7 +62,7 @@ class GatewaySettings(BaseServiceSettings):
 
     @model_validator(mode="after")
     def _no_dev_secret_in_prod(self) -> GatewaySettings:
-        if self.env == "prod" and self.jwt_secret == DEV_JWT_SECRET:
+        if self.env == "prod" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
             raise ValueError("GATEWAY_JWT_SECRET must be set to a real secret when KEFU_ENV=prod")
         return self
 

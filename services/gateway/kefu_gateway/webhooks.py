@@ -12,8 +12,9 @@ signed deliveries with retries and exponential backoff, a delivery log, manual r
   constraint, and the stream cursor advances in the same transaction.
 * At least once out of it: a receiver may see a delivery twice (a crash after its 2xx and
   before we recorded it); `Kefu-Delivery-Id` / the event `id` let it de-duplicate.
-* Signature: `Kefu-Signature: v1=<hex HMAC-SHA256(secret, "<Kefu-Timestamp>.<raw body>")>`;
-  receivers recompute it and refuse timestamps older than a few minutes (replays).
+* Signature: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature:
+  v1,<base64>`; kefu_common.signing), plus the deprecated `Kefu-Signature` headers until
+  2027-06-30; receivers refuse timestamps older than a few minutes (replays).
 * Which tickets are a partner's: the creator recorded by ticketing (`partner:<id>`), learned
   from each `ticket.created` (one GetTicket per created ticket) into `partner_ticket`.
 * Time comes from the injected clock; the HTTP client is injected (tests use a real server).
@@ -24,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import secrets
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -36,11 +36,11 @@ import httpx
 import orjson
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
-from kefu_common.signing import signed_headers
+from kefu_common.signing import new_secret, signed_headers
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -144,7 +144,7 @@ async def create_subscription(
     subscription = WebhookSubscription(
         partner_id=partner_id,
         url=url,
-        secret=f"whsec_{secrets.token_urlsafe(32)}",
+        secret=new_secret(),
         event_types=sorted(set(event_types)),
         created_at=clock.now(),
     )
@@ -174,6 +174,13 @@ async def deactivate_subscription(session: AsyncSession, *, partner_id: str, sub
     if row is None or row.partner_id != partner_id or not row.active:
         raise NotFound(f"subscription {subscription_id} not found", code="subscription_not_found")
     row.active = False
+    # deleting stops delivery: pending retries are cancelled in the same transaction (a
+    # delivery already leased to a worker may still go out once, within its lease)
+    await session.exec(  # type: ignore[call-overload]
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.subscription_id) == row.id, col(WebhookDelivery.status) == "pending")
+        .values(status="cancelled", next_attempt_at=None)
+    )
     await session.flush()
 
 
@@ -213,6 +220,9 @@ async def redeliver(
     row = await session.get(WebhookDelivery, _uuid_or_404(delivery_id, "delivery"), with_for_update=True)
     if row is None or row.partner_id != partner_id:
         raise NotFound(f"delivery {delivery_id} not found", code="delivery_not_found")
+    subscription = await session.get(WebhookSubscription, row.subscription_id)
+    if subscription is None or not subscription.active:
+        raise FailedPrecondition("the delivery's subscription was deleted", code="subscription_deleted")
     row.status = "pending"
     row.next_attempt_at = clock.now()
     await session.flush()
@@ -371,7 +381,8 @@ async def _claim_due(db: Database, clock: Clock, policy: RetryPolicy, limit: int
         rows = await session.exec(
             select(WebhookDelivery, WebhookSubscription.url, WebhookSubscription.secret)
             .join(WebhookSubscription, col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id))
-            .where(col(WebhookDelivery.status) == "pending", col(WebhookDelivery.next_attempt_at) <= now)
+            .where(col(WebhookDelivery.status) == "pending", col(WebhookDelivery.next_attempt_at) <= now,
+                   col(WebhookSubscription.active))
             .order_by(col(WebhookDelivery.next_attempt_at))
             .limit(limit)
             .with_for_update(skip_locked=True, of=WebhookDelivery)  # type: ignore[arg-type]

@@ -53,6 +53,7 @@ from kefu_scoring.matcher import (
     normalise_joined,
 )
 from kefu_scoring.pii import find_pii
+from kefu_scoring.regex import SafePattern, compile_pattern
 from kefu_scoring.text import Normalised, detect_language, normalise_keyword
 
 
@@ -493,8 +494,9 @@ class CompiledRuleset:
         return run
 
     def _regex(self, c: RegexCondition, scope: _ScopeFns) -> Evaluator:
-        pattern = re.compile(c.pattern, re.IGNORECASE)
-        exclusion = re.compile(c.not_pattern, re.IGNORECASE) if c.not_pattern else None
+        # linear-time matcher (RE2) with Python's case-insensitive meaning: kefu_scoring.regex
+        pattern = compile_pattern(c.pattern)
+        exclusion = compile_pattern(c.not_pattern) if c.not_pattern else None
         literals, alternatives, leading = _requirements(c.pattern)
         # Safe to try once on all in-scope turns joined before trying turn by turn.
         prefilter = not _CONTEXT_SENSITIVE.search(c.pattern)
@@ -518,7 +520,7 @@ class CompiledRuleset:
                 text = ctx.texts[ti]
                 if exclusion is not None and exclusion.search(text):
                     continue
-                evidence.extend(ctx.evidence(ti, m.start(), m.end()) for m in pattern.finditer(text))
+                evidence.extend(ctx.evidence(ti, start, end) for start, end in pattern.spans(text))
             return bool(evidence), evidence
 
         return run
@@ -801,18 +803,12 @@ def _evidence(planned: _Planned, ctx: _Ctx) -> list[Evidence] | None:
     return evidence
 
 
-def _search(pattern: re.Pattern[str], leading: str, text: str) -> bool:
+def _search(pattern: SafePattern, leading: str, text: str) -> bool:
     """Whether `pattern` (which cannot see past its match) matches in `text`; where every
-    match starts with the text `leading`, it is tried only where that occurs (a case-
-    insensitive pattern cannot skip ahead on its own)."""
-    if not leading:
-        return pattern.search(text) is not None
-    at = text.find(leading)
-    while at >= 0:
-        if pattern.match(text, at):
-            return True
-        at = text.find(leading, at + 1)
-    return False
+    match starts with the text `leading`, only a text holding it is searched at all."""
+    if leading and leading not in text:
+        return False
+    return pattern.search(text)
 
 
 def _windows(

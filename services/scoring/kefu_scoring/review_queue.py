@@ -31,9 +31,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 GRADES = ("A", "B", "C", "D")
 APPEAL_STATUSES = ("open", "upheld", "rejected")
-# The column the period filter reads: when the conversation happened. Evaluations carry only
-# the time they were scored for now; switch this to `e.started_at` once conversations carry
-# theirs (branch voc), and every period filter follows.
+# The column the period filter reads: when the conversation happened (started_at, migration 0007).
 PERIOD_COLUMN = "e.started_at"
 # Queue tiers, most important first.
 REASONS = ("fatal", "risk", "sampled")

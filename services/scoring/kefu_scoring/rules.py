@@ -22,7 +22,10 @@ from pydantic import (
     model_validator,
 )
 
+from pydantic_core import PydanticCustomError
+
 from kefu_common.errors import InvalidArgument
+from kefu_scoring.regex import UnsafePattern, compile_pattern
 from kefu_scoring.text import normalise_keyword
 
 RULES_DIR = Path(__file__).parent / "rules"
@@ -117,11 +120,9 @@ class RegexCondition(_Leaf):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                compiled = re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
-            if compiled.match(""):
-                raise ValueError("the expression matches the empty string")
+                compile_pattern(value)
+            except UnsafePattern as exc:
+                raise PydanticCustomError("unsupported_regex", str(exc)) from None
         return value
 
 
@@ -355,11 +356,14 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 def _describe(exc: ValidationError, source: str) -> RulesetError:
     problems = []
-    for err in exc.errors(include_url=False, include_input=False):
+    errors = exc.errors(include_url=False, include_input=False)
+    for err in errors:
         path = field_path(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         problems.append(f"{path}: {msg}" if path else msg)
-    return RulesetError(f"{source} is invalid: " + "; ".join(problems), problems=problems)
+    # a pattern the linear-time matcher cannot run has a code of its own (kefu_scoring.regex)
+    code = "unsupported_regex" if all(e["type"] == "unsupported_regex" for e in errors) else None
+    return RulesetError(f"{source} is invalid: " + "; ".join(problems), code=code, problems=problems)
 
 
 def _json_doc(data: bytes | str, source: str) -> dict[str, Any]:

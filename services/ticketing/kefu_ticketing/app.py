@@ -9,6 +9,8 @@ from kefu_common.clock import SystemClock
 from kefu_common.db import Database
 from kefu_common.grpc_client import create_channel
 from kefu_common.grpc_server import ServiceSpec
+from kefu_common.idempotency import purge_loop
+from kefu_common.logging import get_logger
 from kefu_common.runner import Built, GrpcService
 from kefu_ticketing.feed import EventFeed
 from kefu_ticketing.models import SCHEMA
@@ -26,8 +28,12 @@ async def build(settings: TicketingSettings, db: Database) -> Built:
     )
     feed = EventFeed(db)
     await feed.start()
+    clock = SystemClock()
+    purge = purge_loop(db, f"{SCHEMA}.idempotency_record", clock, settings.idempotency_retention,
+                       log=get_logger("kefu.ticketing"))
+    await purge.start()
     servicer = TicketingServicer(
-        db, resolver, SystemClock(), feed=feed,
+        db, resolver, clock, feed=feed,
         reopen_window=timedelta(days=settings.reopen_window_days),
         rating_policy=RatingPolicy(
             change_window=timedelta(days=settings.csat_change_window_days),
@@ -38,7 +44,7 @@ async def build(settings: TicketingSettings, db: Database) -> Built:
         services=[
             ServiceSpec(servicer, ticketing_pb2_grpc.add_TicketingServiceServicer_to_server, SERVICE_NAME)
         ],
-        before_stop=[feed.stop],
+        before_stop=[feed.stop, purge.stop],
         on_stop=[channel.close],
     )
 

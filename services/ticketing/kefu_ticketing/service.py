@@ -808,6 +808,11 @@ def _encode_cursor(number: int) -> str:
     return base64.urlsafe_b64encode(str(number).encode()).decode()
 
 
+def cursor_after(ticket: Ticket) -> str:
+    """The page token of the page that follows `ticket` in `list_tickets`' order."""
+    return _encode_cursor(ticket.number or 0)
+
+
 async def list_tickets(
     session: AsyncSession, filters: TicketFilter, *, page_size: int, page_token: str
 ) -> tuple[list[Ticket], str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,7 @@ from kefu_common.protoconv import (
     str_to_enum,
     to_timestamp,
 )
+from kefu_common.replies import REPLY_BUDGET_BYTES, fitting
 from kefu_ticketing import metrics, ratings, service
 from kefu_ticketing.idempotency import run_command
 from kefu_ticketing.models import (
@@ -241,6 +243,26 @@ def event_to_proto(e: OutboxEvent) -> ticketing_pb2.Event:
     )
 
 
+MAX_TIMELINE_PAGE = 1000
+
+
+def _timeline_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"timeline:{offset}".encode()).decode()
+
+
+def _timeline_offset(token: str) -> int:
+    """The entry a timeline page starts at (entries are ordered oldest first)."""
+    if not token:
+        return 0
+    try:
+        kind, _, offset = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        if kind == "timeline" and offset.isdigit():
+            return int(offset)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise InvalidArgument("page_token is not valid", code="invalid_page_token")
+
+
 def _timeline_entry(item: service.TimelineItem) -> ticketing_pb2.TimelineEntry:
     entry = ticketing_pb2.TimelineEntry(at=to_timestamp(item.at), kind=item.kind, actor=item.actor)
     obj = item.item
@@ -357,9 +379,11 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
             tickets, token = await service.list_tickets(
                 session, filters, page_size=request.page_size, page_token=request.page_token
             )
-            return ticketing_pb2.ListTicketsResponse(
-                tickets=[ticket_to_proto(t) for t in tickets], next_page_token=token
-            )
+        protos = [ticket_to_proto(t) for t in tickets]
+        fit = fitting(protos)
+        if fit < len(protos):  # bounded in bytes: the page ends early, the next one goes on
+            protos, token = protos[:fit], service.cursor_after(tickets[fit - 1])
+        return ticketing_pb2.ListTicketsResponse(tickets=protos, next_page_token=token)
 
     async def UpdateTicket(
         self, request: ticketing_pb2.UpdateTicketRequest, context: grpc.aio.ServicerContext
@@ -517,13 +541,20 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
     async def GetTimeline(
         self, request: ticketing_pb2.GetTimelineRequest, context: grpc.aio.ServicerContext
     ) -> ticketing_pb2.Timeline:
+        if not 0 <= request.page_size <= MAX_TIMELINE_PAGE:
+            raise InvalidArgument(f"page_size must be 0..{MAX_TIMELINE_PAGE}", code="invalid_page_size")
+        offset = _timeline_offset(request.page_token)
         async with self.db.session() as session:
             ticket, items = await service.timeline(
                 session, request.ticket_id, include_internal=request.include_internal
             )
-            return ticketing_pb2.Timeline(
-                ticket=ticket_to_proto(ticket), entries=[_timeline_entry(i) for i in items]
-            )
+        page = items[offset : offset + (request.page_size or MAX_TIMELINE_PAGE)]
+        entries = [_timeline_entry(i) for i in page]
+        ticket_pb = ticket_to_proto(ticket)
+        fit = fitting(entries, budget=REPLY_BUDGET_BYTES - ticket_pb.ByteSize())
+        following = offset + fit
+        token = _timeline_token(following) if following < len(items) else ""
+        return ticketing_pb2.Timeline(ticket=ticket_pb, entries=entries[:fit], next_page_token=token)
 
     async def WatchEvents(
         self, request: ticketing_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext

@@ -410,7 +410,7 @@ class RememberedProgressMiddleware:
         if tag is None:
             return False
         try:
-            quota = state.rate_limiter.hit(token_quota_name(principal))
+            quota = await state.rate_limiter.hit(token_quota_name(principal))
         except ServiceError:
             return False
         await state.clients.views.add(case_id, principal.subject)

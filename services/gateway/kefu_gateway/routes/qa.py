@@ -4,7 +4,6 @@ import asyncio
 import hashlib
 import json
 from datetime import UTC
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import grpc
@@ -21,8 +20,8 @@ from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_gateway.auth import Principal, Staff
 from kefu_gateway.clients import Clients, ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
-from kefu_gateway.idempotency import run_idempotent
 from kefu_gateway.http_contract import created
+from kefu_gateway.idempotency import keyed_command
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.schemas import (
     ActiveRulesetChange,
@@ -377,7 +376,7 @@ async def review_hit(
         )
         return 200, evaluation_public(reply).model_dump(mode="json")
 
-    return await _keyed(request, principal, idempotency_key, "reviewHit",
+    return await keyed_command(request, principal, idempotency_key, "reviewHit",
                         {"evaluation": evaluation_id, "hit": hit_index, **body.model_dump(mode="json")}, call)
 
 
@@ -414,8 +413,8 @@ async def file_appeal(
         )
         return 201, appeal_public(reply).model_dump(mode="json")
 
-    reply = await _keyed(request, principal, idempotency_key, "fileAppeal",
-                         {"evaluation": evaluation_id, "hit": hit_index, **body.model_dump(mode="json")}, call)
+    reply = await keyed_command(request, principal, idempotency_key, "fileAppeal",
+                                {"evaluation": evaluation_id, "hit": hit_index, **body.model_dump(mode="json")}, call)
     if reply.status_code == 201:
         created(reply, f"/v1/qa/evaluations/{evaluation_id}#appeal-{orjson.loads(reply.body)['id']}")
     return reply
@@ -445,25 +444,8 @@ async def decide_appeal(
         )
         return 200, appeal_public(reply).model_dump(mode="json")
 
-    return await _keyed(request, principal, idempotency_key, "decideAppeal",
+    return await keyed_command(request, principal, idempotency_key, "decideAppeal",
                         {"appeal": appeal_id, **body.model_dump(mode="json")}, call)
-
-
-async def _keyed(request: Request, principal: Principal, key: str | None, scope: str, body: dict[str, Any],
-                 call: Callable[[], Awaitable[tuple[int, dict[str, Any]]]]) -> JSONResponse:
-    """Idempotency-Key for a scoring command that has no request id of its own: the first
-    reply is kept in the gateway's idempotency records (gateway/idempotency.py) and replayed
-    for the same key and body; another body with the key is 422 `idempotency_key_reused`."""
-    state = request.app.state
-
-    async def write(_session: Any) -> tuple[int, dict[str, Any]]:
-        return await call()
-
-    status_code, reply = await run_idempotent(
-        state.db, scope=scope, request_id=request_id_for(principal, key) if key else None,
-        body=body, write=write, clock=state.clock,
-    )
-    return JSONResponse(reply, status_code=status_code)
 
 
 @router.get(

@@ -7,9 +7,11 @@ SLA view; the customer routes show those two instants and nothing else of it.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
 
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
@@ -19,6 +21,7 @@ from kefu_gateway.auth import Allowed, Staff
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.http_contract import created
+from kefu_gateway.idempotency import keyed_command
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.sla_public import (
     EscalateCreate,
@@ -76,18 +79,27 @@ async def get_ticket_sla(ticket_id: TicketId, principal: Staff, clients: Clients
     responses=problem_responses(400, 404, 413, *_READ),
 )
 async def escalate_ticket(
-    ticket_id: TicketId, body: EscalateCreate, principal: Staff, clients: ClientsDep,
-    response: Response, idempotency_key: IdempotencyKey = None,
-) -> EscalationPublic:
-    reply = await clients.escalation.EscalateTicket(
-        escalation_pb2.EscalateTicketRequest(
-            request_id=request_id_for(principal, idempotency_key), ticket_id=ticket_id,
-            to_level=_level(body.to_level), reason=body.reason, actor=principal.subject,
-        ),
-        timeout=clients.timeout,
-    )
-    created(response, f"/v1/tickets/{ticket_id}/sla#escalation-{reply.id}")
-    return escalation_public(reply)
+    ticket_id: TicketId, body: EscalateCreate, principal: Staff, clients: ClientsDep, request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    request_id = request_id_for(principal, idempotency_key)
+
+    async def call() -> tuple[int, dict[str, Any]]:
+        reply = await clients.escalation.EscalateTicket(
+            escalation_pb2.EscalateTicketRequest(
+                request_id=request_id, ticket_id=ticket_id,
+                to_level=_level(body.to_level), reason=body.reason, actor=principal.subject,
+            ),
+            timeout=clients.timeout,
+        )
+        return 201, escalation_public(reply).model_dump(mode="json")
+
+    # escalation dedupes a request id but does not compare bodies: the gateway's records do
+    reply = await keyed_command(request, principal, idempotency_key, "escalateTicket",
+                                {"ticket": ticket_id, **body.model_dump(mode="json")}, call)
+    if reply.status_code == 201:
+        created(reply, f"/v1/tickets/{ticket_id}/sla#escalation-{orjson.loads(reply.body)['id']}")
+    return reply
 
 
 @router.get(

@@ -52,7 +52,7 @@ from kefu_gateway.schemas import (
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 # Statuses every route that reaches the ticketing service can answer with.
-_UPSTREAM = (401, 403, 422, 429, 503, 504)
+_UPSTREAM = (401, 403, 422, 429, 502, 503, 504)
 # ... plus, for calls that write: bad domain input, unknown ticket, key reuse, body size.
 _WRITE = (400, 404, 413, *_UPSTREAM)
 # ... plus, for calls that change the ticket row: version conflicts (409, or 412 with If-Match).
@@ -465,8 +465,10 @@ async def add_note(
     "/{ticket_id}/timeline",
     operation_id="getTimeline",
     summary="Everything that happened to the ticket, oldest first",
+    description="In pages: a reply holds at most `page_size` entries and at most a few MiB; "
+    "`next_cursor` is set when more follow (pass it as `cursor`).",
     response_model=TimelinePublic,
-    responses=problem_responses(404, *_UPSTREAM),
+    responses=problem_responses(400, 404, *_UPSTREAM),
 )
 async def get_timeline(
     principal: CanRead,
@@ -479,10 +481,19 @@ async def get_timeline(
             "entries; never notes, contacts or assignments). Partners always get that view."
         ),
     ] = True,
+    page_size: Annotated[
+        int | None,
+        Query(ge=1, le=1000, description="Entries per page; default: as many as fit one reply"),
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="`next_cursor` of the previous page")
+    ] = None,
 ) -> TimelinePublic:
     internal = include_internal and has_permission(principal, "tickets:internal")
     timeline = await clients.ticketing.GetTimeline(
-        ticketing_pb2.GetTimelineRequest(ticket_id=ticket_id, include_internal=internal),
+        ticketing_pb2.GetTimelineRequest(
+            ticket_id=ticket_id, include_internal=internal, page_size=page_size or 0, page_token=cursor or ""
+        ),
         timeout=clients.timeout,
     )
     if not can_see(principal, timeline.ticket):

@@ -64,8 +64,10 @@ def _idempotent_reply(status_code: int, body: dict[str, Any]) -> JSONResponse:
     status_code=status.HTTP_201_CREATED,
     operation_id="createWebhookSubscription",
     summary="Subscribe an HTTPS endpoint to events of my tickets",
-    description="The reply carries the signing `secret`, once. Each delivery is a POST with "
-    "`Kefu-Signature: v1=<hex HMAC-SHA256(secret, \\\"<Kefu-Timestamp>.<body>\\\")>`.",
+    description="The reply carries the signing `secret` (`whsec_…`), once. Each delivery is a POST "
+    "signed per Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 "
+    "HMAC-SHA256>` over `<id>.<timestamp>.<body>` with the base64-decoded secret (any Standard "
+    "Webhooks library verifies it). The older `Kefu-Signature` headers are deprecated, sent until 2027-06-30.",
     response_model=WebhookSubscriptionPublic,
     responses=problem_responses(400, 413, *_COMMON),
 )
