@@ -72,7 +72,7 @@ async def test_evaluation_is_scored_stored_and_returned(
         "ticket-1",
         "agent-7",
     )
-    assert (reply.ruleset_id, reply.ruleset_version) == ("default", 2)
+    assert (reply.ruleset_id, reply.ruleset_version) == ("default", 3)
     # process 20 - 5 (no greeting) = 15, attitude 25 - 2 x 10 = 5: 75 of 100 points.
     assert (reply.total_score, reply.grade, reply.fatal) == (75.0, "C", False)
     assert [(h.rule_id, h.turn_index, h.start, h.end, h.matched_text, h.points) for h in reply.hits] == [

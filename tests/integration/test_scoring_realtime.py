@@ -75,7 +75,8 @@ async def test_alert_for_a_regulator_threat_arrives_before_the_next_turn_is_sent
     await caller.send(turn(CUSTOMER, "我要打12315投诉你们"))
     events = await caller.until_ack()
     alerts = [e.alert for e in events if e.WhichOneof("event") == "alert"]
-    assert {a.kind for a in alerts} >= {"regulator", "other"}
+    # one regulator threat: 投诉 is its verb, not a second ("other") risk
+    assert "regulator" in {a.kind for a in alerts} and "other" not in {a.kind for a in alerts}
     [regulator] = [a for a in alerts if a.kind == "regulator"]
     assert (regulator.rule_id, regulator.turn_index, regulator.start, regulator.end) == (
         "risk-regulator", 1, 3, 8
@@ -113,7 +114,7 @@ async def test_pii_in_a_real_time_alert_is_masked(scoring_stub: scoring_pb2_grpc
     events = await caller.until_ack()
     await caller.outbox.put(None)
     quotes = [e.alert.matched_text for e in events if e.WhichOneof("event") == "alert"]
-    assert "投诉" in quotes and "骗子" in quotes
+    assert "投诉" in quotes
     assert not any("13800138000" in q for q in quotes)
     # No ticket: alerts are sent, no signal is queued.
     assert all(e.alert.signal_id == "" for e in events if e.WhichOneof("event") == "alert")

@@ -34,6 +34,7 @@ from kefu_scoring.rules import (
     PiiCondition,
     RegexCondition,
     ResponseLatencyCondition,
+    RiskIntentCondition,
     Rule,
     Ruleset,
     Scope,
@@ -53,6 +54,7 @@ from kefu_scoring.matcher import (
     normalise_joined,
 )
 from kefu_scoring.pii import find_pii
+from kefu_scoring.risk import threats_of
 from kefu_scoring.text import Normalised, detect_language, normalise_keyword
 
 
@@ -541,6 +543,20 @@ class CompiledRuleset:
 
         return run
 
+    def _risk_intent(self, c: RiskIntentCondition, scope: _ScopeFns) -> Evaluator:
+        kinds, scoped = frozenset(c.kinds), scope.turns
+
+        def run(ctx: _Ctx) -> tuple[bool, list[Evidence]]:
+            evidence = [
+                Evidence(ti + ctx.offset, v.start, v.end, v.cue, f"{v.kind} {v.reason}")
+                for ti in scoped(ctx)
+                for v in threats_of(ctx.turns[ti].text)
+                if v.kind in kinds
+            ]
+            return bool(evidence), evidence
+
+        return run
+
     def _gaps(
         self,
         scope: _ScopeFns,
@@ -622,6 +638,7 @@ class CompiledRuleset:
         KeywordCondition: _keyword,
         RegexCondition: _regex,
         PiiCondition: _pii,
+        RiskIntentCondition: _risk_intent,
         TurnCountCondition: _turn_count,
         SilenceCondition: _silence,
         ResponseLatencyCondition: _latency,
