@@ -186,3 +186,9 @@ def test_labelled_sets_meet_the_targets_and_beat_the_substring_baseline(name: st
     base = ev.measure(rows, ev.baseline)
     assert ours["recall"] >= 0.95 and ours["precision"] >= 0.90 and ours["kind_right"] >= 0.90, ours
     assert ours["precision"] > base["precision"] and ours["fpr"] < base["fpr"]
+
+
+def test_pii_read_aloud_rule_sees_a_phone_read_in_groups_with_commas() -> None:
+    compiled = compile_ruleset(load_ruleset())
+    hits = compiled.evaluate([Turn("agent", "您的号码是一三八，一二三四，五六七八对吗")]).hits
+    assert any(h.rule_id.startswith("pii") and h.matched_text == "一三八，一二三四，五六七八" for h in hits), hits

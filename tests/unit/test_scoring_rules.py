@@ -53,14 +53,14 @@ def refused(doc: str) -> str:
 
 
 def test_default_ruleset_includes_every_built_in_pack() -> None:
-    assert (RULESET.id, RULESET.version) == ("default", 2)
+    assert (RULESET.id, RULESET.version) == ("default", 3)
     packs = sorted(p.stem for p in PACKS_DIR.glob("*.json"))
     assert sorted(RULESET.include) == packs
     ids = {r.id for r in RULESET.rules}
     assert {
         "forbidden-phrases", "greeting-required", "closing-required", "unauthorised-promise",
         "shirking", "pii-read-aloud", "risk-regulator", "risk-media", "risk-legal",
-        "risk-complaint", "agent-abuse", "customer-abuse",
+        "risk-complaint", "risk-police", "agent-abuse", "customer-abuse",
     } <= ids
 
 

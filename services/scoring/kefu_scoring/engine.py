@@ -53,7 +53,7 @@ from kefu_scoring.matcher import (
     longest_non_overlapping,
     normalise_joined,
 )
-from kefu_scoring.pii import find_pii
+from kefu_common.pii import find_pii
 from kefu_scoring.risk import threats_of
 from kefu_scoring.text import Normalised, detect_language, normalise_keyword
 
@@ -121,7 +121,7 @@ _CONTEXT_SENSITIVE = re.compile(r"[\^$]|\(\?[<=!]|\\[AZbB0x]|\\[^dDwWsS.\\]")
 _NO_LIMIT = float("inf")
 _CARDS_KEPT = 4096  # scorecard results kept per compiled ruleset
 _DIGITISH = "[0-9零〇一二三四五六七八九幺两]"
-_MAYBE_PII = re.compile(f"{_DIGITISH}(?:[ ()-]{{0,2}}{_DIGITISH}){{6}}|@")
+_MAYBE_PII = re.compile(f"{_DIGITISH}(?:[ (),、-]{{0,2}}{_DIGITISH}){{6}}|@")  # kefu_common.pii separators
 
 
 @dataclass(slots=True)

@@ -31,7 +31,7 @@ from kefu_scoring.engine import (
     grade_for,
 )
 from kefu_scoring.models import Evaluation
-from kefu_scoring.pii import mask
+from kefu_common.pii import mask
 from kefu_scoring.rules import DEFAULT_RULESET_PATH, Ruleset, load_ruleset
 
 __all__ = [
