@@ -335,3 +335,10 @@ def test_number_named_as_an_order_number_is_not_a_card_or_phone() -> None:
     # a word for personal data in between: it is the customer's phone
     assert kinds("订单上的电话13800138000") == [PHONE]
     assert kinds("卡号6228481382639735") == [BANK_CARD]
+
+
+def test_masking_can_be_limited_to_some_kinds() -> None:
+    text = "身份证11010519491231002X，电话13800138000，卡4111111111111111"
+    only = mask(text, kinds=frozenset({CN_ID, BANK_CARD}))
+    assert "13800138000" in only and "11010519491231002X" not in only and "4111111111111111" not in only
+    assert mask(text, kinds=frozenset({PHONE, CN_ID, BANK_CARD, EMAIL})) == mask(text)

@@ -283,11 +283,13 @@ def _mask_one(original: str, norm: str, m: _Match) -> str:
     return "".join(MASK_CHAR if i in hidden else ch for i, ch in enumerate(original))
 
 
-def _mask_once(text: str) -> str:
+def _mask_once(text: str, kinds: frozenset[str] | None) -> str:
     norm = _normalise(text)
     out: list[str] = []
     pos = 0
     for m in _select(norm):
+        if kinds is not None and m.kind not in kinds:
+            continue
         out.append(text[pos : m.start])
         out.append(_mask_one(text[m.start : m.end], norm[m.start : m.end], m))
         pos = m.end
@@ -295,8 +297,9 @@ def _mask_once(text: str) -> str:
     return "".join(out)
 
 
-def mask(text: str) -> str:
-    """Mask every detected PII span (formats in the module docstring).
+def mask(text: str, kinds: frozenset[str] | None = None) -> str:
+    """Mask every detected PII span (formats in the module docstring), or only those of
+    `kinds` (e.g. ``{CN_ID, BANK_CARD}`` for what a customer may not read back).
 
     Masking runs to a fixed point: hiding digits can uncover a new candidate (the
     kept tail of a phone followed by more digits may now start a Luhn-valid card),
@@ -306,7 +309,7 @@ def mask(text: str) -> str:
     """
     current = text
     while True:
-        masked = _mask_once(current)
+        masked = _mask_once(current, kinds)
         if masked == current:
             return current
         current = masked

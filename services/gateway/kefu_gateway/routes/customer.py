@@ -30,7 +30,7 @@ from kefu_gateway.convert import case_progress, case_public
 from kefu_gateway.problems import problem_responses
 from kefu_common.logging import get_logger
 from kefu_gateway.schemas import CaseCommitments, CasePage, CaseProgress, CaseQuery
-from kefu_gateway.scope import TicketId, list_filter, not_found
+from kefu_gateway.scope import TicketId, case_progress_view, case_view, list_filter, not_found
 
 Customer = Allowed["cases:own"]
 MAX_WAIT_SECONDS = 30
@@ -72,7 +72,7 @@ async def list_my_cases(
     )
     reply = await clients.ticketing.ListTickets(request, timeout=clients.timeout)
     return CasePage(
-        items=[case_public(t) for t in reply.tickets], next_cursor=reply.next_page_token or None
+        items=[case_view(case_public(t)) for t in reply.tickets], next_cursor=reply.next_page_token or None
     )
 
 
@@ -147,7 +147,7 @@ async def get_my_case_progress(
     )
     if timeline.ticket.customer.id != principal.subject:  # checked by ticketing already
         raise not_found(case_id)
-    body = case_progress(timeline)
+    body = case_progress_view(case_progress(timeline))
     body.commitments = await _commitments(clients, case_id)
     progress_count = sum(1 for e in body.entries if e.kind == "progress")
     tag = progress_etag(timeline.ticket.version, progress_count)

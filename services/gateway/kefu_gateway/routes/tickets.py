@@ -24,7 +24,15 @@ from kefu_gateway.convert import (
 )
 from kefu_gateway.deps import ExpectedVersion, IdempotencyKey, etag, request_id_for
 from kefu_gateway.problems import problem_responses
-from kefu_gateway.scope import AccessibleTicketId, TicketId, can_see, list_filter, not_found, ticket_view
+from kefu_gateway.scope import (
+    AccessibleTicketId,
+    TicketId,
+    can_see,
+    list_filter,
+    not_found,
+    ticket_view,
+    timeline_view,
+)
 from kefu_gateway.schemas import (
     AssignmentCreate,
     ContactCreate,
@@ -448,5 +456,4 @@ async def get_timeline(
     )
     if not can_see(principal, timeline.ticket):
         raise not_found(ticket_id)
-    public = timeline_public(timeline)
-    return public.model_copy(update={"ticket": ticket_view(principal, timeline.ticket)})
+    return timeline_view(principal, timeline.ticket, timeline_public(timeline))
