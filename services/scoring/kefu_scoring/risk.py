@@ -309,8 +309,14 @@ class _Found:
     cue: _Cue | None
 
 
+# Three digits in a row (separators allowed): cheap to search, and most turns hold none.
+_MAYBE_HOTLINE = re.compile(f"{_DIGIT}[ ,、.·-]{{0,2}}{_DIGIT}[ ,、.·-]{{0,2}}{_DIGIT}")
+
+
 def _hotlines(s: str) -> list[_Found]:
-    found = []
+    found: list[_Found] = []
+    if not _MAYBE_HOTLINE.search(s):
+        return found
     for m in _DIGIT_RUN.finditer(s):
         run = m.group()
         digits = "".join(c for c in run if not (c in " ,、.·-")).translate(_SPOKEN_TABLE)
