@@ -103,11 +103,11 @@ _CUES: dict[tuple[str, str], str] = {
     (POLICE, ENTITY): """
         警察 派出所 公安 公安局 民警 警方 经侦 反诈中心 刑警 妖妖灵 police cops cop
     """,
-    (POLICE, ACT): "报警 报案",
+    (POLICE, ACT): "报警 报案 做笔录 做了笔录 录口供",
     (ABUSE, ACT): """
         弄死你 杀了你 砍死你 打死你 宰了你 揍你 收拾你 找人收拾 找人弄 找人打 堵你 炸了你们 炸掉 放火 烧了你们
         同归于尽 跳楼 你等着瞧 走着瞧 你给我等着 给我等着 找上门 上门找你 去你们公司闹 闹到你们公司
-        知道你住哪 弄你 砸了你们 砸你们
+        知道你住哪 弄你 砸了你们 砸你们 给我小心点 你小心点
     """,
     (ABUSE, INSULT): """
         傻逼 傻b 去死 混蛋 王八蛋 他妈的 妈的 神经病 白痴 脑子有病 废物 狗东西 蠢货 智障 脑残 贱人 滚蛋
@@ -116,7 +116,10 @@ _CUES: dict[tuple[str, str], str] = {
     (COMPLAINT, WEAK): """
         投诉 申诉 反映 维权 投诉你们 投诉你 complain complaint
     """,
-    (COMPLAINT, ENTITY): "投诉电话 投诉渠道 投诉方式 投诉热线 投诉邮箱 投诉入口 客诉",
+    (COMPLAINT, ENTITY): """
+        投诉电话 投诉渠道 投诉方式 投诉热线 投诉邮箱 投诉入口 客诉 申诉网站 投诉网站 申诉渠道 申诉电话
+        投诉记录 投诉进度 申诉进度 投诉平台 投诉页面 申诉页面
+    """,
 }
 # Words that only look like cues: matched, then ignored (longest match wins).
 _NOT_CUES = """
@@ -125,12 +128,13 @@ _NOT_CUES = """
     网上商城 工商银行 工商管理 政府补贴 头条新闻 诉讼费 法院判决书 投诉率 律师费 newsletter
     广告 报告 公告 告知 预告 警告 通告 打折 打开 打包 打扰 打印 打车 打卡 打算 发货 发票 发生 发现 出发
     头发 沙发 开发 发展 去年 过去 回去 出去 进去 失去 下去 上去 报道 报名 报价 报销 汇报 找到 让利
+    打不开 打不通 打不进 挂电话 挂号 挂断
 """
 # Action verbs an entity needs in its clause.
 _VERBS = """
     打 拨 去 找 联系 投诉 举报 反映 申诉 告 报 发 写信 寄 交给 递交 提交 求助 请 叫 让 咨询 问问
     曝光 上诉 发到 发在 发上 放到 传到 挂到 晒到 转给 打电话 电话 打给 上报 通知 请教 委托 写 写了
-    反馈给 告诉 捅 捅到 留言 等着
+    反馈给 告诉 捅 捅到 留言 等着 报告给 投稿 挂出来 挂在 挂到 让
     call calling called contact contacted report reported complain complained file filed
     tell told email emailed hire hired get consult take post posted share tweet upload lodge
     reporting contacting calling filing posting going
@@ -154,7 +158,7 @@ _FIRST_PERSON = re.compile(r"我|\bi\b|\bwe\b")
 _NEGATION = re.compile(
     r"不会|不是|不想|不打算|不准备|不用|不必|不需要|不至于|不再|不可能|不愿|没打算|没想|没有要|没要|没准备|"
     r"无意|绝不|从不|从没|从来没|并非|犯不着|没必要|没那个意思|没有(?![人办用结回下])|[不没别未]$|"
-    r"不[去找打发报告投上曝起申举拨联写挂晒闹走]|没[去找打发报告投上曝起申举拨联写挂晒闹走]|"
+    r"不[去找打发报告投上曝起申举拨联写挂晒闹走]|没[去找打发报告投上曝起申举拨联写挂晒闹走说讲]|没有说|"
     r"别(?!逼|怪|让我|以为|人)|不要(?!逼|再|让我|以为)|"
     r"\bnot\b|n't\b|\bnever\b|\bno intention\b|\bno plan\b|\bno need\b|\bno reason\b|\bnor\b"
 )
@@ -167,6 +171,12 @@ _QUESTION = re.compile(
     r"可不可以|可以吗|会不会|是不是|吗|么$|呢$|请问|问一下|问问看|想问|想了解|了解一下|需要什么|谁|找谁|"
     r"\bwhat\b|\bwhat's\b|\bhow\b|\bwhere\b|\bwhich\b|\bwho\b|\bwhether\b|\bis there\b|\bare there\b|"
     r"\bcan i\b|\bcould i\b|\bdo i\b|\bdoes\b|\bshould i\b|\bis it\b|\bis that\b|\bwhat is\b"
+)
+# 让全网都知道你们是怎么对待消费者的: a question word inside what they will make known.
+_INDIRECT = re.compile(r"知道|看看|看清|明白|了解|\bknow\b|\bsee\b")
+# 可以打12315，是真的吗？: the sentence asks about the clause before it.
+_TAG_QUESTION = re.compile(
+    r"(?:是真的|对|是|可以|行|有用|管用|能行|好使|合法)吗|(?:right|is that right|is that true|correct)\b"
 )
 _THREAT_QUESTION = re.compile(
     r"信不信|是不是要我|是不是非要|是不是想让我|是不是逼我|非要我|难道要我|要不要我|逼我|想让我|还是要我|"
@@ -187,7 +197,7 @@ _COUNTERFACTUAL = re.compile(
 )
 _THIRD_PARTY = re.compile(
     r"朋友|同事|邻居|家人|亲戚|老公|老婆|爸|妈|儿子|女儿|哥|姐|弟|妹|别人|有人|他们|他|她|其他人|很多人|"
-    r"一些人|不少人|大家|网友|客户们|其他客户|某些人|人家|"
+    r"一些人|不少人|大家|网友|客户们|其他客户|某些人|人家|听说|据说|听人说|"
     r"\bmy (?:friend|brother|sister|wife|husband|dad|father|mum|mom|mother|son|daughter|cousin|"
     r"neighbou?r|colleague|boss|uncle|aunt)s?\b|\bsomeone\b|\bsomebody\b|\bpeople\b|\bothers\b|"
     r"\ba friend\b|\bother customers\b|\bhe\b|\bshe\b|\bthey\b"
@@ -284,7 +294,7 @@ _MULTI: dict[tuple[str, str], tuple[str, ...]] = {
     (ABUSE, INSULT): ("screw you", "damn you"),
     (COMPLAINT, WEAK): ("report you", "file a complaint", "lodge a complaint", "escalate this"),
 }
-_MULTI_VERBS = ("in touch", "hear from", "go to", "going to", "write to", "wrote to", "talk to", "speak to", "reach out",
+_MULTI_VERBS = ("in touch", "hear from", "spoken to", "spoke to", "let the", "go to", "going to", "write to", "wrote to", "talk to", "speak to", "reach out",
                 "see you in")
 _MULTI_NOT_CUES = ("online order", "online banking", "online store", "online shop",
                    "report card", "police officer's")
@@ -387,9 +397,12 @@ def _cancelled(s: str, f: _Found, clause: tuple[int, int, str], kind: str, rest:
     if not threat_q:
         if brk in ("?", "？"):
             return "question"
-        m = _QUESTION.search(scope) or _QUESTION.search(after)
+        m = _QUESTION.search(scope) or (None if _INDIRECT.search(after) else _QUESTION.search(after))
         if m:
             return f"question ({m.group()})"
+        m = _TAG_QUESTION.match(rest.lstrip(" ,，"))
+        if m:
+            return f"question ({m.group().strip()})"
     m = _HYPOTHETICAL.search(s[consequence : f.start])
     if m and not threat_q:
         return f"hypothetical ({m.group()})"
@@ -407,13 +420,22 @@ def assess(text: str) -> list[Verdict]:
     s = norm.text
     matcher, cues = _lexicon()
     spans = [(a, b, kid) for a, b, kid in matcher.find(s)]
-    hot = _hotlines(s)
+    # Cues first (leftmost-longest among themselves), then verbs where no cue is: in 马上报警
+    # the verb 上报 must not hide the cue 报警. A cue holding a hotline (3·15晚会) wins over it.
+    words = [x for x in spans if cues[x[2]] is None or cues[x[2]].role != VERB]  # type: ignore[union-attr]
+    # look-alikes (cue None) shadow verbs too: 打不开 is not 打, 报告给 is 报告给
+    verbs = [x for x in spans if cues[x[2]] is None or cues[x[2]].role == VERB]  # type: ignore[union-attr]
+    chosen = longest_non_overlapping(words)
+    hot = [h for h in _hotlines(s) if not any(a <= h.start and h.end <= b for a, b, _ in chosen)]
     found: list[_Found] = list(hot)
     taken = [(h.start, h.end) for h in hot]
-    for a, b, kid in longest_non_overlapping(spans):
-        if any(a < e and st < b for st, e in taken):
-            continue
-        found.append(_Found(a, b, cues[kid]))
+    for a, b, kid in chosen:
+        if cues[kid] is not None and not any(a < e and st < b for st, e in taken):
+            found.append(_Found(a, b, cues[kid]))
+            taken.append((a, b))
+    for a, b, kid in longest_non_overlapping(verbs):
+        if cues[kid] is not None and not any(a < e and st < b for st, e in taken):
+            found.append(_Found(a, b, cues[kid]))
     if not any(f.cue is not None and f.cue.role != VERB for f in found):
         return []
     found.sort(key=lambda f: f.start)
