@@ -192,3 +192,9 @@ def test_pii_read_aloud_rule_sees_a_phone_read_in_groups_with_commas() -> None:
     compiled = compile_ruleset(load_ruleset())
     hits = compiled.evaluate([Turn("agent", "您的号码是一三八，一二三四，五六七八对吗")]).hits
     assert any(h.rule_id.startswith("pii") and h.matched_text == "一三八，一二三四，五六七八" for h in hits), hits
+
+
+def test_a_complaint_or_a_threat_naming_no_channel_yields_to_a_named_channel() -> None:
+    assert kinds("我们走着瞧，法院见") == ["legal"]
+    assert kinds("我要投诉你们，还要打12315") == ["regulator"]
+    assert kinds("你给我等着") == ["abuse"]  # alone it is still a threat

@@ -70,7 +70,7 @@ _CUES: dict[tuple[str, str], str] = {
         银保监会 银保监局 银保监 银监会 银监局 保监会 保监局 金融监管总局 国家金融监督管理总局 金融监管局
         金融监督管理局 金管局 银行业协会 保险行业协会 证监会 证监局 证券业协会 基金业协会 人民银行 人行
         央行 中国人民银行 市场监管局 市场监督管理局 市场监管部门 市场监管 市监局 工商局 工商部门 工商
-        物价局 发改委 市长热线 市长信箱 市民热线 政务服务热线 政务热线 政府热线 便民热线 上级部门 上级单位
+        物价局 发改委 市长热线 市长信箱 市民热线 政务服务热线 政务热线 政府热线 便民热线 上级部门 上级单位 监管单位
         邮政管理局 邮管局 国家邮政局 邮政局 消协 消费者协会 消保委 消委会 消费者权益保护委员会
         上级主管部门 主管部门 监管部门 监管机构 监管局 有关部门 相关部门 政府部门 政府 信访办 信访局 信访
         纪委 交通运输局 交通局 运管局 卫健委 卫生局 药监局 食药监 税务局 劳动监察 劳动监察大队 人社局
@@ -204,7 +204,7 @@ _THIRD_PARTY = re.compile(
 )
 _CAUSATIVE = re.compile(r"让|叫|请|找|帮我|替我|托|陪我|\bhave my\b|\bget my\b|\bask my\b|\bmy (?:lawyer|attorney)\b")
 _WITHDRAWN = re.compile(
-    r"撤销|撤回|撤掉|撤诉|撤了|撤案|取消投诉|取消申诉|不追究|\bwithdraw|\bdrop (?:the|my) complaint\b|"
+    r"撤销|撤回|撤掉|撤诉|撤了|撤案|取消投诉|取消申诉|不追究|\bwithdr(?:aw|ew|awn|awing)\b|\bdrop (?:the|my) complaint\b|"
     r"\bcancel (?:the|my) complaint\b|\bretract\b"
 )
 _WITHDRAWABLE = frozenset({REGULATOR, LEGAL, COMPLAINT, POLICE, MEDIA})
@@ -282,7 +282,8 @@ _MULTI: dict[tuple[str, str], tuple[str, ...]] = {
                           "consumer council"),
     (MEDIA, ENTITY): ("the press", "tv station", "social media"),
     (MEDIA, ACT): ("go public", "expose you", "tweet about", "post about", "leave a review",
-                   "write a review", "bad review", "go viral", "tell everyone"),
+                   "write a review", "bad review", "bad reviews", "one-star reviews",
+                   "negative review", "negative reviews", "go viral", "tell everyone"),
     (MEDIA, WEAK): ("one-star review",),
     (LEGAL, ENTITY): ("small claims",),
     (LEGAL, ACT): ("legal action", "take you to court", "see you in court", "legal proceedings",
@@ -294,7 +295,7 @@ _MULTI: dict[tuple[str, str], tuple[str, ...]] = {
     (ABUSE, INSULT): ("screw you", "damn you"),
     (COMPLAINT, WEAK): ("report you", "file a complaint", "lodge a complaint", "escalate this"),
 }
-_MULTI_VERBS = ("in touch", "hear from", "spoken to", "spoke to", "let the", "go to", "going to", "write to", "wrote to", "talk to", "speak to", "reach out",
+_MULTI_VERBS = ("in touch", "hear from", "hearing from", "spoken to", "spoke to", "let the", "go to", "going to", "write to", "wrote to", "talk to", "speak to", "reach out",
                 "see you in")
 _MULTI_NOT_CUES = ("online order", "online banking", "online store", "online shop",
                    "report card", "police officer's")
@@ -515,9 +516,18 @@ def _sentence_end(s: str, pos: int) -> int:
     return m.start() if m else len(s)
 
 
+# Threats that name no channel: when the same text names one (我们走着瞧，法院见; 我要投诉，
+#还要打12315), the channel is the kind and these are its words.
+_GENERIC = frozenset({"走着瞧", "你等着瞧", "你给我等着", "给我等着"})
+
+
 def threats(text: str) -> list[Verdict]:
-    """The threats of `text` only (`assess`, verdicts that stand)."""
-    return [v for v in assess(text) if v.threat]
+    """The threats of `text` only (`assess`, verdicts that stand). A complaint, or a threat
+    that names no channel, yields to a threat of a named channel in the same text."""
+    found = [v for v in assess(text) if v.threat]
+    if any(v.kind not in (COMPLAINT, ABUSE) for v in found):
+        found = [v for v in found if v.kind != COMPLAINT and v.cue.lower() not in _GENERIC]
+    return found
 
 
 @lru_cache(maxsize=4096)
