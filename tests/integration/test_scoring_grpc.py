@@ -100,7 +100,7 @@ async def test_evaluation_is_scored_stored_and_returned(
         75.0,
         "C",
         "default",
-        2,
+        3,
     )
     assert [h["matched_text"] for h in row.hits] == ["", "不知道", "你自己看"]
     assert row.request_hash == service.request_hash(

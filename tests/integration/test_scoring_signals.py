@@ -100,6 +100,7 @@ async def test_signal_is_queued_in_the_evaluation_transaction_with_masked_detail
     assert (row.status, row.attempts, row.conversation_id) == ("pending", 0, conversation_id)
     assert row.occurred_at == clock.now()
     assert "律师" in row.detail and "13800138000" not in row.detail
+    assert "legal threat (action" in row.detail  # why it is a threat, for the escalation party
     assert "13800138000" not in rows["negative_emotion"].detail
     # What is stored is masked too.
     assert "13800138000" not in str(evaluation.turns)

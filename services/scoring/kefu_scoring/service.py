@@ -193,6 +193,8 @@ def risk_signals(
     for hit in sorted(hits, key=lambda h: h.turn_index):
         if hit.alert and hit.alert not in found:
             detail = f"{hit.rule_id} v{hit.rule_version}, turn {hit.turn_index}: {hit.matched_text}"
+            if hit.detail:  # why it is a threat (risk_intent rules): the escalation party reads it
+                detail = f"{detail} ({hit.detail})"
             found[hit.alert] = signals.Signal.of(conversation.key, hit.alert, detail, hit.turn_index)
     for emotion in emotions:
         if emotion.strong_negative and "negative_emotion" not in found:
