@@ -9,8 +9,9 @@ or `mention` (negations, questions, third parties, withdrawn complaints, order n
 hypotheticals).
 
 * system   = the default ruleset scored by `service.analyse` on a one-turn conversation (the
-             customer's utterance), as ScoreConversation does; a risk flag is a hit of a rule
-             with an `alert`; its kind is the rule's (risk-police: police).
+             customer's utterance), and its risk flags as ScoreConversation stores them
+             (`service.risk_signals`: rule alerts, then strong negative emotion); a flag's
+             kind is its rule's (risk-police: police), `negative_emotion` for emotion.
 * baseline = a bare substring search of the risk words of the packs at commit 245cd5c (the
              `customer_risk` keywords and the customer-abuse words), kind = the word's rule.
 
@@ -34,7 +35,7 @@ for extra in ("libs/common", "services/scoring", "gen"):
 from kefu_scoring.engine import Turn, compile_ruleset  # noqa: E402
 from kefu_scoring.risk import SIGNAL_KIND  # noqa: E402
 from kefu_scoring.rules import DEFAULT_RULESET_PATH, load_ruleset  # noqa: E402
-from kefu_scoring.service import analyse  # noqa: E402
+from kefu_scoring.service import Conversation, analyse, risk_signals  # noqa: E402
 
 SETS = (("dev", ROOT / "bench" / "data" / "risk_dev.tsv"),
         ("held-out", ROOT / "bench" / "data" / "risk_heldout.tsv"))
@@ -83,11 +84,16 @@ def system() -> Callable[[str], list[str]]:
     compiled = compile_ruleset(load_ruleset(DEFAULT_RULESET_PATH))
 
     def flags(text: str) -> list[str]:
-        hits = analyse(compiled, [Turn("customer", text)]).score.hits
+        turns = (Turn("customer", text),)
+        analysis = analyse(compiled, turns)
+        hits = sorted(analysis.score.hits, key=lambda h: h.turn_index)
+        raised = risk_signals(Conversation("eval", turns), hits, analysis.emotion.turns)
         kinds = []
-        for hit in hits:
-            if hit.alert and hit.rule_id in RULE_KIND and RULE_KIND[hit.rule_id] not in kinds:
-                kinds.append(RULE_KIND[hit.rule_id])
+        for signal in raised:  # in the order of evaluation.risk_flags
+            rule = next((h.rule_id for h in hits if h.alert == signal.kind), "")
+            kind = RULE_KIND.get(rule, signal.kind)
+            if kind not in kinds:
+                kinds.append(kind)
         return kinds
 
     return flags
@@ -96,13 +102,14 @@ def system() -> Callable[[str], list[str]]:
 def measure(rows: list[tuple[str, str, str]], flags: Callable[[str], list[str]],
             errors: list[str] | None = None) -> dict[str, float]:
     tp = fp = tn = fn = kind_right = signal_right = 0
+    signal_of = {**SIGNAL_KIND, "negative_emotion": "negative_emotion"}
     for label, kind, text in rows:
         got = flags(text)
         if label == "threat":
             if got:
                 tp += 1
                 kind_right += got[0] == kind
-                signal_right += SIGNAL_KIND[got[0]] == SIGNAL_KIND[kind]
+                signal_right += signal_of[got[0]] == signal_of[kind]
                 if errors is not None and got[0] != kind:
                     errors.append(f"kind  {kind:9} got {got}: {text}")
             else:

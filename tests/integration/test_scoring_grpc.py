@@ -256,7 +256,7 @@ async def test_get_evaluation_returns_the_stored_scorecard(
     scoring_stub: scoring_pb2_grpc.ScoringServiceStub,
 ) -> None:
     created = await scoring_stub.ScoreConversation(
-        score_request(new_request_id(), turn(CUSTOMER, "太差了，我要投诉"), turn(AGENT, "没办法"))
+        score_request(new_request_id(), turn(CUSTOMER, "太差了，气死我了，我要投诉"), turn(AGENT, "没办法"))
     )
     fetched = await scoring_stub.GetEvaluation(scoring_pb2.GetEvaluationRequest(id=created.id))
     assert fetched == created

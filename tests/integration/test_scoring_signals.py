@@ -64,7 +64,7 @@ def risky(ticket_id: str, conversation_id: str) -> service.Conversation:
         conversation_id=conversation_id,
         ticket_id=ticket_id,
         turns=(
-            service.Turn("customer", "你们再不退款我就找律师起诉，电话13800138000"),  # legal + strong emotion
+            service.Turn("customer", "你们再不退款我就找律师起诉，气死我了！电话13800138000"),  # legal + strong emotion (气死: not only risk words)
             service.Turn("agent", "您好，非常抱歉，我马上为您处理"),
         ),
     )
@@ -218,7 +218,7 @@ async def test_a_scored_risk_reaches_the_real_escalation_service_and_escalates_t
                     scoring_pb2.ScoreConversationRequest(
                         request_id=f"req-{uuid.uuid4().hex}", conversation_id=f"c-{uuid.uuid4().hex}",
                         ticket_id=str(inbox.ticket),
-                        turns=[scoring_pb2.Turn(role=scoring_pb2.ROLE_CUSTOMER, text="我要去媒体曝光你们")],
+                        turns=[scoring_pb2.Turn(role=scoring_pb2.ROLE_CUSTOMER, text="我要去媒体曝光你们，气死我了！")],
                     )
                 )
             assert len(reply.signal_ids) == 2  # media, and the strong negative emotion

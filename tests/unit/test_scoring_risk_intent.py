@@ -198,3 +198,23 @@ def test_a_complaint_or_a_threat_naming_no_channel_yields_to_a_named_channel() -
     assert kinds("我们走着瞧，法院见") == ["legal"]
     assert kinds("我要投诉你们，还要打12315") == ["regulator"]
     assert kinds("你给我等着") == ["abuse"]  # alone it is still a threat
+
+
+def _flags(text: str) -> list[str]:
+    from kefu_scoring.service import Conversation, analyse, risk_signals
+
+    turns = (Turn("customer", text),)
+    analysis = analyse(compile_ruleset(load_ruleset()), turns)
+    return [s.kind for s in risk_signals(Conversation("r", turns), analysis.score.hits, analysis.emotion.turns)]
+
+
+def test_risk_words_alone_do_not_make_a_strong_negative_emotion_risk() -> None:
+    # the lexicon weighs 12315 / 报警 / sue as negative; whether they threaten is risk intent's call
+    for mention in ("12315是什么电话？", "需要报警吗？", "I'm not going to sue you", "12315能帮我退款吗？"):
+        assert _flags(mention) == [], mention
+    assert _flags("我要打12315") == ["regulator"]
+
+
+def test_strong_negative_emotion_of_its_own_is_still_a_risk() -> None:
+    assert "negative_emotion" in _flags("太差了！！气死我了，垃圾服务")
+    assert _flags("太差了！！气死我了，我要打12315") == ["regulator", "negative_emotion"]

@@ -50,7 +50,7 @@ from functools import lru_cache
 from kefu_scoring.matcher import KeywordMatcher, longest_non_overlapping
 from kefu_scoring.text import normalise, normalise_keyword
 
-__all__ = ["KINDS", "SIGNAL_KIND", "Verdict", "assess", "threats", "threats_of"]
+__all__ = ["KINDS", "SIGNAL_KIND", "Verdict", "assess", "only_risk_words", "threats", "threats_of", "without_risk_words"]
 
 REGULATOR, MEDIA, LEGAL, POLICE, ABUSE, COMPLAINT = (
     "regulator", "media", "legal", "police", "abuse", "complaint"
@@ -528,6 +528,35 @@ def threats(text: str) -> list[Verdict]:
     if any(v.kind not in (COMPLAINT, ABUSE) for v in found):
         found = [v for v in found if v.kind != COMPLAINT and v.cue.lower() not in _GENERIC]
     return found
+
+
+def only_risk_words(words: tuple[str, ...] | list[str]) -> bool:
+    """Every word is a risk cue of the lexicon (or a hotline number): e.g. the cues that made
+    an emotion negative were 12315 and 律师, nothing else."""
+    if not words:
+        return False
+    matcher, cues = _lexicon()
+    for word in words:
+        key = normalise_keyword(word)
+        if key in _HOTLINES:
+            continue
+        found = [cues[kid] for a, b, kid in matcher.find(key) if a == 0 and b == len(key)]
+        if not any(c is not None and c.role != VERB for c in found):
+            return False
+    return True
+
+
+def without_risk_words(text: str) -> str:
+    """`text` with every risk cue (not verbs) and hotline number blanked out, same length."""
+    norm = normalise(text)
+    matcher, cues = _lexicon()
+    spans = [(a, b) for a, b, kid in matcher.find(norm.text) if cues[kid] is not None and cues[kid].role != VERB]  # type: ignore[union-attr]
+    spans += [(h.start, h.end) for h in _hotlines(norm.text)]
+    out = list(text)
+    for a, b in spans:
+        start, end = norm.span(a, b)
+        out[start:end] = " " * (end - start)
+    return "".join(out)
 
 
 @lru_cache(maxsize=4096)
