@@ -342,3 +342,9 @@ def test_masking_can_be_limited_to_some_kinds() -> None:
     only = mask(text, kinds=frozenset({CN_ID, BANK_CARD}))
     assert "13800138000" in only and "11010519491231002X" not in only and "4111111111111111" not in only
     assert mask(text, kinds=frozenset({PHONE, CN_ID, BANK_CARD, EMAIL})) == mask(text)
+
+
+def test_separated_digits_with_an_impossible_birth_date_are_no_resident_id() -> None:
+    # found by the property test: the date is checked before the checksum, month 13 included
+    assert find_pii("0000 0000 0013 000000") == []
+    assert find_pii("一一〇一〇五，一九四九一三三一，〇〇二X") == []

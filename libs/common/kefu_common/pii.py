@@ -224,7 +224,7 @@ def _separated(norm: str) -> list[_Match]:
         if len(chars) < 10:
             continue
         start, end = m.start(), m.end()
-        if len(chars) == 18 and chars[:17].isdigit() and _is_valid_cn_id(chars):
+        if len(chars) == 18 and _CN_ID.fullmatch(chars) and _is_valid_cn_id(chars):
             found.append(_Match(start, end, CN_ID, 5))
         elif not chars.isdigit():
             continue
