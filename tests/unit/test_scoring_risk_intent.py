@@ -5,6 +5,8 @@ harm -- never a mere mention of the same words. Each test names the rule it pins
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kefu_scoring.engine import Turn, compile_ruleset
 from kefu_scoring.risk import SIGNAL_KIND, assess, threats
@@ -218,3 +220,14 @@ def test_risk_words_alone_do_not_make_a_strong_negative_emotion_risk() -> None:
 def test_strong_negative_emotion_of_its_own_is_still_a_risk() -> None:
     assert "negative_emotion" in _flags("太差了！！气死我了，垃圾服务")
     assert _flags("太差了！！气死我了，我要打12315") == ["regulator", "negative_emotion"]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(list("我要不打去12315幺二三一五，。？?! 投诉报警律师朋友是订单号如果就ａＢ\t\n")) | st.characters(),
+               max_size=60))
+def test_every_verdict_points_at_the_original_text(text: str) -> None:
+    from kefu_scoring.risk import without_risk_words
+
+    for v in assess(text):
+        assert 0 <= v.start < v.end <= len(text) and text[v.start : v.end] == v.cue
+    assert len(without_risk_words(text)) == len(text)
