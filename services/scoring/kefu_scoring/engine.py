@@ -54,7 +54,8 @@ from kefu_scoring.matcher import (
     normalise_joined,
 )
 from kefu_common.pii import find_pii
-from kefu_scoring.risk import threats_of
+from kefu_scoring.risk import cue_words as risk_cue_words
+from kefu_scoring.risk import maybe_hotline, threats_of
 from kefu_scoring.text import Normalised, detect_language, normalise_keyword
 
 
@@ -545,11 +546,18 @@ class CompiledRuleset:
 
     def _risk_intent(self, c: RiskIntentCondition, scope: _ScopeFns) -> Evaluator:
         kinds, scoped = frozenset(c.kinds), scope.turns
+        # The cue words ride in the ruleset's automaton: a turn holding none of them (and no
+        # hotline digits) cannot hold a threat and is not assessed at all.
+        cue_ids = frozenset(self._kid(w) for w in risk_cue_words())
 
         def run(ctx: _Ctx) -> tuple[bool, list[Evidence]]:
+            occ = ctx.occ
+            cued = {o[0] for kid in cue_ids.intersection(occ) for o in occ[kid]}
+            texts = ctx.texts
             evidence = [
                 Evidence(ti + ctx.offset, v.start, v.end, v.cue, f"{v.kind} {v.reason}")
                 for ti in scoped(ctx)
+                if ti in cued or maybe_hotline(texts[ti])
                 for v in threats_of(ctx.turns[ti].text)
                 if v.kind in kinds
             ]

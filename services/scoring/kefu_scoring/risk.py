@@ -50,7 +50,7 @@ from functools import lru_cache
 from kefu_scoring.matcher import KeywordMatcher, longest_non_overlapping
 from kefu_scoring.text import normalise, normalise_keyword
 
-__all__ = ["KINDS", "SIGNAL_KIND", "Verdict", "assess", "only_risk_words", "threats", "threats_of", "without_risk_words"]
+__all__ = ["KINDS", "SIGNAL_KIND", "Verdict", "assess", "cue_words", "maybe_hotline", "only_risk_words", "threats", "threats_of", "without_risk_words"]
 
 REGULATOR, MEDIA, LEGAL, POLICE, ABUSE, COMPLAINT = (
     "regulator", "media", "legal", "police", "abuse", "complaint"
@@ -322,6 +322,19 @@ class _Found:
 
 # Three digits in a row (separators allowed): cheap to search, and most turns hold none.
 _MAYBE_HOTLINE = re.compile(f"{_DIGIT}[ ,、.·-]{{0,2}}{_DIGIT}[ ,、.·-]{{0,2}}{_DIGIT}")
+
+
+def maybe_hotline(normalised: str) -> bool:
+    """Three digits in a row (separators allowed) in a normalised text: a hotline may be there."""
+    return _MAYBE_HOTLINE.search(normalised) is not None
+
+
+@lru_cache(maxsize=1)
+def cue_words() -> tuple[str, ...]:
+    """Every cue word but the verbs, normalised: a text holding none of them (and no hotline
+    digits, `maybe_hotline`) holds no threat, so a caller with its own automaton can skip it."""
+    matcher, cues = _lexicon()
+    return tuple(w for w, c in zip(matcher.keywords, cues, strict=True) if c is not None and c.role != VERB)
 
 
 def _hotlines(s: str) -> list[_Found]:
