@@ -111,3 +111,15 @@ def served_in_thread(config: Any) -> Iterator[int]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+def load_bench_script(name: str) -> Any:
+    """A script of bench/ (not a package) imported as a module, e.g. `load_bench_script("eval_risk")`."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

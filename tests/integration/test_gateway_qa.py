@@ -24,7 +24,7 @@ async def test_created_evaluation_can_be_read_back_with_its_scorecard(gateway, a
     )
     assert created.status_code == 201, created.text
     body = created.json()
-    assert {"regulator", "other"} <= set(body["risk_flags"])
+    assert "regulator" in body["risk_flags"] and "other" not in body["risk_flags"]
     assert {h["rule_id"] for h in body["hits"]} >= {"risk-regulator", "unauthorised-promise"}
     assert [d["dimension"] for d in body["dimensions"]] == ["compliance", "process", "attitude", "skill"]
     assert body["emotion"]["turns"][0]["label"] == "negative"

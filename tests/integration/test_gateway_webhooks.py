@@ -405,3 +405,30 @@ async def test_deleting_a_subscription_stops_its_pending_retries_at_once(app, cl
     assert (after["status"], after["next_attempt_at"], len(after["attempts"])) == ("cancelled", None, 1)
     redo = await client.post(f"/v1/webhooks/deliveries/{delivery['id']}/redeliver", headers={"X-API-Key": key})
     assert_problem(redo, 400, "subscription_deleted")
+
+async def test_webhook_bodies_carry_free_text_with_personal_data_masked(app, client, http, clock, auth) -> None:
+    """Issue 14 item 10: a changed description reaches the partner's receiver masked (IDs,
+    cards, phones, e-mails), as the partner's REST view shows it."""
+    key = await partner_key(app.state.db)
+    with Receiver(failures=0) as hooks:
+        response = await client.post(
+            "/v1/webhooks/subscriptions", json={"url": hooks.url, "event_types": ["ticket.updated"]},
+            headers={"X-API-Key": key},
+        )
+        assert response.status_code == 201, response.text
+        created = await client.post("/v1/tickets", json=ticket_body(), headers={"X-API-Key": key})
+        pii = "身份证11010519491231002X，卡4111111111111111，电话13800138000，邮箱wang.li@example.com，一三八，一二三四，五六七八"
+        updated = await client.patch(
+            f"/v1/tickets/{created.json()['id']}", json={"description": pii, "subject": "回电13800138000"},
+            headers={**auth, "If-Match": created.headers["ETag"]},
+        )
+        assert updated.status_code == 200, updated.text
+        await deliveries(client, key)
+        while await deliver_due(app.state.db, http, clock, POLICY):
+            pass
+        [(_, body, status)] = hooks.received
+    assert status == 204
+    changes = json.loads(body)["data"]["changes"]
+    for raw in ("11010519491231002X", "4111111111111111", "13800138000", "wang.li@example.com", "一二三四"):
+        assert raw.encode() not in body and raw not in json.dumps(changes, ensure_ascii=False)
+    assert "002X" in changes["description"] and changes["subject"].endswith("8000")

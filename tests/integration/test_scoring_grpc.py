@@ -72,7 +72,7 @@ async def test_evaluation_is_scored_stored_and_returned(
         "ticket-1",
         "agent-7",
     )
-    assert (reply.ruleset_id, reply.ruleset_version) == ("default", 2)
+    assert (reply.ruleset_id, reply.ruleset_version) == ("default", 3)
     # process 20 - 5 (no greeting) = 15, attitude 25 - 2 x 10 = 5: 75 of 100 points.
     assert (reply.total_score, reply.grade, reply.fatal) == (75.0, "C", False)
     assert [(h.rule_id, h.turn_index, h.start, h.end, h.matched_text, h.points) for h in reply.hits] == [
@@ -100,7 +100,7 @@ async def test_evaluation_is_scored_stored_and_returned(
         75.0,
         "C",
         "default",
-        2,
+        3,
     )
     assert [h["matched_text"] for h in row.hits] == ["", "不知道", "你自己看"]
     assert row.request_hash == service.request_hash(
@@ -256,7 +256,7 @@ async def test_get_evaluation_returns_the_stored_scorecard(
     scoring_stub: scoring_pb2_grpc.ScoringServiceStub,
 ) -> None:
     created = await scoring_stub.ScoreConversation(
-        score_request(new_request_id(), turn(CUSTOMER, "太差了，我要投诉"), turn(AGENT, "没办法"))
+        score_request(new_request_id(), turn(CUSTOMER, "太差了，气死我了，我要投诉"), turn(AGENT, "没办法"))
     )
     fetched = await scoring_stub.GetEvaluation(scoring_pb2.GetEvaluationRequest(id=created.id))
     assert fetched == created

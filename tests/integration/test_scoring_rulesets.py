@@ -52,7 +52,7 @@ async def test_published_versions_are_listed_fetched_and_scored_against(
     v1 = await publish(scoring_stub, document(ruleset_id, 1))
     v2 = await publish(scoring_stub, document(ruleset_id, 2, keyword="抱歉"))
     assert (v1.version, v2.version, v2.published_by) == (1, 2, "qa-1")
-    assert v2.rule_count == 1 + 4  # its own rule + the customer_risk pack
+    assert v2.rule_count == 1 + 5  # its own rule + the customer_risk pack (with risk-police)
     assert v2.HasField("published_at")
 
     latest = await scoring_stub.GetRuleset(scoring_pb2.GetRulesetRequest(id=ruleset_id))

@@ -64,7 +64,7 @@ def risky(ticket_id: str, conversation_id: str) -> service.Conversation:
         conversation_id=conversation_id,
         ticket_id=ticket_id,
         turns=(
-            service.Turn("customer", "你们再不退款我就找律师起诉，电话13800138000"),  # legal + strong emotion
+            service.Turn("customer", "你们再不退款我就找律师起诉，气死我了！电话13800138000"),  # legal + strong emotion (气死: not only risk words)
             service.Turn("agent", "您好，非常抱歉，我马上为您处理"),
         ),
     )
@@ -100,6 +100,7 @@ async def test_signal_is_queued_in_the_evaluation_transaction_with_masked_detail
     assert (row.status, row.attempts, row.conversation_id) == ("pending", 0, conversation_id)
     assert row.occurred_at == clock.now()
     assert "律师" in row.detail and "13800138000" not in row.detail
+    assert "legal threat (action" in row.detail  # why it is a threat, for the escalation party
     assert "13800138000" not in rows["negative_emotion"].detail
     # What is stored is masked too.
     assert "13800138000" not in str(evaluation.turns)
@@ -217,7 +218,7 @@ async def test_a_scored_risk_reaches_the_real_escalation_service_and_escalates_t
                     scoring_pb2.ScoreConversationRequest(
                         request_id=f"req-{uuid.uuid4().hex}", conversation_id=f"c-{uuid.uuid4().hex}",
                         ticket_id=str(inbox.ticket),
-                        turns=[scoring_pb2.Turn(role=scoring_pb2.ROLE_CUSTOMER, text="我要去媒体曝光你们")],
+                        turns=[scoring_pb2.Turn(role=scoring_pb2.ROLE_CUSTOMER, text="我要去媒体曝光你们，气死我了！")],
                     )
                 )
             assert len(reply.signal_ids) == 2  # media, and the strong negative emotion

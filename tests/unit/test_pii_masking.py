@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kefu_scoring.pii import BANK_CARD, CN_ID, EMAIL, PHONE, PiiSpan, find_pii, mask
+from kefu_common.pii import BANK_CARD, CN_ID, EMAIL, PHONE, PiiSpan, find_pii, mask
 
 SAMPLE_ID = "11010519491231002X"
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -294,3 +294,57 @@ def test_text_without_pii_is_returned_unchanged() -> None:
     text = "您好，请问有什么可以帮您？订单已于2026-11-23 09:00发货，运费12元。"
     assert find_pii(text) == []
     assert mask(text) == text
+
+
+# --- spoken digits read out in groups or one by one (issue 16, issue 14 item 10) ------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("电话一三八，一二三四，五六七八", "电话一三八，****，五六七八"),
+        ("电话一三八, 一二三四, 五六七八", "电话一三八, ****, 五六七八"),
+        ("电话一三八、一二三四、五六七八", "电话一三八、****、五六七八"),
+        ("号码是一 三 八 一 二 三 四 五 六 七 八", "号码是一 三 八 * * * * 五 六 七 八"),
+        ("幺三八，幺二三四，五六七八", "幺三八，****，五六七八"),
+        ("手机138，1234，5678", "手机138，****，5678"),
+    ],
+)
+def test_phone_read_aloud_with_commas_or_spaces_between_digits_is_masked(text: str, masked: str) -> None:
+    assert [p.kind for p in find_pii(text)] == [PHONE]
+    assert mask(text) == masked
+
+
+def test_resident_id_and_card_read_aloud_in_groups_are_masked() -> None:
+    assert kinds("身份证一一〇一〇五，一九四九一二三一，〇〇二X") == [CN_ID]
+    assert kinds("卡号4111，1111，1111，1111") == [BANK_CARD]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["一共13,800,138,000元", "一、二、三、四、五、六、七、八", "第1, 3, 8, 1, 2, 3, 4, 5, 6, 7, 8名",
+     "订单一二三，四五六，七八九", "价格1, 299元"],
+)
+def test_separated_numbers_that_are_not_personal_data_are_left_alone(text: str) -> None:
+    assert find_pii(text) == [] and mask(text) == text
+
+
+def test_number_named_as_an_order_number_is_not_a_card_or_phone() -> None:
+    assert find_pii("订单号6228481382639735一直没更新") == []  # Luhn-valid by chance
+    assert find_pii("Order 13800138000 has not arrived") == []
+    # a word for personal data in between: it is the customer's phone
+    assert kinds("订单上的电话13800138000") == [PHONE]
+    assert kinds("卡号6228481382639735") == [BANK_CARD]
+
+
+def test_masking_can_be_limited_to_some_kinds() -> None:
+    text = "身份证11010519491231002X，电话13800138000，卡4111111111111111"
+    only = mask(text, kinds=frozenset({CN_ID, BANK_CARD}))
+    assert "13800138000" in only and "11010519491231002X" not in only and "4111111111111111" not in only
+    assert mask(text, kinds=frozenset({PHONE, CN_ID, BANK_CARD, EMAIL})) == mask(text)
+
+
+def test_separated_digits_with_an_impossible_birth_date_are_no_resident_id() -> None:
+    # found by the property test: the date is checked before the checksum, month 13 included
+    assert find_pii("0000 0000 0013 000000") == []
+    assert find_pii("一一〇一〇五，一九四九一三三一，〇〇二X") == []

@@ -13,7 +13,6 @@ review the diff.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import random
@@ -23,6 +22,7 @@ from typing import Any
 from kefu_scoring.engine import Turn, compile_ruleset
 from kefu_scoring.rules import load_ruleset, parse_ruleset
 from kefu_scoring.service import Analysis, analyse
+from support import load_bench_script
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "data" / "scoring_golden.json"
@@ -54,11 +54,7 @@ _SPICE = (
 
 
 def _bench() -> Any:
-    spec = importlib.util.spec_from_file_location("scoring_bench", ROOT / "bench" / "scoring_bench.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("scoring_bench")
 
 
 def _corpus(bench: Any, rng: random.Random, keywords: list[str]) -> list[list[Turn]]:

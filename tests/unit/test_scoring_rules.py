@@ -53,24 +53,35 @@ def refused(doc: str) -> str:
 
 
 def test_default_ruleset_includes_every_built_in_pack() -> None:
-    assert (RULESET.id, RULESET.version) == ("default", 2)
+    assert (RULESET.id, RULESET.version) == ("default", 3)
     packs = sorted(p.stem for p in PACKS_DIR.glob("*.json"))
     assert sorted(RULESET.include) == packs
     ids = {r.id for r in RULESET.rules}
     assert {
         "forbidden-phrases", "greeting-required", "closing-required", "unauthorised-promise",
         "shirking", "pii-read-aloud", "risk-regulator", "risk-media", "risk-legal",
-        "risk-complaint", "agent-abuse", "customer-abuse",
+        "risk-complaint", "risk-police", "agent-abuse", "customer-abuse",
     } <= ids
 
 
-def test_customer_risk_pack_covers_the_words_the_domain_names_in_zh_and_en() -> None:
-    words = {
-        k for r in RULESET.rules if r.id.startswith("risk-") for k in r.condition.keywords  # type: ignore[union-attr]
+def test_customer_risk_pack_reads_intent_for_the_words_the_domain_names_in_zh_and_en() -> None:
+    from kefu_scoring.engine import Turn, compile_ruleset
+    from kefu_scoring.risk import SIGNAL_KIND
+
+    risk_rules = [r for r in RULESET.rules if r.id.startswith("risk-")]
+    assert all(r.realtime and r.alert and r.condition.operator == "risk_intent" for r in risk_rules)
+    assert all(r.alert == SIGNAL_KIND[k] for r in risk_rules for k in r.condition.kinds)  # type: ignore[union-attr]
+    compiled = compile_ruleset(RULESET)
+    threats = {
+        "我要打12315": "regulator", "我要打12345": "regulator", "我要找媒体": "media",
+        "我要曝光你们": "media", "我要找律师": "legal", "我要起诉你们": "legal",
+        "我要投诉你们": "other", "我要报警": "legal", "I will report you to the regulator": "regulator",
+        "I'm going to the media": "media", "I'll get a lawyer": "legal", "I will sue": "legal",
+        "I want to file a complaint": "other", "I'll call the police": "legal",
     }
-    assert {"12315", "12345", "媒体", "曝光", "律师", "起诉", "欺骗", "投诉", "报警"} <= words
-    assert {"regulator", "media", "lawyer", "sue", "complaint", "police"} <= words
-    assert all(r.realtime and r.alert for r in RULESET.rules if r.id.startswith("risk-"))
+    for text, alert in threats.items():
+        alerts = {h.alert for h in compiled.evaluate([Turn("customer", text)]).hits if h.alert}
+        assert alerts == {alert}, text
 
 
 def test_agent_abuse_is_a_fatal_item() -> None:

@@ -34,6 +34,7 @@ from kefu_scoring.rules import (
     PiiCondition,
     RegexCondition,
     ResponseLatencyCondition,
+    RiskIntentCondition,
     Rule,
     Ruleset,
     Scope,
@@ -52,8 +53,10 @@ from kefu_scoring.matcher import (
     longest_non_overlapping,
     normalise_joined,
 )
-from kefu_scoring.pii import find_pii
+from kefu_common.pii import find_pii
 from kefu_scoring.regex import SafePattern, compile_pattern
+from kefu_scoring.risk import cue_words as risk_cue_words
+from kefu_scoring.risk import maybe_hotline, threats_of
 from kefu_scoring.text import Normalised, detect_language, normalise_keyword
 
 
@@ -120,7 +123,7 @@ _CONTEXT_SENSITIVE = re.compile(r"[\^$]|\(\?[<=!]|\\[AZbB0x]|\\[^dDwWsS.\\]")
 _NO_LIMIT = float("inf")
 _CARDS_KEPT = 4096  # scorecard results kept per compiled ruleset
 _DIGITISH = "[0-9零〇一二三四五六七八九幺两]"
-_MAYBE_PII = re.compile(f"{_DIGITISH}(?:[ ()-]{{0,2}}{_DIGITISH}){{6}}|@")
+_MAYBE_PII = re.compile(f"{_DIGITISH}(?:[ (),、-]{{0,2}}{_DIGITISH}){{6}}|@")  # kefu_common.pii separators
 
 
 @dataclass(slots=True)
@@ -543,6 +546,27 @@ class CompiledRuleset:
 
         return run
 
+    def _risk_intent(self, c: RiskIntentCondition, scope: _ScopeFns) -> Evaluator:
+        kinds, scoped = frozenset(c.kinds), scope.turns
+        # The cue words ride in the ruleset's automaton: a turn holding none of them (and no
+        # hotline digits) cannot hold a threat and is not assessed at all.
+        cue_ids = frozenset(self._kid(w) for w in risk_cue_words())
+
+        def run(ctx: _Ctx) -> tuple[bool, list[Evidence]]:
+            occ = ctx.occ
+            cued = {o[0] for kid in cue_ids.intersection(occ) for o in occ[kid]}
+            texts = ctx.texts
+            evidence = [
+                Evidence(ti + ctx.offset, v.start, v.end, v.cue, f"{v.kind} {v.reason}")
+                for ti in scoped(ctx)
+                if ti in cued or maybe_hotline(texts[ti])
+                for v in threats_of(ctx.turns[ti].text)
+                if v.kind in kinds
+            ]
+            return bool(evidence), evidence
+
+        return run
+
     def _gaps(
         self,
         scope: _ScopeFns,
@@ -624,6 +648,7 @@ class CompiledRuleset:
         KeywordCondition: _keyword,
         RegexCondition: _regex,
         PiiCondition: _pii,
+        RiskIntentCondition: _risk_intent,
         TurnCountCondition: _turn_count,
         SilenceCondition: _silence,
         ResponseLatencyCondition: _latency,

@@ -193,6 +193,17 @@ class PiiCondition(_Leaf):
     kinds: tuple[Literal["phone", "cn_id", "bank_card", "email"], ...] = Field(min_length=1)
 
 
+class RiskIntentCondition(_Leaf):
+    """A customer's threat of one of `kinds` in an in-scope turn, told from a mere mention
+    (risk.py: negations, questions, hypotheticals, third parties, withdrawn complaints and
+    order numbers are not threats); the evidence is the cue's span."""
+
+    operator: Literal["risk_intent"]
+    kinds: tuple[Literal["regulator", "media", "legal", "police", "abuse", "complaint"], ...] = Field(
+        min_length=1
+    )
+
+
 class AndCondition(_Model):
     operator: Literal["and"]
     conditions: tuple[Condition, ...] = Field(min_length=1, max_length=50)
@@ -209,18 +220,18 @@ class NotCondition(_Model):
 
 
 Condition = Annotated[
-    KeywordCondition | RegexCondition | SilenceCondition | ResponseLatencyCondition | InterruptionCondition | SpeechRateCondition | TurnCountCondition | PiiCondition | AndCondition | OrCondition | NotCondition,
+    KeywordCondition | RegexCondition | SilenceCondition | ResponseLatencyCondition | InterruptionCondition | SpeechRateCondition | TurnCountCondition | PiiCondition | RiskIntentCondition | AndCondition | OrCondition | NotCondition,
     Field(discriminator="operator"),
 ]
 OPERATORS = frozenset(
     {"keyword", "regex", "silence", "response_latency", "interruption", "speech_rate",
-     "turn_count", "pii", "and", "or", "not"}
+     "turn_count", "pii", "risk_intent", "and", "or", "not"}
 )
 TIMING_OPERATORS = frozenset({"silence", "response_latency", "interruption", "speech_rate"})
 
 for _model in (Scope, KeywordCondition, RegexCondition, SilenceCondition, ResponseLatencyCondition,
                InterruptionCondition, SpeechRateCondition, TurnCountCondition, PiiCondition,
-               AndCondition, OrCondition, NotCondition):
+               RiskIntentCondition, AndCondition, OrCondition, NotCondition):
     _model.model_rebuild()
 
 
@@ -231,7 +242,7 @@ def is_single_turn(condition: Any) -> bool:
         return all(is_single_turn(c) for c in condition.conditions)
     if isinstance(condition, KeywordCondition):
         return condition.window == 1 and condition.match != "none" and not condition.scope.positional
-    if isinstance(condition, RegexCondition):
+    if isinstance(condition, RegexCondition | RiskIntentCondition):
         return not condition.scope.positional
     return False
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kefu_common.clock import Clock
 from kefu_common.errors import AlreadyExists, InvalidArgument, NotFound
 from kefu_common.logging import get_logger
-from kefu_scoring import signals
+from kefu_scoring import risk, signals
 from kefu_scoring.emotion import Trajectory, TurnEmotion, default_lexicon, trajectory_of
 from kefu_scoring.engine import (
     CompiledRuleset,
@@ -32,7 +32,7 @@ from kefu_scoring.engine import (
     grade_for,
 )
 from kefu_scoring.models import Evaluation
-from kefu_scoring.pii import mask
+from kefu_common.pii import mask
 from kefu_scoring.rules import DEFAULT_RULESET_PATH, Ruleset, load_ruleset
 
 __all__ = [
@@ -192,8 +192,22 @@ def masked_hit(hit: Hit, turn_text: str) -> Hit:
     return hit if quote == hit.matched_text else Hit(**{**asdict(hit), "matched_text": quote})
 
 
+def emotion_is_a_risk(emotion: TurnEmotion, text: str) -> bool:
+    """Strong negative emotion raises a risk, unless it is strong only thanks to risk words
+    (12315, 律师, sue ...): whether those are a threat is risk intent's call, not the
+    lexicon's. Then the turn is weighed again without them."""
+    if not emotion.strong_negative:
+        return False
+    if not any(risk.only_risk_words((cue,)) for cue in emotion.cues):
+        return True
+    return default_lexicon().turn(emotion.turn_index, risk.without_risk_words(text)).strong_negative
+
+
 def risk_signals(
-    conversation: Conversation, hits: Sequence[Hit], emotions: Sequence[TurnEmotion]
+    conversation: Conversation,
+    hits: Sequence[Hit],
+    emotions: Sequence[TurnEmotion],
+    text_of: Callable[[int], str] | None = None,
 ) -> list[signals.Signal]:
     """The first piece of evidence of each risk kind (rule alerts, strong negative emotion),
     masked; one signal per kind per conversation."""
@@ -201,9 +215,12 @@ def risk_signals(
     for hit in sorted(hits, key=lambda h: h.turn_index):
         if hit.alert and hit.alert not in found:
             detail = f"{hit.rule_id} v{hit.rule_version}, turn {hit.turn_index}: {hit.matched_text}"
+            if hit.detail:  # why it is a threat (risk_intent rules): the escalation party reads it
+                detail = f"{detail} ({hit.detail})"
             found[hit.alert] = signals.Signal.of(conversation.key, hit.alert, detail, hit.turn_index)
     for emotion in emotions:
-        if emotion.strong_negative and "negative_emotion" not in found:
+        text = text_of(emotion.turn_index) if text_of else conversation.turns[emotion.turn_index].text
+        if "negative_emotion" not in found and emotion_is_a_risk(emotion, text):
             detail = (
                 f"customer turn {emotion.turn_index} negative, intensity {emotion.intensity}:"
                 f" {', '.join(emotion.cues)}"
@@ -355,10 +372,10 @@ def realtime_turn(
     validate_turn(turn, index)
     hits = [masked_hit(h, turn.text) for h in compiled.evaluate_turn(turn, index)]
     emotion = default_lexicon().turn(index, turn.text) if turn.role == "customer" else None
-    raised = risk_signals(conversation, hits, [emotion] if emotion else [])
+    raised = risk_signals(conversation, hits, [emotion] if emotion else [], lambda _: turn.text)
     by_kind = {s.kind: s for s in raised}
     alerts = [(h, by_kind[h.alert]) for h in hits if h.alert]
-    if emotion is not None and emotion.strong_negative:
+    if emotion is not None and "negative_emotion" in by_kind:
         alerts.append((_emotion_hit(emotion), by_kind["negative_emotion"]))
     return TurnOutcome(alerts, emotion, raised)
 

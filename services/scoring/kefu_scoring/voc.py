@@ -27,7 +27,7 @@ from kefu_common import periods
 from kefu_common.errors import InvalidArgument
 from kefu_scoring import reasons as method
 from kefu_scoring.models import Evaluation
-from kefu_scoring.pii import mask
+from kefu_common.pii import mask
 from kefu_scoring.reasons import terms
 from kefu_scoring.rules import AndCondition, KeywordCondition, NotCondition, OrCondition, Ruleset
 

@@ -40,7 +40,7 @@ from kefu_gateway.problems import problem_responses
 from kefu_common.logging import get_logger
 from kefu_gateway.schemas import CaseCommitments, CasePage, CaseProgress, CasePublic, CaseQuery
 from kefu_gateway.sla_public import read_ticket_sla
-from kefu_gateway.scope import TicketId, can_see, list_filter, not_found
+from kefu_gateway.scope import TicketId, can_see, case_progress_view, case_view, list_filter, not_found
 
 Customer = Allowed["cases:own"]
 MAX_WAIT_SECONDS = 30
@@ -74,7 +74,7 @@ async def list_my_cases(
     )
     reply = await clients.ticketing.ListTickets(request, timeout=clients.timeout)
     return CasePage(
-        items=[case_public(t) for t in reply.tickets], next_cursor=reply.next_page_token or None
+        items=[case_view(case_public(t)) for t in reply.tickets], next_cursor=reply.next_page_token or None
     )
 
 
@@ -146,7 +146,7 @@ async def get_my_case_progress(
     )
     if timeline.ticket.customer.id != principal.subject:  # checked by ticketing already
         raise not_found(case_id)
-    body = case_progress(timeline)
+    body = case_progress_view(case_progress(timeline))
     body.commitments = await _commitments(clients, case_id, timeline.ticket)
     progress_count = sum(1 for e in body.entries if e.kind == "progress")
     tag = progress_etag(timeline.ticket.version, progress_count)
@@ -255,7 +255,7 @@ async def open_my_case(
         timeout=clients.timeout,
     )
     created(response, f"/v1/customer/cases/{ticket.id}/progress")
-    return case_public(ticket)
+    return case_view(case_public(ticket))
 
 
 @router.post(
@@ -314,7 +314,7 @@ async def confirm_my_case_resolution(
 ) -> CasePublic:
     ticket = await _own_case(clients, principal, case_id)
     if ticket.status == ticketing_pb2.TICKET_STATUS_CLOSED:
-        return case_public(ticket)
+        return case_view(case_public(ticket))
     if ticket.status != ticketing_pb2.TICKET_STATUS_RESOLVED:
         raise AlreadyExists("only a resolved case can be confirmed", code="case_not_resolved")
     closed = await clients.ticketing.TransitionTicket(
@@ -325,7 +325,7 @@ async def confirm_my_case_resolution(
         ),
         timeout=clients.timeout,
     )
-    return case_public(closed)
+    return case_view(case_public(closed))
 
 
 @router.post(
@@ -362,7 +362,7 @@ async def dispute_my_case_resolution(
         if ticket.status not in _FINISHED and err.code() == grpc.StatusCode.FAILED_PRECONDITION:
             raise still_open from None
         raise
-    return case_public(reopened)
+    return case_view(case_public(reopened))
 
 
 def remembered_tag(clients: Clients, principal: Principal, case_id: str, if_none_match: str | None) -> str | None:

@@ -28,7 +28,15 @@ from kefu_gateway.csat_schemas import ReopenCandidateList
 from kefu_gateway.deps import ExpectedVersion, IdempotencyKey, IfNoneMatch, etag, etag_matches, request_id_for
 from kefu_gateway.http_contract import created
 from kefu_gateway.problems import problem_responses
-from kefu_gateway.scope import AccessibleTicketId, TicketId, can_see, list_filter, not_found, ticket_view
+from kefu_gateway.scope import (
+    AccessibleTicketId,
+    TicketId,
+    can_see,
+    list_filter,
+    not_found,
+    ticket_view,
+    timeline_view,
+)
 from kefu_gateway.schemas import (
     AssignmentCreate,
     ContactCreate,
@@ -498,5 +506,4 @@ async def get_timeline(
     )
     if not can_see(principal, timeline.ticket):
         raise not_found(ticket_id)
-    public = timeline_public(timeline)
-    return public.model_copy(update={"ticket": ticket_view(principal, timeline.ticket)})
+    return timeline_view(principal, timeline.ticket, timeline_public(timeline))

@@ -1,4 +1,6 @@
-"""PII detection and masking (DOMAIN.md §3 "Privacy", issue 5).
+"""PII detection and masking (DOMAIN.md §3 "Privacy", §5; issues 5, 14, 16): one implementation
+for every service -- scoring masks stored transcripts and evidence, the gateway masks what
+partners and customers see.
 
 Pure functions, no I/O, stdlib only (``re``, ``bisect``, ``dataclasses``). Four kinds are detected:
 
@@ -22,8 +24,16 @@ construction and every span refers to the ORIGINAL characters:
 
 * full-width ASCII (``１３８``, ``＠``, ``（``, ``－``) and the ideographic space;
 * spoken/Chinese digits ``零〇一二三四五六七八九`` plus ``幺`` (=1) and ``两`` (=2),
-  but only inside a digit run (digits joined by at most one space or hyphen) that
-  holds at least seven digits, so prose such as ``两个`` or ``一二三`` is untouched.
+  but only inside a digit run (digits joined by at most two spaces, hyphens, commas or
+  ``、``) that holds at least seven digits, so prose such as ``两个`` or ``一二三`` is
+  untouched.
+
+Numbers read aloud in groups or digit by digit (``一三八，一二三四，五六七八``,
+``一 三 八 一 二 …``, ``138，1234，5678``) are recognised from their digits alone: a run
+of digits with such separators is a phone, resident ID or card when its digits are one
+(mobile, landline with area code, checksum-valid ID, Luhn-valid card). Amounts with
+thousands separators (``13,800,138,000``) and lists of single digits (``1, 3, 8, …``)
+are not.
 
 Mask formats (``mask``): a masked character becomes ``*``; kept characters and
 separators (spaces, hyphens, ``+``, parentheses) keep their original glyph, so
@@ -73,13 +83,16 @@ _FULL_WIDTH[0x3000] = " "  # ideographic space
 _CN_DIGITS = "零〇一二三四五六七八九幺两"
 _CN_TABLE = str.maketrans(_CN_DIGITS, "0012345678912")
 _DIGIT_LIKE = "[0-9" + _CN_DIGITS + "]"
-_DIGIT_RUN = re.compile(f"{_DIGIT_LIKE}(?:[ -]?{_DIGIT_LIKE})*")
+# Digits joined by at most two separators: a space, a hyphen, or (read aloud in groups) a
+# comma or 、 (full-width commas are ASCII by then).
+_GROUP_SEPARATORS = " ,、-"
+_DIGIT_RUN = re.compile(f"{_DIGIT_LIKE}(?:[{_GROUP_SEPARATORS}]{{0,2}}{_DIGIT_LIKE})*")
 _MIN_SPOKEN_RUN = 7  # shortest PII we look for is a 7-digit landline local number
 
 
 def _normalise_run(m: re.Match[str]) -> str:
     run = m.group()
-    digits = sum(c not in " -" for c in run)
+    digits = sum(c not in _GROUP_SEPARATORS for c in run)
     if digits >= _MIN_SPOKEN_RUN and any(c in _CN_DIGITS for c in run):
         return run.translate(_CN_TABLE)
     return run
@@ -112,6 +125,14 @@ _CN_ID = re.compile(
 )
 _CARD_PLAIN = re.compile(_NUM_START + r"[0-9]{13,19}" + _NUM_END)
 _CARD_GROUPED = re.compile(_NUM_START + r"(?:[0-9]{4}[ -]){2,4}[0-9]{1,4}" + _NUM_END)
+# A number read out in groups or digit by digit (一三八，一二三四，五六七八; 1 3 8 1 2 ...): a
+# run of digits with separators, tested as the digits alone (`_separated`).
+_SEPARATED_RUN = re.compile(
+    _NUM_START + r"[0-9](?:[ ,、-]{1,2}[0-9]|[0-9])*(?:[ ,、-]{0,2}[Xx])?" + r"(?![0-9])"
+)
+_THOUSANDS = re.compile(r"[0-9]{1,3}(?:, ?[0-9]{3})+")
+_MOBILE_DIGITS = re.compile(r"(?:86)?1[3-9][0-9]{9}")
+_LANDLINE_DIGITS = re.compile(r"0(?:10|2[0-9]|[3-9][0-9]{2})[0-9]{7,8}")
 _EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])"
     r"[A-Za-z0-9_%+-](?:[A-Za-z0-9._%+-]*[A-Za-z0-9_%+-])?"  # no '*': keeps masks inert
@@ -189,11 +210,54 @@ def _candidates(norm: str) -> list[_Match]:
     return found
 
 
+def _separated(norm: str) -> list[_Match]:
+    """Numbers with separators the patterns above do not take (commas, 、, one per digit),
+    recognised from their digits alone; an amount with thousands separators is not one."""
+    found: list[_Match] = []
+    for m in _SEPARATED_RUN.finditer(norm):
+        run = m.group()
+        if not any(c in _GROUP_SEPARATORS for c in run) or _THOUSANDS.fullmatch(run):
+            continue
+        if "," in run and all(len(g) == 1 for g in re.split(r"[ ,、-]+", run)):
+            continue  # 1, 3, 8, 1, ...: a list of numbers, not one number
+        chars = _significant(run)
+        if len(chars) < 10:
+            continue
+        start, end = m.start(), m.end()
+        if len(chars) == 18 and _CN_ID.fullmatch(chars) and _is_valid_cn_id(chars):
+            found.append(_Match(start, end, CN_ID, 5))
+        elif not chars.isdigit():
+            continue
+        elif 13 <= len(chars) <= 19 and luhn_valid(chars):
+            found.append(_Match(start, end, BANK_CARD, 4))
+        elif _MOBILE_DIGITS.fullmatch(chars):
+            found.append(_Match(start, end, PHONE, 2, head=len(chars) - 8))
+        elif _LANDLINE_DIGITS.fullmatch(chars):
+            area = 3 if chars[:2] in ("01", "02") else 4
+            found.append(_Match(start, end, PHONE, 2, head=area))
+    return found
+
+
+# A number named as an order, waybill or ticket number just before it is not a card or phone
+# (a 16-digit order number passes Luhn one time in ten) -- unless a word for personal data
+# comes between (订单上的电话 13800138000).
+_ID_CONTEXT = re.compile(
+    r"(?:订单|单号|运单|快递单|物流单|工单|编号|流水号|发票|\border\b|\btracking\b|\binvoice\b|\bref\b)"
+    r"(?:(?!电话|手机|号码|卡|身份证|phone|mobile|card).){0,4}$",
+    re.IGNORECASE,
+)
+
+
+def _named_as_an_id(norm: str, m: _Match) -> bool:
+    return m.kind in (PHONE, BANK_CARD) and bool(_ID_CONTEXT.search(norm[max(0, m.start - 12) : m.start]))
+
+
 def _select(norm: str) -> list[_Match]:
     """Longest match wins an overlap; equal lengths go to cn_id > bank_card > email > phone."""
     chosen: list[_Match] = []  # kept sorted by start; never overlapping, so also by end
     starts: list[int] = []
-    for c in sorted(_candidates(norm), key=lambda c: (c.start - c.end, -c.rank, c.start)):
+    candidates = [c for c in _candidates(norm) + _separated(norm) if not _named_as_an_id(norm, c)]
+    for c in sorted(candidates, key=lambda c: (c.start - c.end, -c.rank, c.start)):
         i = bisect_right(starts, c.start)
         if (i == 0 or chosen[i - 1].end <= c.start) and (i == len(chosen) or c.end <= starts[i]):
             chosen.insert(i, c)
@@ -219,11 +283,13 @@ def _mask_one(original: str, norm: str, m: _Match) -> str:
     return "".join(MASK_CHAR if i in hidden else ch for i, ch in enumerate(original))
 
 
-def _mask_once(text: str) -> str:
+def _mask_once(text: str, kinds: frozenset[str] | None) -> str:
     norm = _normalise(text)
     out: list[str] = []
     pos = 0
     for m in _select(norm):
+        if kinds is not None and m.kind not in kinds:
+            continue
         out.append(text[pos : m.start])
         out.append(_mask_one(text[m.start : m.end], norm[m.start : m.end], m))
         pos = m.end
@@ -231,8 +297,9 @@ def _mask_once(text: str) -> str:
     return "".join(out)
 
 
-def mask(text: str) -> str:
-    """Mask every detected PII span (formats in the module docstring).
+def mask(text: str, kinds: frozenset[str] | None = None) -> str:
+    """Mask every detected PII span (formats in the module docstring), or only those of
+    `kinds` (e.g. ``{CN_ID, BANK_CARD}`` for what a customer may not read back).
 
     Masking runs to a fixed point: hiding digits can uncover a new candidate (the
     kept tail of a phone followed by more digits may now start a Luhn-valid card),
@@ -242,7 +309,7 @@ def mask(text: str) -> str:
     """
     current = text
     while True:
-        masked = _mask_once(current)
+        masked = _mask_once(current, kinds)
         if masked == current:
             return current
         current = masked
