@@ -66,7 +66,6 @@ def _opt(msg: Any, name: str) -> float | None:
 
 
 def series_answer(
-    request: Request,
     fmt: ExportFormat,
     name: str,
     plan: Plan,
@@ -83,20 +82,6 @@ def series_answer(
     if fmt is not ExportFormat.JSON:
         return export_series(fmt, name, report, values_model)
     return report
-
-
-async def _ticket_series(
-    request: Request, query: TicketSeriesQuery, clients: Any, report: int
-) -> tuple[ExportFormat, Plan, Sequence[Any]]:
-    fmt = negotiate(request, query.format)
-    plan = query.plan()
-    reply = await clients.ticketing.GetTicketSeries(
-        ticketing_pb2.GetTicketSeriesRequest(
-            range=report_range(plan), group_by=_GROUP_BY[query.group_by], report=report
-        ),
-        timeout=clients.timeout,
-    )
-    return fmt, plan, reply.rows
 
 
 def _service_metrics(r: ticketing_pb2.TicketFigures) -> ServiceMetricsValues:
@@ -119,62 +104,11 @@ def _service_metrics(r: ticketing_pb2.TicketFigures) -> ServiceMetricsValues:
     )
 
 
-_EMPTY_TICKET_FIGURES = ticketing_pb2.TicketFigures()
-
-
-@router.get(
-    "/service-metrics",
-    operation_id="getServiceMetrics",
-    summary="FCR, proactive and repeat contacts, 72 h closure, first response, reopens — per bucket",
-    description=_SERIES_HELP + " FCR and the 72 h closure rate are over the tickets *closed* "
-    "in the bucket; contacts over the tickets *resolved* in it (DOMAIN.md §4).",
-    response_model=SeriesReport[ServiceMetricsValues],
-    responses=_RESPONSES,
-)
-async def get_service_metrics(
-    request: Request,
-    query: Annotated[TicketSeriesQuery, Query()],
-    principal: CanReadReports,
-    clients: ClientsDep,
-) -> Any:
-    fmt, plan, rows = await _ticket_series(
-        request, query, clients, ticketing_pb2.TICKET_REPORT_SERVICE_METRICS
-    )
-    return series_answer(
-        request, fmt, "getServiceMetrics", plan, query.group_by.value, rows, _service_metrics,
-        lambda: _service_metrics(_EMPTY_TICKET_FIGURES), ServiceMetricsValues,
-    )
-
-
 def _resolution(r: ticketing_pb2.TicketFigures) -> ResolutionTimeValues:
     return ResolutionTimeValues(
         resolved_tickets=r.resolved_tickets,
         resolution_seconds_median=_opt(r, "resolution_seconds_median"),
         resolution_seconds_p90=_opt(r, "resolution_seconds_p90"),
-    )
-
-
-@router.get(
-    "/resolution-time",
-    operation_id="getResolutionTime",
-    summary="Resolution time median and p90 per bucket",
-    description=_SERIES_HELP + " Over the tickets resolved in the bucket, from the first contact "
-    "to the first resolution in it, in calendar seconds.",
-    response_model=SeriesReport[ResolutionTimeValues],
-    responses=_RESPONSES,
-)
-async def get_resolution_time(
-    request: Request,
-    query: Annotated[TicketSeriesQuery, Query()],
-    principal: CanReadReports,
-    clients: ClientsDep,
-) -> Any:
-    fmt, plan, rows = await _ticket_series(
-        request, query, clients, ticketing_pb2.TICKET_REPORT_RESOLUTION_TIME
-    )
-    return series_answer(
-        request, fmt, "getResolutionTime", plan, query.group_by.value, rows, _resolution,
-        lambda: _resolution(_EMPTY_TICKET_FIGURES), ResolutionTimeValues,
     )
 
 
@@ -187,25 +121,60 @@ def _flow(r: ticketing_pb2.TicketFigures) -> TicketFlowValues:
     )
 
 
-@router.get(
-    "/ticket-flow",
-    operation_id="getTicketFlow",
-    summary="Tickets created vs resolved (and closed, reopened) per bucket",
-    description=_SERIES_HELP,
-    response_model=SeriesReport[TicketFlowValues],
-    responses=_RESPONSES,
-)
-async def get_ticket_flow(
-    request: Request,
-    query: Annotated[TicketSeriesQuery, Query()],
-    principal: CanReadReports,
-    clients: ClientsDep,
-) -> Any:
-    fmt, plan, rows = await _ticket_series(request, query, clients, ticketing_pb2.TICKET_REPORT_FLOW)
-    return series_answer(
-        request, fmt, "getTicketFlow", plan, query.group_by.value, rows, _flow,
-        lambda: _flow(_EMPTY_TICKET_FIGURES), TicketFlowValues,
+def _ticket_report(
+    path: str,
+    operation_id: str,
+    summary: str,
+    description: str,
+    report: int,
+    values: Callable[[ticketing_pb2.TicketFigures], V],
+    values_model: type[V],
+) -> None:
+    """One series route over the ticketing service's GetTicketSeries."""
+
+    async def route(
+        request: Request,
+        query: Annotated[TicketSeriesQuery, Query()],
+        principal: CanReadReports,
+        clients: ClientsDep,
+    ) -> Any:
+        fmt = negotiate(request, query.format)
+        plan = query.plan()
+        reply = await clients.ticketing.GetTicketSeries(
+            ticketing_pb2.GetTicketSeriesRequest(
+                range=report_range(plan), group_by=_GROUP_BY[query.group_by], report=report
+            ),
+            timeout=clients.timeout,
+        )
+        return series_answer(
+            fmt, operation_id, plan, query.group_by.value, reply.rows, values,
+            lambda: values(ticketing_pb2.TicketFigures()), values_model,
+        )
+
+    router.add_api_route(
+        path, route, methods=["GET"], operation_id=operation_id, summary=summary,
+        description=_SERIES_HELP + description, response_model=SeriesReport[values_model],
+        responses=_RESPONSES,
     )
+
+
+_ticket_report(
+    "/service-metrics", "getServiceMetrics",
+    "FCR, proactive and repeat contacts, 72 h closure, first response, reopens — per bucket",
+    " FCR and the 72 h closure rate are over the tickets *closed* in the bucket; contacts over "
+    "the tickets *resolved* in it (DOMAIN.md §4).",
+    ticketing_pb2.TICKET_REPORT_SERVICE_METRICS, _service_metrics, ServiceMetricsValues,
+)
+_ticket_report(
+    "/resolution-time", "getResolutionTime", "Resolution time median and p90 per bucket",
+    " Over the tickets resolved in the bucket, from the first contact to the first resolution "
+    "in it, in calendar seconds.",
+    ticketing_pb2.TICKET_REPORT_RESOLUTION_TIME, _resolution, ResolutionTimeValues,
+)
+_ticket_report(
+    "/ticket-flow", "getTicketFlow", "Tickets created vs resolved (and closed, reopened) per bucket",
+    "", ticketing_pb2.TICKET_REPORT_FLOW, _flow, TicketFlowValues,
+)
 
 
 # --- "now" panels: small aggregates paged by offset ---------------------------------------
