@@ -193,6 +193,7 @@ class UnacknowledgedEscalationPublic(BaseModel):
     ack_due_at: datetime | None
     seconds_waiting: int = Field(description="Since the escalation was raised")
     seconds_to_ack_due: int | None = Field(description="Negative once the acknowledgement is late")
+    status: str = Field(description="open, or ack_breached once its acknowledgement is late")
 
 
 class UnacknowledgedPage(BaseModel):
