@@ -8,7 +8,7 @@ Ratios and percentiles are null where their population is empty.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -207,7 +207,6 @@ class UnacknowledgedPage(BaseModel):
 
 class QaGroupBy(enum.StrEnum):
     NONE = "none"
-    TEAM = "team"
     AGENT = "agent"
     CATEGORY = "category"
     CHANNEL = "channel"
@@ -239,19 +238,21 @@ class QaDistributionQuery(SeriesQuery):
 
 class QaDistributionRow(BaseModel):
     group: str
-    bin_start: float = Field(description="Score bin [bin_start, bin_start + bin_width); 100 is in the last")
+    bucket_start: date
+    bucket_end: date
+    bin_start: float = Field(description="Scores in [bin_start, bin_end); 100 is in the last bin")
     bin_end: float
     evaluations: int
     previous_evaluations: int | None = Field(description="Same bin over the previous span")
 
 
 class QaDistributionReport(BaseModel):
-    start: str
-    end: str
+    start: date
+    end: date
     tz: str
     group_by: QaGroupBy
     bin_width: int
-    items: list[QaDistributionRow]
+    items: list[QaDistributionRow] = Field(description="Every bin of every bucket of every group")
 
 
 class RuleRankingQuery(SeriesQuery):

@@ -72,13 +72,19 @@ Figures = Iterable[tuple[str, int, bool, V]]
 
 
 def build_series(
-    plan: Plan, group_by: str, figures: Figures, empty: Callable[[], V]
+    plan: Plan,
+    group_by: str,
+    figures: Figures,
+    empty: Callable[[], V],
+    *,
+    order: Callable[[dict[tuple[str, int, bool], V]], list[str]] | None = None,
 ) -> SeriesReport[V]:
-    """Assemble the answer: every group (one `""` group when ungrouped) × every bucket."""
+    """Assemble the answer: every group (one `""` group when ungrouped) × every bucket.
+    Groups are in code-point order unless `order` picks (and orders) them from the figures."""
     by_key: dict[tuple[str, int, bool], V] = {}
     for group, index, previous, values in figures:
         by_key[(group, index, previous)] = values
-    groups = sorted({k[0] for k in by_key})
+    groups = order(by_key) if order is not None else sorted({k[0] for k in by_key})
     if group_by == "none":
         groups = [""]
     series = []

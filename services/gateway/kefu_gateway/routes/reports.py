@@ -15,13 +15,21 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from kefu.escalation.v1 import escalation_pb2
+from kefu.scoring.v1 import scoring_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.errors import InvalidArgument
 from kefu_common.periods import Plan
 from kefu_common.protoconv import enum_to_str, from_timestamp, level_to_str, report_range
 from kefu_gateway.auth import Allowed
 from kefu_gateway.clients import ClientsDep
-from kefu_gateway.export import EXPORT_RESPONSES, ExportFormat, export_list, export_series, negotiate
+from kefu_gateway.export import (
+    EXPORT_RESPONSES,
+    ExportFormat,
+    export_items,
+    export_list,
+    export_series,
+    negotiate,
+)
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.report_schemas import (
     BacklogPage,
@@ -31,6 +39,14 @@ from kefu_gateway.report_schemas import (
     ClocksAtRiskPage,
     ClocksAtRiskQuery,
     EscalationValues,
+    QaDistributionQuery,
+    QaDistributionReport,
+    QaDistributionRow,
+    QaGroupBy,
+    QaScoreValues,
+    QaSeriesQuery,
+    RuleHitValues,
+    RuleRankingQuery,
     SlaAttainmentQuery,
     SlaAttainmentValues,
     SlaGroupBy,
@@ -433,3 +449,140 @@ async def list_unacknowledged_escalations(
         fmt, "listUnacknowledgedEscalations", UnacknowledgedEscalationPublic, page, query.cursor,
         lambda items, nxt: UnacknowledgedPage(as_of=as_of[0], items=items, next_cursor=nxt),
     )
+
+
+# --- QA (scoring service) ------------------------------------------------------------------
+
+
+def _group(value: QaGroupBy) -> str:
+    return "" if value is QaGroupBy.NONE else value.value
+
+
+async def _qa_series(clients: Any, plan: Plan, report: int, group_by: str, bin_width: int = 0) -> Any:
+    reply = await clients.scoring.GetQaSeries(
+        scoring_pb2.GetQaSeriesRequest(
+            range=report_range(plan), group_by=group_by, report=report, bin_width=bin_width
+        ),
+        timeout=clients.timeout,
+    )
+    return reply.rows
+
+
+def _qa_scores(r: scoring_pb2.QaFigures) -> QaScoreValues:
+    return QaScoreValues(
+        evaluations=r.evaluations, score_mean=_opt(r, "score_mean"), fatal=r.fatal,
+        grade_a=r.grade_a, grade_b=r.grade_b, grade_c=r.grade_c, grade_d=r.grade_d,
+    )
+
+
+@router.get(
+    "/qa-scores",
+    operation_id="getQaScores",
+    summary="QA scores per bucket: evaluations, mean score, fatal hits, grades",
+    description=_SERIES_HELP + " An evaluation counts in the bucket it was scored in.",
+    response_model=SeriesReport[QaScoreValues],
+    responses=_RESPONSES,
+)
+async def get_qa_scores(
+    request: Request,
+    query: Annotated[QaSeriesQuery, Query()],
+    principal: CanReadReports,
+    clients: ClientsDep,
+) -> Any:
+    fmt = negotiate(request, query.format)
+    plan = query.plan()
+    rows = await _qa_series(clients, plan, scoring_pb2.QA_REPORT_SCORES, _group(query.group_by))
+    return series_answer(
+        fmt, "getQaScores", plan, query.group_by.value, rows, _qa_scores,
+        lambda: _qa_scores(scoring_pb2.QaFigures()), QaScoreValues,
+    )
+
+
+@router.get(
+    "/qa-score-distribution",
+    operation_id="getQaScoreDistribution",
+    summary="QA score distribution (histogram) per agent, category, channel or ruleset",
+    description="Evaluations per score bin of `bin_width` points, per group and bucket, with the "
+    "previous span's count beside each bin; every bin is present (zeros included). "
+    "`format=csv|xlsx` downloads the rows.",
+    response_model=QaDistributionReport,
+    responses=_RESPONSES,
+)
+async def get_qa_score_distribution(
+    request: Request,
+    query: Annotated[QaDistributionQuery, Query()],
+    principal: CanReadReports,
+    clients: ClientsDep,
+) -> Any:
+    fmt = negotiate(request, query.format)
+    plan = query.plan()
+    rows = await _qa_series(
+        clients, plan, scoring_pb2.QA_REPORT_DISTRIBUTION, _group(query.group_by), query.bin_width
+    )
+    counts = {(r.key.group, r.key.bucket, r.key.previous, r.bin_start): r.evaluations for r in rows}
+    groups = [""] if query.group_by is QaGroupBy.NONE else sorted({k[0] for k in counts})
+    width = query.bin_width
+    bins = [float(b) for b in range(0, 100, width)]
+    items = [
+        QaDistributionRow(
+            group=g, bucket_start=b.span.start, bucket_end=b.span.end, bin_start=lo,
+            bin_end=min(lo + width, 100.0), evaluations=counts.get((g, b.index, False, lo), 0),
+            previous_evaluations=counts.get((g, b.index, True, lo), 0) if b.previous else None,
+        )
+        for g in groups for b in plan.buckets for lo in bins
+    ]
+    if fmt is not ExportFormat.JSON:
+        return export_items(fmt, "getQaScoreDistribution", QaDistributionRow, items,
+                            start=plan.start, end=plan.end)
+    return QaDistributionReport(start=plan.start, end=plan.end, tz=plan.tz_name,
+                                group_by=query.group_by, bin_width=width, items=items)
+
+
+def _rule_hits(r: scoring_pb2.QaFigures) -> RuleHitValues:
+    return RuleHitValues(hits=r.hits, evaluations_hit=r.evaluations_hit, evaluations=r.evaluations,
+                         share_of_evaluations=_ratio(r.evaluations_hit, r.evaluations))
+
+
+@router.get(
+    "/rule-hits",
+    operation_id="getRuleHitRanking",
+    summary="Rule-hit ranking: hits per rule and share of evaluations, per bucket",
+    description=_SERIES_HELP + " One series per rule (`group` = rule id), the `limit` rules with "
+    "the most hits over the range first.",
+    response_model=SeriesReport[RuleHitValues],
+    responses=_RESPONSES,
+)
+async def get_rule_hit_ranking(
+    request: Request,
+    query: Annotated[RuleRankingQuery, Query()],
+    principal: CanReadReports,
+    clients: ClientsDep,
+) -> Any:
+    fmt = negotiate(request, query.format)
+    plan = query.plan()
+    rows = await _qa_series(clients, plan, scoring_pb2.QA_REPORT_RULE_HITS, "")
+
+    def ranked(by_key: dict[tuple[str, int, bool], RuleHitValues]) -> list[str]:
+        totals: dict[str, int] = {}
+        for (rule, _, previous), v in by_key.items():
+            totals[rule] = totals.get(rule, 0) + (0 if previous else v.hits)
+        picked = (r for r in totals if r and totals[r])
+        return sorted(picked, key=lambda r: (-totals[r], r))[: query.limit]
+
+    report = build_series(
+        plan, "rule", ((r.key.group, r.key.bucket, r.key.previous, _rule_hits(r)) for r in rows),
+        lambda: RuleHitValues(hits=0, evaluations_hit=0, evaluations=0, share_of_evaluations=None),
+        order=ranked,
+    )
+    # every bucket knows how many evaluations it had, hit or not
+    totals = {(r.key.bucket, r.key.previous): r.evaluations for r in rows if not r.key.group}
+    for s in report.series:
+        for b, planned in zip(s.buckets, plan.buckets, strict=True):
+            b.values.evaluations = totals.get((planned.index, False), 0)
+            b.values.share_of_evaluations = _ratio(b.values.evaluations_hit, b.values.evaluations)
+            if b.previous is not None:
+                b.previous.evaluations = totals.get((planned.index, True), 0)
+                b.previous.share_of_evaluations = _ratio(b.previous.evaluations_hit, b.previous.evaluations)
+    if fmt is not ExportFormat.JSON:
+        return export_series(fmt, "getRuleHitRanking", report, RuleHitValues)
+    return report
