@@ -199,3 +199,14 @@ async def test_gateway_sla_attainment_series_shape(db, gateway, auth) -> None:
     escalations = await gateway.get("/v1/reports/escalations", params={
         "start": "2026-11-02", "end": "2026-11-03", "group_by": "team", "format": "xlsx"}, headers=auth)
     assert escalations.status_code == 200
+
+
+async def test_gateway_escalation_list_exports_as_csv(db, gateway, auth) -> None:
+    mine = team()
+    made = [await escalation_row(db, uuid.uuid4(), mine, datetime.now(UTC) - n * M) for n in range(3)]
+    response = await gateway.get("/v1/escalations", params={"team": mine, "format": "csv", "page_size": 1},
+                                 headers=auth)
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [r["id"] for r in rows] == [str(i) for i in made]  # newest first, every page
+    assert {r["team"] for r in rows} == {mine}

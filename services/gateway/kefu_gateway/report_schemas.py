@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from kefu_gateway.export import ExportQuery
-from kefu_gateway.schemas import EscalationLevel, MetricsGroupBy, TicketStatus
+from kefu_gateway.schemas import EscalationLevel, MetricsGroupBy, SafeInput, TicketStatus
 from kefu_gateway.series import SeriesQuery
 
 # --- tickets (ticketing service) ------------------------------------------------------
@@ -78,7 +78,7 @@ class AgeBand(enum.StrEnum):
     D7 = "7d+"
 
 
-class BacklogQuery(ExportQuery):
+class BacklogQuery(SafeInput, ExportQuery):
     model_config = ConfigDict(extra="forbid")
 
     group_by: MetricsGroupBy = MetricsGroupBy.NONE
@@ -143,7 +143,7 @@ class EscalationValues(BaseModel):
     to_l3: int
 
 
-class ClocksAtRiskQuery(ExportQuery):
+class ClocksAtRiskQuery(SafeInput, ExportQuery):
     model_config = ConfigDict(extra="forbid")
 
     within_minutes: int = Field(
@@ -173,7 +173,7 @@ class ClocksAtRiskPage(BaseModel):
     next_cursor: str | None
 
 
-class UnacknowledgedQuery(ExportQuery):
+class UnacknowledgedQuery(SafeInput, ExportQuery):
     model_config = ConfigDict(extra="forbid")
 
     team: str | None = Field(default=None, min_length=1, max_length=64)

@@ -18,11 +18,12 @@ from pydantic import BaseModel, Field
 from kefu_common import periods
 from kefu_common.periods import BucketUnit, Compare, Plan
 from kefu_gateway.export import ExportQuery
+from kefu_gateway.schemas import SafeInput
 
 V = TypeVar("V", bound=BaseModel)
 
 
-class SeriesQuery(ExportQuery):
+class SeriesQuery(SafeInput, ExportQuery):
     """The parameters shared by every `GET /v1/reports/...` series route."""
 
     start: date = Field(description="First local date of the range (inclusive), `YYYY-MM-DD`")
