@@ -137,18 +137,25 @@ async def escalation_series(session: AsyncSession, plan: Plan, *, by_team: bool)
 # ------------------------------------------------------------------ clocks at risk now
 
 # Candidates: open cycles whose next warning/breach falls before the horizon (a clock due
-# within the window has its breach instant, or an earlier warning, there), or that hold a
-# breach already recorded and not ended (clocks[i] = [name, target, started_at, running_since,
-# used, due_crossed, warn_crossed, warned, breached, outcome], clocks.encode_state).
-_CANDIDATES_SQL = """
-SELECT ticket_id, level, COALESCE(team, '') AS team,
-       CAST(clock_state AS text) AS clock_state, CAST(clock_calendar AS text) AS clock_calendar
-FROM escalation.clock_ticket
-WHERE (clock_state IS NULL OR clock_state ->> 'stopped_at' IS NULL)
-  AND (next_deadline <= :horizon
-       OR (:breached AND clock_state @? '$.clocks[*] ? (@[8] == true && @[9] == null)'))
-  {team}
-"""
+# within the window has its breach instant, or an earlier warning, there), and (if asked) those
+# holding a breach already recorded and not ended (clocks[i] = [name, target, started_at,
+# running_since, used, due_crossed, warn_crossed, warned, breached, outcome],
+# clocks.encode_state).
+# Kept equal to the predicate of the partial index ix_clock_ticket_breached_open (0011).
+_BREACHED = (
+    "clock_state ->> 'stopped_at' IS NULL "
+    "AND clock_state @? '$.clocks[*] ? (@[8] == true && @[9] == null)'"
+)
+_COLUMNS_AT_RISK = (
+    "ticket_id, level, COALESCE(team, '') AS team, CAST(clock_state AS text) AS clock_state, "
+    "CAST(clock_calendar AS text) AS clock_calendar"
+)
+_DUE_SOON_SQL = (
+    f"SELECT {_COLUMNS_AT_RISK} FROM escalation.clock_ticket "
+    "WHERE next_deadline IS NOT NULL AND next_deadline <= :horizon "
+    "AND (clock_state IS NULL OR clock_state ->> 'stopped_at' IS NULL) {team}"
+)
+_BREACHED_SQL = f"SELECT {_COLUMNS_AT_RISK} FROM escalation.clock_ticket WHERE {_BREACHED} {{team}}"
 
 
 @dataclass(frozen=True)
@@ -184,8 +191,11 @@ async def clocks_at_risk(
     """Running clocks of open cycles due within `within` of `now`, and (if asked) clocks past
     due and not ended, soonest due first (most overdue first); keyset pages (due_at, ticket,
     target). Seconds are wall-clock seconds to/since the due instant, rounded down."""
-    params = {"horizon": now + within, "breached": include_breached, "team": team}
-    sql = _CANDIDATES_SQL.format(team="AND team = :team" if team else "")
+    params = {"horizon": now + within, "team": team}
+    scope = "AND team = :team" if team else ""
+    sql = _DUE_SOON_SQL.format(team=scope)
+    if include_breached:
+        sql = f"{sql} UNION {_BREACHED_SQL.format(team=scope)}"
     rows = (await (await session.connection()).execute(text(sql), params)).all()
     restored = {r.ticket_id: decode_state(r.clock_state, r.clock_calendar) for r in rows}
     missing = [t for t, c in restored.items() if c is None]
