@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument
-from kefu_common.periods import SPANS_SQL, Plan
+from kefu_common.periods import SPANS_SQL, Plan, in_spans
 
 _GROUPS = {
     "": "''::text",
@@ -48,23 +48,23 @@ SELECT s.idx, s.prev, {grp} AS grp, count(*) AS evaluations, avg(e.total_score) 
        count(*) FILTER (WHERE e.grade = 'B') AS grade_b,
        count(*) FILTER (WHERE e.grade = 'C') AS grade_c,
        count(*) FILTER (WHERE e.grade = 'D') AS grade_d
-FROM s JOIN scoring.evaluation e ON e.created_at >= s.lo AND e.created_at < s.hi
+FROM scoring.evaluation e JOIN s ON @ON0@
 GROUP BY 1, 2, 3
-"""
+""".replace("@ON0@", in_spans("e.created_at"))
 
 _DISTRIBUTION_SQL = """
 WITH s AS ({spans})
 SELECT s.idx, s.prev, {grp} AS grp,
        LEAST(floor(e.total_score / :w) * :w, :last_bin) AS bin_start, count(*) AS evaluations
-FROM s JOIN scoring.evaluation e ON e.created_at >= s.lo AND e.created_at < s.hi
+FROM scoring.evaluation e JOIN s ON @ON0@
 GROUP BY 1, 2, 3, 4
-"""
+""".replace("@ON0@", in_spans("e.created_at"))
 
 _RULE_HITS_SQL = """
 WITH s AS ({spans}),
 ev AS (
     SELECT s.idx, s.prev, e.id, e.hits
-    FROM s JOIN scoring.evaluation e ON e.created_at >= s.lo AND e.created_at < s.hi
+    FROM scoring.evaluation e JOIN s ON @ON0@
 ),
 totals AS (SELECT idx, prev, count(*) AS evaluations FROM ev GROUP BY 1, 2),
 per_rule AS (
@@ -77,7 +77,7 @@ SELECT p.idx, p.prev, p.grp, p.hits, p.evaluations_hit, t.evaluations
 FROM per_rule p JOIN totals t USING (idx, prev)
 UNION ALL  -- every span's evaluations, hit or not, under the empty rule
 SELECT idx, prev, '' AS grp, 0, 0, evaluations FROM totals
-"""
+""".replace("@ON0@", in_spans("e.created_at"))
 
 
 @dataclass(frozen=True)
