@@ -152,6 +152,11 @@ SPANS_SQL = (
 )
 
 
+# Run first in the transaction of a report statement: its plan costs look high (set-returning
+# functions, misestimated day joins) and JIT compilation would cost more than the query itself.
+REPORT_SETTINGS = "SET LOCAL jit = off"
+
+
 def local_day(ts: str) -> str:
     """SQL: the local calendar day (in the plan's zone, `:tz`) of the timestamptz `ts`."""
     return f"CAST(({ts}) AT TIME ZONE CAST(:tz AS text) AS date)"

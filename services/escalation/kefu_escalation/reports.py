@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument
-from kefu_common.periods import SPANS_SQL, Plan, in_spans
+from kefu_common.periods import REPORT_SETTINGS, SPANS_SQL, Plan, in_spans
 from kefu_escalation.clocks import decode_state, load_many_ticket_clocks
 from kefu_escalation.escalations import _COLUMNS  # one column list of escalation rows
 
@@ -110,7 +110,9 @@ async def attainment_series(session: AsyncSession, plan: Plan, *, by_team: bool)
         grp=_TEAM.format(alias="ct") if by_team else "''::text",
         join="LEFT JOIN escalation.clock_ticket ct ON ct.ticket_id = e.ticket_id" if by_team else "",
     )
-    rows = (await (await session.connection()).execute(text(sql), plan.sql_params())).all()
+    conn = await session.connection()
+    await conn.execute(text(REPORT_SETTINGS))
+    rows = (await conn.execute(text(sql), plan.sql_params())).all()
     out: dict[tuple[str, int, bool], SlaFigures] = {}
     for r in rows:
         key = (str(r.grp), int(r.idx), bool(r.prev))
@@ -126,7 +128,9 @@ async def escalation_series(session: AsyncSession, plan: Plan, *, by_team: bool)
         join_ct="LEFT JOIN escalation.clock_ticket ct ON ct.ticket_id = o.ticket_id" if by_team else "",
         grp_x=_TEAM.format(alias="x") if by_team else "''::text",
     )
-    rows = (await (await session.connection()).execute(text(sql), plan.sql_params())).all()
+    conn = await session.connection()
+    await conn.execute(text(REPORT_SETTINGS))
+    rows = (await conn.execute(text(sql), plan.sql_params())).all()
     return [
         SlaFigures(
             str(r.grp), int(r.idx), bool(r.prev), cycles_opened=_n(r.cycles_opened),

@@ -67,7 +67,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument
-from kefu_common.periods import SPANS_SQL, Plan, in_spans, instant_params
+from kefu_common.periods import REPORT_SETTINGS, SPANS_SQL, Plan, in_spans, instant_params
 
 GROUP_BYS = ("team", "agent", "category", "channel")
 
@@ -306,6 +306,7 @@ async def _run(
 ) -> list[TicketFigures]:
     _check_group_by(group_by)
     conn = await session.connection()
+    await conn.execute(text(REPORT_SETTINGS))
     result = await conn.execute(text(_statement(report, group_by)), params)
     return [_figures(r) for r in result]
 
