@@ -1,7 +1,7 @@
 """text search over tickets: trigram indexes (pg_trgm) on what staff search
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-03
 
 Substring search (`ILIKE '%…%'`) works for Chinese written without spaces, where a word
@@ -13,7 +13,7 @@ may create it, as CloudNativePG's app user is.
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
