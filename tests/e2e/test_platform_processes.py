@@ -98,6 +98,7 @@ def test_killing_ticketing_loses_nothing_committed(stack: Stack, client) -> None
     for ticket in created:
         again = client.get(f"/v1/tickets/{ticket['id']}")
         assert again.status_code == 200
+        ticket.pop("reopen_candidates")  # in the create answer only
         assert again.json() == ticket
 
 
