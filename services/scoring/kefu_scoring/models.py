@@ -43,6 +43,12 @@ class Evaluation(SQLModel, table=True):
     # The ticket's category and channel (migration 0005), for voice-of-customer reports.
     category: str = Field(default="", max_length=64)
     channel: str = Field(default="", max_length=32)
+    # Predicted satisfaction (migration 0009, satisfaction.py): {"score" 1..5, "label",
+    # "turns", "customer_turns", "factors": [{"factor", "effect", "detail", "turn_index"}]};
+    # {} for evaluations stored before it. The score is also a column, for reports.
+    satisfaction: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB, nullable=False)
+    predicted_satisfaction: float | None = None
+    satisfaction_label: str = Field(default="", max_length=16)
     # The transcript as stored: [{"role", "text" (masked), "start_ms", "end_ms"}].
     turns: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB, nullable=False)
     # Left unset by the service: PostgreSQL's now() fills it and the INSERT returns it.
