@@ -93,6 +93,11 @@ async def test_agreement_per_rule_counts_the_latest_decisions(
     assert after.confirmed - confirmed_before == 1
     assert 0 <= after.agreement <= 1
     assert after.agreement == pytest.approx(after.confirmed / after.reviewed, abs=1e-4)
+    # Rule quality (issue #16): the hit rate stands beside the agreement.
+    assert after.evaluations_hit >= 2 and after.evaluations >= after.evaluations_hit
+    assert after.hit_rate == pytest.approx(after.evaluations_hit / after.evaluations, abs=1e-4)
+    greeted = (await agreement()).get("greeting-required")
+    assert greeted is None or greeted.hit_rate < 1  # "您好" was said: rules that did not hit are not inflated
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """predicted satisfaction: stored with each evaluation; `predicted_detractor` signals (issue #16)
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0012 (0006 on main; chained after 0012 once branch reports was merged here)
 Create Date: 2026-12-03
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
