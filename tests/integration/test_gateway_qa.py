@@ -214,7 +214,7 @@ async def test_agent_appeals_a_hit_and_qa_upholds_it(gateway, gateway_settings) 
         headers=agent,
     )
     evaluation = created.json()
-    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "forbidden-phrases")
+    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "forbidden-dead-end")
 
     filed = await gateway.post(
         f"/v1/qa/evaluations/{evaluation['id']}/hits/{index}/appeals",
@@ -269,7 +269,7 @@ async def test_appeal_and_decision_retried_with_an_idempotency_key_return_the_fi
         headers=agent,
     )
     evaluation = created.json()
-    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "forbidden-phrases")
+    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "forbidden-dead-end")
     url = f"/v1/qa/evaluations/{evaluation['id']}/hits/{index}/appeals"
     keyed = {**agent, "Idempotency-Key": f"appeal-{uuid.uuid4().hex[:12]}"}
     first = await gateway.post(url, json={"reason": "context"}, headers=keyed)
