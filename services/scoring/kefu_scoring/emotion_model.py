@@ -31,7 +31,7 @@ import numpy as np
 MODEL_DIR = Path(__file__).parent / "lexicon"
 MODEL_PATH = MODEL_DIR / "emotion_model.bin"
 META_PATH = MODEL_DIR / "emotion_model.json"
-BITS = int(__import__("os").environ.get("BITS", 18))
+BITS = 18
 K1 = np.uint32(2654435761)  # Knuth's multiplicative constants
 K2 = np.uint32(2246822519)
 _SHIFT = np.uint32(32 - BITS)

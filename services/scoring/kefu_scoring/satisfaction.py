@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from kefu_scoring.emotion import Trajectory
 
@@ -51,18 +52,17 @@ class Factor:
     turn_index: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Satisfaction:
+class Satisfaction(NamedTuple):
     score: float  # 1..5
     label: str  # satisfied | neutral | detractor
     turns: int = 0  # the conversation's number of turns (evidence, not a factor)
     customer_turns: int = 0
     # What the score was computed from; the factors (with their text) are rendered from it
     # on demand, when an evaluation is stored: scoring every conversation stays cheap.
-    _emotion: Trajectory | None = field(default=None, repr=False, compare=False)
-    _threat: object | None = field(default=None, repr=False, compare=False)  # engine.Hit
-    _issues: tuple = field(default=(), repr=False, compare=False)  # engine.Hit
-    _fatal: bool = False
+    emotion: Trajectory | None = None
+    threat: object | None = None  # engine.Hit
+    issues: tuple = ()  # engine.Hit
+    fatal: bool = False
 
     @property
     def detractor(self) -> bool:
@@ -70,7 +70,7 @@ class Satisfaction:
 
     @property
     def factors(self) -> tuple[Factor, ...]:
-        return _factors(self._emotion, self._threat, self._issues, self._fatal)
+        return _factors(self.emotion, self.threat, self.issues, self.fatal)
 
     def doc(self) -> dict[str, object]:
         return {
@@ -124,7 +124,11 @@ def predict(emotion: Trajectory, hits: Sequence[object], *, turns: int, fatal: b
     if fatal:
         raw -= FATAL_PENALTY
     score = round(min(5.0, max(1.0, raw)), 2)
-    return Satisfaction(score, label_of(score), turns, len(customer), emotion, threat, tuple(issues), fatal)
+    label = "satisfied" if score >= SATISFIED_AT else "detractor" if score < DETRACTOR_BELOW else "neutral"
+    return _new_tuple(Satisfaction, (score, label, turns, len(customer), emotion, threat, tuple(issues), fatal))
+
+
+_new_tuple = tuple.__new__  # a NamedTuple without its generated __new__'s frame (hot path)
 
 
 def _factors(emotion: Trajectory | None, threat, issues: tuple, fatal: bool) -> tuple[Factor, ...]:
