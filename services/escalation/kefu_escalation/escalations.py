@@ -78,7 +78,7 @@ PARTIES = {"L0": "agent", "L1": "senior_specialist", "L2": "team_lead", "L3": "c
 ROLE_LEVELS = {"agent": "L0", "specialist": "L1", "lead": "L2"}
 ACK_ANY_ROLE = "admin"
 NOT_ESCALATED_PARTY = "not_escalated_party"
-SIGNAL_KINDS = ("regulator", "media", "legal", "abuse", "negative_emotion", "other")
+SIGNAL_KINDS = ("regulator", "media", "legal", "abuse", "negative_emotion", "predicted_detractor", "other")
 CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
 # NOTIFY channel: a new or earlier deadline exists; every replica's timer re-reads its wake-up.
 # Payload "<step> <ISO instant>" (step: ticks, acks, updates): the earliest new deadline of that
