@@ -177,9 +177,10 @@ async def test_a_mention_of_the_hotline_raises_no_alert_and_queues_no_signal(
     await caller.send(END)
     final = await asyncio.wait_for(caller.call.read(), timeout=10)
     await caller.outbox.put(None)
-    assert list(final.evaluation.risk_flags) == ["regulator"]
+    # (a customer who ends on a threat is also, rightly, a predicted detractor: issue 16)
+    assert [f for f in final.evaluation.risk_flags if f != "predicted_detractor"] == ["regulator"]
     async with scoring_db.session() as session:
         rows = (
             await session.exec(select(SignalOutbox).where(col(SignalOutbox.ticket_id) == ticket_id))
         ).all()
-    assert [r.kind for r in rows] == ["regulator"]
+    assert [r.kind for r in rows if r.kind != "predicted_detractor"] == ["regulator"]

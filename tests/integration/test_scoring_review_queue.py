@@ -100,7 +100,7 @@ async def test_filters_by_agent_grade_score_range_rule_and_fatal(scoring_stub: S
     assert ids(await listed(scoring_stub, team=t, max_score=0)) == {fatal.id}
     assert ids(await listed(scoring_stub, team=t, min_score=shirk.total_score, max_score=shirk.total_score)) >= {shirk.id}
     assert fatal.id not in ids(await listed(scoring_stub, team=t, min_score=1))
-    assert ids(await listed(scoring_stub, team=t, rule_id="forbidden-phrases")) == {shirk.id}
+    assert ids(await listed(scoring_stub, team=t, rule_id="forbidden-dead-end")) == {shirk.id}
     assert ids(await listed(scoring_stub, team=t, rule_id="agent-abuse")) == {fatal.id}
     assert ids(await listed(scoring_stub, team=t, ruleset_id=plain.ruleset_id,
                             ruleset_version=plain.ruleset_version)) == {plain.id, fatal.id, shirk.id}

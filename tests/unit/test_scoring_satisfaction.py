@@ -57,3 +57,15 @@ def test_a_predicted_detractor_raises_one_signal_with_its_evidence() -> None:
     conversation = Conversation(request_id="r2", turns=happy, conversation_id="c2", ticket_id="t1")
     again = risk_signals(conversation, satisfied.score.hits, satisfied.emotion.turns, predicted=satisfied.satisfaction)
     assert not [s for s in again if s.kind == "predicted_detractor"]
+
+
+def test_a_lone_opening_complaint_is_no_detractor_signal() -> None:
+    """Stating the problem is negative: one customer turn says how the customer came, not how
+    they left, so it raises no predicted_detractor signal unless it is strongly negative."""
+    turns = (Turn("agent", "您好，很高兴为您服务"), Turn("customer", "我的电视黑屏了"),
+             Turn("agent", "好的，马上为您处理，感谢来电，再见"))
+    analysis = analyse(compile_ruleset(load_ruleset()), list(turns))
+    raised = risk_signals(Conversation("r3", turns, conversation_id="c3", ticket_id="t1"),
+                          analysis.score.hits, analysis.emotion.turns, predicted=analysis.satisfaction)
+    assert analysis.satisfaction.customer_turns == 1
+    assert "predicted_detractor" not in [s.kind for s in raised]

@@ -208,6 +208,11 @@ def emotion_is_a_risk(emotion: TurnEmotion, text: str) -> bool:
     return default_lexicon().turn(emotion.turn_index, risk.without_risk_words(text)).strong_negative
 
 
+# Customer turns a predicted detractor needs before it is a signal without a strongly negative
+# turn (see risk_signals).
+MIN_TURNS_TO_SIGNAL_DETRACTOR = 2
+
+
 def risk_signals(
     conversation: Conversation,
     hits: Sequence[Hit],
@@ -235,7 +240,13 @@ def risk_signals(
             found["negative_emotion"] = signals.Signal.of(
                 conversation.key, "negative_emotion", detail, emotion.turn_index
             )
-    if predicted is not None and predicted.detractor:
+    # A detractor is signalled only with evidence of how the customer left: a lone customer
+    # turn is how they came (stating the problem is negative), not how they left — unless that
+    # turn is itself strongly negative (a risk of its own, above).
+    left_unhappy = predicted is not None and (
+        predicted.customer_turns >= MIN_TURNS_TO_SIGNAL_DETRACTOR or "negative_emotion" in found
+    )
+    if predicted is not None and predicted.detractor and left_unhappy:
         worst = min(predicted.factors, key=lambda f: f.effect, default=None)
         detail = f"predicted satisfaction {predicted.score} (detractor)" + (
             f"; {worst.factor}: {worst.detail}" if worst else ""
