@@ -263,3 +263,17 @@ async def test_appeal_and_decision_retried_with_an_idempotency_key_return_the_fi
     retried = await gateway.post(decision, json={"outcome": "rejected"}, headers=keyed_qa)
     assert decided.status_code == retried.status_code == 200
     assert decided.json() == retried.json()
+
+
+async def test_an_evaluation_carries_its_masked_transcript_and_hits_point_into_it(gateway, auth) -> None:
+    turns = [
+        {"role": "customer", "text": "我的电话是13800138000，电视黑屏了"},
+        {"role": "agent", "text": "这个我不知道，你自己看吧"},
+    ]
+    body = (await gateway.post("/v1/qa/evaluations", json={"turns": turns}, headers=auth)).json()
+    assert [t["role"] for t in body["turns"]] == ["customer", "agent"]
+    assert "13800138000" not in body["turns"][0]["text"] and "138****8000" in body["turns"][0]["text"]
+    spoken = [h for h in body["hits"] if h["matched_text"]]
+    assert spoken
+    for hit in spoken:
+        assert body["turns"][hit["turn_index"]]["text"][hit["start"]:hit["end"]] == hit["matched_text"]
