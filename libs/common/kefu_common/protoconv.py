@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kefu.common.v1 import types_pb2
+from kefu_common import periods
+from kefu_common.errors import InvalidArgument
 
 
 def to_timestamp(dt: datetime) -> Timestamp:
@@ -50,3 +52,29 @@ def enum_choices(enum_type: object) -> list[str]:
 def level_to_str(value: int) -> str:
     """`EscalationLevel.ESCALATION_LEVEL_L2` -> "L2" (the domain's spelling); "" if unset."""
     return (enum_to_str(types_pb2.EscalationLevel, value) or "").upper()
+
+
+def report_range(plan: periods.Plan) -> types_pb2.ReportRange:
+    """The wire form of a report's plan (kefu_common.periods)."""
+    return types_pb2.ReportRange(
+        start=plan.start.isoformat(),
+        end=plan.end.isoformat(),
+        tz=plan.tz_name,
+        bucket=plan.unit.value,
+        compare_previous=plan.compare is periods.Compare.PREVIOUS,
+    )
+
+
+def plan_from_range(msg: types_pb2.ReportRange) -> periods.Plan:
+    """The plan of a `ReportRange`; bad dates, zone or bucket → InvalidArgument."""
+    try:
+        start, end = date.fromisoformat(msg.start), date.fromisoformat(msg.end)
+    except ValueError as exc:
+        raise InvalidArgument("start and end are dates YYYY-MM-DD", code="invalid_range") from exc
+    return periods.plan(
+        start,
+        end,
+        tz=msg.tz or periods.DEFAULT_TZ,
+        unit=msg.bucket or periods.BucketUnit.NONE,
+        compare=periods.Compare.PREVIOUS if msg.compare_previous else periods.Compare.NONE,
+    )

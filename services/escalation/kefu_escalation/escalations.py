@@ -20,7 +20,9 @@ Rules (each is a test in tests/integration/test_escalation_triggers.py):
   +1, once per new cycle), ``anxious_customer`` (N progress views within an hour, +1),
   ``risk_signal:<kind>`` (regulator/media/legal straight to L3, others +1), ``manual:<request>``
   (green channel: the requested level or +1), ``ack_timeout:<escalation id>`` (+1 above the
-  party that did not acknowledge). A warning notifies and never escalates.
+  party that did not acknowledge), ``dissatisfied_rating`` (a CSAT rating at or below
+  ticketing's threshold of a resolved cycle, +1: it proposes reopening the ticket). A warning
+  notifies and never escalates.
 * **Acknowledgement clock**: every escalation starts one for the party it went to, in business
   time of the ticket's SLA calendar (the policy's ``escalation_ack`` target). The timer marks an
   unacknowledged escalation ``ack_breached`` at its due instant and escalates one level higher,
@@ -346,6 +348,10 @@ class Escalator:
             opened = payload.get("first_contact_at")
             await self._owe_update(session, ticket_id, datetime.fromisoformat(opened) if opened else at)
             return
+        if event_type == "ticket.rated":
+            if payload.get("dissatisfied"):
+                await self.on_dissatisfied_rating(session, ticket_id, payload, at)
+            return
         action = payload.get("action") if event_type == "ticket.status_changed" else None
         if action in ("pending", "resolved"):
             await self._owe_update(session, ticket_id, None)  # the customer's turn / nothing owed
@@ -384,6 +390,21 @@ class Escalator:
                 await self.escalate(session, ticket_id, cycle=cycle, trigger="anxious_customer",
                                     key="anxious_customer", at=at, actor="progress-views",
                                     reason=f"the customer viewed progress {views} times within an hour")
+
+    async def on_dissatisfied_rating(self, session: AsyncSession, ticket_id: uuid.UUID,
+                                     payload: Mapping[str, Any], at: datetime) -> None:
+        """A dissatisfied customer rating (CSAT at or below ticketing's threshold) of a resolved
+        cycle: a signal of that cycle (trigger ``dissatisfied_rating``, once per cycle like every
+        trigger: +1 level, an acknowledgement clock, a notification) whose escalation proposes
+        reopening the ticket to the party it goes to."""
+        cycle = int(payload.get("cycle") or 0)
+        if cycle < 1:
+            return
+        score, source = payload.get("score"), payload.get("source") or "customer"
+        await self.escalate(
+            session, ticket_id, cycle=cycle, trigger="dissatisfied_rating", key="dissatisfied_rating",
+            at=at, actor=f"csat:{source}",
+            reason=f"{source} rated cycle {cycle} {score}/5 after resolution; proposed: reopen the ticket")
 
     # ------------------------------------------------------------------ next update
 

@@ -585,6 +585,7 @@ class EvaluationCreate(Strict):
     ruleset_version: int = Field(default=0, ge=0, le=2**31 - 1, description="0: its latest version")
     category: str = Field(default="", max_length=64, description="The ticket's, for VoC reports")
     channel: str = Field(default="", max_length=32, description="The ticket's, for VoC reports")
+    team: str = Field(default="", max_length=64, description="The agent's team, for the review queue")
 
 
 class HitPublic(BaseModel):
@@ -759,6 +760,7 @@ class EvaluationPublic(BaseModel):
     final_score: float | None = None
     final_grade: str = ""
     reviews: list[HitReviewPublic] = []
+    team: str = ""
     turns: list[TranscriptTurnPublic] = Field(
         default=[], description="The transcript as stored (PII-masked); hits point into it by "
         "`turn_index` and the character span `[start, end)`",

@@ -53,7 +53,7 @@ class EscalationPublic(BaseModel):
     ticket_id: str
     cycle: int
     trigger: str = Field(description="matrix, breach, contacts, reopens, risk_signal, anxious_customer, "
-                                     "manual or ack_timeout")
+                                     "manual, ack_timeout or dissatisfied_rating")
     trigger_key: str
     from_level: EscalationLevel  # type: ignore[valid-type]
     to_level: EscalationLevel  # type: ignore[valid-type]

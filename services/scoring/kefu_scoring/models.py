@@ -43,6 +43,8 @@ class Evaluation(SQLModel, table=True):
     # The ticket's category and channel (migration 0005), for voice-of-customer reports.
     category: str = Field(default="", max_length=64)
     channel: str = Field(default="", max_length=32)
+    # The agent's team as given when scored (migration 0008), for the review queue.
+    team: str = Field(default="", max_length=64)
     # The transcript as stored: [{"role", "text" (masked), "start_ms", "end_ms"}].
     turns: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB, nullable=False)
     # Left unset by the service: PostgreSQL's now() fills it and the INSERT returns it.

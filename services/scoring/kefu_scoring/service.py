@@ -68,6 +68,7 @@ class Conversation:
     ruleset: str = ""
     category: str = ""  # the ticket's, for voice-of-customer reports
     channel: str = ""
+    team: str = ""  # the agent's team, for the review queue
 
     @property
     def key(self) -> str:
@@ -115,7 +116,7 @@ def validate_references(conversation: Conversation) -> None:
             code="invalid_request_id",
         )
     limits = {"conversation_id": MAX_REFERENCE_CHARS, "ticket_id": MAX_REFERENCE_CHARS,
-              "agent_id": MAX_REFERENCE_CHARS, "category": 64, "channel": 32}
+              "agent_id": MAX_REFERENCE_CHARS, "category": 64, "channel": 32, "team": 64}
     for name, limit in limits.items():
         if len(getattr(conversation, name)) > limit:
             raise InvalidArgument(f"{name} must be at most {limit} characters", code=f"invalid_{name}")
@@ -144,7 +145,7 @@ def request_hash(conversation: Conversation) -> str:
         "agent_id": conversation.agent_id,
         "turns": [[t.role, t.text, t.start_ms, t.end_ms] for t in conversation.turns],
     }
-    for extra in ("ruleset", "category", "channel"):  # only when given: older fingerprints hold
+    for extra in ("ruleset", "category", "channel", "team"):  # only when given: older fingerprints hold
         if getattr(conversation, extra):
             body[extra] = getattr(conversation, extra)
     canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -286,6 +287,7 @@ async def score_conversation(
         agent_id=conversation.agent_id,
         category=conversation.category,
         channel=conversation.channel,
+        team=conversation.team,
         ruleset_id=ruleset.id,
         ruleset_version=ruleset.version,
         total_score=score.total,

@@ -15,7 +15,7 @@ from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import InvalidArgument
 from kefu_common.protoconv import enum_to_str, from_timestamp, str_to_enum, to_timestamp
-from kefu_scoring import review, rulesets, service, voc
+from kefu_scoring import review, review_queue, rulesets, service, voc
 from kefu_scoring.engine import compile_ruleset
 from kefu_scoring.models import Appeal, Evaluation, PublishedRuleset
 from kefu_scoring.rules import Ruleset
@@ -72,6 +72,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             ruleset=f"{request.ruleset_id}@{request.ruleset_version}" if request.ruleset_id else "",
             category=request.category,
             channel=request.channel,
+            team=request.team,
         )
         evaluation = await self._score(conversation, request.ruleset_id, request.ruleset_version)
         return _evaluation_pb(await self._reviewed(evaluation))
@@ -192,6 +193,49 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             ]
         )
 
+    async def ListEvaluations(
+        self, request: scoring_pb2.ListEvaluationsRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListEvaluationsResponse:
+        async with self.db.session() as session:
+            page, token = await review_queue.list_evaluations(
+                session, _filter(request.filter), page_size=request.page_size, page_token=request.page_token
+            )
+        return scoring_pb2.ListEvaluationsResponse(
+            evaluations=[_summary_pb(s) for s in page], next_page_token=token
+        )
+
+    async def GetReviewQueue(
+        self, request: scoring_pb2.GetReviewQueueRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListEvaluationsResponse:
+        async with self.db.session() as session:
+            page, token = await review_queue.review_queue(
+                session, _filter(request.filter), share=request.share, seed=request.seed,
+                page_size=request.page_size, page_token=request.page_token,
+            )
+        return scoring_pb2.ListEvaluationsResponse(
+            evaluations=[_summary_pb(s) for s in page], next_page_token=token
+        )
+
+    async def ListAppeals(
+        self, request: scoring_pb2.ListAppealsRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListAppealsResponse:
+        async with self.db.session() as session:
+            page, token = await review_queue.list_appeals(
+                session, status=request.status, appellant=request.appellant,
+                evaluation_id=request.evaluation_id, page_size=request.page_size,
+                page_token=request.page_token,
+            )
+        return scoring_pb2.ListAppealsResponse(
+            appeals=[
+                scoring_pb2.AppealSummary(
+                    appeal=_appeal_pb(a), ticket_id=a.ticket_id, agent_id=a.agent_id, team=a.team,
+                    rule_id=a.rule_id,
+                )
+                for a in page
+            ],
+            next_page_token=token,
+        )
+
     async def StreamConversation(
         self,
         request_iterator: AsyncIterator[scoring_pb2.StreamRequest],
@@ -255,6 +299,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                     turns=tuple(turns),
                     category=conversation.category,
                     channel=conversation.channel,
+                    team=conversation.team,
                 )
                 evaluation = await self._score(finished)
                 yield scoring_pb2.StreamEvent(evaluation=_evaluation_pb(await self._reviewed(evaluation)))
@@ -265,7 +310,31 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             raise InvalidArgument("the stream ended without end", code="stream_not_ended")
 
 
-def _appeal_pb(a: Appeal) -> scoring_pb2.Appeal:
+def _filter(f: scoring_pb2.EvaluationFilter) -> review_queue.EvaluationFilter:
+    def optional(name: str) -> Any:
+        return getattr(f, name) if f.HasField(name) else None
+
+    return review_queue.EvaluationFilter(
+        agent_id=f.agent_id, team=f.team, ruleset_id=f.ruleset_id, ruleset_version=f.ruleset_version,
+        grades=tuple(f.grades), min_score=optional("min_score"), max_score=optional("max_score"),
+        rule_id=f.rule_id, fatal=optional("fatal"),
+        start=from_timestamp(f.start) if f.HasField("start") else None,
+        end=from_timestamp(f.end) if f.HasField("end") else None,
+        reviewed=optional("reviewed"), open_appeal=optional("open_appeal"),
+    )
+
+
+def _summary_pb(s: review_queue.Summary) -> scoring_pb2.EvaluationSummary:
+    return scoring_pb2.EvaluationSummary(
+        id=str(s.id), ticket_id=s.ticket_id, agent_id=s.agent_id, team=s.team, total_score=s.total_score,
+        grade=s.grade, fatal=s.fatal, hit_count=s.hit_count, risk_flags=s.risk_flags, reviewed=s.reviewed,
+        reviewed_hits=s.reviewed_hits, open_appeals=s.open_appeals, created_at=to_timestamp(s.created_at),
+        conversation_id=s.conversation_id, ruleset_id=s.ruleset_id, ruleset_version=s.ruleset_version,
+        category=s.category, channel=s.channel, reason=s.reason,
+    )
+
+
+def _appeal_pb(a: Appeal | review_queue.AppealRow) -> scoring_pb2.Appeal:
     return scoring_pb2.Appeal(
         id=str(a.id),
         evaluation_id=str(a.evaluation_id),
@@ -305,6 +374,7 @@ def _stream_start(start: scoring_pb2.StreamStart) -> service.Conversation:
         turns=(),
         category=start.category,
         channel=start.channel,
+        team=start.team,
     )
     service.validate_references(conversation)
     return conversation
@@ -387,6 +457,7 @@ def _evaluation_pb(reviewed: review.Reviewed) -> scoring_pb2.Evaluation:
         language=evaluation.language,
         risk_flags=evaluation.risk_flags,
         signal_ids=evaluation.signal_ids,
+        team=evaluation.team,
         final_score=reviewed.final_score,
         final_grade=reviewed.final_grade,
         reviews=[

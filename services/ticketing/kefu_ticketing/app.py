@@ -12,6 +12,7 @@ from kefu_common.grpc_server import ServiceSpec
 from kefu_common.runner import Built, GrpcService
 from kefu_ticketing.feed import EventFeed
 from kefu_ticketing.models import SCHEMA
+from kefu_ticketing.ratings import RatingPolicy
 from kefu_ticketing.servicer import EscalationSlaResolver, TicketingServicer
 from kefu_ticketing.settings import TicketingSettings
 
@@ -28,6 +29,10 @@ async def build(settings: TicketingSettings, db: Database) -> Built:
     servicer = TicketingServicer(
         db, resolver, SystemClock(), feed=feed,
         reopen_window=timedelta(days=settings.reopen_window_days),
+        rating_policy=RatingPolicy(
+            change_window=timedelta(days=settings.csat_change_window_days),
+            dissatisfied_max_score=settings.csat_dissatisfied_max_score,
+        ),
     )
     return Built(
         services=[

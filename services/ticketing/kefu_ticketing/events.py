@@ -31,6 +31,7 @@ EVENT_TYPES = (
     "ticket.progress_added",
     "ticket.progress_viewed",
     "ticket.status_changed",
+    "ticket.rated",
 )
 
 

@@ -184,3 +184,29 @@ class ProgressView(SQLModel, table=True):
     ticket_id: uuid.UUID = Field(foreign_key=f"{SCHEMA}.ticket.id")
     viewer: str = Field(default="", max_length=128)
     viewed_at: datetime = timestamp_field()
+
+
+class Rating(SQLModel, table=True):
+    """A customer's satisfaction rating of one ticket cycle (CSAT 1-5, optional NPS 0-10),
+    written only by ratings.py. Append-only: a change within the window is the next revision;
+    the highest revision of a cycle counts. Team, agent, category and channel are the ticket's
+    when rated, so reports keep attributing it to who handled that cycle."""
+
+    __tablename__ = "rating"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    ticket_id: uuid.UUID = Field(foreign_key=f"{SCHEMA}.ticket.id")
+    cycle: int
+    revision: int
+    score: int
+    nps: int | None = None
+    comment: str = Field(default="", max_length=1000)
+    source: str = Field(max_length=16)  # customer | partner
+    rater: str = Field(max_length=128)
+    dissatisfied: bool = False
+    team: str = Field(default="", max_length=64)
+    agent_id: str = Field(default="", max_length=64)
+    category: str = Field(default="", max_length=64)
+    channel: str = Field(default="", max_length=16)
+    created_at: datetime = timestamp_field()

@@ -19,8 +19,15 @@ from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from kefu_common.logging import get_logger
-from kefu_common.protoconv import enum_to_str, from_timestamp, level_to_str, str_to_enum, to_timestamp
-from kefu_ticketing import metrics, service
+from kefu_common.protoconv import (
+    enum_to_str,
+    from_timestamp,
+    level_to_str,
+    plan_from_range,
+    str_to_enum,
+    to_timestamp,
+)
+from kefu_ticketing import metrics, ratings, service
 from kefu_ticketing.idempotency import run_command
 from kefu_ticketing.models import (
     Agent,
@@ -28,6 +35,7 @@ from kefu_ticketing.models import (
     Note,
     OutboxEvent,
     ProgressEntry,
+    Rating,
     StatusChange,
     Ticket,
 )
@@ -284,7 +292,9 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
         *,
         feed: EventFeed | None = None,
         reopen_window: timedelta = service.DEFAULT_REOPEN_WINDOW,
+        rating_policy: ratings.RatingPolicy | None = None,
     ) -> None:
+        self.rating_policy = rating_policy or ratings.RatingPolicy()
         self.db = db
         self.resolve_sla = resolve_sla
         self.clock = clock
@@ -423,8 +433,10 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
                 session, customer_id=request.customer_id, category=request.category,
                 window=window, clock=self.clock,
             )
+            proposed = await ratings.reopen_proposed(session, tickets)
             return ticketing_pb2.FindReopenCandidatesResponse(
-                tickets=[ticket_to_proto(t) for t in tickets]
+                tickets=[ticket_to_proto(t) for t in tickets],
+                reopen_proposed=[str(t.id) for t in tickets if t.id in proposed],
             )
 
     async def LogContact(
@@ -559,3 +571,56 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
         async with self.db.session() as session:
             agents = await service.list_agents(session, team=request.team)
             return ticketing_pb2.ListAgentsResponse(agents=[agent_to_proto(a) for a in agents])
+
+    async def RateTicket(
+        self, request: ticketing_pb2.RateTicketRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.Rating:
+        new = ratings.NewRating(
+            score=request.score, nps=request.nps if request.HasField("nps") else None,
+            comment=request.comment, source=request.source, rater=request.rater,
+        )
+
+        async def write(session: AsyncSession) -> ticketing_pb2.Rating:
+            rating, until = await ratings.rate_ticket(
+                session, request.ticket_id, new, policy=self.rating_policy, clock=self.clock,
+                customer_id=request.customer_id, created_by=request.created_by,
+            )
+            return rating_to_proto(rating, until)
+
+        return await self._command("rate_ticket", request, ticketing_pb2.Rating, write)
+
+    async def ListRatings(
+        self, request: ticketing_pb2.ListRatingsRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.ListRatingsResponse:
+        async with self.db.session() as session:
+            rows = await ratings.list_ratings(
+                session, request.ticket_id, customer_id=request.customer_id, created_by=request.created_by
+            )
+        first: dict[int, Any] = {}
+        for r in rows:
+            first.setdefault(r.cycle, r.created_at + self.rating_policy.change_window)
+        return ticketing_pb2.ListRatingsResponse(ratings=[rating_to_proto(r, first[r.cycle]) for r in rows])
+
+    async def GetCsatReport(
+        self, request: ticketing_pb2.GetCsatReportRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.CsatReport:
+        plan = plan_from_range(request.range)
+        async with self.db.session() as session:
+            rows = await ratings.csat_report(session, plan, group_by=request.group_by or "none")
+        return ticketing_pb2.CsatReport(rows=[
+            ticketing_pb2.CsatReport.Row(
+                key=types_pb2.SeriesKey(group=r.group, bucket=r.bucket, previous=r.previous),
+                ratings=r.ratings, satisfied=r.satisfied, nps_responses=r.nps_responses,
+                promoters=r.promoters, detractors=r.detractors, score_sum=r.score_sum,
+            )
+            for r in rows
+        ])
+
+
+def rating_to_proto(r: Rating, changeable_until: datetime) -> ticketing_pb2.Rating:
+    return ticketing_pb2.Rating(
+        id=str(r.id), ticket_id=str(r.ticket_id), cycle=r.cycle, revision=r.revision, score=r.score,
+        nps=r.nps, comment=r.comment, source=r.source, rater=r.rater, dissatisfied=r.dissatisfied,
+        created_at=to_timestamp(r.created_at), team=r.team, agent_id=r.agent_id, category=r.category,
+        channel=r.channel, changeable_until=to_timestamp(changeable_until),
+    )

@@ -70,6 +70,7 @@ async def create_evaluation(
         ruleset_version=body.ruleset_version,
         category=body.category,
         channel=body.channel,
+        team=body.team,
         conversation_id=body.conversation_id,
         ticket_id=body.ticket_id,
         agent_id=body.agent_id,
