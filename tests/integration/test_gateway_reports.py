@@ -1,158 +1,234 @@
-"""Service metrics through the public HTTP API, over the real ticketing service and PostgreSQL."""
+"""Reports over time through the public HTTP API (issue #12), over the real ticketing service
+and PostgreSQL: series of service metrics, resolution time, created vs resolved, the backlog
+panel, and their CSV/XLSX exports."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+import openpyxl
 import pytest
 
 from support import assert_problem, staff_headers
-from kefu.ticketing.v1 import ticketing_pb2
 
-METRIC_FIELDS = {f.name for f in ticketing_pb2.ServiceMetrics.DESCRIPTOR.fields}
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-async def create_and_resolve(
-    gateway: httpx.AsyncClient, auth: dict[str, str], *, team: str, category: str = "billing"
+async def create(
+    gateway: httpx.AsyncClient, auth: dict[str, str], *, team: str, category: str = "billing",
+    actions: tuple[str, ...] = ("open", "resolve"), first_contact_at: datetime | None = None,
 ) -> dict[str, Any]:
-    body = {
+    body: dict[str, Any] = {
         "customer": {"id": f"C-{uuid.uuid4().hex[:12]}", "tier": "standard"},
-        "channel": "phone",
-        "severity": "normal",
-        "category": category,
-        "subject": "账单多扣了钱",
-        "team": team,
+        "channel": "phone", "severity": "normal", "category": category,
+        "subject": "账单多扣了钱", "team": team,
     }
+    if first_contact_at is not None:
+        body["first_contact_at"] = first_contact_at.isoformat()
     created = await gateway.post("/v1/tickets", json=body, headers=auth)
     assert created.status_code == 201, created.text
     ticket = created.json()
-    assert ticket["owner"]["team"] == team
-    for action in ("open", "resolve"):
-        moved = await gateway.post(f"/v1/tickets/{ticket['id']}/{action}", headers=auth)
-        assert moved.status_code == 200, moved.text
+    for action in actions:
+        await act(gateway, auth, ticket["id"], action)
     return ticket
 
 
-def around_now() -> dict[str, str]:
-    now = datetime.now(UTC)
-    return {
-        "period_start": (now - timedelta(hours=1)).isoformat(),
-        "period_end": (now + timedelta(hours=1)).isoformat(),
-    }
+async def act(gateway, auth, ticket_id: str, action: str, **body: Any) -> None:
+    moved = await gateway.post(f"/v1/tickets/{ticket_id}/{action}", json=body or None, headers=auth)
+    assert moved.status_code in (200, 201), moved.text
 
 
-async def metrics(gateway: httpx.AsyncClient, auth: dict[str, str], **params: Any) -> dict[str, Any]:
-    response = await gateway.get("/v1/reports/service-metrics", params=params, headers=auth)
+def today() -> date:
+    return datetime.now(SHANGHAI).date()
+
+
+def days(**params: Any) -> dict[str, Any]:
+    """Yesterday and today (Shanghai) as day buckets."""
+    return {"start": (today() - timedelta(days=1)).isoformat(),
+            "end": (today() + timedelta(days=1)).isoformat(), "bucket": "day", **params}
+
+
+async def report(gateway, auth, path: str, **params: Any) -> dict[str, Any]:
+    response = await gateway.get(f"/v1/reports/{path}", params=params, headers=auth)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def test_service_metrics_route_returns_rows(gateway, auth) -> None:
+def group(answer: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    [series] = [s for s in answer["series"] if s["group"] == name]
+    return series["buckets"]
+
+
+async def test_service_metrics_series_counts_fcr_on_closed_and_contacts_on_resolved(gateway, auth):
     team = f"team-{uuid.uuid4().hex[:8]}"
-    first = await create_and_resolve(gateway, auth, team=team)
-    await create_and_resolve(gateway, auth, team=team)
-    # A second customer-initiated contact on one ticket: a repeat contact.
-    contact = await gateway.post(
-        f"/v1/tickets/{first['id']}/contacts", json={"direction": "inbound", "channel": "phone"},
-        headers=auth,
-    )
-    assert contact.status_code == 201, contact.text
-    # An agent callback is logged but is not a proactive contact.
-    callback = await gateway.post(
-        f"/v1/tickets/{first['id']}/contacts", json={"direction": "outbound", "channel": "phone"},
-        headers=auth,
-    )
-    assert callback.status_code == 201, callback.text
+    closed_once = await create(gateway, auth, team=team, actions=("open", "resolve", "close"))
+    await act(gateway, auth, closed_once["id"], "contacts", direction="inbound", channel="phone")
+    await act(gateway, auth, closed_once["id"], "contacts", direction="outbound", channel="phone")
+    reopened = await create(gateway, auth, team=team, actions=("open", "resolve", "close"))
+    await act(gateway, auth, reopened["id"], "reopen")
+    await act(gateway, auth, reopened["id"], "resolve")
+    await act(gateway, auth, reopened["id"], "close")
+    await create(gateway, auth, team=team)  # resolved, not closed
+    await create(gateway, auth, team=team, actions=())  # created only
 
-    period = around_now()
-    report = await metrics(gateway, auth, group_by="team", **period)
-    assert report["group_by"] == "team"
-    assert datetime.fromisoformat(report["period_start"]) == datetime.fromisoformat(period["period_start"])
-    assert datetime.fromisoformat(report["period_end"]) == datetime.fromisoformat(period["period_end"])
-    rows = [r for r in report["rows"] if r["group"] == team]
-    assert len(rows) == 1, report["rows"]
-    row = rows[0]
-    assert set(row) == METRIC_FIELDS, "every ServiceMetrics field is exposed"
-    assert row["resolved_tickets"] == 2
-    assert row["created_tickets"] == 2
-    assert row["first_contact_resolved"] == 2
-    assert row["first_contact_resolution_rate"] == 1.0
-    assert row["proactive_contacts"] == 3  # two creating contacts + one inbound
-    assert row["average_proactive_contacts"] == 1.5
-    assert row["repeat_contact_tickets"] == 1
-    assert row["repeat_contact_ratio"] == 0.5
-    assert row["closure_rate_72h"] == 1.0
-    assert (row["reopens"], row["reopen_rate"]) == (0, 0.0)
-    groups = [r["group"] for r in report["rows"]]
-    assert groups == sorted(groups), "rows are ordered by group"
+    answer = await report(gateway, auth, "service-metrics", group_by="team", **days())
 
-    reopened = await gateway.post(f"/v1/tickets/{first['id']}/reopen", json={}, headers=auth)
-    assert reopened.status_code == 200, reopened.text
-    after = await metrics(gateway, auth, group_by="team", **period)
-    row = next(r for r in after["rows"] if r["group"] == team)
-    assert (row["reopens"], row["first_contact_resolved"]) == (1, 1)
+    assert (answer["bucket"], answer["group_by"], answer["tz"]) == ("day", "team", "Asia/Shanghai")
+    yesterday, now = group(answer, team)
+    assert (now["start"], now["end"]) == (today().isoformat(), (today() + timedelta(days=1)).isoformat())
+    v = now["values"]
+    assert (v["closed_tickets"], v["first_contact_resolved"]) == (2, 1)
+    assert v["first_contact_resolution_rate"] == 0.5  # DOMAIN.md §4: over closed tickets
+    assert v["closure_rate_72h"] == 1.0
+    assert v["resolved_tickets"] == 3
+    assert v["proactive_contacts"] == 4  # 3 creating contacts + 1 inbound; callbacks never
+    assert v["average_proactive_contacts"] == pytest.approx(4 / 3)
+    assert v["repeat_contact_tickets"] == 1
+    assert v["created_tickets"] == 4
+    assert (v["reopens"], v["reopen_rate"]) == (1, pytest.approx(1 / 3))
+    # the previous span of today is yesterday: nothing there, zero counts and null ratios
+    assert (now["previous_start"], now["previous_end"]) == (yesterday["start"], yesterday["end"])
+    assert now["previous"]["closed_tickets"] == 0
+    assert now["previous"]["first_contact_resolution_rate"] is None
+    assert yesterday["values"]["created_tickets"] == 0  # the bucket is present, with zeros
 
 
-async def test_service_metrics_ungrouped_is_exactly_one_row(gateway, auth) -> None:
-    long_ago = {"period_start": "2001-01-01T00:00:00Z", "period_end": "2001-02-01T00:00:00Z"}
-    report = await metrics(gateway, auth, **long_ago)
-    assert report["group_by"] == "none"
-    assert len(report["rows"]) == 1
-    assert report["rows"][0]["group"] == ""
-    assert report["rows"][0]["resolved_tickets"] == report["rows"][0]["created_tickets"] == 0
+async def test_ungrouped_series_is_one_series_with_every_bucket(gateway, auth):
+    answer = await report(gateway, auth, "service-metrics", start="2001-01-01", end="2001-03-01",
+                          bucket="month", compare="none")
+    [series] = answer["series"]
+    assert series["group"] == ""
+    assert [(b["start"], b["end"]) for b in series["buckets"]] == [
+        ("2001-01-01", "2001-02-01"), ("2001-02-01", "2001-03-01")]
+    assert all(b["previous"] is None and b["values"]["closed_tickets"] == 0 for b in series["buckets"])
 
 
-async def test_service_metrics_can_group_by_category(gateway, auth) -> None:
-    await create_and_resolve(gateway, auth, team=f"team-{uuid.uuid4().hex[:8]}", category="refund")
-    report = await metrics(gateway, auth, group_by="category", **around_now())
-    refund = next(r for r in report["rows"] if r["group"] == "refund")
-    assert refund["resolved_tickets"] >= 1
-
-
-async def test_closure_within_72h_counts_from_first_contact_not_creation(gateway, auth) -> None:
+async def test_bucket_none_is_the_old_single_period_answer(gateway, auth):
     team = f"team-{uuid.uuid4().hex[:8]}"
-    body = {
-        "customer": {"id": f"C-{uuid.uuid4().hex[:12]}", "tier": "standard"},
-        "channel": "regulator", "severity": "normal", "category": "billing", "subject": "转来的投诉",
-        "team": team,
-        # A complaint forwarded four days after the customer first reported it.
-        "first_contact_at": (datetime.now(UTC) - timedelta(days=4)).isoformat(),
-    }
-    created = await gateway.post("/v1/tickets", json=body, headers=auth)
-    assert created.status_code == 201, created.text
-    for action in ("open", "resolve"):
-        moved = await gateway.post(f"/v1/tickets/{created.json()['id']}/{action}", headers=auth)
-        assert moved.status_code == 200, moved.text
-    report = await metrics(gateway, auth, group_by="team", **around_now())
-    row = next(r for r in report["rows"] if r["group"] == team)
-    assert row["resolved_tickets"] == 1
-    assert row["closure_rate_72h"] == 0.0, "resolved 4 days after the first contact"
+    await create(gateway, auth, team=team, actions=("open", "resolve", "close"))
+    answer = await report(gateway, auth, "service-metrics", group_by="team",
+                          start=(today() - timedelta(days=6)).isoformat(),
+                          end=(today() + timedelta(days=1)).isoformat())
+    [bucket] = group(answer, team)
+    assert bucket["values"]["first_contact_resolution_rate"] == 1.0
+    assert bucket["previous_end"] == (today() - timedelta(days=6)).isoformat()
+    assert bucket["previous_start"] == (today() - timedelta(days=13)).isoformat()
+
+
+async def test_ticket_flow_counts_created_resolved_closed_per_bucket(gateway, auth):
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    await create(gateway, auth, team=team, actions=())
+    await create(gateway, auth, team=team)
+    await create(gateway, auth, team=team, actions=("open", "resolve", "close"))
+    _, now = group(await report(gateway, auth, "ticket-flow", group_by="team", **days()), team)
+    assert now["values"] == {"created_tickets": 3, "resolved_tickets": 2, "closed_tickets": 1,
+                             "reopens": 0}
+
+
+async def test_resolution_time_counts_from_the_first_contact(gateway, auth):
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    await create(gateway, auth, team=team,
+                 first_contact_at=datetime.now(UTC) - timedelta(hours=10))
+    _, now = group(await report(gateway, auth, "resolution-time", group_by="team", **days()), team)
+    assert now["values"]["resolved_tickets"] == 1
+    assert now["values"]["resolution_seconds_median"] == pytest.approx(10 * 3600, abs=120)
+
+
+async def test_series_exports_as_csv_with_previous_columns(gateway, auth):
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    await create(gateway, auth, team=team, actions=("open", "resolve", "close"))
+    response = await gateway.get("/v1/reports/service-metrics", params=days(group_by="team"),
+                                 headers={**auth, "Accept": "text/csv"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    start, end = today() - timedelta(days=1), today() + timedelta(days=1)
+    assert (f'filename="getServiceMetrics-{start.isoformat()}-{end.isoformat()}.csv"'
+            in response.headers["content-disposition"])
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    mine = [r for r in rows if r["group"] == team]
+    assert [r["bucket_start"] for r in mine] == [start.isoformat(), today().isoformat()]
+    assert mine[1]["closed_tickets"] == "1"
+    assert mine[1]["first_contact_resolution_rate"] == "1.0"
+    assert mine[1]["previous_closed_tickets"] == "0"
+    assert mine[1]["previous_first_contact_resolution_rate"] == ""
+
+
+async def test_series_exports_as_xlsx(gateway, auth):
+    response = await gateway.get("/v1/reports/ticket-flow",
+                                 params=days(group_by="team", format="xlsx"), headers=auth)
+    assert response.status_code == 200, response.text
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True).active
+    header = next(sheet.iter_rows(values_only=True))
+    assert header == ("group", "bucket_start", "bucket_end", "created_tickets", "resolved_tickets",
+                      "closed_tickets", "reopens", "previous_start", "previous_end",
+                      "previous_created_tickets", "previous_resolved_tickets",
+                      "previous_closed_tickets", "previous_reopens")
+
+
+async def test_backlog_now_by_status_and_age_band(gateway, auth):
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    await create(gateway, auth, team=team, actions=())
+    await create(gateway, auth, team=team, actions=("open",))
+    await create(gateway, auth, team=team, actions=("open",),
+                 first_contact_at=datetime.now(UTC) - timedelta(days=2))
+    await create(gateway, auth, team=team, actions=("open", "pend"),
+                 first_contact_at=datetime.now(UTC) - timedelta(days=9))
+    await create(gateway, auth, team=team)  # resolved: not backlog
+
+    answer = await report(gateway, auth, "backlog", group_by="team", page_size=500)
+    mine = [(r["status"], r["age_band"], r["tickets"]) for r in answer["items"] if r["group"] == team]
+    assert mine == [("new", "0-4h", 1), ("open", "0-4h", 1), ("open", "1-3d", 1),
+                    ("pending_customer", "7d+", 1)]
+
+    pages, cursor = [], None
+    while True:
+        params = {"group_by": "team", "page_size": 2, **({"cursor": cursor} if cursor else {})}
+        page = await report(gateway, auth, "backlog", **params)
+        pages += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(pages) == len(answer["items"])
+
+    response = await gateway.get("/v1/reports/backlog", params={"group_by": "team", "format": "csv"},
+                                 headers=auth)
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [(r["status"], r["age_band"], r["tickets"]) for r in rows if r["group"] == team] == [
+        (s, b, str(n)) for s, b, n in mine]
 
 
 @pytest.mark.parametrize(
     ("params", "status", "code"),
     [
-        ({"period_end": "2026-01-02T00:00:00Z"}, 422, "validation_error"),
-        ({"period_start": "2026-01-01T00:00:00", "period_end": "2026-01-02T00:00:00Z"}, 422,
+        ({"end": "2026-01-02"}, 422, "validation_error"),
+        ({"start": "2026-01-01", "end": "2026-01-02", "group_by": "weekday"}, 422,
          "validation_error"),
-        ({"period_start": "2026-01-01T00:00:00Z", "period_end": "2026-01-02T00:00:00Z",
-          "group_by": "weekday"}, 422, "validation_error"),
-        ({"period_start": "2026-01-02T00:00:00Z", "period_end": "2026-01-01T00:00:00Z"}, 400,
-         "invalid_period"),
-        ({"period_start": "2024-01-01T00:00:00Z", "period_end": "2026-01-01T00:00:00Z"}, 400,
-         "invalid_period"),
+        ({"start": "2026-01-01", "end": "2026-01-02", "bucket": "hour"}, 422, "validation_error"),
+        ({"start": "2026-01-02", "end": "2026-01-01"}, 400, "invalid_range"),
+        ({"start": "2024-01-01", "end": "2026-01-01"}, 400, "invalid_range"),
+        ({"start": "2026-01-01", "end": "2026-01-02", "tz": "Mars/Olympus"}, 400,
+         "invalid_time_zone"),
+        ({"period_start": "2026-01-01T00:00:00Z", "period_end": "2026-01-02T00:00:00Z"}, 422,
+         "validation_error"),
     ],
-    ids=["no start", "naive start", "unknown group_by", "end before start", "two years"],
+    ids=["no start", "unknown group_by", "unknown bucket", "end before start", "two years",
+         "unknown tz", "old period parameters"],
 )
-async def test_bad_metrics_query_is_problem_json(gateway, auth, params, status, code) -> None:
-    response = await gateway.get("/v1/reports/service-metrics", params=params, headers=auth)
-    assert_problem(response, status, code)
+async def test_bad_report_query_is_problem_json(gateway, auth, params, status, code) -> None:
+    for path in ("service-metrics", "ticket-flow", "resolution-time"):
+        response = await gateway.get(f"/v1/reports/{path}", params=params, headers=auth)
+        assert_problem(response, status, code)
 
 
-async def test_service_metrics_are_for_staff_only(gateway, gateway_settings) -> None:
+async def test_reports_are_for_staff_only(gateway, gateway_settings) -> None:
     customer = staff_headers(gateway_settings, role="customer", subject="C-1")
-    response = await gateway.get("/v1/reports/service-metrics", params=around_now(), headers=customer)
-    assert_problem(response, 403, "staff_only")
+    for path in ("service-metrics", "backlog"):
+        response = await gateway.get(f"/v1/reports/{path}", params=days(), headers=customer)
+        assert_problem(response, 403, "staff_only")

@@ -20,7 +20,6 @@ from kefu_gateway.schemas import (
     NotePublic,
     PolicyPublic,
     ProgressPublic,
-    ServiceMetricsPublic,
     TicketPublic,
     TimelinePublic,
 )
@@ -203,13 +202,6 @@ def _case_entry(e: ticketing_pb2.TimelineEntry) -> dict[str, Any] | None:
 def case_progress(t: ticketing_pb2.Timeline) -> CaseProgress:
     entries = [entry for e in t.entries if (entry := _case_entry(e)) is not None]
     return CaseProgress.model_validate({"case": case_public(t.ticket), "entries": entries})
-
-
-METRICS_FIELDS = tuple(ServiceMetricsPublic.model_fields)
-
-
-def metrics_public(m: ticketing_pb2.ServiceMetrics) -> ServiceMetricsPublic:
-    return ServiceMetricsPublic.model_validate({name: getattr(m, name) for name in METRICS_FIELDS})
 
 
 def agent_public(a: ticketing_pb2.Agent) -> AgentPublic:

@@ -515,38 +515,6 @@ class WebhookDeliveryQuery(SafeInput):
     limit: int = Field(default=50, ge=1, le=200)
 
 
-class ServiceMetricsQuery(SafeInput):
-    model_config = ConfigDict(extra="forbid")
-
-    period_start: AwareDatetime = Field(description="Inclusive")
-    period_end: AwareDatetime = Field(description="Exclusive; at most 366 days after the start")
-    group_by: MetricsGroupBy = MetricsGroupBy.NONE
-
-
-class ServiceMetricsPublic(BaseModel):
-    group: str = Field(description="Team, agent id, category or channel; empty when not grouped")
-    resolved_tickets: int
-    first_contact_resolved: int
-    first_contact_resolution_rate: float = Field(description="一次性问题解决率")
-    proactive_contacts: int
-    average_proactive_contacts: float = Field(description="平均主动接触频次")
-    repeat_contact_tickets: int
-    repeat_contact_ratio: float = Field(description="重复主动接触占比")
-    closure_rate_72h: float
-    created_tickets: int
-    first_response_seconds_median: float
-    first_response_seconds_p90: float
-    reopens: int
-    reopen_rate: float
-
-
-class ServiceMetricsReport(BaseModel):
-    period_start: datetime
-    period_end: datetime
-    group_by: MetricsGroupBy
-    rows: list[ServiceMetricsPublic]
-
-
 class AgentPublic(BaseModel):
     id: str
     name: str

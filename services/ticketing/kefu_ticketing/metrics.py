@@ -1,62 +1,64 @@
-"""Service metrics (DOMAIN.md §4), computed in PostgreSQL in one query.
+"""Ticket metrics (DOMAIN.md §4) over spans of time, computed in PostgreSQL in one statement.
 
-Nothing here loads tickets into Python: one SQL statement aggregates per group and returns at
-most one row per group. The definitions below are the product decisions; the SQL follows them
-literally.
+Nothing here loads tickets into Python: one SQL statement aggregates per (span, group) and
+returns at most one row per pair. The spans are those of a report's plan
+(`kefu_common.periods`: each bucket and its previous span, as UTC instants) or the single
+span of the legacy `GetServiceMetrics` period. The definitions below are the product
+decisions; the SQL follows them literally. A span is half-open, ``[lo, hi)``.
 
-Period: the half-open interval ``[period_start, period_end)``; both ends time-zone aware,
-``period_end > period_start``, at most 366 days long (else ``InvalidArgument`` with code
-``invalid_period``).
-
-Resolved in the period
-    A ticket is *resolved in the period* when it has at least one ``status_change`` with
-    ``to_status = 'resolved'`` and ``at`` in the period. DOMAIN says "closed"; we count the
-    resolution, because ``closed`` is only the administrative end of a resolved ticket. A ticket
-    resolved several times in the period (resolved, reopened, resolved again) counts once. These
-    tickets are the population of every metric up to and including ``closure_rate_72h``.
+Closed in the span
+    A ticket with at least one ``status_change`` to ``closed`` in the span (counted once; its
+    first closure in the span is its closing instant).
 
 first_contact_resolved / first_contact_resolution_rate (一次性问题解决率)
-    Resolved tickets whose *current* ``reopen_count`` is 0: a ticket resolved in the period and
-    reopened later (even after the period) no longer counts. Rate = first_contact_resolved ÷
-    resolved_tickets.
+    DOMAIN.md §4: tickets closed in the span that were never reopened (*current*
+    ``reopen_count`` = 0: a ticket reopened later, even after the span, no longer counts)
+    ÷ all tickets closed in the span.
+
+closed_within_72h / closure_rate_72h
+    Tickets closed in the span whose closing instant is at most 72 hours after the ticket's
+    ``first_contact_at`` (the clock starts at the first contact) ÷ tickets closed in the span.
+
+Resolved in the span
+    A ticket with at least one ``status_change`` to ``resolved`` in the span (counted once; its
+    first resolution in the span is its resolving instant). These are the population of:
 
 proactive_contacts / average_proactive_contacts (平均主动接触频次)
     Inbound (customer-initiated) contacts, at any time, on the resolved tickets, including the
-    creating contact (every ticket logs it as an inbound contact with ``initial = true``).
-    Outbound contacts (agent callbacks) never count. Average = proactive_contacts ÷
-    resolved_tickets (seed: 20 tickets, 23 contacts → 1.15).
+    creating contact (every ticket logs one with ``initial = true``). Outbound contacts (agent
+    callbacks) never count. Average = proactive_contacts ÷ resolved_tickets (seed: 20 tickets,
+    23 contacts → 1.15).
 
 repeat_contact_tickets / repeat_contact_ratio (重复主动接触占比)
-    Resolved tickets with two or more inbound contacts; ratio = that ÷ resolved_tickets
-    (seed: 16 with one, 2 with two, 2 with more → 0.20).
+    Resolved tickets with two or more inbound contacts ÷ resolved_tickets (seed: 16 with one,
+    2 with two, 2 with more → 0.20).
 
-closure_rate_72h
-    Share of the resolved tickets whose first resolution *within the period* happened at most
-    72 hours after the ticket's ``first_contact_at`` (not ``created_at``: the clock starts at the
-    first contact).
+resolution_seconds_median / _p90
+    ``percentile_cont`` of (resolving instant − ``first_contact_at``) in calendar seconds over
+    the resolved tickets.
 
-created_tickets / first_response_seconds_median / first_response_seconds_p90
-    Tickets with ``created_at`` in the period. Median and p90 are ``percentile_cont(0.5)`` and
-    ``percentile_cont(0.9)`` (linear interpolation) of ``first_response_at - first_contact_at``
-    in seconds, over the created tickets that have a ``first_response_at``.
+created_tickets / first_response_seconds_median / _p90
+    Tickets with ``created_at`` in the span; ``percentile_cont(0.5)`` / ``(0.9)`` (linear
+    interpolation) of ``first_response_at − first_contact_at`` in seconds, over the created
+    tickets that have a ``first_response_at``.
 
 reopens / reopen_rate
-    ``status_change`` rows with ``to_status = 'reopened'`` and ``at`` in the period, of the
-    tickets in the group; rate = reopens ÷ resolved_tickets (it can exceed 1).
+    ``status_change`` rows to ``reopened`` in the span, of the tickets in the group; rate =
+    reopens ÷ resolved_tickets (it can exceed 1).
 
-Rates are 0.0 when their denominator is 0; median and p90 are 0.0 when there is no data.
+Ratios and percentiles are ``None`` when their population is empty (the legacy single-period
+RPC answers 0.0 there, as it always did).
 
 Grouping
     By the ticket's *current* ``team`` / ``assignee_id`` / ``category`` / ``channel`` (history
     of reassignments is not replayed). A NULL or empty assignee and an empty team are grouped as
-    ``"unassigned"``. Ungrouped, the answer is always exactly one row with ``group = ""`` (all
-    zeros for an empty period). Grouped, only groups with at least one ticket resolved or
-    created in the period appear (a group with only reopens does not). Rows are sorted by group
-    (code-point order).
+    ``"unassigned"``. A (span, group) appears when the group had a ticket closed, resolved or
+    created in the span (a group with only reopens does not).
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,6 +67,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument
+from kefu_common.periods import SPANS_SQL, Plan
 
 GROUP_BYS = ("team", "agent", "category", "channel")
 
@@ -80,85 +83,241 @@ _GROUP_EXPRESSIONS: dict[str | None, str] = {
     "channel": "t.channel::text",
 }
 
-_SQL = """
-WITH resolved AS (
-    -- each ticket once, with its first resolution inside the period
-    SELECT sc.ticket_id, min(sc.at) AS first_resolved_at
-    FROM ticketing.status_change sc
-    WHERE sc.to_status = 'resolved' AND sc.at >= :period_start AND sc.at < :period_end
-    GROUP BY sc.ticket_id
-),
-inbound AS (
-    SELECT c.ticket_id, count(*) AS contacts
-    FROM ticketing.contact c
-    JOIN resolved r ON r.ticket_id = c.ticket_id
-    WHERE c.direction = 'inbound'
-    GROUP BY c.ticket_id
-),
-resolved_stats AS (
-    SELECT {group} AS grp,
-           count(*) AS resolved_tickets,
+
+class Report(enum.StrEnum):
+    """Which figures a caller needs: each computes only its own parts of the statement."""
+
+    SERVICE_METRICS = "service_metrics"
+    RESOLUTION_TIME = "resolution_time"
+    FLOW = "flow"  # created vs resolved (and closed, reopened) per bucket
+
+
+_FIRST_IN_SPAN = """
+{name} AS (
+    SELECT s.idx, s.prev, sc.ticket_id, min(sc.at) AS at
+    FROM s JOIN ticketing.status_change sc
+      ON sc.to_status = '{status}' AND sc.at >= s.lo AND sc.at < s.hi
+    GROUP BY 1, 2, 3
+)"""
+
+_CLOSED_STATS = """
+closed_stats AS (
+    SELECT c.idx, c.prev, {group} AS grp,
+           count(*) AS closed_tickets,
            count(*) FILTER (WHERE t.reopen_count = 0) AS first_contact_resolved,
-           COALESCE(sum(i.contacts), 0) AS proactive_contacts,
-           count(*) FILTER (WHERE i.contacts >= 2) AS repeat_contact_tickets,
-           count(*) FILTER (
-               WHERE r.first_resolved_at <= t.first_contact_at + interval '72 hours'
-           ) AS closed_within_72h
-    FROM resolved r
-    JOIN ticketing.ticket t ON t.id = r.ticket_id
-    LEFT JOIN inbound i ON i.ticket_id = r.ticket_id
-    GROUP BY 1
-),
-created_stats AS (
-    SELECT {group} AS grp,
-           count(*) AS created_tickets,
-           percentile_cont(0.5) WITHIN GROUP (
-               ORDER BY extract(epoch FROM t.first_response_at - t.first_contact_at)
-           ) AS first_response_median,
+           count(*) FILTER (WHERE c.at <= t.first_contact_at + interval '72 hours')
+               AS closed_within_72h
+    FROM closed c JOIN ticketing.ticket t ON t.id = c.ticket_id
+    GROUP BY 1, 2, 3
+)"""
+
+_RESOLVED_STATS = """
+resolved_stats AS (
+    SELECT r.idx, r.prev, {group} AS grp,
+           count(*) AS resolved_tickets,
+           {contacts}
+           {resolution}
+    FROM resolved r JOIN ticketing.ticket t ON t.id = r.ticket_id
+    {contacts_join}
+    GROUP BY 1, 2, 3
+)"""
+
+_CONTACTS = """COALESCE(sum(i.n), 0) AS proactive_contacts,
+           count(*) FILTER (WHERE i.n >= 2) AS repeat_contact_tickets,"""
+_NO_CONTACTS = "0::bigint AS proactive_contacts, 0::bigint AS repeat_contact_tickets,"
+_CONTACTS_JOIN = """LEFT JOIN LATERAL (
+        SELECT count(*) AS n FROM ticketing.contact c
+        WHERE c.ticket_id = r.ticket_id AND c.direction = 'inbound'
+    ) i ON true"""
+_RESOLUTION = """percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM r.at - t.first_contact_at)) AS resolution_median,
            percentile_cont(0.9) WITHIN GROUP (
-               ORDER BY extract(epoch FROM t.first_response_at - t.first_contact_at)
-           ) AS first_response_p90
-    FROM ticketing.ticket t
-    WHERE t.created_at >= :period_start AND t.created_at < :period_end
-    GROUP BY 1
-),
+               ORDER BY extract(epoch FROM r.at - t.first_contact_at)) AS resolution_p90"""
+_NO_RESOLUTION = "NULL::float8 AS resolution_median, NULL::float8 AS resolution_p90"
+
+_CREATED_STATS = """
+created_stats AS (
+    SELECT s.idx, s.prev, {group} AS grp,
+           count(*) AS created_tickets,
+           {first_response}
+    FROM s JOIN ticketing.ticket t ON t.created_at >= s.lo AND t.created_at < s.hi
+    GROUP BY 1, 2, 3
+)"""
+_FIRST_RESPONSE = """percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM t.first_response_at - t.first_contact_at))
+               AS first_response_median,
+           percentile_cont(0.9) WITHIN GROUP (
+               ORDER BY extract(epoch FROM t.first_response_at - t.first_contact_at))
+               AS first_response_p90"""
+_NO_FIRST_RESPONSE = "NULL::float8 AS first_response_median, NULL::float8 AS first_response_p90"
+
+_REOPEN_STATS = """
 reopen_stats AS (
-    SELECT {group} AS grp, count(*) AS reopens
-    FROM ticketing.status_change sc
+    SELECT s.idx, s.prev, {group} AS grp, count(*) AS reopens
+    FROM s JOIN ticketing.status_change sc
+      ON sc.to_status = 'reopened' AND sc.at >= s.lo AND sc.at < s.hi
     JOIN ticketing.ticket t ON t.id = sc.ticket_id
-    WHERE sc.to_status = 'reopened' AND sc.at >= :period_start AND sc.at < :period_end
-    GROUP BY 1
-),
-groups AS (
-    SELECT grp FROM resolved_stats
-    UNION
-    SELECT grp FROM created_stats
-    {ungrouped_row}
-)
-SELECT g.grp AS "group",
-       COALESCE(rs.resolved_tickets, 0) AS resolved_tickets,
-       COALESCE(rs.first_contact_resolved, 0) AS first_contact_resolved,
-       COALESCE(rs.first_contact_resolved::float8 / NULLIF(rs.resolved_tickets, 0), 0)
-           AS first_contact_resolution_rate,
-       COALESCE(rs.proactive_contacts, 0) AS proactive_contacts,
-       COALESCE(rs.proactive_contacts::float8 / NULLIF(rs.resolved_tickets, 0), 0)
-           AS average_proactive_contacts,
-       COALESCE(rs.repeat_contact_tickets, 0) AS repeat_contact_tickets,
-       COALESCE(rs.repeat_contact_tickets::float8 / NULLIF(rs.resolved_tickets, 0), 0)
-           AS repeat_contact_ratio,
-       COALESCE(rs.closed_within_72h::float8 / NULLIF(rs.resolved_tickets, 0), 0)
-           AS closure_rate_72h,
-       COALESCE(cs.created_tickets, 0) AS created_tickets,
-       COALESCE(cs.first_response_median, 0) AS first_response_seconds_median,
-       COALESCE(cs.first_response_p90, 0) AS first_response_seconds_p90,
-       COALESCE(ro.reopens, 0) AS reopens,
-       COALESCE(ro.reopens::float8 / NULLIF(rs.resolved_tickets, 0), 0) AS reopen_rate
-FROM groups g
-LEFT JOIN resolved_stats rs ON rs.grp = g.grp
-LEFT JOIN created_stats cs ON cs.grp = g.grp
-LEFT JOIN reopen_stats ro ON ro.grp = g.grp
-ORDER BY g.grp COLLATE "C"
-"""
+    GROUP BY 1, 2, 3
+)"""
+
+_COLUMNS = {
+    "closed_stats": ("closed_tickets", "first_contact_resolved", "closed_within_72h"),
+    "resolved_stats": (
+        "resolved_tickets", "proactive_contacts", "repeat_contact_tickets",
+        "resolution_median", "resolution_p90",
+    ),
+    "created_stats": ("created_tickets", "first_response_median", "first_response_p90"),
+    "reopen_stats": ("reopens",),
+}
+_KEYED = ("closed_stats", "resolved_stats", "created_stats")  # those that make a row appear
+
+
+def group_expression(group_by: str | None) -> str:
+    """The SQL naming the group of ticket `t`; unknown group_by → InvalidArgument."""
+    _check_group_by(group_by)
+    return _GROUP_EXPRESSIONS[group_by]
+
+
+def _statement(report: Report, group_by: str | None) -> str:
+    group = group_expression(group_by)
+    full = report is Report.SERVICE_METRICS
+    ctes = [f"s AS ({SPANS_SQL})"]
+    parts: list[str] = []
+    if report in (Report.SERVICE_METRICS, Report.FLOW):
+        ctes += [_FIRST_IN_SPAN.format(name="closed", status="closed"),
+                 _CLOSED_STATS.format(group=group)]
+        parts.append("closed_stats")
+    ctes.append(_FIRST_IN_SPAN.format(name="resolved", status="resolved"))
+    ctes.append(
+        _RESOLVED_STATS.format(
+            group=group,
+            contacts=_CONTACTS if full else _NO_CONTACTS,
+            contacts_join=_CONTACTS_JOIN if full else "",
+            resolution=_RESOLUTION if report is Report.RESOLUTION_TIME else _NO_RESOLUTION,
+        )
+    )
+    parts.append("resolved_stats")
+    if report in (Report.SERVICE_METRICS, Report.FLOW):
+        ctes.append(
+            _CREATED_STATS.format(
+                group=group, first_response=_FIRST_RESPONSE if full else _NO_FIRST_RESPONSE
+            )
+        )
+        ctes.append(_REOPEN_STATS.format(group=group))
+        parts += ["created_stats", "reopen_stats"]
+    # ungrouped, a span with only reopens still has its one row
+    keyed = [p for p in parts if p in _KEYED or group_by is None]
+    keys = " UNION ".join(f"SELECT idx, prev, grp FROM {p}" for p in keyed)
+    ctes.append(f"keys AS ({keys})")
+    select = ["grp", "idx", "prev"]
+    joins = []
+    for p in parts:
+        select += [f"{p}.{c} AS {c}" for c in _COLUMNS[p]]
+        joins.append(f"LEFT JOIN {p} USING (idx, prev, grp)")
+    return (
+        "WITH " + ",\n".join(ctes) + "\nSELECT " + ", ".join(select)
+        + "\nFROM keys " + " ".join(joins) + '\nORDER BY grp COLLATE "C", idx, prev'
+    )
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+@dataclass(frozen=True)
+class TicketFigures:
+    """The figures of one group over one span; counts are 0 and the rest None when absent."""
+
+    group: str
+    bucket: int
+    previous: bool
+    closed_tickets: int = 0
+    first_contact_resolved: int = 0
+    closed_within_72h: int = 0
+    resolved_tickets: int = 0
+    proactive_contacts: int = 0
+    repeat_contact_tickets: int = 0
+    resolution_seconds_median: float | None = None
+    resolution_seconds_p90: float | None = None
+    created_tickets: int = 0
+    first_response_seconds_median: float | None = None
+    first_response_seconds_p90: float | None = None
+    reopens: int = 0
+
+    @property
+    def first_contact_resolution_rate(self) -> float | None:
+        return _ratio(self.first_contact_resolved, self.closed_tickets)
+
+    @property
+    def closure_rate_72h(self) -> float | None:
+        return _ratio(self.closed_within_72h, self.closed_tickets)
+
+    @property
+    def average_proactive_contacts(self) -> float | None:
+        return _ratio(self.proactive_contacts, self.resolved_tickets)
+
+    @property
+    def repeat_contact_ratio(self) -> float | None:
+        return _ratio(self.repeat_contact_tickets, self.resolved_tickets)
+
+    @property
+    def reopen_rate(self) -> float | None:
+        return _ratio(self.reopens, self.resolved_tickets)
+
+
+def _int(v: Any) -> int:
+    return int(v) if v is not None else 0
+
+
+def _float(v: Any) -> float | None:
+    return float(v) if v is not None else None
+
+
+def _figures(r: Any) -> TicketFigures:
+    m = r._mapping
+    return TicketFigures(
+        group=str(r.grp),
+        bucket=int(r.idx),
+        previous=bool(r.prev),
+        closed_tickets=_int(m.get("closed_tickets")),
+        first_contact_resolved=_int(m.get("first_contact_resolved")),
+        closed_within_72h=_int(m.get("closed_within_72h")),
+        resolved_tickets=_int(m.get("resolved_tickets")),
+        proactive_contacts=_int(m.get("proactive_contacts")),
+        repeat_contact_tickets=_int(m.get("repeat_contact_tickets")),
+        resolution_seconds_median=_float(m.get("resolution_median")),
+        resolution_seconds_p90=_float(m.get("resolution_p90")),
+        created_tickets=_int(m.get("created_tickets")),
+        first_response_seconds_median=_float(m.get("first_response_median")),
+        first_response_seconds_p90=_float(m.get("first_response_p90")),
+        reopens=_int(m.get("reopens")),
+    )
+
+
+def _check_group_by(group_by: str | None) -> None:
+    if group_by is not None and group_by not in GROUP_BYS:
+        raise InvalidArgument(
+            f"group_by must be one of {', '.join(GROUP_BYS)}", code="invalid_group_by"
+        )
+
+
+async def _run(
+    session: AsyncSession, report: Report, group_by: str | None, params: dict[str, list]
+) -> list[TicketFigures]:
+    _check_group_by(group_by)
+    conn = await session.connection()
+    result = await conn.execute(text(_statement(report, group_by)), params)
+    return [_figures(r) for r in result]
+
+
+async def ticket_series(
+    session: AsyncSession, plan: Plan, *, report: Report, group_by: str | None
+) -> list[TicketFigures]:
+    """The figures of `report` per (group, bucket, previous?) of `plan` (see module doc)."""
+    return await _run(session, report, group_by, plan.sql_params())
+
+
+# --- the legacy single-period answer (GetServiceMetrics) ---------------------------------
 
 
 @dataclass(frozen=True)
@@ -177,9 +336,10 @@ class MetricsRow:
     first_response_seconds_p90: float
     reopens: int
     reopen_rate: float
+    closed_tickets: int
 
 
-def _validate(period_start: datetime, period_end: datetime, group_by: str | None) -> None:
+def _validate(period_start: datetime, period_end: datetime) -> None:
     if period_start.tzinfo is None or period_end.tzinfo is None:
         raise InvalidArgument(
             "period_start and period_end must carry a time zone", code="invalid_period"
@@ -188,28 +348,25 @@ def _validate(period_start: datetime, period_end: datetime, group_by: str | None
         raise InvalidArgument("period_end must be after period_start", code="invalid_period")
     if period_end - period_start > MAX_PERIOD:
         raise InvalidArgument("the period may be at most 366 days long", code="invalid_period")
-    if group_by is not None and group_by not in GROUP_BYS:
-        raise InvalidArgument(
-            f"group_by must be one of {', '.join(GROUP_BYS)}", code="invalid_group_by"
-        )
 
 
-def _row(values: Any) -> MetricsRow:
+def _legacy(f: TicketFigures) -> MetricsRow:
     return MetricsRow(
-        group=str(values.group),
-        resolved_tickets=int(values.resolved_tickets),
-        first_contact_resolved=int(values.first_contact_resolved),
-        first_contact_resolution_rate=float(values.first_contact_resolution_rate),
-        proactive_contacts=int(values.proactive_contacts),
-        average_proactive_contacts=float(values.average_proactive_contacts),
-        repeat_contact_tickets=int(values.repeat_contact_tickets),
-        repeat_contact_ratio=float(values.repeat_contact_ratio),
-        closure_rate_72h=float(values.closure_rate_72h),
-        created_tickets=int(values.created_tickets),
-        first_response_seconds_median=float(values.first_response_seconds_median),
-        first_response_seconds_p90=float(values.first_response_seconds_p90),
-        reopens=int(values.reopens),
-        reopen_rate=float(values.reopen_rate),
+        group=f.group,
+        resolved_tickets=f.resolved_tickets,
+        first_contact_resolved=f.first_contact_resolved,
+        first_contact_resolution_rate=f.first_contact_resolution_rate or 0.0,
+        proactive_contacts=f.proactive_contacts,
+        average_proactive_contacts=f.average_proactive_contacts or 0.0,
+        repeat_contact_tickets=f.repeat_contact_tickets,
+        repeat_contact_ratio=f.repeat_contact_ratio or 0.0,
+        closure_rate_72h=f.closure_rate_72h or 0.0,
+        created_tickets=f.created_tickets,
+        first_response_seconds_median=f.first_response_seconds_median or 0.0,
+        first_response_seconds_p90=f.first_response_seconds_p90 or 0.0,
+        reopens=f.reopens,
+        reopen_rate=f.reopen_rate or 0.0,
+        closed_tickets=f.closed_tickets,
     )
 
 
@@ -220,14 +377,13 @@ async def service_metrics(
     period_end: datetime,
     group_by: str | None,
 ) -> list[MetricsRow]:
-    """The §4 metrics over ``[period_start, period_end)``, one row per group (see module doc)."""
-    _validate(period_start, period_end, group_by)
-    sql = _SQL.format(
-        group=_GROUP_EXPRESSIONS[group_by],
-        ungrouped_row="UNION SELECT ''::text" if group_by is None else "",
-    )
-    conn = await session.connection()
-    result = await conn.execute(
-        text(sql), {"period_start": period_start, "period_end": period_end}
-    )
-    return [_row(values) for values in result]
+    """The §4 metrics over ``[period_start, period_end)``, one row per group; ungrouped,
+    exactly one row (all zeros for an empty period). Rates are 0.0 without a population."""
+    _validate(period_start, period_end)
+    params = {"span_idx": [0], "span_prev": [False], "span_lo": [period_start],
+              "span_hi": [period_end]}
+    rows = await _run(session, Report.SERVICE_METRICS, group_by, params)
+    if group_by is None and not rows:
+        rows = [TicketFigures(group="", bucket=0, previous=False)]
+    return [_legacy(f) for f in rows]
+

@@ -27,7 +27,7 @@ from kefu_common.protoconv import (
     str_to_enum,
     to_timestamp,
 )
-from kefu_ticketing import metrics, ratings, service
+from kefu_ticketing import backlog, metrics, ratings, service
 from kefu_ticketing.idempotency import run_command
 from kefu_ticketing.models import (
     Agent,
@@ -281,6 +281,24 @@ _GROUP_BY = {
     ticketing_pb2.METRICS_GROUP_BY_CATEGORY: "category",
     ticketing_pb2.METRICS_GROUP_BY_CHANNEL: "channel",
 }
+
+
+_REPORTS = {
+    ticketing_pb2.TICKET_REPORT_UNSPECIFIED: metrics.Report.SERVICE_METRICS,
+    ticketing_pb2.TICKET_REPORT_SERVICE_METRICS: metrics.Report.SERVICE_METRICS,
+    ticketing_pb2.TICKET_REPORT_RESOLUTION_TIME: metrics.Report.RESOLUTION_TIME,
+    ticketing_pb2.TICKET_REPORT_FLOW: metrics.Report.FLOW,
+}
+
+
+def _figures_to_proto(f: metrics.TicketFigures) -> ticketing_pb2.TicketFigures:
+    fields = dataclasses.asdict(f)
+    key = types_pb2.SeriesKey(
+        group=fields.pop("group"), bucket=fields.pop("bucket"), previous=fields.pop("previous")
+    )
+    return ticketing_pb2.TicketFigures(
+        key=key, **{k: v for k, v in fields.items() if v is not None}
+    )
 
 
 class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
@@ -550,6 +568,40 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
             )
         return ticketing_pb2.GetServiceMetricsResponse(
             rows=[ticketing_pb2.ServiceMetrics(**dataclasses.asdict(r)) for r in rows]
+        )
+
+    async def GetTicketSeries(
+        self, request: ticketing_pb2.GetTicketSeriesRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.GetTicketSeriesResponse:
+        plan = plan_from_range(request.range)
+        if request.group_by not in _GROUP_BY or request.report not in _REPORTS:
+            raise InvalidArgument("unknown group_by or report", code="invalid_argument")
+        async with self.db.session() as session:
+            rows = await metrics.ticket_series(
+                session, plan, report=_REPORTS[request.report], group_by=_GROUP_BY[request.group_by]
+            )
+        return ticketing_pb2.GetTicketSeriesResponse(rows=[_figures_to_proto(f) for f in rows])
+
+    async def GetBacklog(
+        self, request: ticketing_pb2.GetBacklogRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.GetBacklogResponse:
+        if request.group_by not in _GROUP_BY:
+            raise InvalidArgument("unknown group_by", code="invalid_group_by")
+        now = self.clock.now()
+        async with self.db.session() as session:
+            rows = await backlog.backlog(session, now=now, group_by=_GROUP_BY[request.group_by])
+        return ticketing_pb2.GetBacklogResponse(
+            as_of=to_timestamp(now),
+            rows=[
+                ticketing_pb2.BacklogRow(
+                    group=r.group,
+                    status=str_to_enum(ticketing_pb2.TicketStatus, r.status),
+                    age_band=r.age_band,
+                    tickets=r.tickets,
+                    oldest_first_contact_at=to_timestamp(r.oldest_first_contact_at),
+                )
+                for r in rows
+            ],
         )
 
     async def UpsertAgent(
