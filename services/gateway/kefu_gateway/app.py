@@ -23,7 +23,7 @@ from kefu_gateway.models import SCHEMA
 from kefu_gateway.problems import install_problem_handlers, problems_as_problem_json
 from kefu_gateway.ratelimit import RateLimiter
 from kefu_gateway import console
-from kefu_gateway.routes import agents, customer, docs, escalation, health, qa, reports, review_queue, sla, tickets, webhooks
+from kefu_gateway.routes import agents, customer, docs, escalation, health, qa, reports, review_queue, sla, tickets, voc, webhooks
 from kefu_gateway.routes import metrics as metrics_routes
 from kefu_gateway.webhooks import RetryPolicy, WebhookDeliverer, WebhookFanout
 from kefu_gateway.settings import GatewaySettings
@@ -142,7 +142,7 @@ def create_app(
     app.include_router(review_queue.router)  # before qa: /evaluations (list) beside /evaluations/{id}
     app.include_router(qa.router)
     app.include_router(metrics_routes.router)
-    app.include_router(qa.reports_router)
+    app.include_router(voc.router)
     app.include_router(webhooks.router)
     app.include_router(docs.router)
     console.install(app)  # /, /console and the static files (the console and vendored libraries)

@@ -554,6 +554,40 @@ class EvaluationCreate(Strict):
     category: str = Field(default="", max_length=64, description="The ticket's, for VoC reports")
     channel: str = Field(default="", max_length=32, description="The ticket's, for VoC reports")
     team: str = Field(default="", max_length=64, description="The agent's team, for the review queue")
+    product: str = Field(default="", max_length=128, description="What it was about (free text or an id), for VoC reports")
+    started_at: AwareDatetime | None = Field(
+        default=None, description="When the conversation happened (imported history); default: now"
+    )
+
+
+class EvaluationBatchItemCreate(EvaluationCreate):
+    conversation_id: str = Field(min_length=1, max_length=128, description="The item's idempotency key")
+
+
+class EvaluationBatchCreate(Strict):
+    items: list[EvaluationBatchItemCreate] = Field(min_length=1, max_length=500)
+
+
+class BatchItemError(BaseModel):
+    status: int
+    code: str
+    detail: str
+
+
+class EvaluationBatchItem(BaseModel):
+    index: int
+    conversation_id: str
+    status: Literal["scored", "refused"]
+    evaluation_id: str = ""
+    total_score: float | None = None
+    grade: str = ""
+    error: BatchItemError | None = None
+
+
+class EvaluationBatchResult(BaseModel):
+    items: list[EvaluationBatchItem]
+    scored: int
+    refused: int
 
 
 class HitPublic(BaseModel):
@@ -643,36 +677,6 @@ class EmotionPublic(BaseModel):
     peak_negative: int
 
 
-class VocQuery(SafeInput):
-    """Voice of customer over `[start, end)` (default: the last 7 days)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
-    baseline_days: int = Field(default=28, ge=0, le=366, description="Trailing baseline before start")
-    category: str = Field(default="", max_length=64)
-    channel: str = Field(default="", max_length=32)
-    limit: int = Field(default=20, ge=1, le=200)
-
-
-class VocTermPublic(BaseModel):
-    term: str
-    conversations: int
-    baseline_conversations: int
-    lift: float
-    spike: bool
-
-
-class VocReport(BaseModel):
-    start: datetime
-    end: datetime
-    conversations: int
-    baseline_conversations: int
-    terms: list[VocTermPublic]
-    phrases: list[VocTermPublic]
-
-
 class RulesetPublic(BaseModel):
     id: str
     version: int
@@ -728,6 +732,10 @@ class EvaluationPublic(BaseModel):
     final_score: float | None = None
     final_grade: str = ""
     reviews: list[HitReviewPublic] = []
+    started_at: datetime | None = None
+    product: str = ""
+    category: str = ""
+    channel: str = ""
     team: str = ""
     turns: list[TranscriptTurnPublic] = Field(
         default=[], description="The transcript as stored (PII-masked); hits point into it by "

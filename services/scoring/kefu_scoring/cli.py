@@ -1,8 +1,11 @@
 """`kefu qa score FILE.jsonl`: score a corpus of transcripts in-process, in batch.
+(`kefu qa import FILE.jsonl`: send a corpus to the running platform, see importer.py.)
 
 Each input line is one conversation:
 
     {"conversation_id": "c-1", "ticket_id": "T-9", "agent_id": "a-7",
+     "started_at": "2026-09-01T10:00:00+08:00", "category": "product", "channel": "phone",
+     "product": "smart-tv-x9",
      "turns": [{"role": "customer", "text": "...", "start_ms": 0, "end_ms": 2300}, ...]}
 
 Writes one result per line to `--out` (default FILE.scored.jsonl: total, grade, dimensions,
@@ -23,10 +26,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from kefu_common.errors import ServiceError
+from kefu_scoring import importer
 from kefu_scoring.engine import compile_ruleset
 from kefu_scoring.rules import DEFAULT_RULESET_PATH, load_ruleset
 from kefu_scoring.service import Conversation, Turn, analyse, masked_hit, risk_signals, validate
@@ -56,7 +61,25 @@ def _conversation(doc: Any, line_no: int) -> Conversation:
         conversation_id=str(doc.get("conversation_id") or ""),
         ticket_id=str(doc.get("ticket_id") or ""),
         agent_id=str(doc.get("agent_id") or ""),
+        category=str(doc.get("category") or ""),
+        channel=str(doc.get("channel") or ""),
+        product=str(doc.get("product") or ""),
+        started_at=started_at_of(doc),
     )
+
+
+def started_at_of(doc: dict[str, Any]) -> datetime | None:
+    """A line's `started_at` (ISO 8601 with a UTC offset or Z), None when absent."""
+    value = doc.get("started_at")
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"started_at {str(value)[:40]!r} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        raise ValueError("started_at needs a UTC offset (e.g. 2026-09-01T10:00:00+08:00 or ...Z)")
+    return parsed.astimezone(UTC)
 
 
 def score_lines(lines: Iterator[str], ruleset_path: Path = DEFAULT_RULESET_PATH) -> Iterator[dict[str, Any]]:
@@ -81,6 +104,10 @@ def score_lines(lines: Iterator[str], ruleset_path: Path = DEFAULT_RULESET_PATH)
             "conversation_id": conversation.conversation_id,
             "ticket_id": conversation.ticket_id,
             "agent_id": conversation.agent_id,
+            "started_at": conversation.started_at.isoformat() if conversation.started_at else None,
+            "category": conversation.category,
+            "channel": conversation.channel,
+            "product": conversation.product,
             "ruleset_id": ruleset.id,
             "ruleset_version": ruleset.version,
             "total_score": score.total,
@@ -167,7 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     score.add_argument("--out", type=Path, help="results (default FILE.scored.jsonl)")
     score.add_argument("--report", type=Path, help="summary (default FILE.report.json)")
     score.add_argument("--ruleset", type=Path, default=DEFAULT_RULESET_PATH)
+    importer.add_parser(qa)
     args = parser.parse_args(argv)
+    if args.command == "import":
+        return importer.main(args, parser)
     if not args.file.is_file():
         parser.error(f"{args.file} is not a file")
     stem = args.file.with_suffix("")

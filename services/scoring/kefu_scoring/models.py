@@ -45,6 +45,10 @@ class Evaluation(SQLModel, table=True):
     channel: str = Field(default="", max_length=32)
     # The agent's team as given when scored (migration 0008), for the review queue.
     team: str = Field(default="", max_length=64)
+    # When the conversation happened (migration 0007; default: when it was scored), and the
+    # product it was about (free text or an id): voice of customer buckets and filters by them.
+    started_at: datetime = timestamp_field(nullable=False)
+    product: str = Field(default="", max_length=128)
     # The transcript as stored: [{"role", "text" (masked), "start_ms", "end_ms"}].
     turns: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB, nullable=False)
     # Left unset by the service: PostgreSQL's now() fills it and the INSERT returns it.

@@ -13,6 +13,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -55,6 +56,8 @@ MAX_REQUEST_ID_CHARS = 128
 MAX_REFERENCE_CHARS = 128  # conversation_id, ticket_id, agent_id
 MAX_TURNS = 2_000
 MAX_TURN_CHARS = 10_000
+# A conversation cannot have happened later than this after the service's clock (clock skew).
+MAX_STARTED_AHEAD = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class Conversation:
     category: str = ""  # the ticket's, for voice-of-customer reports
     channel: str = ""
     team: str = ""  # the agent's team, for the review queue
+    product: str = ""
+    started_at: datetime | None = None  # when the conversation happened; None: now
 
     @property
     def key(self) -> str:
@@ -116,7 +121,7 @@ def validate_references(conversation: Conversation) -> None:
             code="invalid_request_id",
         )
     limits = {"conversation_id": MAX_REFERENCE_CHARS, "ticket_id": MAX_REFERENCE_CHARS,
-              "agent_id": MAX_REFERENCE_CHARS, "category": 64, "channel": 32, "team": 64}
+              "agent_id": MAX_REFERENCE_CHARS, "category": 64, "channel": 32, "team": 64, "product": 128}
     for name, limit in limits.items():
         if len(getattr(conversation, name)) > limit:
             raise InvalidArgument(f"{name} must be at most {limit} characters", code=f"invalid_{name}")
@@ -145,9 +150,11 @@ def request_hash(conversation: Conversation) -> str:
         "agent_id": conversation.agent_id,
         "turns": [[t.role, t.text, t.start_ms, t.end_ms] for t in conversation.turns],
     }
-    for extra in ("ruleset", "category", "channel", "team"):  # only when given: older fingerprints hold
+    for extra in ("ruleset", "category", "channel", "team", "product"):  # only when given: older fingerprints hold
         if getattr(conversation, extra):
             body[extra] = getattr(conversation, extra)
+    if conversation.started_at is not None:
+        body["started_at"] = conversation.started_at.isoformat()
     canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -265,6 +272,12 @@ async def score_conversation(
     request_id stored. Risk signals go to the outbox in the same transaction. A concurrent
     duplicate surfaces as IntegrityError from the flush."""
     validate(conversation)
+    now = clock.now()
+    if conversation.started_at is not None and conversation.started_at > now + MAX_STARTED_AHEAD:
+        raise InvalidArgument(
+            "started_at is in the future: it is when the conversation happened",
+            code="invalid_started_at",
+        )
     stored = await find_stored(session, conversation=conversation)
     if stored is not None:
         return stored
@@ -277,7 +290,7 @@ async def score_conversation(
     if conversation.ticket_id:
         queued = await signals.enqueue(
             session, raised, ticket_id=conversation.ticket_id,
-            conversation_id=conversation.conversation_id, now=clock.now(),
+            conversation_id=conversation.conversation_id, now=now,
         )
     evaluation = Evaluation(
         request_id=conversation.request_id,
@@ -288,6 +301,8 @@ async def score_conversation(
         category=conversation.category,
         channel=conversation.channel,
         team=conversation.team,
+        product=conversation.product,
+        started_at=conversation.started_at or now,
         ruleset_id=ruleset.id,
         ruleset_version=ruleset.version,
         total_score=score.total,

@@ -14,7 +14,7 @@ from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import InvalidArgument
-from kefu_common.protoconv import enum_to_str, from_timestamp, str_to_enum, to_timestamp
+from kefu_common.protoconv import enum_to_str, from_timestamp, plan_from_range, str_to_enum, to_timestamp
 from kefu_scoring import review, review_queue, rulesets, service, voc
 from kefu_scoring.engine import compile_ruleset
 from kefu_scoring.models import Appeal, Evaluation, PublishedRuleset
@@ -33,6 +33,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         self.db = db
         self.ruleset = ruleset
         self.compiled = compile_ruleset(ruleset)  # once, at start-up
+        self.scripts = voc.script_phrases(ruleset)
         self.clock = clock
         self.on_signals = on_signals
 
@@ -73,6 +74,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             category=request.category,
             channel=request.channel,
             team=request.team,
+            product=request.product,
+            started_at=from_timestamp(request.started_at) if request.HasField("started_at") else None,
         )
         evaluation = await self._score(conversation, request.ruleset_id, request.ruleset_version)
         return _evaluation_pb(await self._reviewed(evaluation))
@@ -130,33 +133,30 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     async def GetVoiceOfCustomer(
         self, request: scoring_pb2.GetVoiceOfCustomerRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.VoiceOfCustomer:
-        end = from_timestamp(request.end) if request.HasField("end") else self.clock.now()
-        start = from_timestamp(request.start) if request.HasField("start") else end - timedelta(days=7)
-        async with self.db.session() as session:
-            found = await voc.report(
-                session,
-                start=start,
-                end=end,
-                baseline_days=request.baseline_days or 28,
-                category=request.category,
-                channel=request.channel,
-                limit=request.limit or 20,
-            )
-
-        def term_pb(t: voc.TermCount) -> scoring_pb2.VoiceOfCustomer.Term:
-            return scoring_pb2.VoiceOfCustomer.Term(
-                term=t.term, conversations=t.conversations,
-                baseline_conversations=t.baseline_conversations, lift=t.lift, spike=t.spike,
-            )
-
-        return scoring_pb2.VoiceOfCustomer(
-            conversations=found.conversations,
-            baseline_conversations=found.baseline_conversations,
-            terms=[term_pb(t) for t in found.terms],
-            phrases=[term_pb(t) for t in found.phrases],
-            start=to_timestamp(found.start),
-            end=to_timestamp(found.end),
+        if request.HasField("range"):
+            plan = plan_from_range(request.range)
+        else:  # the old instants: widened to the whole local days that cover them
+            end = from_timestamp(request.end) if request.HasField("end") else self.clock.now()
+            start = from_timestamp(request.start) if request.HasField("start") else end - timedelta(days=7)
+            if end <= start or end - start > timedelta(days=366):
+                raise InvalidArgument(
+                    "the period must be non-empty and at most 366 days", code="invalid_period"
+                )
+            plan = voc.plan_of_instants(start, end)
+        given = request.HasField("range")  # with a range, 0 means 0 (no baseline, no quotes)
+        query = voc.Query(
+            plan=plan,
+            baseline_days=request.baseline_days if given else request.baseline_days or 28,
+            category=request.category,
+            channel=request.channel,
+            product=request.product,
+            group_by=request.group_by or "none",
+            limit=request.limit or 20,
+            examples=request.examples if given else request.examples or 3,
         )
+        async with self.db.session() as session:
+            found = await voc.report(session, query, scripts=self.scripts)
+        return _voice_pb(found)
 
     async def FileAppeal(
         self, request: scoring_pb2.FileAppealRequest, context: grpc.aio.ServicerContext
@@ -300,6 +300,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                     category=conversation.category,
                     channel=conversation.channel,
                     team=conversation.team,
+                    product=conversation.product,
+                    started_at=conversation.started_at,
                 )
                 evaluation = await self._score(finished)
                 yield scoring_pb2.StreamEvent(evaluation=_evaluation_pb(await self._reviewed(evaluation)))
@@ -331,6 +333,59 @@ def _summary_pb(s: review_queue.Summary) -> scoring_pb2.EvaluationSummary:
         reviewed_hits=s.reviewed_hits, open_appeals=s.open_appeals, created_at=to_timestamp(s.created_at),
         conversation_id=s.conversation_id, ruleset_id=s.ruleset_id, ruleset_version=s.ruleset_version,
         category=s.category, channel=s.channel, reason=s.reason,
+    )
+
+
+def _voice_pb(found: voc.VoiceReport) -> scoring_pb2.VoiceOfCustomer:
+    pb = scoring_pb2.VoiceOfCustomer
+
+    def term_pb(t: voc.TermCount) -> scoring_pb2.VoiceOfCustomer.Term:
+        return pb.Term(
+            term=t.term, conversations=t.conversations,
+            baseline_conversations=t.baseline_conversations, lift=t.lift, spike=t.spike,
+        )
+
+    return pb(
+        conversations=found.conversations,
+        baseline_conversations=found.baseline_conversations,
+        terms=[term_pb(t) for t in found.terms],
+        phrases=[term_pb(t) for t in found.phrases],
+        start=to_timestamp(found.start),
+        end=to_timestamp(found.end),
+        reasons=[
+            pb.Reason(
+                group=r.group, rank=r.rank, label=r.label, phrases=r.phrases,
+                conversations=r.conversations, mentions=r.mentions,
+                previous_conversations=r.previous_conversations,
+                baseline_conversations=r.baseline_conversations, lift=r.lift, spike=r.spike,
+                buckets=[
+                    pb.ReasonBucket(
+                        bucket=b.bucket, conversations=b.conversations,
+                        previous_conversations=b.previous_conversations, spike=b.spike,
+                    )
+                    for b in r.buckets
+                ],
+                examples=[
+                    pb.Quote(
+                        evaluation_id=q.evaluation_id, conversation_id=q.conversation_id,
+                        started_at=to_timestamp(q.started_at), turn_index=q.turn_index, text=q.text,
+                    )
+                    for q in r.examples
+                ],
+            )
+            for r in found.reasons
+        ],
+        groups=[
+            pb.GroupTotal(
+                group=g.group, conversations=g.conversations,
+                previous_conversations=g.previous_conversations,
+                baseline_conversations=g.baseline_conversations,
+                bucket_conversations=g.bucket_conversations,
+                bucket_previous_conversations=g.bucket_previous_conversations,
+                boilerplate=g.boilerplate,
+            )
+            for g in found.groups
+        ],
     )
 
 
@@ -374,6 +429,10 @@ def _stream_start(start: scoring_pb2.StreamStart) -> service.Conversation:
         turns=(),
         category=start.category,
         channel=start.channel,
+        product=start.product,
+        started_at=from_timestamp(start.started_at) if start.HasField("started_at") else None,
+
+
         team=start.team,
     )
     service.validate_references(conversation)
@@ -443,6 +502,10 @@ def _evaluation_pb(reviewed: review.Reviewed) -> scoring_pb2.Evaluation:
         grade=evaluation.grade,
         hits=[_hit_pb(hit, reviewed.decisions.get(i, "")) for i, hit in enumerate(evaluation.hits)],
         created_at=to_timestamp(evaluation.created_at) if evaluation.created_at else None,
+        started_at=to_timestamp(evaluation.started_at) if evaluation.started_at else None,
+        product=evaluation.product,
+        category=evaluation.category,
+        channel=evaluation.channel,
         dimensions=[scoring_pb2.DimensionScore(**d) for d in evaluation.dimensions],
         fatal=evaluation.fatal,
         not_applicable=evaluation.not_applicable,

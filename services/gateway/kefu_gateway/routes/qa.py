@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 from datetime import UTC
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
+import grpc
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 
 from kefu.scoring.v1 import scoring_pb2
 from kefu_common.errors import PermissionDenied
+from kefu_common.problem import problem_from_rpc_error
 from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_gateway.auth import Principal, Staff
 from kefu_gateway.clients import ClientsDep
@@ -21,17 +25,20 @@ from kefu_gateway.schemas import (
     AppealCreate,
     AppealDecision,
     AppealPublic,
+    BatchItemError,
+    EvaluationBatchCreate,
+    EvaluationBatchItem,
+    EvaluationBatchResult,
     EvaluationCreate,
     EvaluationPublic,
     HitReviewCreate,
     ReviewAgreementPublic,
     RulesetList,
     RulesetPublic,
-    VocQuery,
-    VocReport,
 )
 
 router = APIRouter(prefix="/v1/qa", tags=["quality"])
+BATCH_CONCURRENCY = 8  # ScoreConversation calls in flight per batch request
 
 
 def _as_dict(message: Any) -> dict[str, Any]:
@@ -64,13 +71,21 @@ async def create_evaluation(
     clients: ClientsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> EvaluationPublic:
-    request = scoring_pb2.ScoreConversationRequest(
-        request_id=request_id_for(principal, idempotency_key),
+    request = score_request(body, request_id_for(principal, idempotency_key))
+    evaluation = await clients.scoring.ScoreConversation(request, timeout=clients.timeout)
+    return evaluation_public(evaluation)
+
+
+def score_request(body: EvaluationCreate, request_id: str) -> scoring_pb2.ScoreConversationRequest:
+    return scoring_pb2.ScoreConversationRequest(
+        request_id=request_id,
         ruleset_id=body.ruleset_id,
         ruleset_version=body.ruleset_version,
         category=body.category,
         channel=body.channel,
         team=body.team,
+        product=body.product,
+        started_at=to_timestamp(body.started_at) if body.started_at else None,
         conversation_id=body.conversation_id,
         ticket_id=body.ticket_id,
         agent_id=body.agent_id,
@@ -84,10 +99,61 @@ async def create_evaluation(
             for t in body.turns
         ],
     )
-    evaluation = await clients.scoring.ScoreConversation(request, timeout=clients.timeout)
-    return evaluation_public(evaluation)
 
 
+def conversation_request_id(principal: Principal, conversation_id: str) -> str:
+    """The idempotency key of a batch item: its conversation, scoped to the caller (hashed
+    when the two would not fit the key's 128 characters)."""
+    key = f"{principal.actor}/conversation:{conversation_id}"
+    if len(key) <= 128:
+        return key
+    digest = hashlib.sha256(conversation_id.encode()).hexdigest()[:40]
+    return f"{principal.actor[:60]}/conversation#{digest}"
+
+
+@router.post(
+    "/evaluations:batch",
+    operation_id="createEvaluationsBatch",
+    summary="Score and store up to 500 conversations (imported history), idempotent per conversation",
+    description="Each item is a conversation as for `createEvaluation`, with a required "
+    "`conversation_id` (its idempotency key: sending the same conversation again returns "
+    "the stored evaluation, a different body under the same id is refused for that item) and "
+    "usually its `started_at`. Items are scored independently: one item's error does not "
+    "stop the others; each result says `scored` or `refused` with the problem's code.",
+    response_model=EvaluationBatchResult,
+    responses=problem_responses(400, 401, 403, 413, 422, 503),
+)
+async def create_evaluations_batch(
+    body: EvaluationBatchCreate, principal: Staff, clients: ClientsDep
+) -> EvaluationBatchResult:
+    limit = asyncio.Semaphore(BATCH_CONCURRENCY)
+
+    async def one(index: int, item: EvaluationCreate) -> EvaluationBatchItem:
+        async with limit:
+            try:
+                reply = await clients.scoring.ScoreConversation(
+                    score_request(item, conversation_request_id(principal, item.conversation_id)),
+                    timeout=clients.timeout,
+                )
+            except grpc.aio.AioRpcError as exc:
+                problem = problem_from_rpc_error(exc)
+                if problem.status >= 500 and problem.status != 504:
+                    raise  # the service is down: the whole batch fails, retry it as is
+                return EvaluationBatchItem(
+                    index=index, conversation_id=item.conversation_id, status="refused",
+                    error=BatchItemError(status=problem.status, code=problem.code, detail=problem.detail),
+                )
+        return EvaluationBatchItem(
+            index=index, conversation_id=item.conversation_id, status="scored",
+            evaluation_id=reply.id, total_score=reply.total_score, grade=reply.grade,
+        )
+
+    items = await asyncio.gather(*(one(i, item) for i, item in enumerate(body.items)))
+    return EvaluationBatchResult(
+        items=list(items),
+        scored=sum(1 for i in items if i.status == "scored"),
+        refused=sum(1 for i in items if i.status == "refused"),
+    )
 
 
 @router.get(
@@ -341,40 +407,5 @@ async def review_agreement(
         scoring_pb2.GetReviewAgreementRequest(ruleset_id=ruleset_id), timeout=clients.timeout
     )
     return ReviewAgreementPublic.model_validate(
-        _as_dict(reply)
-    )
-
-
-# --- voice of customer ------------------------------------------------------------------------
-
-reports_router = APIRouter(prefix="/v1/reports", tags=["reports"])
-
-
-@reports_router.get(
-    "/voc",
-    operation_id="getVoiceOfCustomer",
-    summary="Hot words and phrases of what customers said, with spikes against the baseline",
-    description="From the customers' turns of the evaluations in `[start, end)` (default the "
-    "last 7 days), optionally for one category and channel; a term counts once per "
-    "conversation; `lift` compares its share with the trailing `baseline_days`; `spike`: lift "
-    ">= 3 in at least 3 conversations.",
-    response_model=VocReport,
-    responses=problem_responses(400, 401, 403, 422, 503, 504),
-)
-async def get_voice_of_customer(
-    query: Annotated[VocQuery, Query()], principal: Staff, clients: ClientsDep
-) -> VocReport:
-    reply = await clients.scoring.GetVoiceOfCustomer(
-        scoring_pb2.GetVoiceOfCustomerRequest(
-            start=to_timestamp(query.start) if query.start else None,
-            end=to_timestamp(query.end) if query.end else None,
-            baseline_days=query.baseline_days,
-            category=query.category,
-            channel=query.channel,
-            limit=query.limit,
-        ),
-        timeout=clients.timeout,
-    )
-    return VocReport.model_validate(
         _as_dict(reply)
     )

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"  # console branch: chained after voc's 0007 to run both; the lead re-chains
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,304 @@
+"""Reasons (VOC topics): what customers complain about, found in their own words, with no
+product lexicon.
+
+1. **Phrases** — each customer turn is cut into clauses (punctuation), each clause into
+   content words (voc.terms: rjieba, stop words out, a negator kept with its word); the
+   features of a conversation are its words and its adjacent word pairs ("不适合 老人"),
+   each counted once per conversation.
+2. **Boilerplate out** — a word in at least `BOILERPLATE_SHARE` of the conversations overall
+   *and* of every period (bucket) with enough conversations is shared boilerplate (the
+   opening "上个月买了那款新出的智能大屏电视", the product's name), not a reason; so is a word
+   of the agents' scripts (in that share of the agent turns' conversations) and every word of
+   the ruleset's greeting/closing phrases. Pairs holding such a word go too. A word that
+   floods one month only (an outbreak) is kept: it is not spread across periods.
+3. **Grouping** — the remaining phrases of at least `min_df` conversations form a graph whose
+   edges are their normalised pointwise mutual information over conversations (NPMI: how much
+   more often two phrases occur in the same conversation than chance); paraphrases of one
+   reason, spread over the turns of the same calls, are linked; boilerplate and fillers, which
+   occur independently of the reason, are not. Louvain community detection (networkx, fixed
+   seed: deterministic) cuts the graph into reasons.
+4. **Assignment** — a conversation's score for a reason is the sum of the weights (how
+   central the phrase is in its reason) of the reason's phrases it holds; it *mentions* a
+   reason at `MIN_SCORE` and belongs to the one it scores highest (its main reason). Counts and
+   shares are of main reasons, so shares add up to at most 1.
+
+Pure functions, no I/O: voc.py feeds them the stored (masked) transcripts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+from pathlib import Path
+
+import networkx as nx
+import rjieba
+
+from kefu_scoring.text import normalise
+
+STOPWORDS_PATH = Path(__file__).parent / "lexicon" / "stopwords.txt"
+_NEGATORS = frozenset({"不", "没", "没有", "别", "未"})
+_WORD = re.compile(r"^(?:[\u4e00-\u9fff]{2,}|[a-z][a-z'-]{2,})$")
+
+BOILERPLATE_SHARE = 0.5  # of the conversations overall and of every period
+MIN_PERIOD_CONVERSATIONS = 20  # periods smaller than this do not vote on boilerplate
+MIN_BOILERPLATE_CONVERSATIONS = 30  # fewer cannot tell boilerplate from a common reason
+MIN_DF_SHARE = 0.01  # a phrase must occur in 1 % of the conversations (and at least 3)
+MAX_PHRASES = 800  # the most frequent candidates kept for the graph
+MIN_COOCCURRENCE = 3
+MIN_NPMI = 0.12
+MIN_SCORE = 1.0  # sum of a reason's phrase weights a conversation must hold to mention it
+RESOLUTION = 1.5  # Louvain: above 1 cuts finer; _merged joins the parts of one reason
+MERGE_NPMI = 0.3
+LOUVAIN_SEED = 0
+COMENTION_SHARE = 0.6  # a group mentioned with another reason this often is a manner of speaking
+PURITY_ROUNDS = 2
+_CLAUSE = re.compile(r"[，。！？；、,.!?;:：\n]+")
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    lines = STOPWORDS_PATH.read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+def terms(text: str) -> list[str]:
+    """Content words of one turn, in order: Chinese words of two or more characters (a
+    negator joined to the word it negates) and English words of three or more letters, stop
+    words and masked digits left out."""
+    stop = stopwords()
+    tokens = rjieba.cut(normalise(text).text)
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        word = tokens[i]
+        if word in _NEGATORS and i + 1 < len(tokens) and _WORD.match(word + tokens[i + 1]):
+            word = word + tokens[i + 1]  # keep the negation: 不适合, not 适合
+            i += 1
+        if _WORD.match(word) and word not in stop:
+            out.append(word)
+        i += 1
+    return out
+
+
+def clauses(text: str) -> list[list[str]]:
+    """The content words of each clause of a turn."""
+    return [words for part in _CLAUSE.split(text) if (words := terms(part))]
+
+
+def features(customer_texts: Iterable[str]) -> frozenset[str]:
+    """Words and adjacent word pairs of a conversation's customer turns."""
+    out: set[str] = set()
+    for text in customer_texts:
+        for words in clauses(text):
+            out.update(words)
+            out.update(f"{a} {b}" for a, b in zip(words, words[1:]) if a != b)
+    return frozenset(out)
+
+
+def script_words(texts: Iterable[str]) -> frozenset[str]:
+    """The content words of scripts (the ruleset's greeting and closing phrases)."""
+    return frozenset(w for t in texts for words in clauses(t) for w in words)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What the method reads of one conversation."""
+
+    features: frozenset[str]
+    agent_words: frozenset[str]
+    period: int  # the bucket it falls in, for the spread-across-periods test
+
+
+@dataclass(frozen=True)
+class Reason:
+    phrases: tuple[tuple[str, float], ...]  # (phrase, weight in [0, 1]), most central first
+
+    @property
+    def label(self) -> str:
+        return " / ".join(p for p, _ in self.phrases[:3])
+
+
+@dataclass(frozen=True)
+class Model:
+    reasons: tuple[Reason, ...]
+    boilerplate: frozenset[str]
+    conversations: int
+
+    def scores(self, feats: frozenset[str]) -> list[float]:
+        return [sum(w for p, w in r.phrases if p in feats) for r in self.reasons]
+
+    def assign(self, feats: frozenset[str]) -> tuple[int, frozenset[int]]:
+        """(main reason index or -1, every reason mentioned)."""
+        scores = self.scores(feats)
+        mentioned = frozenset(i for i, s in enumerate(scores) if s >= MIN_SCORE)
+        if not mentioned:
+            return -1, mentioned
+        return max(mentioned, key=lambda i: (scores[i], -i)), mentioned
+
+
+def _word_share(convs: Sequence[frozenset[str]]) -> Counter[str]:
+    df: Counter[str] = Counter()
+    for c in convs:
+        df.update(c)
+    return df
+
+
+def boilerplate(conversations: Sequence[Conversation], scripts: frozenset[str] = frozenset()) -> frozenset[str]:
+    """Words spread over nearly every conversation of every period, agents' script words and
+    `scripts` (see the module doc)."""
+    n = len(conversations)
+    if n < MIN_BOILERPLATE_CONVERSATIONS:
+        return scripts
+    words = [frozenset(f for f in c.features if " " not in f) for c in conversations]
+    df = _word_share(words)
+    by_period: dict[int, list[frozenset[str]]] = {}
+    for c, w in zip(conversations, words):
+        by_period.setdefault(c.period, []).append(w)
+    voting = [(len(ws), _word_share(ws)) for ws in by_period.values() if len(ws) >= MIN_PERIOD_CONVERSATIONS]
+    spread = {
+        w for w, k in df.items()
+        if k >= BOILERPLATE_SHARE * n and all(d[w] >= BOILERPLATE_SHARE * m for m, d in voting)
+    }
+    agent_df = _word_share([c.agent_words for c in conversations])
+    agents = {w for w, k in agent_df.items() if k >= BOILERPLATE_SHARE * n}
+    return frozenset(spread | agents | scripts)
+
+
+def _is_out(phrase: str, out: frozenset[str]) -> bool:
+    return any(w in out for w in phrase.split(" "))
+
+
+def discover(conversations: Sequence[Conversation], scripts: frozenset[str] = frozenset()) -> Model:
+    """The reasons of a set of conversations (deterministic for the same input)."""
+    n = len(conversations)
+    out = boilerplate(conversations, scripts)
+    df = _word_share([c.features for c in conversations])
+    min_df = max(3, math.ceil(MIN_DF_SHARE * n))
+    candidates = sorted(
+        (p for p, k in df.items() if k >= min_df and not _is_out(p, out)), key=lambda p: (-df[p], p)
+    )[:MAX_PHRASES]
+    keep = frozenset(candidates)
+    pairs: Counter[tuple[str, str]] = Counter()
+    for c in conversations:
+        pairs.update(combinations(sorted(c.features & keep), 2))
+    graph = nx.Graph()
+    graph.add_nodes_from(candidates)
+    for (a, b), k in sorted(pairs.items()):
+        if k < MIN_COOCCURRENCE or k == n:
+            continue
+        p_ab, p_a, p_b = k / n, df[a] / n, df[b] / n
+        npmi = math.log(p_ab / (p_a * p_b)) / -math.log(p_ab)
+        if npmi >= MIN_NPMI:
+            graph.add_edge(a, b, weight=npmi)
+    communities = nx.community.louvain_communities(
+        graph, weight="weight", resolution=RESOLUTION, seed=LOUVAIN_SEED
+    )
+    groups = []
+    for members in sorted(communities, key=lambda m: sorted(m)):
+        if len(members) < 2:
+            continue  # a phrase linked to nothing is not a reason (fillers, chance)
+        strength = {m: sum(graph[m][o]["weight"] for o in graph[m] if o in members) for m in members}
+        top = max(strength.values())
+        if top > 0:
+            groups.append({m: strength[m] / top for m in members})
+    feats = [c.features for c in conversations]
+    groups = _by_purity(groups, feats, df)
+    groups = _merged(groups, feats, df)
+    groups = _without_manners_of_speaking(groups, feats)
+    groups = _by_purity(groups, feats, df)
+    model = Model(tuple(_reason(g, df) for g in groups), out, n)
+    # Order by how many conversations each explains (ties: label), so indexes are stable.
+    counts = Counter(model.assign(f)[0] for f in feats)
+    order = sorted(range(len(model.reasons)), key=lambda i: (-counts[i], model.reasons[i].label))
+    return Model(tuple(model.reasons[i] for i in order), out, n)
+
+
+Groups = list[dict[str, float]]  # phrase -> weight, per reason being formed
+
+
+def _scores(groups: Groups, feats: frozenset[str]) -> list[float]:
+    return [sum(w for p, w in g.items() if p in feats) for g in groups]
+
+
+def _main(groups: Groups, feats: frozenset[str], skip: int = -1) -> int:
+    scores = _scores(groups, feats)
+    if 0 <= skip < len(scores):
+        scores[skip] = 0.0
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i), default=-1)
+    return best if best >= 0 and scores[best] >= MIN_SCORE else -1
+
+
+def _by_purity(groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]) -> Groups:
+    """Re-weight each phrase by how often a conversation holding it has that group as its main
+    one (assigned with the current weights): generic words ("不能", "结果") that joined a group
+    by chance weigh little, the group's own words weigh about 1."""
+    for _ in range(PURITY_ROUNDS):
+        owned: Counter[tuple[int, str]] = Counter()
+        for f in feats:
+            i = _main(groups, f)
+            if i >= 0:
+                owned.update((i, p) for p in f if p in groups[i])
+        groups = [{p: owned[(i, p)] / df[p] for p in g} for i, g in enumerate(groups)]
+        groups = [g for g in groups if sum(g.values()) >= MIN_SCORE]
+    return groups
+
+
+def _merged(groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]) -> Groups:
+    """Join groups that are the same reason said in different words. The graph is cut finely
+    on purpose; two parts of one reason are mentioned in the same calls (customers say their
+    reason more than one way), while two reasons rarely are: join the pair whose mentions are
+    most associated (NPMI over conversations), while that is at least `MERGE_NPMI`."""
+    n = len(feats)
+    while len(groups) > 1:
+        mentions = [
+            frozenset(k for k, f in enumerate(feats) if sum(w for p, w in g.items() if p in f) >= MIN_SCORE)
+            for g in groups
+        ]
+        best, pair = MERGE_NPMI, None
+        for a, b in combinations(range(len(groups)), 2):
+            both = len(mentions[a] & mentions[b])
+            if both < MIN_COOCCURRENCE or both == n:
+                continue
+            p_ab, p_a, p_b = both / n, len(mentions[a]) / n, len(mentions[b]) / n
+            npmi = math.log(p_ab / (p_a * p_b)) / -math.log(p_ab)
+            if npmi > best:
+                best, pair = npmi, (a, b)
+        if pair is None:
+            break
+        a, b = pair
+        joined = {**groups[b], **groups[a]}
+        groups = [g for i, g in enumerate(groups) if i not in pair] + [{p: 1.0 for p in joined}]
+        groups = _by_purity(groups, feats, df)
+    return groups
+
+
+def _without_manners_of_speaking(groups: Groups, feats: Sequence[frozenset[str]]) -> Groups:
+    """Drop groups that nearly always come with another reason ("这个问题必须给我一个说法"
+    said in any call): a manner of speaking, not a reason. A group is one when, of the calls
+    whose main reason it is, at least `COMENTION_SHARE` would have another main reason without
+    it. Most generic first, one at a time, since removing one changes the others' company."""
+    groups = list(groups)
+    while len(groups) > 1:
+        worst, worst_ratio = -1, COMENTION_SHARE
+        for i in range(len(groups)):
+            mine = [f for f in feats if _main(groups, f) == i]
+            if len(mine) < MIN_COOCCURRENCE:
+                continue
+            ratio = sum(1 for f in mine if _main(groups, f, skip=i) >= 0) / len(mine)
+            if ratio >= worst_ratio:
+                worst, worst_ratio = i, ratio
+        if worst < 0:
+            break
+        del groups[worst]
+    return groups
+
+
+def _reason(weights: dict[str, float], df: Counter[str]) -> Reason:
+    ranked = sorted(weights, key=lambda p: (-weights[p] * df[p], p))
+    return Reason(tuple((p, round(weights[p], 4)) for p in ranked if weights[p] > 0))
