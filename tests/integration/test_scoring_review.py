@@ -67,9 +67,9 @@ async def test_overturning_a_fatal_hit_restores_the_total(
     evaluation = await scored(scoring_stub, "您好", "你这个白痴")
     assert (evaluation.total_score, evaluation.fatal) == (0.0, True)
     overturned = await review(scoring_stub, evaluation.id, index_of(evaluation, "agent-abuse"), "overturned")
-    # What is left: no help offered (skill 15 - 5); everything else at full points.
-    assert [h.rule_id for h in evaluation.hits if h.rule_id != "agent-abuse"] == ["no-help-offered"]
-    assert (overturned.final_score, overturned.final_grade) == (95.0, "A")
+    # Nothing else hit: every dimension at full points.
+    assert [h.rule_id for h in evaluation.hits if h.rule_id != "agent-abuse"] == []
+    assert (overturned.final_score, overturned.final_grade) == (100.0, "A")
 
 
 async def test_agreement_per_rule_counts_the_latest_decisions(

@@ -93,7 +93,7 @@ async def test_signal_is_queued_in_the_evaluation_transaction_with_masked_detail
     evaluation = await score(scoring_db, risky(ticket_id, conversation_id), clock)
 
     rows = {r.kind: r for r in await outbox(scoring_db, ticket_id)}
-    assert sorted(rows) == sorted(evaluation.risk_flags) == ["legal", "negative_emotion"]
+    assert sorted(rows) == sorted(evaluation.risk_flags) == ["legal", "negative_emotion", "predicted_detractor"]
     row = rows["legal"]
     assert row.signal_id == signal_id(conversation_id, "legal")
     assert sorted(evaluation.signal_ids) == sorted(r.signal_id for r in rows.values())
@@ -125,7 +125,7 @@ async def test_same_risk_in_the_same_conversation_is_one_signal(scoring_db: Data
     second = await score(scoring_db, risky(ticket_id, conversation_id), clock)  # another request id
     assert first.id != second.id
     assert first.signal_ids == second.signal_ids
-    assert len(await outbox(scoring_db, ticket_id)) == len(first.signal_ids) == 2
+    assert len(await outbox(scoring_db, ticket_id)) == len(first.signal_ids) == 3
 
 
 async def test_relay_delivers_and_retries_with_backoff_without_doubling(
@@ -148,10 +148,10 @@ async def test_relay_delivers_and_retries_with_backoff_without_doubling(
         assert (failed.status, failed.attempts) == ("pending", 1)
         assert failed.last_error.startswith("UNAVAILABLE")
         assert failed.next_attempt_at == clock.now() + timedelta(seconds=1)
-        assert [r.status for k, r in rows.items() if k != first_kind] == ["delivered"]
+        assert [r.status for k, r in rows.items() if k != first_kind] == ["delivered", "delivered"]
 
         await relay.run_once()  # not due yet: no call
-        assert len(calls_for(servicer, ticket_id)) == 2
+        assert len(calls_for(servicer, ticket_id)) == 3
 
         clock.advance(timedelta(seconds=1))
         await relay.run_once()
@@ -163,10 +163,11 @@ async def test_relay_delivers_and_retries_with_backoff_without_doubling(
         await relay.run_once()  # delivered rows are never sent again
 
     calls = calls_for(servicer, ticket_id)
-    assert len(calls) == 3
+    assert len(calls) == 4
     assert [c.signal_id for c in calls].count(signal_id(conversation_id, first_kind)) == 2
     assert {c.signal_id for c in calls} == {
-        signal_id(conversation_id, "legal"), signal_id(conversation_id, "negative_emotion")
+        signal_id(conversation_id, "legal"), signal_id(conversation_id, "negative_emotion"),
+        signal_id(conversation_id, "predicted_detractor"),
     }
     request = [c for c in calls if c.kind == "legal"][-1]
     assert (request.kind, request.source, request.conversation_id) == ("legal", "scoring", conversation_id)
@@ -191,7 +192,7 @@ async def test_relay_marks_a_refused_signal_rejected_and_stops_retrying(
     refused = rows[calls_for(servicer, ticket_id)[0].kind]
     assert (refused.status, refused.attempts) == ("rejected", 1)
     assert refused.last_error.startswith("INVALID_ARGUMENT")
-    assert len(calls_for(servicer, ticket_id)) == 2  # the refused one once, the other once
+    assert len(calls_for(servicer, ticket_id)) == 3  # the refused one once, the others once
 
 
 async def test_a_scored_risk_reaches_the_real_escalation_service_and_escalates_the_ticket(
@@ -220,7 +221,7 @@ async def test_a_scored_risk_reaches_the_real_escalation_service_and_escalates_t
                         turns=[scoring_pb2.Turn(role=scoring_pb2.ROLE_CUSTOMER, text="我要去媒体曝光你们")],
                     )
                 )
-            assert len(reply.signal_ids) == 2  # media, and the strong negative emotion
+            assert len(reply.signal_ids) == 3  # media, the strong negative emotion, the predicted detractor
             async with grpc.aio.insecure_channel(escalation_addr) as channel:
                 stub = escalation_pb2_grpc.EscalationServiceStub(channel)
                 for _ in range(100):  # the relay delivers after the commit; poll its effect
@@ -234,7 +235,7 @@ async def test_a_scored_risk_reaches_the_real_escalation_service_and_escalates_t
         async with escalation_db.engine.connect() as conn:
             received = dict((await conn.execute(text(
                 "SELECT kind, status FROM escalation.risk_signal WHERE ticket_id = :t"), {"t": inbox.ticket})).all())
-    assert received == {"media": "applied", "negative_emotion": "applied"}  # both signals, once each
+    assert received == {"media": "applied", "negative_emotion": "applied", "predicted_detractor": "applied"}  # once each
     by_key = {e.trigger_key: e for e in listed.escalations}
     media = by_key["risk_signal:media"]  # straight to L3 (the emotion signal adds +1 if it came first)
     assert (media.actor, media.to_level, media.to_party) == ("scoring", 4, "crisis_team")

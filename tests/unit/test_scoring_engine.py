@@ -278,7 +278,7 @@ CARD = {"dimensions": {"compliance": 40, "process": 20, "attitude": 25, "skill":
 
 def test_deductions_stay_inside_their_dimension_and_the_total_is_the_sum() -> None:
     rs = ruleset(
-        rule(kw("不知道"), "rude", points=-10),
+        rule(kw("不知道"), "rude", points=-10, cap=30),
         rule(kw("保证"), "promise", points=-15, dimension="compliance"),
         rule(kw("您好"), "greet", points=5, dimension="process"),
         rule(kw("马上处理"), "skill", points=-1, dimension="skill"),
@@ -288,6 +288,15 @@ def test_deductions_stay_inside_their_dimension_and_the_total_is_the_sum() -> No
     dims = {d.dimension: d.score for d in score.dimensions}
     assert dims == {"compliance": 25, "process": 20, "attitude": 0, "skill": 15}  # clamped at 0
     assert (score.total, score.grade) == (60.0, "C")
+
+
+def test_a_rule_deducts_at_most_its_cap_per_conversation_and_lists_every_piece() -> None:
+    rs = ruleset(rule(kw("不知道"), points=-10), rule(kw("稍等"), "wait", points=-2, cap=3), scorecard=CARD)
+    score = compile_ruleset(rs).evaluate([a("不知道不知道不知道"), a("稍等稍等稍等")])
+    by_rule: dict[str, list[float]] = {}
+    for h in score.hits:
+        by_rule.setdefault(h.rule_id, []).append(h.points)
+    assert by_rule == {"r": [-10.0, -10.0, 0.0], "wait": [-2.0, -1.0, 0.0]}  # default cap: two pieces
 
 
 def test_count_once_deducts_a_single_time() -> None:

@@ -69,7 +69,7 @@ __all__ = [
 
 LEVELS = ("L0", "L1", "L2", "L3")
 PARTIES = {"L0": "agent", "L1": "senior_specialist", "L2": "team_lead", "L3": "crisis_team"}
-SIGNAL_KINDS = ("regulator", "media", "legal", "abuse", "negative_emotion", "other")
+SIGNAL_KINDS = ("regulator", "media", "legal", "abuse", "negative_emotion", "predicted_detractor", "other")
 CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
 # NOTIFY channel: a new or earlier deadline exists; every replica's timer re-reads its wake-up.
 # Payload "<step> <ISO instant>" (step: ticks, acks, updates): the earliest new deadline of that

@@ -647,6 +647,10 @@ class RuleAgreementPublic(BaseModel):
     confirmed: int
     overturned: int
     agreement: float
+    # Rule quality (issue #16): the share of evaluations the rule hit, beside its agreement.
+    evaluations_hit: int = 0
+    evaluations: int = 0
+    hit_rate: float = 0.0
 
 
 class ReviewAgreementPublic(BaseModel):
@@ -666,6 +670,24 @@ class TurnEmotionPublic(BaseModel):
     intensity: float
     score: float
     cues: list[str]
+    model: float = 0.0
+
+
+class SatisfactionFactorPublic(BaseModel):
+    factor: str
+    effect: float
+    detail: str
+    turn_index: int
+
+
+class PredictedSatisfactionPublic(BaseModel):
+    """How satisfied the customer probably left (1..5, CSAT scale) and why (issue #16)."""
+
+    score: float
+    label: str
+    turns: int
+    customer_turns: int
+    factors: list[SatisfactionFactorPublic]
 
 
 class EmotionPublic(BaseModel):
@@ -741,6 +763,7 @@ class EvaluationPublic(BaseModel):
         default=[], description="The transcript as stored (PII-masked); hits point into it by "
         "`turn_index` and the character span `[start, end)`",
     )
+    satisfaction: PredictedSatisfactionPublic | None = None
 
 
 # --- escalation configuration (calendars, SLA policies, the matrix) ------------------------

@@ -10,8 +10,16 @@ Scoring a turn: lexicon entries are found with the same Aho-Corasick matcher as 
 (leftmost-longest, so 不满意 is one negative word, not 不 + 满意). A negator (不, 没有, not,
 never ...) or an intensifier (很, 太, very ...) just before a sentiment word (at most
 `MAX_GAP` characters, no clause break in between) flips it (damped: a negated positive keeps 75 %, a negated negative 40 %) or scales it.
-Exclamation marks strengthen a negative turn. Score <= -1 is negative, >= 1 positive;
-intensity = |score| / 4 capped at 1.
+Exclamation marks strengthen a negative turn.
+
+The lexicon alone stays silent on a third to a half of what customers say, so every customer
+turn is also scored by the small model of emotion_model.py (hashed character n-grams, trained
+offline on openly licensed labelled data). A turn's score is the lexicon's score plus
+MODEL_WEIGHT times the model's logit; score <= -THRESHOLD is negative, >= THRESHOLD positive;
+intensity = |score| / 4 capped at 1. The cues remain the lexicon's words (the evidence a
+supervisor reads); `model` is the model's logit, so a turn decided by the model alone shows
+it. A strong negative turn (a risk signal) needs a lexicon cue: the model alone never raises
+an alert.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from operator import itemgetter
 from typing import NamedTuple
 from pathlib import Path
 
+from kefu_scoring.emotion_model import EmotionModel, default_model
 from kefu_scoring.matcher import KeywordMatcher, longest_non_overlapping
 from kefu_scoring.text import Normalised, normalise
 
@@ -34,7 +43,9 @@ MAX_GAP = 3  # characters between a modifier and its sentiment word
 # mildly positive ("not angry" is closer to neutral than to happy).
 NEGATED_POSITIVE = 0.75
 NEGATED_NEGATIVE = 0.4
-THRESHOLD = 1.0
+THRESHOLD = 0.25  # |score| below it: neutral
+TREND_STEP = 1.0  # a move of the mean score this large between the first and last third is a trend
+MODEL_WEIGHT = 3.0  # lexicon points per unit of the model's logit (bench/eval_emotion.py tuned it on the dev split)
 STRONG_INTENSITY = 0.75  # a negative turn at least this intense raises a risk signal
 _BREAK = re.compile(r"[,.;!?，。；！？、\n]")
 
@@ -45,10 +56,11 @@ class TurnEmotion(NamedTuple):
     intensity: float  # 0..1
     score: float
     cues: tuple[str, ...]  # the lexicon words that decided it, as written
+    model: float = 0.0  # the model's logit (log odds of positive) for this turn
 
     @property
     def strong_negative(self) -> bool:
-        return self.label == "negative" and self.intensity >= STRONG_INTENSITY
+        return self.label == "negative" and self.intensity >= STRONG_INTENSITY and bool(self.cues)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +81,8 @@ class _Entry:
 
 
 class EmotionLexicon:
-    def __init__(self, doc: dict) -> None:
+    def __init__(self, doc: dict, model: EmotionModel | None = None) -> None:
+        self.model = model
         entries: dict[str, dict] = {}
         for word, w in doc["negative"].items():
             entries.setdefault(word, {})["weight"] = -float(w)
@@ -87,20 +100,20 @@ class EmotionLexicon:
         # automaton pass (engine.py) and hand the matches to `from_matches`.
         self.vocabulary = dict(zip(self.matcher.keywords, self.entries))
 
-    def _text_score(self, text: str) -> tuple[float, tuple[str, ...]]:
-        norm = normalise(text)
-        entries = self.entries
-        found = [(s, e, entries[kid]) for s, e, kid in self.matcher.find(norm.text)]  # one turn
-        return self._score(norm, text, longest_non_overlapping(found))
-
     def from_matches(
-        self, index: int, norm: Normalised, text: str, matches: list[tuple[int, int, _Entry]]
+        self, index: int, norm: Normalised, text: str, matches: list[tuple[int, int, _Entry]], logit: float = 0.0
     ) -> TurnEmotion:
         """The emotion of a turn whose lexicon matches (start, end, entry) were found
-        elsewhere (the compiled ruleset's automaton)."""
+        elsewhere (the compiled ruleset's automaton), and its model logit."""
         if len(matches) > 1:
             matches = longest_non_overlapping(matches)
-        return _emotion(index, *self._score(norm, text, matches))
+        return turn_emotion(index, *self._score(norm, text, matches), logit)
+
+    def logits(self, normalised_texts: Sequence[str]) -> list[float]:
+        """The model's logit of each normalised text (0 without a model), in one pass."""
+        if self.model is None:
+            return [0.0] * len(normalised_texts)
+        return self.model.logits(normalised_texts)
 
     def _score(
         self, norm: Normalised, text: str, matches: list[tuple[int, int, _Entry]]
@@ -141,26 +154,27 @@ class EmotionLexicon:
         return score, tuple(cues)
 
     def turn(self, index: int, text: str) -> TurnEmotion:
-        return _emotion(index, *self._text_score(text))
+        """One turn on its own (real time, evaluation scripts)."""
+        norm = normalise(text)
+        entries = self.entries
+        found = [(s, e, entries[kid]) for s, e, kid in self.matcher.find(norm.text)]
+        raw, cues = self._score(norm, text, longest_non_overlapping(found))
+        return turn_emotion(index, raw, cues, self.logits([norm.text])[0])
 
 
 _new_tuple = tuple.__new__  # a NamedTuple without its generated __new__'s frame (hot path)
 _SCORE = itemgetter(3)  # TurnEmotion.score
 
 
-def _emotion(index: int, raw: float, cues: tuple[str, ...]) -> TurnEmotion:
-    score, label, intensity = _graded(raw)
-    return _new_tuple(TurnEmotion, (index, label, intensity, score, cues))
-
-
-@lru_cache(maxsize=4096)
-def _graded(raw: float) -> tuple[float, str, float]:
-    """A turn's score rounded, its label and intensity. Cached: scores are sums of a few
-    lexicon weights, so the same values recur (and `round` to decimals is not cheap)."""
-    score = round(raw, 3)
+def turn_emotion(index: int, raw: float, cues: tuple[str, ...], logit: float = 0.0) -> TurnEmotion:
+    """Lexicon score + model: rounded to 3 decimals (model 2), label, intensity (2 decimals)."""
+    score = int((raw + MODEL_WEIGHT * logit) * 1000) / 1000  # truncation: cheaper than round()
     if not score:
-        return 0.0, "neutral", 0.0
-    return score, _label(score), round(min(1.0, abs(score) / 4), 2)
+        return _new_tuple(TurnEmotion, (index, "neutral", 0.0, 0.0, cues, 0.0))
+    a = -score if score < 0 else score
+    label = "neutral" if a < THRESHOLD else "negative" if score < 0 else "positive"
+    intensity = 1.0 if a >= 4 else int(a * 25) / 100
+    return _new_tuple(TurnEmotion, (index, label, intensity, score, cues, int(logit * 100) / 100))
 
 
 def _label(score: float) -> str:
@@ -169,7 +183,7 @@ def _label(score: float) -> str:
 
 @lru_cache(maxsize=1)
 def default_lexicon() -> EmotionLexicon:
-    return EmotionLexicon(json.loads(LEXICON_PATH.read_bytes()))
+    return EmotionLexicon(json.loads(LEXICON_PATH.read_bytes()), default_model())
 
 
 def trajectory(turns: Sequence[tuple[str | None, str]], lexicon: EmotionLexicon | None = None) -> Trajectory:
@@ -188,9 +202,9 @@ def trajectory_of(emotions: Sequence[TurnEmotion]) -> Trajectory:
     start = sum(scores[:third]) / third
     end = sum(scores[-third:]) / third
     trend = "stable"
-    if len(emotions) >= 2 and end - start >= THRESHOLD:
+    if len(emotions) >= 2 and end - start >= TREND_STEP:
         trend = "improving"
-    elif len(emotions) >= 2 and start - end >= THRESHOLD:
+    elif len(emotions) >= 2 and start - end >= TREND_STEP:
         trend = "worsening"
     worst = emotions[scores.index(min(scores))]  # the first of the most negative
     return Trajectory(

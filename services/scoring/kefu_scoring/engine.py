@@ -43,7 +43,7 @@ from kefu_scoring.rules import (
     TurnCountCondition,
     uses_timing,
 )
-from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon
+from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon, turn_emotion
 from kefu_scoring.matcher import (
     SEPARATOR,
     KeywordMatcher,
@@ -205,8 +205,8 @@ class _Planned(NamedTuple):
     first_scope: Callable[[_Ctx], list[int]]  # the first leaf's scope: where absence evidence points
     detail: str  # absence evidence
     # Hit fields: rule id, version, dimension, severity, fatal, alert, every piece of evidence
-    # counts, points.
-    fields: tuple[str, int, str, str, bool, str | None, bool, float]
+    # counts, points, the cap on the rule's points in one conversation (absolute).
+    fields: tuple[str, int, str, str, bool, str | None, bool, float, float]
 
 
 class CompiledRuleset:
@@ -283,7 +283,7 @@ class CompiledRuleset:
             self._scopes[id(leaf.scope)].turns,
             f"expected and not found: {rule.name or rule.id}",
             (rule.id, rule.version, rule.dimension, rule.severity, rule.fatal, rule.alert,
-             rule.count == "each", rule.points),
+             rule.count == "each", rule.points, rule.max_points),
         )
 
     def _compile(self, c: Any) -> Evaluator:
@@ -699,11 +699,18 @@ class CompiledRuleset:
                 evidence = _fire(planned, ctx)
             if evidence is None:
                 continue
-            rid, version, dim, severity, fatal_, alert, each, rule_points = planned.fields
+            rid, version, dim, severity, fatal_, alert, each, rule_points, cap = planned.fields
             fatal = fatal or fatal_
+            left = cap  # points the rule may still count in this conversation
             for n, (ti, start, end, text, detail) in enumerate(evidence):
                 points = rule_points if each or n == 0 else 0.0
-                earned[dim] += points
+                if points:
+                    if left <= 0:
+                        points = 0.0
+                    elif (points if points > 0 else -points) > left:
+                        points = left if points > 0 else -left
+                    left -= points if points > 0 else -points
+                    earned[dim] += points
                 hits.append(
                     Hit(rid, version, dim, ti, start, end, text, points, severity, fatal_, detail, alert)
                 )
@@ -729,22 +736,29 @@ class CompiledRuleset:
         return card
 
     def emotions(self, ctx: _Ctx, indexes: Sequence[int]) -> list[TurnEmotion]:
-        """Customer emotion of the turns `indexes`, from the lexicon matches found by
-        `prepare` (needs a ruleset compiled with a lexicon). Only turns holding a sentiment
-        word are scored: negators and intensifiers alone leave a turn neutral."""
+        """Customer emotion of the turns `indexes`: the lexicon matches found by `prepare`
+        (needs a ruleset compiled with a lexicon) and the model's logits of every one of
+        those turns, computed in one pass."""
         assert self.lexicon is not None, "compiled without an emotion lexicon"
         lexicon, found, off, maps, texts = self.lexicon, ctx.lexicon, ctx.offset, ctx.maps, ctx.texts
+        if not indexes:
+            return []
         turns = ctx.turns
-        neutral = _neutral_emotions(off + len(turns))
+        logits = lexicon.logits([texts[i] for i in indexes])
+        from_matches = lexicon.from_matches
         emotions: list[TurnEmotion] = []
-        for i in indexes:
-            for _, _, entry in found.get(i, ()):
-                if entry.weight is not None:  # a sentiment word: the turn is scored
-                    norm = _new_tuple(Normalised, (texts[i], None, None)) if maps is None else maps[i]
-                    emotions.append(lexicon.from_matches(i + off, norm, turns[i].text, found[i]))
-                    break
+        for i, logit in zip(indexes, logits):
+            matches = found.get(i)
+            if matches is not None:
+                for _, _, entry in matches:
+                    if entry.weight is not None:  # a sentiment word: the lexicon speaks too
+                        norm = _new_tuple(Normalised, (texts[i], None, None)) if maps is None else maps[i]
+                        emotions.append(from_matches(i + off, norm, turns[i].text, matches, logit))
+                        break
+                else:
+                    emotions.append(turn_emotion(i + off, 0.0, (), logit))
             else:
-                emotions.append(neutral[i + off])
+                emotions.append(turn_emotion(i + off, 0.0, (), logit))
         return emotions
 
     def evaluate_turn(self, turn: Turn, index: int) -> list[Hit]:
@@ -758,20 +772,6 @@ class CompiledRuleset:
             for i, ev in enumerate(evidence or ()):
                 hits.append(_hit(rule, ev, rule.points if rule.count == "each" or i == 0 else 0.0))
         return hits
-
-
-_neutral: tuple[TurnEmotion, ...] = ()
-
-
-def _neutral_emotions(count: int) -> tuple[TurnEmotion, ...]:
-    """The neutral emotion of every turn index below `count` at least. Shared by every
-    conversation (a TurnEmotion is immutable); replaced, never changed, when it is too short."""
-    global _neutral
-    cached = _neutral
-    if len(cached) < count:
-        size = max(count, 2 * len(cached), 64)
-        cached = _neutral = tuple(_new_tuple(TurnEmotion, (i, "neutral", 0.0, 0.0, ())) for i in range(size))
-    return cached
 
 
 def _fire(planned: _Planned, ctx: _Ctx) -> list[Evidence] | None:

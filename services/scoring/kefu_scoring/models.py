@@ -49,6 +49,12 @@ class Evaluation(SQLModel, table=True):
     # product it was about (free text or an id): voice of customer buckets and filters by them.
     started_at: datetime = timestamp_field(nullable=False)
     product: str = Field(default="", max_length=128)
+    # Predicted satisfaction (migration 0009, satisfaction.py): {"score" 1..5, "label",
+    # "turns", "customer_turns", "factors": [{"factor", "effect", "detail", "turn_index"}]};
+    # {} for evaluations stored before it. The score is also a column, for reports.
+    satisfaction: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB, nullable=False)
+    predicted_satisfaction: float | None = None
+    satisfaction_label: str = Field(default="", max_length=16)
     # The transcript as stored: [{"role", "text" (masked), "start_ms", "end_ms"}].
     turns: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB, nullable=False)
     # Left unset by the service: PostgreSQL's now() fills it and the INSERT returns it.

@@ -248,6 +248,9 @@ def uses_timing(condition: Any) -> bool:
     )
 
 
+DEFAULT_CAP_HITS = 2
+
+
 class Rule(_Model):
     """One inspection item. The rule *hits* when its condition holds; every piece of evidence
     then counts `points` (`count: each`) or the first one does (`count: once`). Negative
@@ -261,6 +264,10 @@ class Rule(_Model):
     severity: Severity = "minor"
     points: float = Field(ge=-100, le=100)
     count: Literal["each", "once"] = "each"
+    # The most points the rule deducts (or adds) in one conversation (issue #16: a rule that
+    # recurs in a long conversation must not sink it for its length). Default: what
+    # DEFAULT_CAP_HITS pieces of evidence count; every piece beyond is still listed, at 0.
+    cap: float | None = Field(default=None, gt=0, le=100)
     fatal: bool = False
     condition: Condition
     applies_if: Condition | None = None
@@ -280,6 +287,13 @@ class Rule(_Model):
                 " any/all/at_least, or regex; scoped by role only; and/or of those)"
             )
         return self
+
+    @property
+    def max_points(self) -> float:
+        """The cap on this rule's points in one conversation (absolute value)."""
+        if self.cap is not None:
+            return self.cap
+        return abs(self.points) * (DEFAULT_CAP_HITS if self.count == "each" else 1)
 
 
 class Scorecard(_Model):

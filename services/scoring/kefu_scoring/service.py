@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kefu_common.clock import Clock
 from kefu_common.errors import AlreadyExists, InvalidArgument, NotFound
 from kefu_common.logging import get_logger
+from kefu_scoring import satisfaction as satisfaction_model
 from kefu_scoring import signals
 from kefu_scoring.emotion import Trajectory, TurnEmotion, default_lexicon, trajectory_of
 from kefu_scoring.engine import (
@@ -86,6 +87,7 @@ class Analysis:
     score: Score
     emotion: Trajectory
     language: str
+    satisfaction: satisfaction_model.Satisfaction
 
 
 # --- pure rules -----------------------------------------------------------------------------
@@ -167,10 +169,13 @@ def analyse(compiled: CompiledRuleset, turns: Sequence[Turn]) -> Analysis:
     """Everything scoring computes for one conversation, no I/O (the benchmark's unit)."""
     ctx = compiled.prepare(turns)
     customer = ctx.by_role.get("customer", [])
+    score = compiled.score(ctx)
+    emotion = trajectory_of(compiled.emotions(ctx, customer))
     return Analysis(
-        score=compiled.score(ctx),
-        emotion=trajectory_of(compiled.emotions(ctx, customer)),
+        score=score,
+        emotion=emotion,
         language=ctx.language(),
+        satisfaction=satisfaction_model.predict(emotion, score.hits, turns=len(turns), fatal=score.fatal),
     )
 
 
@@ -193,10 +198,13 @@ def masked_hit(hit: Hit, turn_text: str) -> Hit:
 
 
 def risk_signals(
-    conversation: Conversation, hits: Sequence[Hit], emotions: Sequence[TurnEmotion]
+    conversation: Conversation,
+    hits: Sequence[Hit],
+    emotions: Sequence[TurnEmotion],
+    predicted: satisfaction_model.Satisfaction | None = None,
 ) -> list[signals.Signal]:
-    """The first piece of evidence of each risk kind (rule alerts, strong negative emotion),
-    masked; one signal per kind per conversation."""
+    """The first piece of evidence of each risk kind (rule alerts, strong negative emotion,
+    a predicted detractor), masked; one signal per kind per conversation."""
     found: dict[str, signals.Signal] = {}
     for hit in sorted(hits, key=lambda h: h.turn_index):
         if hit.alert and hit.alert not in found:
@@ -211,6 +219,13 @@ def risk_signals(
             found["negative_emotion"] = signals.Signal.of(
                 conversation.key, "negative_emotion", detail, emotion.turn_index
             )
+    if predicted is not None and predicted.detractor:
+        worst = min(predicted.factors, key=lambda f: f.effect, default=None)
+        detail = f"predicted satisfaction {predicted.score} (detractor)" + (
+            f"; {worst.factor}: {worst.detail}" if worst else ""
+        )
+        turn = worst.turn_index if worst and worst.turn_index is not None else 0
+        found["predicted_detractor"] = signals.Signal.of(conversation.key, "predicted_detractor", detail, turn)
     return list(found.values())
 
 
@@ -223,6 +238,16 @@ def emotion_doc(emotion: Trajectory) -> dict[str, object]:
         "peak_negative": emotion.peak_negative,
         "turns": [t._asdict() for t in emotion.turns],
     }
+
+
+def masked_satisfaction_doc(predicted: satisfaction_model.Satisfaction, masked_hits: Sequence[Hit]) -> dict:
+    """The stored form of a prediction; a threat's quote is the masked hit's."""
+    doc = predicted.doc()
+    quotes = {h.turn_index: h.matched_text for h in masked_hits if h.alert}
+    for f in doc["factors"]:  # type: ignore[union-attr]
+        if f["factor"] == "unresolved_threat" and f["turn_index"] in quotes:
+            f["detail"] = f["detail"].rsplit(": ", 1)[0] + ": " + quotes[f["turn_index"]]
+    return doc
 
 
 # --- storage --------------------------------------------------------------------------------
@@ -285,7 +310,7 @@ async def score_conversation(
     analysis = analyse(compile_ruleset(ruleset), turns)
     score = analysis.score
     hits = [masked_hit(h, turns[h.turn_index].text) for h in score.hits]
-    raised = risk_signals(conversation, hits, analysis.emotion.turns)
+    raised = risk_signals(conversation, hits, analysis.emotion.turns, analysis.satisfaction)
     queued = []
     if conversation.ticket_id:
         queued = await signals.enqueue(
@@ -312,6 +337,9 @@ async def score_conversation(
         fatal=score.fatal,
         not_applicable=list(score.not_applicable),
         emotion=emotion_doc(analysis.emotion),
+        satisfaction=masked_satisfaction_doc(analysis.satisfaction, hits),
+        predicted_satisfaction=analysis.satisfaction.score,
+        satisfaction_label=analysis.satisfaction.label,
         language=analysis.language,
         risk_flags=[s.kind for s in raised],
         signal_ids=queued,
@@ -333,6 +361,7 @@ async def score_conversation(
         fatal=score.fatal,
         hits=len(hits),
         risk_flags=evaluation.risk_flags,
+        predicted_satisfaction=analysis.satisfaction.score,
     )
     return evaluation
 

@@ -15,7 +15,7 @@ from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import InvalidArgument
 from kefu_common.protoconv import enum_to_str, from_timestamp, plan_from_range, str_to_enum, to_timestamp
-from kefu_scoring import review, review_queue, rulesets, service, voc
+from kefu_scoring import review, review_queue, rule_quality, rulesets, service, voc
 from kefu_scoring.engine import compile_ruleset
 from kefu_scoring.models import Appeal, Evaluation, PublishedRuleset
 from kefu_scoring.rules import Ruleset
@@ -182,12 +182,13 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         self, request: scoring_pb2.GetReviewAgreementRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.ReviewAgreement:
         async with self.db.session() as session:
-            rows = await review.agreement(session, ruleset_id=request.ruleset_id)
+            rows = await rule_quality.rule_quality(session, ruleset_id=request.ruleset_id)
         return scoring_pb2.ReviewAgreement(
             rules=[
                 scoring_pb2.ReviewAgreement.Rule(
-                    rule_id=r.rule_id, reviewed=r.reviewed, confirmed=r.confirmed,
-                    overturned=r.overturned, agreement=r.agreement,
+                    rule_id=r.rule_id, reviewed=r.agreement.reviewed, confirmed=r.agreement.confirmed,
+                    overturned=r.agreement.overturned, agreement=r.agreement.agreement,
+                    evaluations_hit=r.evaluations_hit, evaluations=r.evaluations, hit_rate=r.hit_rate,
                 )
                 for r in rows
             ]
@@ -455,6 +456,23 @@ def _turn_emotion_pb(d: dict[str, Any]) -> scoring_pb2.TurnEmotion:
         intensity=d["intensity"],
         score=d["score"],
         cues=list(d["cues"]),
+        model=d.get("model", 0.0),
+    )
+
+
+def _satisfaction_pb(d: dict[str, Any]) -> scoring_pb2.PredictedSatisfaction:
+    return scoring_pb2.PredictedSatisfaction(
+        score=d.get("score", 0.0),
+        label=d.get("label", ""),
+        turns=d.get("turns", 0),
+        customer_turns=d.get("customer_turns", 0),
+        factors=[
+            scoring_pb2.SatisfactionFactor(
+                factor=f["factor"], effect=f["effect"], detail=f["detail"],
+                turn_index=-1 if f.get("turn_index") is None else f["turn_index"],
+            )
+            for f in d.get("factors", [])
+        ],
     )
 
 
@@ -523,6 +541,7 @@ def _evaluation_pb(reviewed: review.Reviewed) -> scoring_pb2.Evaluation:
         team=evaluation.team,
         final_score=reviewed.final_score,
         final_grade=reviewed.final_grade,
+        satisfaction=_satisfaction_pb(evaluation.satisfaction or {}),
         reviews=[
             scoring_pb2.HitReview(
                 hit_index=r.hit_index, decision=r.decision, reviewer=r.reviewer, note=r.note,
