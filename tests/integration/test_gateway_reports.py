@@ -232,3 +232,31 @@ async def test_reports_are_for_staff_only(gateway, gateway_settings) -> None:
     for path in ("service-metrics", "backlog"):
         response = await gateway.get(f"/v1/reports/{path}", params=days(), headers=customer)
         assert_problem(response, 403, "staff_only")
+
+
+async def test_ticket_list_exports_every_page_as_csv_and_xlsx(gateway, auth):
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    made = [await create(gateway, auth, team=team, actions=()) for _ in range(3)]
+    response = await gateway.get("/v1/tickets", params={"team": team, "page_size": 1},
+                                 headers={**auth, "Accept": "text/csv"})
+    assert response.status_code == 200, response.text
+    assert 'filename="listTickets.csv"' in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert sorted(r["id"] for r in rows) == sorted(t["id"] for t in made)  # not just one page
+    assert {r["owner_team"] for r in rows} == {team}
+    assert rows[0]["subject"] == "账单多扣了钱"
+    assert "customer_id" in rows[0] and "sla_level" in rows[0]  # nested fields flattened
+
+    xlsx = await gateway.get("/v1/tickets", params={"team": team, "format": "xlsx"}, headers=auth)
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True).active
+    assert len(list(sheet.iter_rows(values_only=True))) == 4
+
+    as_json = await gateway.get("/v1/tickets", params={"team": team, "page_size": 1}, headers=auth)
+    assert len(as_json.json()["items"]) == 1 and as_json.json()["next_cursor"]
+
+
+async def test_a_bad_filter_on_an_export_is_still_problem_json(gateway, auth):
+    response = await gateway.get("/v1/tickets", params={"cursor": "not-a-cursor", "format": "csv"},
+                                 headers=auth)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")

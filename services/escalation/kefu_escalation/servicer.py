@@ -13,8 +13,15 @@ from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
 from kefu_common.clock import Clock, SystemClock
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
-from kefu_common.protoconv import enum_to_str, from_timestamp, level_to_str, str_to_enum, to_timestamp
-from kefu_escalation import escalations, service, sla_view, whatif
+from kefu_common.protoconv import (
+    enum_to_str,
+    from_timestamp,
+    level_to_str,
+    plan_from_range,
+    str_to_enum,
+    to_timestamp,
+)
+from kefu_escalation import escalations, reports, service, sla_view, whatif
 from kefu_escalation.escalations import LEVELS, SIGNAL_KINDS, Escalator
 from kefu_escalation.models import Calendar, MatrixEntry, SlaPolicy
 
@@ -395,6 +402,62 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             escalation_rate=view.tickets_escalated / view.tickets_opened if view.tickets_opened else 0.0,
             escalations=[Count(trigger=t, to_level=_level(lvl), count=n) for t, lvl, n in view.escalations],
         )
+
+    async def GetSlaSeries(
+        self, request: escalation_pb2.GetSlaSeriesRequest, context: grpc.aio.ServicerContext
+    ) -> escalation_pb2.GetSlaSeriesResponse:
+        plan = plan_from_range(request.range)
+        compute = (reports.escalation_series if request.report == escalation_pb2.SLA_REPORT_KIND_ESCALATIONS
+                   else reports.attainment_series)
+        async with self.db.session() as session:
+            rows = await compute(session, plan, by_team=request.by_team)
+        Target = escalation_pb2.SlaFigures.Target
+        return escalation_pb2.GetSlaSeriesResponse(rows=[
+            escalation_pb2.SlaFigures(
+                key=types_pb2.SeriesKey(group=f.group, bucket=f.bucket, previous=f.previous),
+                targets=[Target(target=t, finished=n, met=m, breached=b) for t, (n, m, b) in f.targets.items()],
+                cycles_opened=f.cycles_opened, tickets_opened=f.tickets_opened,
+                tickets_escalated=f.tickets_escalated, escalations=f.escalations,
+                to_l1=f.to_l1, to_l2=f.to_l2, to_l3=f.to_l3,
+            )
+            for f in rows
+        ])
+
+    async def ListClocksAtRisk(
+        self, request: escalation_pb2.ListClocksAtRiskRequest, context: grpc.aio.ServicerContext
+    ) -> escalation_pb2.ListClocksAtRiskResponse:
+        size = request.page_size or 50
+        if not 1 <= size <= 500:
+            raise InvalidArgument("page_size must be 1..500", code="invalid_page_size")
+        if not 0 <= request.within_minutes <= 7 * 24 * 60:
+            raise InvalidArgument("within_minutes must be 0..10080", code="invalid_argument")
+        now = self.clock.now()
+        async with self.db.session() as session:
+            page, token = await reports.clocks_at_risk(
+                session, now=now, within=timedelta(minutes=request.within_minutes),
+                include_breached=request.include_breached, team=request.team[:64], limit=size,
+                after=request.page_token)
+        return escalation_pb2.ListClocksAtRiskResponse(
+            as_of=to_timestamp(now), next_page_token=token,
+            clocks=[escalation_pb2.ClockAtRisk(
+                ticket_id=str(c.ticket_id), cycle=c.cycle, target=c.target, due_at=to_timestamp(c.due_at),
+                seconds_remaining=c.seconds_remaining, seconds_overrun=c.seconds_overrun,
+                breached=c.breached, level=_level(c.level), team=c.team) for c in page])
+
+    async def ListUnacknowledgedEscalations(
+        self, request: escalation_pb2.ListUnacknowledgedEscalationsRequest, context: grpc.aio.ServicerContext
+    ) -> escalation_pb2.ListUnacknowledgedEscalationsResponse:
+        size = request.page_size or 50
+        if not 1 <= size <= 500:
+            raise InvalidArgument("page_size must be 1..500", code="invalid_page_size")
+        after = _decode_page_token(request.page_token) if request.page_token else None
+        now = self.clock.now()
+        async with self.db.session() as session:
+            rows = await reports.unacknowledged(session, team=request.team[:64], limit=size + 1, after=after)
+        token = _encode_page_token(rows[size - 1]) if len(rows) > size else ""
+        return escalation_pb2.ListUnacknowledgedEscalationsResponse(
+            as_of=to_timestamp(now), escalations=[_escalation_pb(r) for r in rows[:size]],
+            next_page_token=token)
 
 
 def _encode_page_token(row) -> str:  # noqa: ANN001

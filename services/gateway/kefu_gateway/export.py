@@ -30,8 +30,6 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from kefu_gateway.schemas import SafeInput
-
 CSV_MEDIA_TYPE = "text/csv"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _BOM = "\ufeff"
@@ -44,8 +42,8 @@ class ExportFormat(enum.StrEnum):
     XLSX = "xlsx"
 
 
-class ExportQuery(SafeInput):
-    """Base of the query model of every exportable route."""
+class ExportQuery(BaseModel):
+    """Mixed into the query model of every exportable route (beside `SafeInput`)."""
 
     format: ExportFormat | None = Field(
         default=None,

@@ -8,12 +8,12 @@ Ratios and percentiles are null where their population is empty.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kefu_gateway.export import ExportQuery
-from kefu_gateway.schemas import EscalationLevel, MetricsGroupBy, TicketStatus
+from kefu_gateway.schemas import EscalationLevel, MetricsGroupBy, SafeInput, TicketStatus
 from kefu_gateway.series import SeriesQuery
 
 # --- tickets (ticketing service) ------------------------------------------------------
@@ -78,7 +78,7 @@ class AgeBand(enum.StrEnum):
     D7 = "7d+"
 
 
-class BacklogQuery(ExportQuery):
+class BacklogQuery(SafeInput, ExportQuery):
     model_config = ConfigDict(extra="forbid")
 
     group_by: MetricsGroupBy = MetricsGroupBy.NONE
@@ -143,7 +143,7 @@ class EscalationValues(BaseModel):
     to_l3: int
 
 
-class ClocksAtRiskQuery(ExportQuery):
+class ClocksAtRiskQuery(SafeInput, ExportQuery):
     model_config = ConfigDict(extra="forbid")
 
     within_minutes: int = Field(
@@ -173,7 +173,7 @@ class ClocksAtRiskPage(BaseModel):
     next_cursor: str | None
 
 
-class UnacknowledgedQuery(ExportQuery):
+class UnacknowledgedQuery(SafeInput, ExportQuery):
     model_config = ConfigDict(extra="forbid")
 
     team: str | None = Field(default=None, min_length=1, max_length=64)
@@ -193,6 +193,7 @@ class UnacknowledgedEscalationPublic(BaseModel):
     ack_due_at: datetime | None
     seconds_waiting: int = Field(description="Since the escalation was raised")
     seconds_to_ack_due: int | None = Field(description="Negative once the acknowledgement is late")
+    status: str = Field(description="open, or ack_breached once its acknowledgement is late")
 
 
 class UnacknowledgedPage(BaseModel):
@@ -206,7 +207,6 @@ class UnacknowledgedPage(BaseModel):
 
 class QaGroupBy(enum.StrEnum):
     NONE = "none"
-    TEAM = "team"
     AGENT = "agent"
     CATEGORY = "category"
     CHANNEL = "channel"
@@ -238,19 +238,21 @@ class QaDistributionQuery(SeriesQuery):
 
 class QaDistributionRow(BaseModel):
     group: str
-    bin_start: float = Field(description="Score bin [bin_start, bin_start + bin_width); 100 is in the last")
+    bucket_start: date
+    bucket_end: date
+    bin_start: float = Field(description="Scores in [bin_start, bin_end); 100 is in the last bin")
     bin_end: float
     evaluations: int
     previous_evaluations: int | None = Field(description="Same bin over the previous span")
 
 
 class QaDistributionReport(BaseModel):
-    start: str
-    end: str
+    start: date
+    end: date
     tz: str
     group_by: QaGroupBy
     bin_width: int
-    items: list[QaDistributionRow]
+    items: list[QaDistributionRow] = Field(description="Every bin of every bucket of every group")
 
 
 class RuleRankingQuery(SeriesQuery):

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from kefu.common.v1 import types_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import enum_choices
+from kefu_gateway.export import ExportQuery
 
 
 def _str_enum(name: str, proto_enum: object, *, upper: bool = False) -> type[enum.StrEnum]:
@@ -124,7 +125,7 @@ class TicketUpdate(Strict):
         return value
 
 
-class TicketQuery(SafeInput):
+class TicketQuery(SafeInput, ExportQuery):
     """Filters of the ticket list; every filter narrows the result."""
 
     model_config = ConfigDict(extra="forbid")

@@ -18,11 +18,12 @@ from pydantic import BaseModel, Field
 from kefu_common import periods
 from kefu_common.periods import BucketUnit, Compare, Plan
 from kefu_gateway.export import ExportQuery
+from kefu_gateway.schemas import SafeInput
 
 V = TypeVar("V", bound=BaseModel)
 
 
-class SeriesQuery(ExportQuery):
+class SeriesQuery(SafeInput, ExportQuery):
     """The parameters shared by every `GET /v1/reports/...` series route."""
 
     start: date = Field(description="First local date of the range (inclusive), `YYYY-MM-DD`")
@@ -72,13 +73,19 @@ Figures = Iterable[tuple[str, int, bool, V]]
 
 
 def build_series(
-    plan: Plan, group_by: str, figures: Figures, empty: Callable[[], V]
+    plan: Plan,
+    group_by: str,
+    figures: Figures,
+    empty: Callable[[], V],
+    *,
+    order: Callable[[dict[tuple[str, int, bool], V]], list[str]] | None = None,
 ) -> SeriesReport[V]:
-    """Assemble the answer: every group (one `""` group when ungrouped) × every bucket."""
+    """Assemble the answer: every group (one `""` group when ungrouped) × every bucket.
+    Groups are in code-point order unless `order` picks (and orders) them from the figures."""
     by_key: dict[tuple[str, int, bool], V] = {}
     for group, index, previous, values in figures:
         by_key[(group, index, previous)] = values
-    groups = sorted({k[0] for k in by_key})
+    groups = order(by_key) if order is not None else sorted({k[0] for k in by_key})
     if group_by == "none":
         groups = [""]
     series = []

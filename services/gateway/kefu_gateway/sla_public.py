@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from kefu.escalation.v1 import escalation_pb2
 from kefu_common.protoconv import level_to_str
 from kefu_gateway.convert import _ts
+from kefu_gateway.export import ExportQuery
 from kefu_gateway.schemas import EscalationLevel, SafeInput, Strict
 
 
@@ -87,7 +88,7 @@ class TicketSlaPublic(BaseModel):
     escalations: list[EscalationPublic] = Field(description="Newest first")
 
 
-class EscalationQuery(SafeInput):
+class EscalationQuery(SafeInput, ExportQuery):
     model_config = ConfigDict(extra="forbid")
 
     ticket_id: str | None = Field(default=None, min_length=1, max_length=64)

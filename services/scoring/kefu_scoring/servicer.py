@@ -10,12 +10,13 @@ from typing import Any
 import grpc
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu.common.v1 import types_pb2
 from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import InvalidArgument
 from kefu_common.protoconv import enum_to_str, from_timestamp, plan_from_range, str_to_enum, to_timestamp
-from kefu_scoring import review, review_queue, rule_quality, rulesets, service, voc
+from kefu_scoring import reports, review, review_queue, rule_quality, rulesets, service, voc
 from kefu_scoring.engine import compile_ruleset
 from kefu_scoring.models import Appeal, Evaluation, PublishedRuleset
 from kefu_scoring.rules import Ruleset
@@ -129,6 +130,33 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 scorecard=await review.scorecard_of(session, evaluation, self.ruleset),
             )
         return _evaluation_pb(result)
+
+    async def GetQaSeries(
+        self, request: scoring_pb2.GetQaSeriesRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.GetQaSeriesResponse:
+        plan = plan_from_range(request.range)
+        kinds = {
+            scoring_pb2.QA_REPORT_UNSPECIFIED: reports.QaReport.SCORES,
+            scoring_pb2.QA_REPORT_SCORES: reports.QaReport.SCORES,
+            scoring_pb2.QA_REPORT_DISTRIBUTION: reports.QaReport.DISTRIBUTION,
+            scoring_pb2.QA_REPORT_RULE_HITS: reports.QaReport.RULE_HITS,
+        }
+        if request.report not in kinds:
+            raise InvalidArgument("unknown report", code="invalid_argument")
+        async with self.db.session() as session:
+            rows = await reports.qa_series(
+                session, plan, report=kinds[request.report], group_by=request.group_by,
+                bin_width=request.bin_width or 10,
+            )
+        return scoring_pb2.GetQaSeriesResponse(rows=[
+            scoring_pb2.QaFigures(
+                key=types_pb2.SeriesKey(group=f.group, bucket=f.bucket, previous=f.previous),
+                evaluations=f.evaluations, score_mean=f.score_mean, fatal=f.fatal,
+                grade_a=f.grade_a, grade_b=f.grade_b, grade_c=f.grade_c, grade_d=f.grade_d,
+                bin_start=f.bin_start, hits=f.hits, evaluations_hit=f.evaluations_hit,
+            )
+            for f in rows
+        ])
 
     async def GetVoiceOfCustomer(
         self, request: scoring_pb2.GetVoiceOfCustomerRequest, context: grpc.aio.ServicerContext

@@ -7,9 +7,9 @@ SLA view; the customer routes show those two instants and nothing else of it.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
@@ -18,6 +18,7 @@ from kefu_common.protoconv import to_timestamp
 from kefu_gateway.auth import Allowed, Staff
 from kefu_gateway.clients import ClientsDep
 from kefu_gateway.deps import IdempotencyKey, request_id_for
+from kefu_gateway.export import EXPORT_RESPONSES, ExportFormat, export_list, negotiate
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.sla_public import (
     EscalateCreate,
@@ -93,22 +94,31 @@ async def escalate_ticket(
     "/v1/escalations",
     operation_id="listEscalations",
     summary="Escalations, newest first",
+    description="`format=csv|xlsx` (or the matching `Accept`) downloads every page as one file.",
     response_model=EscalationList,
-    responses=problem_responses(400, *_READ),
+    responses={**EXPORT_RESPONSES, **problem_responses(400, *_READ)},
 )
 async def list_escalations(
-    query: Annotated[EscalationQuery, Query()], principal: Staff, clients: ClientsDep
-) -> EscalationList:
-    reply = await clients.escalation.ListEscalations(
-        escalation_pb2.ListEscalationsRequest(
-            ticket_id=query.ticket_id or "", status=query.status or "", trigger=query.trigger or "",
-            team=query.team or "", min_level=_level(query.min_level), page_size=query.page_size,
-            page_token=query.cursor or "",
-        ),
-        timeout=clients.timeout,
-    )
-    return EscalationList(items=[escalation_public(e) for e in reply.escalations],
-                          next_cursor=reply.next_page_token or None)
+    request: Request, query: Annotated[EscalationQuery, Query()], principal: Staff, clients: ClientsDep
+) -> Any:
+    fmt = negotiate(request, query.format)
+
+    async def page(cursor: str | None, size: int = query.page_size) -> tuple[list[EscalationPublic], str | None]:
+        reply = await clients.escalation.ListEscalations(
+            escalation_pb2.ListEscalationsRequest(
+                ticket_id=query.ticket_id or "", status=query.status or "", trigger=query.trigger or "",
+                team=query.team or "", min_level=_level(query.min_level), page_size=size,
+                page_token=cursor or "",
+            ),
+            timeout=clients.timeout,
+        )
+        return [escalation_public(e) for e in reply.escalations], reply.next_page_token or None
+
+    if fmt is not ExportFormat.JSON:
+        return await export_list(fmt, "listEscalations", EscalationPublic, lambda c: page(c, 200),
+                                 cursor=query.cursor)
+    items, nxt = await page(query.cursor)
+    return EscalationList(items=items, next_cursor=nxt)
 
 
 @router.post(

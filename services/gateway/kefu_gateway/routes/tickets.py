@@ -7,9 +7,9 @@ and every mutating call accepts `Idempotency-Key`.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from kefu.common.v1 import types_pb2
 from kefu.ticketing.v1 import ticketing_pb2
@@ -22,6 +22,7 @@ from kefu_gateway.convert import (
     progress_public,
     timeline_public,
 )
+from kefu_gateway.export import EXPORT_RESPONSES, ExportFormat, export_list, negotiate
 from kefu_gateway.deps import ExpectedVersion, IdempotencyKey, etag, request_id_for
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.scope import AccessibleTicketId, TicketId, can_see, list_filter, not_found, ticket_view
@@ -49,6 +50,7 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 # Statuses every route that reaches the ticketing service can answer with.
 _UPSTREAM = (401, 403, 422, 429, 503, 504)
+_EXPORT_PAGE = 200  # the largest page ListTickets serves
 # ... plus, for calls that write: bad domain input, unknown ticket, key reuse, body size.
 _WRITE = (400, 404, 413, *_UPSTREAM)
 # ... plus, for calls that change the ticket row: version conflicts (409, or 412 with If-Match).
@@ -117,33 +119,43 @@ async def create_ticket(
     "",
     operation_id="listTickets",
     summary="List tickets, newest first, one page at a time",
+    description="`format=csv|xlsx` (or `Accept: text/csv` / the XLSX media type) downloads every "
+    "page of the filtered list as one file.",
     response_model=TicketPage,
-    responses=problem_responses(400, *_UPSTREAM),
+    responses={**EXPORT_RESPONSES, **problem_responses(400, *_UPSTREAM)},
 )
 async def list_tickets(
+    request: Request,
     query: Annotated[TicketQuery, Query()],
     principal: CanRead,
     clients: ClientsDep,
-) -> TicketPage:
-    request = ticketing_pb2.ListTicketsRequest(
-        statuses=[str_to_enum(ticketing_pb2.TicketStatus, s) for s in query.status],
-        customer_id=_opt(query.customer_id),
-        assignee_id=_opt(query.assignee_id),
-        team=_opt(query.team),
-        category=_opt(query.category),
-        channel=str_to_enum(types_pb2.Channel, query.channel) if query.channel else 0,
-        severity=str_to_enum(types_pb2.Severity, query.severity) if query.severity else 0,
-        updated_since=to_timestamp(query.updated_since) if query.updated_since else None,
-        page_size=query.page_size,
-        page_token=_opt(query.cursor),
-    )
-    for field, value in list_filter(principal).items():
-        setattr(request, field, value)
-    reply = await clients.ticketing.ListTickets(request, timeout=clients.timeout)
-    return TicketPage(
-        items=[ticket_view(principal, t) for t in reply.tickets],
-        next_cursor=reply.next_page_token or None,
-    )
+) -> Any:
+    fmt = negotiate(request, query.format)
+
+    async def page(cursor: str | None, size: int = query.page_size) -> tuple[list[TicketPublic], str | None]:
+        req = ticketing_pb2.ListTicketsRequest(
+            statuses=[str_to_enum(ticketing_pb2.TicketStatus, s) for s in query.status],
+            customer_id=_opt(query.customer_id),
+            assignee_id=_opt(query.assignee_id),
+            team=_opt(query.team),
+            category=_opt(query.category),
+            channel=str_to_enum(types_pb2.Channel, query.channel) if query.channel else 0,
+            severity=str_to_enum(types_pb2.Severity, query.severity) if query.severity else 0,
+            updated_since=to_timestamp(query.updated_since) if query.updated_since else None,
+            page_size=size,
+            page_token=_opt(cursor),
+        )
+        for field, value in list_filter(principal).items():
+            setattr(req, field, value)
+        reply = await clients.ticketing.ListTickets(req, timeout=clients.timeout)
+        return [ticket_view(principal, t) for t in reply.tickets], reply.next_page_token or None
+
+    if fmt is not ExportFormat.JSON:
+        return await export_list(
+            fmt, "listTickets", TicketPublic, lambda c: page(c, _EXPORT_PAGE), cursor=query.cursor
+        )
+    items, nxt = await page(query.cursor)
+    return TicketPage(items=items, next_cursor=nxt)
 
 
 # Declared before /{ticket_id}, which would otherwise take "reopen-candidates" for an id.

@@ -1,0 +1,27 @@
+"""indexes of the QA reports over time (issue #12)
+
+Revision ID: 0012
+Revises: 0006
+Create Date: 2026-12-03
+"""
+
+from alembic import op
+
+revision = "0012"
+down_revision = "0009"  # console branch: after 0007-0009 of voc, review-csat, emotion-sat; the lead re-chains
+branch_labels = None
+depends_on = None
+
+SCHEMA = "scoring"
+
+
+def upgrade() -> None:
+    # QA scores and the distribution per span: an index-only scan of the figures they read.
+    op.execute(
+        "CREATE INDEX ix_evaluation_report ON scoring.evaluation (created_at) "
+        "INCLUDE (total_score, grade, fatal, agent_id)"
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_evaluation_report", "evaluation", schema=SCHEMA)

@@ -1,0 +1,131 @@
+"""QA reports over time (issue #12): scores, score distribution and rule-hit ranking per bucket,
+in SQL over the spans of a `kefu_common.periods` plan.
+
+An evaluation counts in the span its ``created_at`` (when it was scored) falls in.
+
+Scores: ``evaluations``, mean ``total_score``, evaluations with a fatal hit, count per grade.
+Distribution: evaluations per score bin ``[k·w, (k+1)·w)`` (a score of 100 is in the last bin).
+Rule hits: per ``rule_id`` of the stored hits, the hits and the evaluations with at least one
+hit, beside all evaluations of the span (share = evaluations_hit ÷ evaluations); one more row
+per span under the empty rule ``""`` carries the span's evaluations when nothing was hit.
+
+Grouping: by the evaluation's ``agent_id`` / ``category`` / ``channel`` / ``ruleset_id``
+(empty → ``unassigned``); rule hits are grouped by rule.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kefu_common.errors import InvalidArgument
+from kefu_common.periods import SPANS_SQL, Plan
+
+_GROUPS = {
+    "": "''::text",
+    "agent": "COALESCE(NULLIF(e.agent_id, ''), 'unassigned')",
+    "category": "COALESCE(NULLIF(e.category, ''), 'unassigned')",
+    "channel": "COALESCE(NULLIF(e.channel, ''), 'unassigned')",
+    "ruleset": "e.ruleset_id::text",
+}
+
+
+class QaReport(enum.StrEnum):
+    SCORES = "scores"
+    DISTRIBUTION = "distribution"
+    RULE_HITS = "rule_hits"
+
+
+_SCORES_SQL = """
+WITH s AS ({spans})
+SELECT s.idx, s.prev, {grp} AS grp, count(*) AS evaluations, avg(e.total_score) AS score_mean,
+       count(*) FILTER (WHERE e.fatal) AS fatal,
+       count(*) FILTER (WHERE e.grade = 'A') AS grade_a,
+       count(*) FILTER (WHERE e.grade = 'B') AS grade_b,
+       count(*) FILTER (WHERE e.grade = 'C') AS grade_c,
+       count(*) FILTER (WHERE e.grade = 'D') AS grade_d
+FROM s JOIN scoring.evaluation e ON e.created_at >= s.lo AND e.created_at < s.hi
+GROUP BY 1, 2, 3
+"""
+
+_DISTRIBUTION_SQL = """
+WITH s AS ({spans})
+SELECT s.idx, s.prev, {grp} AS grp,
+       LEAST(floor(e.total_score / :w) * :w, :last_bin) AS bin_start, count(*) AS evaluations
+FROM s JOIN scoring.evaluation e ON e.created_at >= s.lo AND e.created_at < s.hi
+GROUP BY 1, 2, 3, 4
+"""
+
+_RULE_HITS_SQL = """
+WITH s AS ({spans}),
+ev AS (
+    SELECT s.idx, s.prev, e.id, e.hits
+    FROM s JOIN scoring.evaluation e ON e.created_at >= s.lo AND e.created_at < s.hi
+),
+totals AS (SELECT idx, prev, count(*) AS evaluations FROM ev GROUP BY 1, 2),
+per_rule AS (
+    SELECT ev.idx, ev.prev, h ->> 'rule_id' AS grp, count(*) AS hits,
+           count(DISTINCT ev.id) AS evaluations_hit
+    FROM ev CROSS JOIN LATERAL jsonb_array_elements(ev.hits) AS h
+    GROUP BY 1, 2, 3
+)
+SELECT p.idx, p.prev, p.grp, p.hits, p.evaluations_hit, t.evaluations
+FROM per_rule p JOIN totals t USING (idx, prev)
+UNION ALL  -- every span's evaluations, hit or not, under the empty rule
+SELECT idx, prev, '' AS grp, 0, 0, evaluations FROM totals
+"""
+
+
+@dataclass(frozen=True)
+class QaFigures:
+    group: str
+    bucket: int
+    previous: bool
+    evaluations: int = 0
+    score_mean: float | None = None
+    fatal: int = 0
+    grade_a: int = 0
+    grade_b: int = 0
+    grade_c: int = 0
+    grade_d: int = 0
+    bin_start: float = 0.0
+    hits: int = 0
+    evaluations_hit: int = 0
+
+
+async def qa_series(
+    session: AsyncSession, plan: Plan, *, report: QaReport, group_by: str = "", bin_width: int = 10
+) -> list[QaFigures]:
+    if group_by not in _GROUPS:
+        raise InvalidArgument(
+            "group_by must be agent, category, channel or ruleset", code="invalid_group_by"
+        )
+    if not 1 <= bin_width <= 100:
+        raise InvalidArgument("bin_width must be 1..100", code="invalid_argument")
+    params: dict[str, Any] = plan.sql_params()
+    grp = _GROUPS[group_by]
+    if report is QaReport.SCORES:
+        sql = _SCORES_SQL.format(spans=SPANS_SQL, grp=grp)
+    elif report is QaReport.DISTRIBUTION:
+        sql = _DISTRIBUTION_SQL.format(spans=SPANS_SQL, grp=grp)
+        params |= {"w": float(bin_width), "last_bin": float(((100 + bin_width - 1) // bin_width - 1) * bin_width)}
+    else:
+        sql = _RULE_HITS_SQL.format(spans=SPANS_SQL)
+    rows = (await (await session.connection()).execute(text(sql), params)).all()
+    out = []
+    for r in rows:
+        m = r._mapping
+        out.append(QaFigures(
+            group=str(r.grp), bucket=int(r.idx), previous=bool(r.prev),
+            evaluations=int(m.get("evaluations") or 0),
+            score_mean=float(m["score_mean"]) if m.get("score_mean") is not None else None,
+            fatal=int(m.get("fatal") or 0), grade_a=int(m.get("grade_a") or 0),
+            grade_b=int(m.get("grade_b") or 0), grade_c=int(m.get("grade_c") or 0),
+            grade_d=int(m.get("grade_d") or 0), bin_start=float(m.get("bin_start") or 0.0),
+            hits=int(m.get("hits") or 0), evaluations_hit=int(m.get("evaluations_hit") or 0),
+        ))
+    return out
