@@ -108,3 +108,48 @@ async def test_agents_list_only_their_own_appeals(gateway, gateway_settings) -> 
     ids = [a["id"] for a in everyone.json()["items"]]
     assert filed[0]["id"] in ids and filed[1]["id"] in ids
     assert ids.index(filed[0]["id"]) < ids.index(filed[1]["id"])  # oldest first
+
+
+async def test_lists_export_as_csv_and_xlsx_walking_every_page(gateway, gateway_settings) -> None:
+    import csv
+    import io
+
+    import openpyxl
+
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    qa = staff_headers(gateway_settings, role="qa", subject="qa-4")
+    made = [await scored(gateway, qa, agent="张三", team=team) for _ in range(5)]
+    response = await gateway.get("/v1/qa/evaluations", params={"team": team, "page_size": 2},
+                                 headers={**qa, "Accept": "text/csv"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert 'filename="listEvaluations.csv"' in response.headers["content-disposition"]
+    assert response.content.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [r["id"] for r in rows] == [m["id"] for m in reversed(made)]
+    assert {r["agent_id"] for r in rows} == {"张三"} and rows[0]["hit_count"] == str(len(made[0]["hits"]))
+
+    xlsx = await gateway.get("/v1/qa/review-queue",
+                             params={"team": team, "share": 1, "seed": "s", "format": "xlsx", "page_size": 2},
+                             headers=qa)
+    assert xlsx.status_code == 200, xlsx.text
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    table = list(sheet.iter_rows(values_only=True))
+    header, body = table[0], table[1:]
+    assert header[0] == "id" and "reason" in header
+    assert sorted(r[0] for r in body) == sorted(m["id"] for m in made)
+    assert {r[header.index("reason")] for r in body} == {"sampled"}
+
+    appeals = await gateway.get("/v1/qa/appeals", params={"format": "csv", "evaluation_id": made[0]["id"]}, headers=qa)
+    assert appeals.status_code == 200 and appeals.content.decode("utf-8-sig").splitlines()[0].startswith("id,")
+
+
+async def test_an_agent_cannot_read_another_agents_evaluation(gateway, gateway_settings) -> None:
+    qa = staff_headers(gateway_settings, role="qa", subject="qa-5")
+    theirs = await scored(gateway, qa, agent="agent-zhao", team="t")
+    other = staff_headers(gateway_settings, role="agent", subject="agent-qian")
+    assert_problem(await gateway.get(f"/v1/qa/evaluations/{theirs['id']}", headers=other), 404,
+                   "evaluation_not_found")
+    owner = staff_headers(gateway_settings, role="agent", subject="agent-zhao")
+    assert (await gateway.get(f"/v1/qa/evaluations/{theirs['id']}", headers=owner)).status_code == 200
+    assert (await gateway.get(f"/v1/qa/evaluations/{theirs['id']}", headers=qa)).status_code == 200

@@ -216,7 +216,7 @@ async def test_reopen_candidates_propose_recently_resolved_ticket_of_same_custom
     nobody = await gateway.get(
         "/v1/tickets/reopen-candidates", params={"customer_id": new_customer()}, headers=auth
     )
-    assert nobody.json() == {"items": []}
+    assert nobody.json() == {"items": [], "reopen_proposed": []}
 
 
 @pytest.mark.parametrize(

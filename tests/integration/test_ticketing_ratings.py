@@ -279,3 +279,21 @@ async def test_rate_ticket_rpc_replays_a_retry_with_the_same_request_id(stub) ->
         await stub.RateTicket(pb.RateTicketRequest(request_id="rate-2-" + ticket.id, ticket_id=ticket.id,
                                                    score=9, source="customer", rater="customer:x"))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and error_code(err.value) == "invalid_score"
+
+
+async def test_csat_report_days_follow_local_midnight_across_a_dst_change(db, resolver) -> None:
+    """Europe/Berlin leaves summer time on 2026-10-25 (a 25-hour day). Ratings at 00:30 and
+    23:30 local of that day are in its bucket; 00:10 local on 10-26 (still 10-25 in UTC) is in
+    the next one."""
+    team = f"dst-{uuid.uuid4().hex[:8]}"
+    berlin = periods.zone("Europe/Berlin")
+    for local, score in (("2026-10-25T00:30", 5), ("2026-10-25T23:30", 1), ("2026-10-26T00:10", 4)):
+        when = datetime.fromisoformat(local).replace(tzinfo=berlin).astimezone(UTC)
+        desk = Desk(db, resolver, ManualClock(when - timedelta(hours=1)))
+        ticket = await desk.ticket(team=team)
+        desk.clock.set(when)
+        await desk.rate(ticket, score)
+    plan = periods.plan(date(2026, 10, 25), date(2026, 10, 27), tz="Europe/Berlin", unit="day", compare="none")
+    async with db.session() as session:
+        rows = [r for r in await ratings.csat_report(session, plan, group_by="team") if r.group == team]
+    assert [(r.bucket, r.ratings, r.satisfied) for r in rows] == [(0, 2, 1), (1, 1, 1)]

@@ -23,7 +23,21 @@ from kefu_gateway.models import SCHEMA
 from kefu_gateway.problems import install_problem_handlers, problems_as_problem_json
 from kefu_gateway.ratelimit import RateLimiter
 from kefu_gateway import console
-from kefu_gateway.routes import agents, customer, docs, escalation, health, qa, reports, review_queue, sla, tickets, voc, webhooks
+from kefu_gateway.routes import (
+    agents,
+    csat,
+    customer,
+    docs,
+    escalation,
+    health,
+    qa,
+    reports,
+    review_queue,
+    sla,
+    tickets,
+    voc,
+    webhooks,
+)
 from kefu_gateway.routes import metrics as metrics_routes
 from kefu_gateway.webhooks import RetryPolicy, WebhookDeliverer, WebhookFanout
 from kefu_gateway.settings import GatewaySettings
@@ -135,6 +149,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(customer.router)  # early: the most frequent requests match first
     app.include_router(tickets.router)
+    app.include_router(csat.customer_router)
+    app.include_router(csat.tickets_router)
+    app.include_router(csat.reports_router)
     app.include_router(reports.router)
     app.include_router(agents.router)
     app.include_router(escalation.router)

@@ -217,6 +217,10 @@ PERMISSIONS: dict[str, Rule] = {
     "roster:manage": _ADMIN_RULE,
     # a partner's webhook subscriptions, delivery log and redeliveries (its own only)
     "webhooks:manage": Rule(frozenset({"partner"}), "partner_only", "this operation is for partners"),
+    # customer satisfaction: partners post the ratings they collected on their own tickets;
+    # staff read a ticket's ratings (customers rate through cases:own)
+    "ratings:collect": Rule(frozenset({"partner"}), "partner_only", "this operation is for partners"),
+    "ratings:read": _STAFF_RULE,
     # the customer app: the caller's own cases (the token subject is the customer id)
     "cases:own": Rule(frozenset({"customer"}), "customer_only", "this operation is for customers"),
 }

@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu_common.periods import DEFAULT_TZ
-from kefu_gateway.schemas import AppealPublic, SafeInput
+from kefu_gateway.export import ExportQuery
+from kefu_gateway.schemas import AppealPublic
 
 Grade = Literal["A", "B", "C", "D"]
 _PERIOD_HELP = (
@@ -17,7 +18,7 @@ _PERIOD_HELP = (
 )
 
 
-class EvaluationListQuery(SafeInput):
+class EvaluationListQuery(ExportQuery):
     """Filters of `GET /v1/qa/evaluations` and `GET /v1/qa/review-queue`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -78,7 +79,7 @@ class EvaluationSummaryPage(BaseModel):
     next_cursor: str | None = None
 
 
-class AppealListQuery(SafeInput):
+class AppealListQuery(ExportQuery):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["open", "upheld", "rejected", "all"] = "open"

@@ -53,9 +53,12 @@ _SAMPLE_SQL = (
     f"(('x' || substr(md5(:seed || ':' || e.id::text), 1, {_SAMPLE_HEX}))::bit({4 * _SAMPLE_HEX})::bigint"
     f" / {_SAMPLE_SCALE!r})"
 )
-_REASON_SQL = (
-    "CASE WHEN e.fatal THEN 0 WHEN jsonb_array_length(e.risk_flags) > 0 THEN 1 "
-    f"WHEN {_SAMPLE_SQL} < :share THEN 2 END"
+# The condition of each tier of REASONS; the first two match the partial indexes of
+# migration 0008 word for word (that is how PostgreSQL knows it may use them).
+_TIER_SQL = (
+    "e.fatal",
+    "NOT e.fatal AND jsonb_array_length(e.risk_flags) > 0",
+    f"NOT e.fatal AND jsonb_array_length(e.risk_flags) = 0 AND {_SAMPLE_SQL} < :share",
 )
 
 
@@ -251,7 +254,11 @@ async def review_queue(
     page_token: str = "",
 ) -> tuple[list[Summary], str]:
     """The sampling policy's queue: fatal, then risk-flagged, then sampled evaluations (each
-    tier oldest first). `filters.reviewed` None means "not reviewed yet"."""
+    tier oldest first). `filters.reviewed` None means "not reviewed yet".
+
+    One statement per tier, from the cursor's tier on, each an index range scan in
+    (created_at, id) order that stops at the page's end (partial indexes for the fatal and
+    risk tiers; the sampled tier stops after about page_size / share rows)."""
     if not 0.0 <= share <= 1.0:
         raise InvalidArgument("share must be within 0..1", code="invalid_share")
     if len(seed) > 128:
@@ -259,23 +266,28 @@ async def review_queue(
     size = page_size_of(page_size)
     if filters.reviewed is None:
         filters = replace(filters, reviewed=False)
-    q = _filtered(filters)
-    q.params.update(seed=seed, share=share)
     after = _decode(page_token, 3)
-    where = f"{q.sql} AND {_REASON_SQL} IS NOT NULL"
-    if after is not None:
-        if after[0] not in (0, 1, 2):
-            raise InvalidArgument("page_token is not valid", code="invalid_page_token")
-        where += f" AND ({_REASON_SQL}, e.created_at, e.id) > (:after_tier, :after_at, :after_id)"
-        q.params.update(after_tier=after[0], after_at=after[1], after_id=after[2])
-    sql = (f"SELECT {_SUMMARY_COLUMNS}, {_REASON_SQL} AS tier FROM scoring.evaluation e WHERE {where} "
-           "ORDER BY tier, e.created_at, e.id LIMIT :limit")
-    rows = (await session.exec(text(sql), params={**q.params, "limit": size + 1})).all()  # type: ignore[call-overload]
-    page = [_summary(r, REASONS[r.tier]) for r in rows[:size]]
-    if len(rows) <= size:
+    if after is not None and after[0] not in range(len(REASONS)):
+        raise InvalidArgument("page_token is not valid", code="invalid_page_token")
+    first_tier = after[0] if after is not None else 0
+    page: list[Summary] = []
+    for tier in range(first_tier, len(REASONS)):
+        if REASONS[tier] == "sampled" and share <= 0.0:
+            break
+        q = _filtered(filters)
+        q.add(_TIER_SQL[tier], seed=seed, share=share)
+        if after is not None and tier == first_tier:
+            q.add("(e.created_at, e.id) > (:after_at, :after_id)", after_at=after[1], after_id=after[2])
+        sql = (f"SELECT {_SUMMARY_COLUMNS} FROM scoring.evaluation e WHERE {q.sql} "
+               "ORDER BY e.created_at, e.id LIMIT :limit")
+        rows = (await session.exec(text(sql), params={**q.params, "limit": size + 1 - len(page)})).all()  # type: ignore[call-overload]
+        page += [_summary(r, REASONS[tier]) for r in rows]
+        if len(page) > size:
+            break
+    if len(page) <= size:
         return page, ""
-    last = rows[size - 1]
-    return page, _encode([int(last.tier), last.created_at.isoformat(), str(last.id)])
+    last = page[size - 1]
+    return page[:size], _encode([REASONS.index(last.reason), last.created_at.isoformat(), str(last.id)])
 
 
 async def list_appeals(

@@ -188,8 +188,9 @@ class ProgressView(SQLModel, table=True):
 
 class Rating(SQLModel, table=True):
     """A customer's satisfaction rating of one ticket cycle (CSAT 1-5, optional NPS 0-10),
-    written only by ratings.py. Append-only: a change within the window is the next revision;
-    the highest revision of a cycle counts. Team, agent, category and channel are the ticket's
+    written only by ratings.py. A change within the window is the next revision (a new row);
+    the highest revision of a cycle counts and is the one marked `latest` (the previous
+    revision's flag is cleared in the same transaction; nothing else is ever updated). Team, agent, category and channel are the ticket's
     when rated, so reports keep attributing it to who handled that cycle."""
 
     __tablename__ = "rating"
@@ -205,6 +206,7 @@ class Rating(SQLModel, table=True):
     source: str = Field(max_length=16)  # customer | partner
     rater: str = Field(max_length=128)
     dissatisfied: bool = False
+    latest: bool = True
     team: str = Field(default="", max_length=64)
     agent_id: str = Field(default="", max_length=64)
     category: str = Field(default="", max_length=64)

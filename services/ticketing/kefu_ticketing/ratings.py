@@ -9,7 +9,8 @@ Rules (each is a test in tests/integration/test_ticketing_ratings.py):
 * **Once per cycle, latest counts**: the first rating of a cycle is revision 1; a different
   rating of the same cycle within the change window (`change_window`, counted from the
   cycle's first rating) is the next revision, and the highest revision is the cycle's
-  rating. After the window: FAILED_PRECONDITION `rating_window_closed`.
+  rating (flagged `latest`, which the reports read). After the window: FAILED_PRECONDITION
+  `rating_window_closed`.
 * **Idempotent**: sending the cycle's latest rating again (same score, NPS, comment, source,
   rater) returns it and writes nothing, so a retry without a request id is safe too.
 * **Who**: a customer rates only their own case, a partner only a ticket it created (the
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import text
 from sqlmodel import col, select
@@ -38,7 +39,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.clock import Clock
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
-from kefu_common.periods import SPANS_SQL, Plan
+from kefu_common.periods import Plan
 from kefu_common.logging import get_logger
 from kefu_ticketing import service
 from kefu_ticketing.models import Rating, Ticket
@@ -144,6 +145,9 @@ async def rate_ticket(
                 f"for {policy.change_window.days} days, until {until.isoformat()}",
                 code="rating_window_closed",
             )
+    if earlier:  # one latest per cycle (a partial unique index): clear it before the insert
+        earlier[-1].latest = False
+        await session.flush()
     rating = Rating(
         ticket_id=ticket.id, cycle=cycle, revision=len(earlier) + 1, score=new.score, nps=new.nps,
         comment=new.comment, source=new.source, rater=new.rater,
@@ -181,8 +185,8 @@ async def reopen_proposed(session: AsyncSession, tickets: list[Ticket]) -> set[u
     if not tickets:
         return set()
     rows = (await session.exec(text(  # type: ignore[call-overload]
-        "SELECT DISTINCT ON (r.ticket_id, r.cycle) r.ticket_id, r.cycle, r.dissatisfied "
-        "FROM ticketing.rating r WHERE r.ticket_id = ANY(:ids) ORDER BY r.ticket_id, r.cycle, r.revision DESC"),
+        "SELECT r.ticket_id, r.cycle, r.dissatisfied FROM ticketing.rating r "
+        "WHERE r.latest AND r.ticket_id = ANY(:ids)"),
         params={"ids": [t.id for t in tickets]})).all()
     current = {t.id: t.reopen_count + 1 for t in tickets}
     return {r.ticket_id for r in rows if r.dissatisfied and current.get(r.ticket_id) == r.cycle}
@@ -202,33 +206,37 @@ class CsatRow:
 
 
 async def csat_report(session: AsyncSession, plan: Plan, *, group_by: str = "none") -> list[CsatRow]:
-    """The figures of every span of `plan` that holds ratings (see the module doc)."""
+    """The figures of every span of `plan` that holds ratings (see the module doc).
+
+    Every span of a plan is a run of whole local days of its zone, so one GROUP BY over (group,
+    local day) — the cost of a bare `date_trunc` count over the same rows — gives figures that
+    are summed into each bucket and its previous span here, exactly."""
     if group_by not in GROUP_COLUMNS:
         raise InvalidArgument(f"group_by must be one of {', '.join(GROUP_COLUMNS)}", code="invalid_group_by")
     lo, hi = plan.utc_bounds()
     sql = f"""
-        WITH latest AS (
-            SELECT DISTINCT ON (r.ticket_id, r.cycle) r.*
-            FROM ticketing.rating r
-            WHERE r.ticket_id IN (SELECT ticket_id FROM ticketing.rating
-                                  WHERE created_at >= :lo AND created_at < :hi)
-            ORDER BY r.ticket_id, r.cycle, r.revision DESC
-        ), spans AS ({SPANS_SQL})
-        SELECT {GROUP_COLUMNS[group_by]} AS grp, s.idx, s.prev,
+        SELECT {GROUP_COLUMNS[group_by]} AS grp, (l.created_at AT TIME ZONE :tz)::date AS day,
                count(*) AS ratings,
                count(*) FILTER (WHERE l.score >= {SATISFIED_MIN_SCORE}) AS satisfied,
                count(l.nps) AS nps_responses,
                count(*) FILTER (WHERE l.nps >= {PROMOTER_MIN}) AS promoters,
                count(*) FILTER (WHERE l.nps <= {DETRACTOR_MAX}) AS detractors,
                coalesce(sum(l.score), 0) AS score_sum
-        FROM latest l JOIN spans s ON l.created_at >= s.lo AND l.created_at < s.hi
-        GROUP BY 1, 2, 3
-        ORDER BY 1, 2, 3
+        FROM ticketing.rating l
+        WHERE l.latest AND l.created_at >= :lo AND l.created_at < :hi
+        GROUP BY 1, 2
     """
-    params = {"lo": lo, "hi": hi, **plan.sql_params()}
-    rows = (await session.exec(text(sql), params=params)).all()  # type: ignore[call-overload]
-    return [
-        CsatRow(r.grp or "", int(r.idx), bool(r.prev), int(r.ratings), int(r.satisfied), int(r.nps_responses),
-                int(r.promoters), int(r.detractors), int(r.score_sum))
-        for r in rows
-    ]
+    rows = (await session.exec(text(sql), params={"lo": lo, "hi": hi, "tz": plan.tz_name})).all()  # type: ignore[call-overload]
+    days: dict[str, dict[date, tuple[int, ...]]] = {}
+    for r in rows:
+        days.setdefault(r.grp or "", {})[r.day] = (
+            int(r.ratings), int(r.satisfied), int(r.nps_responses), int(r.promoters), int(r.detractors),
+            int(r.score_sum))
+    out: list[CsatRow] = []
+    for group in sorted(days):
+        by_day = days[group]
+        for index, previous, span in plan.spans():
+            inside = [f for f in (by_day.get(span.start + timedelta(days=k)) for k in range(span.days)) if f]
+            if inside:
+                out.append(CsatRow(group, index, previous, *(sum(col) for col in zip(*inside, strict=True))))
+    return out

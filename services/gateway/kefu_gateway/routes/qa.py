@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 
 from kefu.scoring.v1 import scoring_pb2
-from kefu_common.errors import PermissionDenied
+from kefu_common.errors import NotFound, PermissionDenied
 from kefu_common.problem import problem_from_rpc_error
 from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_gateway.auth import Principal, Staff
@@ -169,6 +169,10 @@ async def get_evaluation(
     evaluation = await clients.scoring.GetEvaluation(
         scoring_pb2.GetEvaluationRequest(id=evaluation_id), timeout=clients.timeout
     )
+    # DOMAIN.md §5: agents see their own evaluations; another agent's is answered like a
+    # missing one (an evaluation that names no agent is nobody's in particular).
+    if principal.role not in RULESET_ROLES and evaluation.agent_id not in ("", principal.subject):
+        raise NotFound(f"evaluation {evaluation_id} not found", code="evaluation_not_found")
     return evaluation_public(evaluation)
 
 

@@ -8,17 +8,22 @@ whatever the query asks. The sampled queue is for reviewers (qa, lead, admin) on
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from google.protobuf import json_format
+from pydantic import BaseModel
 
 from kefu.scoring.v1 import scoring_pb2
 from kefu_common import periods
 from kefu_common.protoconv import to_timestamp
 from kefu_gateway.auth import Principal, Staff
 from kefu_gateway.clients import ClientsDep
+from kefu_gateway.export import EXPORT_RESPONSES, ExportFormat, export_list, negotiate
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.review_schemas import (
     AppealListQuery,
@@ -33,7 +38,7 @@ from kefu_gateway.routes.qa import RULESET_ROLES, RulesetAuthor
 
 router = APIRouter(prefix="/v1/qa", tags=["quality"])
 
-_RESPONSES = problem_responses(400, 401, 403, 422, 503, 504)
+_RESPONSES = {**EXPORT_RESPONSES, **problem_responses(400, 401, 403, 422, 503, 504)}
 
 
 def sees_everyone(principal: Principal) -> bool:
@@ -46,6 +51,14 @@ def _instant(value: datetime | date | None, tz: str) -> Any:
     if isinstance(value, datetime):
         return to_timestamp(value)
     return to_timestamp(periods.local_midnight(value, periods.zone(tz)))
+
+
+def _dates(query: EvaluationListQuery) -> dict[str, date | None]:
+    """The period's bounds as dates, for the export's file name."""
+    def as_date(value: datetime | date | None) -> date | None:
+        return value.date() if isinstance(value, datetime) else value
+
+    return {"start": as_date(query.start), "end": as_date(query.end)}
 
 
 def evaluation_filter(query: EvaluationListQuery, principal: Principal) -> scoring_pb2.EvaluationFilter:
@@ -120,6 +133,22 @@ async def appeal_page(clients: Any, principal: Principal, query: AppealListQuery
     return AppealPage(items=[appeal_summary_public(a) for a in reply.appeals], next_cursor=reply.next_page_token or None)
 
 
+async def _list_or_file(
+    request: Request, query: Any, name: str, item_model: type[BaseModel],
+    fetch_page: Callable[[str], Awaitable[Any]], *, start: date | None = None, end: date | None = None,
+) -> Any:
+    """One page as JSON, or (format csv/xlsx) the whole list as a file, walking the cursor."""
+    fmt = negotiate(request, query.format)
+    if fmt is ExportFormat.JSON:
+        return await fetch_page(query.cursor or "")
+
+    async def fetch(cursor: str | None) -> tuple[list[Any], str | None]:
+        page = await fetch_page(cursor or "")
+        return page.items, page.next_cursor
+
+    return await export_list(fmt, name, item_model, fetch, cursor=query.cursor, start=start, end=end)
+
+
 @router.get(
     "/evaluations",
     operation_id="listEvaluations",
@@ -131,9 +160,9 @@ async def appeal_page(clients: Any, principal: Principal, query: AppealListQuery
     responses=_RESPONSES,
 )
 async def list_evaluations(
-    query: Annotated[EvaluationListQuery, Query()], principal: Staff, clients: ClientsDep
-) -> EvaluationSummaryPage:
-    return await evaluation_page(clients, principal, query, query.cursor or "")
+    query: Annotated[EvaluationListQuery, Query()], principal: Staff, clients: ClientsDep, request: Request
+) -> EvaluationSummaryPage | Response:
+    return await _list_or_file(request, query, "listEvaluations", EvaluationSummaryPublic, partial(evaluation_page, clients, principal, query), **_dates(query))
 
 
 @router.get(
@@ -149,9 +178,9 @@ async def list_evaluations(
     responses=_RESPONSES,
 )
 async def get_review_queue(
-    query: Annotated[ReviewQueueQuery, Query()], principal: RulesetAuthor, clients: ClientsDep
-) -> EvaluationSummaryPage:
-    return await queue_page(clients, principal, query, query.cursor or "")
+    query: Annotated[ReviewQueueQuery, Query()], principal: RulesetAuthor, clients: ClientsDep, request: Request
+) -> EvaluationSummaryPage | Response:
+    return await _list_or_file(request, query, "getReviewQueue", EvaluationSummaryPublic, partial(queue_page, clients, principal, query), **_dates(query))
 
 
 @router.get(
@@ -163,6 +192,6 @@ async def get_review_queue(
     responses=_RESPONSES,
 )
 async def list_appeals(
-    query: Annotated[AppealListQuery, Query()], principal: Staff, clients: ClientsDep
-) -> AppealPage:
-    return await appeal_page(clients, principal, query, query.cursor or "")
+    query: Annotated[AppealListQuery, Query()], principal: Staff, clients: ClientsDep, request: Request
+) -> AppealPage | Response:
+    return await _list_or_file(request, query, "listAppeals", AppealSummaryPublic, partial(appeal_page, clients, principal, query))

@@ -23,6 +23,7 @@ from kefu_gateway.convert import (
     timeline_public,
 )
 from kefu_gateway.export import EXPORT_RESPONSES, ExportFormat, export_list, negotiate
+from kefu_gateway.csat_schemas import ReopenCandidateList
 from kefu_gateway.deps import ExpectedVersion, IdempotencyKey, etag, request_id_for
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.scope import AccessibleTicketId, TicketId, can_see, list_filter, not_found, ticket_view
@@ -38,7 +39,6 @@ from kefu_gateway.schemas import (
     ReopenCreate,
     StatusChangeCreate,
     TicketCreate,
-    TicketList,
     TicketPage,
     TicketPublic,
     TicketQuery,
@@ -164,15 +164,16 @@ async def list_tickets(
     operation_id="findReopenCandidates",
     summary="Recently finished tickets of this customer to reopen instead of duplicating",
     description="Resolved or closed tickets of the customer (and category) finished within the "
-    "window, most recently finished first.",
-    response_model=TicketList,
+    "window, most recently finished first; `reopen_proposed` names those whose last cycle the "
+    "customer rated dissatisfied.",
+    response_model=ReopenCandidateList,
     responses=problem_responses(400, *_UPSTREAM),
 )
 async def find_reopen_candidates(
     query: Annotated[ReopenCandidatesQuery, Query()],
     principal: CanWork,
     clients: ClientsDep,
-) -> TicketList:
+) -> ReopenCandidateList:
     reply = await clients.ticketing.FindReopenCandidates(
         ticketing_pb2.FindReopenCandidatesRequest(
             customer_id=query.customer_id,
@@ -181,7 +182,9 @@ async def find_reopen_candidates(
         ),
         timeout=clients.timeout,
     )
-    return TicketList(items=[ticket_view(principal, t) for t in reply.tickets])
+    return ReopenCandidateList(
+        items=[ticket_view(principal, t) for t in reply.tickets], reopen_proposed=list(reply.reopen_proposed)
+    )
 
 
 @router.get(

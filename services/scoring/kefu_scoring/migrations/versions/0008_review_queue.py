@@ -33,6 +33,15 @@ def upgrade() -> None:
         "ix_evaluation_hits", "evaluation", ["hits"], schema=SCHEMA, postgresql_using="gin",
         postgresql_ops={"hits": "jsonb_path_ops"},
     )
+    # The review queue's fatal and risk tiers, oldest first (review_queue._TIER_SQL).
+    op.create_index(
+        "ix_evaluation_fatal_created", "evaluation", ["created_at", "id"], schema=SCHEMA,
+        postgresql_where=sa.text("fatal"),
+    )
+    op.create_index(
+        "ix_evaluation_risk_created", "evaluation", ["created_at", "id"], schema=SCHEMA,
+        postgresql_where=sa.text("jsonb_array_length(risk_flags) > 0"),
+    )
     op.create_index("ix_hit_review_evaluation_hit", "hit_review", ["evaluation_id", "hit_index"], schema=SCHEMA)
     op.create_index("ix_appeal_status_created", "appeal", ["status", "created_at", "id"], schema=SCHEMA)
 
@@ -40,6 +49,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_appeal_status_created", "appeal", schema=SCHEMA)
     op.drop_index("ix_hit_review_evaluation_hit", "hit_review", schema=SCHEMA)
+    op.drop_index("ix_evaluation_risk_created", "evaluation", schema=SCHEMA)
+    op.drop_index("ix_evaluation_fatal_created", "evaluation", schema=SCHEMA)
     op.drop_index("ix_evaluation_hits", "evaluation", schema=SCHEMA)
     op.drop_index("ix_evaluation_ruleset_created", "evaluation", schema=SCHEMA)
     op.drop_index("ix_evaluation_team_created", "evaluation", schema=SCHEMA)

@@ -1,4 +1,4 @@
-"""rating: customer satisfaction (CSAT 1-5, optional NPS 0-10) per ticket cycle, append-only
+"""rating: customer satisfaction (CSAT 1-5, optional NPS 0-10) per ticket cycle, one row per revision
 
 Revision ID: 0003
 Revises: 0002
@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("rater", sa.String(128), nullable=False),
         sa.Column("dissatisfied", sa.Boolean, nullable=False, server_default=sa.false()),
+        # The cycle's rating that counts (its highest revision); the only column ever updated.
+        sa.Column("latest", sa.Boolean, nullable=False, server_default=sa.true()),
         sa.Column("team", sa.String(64), nullable=False, server_default=""),
         sa.Column("agent_id", sa.String(64), nullable=False, server_default=""),
         sa.Column("category", sa.String(64), nullable=False, server_default=""),
@@ -41,7 +43,14 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     # Reports: the latest revision of each cycle, by when it was given.
-    op.create_index("ix_rating_created_at", "rating", ["created_at"], schema=SCHEMA)
+    op.create_index(
+        "ix_rating_latest_created_at", "rating", ["created_at"], schema=SCHEMA,
+        postgresql_where=sa.text("latest"),
+    )
+    op.create_index(
+        "rating_one_latest_per_cycle", "rating", ["ticket_id", "cycle"], unique=True, schema=SCHEMA,
+        postgresql_where=sa.text("latest"),
+    )
 
 
 def downgrade() -> None:
