@@ -56,6 +56,9 @@ BENCH = PROJECT_ROOT / "bench"
 RESULTS = BENCH / "results"
 BENCH_PGDATA = PROJECT_ROOT / ".kefu" / "bench-pgdata"
 EXTERNAL_TIMEOUT_SECONDS = 300
+# Generated-data benchmarks too slow for every `make bench`: run only with --with-optional, each
+# with its own timeout (bench/console_bench.py loads 1M tickets and 1M evaluations first).
+OPTIONAL_EXTERNAL = {"console_bench.py": 3600.0}
 HTTP_CONCURRENCY = 16
 GRPC_CONCURRENCY = 16
 TICKET_BODY = {
@@ -346,17 +349,21 @@ async def wait_http(pool: HttpPool, timeout: float = 30.0, *, method: str = "GET
 
 
 def run_external(
-    database_url: str, directory: Path = BENCH, timeout: float = EXTERNAL_TIMEOUT_SECONDS
+    database_url: str, directory: Path = BENCH, timeout: float = EXTERNAL_TIMEOUT_SECONDS,
+    *, with_optional: bool = False,
 ) -> list[dict[str, Any]]:
-    """Run each `*_bench.py` in `directory`; one row per script (its last stdout line, or an error)."""
+    """Run each `*_bench.py` in `directory`; one row per script (its last stdout line, or an error).
+    Scripts in OPTIONAL_EXTERNAL run only `with_optional`, under their own timeout."""
     rows: list[dict[str, Any]] = []
     for script in sorted(directory.glob("*_bench.py")):
+        if script.name in OPTIONAL_EXTERNAL and not with_optional:
+            continue
         print(f"  external: {script.name} ...", flush=True)
         env = {**os.environ, "DATABASE_URL": database_url}
         try:
             out = subprocess.run(
                 [sys.executable, str(script)], env=env, capture_output=True, text=True,
-                timeout=timeout, cwd=PROJECT_ROOT,
+                timeout=OPTIONAL_EXTERNAL.get(script.name, timeout), cwd=PROJECT_ROOT,
             )
         except subprocess.TimeoutExpired:
             rows.append({"name": script.stem, "error": f"timed out after {timeout:g}s"})
@@ -475,7 +482,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                             await measure(pair, args.rounds, args.seconds)
                             results += summarize(pair)
         if not args.no_external:
-            external = await asyncio.to_thread(run_external, database_url)
+            external = await asyncio.to_thread(run_external, database_url, with_optional=args.with_optional)
     finally:
         await drop_database(server_url, name)
     info["load_average_at_end"] = os.getloadavg()
@@ -496,6 +503,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.5, help="per side, per load shape, per round")
     parser.add_argument("--only", default="grpc,create,create_floor,poll", type=lambda s: s.split(","))
     parser.add_argument("--no-external", action="store_true")
+    parser.add_argument("--with-optional", action="store_true",
+                        help="also run the slow generated-data benchmarks (bench/console_bench.py)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     from kefu_common.logging import configure_logging

@@ -260,3 +260,16 @@ async def test_a_bad_filter_on_an_export_is_still_problem_json(gateway, auth):
                                  headers=auth)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_openapi_declares_csv_and_xlsx_on_every_report_and_list(gateway):
+    spec = (await gateway.get("/openapi.json")).json()
+    exportable = [p for p in spec["paths"] if p.startswith("/v1/reports/") and p not in (
+        "/v1/reports/sla", "/v1/reports/voc")] + ["/v1/tickets", "/v1/escalations"]
+    assert len(exportable) >= 13
+    for path in exportable:
+        content = spec["paths"][path]["get"]["responses"]["200"]["content"]
+        assert {"application/json", "text/csv",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"} <= set(content), path
+        params = {p["name"] for p in spec["paths"][path]["get"]["parameters"]}
+        assert "format" in params, path

@@ -90,10 +90,13 @@ def test_utc_bounds_cover_the_previous_spans_and_sql_params_list_every_span():
         datetime(2026, 12, 13, 16, tzinfo=UTC),
     )
     params = p.sql_params()
-    assert params["span_idx"] == [0, 0, 1, 1]
-    assert params["span_prev"] == [False, True, False, True]
-    assert params["span_lo"][1] == datetime(2026, 11, 22, 16, tzinfo=UTC)
-    assert params["span_hi"][3] == datetime(2026, 12, 6, 16, tzinfo=UTC)  # 2026-12-07 00:00 +08
+    assert (params["tz"], params["lo"], params["hi"]) == ("Asia/Shanghai", *p.utc_bounds())
+    # bucket 0 (11-30..12-07) and its previous (11-23..11-30), bucket 1 and its previous: 28 days
+    assert len(params["span_day"]) == 28
+    rows = list(zip(params["span_day"], params["span_idx"], params["span_prev"], strict=True))
+    assert rows[0] == (date(2026, 11, 30), 0, False)
+    assert rows[7] == (date(2026, 11, 23), 0, True)
+    assert (date(2026, 12, 6), 1, True) in rows and (date(2026, 12, 6), 0, False) in rows
 
 
 def test_compare_none_has_no_previous_spans():

@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument
-from kefu_common.periods import SPANS_SQL, Plan
+from kefu_common.periods import REPORT_SETTINGS, SPANS_SQL, Plan, in_spans
 from kefu_escalation.clocks import decode_state, load_many_ticket_clocks
 from kefu_escalation.escalations import _COLUMNS  # one column list of escalation rows
 
@@ -41,37 +41,40 @@ SELECT s.idx, s.prev, {grp} AS grp, e.target,
        count(*) FILTER (WHERE e.kind IN ('met', 'stopped')) AS finished,
        count(*) FILTER (WHERE e.kind = 'met') AS met,
        count(*) FILTER (WHERE e.kind = 'breached') AS breached
-FROM s JOIN escalation.clock_event e
-  ON e.kind IN ('met', 'stopped', 'breached') AND e.at >= s.lo AND e.at < s.hi
+FROM escalation.clock_event e JOIN s ON @ON0@
 {join}
-WHERE e.target IS NOT NULL
+WHERE e.kind IN ('met', 'stopped', 'breached') AND e.target IS NOT NULL
 GROUP BY 1, 2, 3, 4
-"""
+""".replace("@ON0@", in_spans("e.at"))
 
 _ESCALATIONS_SQL = """
 WITH s AS ({spans}),
 opened AS (
-    SELECT s.idx, s.prev, s.lo, s.hi, e.ticket_id, count(*) AS cycles
-    FROM s JOIN escalation.clock_event e
-      ON e.kind = 'cycle_opened' AND e.at >= s.lo AND e.at < s.hi
-    GROUP BY 1, 2, 3, 4, 5
+    SELECT s.idx, s.prev, e.ticket_id, count(*) AS cycles
+    FROM escalation.clock_event e JOIN s ON @ON0@
+    WHERE e.kind = 'cycle_opened'
+    GROUP BY 1, 2, 3
+),
+escalated AS (
+    SELECT s.idx, s.prev, x.ticket_id, {grp_x} AS grp, x.to_level
+    FROM escalation.escalation x JOIN s ON @ON1@
 ),
 opened_stats AS (
     SELECT o.idx, o.prev, {grp_ct} AS grp, sum(o.cycles) AS cycles_opened,
            count(*) AS tickets_opened,
            count(*) FILTER (WHERE EXISTS (
-               SELECT 1 FROM escalation.escalation x
-               WHERE x.ticket_id = o.ticket_id AND x.created_at >= o.lo AND x.created_at < o.hi
+               SELECT 1 FROM escalated x
+               WHERE x.idx = o.idx AND x.prev = o.prev AND x.ticket_id = o.ticket_id
            )) AS tickets_escalated
     FROM opened o {join_ct}
     GROUP BY 1, 2, 3
 ),
 escalation_stats AS (
-    SELECT s.idx, s.prev, {grp_x} AS grp, count(*) AS escalations,
-           count(*) FILTER (WHERE x.to_level = 'L1') AS to_l1,
-           count(*) FILTER (WHERE x.to_level = 'L2') AS to_l2,
-           count(*) FILTER (WHERE x.to_level = 'L3') AS to_l3
-    FROM s JOIN escalation.escalation x ON x.created_at >= s.lo AND x.created_at < s.hi
+    SELECT idx, prev, grp, count(*) AS escalations,
+           count(*) FILTER (WHERE to_level = 'L1') AS to_l1,
+           count(*) FILTER (WHERE to_level = 'L2') AS to_l2,
+           count(*) FILTER (WHERE to_level = 'L3') AS to_l3
+    FROM escalated
     GROUP BY 1, 2, 3
 ),
 keys AS (SELECT idx, prev, grp FROM opened_stats UNION SELECT idx, prev, grp FROM escalation_stats)
@@ -79,7 +82,7 @@ SELECT idx, prev, grp, cycles_opened, tickets_opened, tickets_escalated, escalat
        to_l1, to_l2, to_l3
 FROM keys LEFT JOIN opened_stats USING (idx, prev, grp)
 LEFT JOIN escalation_stats USING (idx, prev, grp)
-"""
+""".replace("@ON0@", in_spans("e.at")).replace("@ON1@", in_spans("x.created_at"))
 
 
 @dataclass
@@ -107,7 +110,9 @@ async def attainment_series(session: AsyncSession, plan: Plan, *, by_team: bool)
         grp=_TEAM.format(alias="ct") if by_team else "''::text",
         join="LEFT JOIN escalation.clock_ticket ct ON ct.ticket_id = e.ticket_id" if by_team else "",
     )
-    rows = (await (await session.connection()).execute(text(sql), plan.sql_params())).all()
+    conn = await session.connection()
+    await conn.execute(text(REPORT_SETTINGS))
+    rows = (await conn.execute(text(sql), plan.sql_params())).all()
     out: dict[tuple[str, int, bool], SlaFigures] = {}
     for r in rows:
         key = (str(r.grp), int(r.idx), bool(r.prev))
@@ -123,7 +128,9 @@ async def escalation_series(session: AsyncSession, plan: Plan, *, by_team: bool)
         join_ct="LEFT JOIN escalation.clock_ticket ct ON ct.ticket_id = o.ticket_id" if by_team else "",
         grp_x=_TEAM.format(alias="x") if by_team else "''::text",
     )
-    rows = (await (await session.connection()).execute(text(sql), plan.sql_params())).all()
+    conn = await session.connection()
+    await conn.execute(text(REPORT_SETTINGS))
+    rows = (await conn.execute(text(sql), plan.sql_params())).all()
     return [
         SlaFigures(
             str(r.grp), int(r.idx), bool(r.prev), cycles_opened=_n(r.cycles_opened),

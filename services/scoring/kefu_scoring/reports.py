@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument
-from kefu_common.periods import SPANS_SQL, Plan
+from kefu_common.periods import REPORT_SETTINGS, SPANS_SQL, Plan, in_spans
 
 _GROUPS = {
     "": "''::text",
@@ -48,36 +48,39 @@ SELECT s.idx, s.prev, {grp} AS grp, count(*) AS evaluations, avg(e.total_score) 
        count(*) FILTER (WHERE e.grade = 'B') AS grade_b,
        count(*) FILTER (WHERE e.grade = 'C') AS grade_c,
        count(*) FILTER (WHERE e.grade = 'D') AS grade_d
-FROM s JOIN scoring.evaluation e ON e.created_at >= s.lo AND e.created_at < s.hi
+FROM scoring.evaluation e JOIN s ON @ON0@
 GROUP BY 1, 2, 3
-"""
+""".replace("@ON0@", in_spans("e.created_at"))
 
 _DISTRIBUTION_SQL = """
 WITH s AS ({spans})
 SELECT s.idx, s.prev, {grp} AS grp,
        LEAST(floor(e.total_score / :w) * :w, :last_bin) AS bin_start, count(*) AS evaluations
-FROM s JOIN scoring.evaluation e ON e.created_at >= s.lo AND e.created_at < s.hi
+FROM scoring.evaluation e JOIN s ON @ON0@
 GROUP BY 1, 2, 3, 4
-"""
+""".replace("@ON0@", in_spans("e.created_at"))
 
 _RULE_HITS_SQL = """
 WITH s AS ({spans}),
 ev AS (
     SELECT s.idx, s.prev, e.id, e.hits
-    FROM s JOIN scoring.evaluation e ON e.created_at >= s.lo AND e.created_at < s.hi
+    FROM scoring.evaluation e JOIN s ON @ON0@
 ),
 totals AS (SELECT idx, prev, count(*) AS evaluations FROM ev GROUP BY 1, 2),
+per_evaluation AS (  -- hash-aggregated twice instead of a sort for count(DISTINCT)
+    SELECT ev.idx, ev.prev, ev.id, r #>> '{{}}' AS grp, count(*) AS n
+    FROM ev CROSS JOIN LATERAL jsonb_path_query(ev.hits, '$[*].rule_id') AS r
+    GROUP BY 1, 2, 3, 4
+),
 per_rule AS (
-    SELECT ev.idx, ev.prev, h ->> 'rule_id' AS grp, count(*) AS hits,
-           count(DISTINCT ev.id) AS evaluations_hit
-    FROM ev CROSS JOIN LATERAL jsonb_array_elements(ev.hits) AS h
-    GROUP BY 1, 2, 3
+    SELECT idx, prev, grp, sum(n) AS hits, count(*) AS evaluations_hit
+    FROM per_evaluation GROUP BY 1, 2, 3
 )
 SELECT p.idx, p.prev, p.grp, p.hits, p.evaluations_hit, t.evaluations
 FROM per_rule p JOIN totals t USING (idx, prev)
 UNION ALL  -- every span's evaluations, hit or not, under the empty rule
 SELECT idx, prev, '' AS grp, 0, 0, evaluations FROM totals
-"""
+""".replace("@ON0@", in_spans("e.created_at"))
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,9 @@ async def qa_series(
         params |= {"w": float(bin_width), "last_bin": float(((100 + bin_width - 1) // bin_width - 1) * bin_width)}
     else:
         sql = _RULE_HITS_SQL.format(spans=SPANS_SQL)
-    rows = (await (await session.connection()).execute(text(sql), params)).all()
+    conn = await session.connection()
+    await conn.execute(text(REPORT_SETTINGS))
+    rows = (await conn.execute(text(sql), params)).all()
     out = []
     for r in rows:
         m = r._mapping

@@ -67,7 +67,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument
-from kefu_common.periods import SPANS_SQL, Plan
+from kefu_common.periods import REPORT_SETTINGS, SPANS_SQL, Plan, in_spans, instant_params
 
 GROUP_BYS = ("team", "agent", "category", "channel")
 
@@ -95,10 +95,10 @@ class Report(enum.StrEnum):
 _FIRST_IN_SPAN = """
 {name} AS (
     SELECT s.idx, s.prev, sc.ticket_id, min(sc.at) AS at
-    FROM s JOIN ticketing.status_change sc
-      ON sc.to_status = '{status}' AND sc.at >= s.lo AND sc.at < s.hi
+    FROM ticketing.status_change sc JOIN s ON @ON0@
+    WHERE sc.to_status = '{status}'
     GROUP BY 1, 2, 3
-)"""
+)""".replace("@ON0@", in_spans("sc.at"))
 
 _CLOSED_STATS = """
 closed_stats AS (
@@ -140,9 +140,9 @@ created_stats AS (
     SELECT s.idx, s.prev, {group} AS grp,
            count(*) AS created_tickets,
            {first_response}
-    FROM s JOIN ticketing.ticket t ON t.created_at >= s.lo AND t.created_at < s.hi
+    FROM ticketing.ticket t JOIN s ON @ON0@
     GROUP BY 1, 2, 3
-)"""
+)""".replace("@ON0@", in_spans("t.created_at"))
 _FIRST_RESPONSE = """percentile_cont(0.5) WITHIN GROUP (
                ORDER BY extract(epoch FROM t.first_response_at - t.first_contact_at))
                AS first_response_median,
@@ -154,11 +154,11 @@ _NO_FIRST_RESPONSE = "NULL::float8 AS first_response_median, NULL::float8 AS fir
 _REOPEN_STATS = """
 reopen_stats AS (
     SELECT s.idx, s.prev, {group} AS grp, count(*) AS reopens
-    FROM s JOIN ticketing.status_change sc
-      ON sc.to_status = 'reopened' AND sc.at >= s.lo AND sc.at < s.hi
+    FROM ticketing.status_change sc JOIN s ON @ON0@
     JOIN ticketing.ticket t ON t.id = sc.ticket_id
+    WHERE sc.to_status = 'reopened'
     GROUP BY 1, 2, 3
-)"""
+)""".replace("@ON0@", in_spans("sc.at"))
 
 _COLUMNS = {
     "closed_stats": ("closed_tickets", "first_contact_resolved", "closed_within_72h"),
@@ -302,10 +302,11 @@ def _check_group_by(group_by: str | None) -> None:
 
 
 async def _run(
-    session: AsyncSession, report: Report, group_by: str | None, params: dict[str, list]
+    session: AsyncSession, report: Report, group_by: str | None, params: dict[str, object]
 ) -> list[TicketFigures]:
     _check_group_by(group_by)
     conn = await session.connection()
+    await conn.execute(text(REPORT_SETTINGS))
     result = await conn.execute(text(_statement(report, group_by)), params)
     return [_figures(r) for r in result]
 
@@ -380,8 +381,7 @@ async def service_metrics(
     """The §4 metrics over ``[period_start, period_end)``, one row per group; ungrouped,
     exactly one row (all zeros for an empty period). Rates are 0.0 without a population."""
     _validate(period_start, period_end)
-    params = {"span_idx": [0], "span_prev": [False], "span_lo": [period_start],
-              "span_hi": [period_end]}
+    params = instant_params(period_start, period_end)
     rows = await _run(session, Report.SERVICE_METRICS, group_by, params)
     if group_by is None and not rows:
         rows = [TicketFigures(group="", bucket=0, previous=False)]
