@@ -229,9 +229,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             page, token = await review_queue.list_evaluations(
                 session, _filter(request.filter), page_size=request.page_size, page_token=request.page_token
             )
-        return scoring_pb2.ListEvaluationsResponse(
-            evaluations=[_summary_pb(s) for s in page], next_page_token=token
-        )
+        return _summaries_pb(page, token)
 
     async def GetReviewQueue(
         self, request: scoring_pb2.GetReviewQueueRequest, context: grpc.aio.ServicerContext
@@ -241,9 +239,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 session, _filter(request.filter), share=request.share, seed=request.seed,
                 page_size=request.page_size, page_token=request.page_token,
             )
-        return scoring_pb2.ListEvaluationsResponse(
-            evaluations=[_summary_pb(s) for s in page], next_page_token=token
-        )
+        return _summaries_pb(page, token)
 
     async def ListAppeals(
         self, request: scoring_pb2.ListAppealsRequest, context: grpc.aio.ServicerContext
@@ -416,6 +412,10 @@ def _voice_pb(found: voc.VoiceReport) -> scoring_pb2.VoiceOfCustomer:
             for g in found.groups
         ],
     )
+
+
+def _summaries_pb(page: list[review_queue.Summary], token: str) -> scoring_pb2.ListEvaluationsResponse:
+    return scoring_pb2.ListEvaluationsResponse(evaluations=[_summary_pb(s) for s in page], next_page_token=token)
 
 
 def _appeal_pb(a: Appeal | review_queue.AppealRow) -> scoring_pb2.Appeal:
