@@ -8,7 +8,9 @@ reason in one to three of its paraphrases (the same reason said many ways, sprea
 turns), adds random filler complaints ("你们这个怎么回事") and sometimes a side remark about
 a second, minor reason; PII (phones) appears now and then. Three top reasons and several
 minor "noise" reasons with known shares; one minor reason bunches up in the last two weeks
-(a spike). Conversations are spread over 90 days in Asia/Shanghai.
+(a spike). Conversations are spread over 90 days in Asia/Shanghai. Products: `tv` (seed 000's
+reasons), `refund`, `logistics`, and `tv-b` (another TV wording whose paraphrases share a word
+or two, as people's do). `PARAPHRASES_SAID` sets how many wordings a call uses (1 to 3).
 
     .venv/bin/python tests/voc_corpus.py tv --seed 7 --n 600 > tv.jsonl
 
@@ -121,7 +123,33 @@ LOGISTICS = Product(
     spike="damaged",
 )
 
-PRODUCTS = {"tv": TV, "refund": REFUND, "logistics": LOGISTICS}
+# Other wordings, said once per call (PARAPHRASES_SAID = (1, 0, 0)): paraphrases of a reason
+# share a word or two with some of the others, as people's wordings do, and nothing else.
+TV_B = Product(
+    name="smart-tv-q7",
+    category="product",
+    opening="你好，我家里新装了你们那台智能大屏电视",
+    reasons=(
+        Reason("elderly", 0.30, (
+            "老人用不了这个电视", "家里老人说太难操作", "老年人根本学不会", "我妈说这电视对老人不友好",
+            "老人眼神不好，字看不清", "给老人买的，完全不适合老人",
+        )),
+        Reason("too_many_features", 0.27, (
+            "功能太多太复杂了", "这么多功能我们根本用不上", "功能复杂，父母不会用", "花哨的功能一大堆",
+            "菜单太复杂，功能藏得太深", "功能多到不知道从哪下手",
+        )),
+        Reason("after_sales", 0.21, (
+            "售后太差了", "售后一直不给处理", "找售后要等好久", "售后服务一点都不完善",
+            "售后电话打了十几次", "维修师傅一直不上门，售后也不管",
+        )),
+        Reason("sound", 0.08, ("声音太小了", "音响有杂音", "声音忽大忽小")),
+        Reason("boot", 0.07, ("开机太慢", "开机要等一分钟", "每次开机都有广告")),
+        Reason("install", 0.07, ("挂架装歪了", "安装费太贵", "安装师傅迟到")),
+    ),
+    spike="boot",
+)
+
+PRODUCTS = {"tv": TV, "refund": REFUND, "logistics": LOGISTICS, "tv-b": TV_B}
 
 FILLERS = (
     "你们这个怎么回事", "我真的很生气", "能不能快点给我解决", "我已经打了好几次电话了",
@@ -132,13 +160,14 @@ HOLDS = ("好的，请您稍等，我帮您查询一下。", "请问您的订单
 ECHOES = ("您是说{x}，对吗？", "明白，{x}，我这边记录一下。")
 PROMISES = ("您反映的情况我已经记录了，会尽快给您处理。", "我们会在二十四小时内给您回电。")
 CLOSINGS = ("感谢您的来电，祝您生活愉快，再见。", "请问还有其他可以帮您的吗？感谢来电，再见。")
+PARAPHRASES_SAID = (2, 5, 3)  # weights of a call stating its reason in 1, 2 or 3 of its wordings
 CHANNELS = ("phone", "phone", "phone", "chat", "app")
 START = datetime(2026, 9, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
 DAYS = 90
 
 
 def _turns(rng: random.Random, product: Product, reason: Reason, side: Reason | None) -> list[dict]:
-    said = rng.sample(reason.paraphrases, k=rng.choices((1, 2, 3), weights=(2, 5, 3))[0])
+    said = rng.sample(reason.paraphrases, k=rng.choices((1, 2, 3), weights=PARAPHRASES_SAID)[0])
     customer: list[str] = [f"喂，你好，{product.opening}，{said[0]}。"]
     customer += [p + "。" for p in said[1:]]
     if side is not None:

@@ -26,6 +26,7 @@ IDEMPOTENT_BY_NATURE = {
     "previewEscalationMatrix",  # a what-if: writes nothing (issue #4)
     "acknowledgeEscalation",  # acknowledging twice is one acknowledgement (issue #4)
     "publishRuleset",  # versions are explicit: the same version and content returns it (issue #5)
+    "createEvaluationsBatch",  # each item is idempotent by its conversation_id (issue #12)
 }
 EXAMPLES_PER_OPERATION = 8  # modest: the run covers every operation in well under a minute
 

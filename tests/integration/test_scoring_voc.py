@@ -18,7 +18,7 @@ from kefu_scoring.models import Evaluation
 from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_scoring.voc import terms
 from support import error_code
-from voc_corpus import TV, generate, truth_shares
+from voc_corpus import LOGISTICS, TV, generate, truth_shares
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)  # in the past: started_at may not be in the future
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -188,3 +188,38 @@ async def test_three_months_of_tv_calls_give_the_true_top_reasons_per_month_with
     for reason in reply.reasons:
         assert not {w for p in reason.phrases for w in p.split(" ")} & shared
     assert not {t.term for t in reply.terms} & shared
+
+
+async def test_reasons_are_found_per_product_with_group_by(scoring_stub: scoring_pb2_grpc.ScoringServiceStub) -> None:
+    tag = uuid.uuid4().hex[:8]
+    corpora = {f"tv-{tag}": generate(TV, seed=22, n=250), f"logistics-{tag}": generate(LOGISTICS, seed=23, n=250)}
+    truth = {}
+    limit = asyncio.Semaphore(8)
+
+    async def one(product: str, c: dict) -> None:
+        async with limit:
+            await scoring_stub.ScoreConversation(
+                scoring_pb2.ScoreConversationRequest(
+                    request_id=f"{product}-{c['conversation_id']}", conversation_id=c["conversation_id"],
+                    category=tag, product=product,
+                    started_at=to_timestamp(datetime.fromisoformat(c["started_at"])),
+                    turns=[scoring_pb2.Turn(role=str_to_enum(scoring_pb2.Role, t["role"]), text=t["text"])
+                           for t in c["turns"]],
+                )
+            )
+
+    for product, corpus in corpora.items():
+        truth.update({c["conversation_id"]: (product, c["truth"]) for c in corpus})
+    await asyncio.gather(*(one(p, c) for p, corpus in corpora.items() for c in corpus))
+    reply = await scoring_stub.GetVoiceOfCustomer(
+        scoring_pb2.GetVoiceOfCustomerRequest(
+            range=voc_range("2026-09-01", "2026-11-30"), category=tag, group_by="product", baseline_days=0,
+            examples=3,
+        )
+    )
+    assert sorted((g.group, g.conversations) for g in reply.groups) == sorted((p, 250) for p in corpora)
+    for product, corpus in corpora.items():
+        mine = [r for r in reply.reasons if r.group == product]
+        assert [r.rank for r in mine] == list(range(1, len(mine) + 1))
+        top = mine[0]
+        assert {truth[q.conversation_id] for q in top.examples} == {(product, list(truth_shares(corpus))[0])}

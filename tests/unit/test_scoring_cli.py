@@ -68,3 +68,15 @@ def test_invalid_ruleset_stops_the_run_with_the_field_named(tmp_path: Path, caps
     corpus = write_corpus(tmp_path, json.dumps(GOOD, ensure_ascii=False))
     assert main(["qa", "score", str(corpus), "--ruleset", str(ruleset)]) == 2
     assert "rules[0].version" in capsys.readouterr().err
+
+
+def test_started_at_product_and_category_pass_through_and_a_bad_started_at_is_refused(tmp_path: Path) -> None:
+    dated = {**GOOD, "started_at": "2026-09-01T10:00:00+08:00", "product": "tv-x", "category": "product"}
+    naive = {**GOOD, "started_at": "2026-09-01T10:00:00"}
+    corpus = write_corpus(tmp_path, json.dumps(dated, ensure_ascii=False), json.dumps(naive, ensure_ascii=False))
+
+    assert main(["qa", "score", str(corpus)]) == 0
+
+    first, second = [json.loads(line) for line in (tmp_path / "calls.scored.jsonl").read_text().splitlines()]
+    assert (first["started_at"], first["product"], first["category"]) == ("2026-09-01T02:00:00+00:00", "tv-x", "product")
+    assert second["line"] == 2 and "UTC offset" in second["error"]

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from kefu_scoring import reasons as method
-from voc_corpus import LOGISTICS, PRODUCTS, REFUND, TV, generate, truth_shares
+from voc_corpus import LOGISTICS, PRODUCTS, REFUND, TV, TV_B, generate, truth_shares
 
 SCRIPTS = method.script_words(["您好", "你好", "欢迎致电", "很高兴为您服务", "再见", "感谢来电"])
 
@@ -37,7 +37,7 @@ def top_reasons(corpus: list[dict], model: method.Model, assigned: list[int], k:
 
 
 @pytest.mark.parametrize(("product", "seed"), [
-    (TV, 1), (TV, 2), (REFUND, 3), (REFUND, 4), (LOGISTICS, 5), (LOGISTICS, 6),
+    (TV, 1), (TV, 2), (REFUND, 3), (REFUND, 4), (LOGISTICS, 5), (LOGISTICS, 6), (TV_B, 7),
 ])
 def test_top_three_reasons_are_the_true_three_with_shares_within_five_points(product, seed) -> None:
     corpus = generate(product, seed=seed, n=600)

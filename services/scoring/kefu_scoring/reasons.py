@@ -10,17 +10,22 @@ product lexicon.
    opening "上个月买了那款新出的智能大屏电视", the product's name), not a reason; so is a word
    of the agents' scripts (in that share of the agent turns' conversations) and every word of
    the ruleset's greeting/closing phrases. Pairs holding such a word go too. A word that
-   floods one month only (an outbreak) is kept: it is not spread across periods.
+   floods one month only (an outbreak) is kept: it is not spread across periods. Under
+   `MIN_BOILERPLATE_CONVERSATIONS` nothing is boilerplate (too few to tell).
 3. **Grouping** — the remaining phrases of at least `min_df` conversations form a graph whose
    edges are their normalised pointwise mutual information over conversations (NPMI: how much
    more often two phrases occur in the same conversation than chance); paraphrases of one
    reason, spread over the turns of the same calls, are linked; boilerplate and fillers, which
    occur independently of the reason, are not. Louvain community detection (networkx, fixed
-   seed: deterministic) cuts the graph into reasons.
-4. **Assignment** — a conversation's score for a reason is the sum of the weights (how
-   central the phrase is in its reason) of the reason's phrases it holds; it *mentions* a
-   reason at `MIN_SCORE` and belongs to the one it scores highest (its main reason). Counts and
-   shares are of main reasons, so shares add up to at most 1.
+   seed: deterministic) cuts the graph finely; phrases are weighted by purity (how often a
+   conversation holding one has that group as its main reason); groups mentioned in the same
+   calls are joined (one reason, several wordings); groups that nearly always come beside
+   another reason are manners of speaking and dropped (or joined, when that is always the same
+   reason); phrases the graph put elsewhere join the group they nearly always come with.
+4. **Assignment** — a conversation's score for a reason is the sum of the weights of the
+   reason's phrases it holds; it *mentions* a reason at `MIN_SCORE` and belongs to the one it
+   scores highest (its main reason). Counts and shares are of main reasons, so shares add up to
+   at most 1.
 
 Pure functions, no I/O: voc.py feeds them the stored (masked) transcripts.
 """
@@ -54,10 +59,12 @@ MIN_COOCCURRENCE = 3
 MIN_NPMI = 0.12
 MIN_SCORE = 1.0  # sum of a reason's phrase weights a conversation must hold to mention it
 RESOLUTION = 1.5  # Louvain: above 1 cuts finer; _merged joins the parts of one reason
-MERGE_NPMI = 0.3
+MERGE_NPMI = 0.15
 LOUVAIN_SEED = 0
 COMENTION_SHARE = 0.6  # a group mentioned with another reason this often is a manner of speaking
+PART_SHARE = 0.8  # ... unless that is nearly always the same reason: then it is part of it
 PURITY_ROUNDS = 2
+JOIN_PURITY = 0.8
 _CLAUSE = re.compile(r"[，。！？；、,.!?;:：\n]+")
 
 
@@ -117,11 +124,8 @@ class Conversation:
 
 @dataclass(frozen=True)
 class Reason:
-    phrases: tuple[tuple[str, float], ...]  # (phrase, weight in [0, 1]), most central first
-
-    @property
-    def label(self) -> str:
-        return " / ".join(p for p, _ in self.phrases[:3])
+    phrases: tuple[tuple[str, float], ...]  # (phrase, weight in [0, 1]), most telling first
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -210,8 +214,8 @@ def discover(conversations: Sequence[Conversation], scripts: frozenset[str] = fr
     feats = [c.features for c in conversations]
     groups = _by_purity(groups, feats, df)
     groups = _merged(groups, feats, df)
-    groups = _without_manners_of_speaking(groups, feats)
-    groups = _by_purity(groups, feats, df)
+    groups = _without_manners_of_speaking(groups, feats, df)
+    groups = _by_purity(groups, feats, df, join=keep)
     model = Model(tuple(_reason(g, df) for g in groups), out, n)
     # Order by how many conversations each explains (ties: label), so indexes are stable.
     counts = Counter(model.assign(f)[0] for f in feats)
@@ -234,18 +238,34 @@ def _main(groups: Groups, feats: frozenset[str], skip: int = -1) -> int:
     return best if best >= 0 and scores[best] >= MIN_SCORE else -1
 
 
-def _by_purity(groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]) -> Groups:
+def _by_purity(
+    groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str], join: frozenset[str] = frozenset()
+) -> Groups:
     """Re-weight each phrase by how often a conversation holding it has that group as its main
     one (assigned with the current weights): generic words ("不能", "结果") that joined a group
-    by chance weigh little, the group's own words weigh about 1."""
+    by chance weigh little, the group's own words weigh about 1. A phrase of `join` (the
+    candidates) that the graph put elsewhere joins a group when at least `JOIN_PURITY` of the
+    assigned conversations holding it have that group as their main one: a wording said alone
+    in some calls is still found through the calls where it comes with the reason's others."""
     for _ in range(PURITY_ROUNDS):
         owned: Counter[tuple[int, str]] = Counter()
+        assigned: Counter[str] = Counter()  # conversations with a main reason holding it
+        members = set().union(*groups) | join
         for f in feats:
             i = _main(groups, f)
             if i >= 0:
-                owned.update((i, p) for p in f if p in groups[i])
-        groups = [{p: owned[(i, p)] / df[p] for p in g} for i, g in enumerate(groups)]
-        groups = [g for g in groups if sum(g.values()) >= MIN_SCORE]
+                held = f & members
+                owned.update((i, p) for p in held)
+                assigned.update(held)
+        grown = []
+        for i, g in enumerate(groups):
+            weights = {p: owned[(i, p)] / assigned[p] if assigned[p] else 0.0 for p in g}
+            for p in join:
+                k = owned[(i, p)]
+                if p not in weights and k >= MIN_COOCCURRENCE and k >= JOIN_PURITY * assigned[p]:
+                    weights[p] = k / assigned[p]
+            grown.append(weights)
+        groups = [g for g in grown if sum(g.values()) >= MIN_SCORE]
     return groups
 
 
@@ -278,27 +298,50 @@ def _merged(groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]) -
     return groups
 
 
-def _without_manners_of_speaking(groups: Groups, feats: Sequence[frozenset[str]]) -> Groups:
+def _without_manners_of_speaking(
+    groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]
+) -> Groups:
     """Drop groups that nearly always come with another reason ("这个问题必须给我一个说法"
-    said in any call): a manner of speaking, not a reason. A group is one when, of the calls
-    whose main reason it is, at least `COMENTION_SHARE` would have another main reason without
-    it. Most generic first, one at a time, since removing one changes the others' company."""
+    said in any call, a variant of the opening): a manner of speaking, not a reason. A group is
+    one when, of the calls whose main reason it is, at least `COMENTION_SHARE` would have
+    another main reason without it. If nearly all of those (`PART_SHARE`) would have the *same*
+    other reason, the group is a part of that reason said in other words: joined, not dropped.
+    Most generic first, one at a time, since each change alters the others' company."""
     groups = list(groups)
     while len(groups) > 1:
-        worst, worst_ratio = -1, COMENTION_SHARE
+        worst, worst_ratio, worst_others = -1, COMENTION_SHARE, Counter[int]()
         for i in range(len(groups)):
             mine = [f for f in feats if _main(groups, f) == i]
             if len(mine) < MIN_COOCCURRENCE:
                 continue
-            ratio = sum(1 for f in mine if _main(groups, f, skip=i) >= 0) / len(mine)
+            others = Counter(j for f in mine if (j := _main(groups, f, skip=i)) >= 0)
+            ratio = sum(others.values()) / len(mine)
             if ratio >= worst_ratio:
-                worst, worst_ratio = i, ratio
+                worst, worst_ratio, worst_others = i, ratio, others
         if worst < 0:
             break
-        del groups[worst]
+        host, together = worst_others.most_common(1)[0]
+        if together >= PART_SHARE * sum(worst_others.values()):
+            groups[host] = {p: 1.0 for p in {**groups[host], **groups[worst]}}
+            del groups[worst]
+            groups = _by_purity(groups, feats, df)
+        else:
+            del groups[worst]
     return groups
 
 
 def _reason(weights: dict[str, float], df: Counter[str]) -> Reason:
-    ranked = sorted(weights, key=lambda p: (-weights[p] * df[p], p))
-    return Reason(tuple((p, round(weights[p], 4)) for p in ranked if weights[p] > 0))
+    """Phrases ranked by weight × conversations; the label is the first three that add a word
+    (a pair counts double, it says more), a word giving way to a pair that holds it."""
+    ranked = sorted((p for p in weights if weights[p] > 0), key=lambda p: (-weights[p] * df[p], p))
+    by_label = sorted(ranked, key=lambda p: (-weights[p] * df[p] * (2 if " " in p else 1), p))
+    label: list[str] = []
+    for p in by_label:
+        words = set(p.split(" "))
+        covered = {w for q in label for w in q.split(" ")}
+        if words <= covered:
+            continue
+        label = [q for q in label if not (" " not in q and q in words)] + [p]
+        if len(label) == 3:
+            break
+    return Reason(tuple((p, round(weights[p], 4)) for p in ranked), " / ".join(label))

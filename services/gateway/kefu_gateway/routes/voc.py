@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from google.protobuf import json_format
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu.scoring.v1 import scoring_pb2
 from kefu_common import periods
@@ -29,6 +29,8 @@ DEFAULT_DAYS = 7
 class VocQuery(ExportQuery):
     """Voice of customer over `[start, end)`: local dates of `tz` (the report contract); the
     old date-times are still accepted and widened to the whole local days covering them."""
+
+    model_config = ConfigDict(extra="forbid")
 
     start: date | AwareDatetime | None = Field(
         default=None, description="First local date (inclusive); default: 7 days before end"
