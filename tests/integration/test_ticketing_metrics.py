@@ -645,3 +645,23 @@ async def test_bucket_boundaries_agree_with_postgres_date_trunc(db: Database) ->
                 mine = [s for s, lo, hi in lo_hi if lo <= ts < hi]
                 if mine:
                     assert mine == [bucket_start], (tz, unit, ts)
+
+
+async def test_ungrouped_flow_counts_each_ticket_once_per_bucket(db: Database, window: Window) -> None:
+    # A year no other test writes to; ungrouped flow reads the status changes alone.
+    p = make_plan(date(2150, 3, 2), date(2150, 3, 4), tz="Asia/Shanghai", unit="day")
+    fc = _utc(2150, 3, 1, 16)  # 03-02 00:00 local
+    h = timedelta(hours=1)
+    await insert(
+        db, window,
+        T(fc, resolved=[fc + h, fc + 3 * h], reopened=[fc + 2 * h], closed=[fc + 4 * h]),
+        T(fc, resolved=[fc + 25 * h]),  # 03-03 local
+        T(fc - 24 * h, resolved=[fc - 2 * h]),  # 03-01 local: the previous of the first day
+    )
+    async with db.session() as session:
+        rows = {(r.bucket, r.previous): r for r in
+                await ticket_series(session, p, report=Report.FLOW, group_by=None)}
+    day1, day2, before = rows[(0, False)], rows[(1, False)], rows[(0, True)]
+    assert (day1.resolved_tickets, day1.closed_tickets, day1.reopens, day1.created_tickets) == (1, 1, 1, 2)
+    assert (day2.resolved_tickets, day2.closed_tickets) == (1, 0)
+    assert (before.resolved_tickets, before.created_tickets) == (1, 1)

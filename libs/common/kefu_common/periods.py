@@ -153,8 +153,10 @@ SPANS_SQL = (
 
 
 # Run first in the transaction of a report statement: its plan costs look high (set-returning
-# functions, misestimated day joins) and JIT compilation would cost more than the query itself.
-REPORT_SETTINGS = "SET LOCAL jit = off"
+# functions, misestimated day joins) and JIT compilation would cost more than the query itself;
+# a month of tickets is hundreds of thousands of (span, ticket) groups, which 4 MB of work_mem
+# would hash in batches on disk. Both settings end with the transaction.
+REPORT_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
 
 
 def local_day(ts: str) -> str:

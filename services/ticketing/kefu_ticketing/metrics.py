@@ -178,18 +178,44 @@ def group_expression(group_by: str | None) -> str:
     return _GROUP_EXPRESSIONS[group_by]
 
 
+# Ungrouped created-vs-resolved needs no ticket column: counts straight from the status changes.
+_COUNTS_ONLY = {
+    "closed_stats": """
+closed_stats AS (
+    SELECT idx, prev, ''::text AS grp, count(*) AS closed_tickets,
+           0::bigint AS first_contact_resolved, 0::bigint AS closed_within_72h
+    FROM closed GROUP BY 1, 2, 3
+)""",
+    "resolved_stats": """
+resolved_stats AS (
+    SELECT idx, prev, ''::text AS grp, count(*) AS resolved_tickets,
+           0::bigint AS proactive_contacts, 0::bigint AS repeat_contact_tickets,
+           NULL::float8 AS resolution_median, NULL::float8 AS resolution_p90
+    FROM resolved GROUP BY 1, 2, 3
+)""",
+    "reopen_stats": """
+reopen_stats AS (
+    SELECT s.idx, s.prev, ''::text AS grp, count(*) AS reopens
+    FROM ticketing.status_change sc JOIN s ON @ON0@
+    WHERE sc.to_status = 'reopened'
+    GROUP BY 1, 2, 3
+)""".replace("@ON0@", in_spans("sc.at")),
+}
+
+
 def _statement(report: Report, group_by: str | None) -> str:
     group = group_expression(group_by)
     full = report is Report.SERVICE_METRICS
+    counts_only = report is Report.FLOW and group_by is None
     ctes = [f"s AS ({SPANS_SQL})"]
     parts: list[str] = []
     if report in (Report.SERVICE_METRICS, Report.FLOW):
         ctes += [_FIRST_IN_SPAN.format(name="closed", status="closed"),
-                 _CLOSED_STATS.format(group=group)]
+                 _COUNTS_ONLY["closed_stats"] if counts_only else _CLOSED_STATS.format(group=group)]
         parts.append("closed_stats")
     ctes.append(_FIRST_IN_SPAN.format(name="resolved", status="resolved"))
     ctes.append(
-        _RESOLVED_STATS.format(
+        _COUNTS_ONLY["resolved_stats"] if counts_only else _RESOLVED_STATS.format(
             group=group,
             contacts=_CONTACTS if full else _NO_CONTACTS,
             contacts_join=_CONTACTS_JOIN if full else "",
@@ -203,7 +229,7 @@ def _statement(report: Report, group_by: str | None) -> str:
                 group=group, first_response=_FIRST_RESPONSE if full else _NO_FIRST_RESPONSE
             )
         )
-        ctes.append(_REOPEN_STATS.format(group=group))
+        ctes.append(_COUNTS_ONLY["reopen_stats"] if counts_only else _REOPEN_STATS.format(group=group))
         parts += ["created_stats", "reopen_stats"]
     # ungrouped, a span with only reopens still has its one row
     keyed = [p for p in parts if p in _KEYED or group_by is None]
