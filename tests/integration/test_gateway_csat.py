@@ -143,3 +143,31 @@ async def test_csat_report_needs_a_valid_range_and_zone(gateway, auth) -> None:
     assert_problem(await gateway.get("/v1/reports/csat", params={"start": "2026-11-01", "end": "2026-12-01",
                                                                  "tz": "Nowhere/City"}, headers=auth),
                    400, "invalid_time_zone")
+
+
+async def test_ratings_list_shows_the_ratings_that_count_newest_first(gateway, auth, gateway_settings) -> None:
+    team = f"list-{uuid.uuid4().hex[:8]}"
+    made = []
+    for scores in ([5], [1], [2, 4]):  # the last one was changed from 2 to 4: only 4 counts
+        ticket = await resolved_ticket(gateway, auth, team=team)
+        for score in scores:
+            rated = await gateway.post(f"/v1/customer/cases/{ticket['id']}/rating",
+                                       json={"score": score, "comment": f"打分{score}"},
+                                       headers=customer_headers(gateway_settings, ticket))
+            assert rated.status_code == 201, rated.text
+            made.append(rated.json())
+    first_page = await gateway.get("/v1/ratings", params={"team": team, "page_size": 2}, headers=auth)
+    assert first_page.status_code == 200, first_page.text
+    rest = await gateway.get("/v1/ratings", params={"team": team, "page_size": 2,
+                                                    "cursor": first_page.json()["next_cursor"]}, headers=auth)
+    walked = first_page.json()["items"] + rest.json()["items"]
+    assert [(r["score"], r["revision"]) for r in walked] == [(4, 2), (1, 1), (5, 1)]
+    assert walked[0]["changeable_until"] == made[2]["changeable_until"]  # from the cycle's first rating
+    unhappy = await gateway.get("/v1/ratings", params={"team": team, "max_score": 2}, headers=auth)
+    assert [(r["score"], r["comment"], r["dissatisfied"]) for r in unhappy.json()["items"]] == [(1, "打分1", True)]
+    exported = await gateway.get("/v1/ratings", params={"team": team, "format": "csv", "page_size": 1}, headers=auth)
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [r["score"] for r in rows] == ["4", "1", "5"]
+    assert_problem(await gateway.get("/v1/ratings", params={"cursor": "nope"}, headers=auth), 400, "invalid_page_token")
+    customer = staff_headers(gateway_settings, role="customer", subject="C-1")
+    assert_problem(await gateway.get("/v1/ratings", headers=customer), 403, "staff_only")

@@ -152,6 +152,7 @@ def create_app(
     app.include_router(csat.customer_router)
     app.include_router(csat.tickets_router)
     app.include_router(csat.reports_router)
+    app.include_router(csat.ratings_router)
     app.include_router(reports.router)
     app.include_router(agents.router)
     app.include_router(escalation.router)

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kefu_gateway.bounds import PeriodBounds
+from kefu_gateway.export import ExportQuery
 from kefu_gateway.schemas import MetricsGroupBy, Strict, TicketList
 from kefu_gateway.series import SeriesQuery
 
@@ -91,3 +93,23 @@ class CsatValues(BaseModel):
             nps_responses=nps_responses, promoters=promoters, detractors=detractors,
             nps=round((promoters - detractors) * 100 / nps_responses, 2) if nps_responses else None,
         )
+
+
+class RatingListQuery(PeriodBounds, ExportQuery):
+    """Filters of `GET /v1/ratings`: the ratings that count, by when they were given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    team: str = Field(default="", max_length=64)
+    agent_id: str = Field(default="", max_length=64)
+    category: str = Field(default="", max_length=64)
+    channel: str = Field(default="", max_length=16)
+    min_score: int | None = Field(default=None, ge=1, le=5)
+    max_score: int | None = Field(default=None, ge=1, le=5, description="e.g. 2: the dissatisfied ones")
+    page_size: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=256)
+
+
+class RatingPage(BaseModel):
+    items: list[RatingPublic] = Field(description="Each cycle's latest rating, newest first")
+    next_cursor: str | None = None

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from kefu_common.periods import DEFAULT_TZ
+from kefu_gateway.bounds import PeriodBounds
 from kefu_gateway.export import ExportQuery
 from kefu_gateway.schemas import AppealPublic
 
 Grade = Literal["A", "B", "C", "D"]
-_PERIOD_HELP = (
-    "A date `YYYY-MM-DD` (local midnight in `tz`) or an instant with its offset; the period is "
-    "[start, end) of the conversation (for now: when it was scored)"
-)
 
 
-class EvaluationListQuery(ExportQuery):
+class EvaluationListQuery(PeriodBounds, ExportQuery):
     """Filters of `GET /v1/qa/evaluations` and `GET /v1/qa/review-queue`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -32,9 +28,6 @@ class EvaluationListQuery(ExportQuery):
     max_score: float | None = Field(default=None, ge=0, le=100, description="AI total score at most")
     rule_id: str = Field(default="", max_length=128, description="Only evaluations with a hit of this rule")
     fatal: bool | None = None
-    start: AwareDatetime | date | None = Field(default=None, description=_PERIOD_HELP)
-    end: AwareDatetime | date | None = Field(default=None, description=_PERIOD_HELP)
-    tz: str = Field(default=DEFAULT_TZ, max_length=64, description="Time zone of date bounds")
     reviewed: bool | None = Field(default=None, description="true: some hit has a review decision")
     open_appeal: bool | None = Field(default=None, description="true: some hit has an open appeal")
     page_size: int = Field(default=50, ge=1, le=500)

@@ -14,11 +14,9 @@ The queue is ordered fatal, then risk, then sampled; oldest first within each.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -26,6 +24,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu_common import keyset
 from kefu_common.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
@@ -145,24 +144,6 @@ def page_size_of(requested: int) -> int:
     return requested
 
 
-def _encode(key: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key), default=str).encode()).decode()
-
-
-def _decode(token: str, arity: int) -> list[Any] | None:
-    if not token:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if not isinstance(key, list) or len(key) != arity:
-            raise ValueError
-        key[-2] = datetime.fromisoformat(key[-2])
-        key[-1] = uuid.UUID(key[-1])
-        return key
-    except (ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidArgument("page_token is not valid", code="invalid_page_token") from None
-
-
 def _filtered(f: EvaluationFilter) -> _Query:
     q = _Query()
     for name in ("agent_id", "team", "ruleset_id"):
@@ -233,7 +214,7 @@ async def list_evaluations(
     """Newest first (created_at, id), keyset-paginated; returns the page and the next token."""
     size = page_size_of(page_size)
     q = _filtered(filters)
-    after = _decode(page_token, 2)
+    after = keyset.decode(page_token, datetime, uuid.UUID)
     if after is not None:
         q.add("(e.created_at, e.id) < (:after_at, :after_id)", after_at=after[0], after_id=after[1])
     sql = (f"SELECT {_SUMMARY_COLUMNS} FROM scoring.evaluation e WHERE {q.sql} "
@@ -241,7 +222,7 @@ async def list_evaluations(
     rows = (await session.exec(text(sql), params={**q.params, "limit": size + 1})).all()  # type: ignore[call-overload]
     page = [_summary(r) for r in rows[:size]]
     more = len(rows) > size
-    return page, _encode([page[-1].created_at.isoformat(), str(page[-1].id)]) if more else ""
+    return page, keyset.encode(page[-1].created_at, page[-1].id) if more else ""
 
 
 async def review_queue(
@@ -266,7 +247,7 @@ async def review_queue(
     size = page_size_of(page_size)
     if filters.reviewed is None:
         filters = replace(filters, reviewed=False)
-    after = _decode(page_token, 3)
+    after = keyset.decode(page_token, int, datetime, uuid.UUID)
     if after is not None and after[0] not in range(len(REASONS)):
         raise InvalidArgument("page_token is not valid", code="invalid_page_token")
     first_tier = after[0] if after is not None else 0
@@ -287,7 +268,7 @@ async def review_queue(
     if len(page) <= size:
         return page, ""
     last = page[size - 1]
-    return page[:size], _encode([REASONS.index(last.reason), last.created_at.isoformat(), str(last.id)])
+    return page[:size], keyset.encode(REASONS.index(last.reason), last.created_at, last.id)
 
 
 async def list_appeals(
@@ -318,7 +299,7 @@ async def list_appeals(
             raise InvalidArgument(
                 f"evaluation_id {evaluation_id[:64]!r} is not a UUID", code="invalid_evaluation_id"
             ) from None
-    after = _decode(page_token, 2)
+    after = keyset.decode(page_token, datetime, uuid.UUID)
     if after is not None:
         q.add("(a.created_at, a.id) > (:after_at, :after_id)", after_at=after[0], after_id=after[1])
     sql = (
@@ -331,4 +312,4 @@ async def list_appeals(
     rows = (await session.exec(text(sql), params={**q.params, "limit": size + 1})).all()  # type: ignore[call-overload]
     page = [AppealRow(**r._mapping) for r in rows[:size]]
     more = len(rows) > size
-    return page, _encode([page[-1].created_at.isoformat(), str(page[-1].id)]) if more else ""
+    return page, keyset.encode(page[-1].created_at, page[-1].id) if more else ""

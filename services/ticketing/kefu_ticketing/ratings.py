@@ -33,10 +33,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import text, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu_common import keyset
 from kefu_common.clock import Clock
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from kefu_common.periods import Plan
@@ -178,6 +179,61 @@ async def list_ratings(
         .order_by(col(Rating.cycle), col(Rating.revision))
     )
     return list((await session.exec(stmt)).all())
+
+
+@dataclass(frozen=True)
+class RatingFilter:
+    team: str = ""
+    agent_id: str = ""
+    category: str = ""
+    channel: str = ""
+    min_score: int = 0
+    max_score: int = 0
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
+
+
+async def list_latest(
+    session: AsyncSession, f: RatingFilter, *, policy: RatingPolicy, page_size: int = 0, page_token: str = ""
+) -> tuple[list[tuple[Rating, datetime]], str]:
+    """The ratings that count (each cycle's latest), newest first (created_at, id), with until
+    when each may still change; keyset-paginated."""
+    size = page_size or DEFAULT_PAGE_SIZE
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page_size must be 1..{MAX_PAGE_SIZE}", code="invalid_page_size")
+    if f.min_score and f.max_score and f.min_score > f.max_score:
+        raise InvalidArgument("min_score is above max_score", code="invalid_score_range")
+    stmt = select(Rating).where(col(Rating.latest))
+    for name in ("team", "agent_id", "category", "channel"):
+        if getattr(f, name):
+            stmt = stmt.where(getattr(Rating, name) == getattr(f, name))
+    if f.min_score:
+        stmt = stmt.where(col(Rating.score) >= f.min_score)
+    if f.max_score:
+        stmt = stmt.where(col(Rating.score) <= f.max_score)
+    if f.start is not None:
+        stmt = stmt.where(col(Rating.created_at) >= f.start)
+    if f.end is not None:
+        stmt = stmt.where(col(Rating.created_at) < f.end)
+    after = keyset.decode(page_token, datetime, uuid.UUID)
+    if after is not None:
+        stmt = stmt.where(tuple_(col(Rating.created_at), col(Rating.id)) < tuple_(*after))
+    stmt = stmt.order_by(col(Rating.created_at).desc(), col(Rating.id).desc()).limit(size + 1)
+    rows = list((await session.exec(stmt)).all())
+    page, more = rows[:size], len(rows) > size
+    # A cycle's window counts from its first revision.
+    firsts: dict[tuple[uuid.UUID, int], datetime] = {}
+    changed = [r for r in page if r.revision > 1]
+    if changed:
+        found = (await session.exec(text(  # type: ignore[call-overload]
+            "SELECT ticket_id, cycle, created_at FROM ticketing.rating WHERE revision = 1 "
+            "AND ticket_id = ANY(:ids)"), params={"ids": [r.ticket_id for r in changed]})).all()
+        firsts = {(x.ticket_id, x.cycle): x.created_at for x in found}
+    out = [(r, firsts.get((r.ticket_id, r.cycle), r.created_at) + policy.change_window) for r in page]
+    return out, keyset.encode(page[-1].created_at, page[-1].id) if more else ""
 
 
 async def reopen_proposed(session: AsyncSession, tickets: list[Ticket]) -> set[uuid.UUID]:

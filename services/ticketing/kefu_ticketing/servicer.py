@@ -653,6 +653,22 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
             first.setdefault(r.cycle, r.created_at + self.rating_policy.change_window)
         return ticketing_pb2.ListRatingsResponse(ratings=[rating_to_proto(r, first[r.cycle]) for r in rows])
 
+    async def ListLatestRatings(
+        self, request: ticketing_pb2.ListLatestRatingsRequest, context: grpc.aio.ServicerContext
+    ) -> ticketing_pb2.ListRatingsResponse:
+        f = ratings.RatingFilter(
+            team=request.team, agent_id=request.agent_id, category=request.category, channel=request.channel,
+            min_score=request.min_score, max_score=request.max_score,
+            start=_opt_ts(request, "start"), end=_opt_ts(request, "end"),
+        )
+        async with self.db.session() as session:
+            page, token = await ratings.list_latest(
+                session, f, policy=self.rating_policy, page_size=request.page_size, page_token=request.page_token
+            )
+        return ticketing_pb2.ListRatingsResponse(
+            ratings=[rating_to_proto(r, until) for r, until in page], next_page_token=token
+        )
+
     async def GetCsatReport(
         self, request: ticketing_pb2.GetCsatReportRequest, context: grpc.aio.ServicerContext
     ) -> ticketing_pb2.CsatReport:

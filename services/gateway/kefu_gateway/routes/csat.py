@@ -17,10 +17,19 @@ from fastapi.responses import Response
 
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.errors import NotFound
-from kefu_common.protoconv import report_range
+from kefu_common.protoconv import report_range, to_timestamp
 from kefu_gateway.auth import Allowed, Principal
 from kefu_gateway.clients import Clients, ClientsDep
-from kefu_gateway.csat_schemas import CaseRatingPublic, CsatQuery, CsatValues, RatingCreate, RatingList, RatingPublic
+from kefu_gateway.csat_schemas import (
+    CaseRatingPublic,
+    CsatQuery,
+    CsatValues,
+    RatingCreate,
+    RatingList,
+    RatingListQuery,
+    RatingPage,
+    RatingPublic,
+)
 from kefu_gateway.deps import IdempotencyKey, request_id_for
 from kefu_gateway.export import (
     EXPORT_RESPONSES,
@@ -30,6 +39,7 @@ from kefu_gateway.export import (
     export_series,
     negotiate,
 )
+from kefu_gateway.lists import page_or_file
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.scope import AccessibleTicketId, TicketId
 from kefu_gateway.series import SeriesReport, build_series
@@ -37,6 +47,7 @@ from kefu_gateway.series import SeriesReport, build_series
 customer_router = APIRouter(prefix="/v1/customer/cases", tags=["customer"])
 tickets_router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 reports_router = APIRouter(prefix="/v1/reports", tags=["reports"])
+ratings_router = APIRouter(prefix="/v1/ratings", tags=["reports"])
 
 Customer = Allowed["cases:own"]
 Collector = Allowed["ratings:collect"]
@@ -181,3 +192,33 @@ async def get_csat_report(
     if fmt is not ExportFormat.JSON:
         return export_series(fmt, "getCsatReport", report, CsatValues)
     return report
+
+
+@ratings_router.get(
+    "",
+    operation_id="listRatings",
+    summary="The ratings that count (each cycle's latest), newest first: comments for the CSAT panel",
+    description="Filters: the ticket's team / agent / category / channel when rated, score range "
+    "(`max_score=2`: the dissatisfied ones), period of the rating (`start`/`end`: dates in `tz` or "
+    "instants). Keyset-paginated; `format=csv|xlsx` exports every page.",
+    response_model=RatingPage,
+    responses={**EXPORT_RESPONSES, **problem_responses(400, 401, 403, 422, 503, 504)},
+)
+async def list_ratings(
+    query: Annotated[RatingListQuery, Query()], principal: Reader, clients: ClientsDep, request: Request
+) -> RatingPage | Response:
+    start, end = query.utc_bounds()
+
+    async def fetch(cursor: str) -> RatingPage:
+        reply = await clients.ticketing.ListLatestRatings(
+            ticketing_pb2.ListLatestRatingsRequest(
+                team=query.team, agent_id=query.agent_id, category=query.category, channel=query.channel,
+                min_score=query.min_score or 0, max_score=query.max_score or 0,
+                start=to_timestamp(start) if start else None, end=to_timestamp(end) if end else None,
+                page_size=query.page_size, page_token=cursor,
+            ),
+            timeout=clients.timeout,
+        )
+        return RatingPage(items=[rating_public(r) for r in reply.ratings], next_cursor=reply.next_page_token or None)
+
+    return await page_or_file(request, query, "listRatings", RatingPublic, fetch, **query.dates())

@@ -8,22 +8,19 @@ whatever the query asks. The sampled queue is for reviewers (qa, lead, admin) on
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from google.protobuf import json_format
-from pydantic import BaseModel
 
 from kefu.scoring.v1 import scoring_pb2
-from kefu_common import periods
 from kefu_common.protoconv import to_timestamp
 from kefu_gateway.auth import Principal, Staff
 from kefu_gateway.clients import ClientsDep
-from kefu_gateway.export import EXPORT_RESPONSES, ExportFormat, export_list, negotiate
+from kefu_gateway.export import EXPORT_RESPONSES
+from kefu_gateway.lists import page_or_file
 from kefu_gateway.problems import problem_responses
 from kefu_gateway.review_schemas import (
     AppealListQuery,
@@ -45,23 +42,8 @@ def sees_everyone(principal: Principal) -> bool:
     return principal.role in RULESET_ROLES
 
 
-def _instant(value: datetime | date | None, tz: str) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return to_timestamp(value)
-    return to_timestamp(periods.local_midnight(value, periods.zone(tz)))
-
-
-def _dates(query: EvaluationListQuery) -> dict[str, date | None]:
-    """The period's bounds as dates, for the export's file name."""
-    def as_date(value: datetime | date | None) -> date | None:
-        return value.date() if isinstance(value, datetime) else value
-
-    return {"start": as_date(query.start), "end": as_date(query.end)}
-
-
 def evaluation_filter(query: EvaluationListQuery, principal: Principal) -> scoring_pb2.EvaluationFilter:
+    start, end = query.utc_bounds()
     f = scoring_pb2.EvaluationFilter(
         agent_id=query.agent_id if sees_everyone(principal) else principal.subject,
         team=query.team,
@@ -69,8 +51,8 @@ def evaluation_filter(query: EvaluationListQuery, principal: Principal) -> scori
         ruleset_version=query.ruleset_version,
         grades=list(query.grade),
         rule_id=query.rule_id,
-        start=_instant(query.start, query.tz),
-        end=_instant(query.end, query.tz),
+        start=to_timestamp(start) if start else None,
+        end=to_timestamp(end) if end else None,
     )
     for name in ("min_score", "max_score", "fatal", "reviewed", "open_appeal"):
         value = getattr(query, name)
@@ -133,22 +115,6 @@ async def appeal_page(clients: Any, principal: Principal, query: AppealListQuery
     return AppealPage(items=[appeal_summary_public(a) for a in reply.appeals], next_cursor=reply.next_page_token or None)
 
 
-async def _list_or_file(
-    request: Request, query: Any, name: str, item_model: type[BaseModel],
-    fetch_page: Callable[[str], Awaitable[Any]], *, start: date | None = None, end: date | None = None,
-) -> Any:
-    """One page as JSON, or (format csv/xlsx) the whole list as a file, walking the cursor."""
-    fmt = negotiate(request, query.format)
-    if fmt is ExportFormat.JSON:
-        return await fetch_page(query.cursor or "")
-
-    async def fetch(cursor: str | None) -> tuple[list[Any], str | None]:
-        page = await fetch_page(cursor or "")
-        return page.items, page.next_cursor
-
-    return await export_list(fmt, name, item_model, fetch, cursor=query.cursor, start=start, end=end)
-
-
 @router.get(
     "/evaluations",
     operation_id="listEvaluations",
@@ -162,7 +128,7 @@ async def _list_or_file(
 async def list_evaluations(
     query: Annotated[EvaluationListQuery, Query()], principal: Staff, clients: ClientsDep, request: Request
 ) -> EvaluationSummaryPage | Response:
-    return await _list_or_file(request, query, "listEvaluations", EvaluationSummaryPublic, partial(evaluation_page, clients, principal, query), **_dates(query))
+    return await page_or_file(request, query, "listEvaluations", EvaluationSummaryPublic, partial(evaluation_page, clients, principal, query), **query.dates())
 
 
 @router.get(
@@ -180,7 +146,7 @@ async def list_evaluations(
 async def get_review_queue(
     query: Annotated[ReviewQueueQuery, Query()], principal: RulesetAuthor, clients: ClientsDep, request: Request
 ) -> EvaluationSummaryPage | Response:
-    return await _list_or_file(request, query, "getReviewQueue", EvaluationSummaryPublic, partial(queue_page, clients, principal, query), **_dates(query))
+    return await page_or_file(request, query, "getReviewQueue", EvaluationSummaryPublic, partial(queue_page, clients, principal, query), **query.dates())
 
 
 @router.get(
@@ -194,4 +160,4 @@ async def get_review_queue(
 async def list_appeals(
     query: Annotated[AppealListQuery, Query()], principal: Staff, clients: ClientsDep, request: Request
 ) -> AppealPage | Response:
-    return await _list_or_file(request, query, "listAppeals", AppealSummaryPublic, partial(appeal_page, clients, principal, query))
+    return await page_or_file(request, query, "listAppeals", AppealSummaryPublic, partial(appeal_page, clients, principal, query))
