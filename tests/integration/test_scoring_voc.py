@@ -223,3 +223,22 @@ async def test_reasons_are_found_per_product_with_group_by(scoring_stub: scoring
         assert [r.rank for r in mine] == list(range(1, len(mine) + 1))
         top = mine[0]
         assert {truth[q.conversation_id] for q in top.examples} == {(product, list(truth_shares(corpus))[0])}
+
+
+async def test_a_streamed_conversation_keeps_the_time_it_happened_and_its_product(
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub,
+) -> None:
+    happened = datetime(2026, 10, 3, 6, 0, tzinfo=UTC)
+    messages = [
+        scoring_pb2.StreamRequest(
+            start=scoring_pb2.StreamStart(
+                conversation_id=f"conv-{uuid.uuid4().hex}", product="tv-x", started_at=to_timestamp(happened)
+            )
+        ),
+        scoring_pb2.StreamRequest(turn=scoring_pb2.Turn(role=scoring_pb2.ROLE_CUSTOMER, text="遥控器坏了")),
+        scoring_pb2.StreamRequest(end=scoring_pb2.StreamEnd()),
+    ]
+    events = [e async for e in scoring_stub.StreamConversation(iter(messages))]
+    evaluation = events[-1].evaluation
+    assert evaluation.started_at.ToDatetime(tzinfo=UTC) == happened
+    assert evaluation.product == "tv-x"
