@@ -10,7 +10,9 @@ set the predictor's weights: the figures are optimistic and small-sample (n = 32
 
 Reported, with the default ruleset: Spearman of the predicted satisfaction with the rating,
 next to baselines in the same run (the last customer turn's emotion by the lexicon alone and
-by snownlp); the QA total's Spearman with the rating and with the number of turns; per rule,
+by snownlp); the QA total's Spearman with the rating and with the number of turns, also on a
+synthetic length stress (the same dialogues padded with 0-9 ordinary exchanges: the team's
+dialogues are short, 4-10 turns, unlike real service chats); per rule,
 its hit rate and the mean rating of the dialogues it hit against the rest. Last line: JSON.
 """
 
@@ -30,6 +32,11 @@ from kefu_scoring.rules import load_ruleset  # noqa: E402
 from kefu_scoring.service import analyse  # noqa: E402
 
 DIALOGUES = ROOT / "bench" / "data" / "dialogues_satisfaction.jsonl"
+FILLER = (
+    [("agent", "好的，我看一下，您稍等"), ("customer", "嗯，好")],
+    [("agent", "这个具体时间我不知道，我帮您问一下同事"), ("customer", "行")],
+    [("customer", "那大概要多久"), ("agent", "一般是三到五个工作日")],
+)
 
 
 def ranks(values: list[float]) -> list[float]:
@@ -81,6 +88,16 @@ def main() -> None:
         snow_last.append(SnowNLP(last).sentiments)
         for rule in {h.rule_id for h in a.score.hits}:
             fired.setdefault(rule, []).append(i)
+    # Length stress (synthetic): the same dialogues with 0-9 extra exchanges of filler inserted
+    # before the last two turns (ordinary phrasing, one of them with 不知道 as agents say it).
+    padded_totals, padded_lengths, padded_predicted = [], [], []
+    for i, d in enumerate(dialogues):
+        extra = [pair for k in range(i % 10) for pair in FILLER[k % len(FILLER)]]
+        turns = [Turn(role, text) for role, text in d["turns"][:-2] + extra + d["turns"][-2:]]
+        a = analyse(compiled, turns)
+        padded_totals.append(a.score.total)
+        padded_lengths.append(len(turns))
+        padded_predicted.append(a.satisfaction.score)
     rows = {
         "predicted satisfaction vs rating": spearman(predicted, rated),
         "baseline: last customer turn, lexicon alone": spearman(lex_last, rated),
@@ -88,6 +105,9 @@ def main() -> None:
         "QA total vs rating": spearman(totals, rated),
         "QA total vs number of turns": spearman(totals, lengths),
         "predicted satisfaction vs number of turns": spearman(predicted, lengths),
+        "padded: QA total vs number of turns": spearman(padded_totals, padded_lengths),
+        "padded: QA total vs rating": spearman(padded_totals, rated),
+        "padded: predicted satisfaction vs rating": spearman(padded_predicted, rated),
     }
     print(f"{len(dialogues)} dialogues (team-written, rated 1-5)")
     print(f"{'Spearman':<48} {'rho':>6}")

@@ -32,6 +32,28 @@ async def test_created_evaluation_can_be_read_back_with_its_scorecard(gateway, a
     assert fetched.json() == body
 
 
+async def test_an_evaluation_carries_its_predicted_satisfaction_with_evidence(gateway, auth) -> None:
+    created = await gateway.post(
+        "/v1/qa/evaluations",
+        json={"turns": [
+            {"role": "customer", "text": "退款怎么还没到"},
+            {"role": "agent", "text": "您好，请等通知"},
+            {"role": "customer", "text": "又让我等，太差了，我要打12315投诉你们，电话13800138000"},
+        ]},
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    predicted = created.json()["satisfaction"]
+    assert predicted["label"] == "detractor" and 1 <= predicted["score"] < 2.5
+    assert (predicted["turns"], predicted["customer_turns"]) == (3, 2)
+    factors = {f["factor"]: f for f in predicted["factors"]}
+    assert factors["last_customer_turns"]["turn_index"] == 2
+    assert factors["unresolved_threat"]["turn_index"] == 2 and "12315" in factors["unresolved_threat"]["detail"]
+    assert "13800138000" not in created.text
+    fetched = await gateway.get(f"/v1/qa/evaluations/{created.json()['id']}", headers=auth)
+    assert fetched.json()["satisfaction"] == predicted
+
+
 async def test_unknown_evaluation_is_404_problem(gateway, auth) -> None:
     response = await gateway.get(f"/v1/qa/evaluations/{uuid.uuid4()}", headers=auth)
     assert_problem(response, 404, "evaluation_not_found")
@@ -192,7 +214,7 @@ async def test_agent_appeals_a_hit_and_qa_upholds_it(gateway, gateway_settings) 
         headers=agent,
     )
     evaluation = created.json()
-    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "forbidden-phrases")
+    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "forbidden-dead-end")
 
     filed = await gateway.post(
         f"/v1/qa/evaluations/{evaluation['id']}/hits/{index}/appeals",
@@ -247,7 +269,7 @@ async def test_appeal_and_decision_retried_with_an_idempotency_key_return_the_fi
         headers=agent,
     )
     evaluation = created.json()
-    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "forbidden-phrases")
+    index = next(i for i, h in enumerate(evaluation["hits"]) if h["rule_id"] == "forbidden-dead-end")
     url = f"/v1/qa/evaluations/{evaluation['id']}/hits/{index}/appeals"
     keyed = {**agent, "Idempotency-Key": f"appeal-{uuid.uuid4().hex[:12]}"}
     first = await gateway.post(url, json={"reason": "context"}, headers=keyed)

@@ -74,6 +74,10 @@ async def test_qa_scores_per_day_and_agent(gateway, auth, scored, day1) -> None:
         assert v["score_mean"] == pytest.approx(sum(e["total_score"] for e in mine) / len(mine))
         assert v["fatal"] == sum(1 for e in mine if e["fatal"])
         assert [v[f"grade_{g.lower()}"] for g in "ABCD"] == [grades[g] for g in "ABCD"]
+        predicted = [e["satisfaction"] for e in mine]  # issue #16: predicted satisfaction per bucket
+        assert v["satisfaction_mean"] == pytest.approx(sum(p["score"] for p in predicted) / len(mine))
+        assert v["predicted_detractors"] == sum(1 for p in predicted if p["label"] == "detractor")
+        assert v["predicted_satisfied"] == sum(1 for p in predicted if p["label"] == "satisfied")
     second = series["buckets"][1]
     assert second["previous"] == series["buckets"][0]["values"]  # the day before
 

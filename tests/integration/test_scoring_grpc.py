@@ -77,7 +77,7 @@ async def test_evaluation_is_scored_stored_and_returned(
     assert (reply.total_score, reply.grade, reply.fatal) == (75.0, "C", False)
     assert [(h.rule_id, h.turn_index, h.start, h.end, h.matched_text, h.points) for h in reply.hits] == [
         ("greeting-required", 1, 0, 0, "", -5.0),
-        ("forbidden-phrases", 1, 4, 7, "不知道", -10.0),
+        ("forbidden-dead-end", 1, 4, 7, "不知道", -10.0),
         ("forbidden-phrases", 1, 8, 12, "你自己看", -10.0),
     ]
     assert {(h.rule_version, h.dimension, h.severity) for h in reply.hits[1:]} == {

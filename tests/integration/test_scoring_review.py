@@ -43,7 +43,7 @@ async def test_overturned_hit_no_longer_counts_in_the_final_score_and_the_trail_
 ) -> None:
     evaluation = await scored(scoring_stub, "您好", "这个我不知道")
     assert (evaluation.final_score, evaluation.final_grade) == (evaluation.total_score, evaluation.grade)
-    hit = index_of(evaluation, "forbidden-phrases")
+    hit = index_of(evaluation, "forbidden-dead-end")
 
     confirmed = await review(scoring_stub, evaluation.id, hit, "confirmed")
     assert confirmed.final_score == evaluation.total_score
@@ -93,6 +93,11 @@ async def test_agreement_per_rule_counts_the_latest_decisions(
     assert after.confirmed - confirmed_before == 1
     assert 0 <= after.agreement <= 1
     assert after.agreement == pytest.approx(after.confirmed / after.reviewed, abs=1e-4)
+    # Rule quality (issue #16): the hit rate stands beside the agreement.
+    assert after.evaluations_hit >= 2 and after.evaluations >= after.evaluations_hit
+    assert after.hit_rate == pytest.approx(after.evaluations_hit / after.evaluations, abs=1e-4)
+    greeted = (await agreement()).get("greeting-required")
+    assert greeted is None or greeted.hit_rate < 1  # "您好" was said: rules that did not hit are not inflated
 
 
 @pytest.mark.parametrize(
@@ -143,7 +148,7 @@ async def test_upheld_appeal_overturns_the_hit_and_raises_the_final_score(
     scoring_stub: scoring_pb2_grpc.ScoringServiceStub,
 ) -> None:
     evaluation = await agents_evaluation(scoring_stub, "agent-42")
-    hit = index_of(evaluation, "forbidden-phrases")
+    hit = index_of(evaluation, "forbidden-dead-end")
     filed = await appeal(scoring_stub, evaluation.id, hit, "agent-42")
     assert (filed.status, filed.appellant, filed.hit_index) == ("open", "agent-42", hit)
 
@@ -171,7 +176,7 @@ async def test_upheld_appeal_overturns_the_hit_and_raises_the_final_score(
 
 async def test_rejected_appeal_confirms_the_hit(scoring_stub: scoring_pb2_grpc.ScoringServiceStub) -> None:
     evaluation = await agents_evaluation(scoring_stub, "agent-43")
-    hit = index_of(evaluation, "forbidden-phrases")
+    hit = index_of(evaluation, "forbidden-dead-end")
     filed = await appeal(scoring_stub, evaluation.id, hit, "agent-43")
     await scoring_stub.DecideAppeal(
         scoring_pb2.DecideAppealRequest(appeal_id=filed.id, outcome="rejected", decided_by="qa-1")

@@ -100,6 +100,7 @@ def _doc(analysis: Analysis) -> dict[str, Any]:
             [list(t) for t in analysis.emotion.turns],
         ],
         "language": analysis.language,
+        "satisfaction": analysis.satisfaction.doc(),
     }
 
 

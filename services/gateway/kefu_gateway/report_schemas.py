@@ -227,6 +227,11 @@ class QaScoreValues(BaseModel):
     grade_b: int
     grade_c: int
     grade_d: int
+    satisfaction_mean: float | None = Field(
+        default=None, description="Mean predicted satisfaction (1..5) of the evaluations (issue #16)"
+    )
+    predicted_satisfied: int = Field(default=0, description="Evaluations predicted satisfied (>= 3.5)")
+    predicted_detractors: int = Field(default=0, description="Evaluations predicted detractors (< 2.5)")
 
 
 class QaDistributionQuery(SeriesQuery):

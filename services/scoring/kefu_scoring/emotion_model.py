@@ -8,8 +8,9 @@ pass (a dozen numpy calls per conversation, whatever the number of turns), with 
 segmentation and nothing downloaded. The lexicon (emotion.py) stays the evidence: the model
 moves the score, the lexicon's words are the cues.
 
-Only characters beyond ASCII count (Chinese): ASCII letters, digits and punctuation are read
-as the separator, so an English turn gets the model's bias alone (the lexicon covers English;
+Only characters beyond ASCII and within the Basic Multilingual Plane count (Chinese): ASCII
+letters, digits and punctuation (and the rare characters beyond U+FFFF) are read as the
+separator, so an English turn gets the model's bias alone (the lexicon covers English;
 the training data is Chinese). Features of a text t: every character of t, and every adjacent pair of "\\0" + t + "\\0" (so
 the first and last characters count as such), hashed multiplicatively into 2**BITS buckets.
 Turns are joined as "\\0" t1 "\\0" t2 ... "\\0", which gives each turn exactly the features
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,7 +31,7 @@ import numpy as np
 MODEL_DIR = Path(__file__).parent / "lexicon"
 MODEL_PATH = MODEL_DIR / "emotion_model.bin"
 META_PATH = MODEL_DIR / "emotion_model.json"
-BITS = int(__import__("os").environ.get("BITS", 18))
+BITS = 18
 K1 = np.uint32(2654435761)  # Knuth's multiplicative constants
 K2 = np.uint32(2246822519)
 _SHIFT = np.uint32(32 - BITS)
@@ -40,7 +41,7 @@ def feature_indexes(text: str) -> np.ndarray:
     """The hashed feature buckets of one (normalised) text, with repetition (training)."""
     s = "\0" + text + "\0"
     a = np.frombuffer(s.encode("utf-32-le"), np.uint32)
-    a = a * (a > 127)
+    a = a * ((a > 127) & (a < 0x10000))  # as logits() reads them (surrogates count there: rare)
     m1 = a * K1
     uni = (m1[1:-1] >> _SHIFT).astype(np.int64)  # bucket 0: ASCII, dropped by the trainer
     bi = ((m1[:-1] ^ (a[1:] * K2)) >> _SHIFT).astype(np.int64)
@@ -49,32 +50,47 @@ def feature_indexes(text: str) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class EmotionModel:
-    weights: np.ndarray  # float32, 2**BITS
+    weights: np.ndarray  # int8 (quantised), 2**BITS buckets
+    scale: float  # weight = weights[i] * scale
     bias: float
     meta: dict
+    # The unigram weight per UTF-16 code unit (int8, built at load; 0 for ASCII). Small tables
+    # on purpose: a 256 KiB + 64 KiB working set stays in cache next to the rules' automaton.
+    unigram: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, weights: np.ndarray, scale: float, bias: float, meta: dict) -> EmotionModel:
+        codes = np.arange(0x10000, dtype=np.uint32)
+        codes = codes * (codes > 127)
+        unigram = weights[(codes * K1) >> _SHIFT]
+        unigram[0] = 0
+        return cls(weights, scale, bias, meta, unigram)
 
     def logits(self, texts: Sequence[str]) -> list[float]:
         """The model's evidence (log odds of positive, without the bias) of each normalised
-        text, in one pass."""
+        text, in one pass over the texts joined."""
         if not texts:
             return []
         s = "\0" + "\0".join(texts) + "\0"
-        a = np.frombuffer(s.encode("utf-32-le"), np.uint32)
-        a = a * (a > 127)
-        m1 = a * K1
-        w = self.weights  # bucket 0 (where the separator hashes) holds 0
-        uni = w[m1 >> _SHIFT]
-        bi = w[(m1[:-1] ^ (a[1:] * K2)) >> _SHIFT]
+        a16 = np.frombuffer(s.encode("utf-16-le"), np.uint16)
         starts = [0]
         pos = 0
         for t in texts[:-1]:
             pos += len(t) + 1
             starts.append(pos)
-        # a turn's segment: [its separator, the next separator) for characters and pairs
-        total = np.add.reduceat(uni[:-1], starts) + np.add.reduceat(bi, starts)
+        if len(a16) != len(s):  # characters beyond U+FFFF took two code units: map them to one
+            a = np.frombuffer(s.encode("utf-32-le"), np.uint32)
+            a16 = (a * (a < 0x10000)).astype(np.uint16)
+        a = a16.astype(np.uint32)
+        a *= a > 127
+        pairs = (a[:-1] * K1) ^ (a[1:] * K2)
+        pairs >>= _SHIFT
+        # a turn's segment [its separator, the next separator) holds its characters and pairs
+        total = np.add.reduceat(self.weights[pairs], starts, dtype=np.int32)
+        total += np.add.reduceat(self.unigram[a16[:-1]], starts, dtype=np.int32)
         # The bias (the training set's prior, -0.07) is left out: a turn with no Chinese
         # character, or none the model knows, gets 0 and the lexicon alone decides it.
-        return total.tolist()
+        return (total * self.scale).tolist()
 
     def logit(self, text: str) -> float:
         return self.logits([text])[0]
@@ -84,9 +100,7 @@ def load(path: Path = MODEL_PATH, meta_path: Path = META_PATH) -> EmotionModel:
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if meta["bits"] != BITS:
         raise ValueError(f"{path.name} was trained with {meta['bits']} bits; this code hashes into {BITS}")
-    q = np.fromfile(path, dtype=np.int8)
-    weights = q.astype(np.float32) * np.float32(meta["scale"])
-    return EmotionModel(weights, float(meta["bias"]), meta)
+    return EmotionModel.of(np.fromfile(path, dtype=np.int8), float(meta["scale"]), float(meta["bias"]), meta)
 
 
 @lru_cache(maxsize=1)

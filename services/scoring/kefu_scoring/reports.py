@@ -3,7 +3,8 @@ in SQL over the spans of a `kefu_common.periods` plan.
 
 An evaluation counts in the span its ``created_at`` (when it was scored) falls in.
 
-Scores: ``evaluations``, mean ``total_score``, evaluations with a fatal hit, count per grade.
+Scores: ``evaluations``, mean ``total_score``, evaluations with a fatal hit, count per grade,
+and the predicted satisfaction (issue #16): its mean, predicted satisfied and detractors.
 Distribution: evaluations per score bin ``[k·w, (k+1)·w)`` (a score of 100 is in the last bin).
 Rule hits: per ``rule_id`` of the stored hits, the hits and the evaluations with at least one
 hit, beside all evaluations of the span (share = evaluations_hit ÷ evaluations); one more row
@@ -47,7 +48,10 @@ SELECT s.idx, s.prev, {grp} AS grp, count(*) AS evaluations, avg(e.total_score) 
        count(*) FILTER (WHERE e.grade = 'A') AS grade_a,
        count(*) FILTER (WHERE e.grade = 'B') AS grade_b,
        count(*) FILTER (WHERE e.grade = 'C') AS grade_c,
-       count(*) FILTER (WHERE e.grade = 'D') AS grade_d
+       count(*) FILTER (WHERE e.grade = 'D') AS grade_d,
+       avg(e.predicted_satisfaction) AS satisfaction_mean,
+       count(*) FILTER (WHERE e.satisfaction_label = 'satisfied') AS predicted_satisfied,
+       count(*) FILTER (WHERE e.satisfaction_label = 'detractor') AS predicted_detractors
 FROM scoring.evaluation e JOIN s ON @ON0@
 GROUP BY 1, 2, 3
 """.replace("@ON0@", in_spans("e.created_at"))
@@ -98,6 +102,11 @@ class QaFigures:
     bin_start: float = 0.0
     hits: int = 0
     evaluations_hit: int = 0
+    # Predicted satisfaction (issue #16; scores report): mean 1..5 of the evaluations that
+    # carry one, and how many were predicted satisfied / detractors.
+    satisfaction_mean: float | None = None
+    predicted_satisfied: int = 0
+    predicted_detractors: int = 0
 
 
 async def qa_series(
@@ -132,5 +141,8 @@ async def qa_series(
             grade_b=int(m.get("grade_b") or 0), grade_c=int(m.get("grade_c") or 0),
             grade_d=int(m.get("grade_d") or 0), bin_start=float(m.get("bin_start") or 0.0),
             hits=int(m.get("hits") or 0), evaluations_hit=int(m.get("evaluations_hit") or 0),
+            satisfaction_mean=float(m["satisfaction_mean"]) if m.get("satisfaction_mean") is not None else None,
+            predicted_satisfied=int(m.get("predicted_satisfied") or 0),
+            predicted_detractors=int(m.get("predicted_detractors") or 0),
         ))
     return out

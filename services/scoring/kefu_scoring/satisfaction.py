@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from kefu_scoring.emotion import Trajectory
 
@@ -51,17 +52,25 @@ class Factor:
     turn_index: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Satisfaction:
+class Satisfaction(NamedTuple):
     score: float  # 1..5
     label: str  # satisfied | neutral | detractor
-    factors: tuple[Factor, ...] = field(default_factory=tuple)
     turns: int = 0  # the conversation's number of turns (evidence, not a factor)
     customer_turns: int = 0
+    # What the score was computed from; the factors (with their text) are rendered from it
+    # on demand, when an evaluation is stored: scoring every conversation stays cheap.
+    emotion: Trajectory | None = None
+    threat: object | None = None  # engine.Hit
+    issues: tuple = ()  # engine.Hit
+    fatal: bool = False
 
     @property
     def detractor(self) -> bool:
         return self.label == "detractor"
+
+    @property
+    def factors(self) -> tuple[Factor, ...]:
+        return _factors(self.emotion, self.threat, self.issues, self.fatal)
 
     def doc(self) -> dict[str, object]:
         return {
@@ -80,39 +89,73 @@ def label_of(score: float) -> str:
     return "satisfied" if score >= SATISFIED_AT else "detractor" if score < DETRACTOR_BELOW else "neutral"
 
 
+_tanh = math.tanh
+
+
 def predict(emotion: Trajectory, hits: Sequence[object], *, turns: int, fatal: bool = False) -> Satisfaction:
     """The predicted satisfaction of a conversation of `turns` turns whose customer emotion
     is `emotion` and whose scorecard hit `hits` (engine.Hit)."""
-    factors: list[Factor] = []
+    raw = BASE
     customer = emotion.turns
+    if customer:
+        if len(customer) >= 2:
+            last_mean = (customer[-1].score + customer[-2].score) / 2
+        else:
+            last_mean = customer[-1].score
+        raw += LAST_WEIGHT * _tanh(last_mean / SCALE)
+        raw += MEAN_WEIGHT * _tanh(sum([t.score for t in customer]) / len(customer) / SCALE)
+        if emotion.trend == "improving":
+            raw += TREND_WEIGHT
+        elif emotion.trend == "worsening":
+            raw -= TREND_WEIGHT
+    threat = None
+    issues: list = []
+    if hits:
+        half = turns / 2
+        for h in hits:
+            if h.points < 0 and h.dimension in AGENT_DIMENSIONS:
+                issues.append(h)
+            elif threat is None and h.alert in THREAT_KINDS and h.turn_index >= half:
+                threat = h
+        if threat is not None:
+            raw -= THREAT_PENALTY
+        if issues:
+            raw -= AGENT_ISSUE_PENALTY * min(MAX_AGENT_ISSUES, len(issues))
+    if fatal:
+        raw -= FATAL_PENALTY
+    score = round(min(5.0, max(1.0, raw)), 2)
+    label = "satisfied" if score >= SATISFIED_AT else "detractor" if score < DETRACTOR_BELOW else "neutral"
+    return _new_tuple(Satisfaction, (score, label, turns, len(customer), emotion, threat, tuple(issues), fatal))
+
+
+_new_tuple = tuple.__new__  # a NamedTuple without its generated __new__'s frame (hot path)
+
+
+def _factors(emotion: Trajectory | None, threat, issues: tuple, fatal: bool) -> tuple[Factor, ...]:
+    """The evidence of a prediction, each factor with the points it moved (as in `predict`)."""
+    factors: list[Factor] = []
+    customer = emotion.turns if emotion is not None else ()
     if customer:
         last = customer[-2:]
         last_mean = sum(t.score for t in last) / len(last)
-        effect = LAST_WEIGHT * math.tanh(last_mean / SCALE)
-        factors.append(Factor("last_customer_turns", round(effect, 3),
+        factors.append(Factor("last_customer_turns", round(LAST_WEIGHT * _tanh(last_mean / SCALE), 3),
                               "; ".join(f"turn {t.turn_index} {t.label} ({t.score:+.2f})" for t in last),
                               last[-1].turn_index))
         mean = sum(t.score for t in customer) / len(customer)
-        factors.append(Factor("customer_mean", round(MEAN_WEIGHT * math.tanh(mean / SCALE), 3),
+        factors.append(Factor("customer_mean", round(MEAN_WEIGHT * _tanh(mean / SCALE), 3),
                               f"mean emotion {mean:+.2f} over {len(customer)} customer turns"))
         if emotion.trend in ("improving", "worsening"):
             sign = 1 if emotion.trend == "improving" else -1
             factors.append(Factor("trend", sign * TREND_WEIGHT, f"emotion {emotion.trend}"
                                   f" ({emotion.start:+.2f} -> {emotion.end:+.2f})"))
-    half = turns / 2
-    threats = [h for h in hits if getattr(h, "alert", None) in THREAT_KINDS and h.turn_index >= half]
-    if threats:
-        first = threats[0]
+    if threat is not None:
         factors.append(Factor("unresolved_threat", -THREAT_PENALTY,
-                              f"{first.alert} threat late in the conversation: {first.matched_text}",
-                              first.turn_index))
-    issues = [h for h in hits if h.points < 0 and h.dimension in AGENT_DIMENSIONS]
+                              f"{threat.alert} threat late in the conversation: {threat.matched_text}",
+                              threat.turn_index))
     if issues:
         n = min(MAX_AGENT_ISSUES, len(issues))
         factors.append(Factor("agent_issues", -AGENT_ISSUE_PENALTY * n,
                               ", ".join(sorted({h.rule_id for h in issues})), issues[0].turn_index))
     if fatal:
         factors.append(Factor("fatal", -FATAL_PENALTY, "a fatal item (一票否决) was hit"))
-    raw = BASE + sum(f.effect for f in factors)
-    score = round(min(5.0, max(1.0, raw)), 2)
-    return Satisfaction(score, label_of(score), tuple(factors), turns, len(customer))
+    return tuple(factors)

@@ -243,10 +243,15 @@ def emotion_doc(emotion: Trajectory) -> dict[str, object]:
 def masked_satisfaction_doc(predicted: satisfaction_model.Satisfaction, masked_hits: Sequence[Hit]) -> dict:
     """The stored form of a prediction; a threat's quote is the masked hit's."""
     doc = predicted.doc()
-    quotes = {h.turn_index: h.matched_text for h in masked_hits if h.alert}
+    quotes: dict[tuple[int, str], str] = {}
+    for h in masked_hits:
+        if h.alert:
+            quotes.setdefault((h.turn_index, h.alert), h.matched_text)
     for f in doc["factors"]:  # type: ignore[union-attr]
-        if f["factor"] == "unresolved_threat" and f["turn_index"] in quotes:
-            f["detail"] = f["detail"].rsplit(": ", 1)[0] + ": " + quotes[f["turn_index"]]
+        if f["factor"] == "unresolved_threat":
+            kind = f["detail"].split(" ", 1)[0]
+            if (f["turn_index"], kind) in quotes:
+                f["detail"] = f["detail"].rsplit(": ", 1)[0] + ": " + quotes[(f["turn_index"], kind)]
     return doc
 
 

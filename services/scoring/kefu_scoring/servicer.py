@@ -154,6 +154,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 evaluations=f.evaluations, score_mean=f.score_mean, fatal=f.fatal,
                 grade_a=f.grade_a, grade_b=f.grade_b, grade_c=f.grade_c, grade_d=f.grade_d,
                 bin_start=f.bin_start, hits=f.hits, evaluations_hit=f.evaluations_hit,
+                satisfaction_mean=f.satisfaction_mean, predicted_satisfied=f.predicted_satisfied,
+                predicted_detractors=f.predicted_detractors,
             )
             for f in rows
         ])

@@ -472,6 +472,8 @@ def _qa_scores(r: scoring_pb2.QaFigures) -> QaScoreValues:
     return QaScoreValues(
         evaluations=r.evaluations, score_mean=_opt(r, "score_mean"), fatal=r.fatal,
         grade_a=r.grade_a, grade_b=r.grade_b, grade_c=r.grade_c, grade_d=r.grade_d,
+        satisfaction_mean=_opt(r, "satisfaction_mean"), predicted_satisfied=r.predicted_satisfied,
+        predicted_detractors=r.predicted_detractors,
     )
 
 

@@ -1,7 +1,7 @@
 """predicted satisfaction: stored with each evaluation; `predicted_detractor` signals (issue #16)
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0012 (0006 on main; chained after 0012 once branch reports was merged here)
 Create Date: 2026-12-03
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0009"
-down_revision = "0008"  # console branch: chained after 0007 (voc) and 0008 (review-csat); the lead re-chains
+down_revision = "0012"  # console branch: 0006-0007 (voc)-0008 (review-csat)-0012 (reports)-0009; the lead re-chains
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,7 @@ Create Date: 2026-12-03
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"  # console branch: after 0007-0009 of voc, review-csat, emotion-sat; the lead re-chains
+down_revision = "0008"  # console branch: after voc 0007 and review-csat 0008; emotion-sat 0009 follows; the lead re-chains
 branch_labels = None
 depends_on = None
 
