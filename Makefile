@@ -11,13 +11,14 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install proto run test test-fast lint lock clean clean-db token bench eval eval-deps emotion-eval
+.PHONY: help install proto run test test-fast lint lock clean clean-db token bench eval eval-deps emotion-eval browser
 
 help:
 	@echo "make run    - install, generate, start embedded PostgreSQL, migrate, seed, run all services"
 	@echo "make test   - install, generate and run the whole test suite"
 	@echo "make proto  - regenerate gRPC code into gen/"
 	@echo "make lint   - ruff (bug-finding rules only); part of make test"
+	@echo "make browser - Debian's chromium + CJK fonts for the console's browser tests; part of make test"
 	@echo "make lock   - re-resolve uv.lock after editing pyproject.toml"
 	@echo "make bench  - every benchmark next to its bare baseline -> bench/results/latest.{json,md}"
 	@echo "make eval   - accuracy tables: every bench/eval_*.py (emotion, satisfaction, QA, rules ...)"
@@ -53,11 +54,27 @@ run: gen/.stamp
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check libs services tests
 
-test: $(VENV)/.synced gen/.stamp lint
+test: $(VENV)/.synced gen/.stamp lint browser
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(VENV)/.synced gen/.stamp
+test-fast: $(VENV)/.synced gen/.stamp browser
 	$(PYTHON) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+# The console's browser tests (tests/browser) drive Debian's chromium; CJK fonts make the
+# screenshots readable. Installed with apt where absent (root, or sudo); nothing is downloaded
+# by a browser tool's own installer. KEFU_SKIP_BROWSER=1: the browser tests skip instead.
+BROWSER_PACKAGES := chromium fonts-noto-cjk
+browser:
+	@if [ -n "$$KEFU_SKIP_BROWSER" ]; then echo "KEFU_SKIP_BROWSER set: browser tests will skip"; \
+	elif command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make browser: install Chromium (/usr/bin/chromium) and CJK fonts, or set KEFU_SKIP_BROWSER=1" >&2; exit 1; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else \
+			echo "make browser: needs root or sudo to apt-get install $(BROWSER_PACKAGES) (or set KEFU_SKIP_BROWSER=1)" >&2; exit 1; fi; \
+		echo "make browser: apt-get install $(BROWSER_PACKAGES)"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; \
+	fi
 
 # BENCH_ARGS e.g. "--rounds 5 --seconds 4" or "--only poll"; see bench/run.py and docs/benchmarks.md
 bench: $(VENV)/.synced gen/.stamp

@@ -398,3 +398,17 @@ async def test_unboundable_regex_is_400_unsupported_regex_naming_the_rule_not_50
         )
         body = assert_problem(response, 400, "unsupported_regex")
         assert "rules[0].condition.pattern" in body["detail"]
+
+
+async def test_an_evaluation_carries_its_masked_transcript_and_hits_point_into_it(gateway, auth) -> None:
+    turns = [
+        {"role": "customer", "text": "我的电话是13800138000，电视黑屏了"},
+        {"role": "agent", "text": "这个我不知道，你自己看吧"},
+    ]
+    body = (await gateway.post("/v1/qa/evaluations", json={"turns": turns}, headers=auth)).json()
+    assert [t["role"] for t in body["turns"]] == ["customer", "agent"]
+    assert "13800138000" not in body["turns"][0]["text"] and "138****8000" in body["turns"][0]["text"]
+    spoken = [h for h in body["hits"] if h["matched_text"]]
+    assert spoken
+    for hit in spoken:
+        assert body["turns"][hit["turn_index"]]["text"][hit["start"]:hit["end"]] == hit["matched_text"]

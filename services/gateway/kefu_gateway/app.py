@@ -24,10 +24,12 @@ from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddl
 from kefu_gateway.models import SCHEMA
 from kefu_gateway.problems import install_problem_handlers, problems_as_problem_json
 from kefu_gateway.ratelimit import AuthThrottle, RateLimiter, SharedWindows
+from kefu_gateway import console
 from kefu_gateway.routes import (
     agents,
     csat,
     customer,
+    docs,
     escalation,
     health,
     qa,
@@ -112,6 +114,8 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from local files by routes/docs.py (no CDN)
+        redoc_url=None,
         openapi_tags=[
             {"name": "tickets", "description": "Customer problems from first contact to closure"},
             {"name": "reports", "description": "Service metrics over a period"},
@@ -171,6 +175,8 @@ def create_app(
     app.include_router(metrics_routes.router)
     app.include_router(voc.router)
     app.include_router(webhooks.router)
+    app.include_router(docs.router)
+    console.install(app)  # /, /console and the static files (the console and vendored libraries)
     # Outermost last: the request id is bound before the size limit can reject anything.
     app.add_middleware(customer.RememberedProgressMiddleware)  # innermost: polls' hot path
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

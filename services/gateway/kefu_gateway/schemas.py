@@ -755,6 +755,26 @@ class ActiveRulesetChange(Strict):
     version: int = Field(default=0, ge=0, le=2**31 - 1, description="0: the latest published version")
 
 
+class TranscriptTurnPublic(BaseModel):
+    role: str = Field(description="agent, customer or bot")
+    text: str
+    start_ms: int = 0
+    end_ms: int = 0
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _short_role(cls, value: Any) -> Any:
+        # The proto enum name as JSON (`ROLE_AGENT`) -> the public word (`agent`).
+        if isinstance(value, str) and value.startswith("ROLE_"):
+            return "" if value == "ROLE_UNSPECIFIED" else value.removeprefix("ROLE_").lower()
+        return value
+
+    @field_validator("start_ms", "end_ms", mode="before")
+    @classmethod
+    def _int_ms(cls, value: Any) -> Any:
+        return int(value) if isinstance(value, str) else value  # int64 is a string in proto JSON
+
+
 class EvaluationPublic(BaseModel):
     id: str
     conversation_id: str
@@ -783,6 +803,10 @@ class EvaluationPublic(BaseModel):
     category: str = ""
     channel: str = ""
     satisfaction: PredictedSatisfactionPublic | None = None
+    turns: list[TranscriptTurnPublic] = Field(
+        default=[], description="The transcript as stored (PII-masked); hits point into it by "
+        "`turn_index` and the character span `[start, end)`",
+    )
 
 
 # --- escalation configuration (calendars, SLA policies, the matrix) ------------------------

@@ -15,7 +15,7 @@ from kefu.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import InvalidArgument
-from kefu_common.protoconv import enum_to_str, from_timestamp, plan_from_range, to_timestamp
+from kefu_common.protoconv import enum_to_str, from_timestamp, plan_from_range, str_to_enum, to_timestamp
 from kefu_scoring import reports, review, review_queue, rule_quality, rulesets, service, voc
 from kefu_scoring.engine import compile_ruleset
 from kefu_scoring.models import Appeal, Evaluation, PublishedRuleset, RulesetActivation
@@ -557,6 +557,17 @@ def _hit_pb(hit: dict[str, Any], decision: str) -> scoring_pb2.Hit:
     )
 
 
+def _stored_turn_pb(t: dict[str, Any]) -> scoring_pb2.Turn:
+    """A stored (masked) transcript turn; a role the enum does not know stays unspecified."""
+    try:
+        role = str_to_enum(scoring_pb2.Role, t.get("role") or "unspecified")
+    except ValueError:
+        role = scoring_pb2.ROLE_UNSPECIFIED
+    return scoring_pb2.Turn(
+        role=role, text=t.get("text", ""), start_ms=t.get("start_ms") or 0, end_ms=t.get("end_ms") or 0
+    )
+
+
 def _evaluation_pb(reviewed: review.Reviewed) -> scoring_pb2.Evaluation:
     evaluation = reviewed.evaluation
     emotion = evaluation.emotion or {}
@@ -601,4 +612,5 @@ def _evaluation_pb(reviewed: review.Reviewed) -> scoring_pb2.Evaluation:
             )
             for r in reviewed.trail
         ],
+        turns=[_stored_turn_pb(t) for t in evaluation.turns],
     )

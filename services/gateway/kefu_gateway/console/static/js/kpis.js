@@ -1,0 +1,36 @@
+// The key figures across the top, each against the previous period of the same length.
+import { get } from "./api.js";
+import { instantOf, previousRange } from "./period.js";
+import { delta, el, num, pct } from "./ui.js";
+
+const metrics = (range) => get("/v1/reports/service-metrics", { period_start: instantOf(range.start), period_end: instantOf(range.end) });
+const sla = (range) => get("/v1/reports/sla", { period_start: instantOf(range.start), period_end: instantOf(range.end) });
+const attainment = (report, target) => report?.targets.find((t) => t.target === target && t.finished > 0)?.attainment ?? null;
+
+function card(label, labelEn, value, change, id) {
+  return el("div", { class: "kpi", "data-kpi": id },
+    el("div", { class: "kpi-label" }, label, " ", el("span", { class: "en", text: labelEn })),
+    el("div", { class: "kpi-value", text: value }),
+    el("div", { class: "kpi-delta" }, change || el("span", { class: "delta flat", text: " " })));
+}
+
+export async function renderKpis(node, state) {
+  const prev = previousRange(state.range);
+  const [m, mp, s, sp] = await Promise.all([
+    metrics(state.range), state.compare ? metrics(prev) : null, sla(state.range), state.compare ? sla(prev) : null,
+  ]);
+  const row = m.rows[0];
+  const before = mp?.rows[0];
+  const cmp = (key, opts) => (before ? delta(row[key], before[key], opts) : null);
+  const resolution = attainment(s, "resolution");
+  const firstResponse = attainment(s, "first_response");
+  node.replaceChildren(
+    card("新建工单", "Created", num(row.created_tickets), cmp("created_tickets", { higherIsBetter: false }), "created"),
+    card("已解决", "Resolved", num(row.resolved_tickets), cmp("resolved_tickets"), "resolved"),
+    card("一次解决率", "FCR", pct(row.first_contact_resolution_rate), cmp("first_contact_resolution_rate", { ratio: true }), "fcr"),
+    card("重复接触占比", "Repeat contacts", pct(row.repeat_contact_ratio), cmp("repeat_contact_ratio", { ratio: true, higherIsBetter: false }), "repeat"),
+    card("首响达标", "First response SLA", pct(firstResponse), sp && firstResponse !== null && attainment(sp, "first_response") !== null ? delta(firstResponse, attainment(sp, "first_response"), { ratio: true }) : null, "frt-sla"),
+    card("解决达标", "Resolution SLA", pct(resolution), sp && resolution !== null && attainment(sp, "resolution") !== null ? delta(resolution, attainment(sp, "resolution"), { ratio: true }) : null, "res-sla"),
+    card("升级率", "Escalation rate", pct(s.escalation_rate), sp ? delta(s.escalation_rate, sp.escalation_rate, { ratio: true, higherIsBetter: false }) : null, "esc"),
+  );
+}
