@@ -46,7 +46,7 @@ PANEL_ROUTES = {
     "escalations": "/v1/escalations",
     "qa-scores": "/v1/reports/qa-scores",
     "rule-hits": "/v1/reports/rule-hits",
-    "review-queue": "/v1/qa/evaluations",
+    "review-queue": "/v1/qa/review-queue",
     "appeals": "/v1/qa/appeals",
     "voc": "/v1/reports/voc",
     "csat": "/v1/reports/csat",
@@ -56,7 +56,7 @@ PANEL_ROUTES = {
 ROUTE_BRANCH = {
     "/v1/reports/created-resolved": "reports", "/v1/reports/backlog": "reports",
     "/v1/reports/clocks-at-risk": "reports", "/v1/reports/qa-scores": "reports",
-    "/v1/reports/rule-hits": "reports", "/v1/qa/appeals": "review-csat", "/v1/reports/csat": "review-csat",
+    "/v1/reports/rule-hits": "reports", "/v1/qa/appeals": "review-csat", "/v1/qa/review-queue": "review-csat", "/v1/reports/csat": "review-csat",
     "/v1/reports/predicted-satisfaction": "emotion-sat",
 }
 
@@ -112,8 +112,16 @@ async def data(platform: Any) -> dict[str, Any]:
             ev = ok(await client.post("/v1/qa/evaluations", json={
                 "turns": turns, "agent_id": ["li.na", "wang.fang", "zhao.lei"][i % 3],
                 "ticket_id": made["tickets"][i]["id"], "category": "quality", "channel": "phone",
+                "team": TEAMS[i % 3],
             }, headers=lead), 201)
             made["evaluations"].append(ev)
+        # The agent of evaluation 4 appeals its first deduction (申诉).
+        appealed = made["evaluations"][4]
+        hit = next(i for i, h in enumerate(appealed["hits"]) if h["points"] < 0)
+        appellant = staff_headers(platform.settings, role="agent", subject=appealed["agent_id"])
+        made["appeal"] = ok(await client.post(
+            f"/v1/qa/evaluations/{appealed['id']}/hits/{hit}/appeals",
+            json={"reason": "客户先辱骂，我只是在解释流程"}, headers=appellant), 201)
     made["lead"] = lead
     made["agent"] = agent
     return made
@@ -255,7 +263,7 @@ async def test_an_evaluation_opens_with_its_hits_highlighted_at_their_spans_and_
     page: Any, platform: Any, data: dict[str, Any], served_paths: set[str], screenshots: Any
 ) -> None:
     evaluation = data["evaluations"][0]
-    if "/v1/qa/evaluations" in served_paths:
+    if "/v1/qa/review-queue" in served_paths:
         await page.click(f'[data-open-evaluation="{evaluation["id"]}"]')
     else:  # the queue's list route has not landed: open it by id from the same panel
         await page.fill('#panel-review-queue input[name="evaluation_id"]', evaluation["id"])

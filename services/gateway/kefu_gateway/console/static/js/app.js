@@ -23,7 +23,7 @@ const PANELS = [createdResolved, backlog, teamMetrics, slaAtRisk, slaAttainment,
 const CONSOLE_ROLES = ["lead", "qa", "admin"]; // DOMAIN.md §5
 const $ = (id) => document.getElementById(id);
 
-const state = { preset: "30d", range: presetRange("30d"), bucket: "day", compare: true, reviewFilters: { reviewed: "false" } };
+const state = { preset: "30d", range: presetRange("30d"), bucket: "day", compare: true, reviewFilters: { source: "queue", reviewed: "false" } };
 
 const ctx = {
   state,

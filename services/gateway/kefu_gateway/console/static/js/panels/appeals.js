@@ -27,6 +27,8 @@ export default {
     setState(body, "ready", el("div", { class: "table-wrap" }, table([
       { label: "提交 Filed", render: (a) => el("span", { title: localTime(a.created_at), text: timeAgo(a.created_at) }) },
       { label: "坐席 Agent", render: (a) => a.appellant },
+      { label: "团队 Team", render: (a) => a.team || "—" },
+      { label: "规则 Rule", render: (a) => a.rule_id ? el("code", { text: a.rule_id }) : "—" },
       { label: "理由 Reason", render: (a) => el("span", { class: "clip", title: a.reason, text: a.reason }) },
       { label: "命中 Hit", render: (a) => el("button", { type: "button", class: "btn small ghost", onclick: () => ctx.openEvaluation(a.evaluation_id) }, `#${a.hit_index + 1} 查看 view`) },
       { label: "处理 Decide", render: (a) => el("span", { class: "hit-actions" },
