@@ -38,7 +38,7 @@ TEAMS = ["华东一组", "华南二组", "VIP专席"]
 
 # Panel id -> the route it reads, for the decision to skip until that route is served.
 PANEL_ROUTES = {
-    "created-resolved": "/v1/reports/created-resolved",
+    "created-resolved": "/v1/reports/ticket-flow",
     "backlog": "/v1/reports/backlog",
     "team-metrics": "/v1/reports/service-metrics",
     "sla-at-risk": "/v1/reports/clocks-at-risk",
@@ -54,7 +54,7 @@ PANEL_ROUTES = {
 }
 # Where the missing routes come from (the colleagues' branches of issue #12).
 ROUTE_BRANCH = {
-    "/v1/reports/created-resolved": "reports", "/v1/reports/backlog": "reports",
+    "/v1/reports/ticket-flow": "reports", "/v1/reports/backlog": "reports",
     "/v1/reports/clocks-at-risk": "reports", "/v1/reports/qa-scores": "reports",
     "/v1/reports/rule-hits": "reports", "/v1/qa/appeals": "review-csat", "/v1/qa/review-queue": "review-csat", "/v1/reports/csat": "review-csat",
     "/v1/reports/predicted-satisfaction": "emotion-sat",

@@ -353,6 +353,7 @@ def _banner(
         "=" * 72,
         "Kefu is running",
         f"  Gateway      {stack.gateway_url}",
+        f"  Console      {stack.gateway_url}/console   (dev sign-in, or paste a lead token)",
         f"  OpenAPI docs {stack.gateway_url}/docs   (spec: {stack.gateway_url}/openapi.json)",
         f"  gRPC         ticketing {stack.addr('ticketing')}, escalation "
         f"{stack.addr('escalation')}, scoring {stack.addr('scoring')}",

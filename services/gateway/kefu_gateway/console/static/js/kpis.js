@@ -1,9 +1,9 @@
 // The key figures across the top, each against the previous period of the same length.
 import { get } from "./api.js";
+import { serviceMetrics } from "./metrics.js";
 import { instantOf, previousRange } from "./period.js";
 import { delta, el, num, pct } from "./ui.js";
 
-const metrics = (range) => get("/v1/reports/service-metrics", { period_start: instantOf(range.start), period_end: instantOf(range.end) });
 const sla = (range) => get("/v1/reports/sla", { period_start: instantOf(range.start), period_end: instantOf(range.end) });
 const attainment = (report, target) => report?.targets.find((t) => t.target === target && t.finished > 0)?.attainment ?? null;
 
@@ -16,11 +16,11 @@ function card(label, labelEn, value, change, id) {
 
 export async function renderKpis(node, state) {
   const prev = previousRange(state.range);
-  const [m, mp, s, sp] = await Promise.all([
-    metrics(state.range), state.compare ? metrics(prev) : null, sla(state.range), state.compare ? sla(prev) : null,
+  const [m, s, sp] = await Promise.all([
+    serviceMetrics(state), sla(state.range), state.compare ? sla(prev) : null,
   ]);
-  const row = m.rows[0];
-  const before = mp?.rows[0];
+  const row = m.now[0];
+  const before = m.before[0];
   const cmp = (key, opts) => (before ? delta(row[key], before[key], opts) : null);
   const resolution = attainment(s, "resolution");
   const firstResponse = attainment(s, "first_response");

@@ -4,8 +4,9 @@ import { chartBox, draw } from "../charts.js";
 import { el, emptyState, num, setState } from "../ui.js";
 
 const ROUTE = "/v1/reports/backlog";
+const AGE_BANDS = ["0-4h", "4-24h", "1-3d", "3-7d", "7d+"];
 export const STATUS_LABELS = {
-  new: "新建 new", open: "处理中 open", pending_customer: "待客户 pending", resolved: "已解决 resolved",
+  new: "新建 new", open: "处理中 open", reopened: "重开 reopened", pending_customer: "待客户 pending",
 };
 
 export default {
@@ -16,12 +17,12 @@ export default {
   routeLabel: "GET " + ROUTE,
   csv: () => ({ path: ROUTE, params: {} }),
   async load(state, body) {
-    const report = await get(ROUTE, {});
+    const report = await get(ROUTE, { page_size: 500 });
     const items = report.items || [];
-    const totalOpen = items.reduce((a, r) => a + r.count, 0);
+    const totalOpen = items.reduce((a, r) => a + r.tickets, 0);
     if (totalOpen === 0) return emptyState(body, "没有积压 No backlog");
     const statuses = [...new Set(items.map((r) => r.status))];
-    const ages = [...new Set(items.map((r) => r.age))];
+    const ages = AGE_BANDS.filter((b) => items.some((r) => r.age_band === b));
     const box = chartBox(230);
     setState(body, "ready",
       el("div", { class: "big-figure" }, el("b", { text: num(totalOpen) }), el("span", { text: " 张未解决 open tickets" })),
@@ -33,7 +34,7 @@ export default {
       yAxis: { type: "value", minInterval: 1 },
       series: ages.map((age) => ({
         name: age, type: "bar", stack: "age", barMaxWidth: 36,
-        data: statuses.map((s) => items.find((r) => r.status === s && r.age === age)?.count || 0),
+        data: statuses.map((s) => items.filter((r) => r.status === s && r.age_band === age).reduce((a, r) => a + r.tickets, 0)),
       })),
     });
   },

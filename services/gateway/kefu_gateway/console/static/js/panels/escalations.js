@@ -31,7 +31,7 @@ export default {
         el("span", { class: "bad-text" }, "确认超时 Late ", el("b", { text: String(late.length) }))),
       el("div", { class: "table-wrap tall" }, table([
         { label: "确认剩余 Ack time left", render: (e) => e.ack_due_at ? countdown(e.ack_due_at) : "—" },
-        { label: "等级 Level", render: (e) => el("span", { class: "pill " + e.to_level, text: `${e.from_level.toUpperCase()} → ${e.to_level.toUpperCase()}` }) },
+        { label: "等级 Level", render: (e) => el("span", { class: "pill " + e.to_level.toLowerCase(), text: `${e.from_level.toUpperCase()} → ${e.to_level.toUpperCase()}` }) },
         { label: "触发 Trigger", render: (e) => TRIGGER_LABELS[e.trigger] || e.trigger },
         { label: "接收方 To", render: (e) => PARTY[e.to_party] || e.to_party },
         { label: "团队 Team", render: (e) => e.team || "—" },

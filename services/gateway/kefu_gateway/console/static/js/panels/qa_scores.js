@@ -29,8 +29,8 @@ export default {
         el("span", {}, "质检量 Evaluated ", el("b", { text: num(evaluations) })),
         el("span", { class: fatal ? "bad-text" : "" }, "致命 Fatal ", el("b", { text: num(fatal) }))),
       el("div", { class: "split even" }, trend, dist));
-    const lines = [{ name: "平均分 Avg score", type: "line", data: column(s, "average_score"), color: "#2f6bff" }];
-    if (hasPrevious(report)) lines.push({ name: "上期 Previous", type: "line", dashed: true, data: column(s, "average_score", { previous: true }), color: "#94a3b8" });
+    const lines = [{ name: "平均分 Avg score", type: "line", data: column(s, "score_mean"), color: "#2f6bff" }];
+    if (hasPrevious(report)) lines.push({ name: "上期 Previous", type: "line", dashed: true, data: column(s, "score_mean", { previous: true }), color: "#94a3b8" });
     timeChart(trend, categories(report), lines);
     donut(dist, grades.filter((g) => g.value > 0));
   },

@@ -15,7 +15,7 @@ export default {
   routeLabel: "GET " + ROUTE,
   csv: () => ({ path: ROUTE, params: { within_minutes: WITHIN_MINUTES } }),
   async load(state, body) {
-    const page = await get(ROUTE, { within_minutes: WITHIN_MINUTES, page_size: 50 });
+    const page = await get(ROUTE, { within_minutes: WITHIN_MINUTES, include_breached: true, page_size: 50 });
     if (page.items.length === 0) return emptyState(body, "没有风险时钟 No clock at risk");
     const breached = page.items.filter((c) => c.breached).length;
     setState(body, "ready",
@@ -26,7 +26,7 @@ export default {
         { label: "剩余 Time left", render: (c) => countdown(c.due_at) },
         { label: "目标 Target", render: (c) => TARGET_LABELS[c.target] || c.target },
         { label: "工单 Ticket", render: (c) => el("code", { text: (c.ticket_number ? "#" + c.ticket_number : c.ticket_id.slice(0, 8)) }) },
-        { label: "等级 Level", render: (c) => c.level ? el("span", { class: "pill " + c.level, text: c.level.toUpperCase() }) : "—" },
+        { label: "等级 Level", render: (c) => c.level ? el("span", { class: "pill " + c.level.toLowerCase(), text: c.level.toUpperCase() }) : "—" },
         { label: "团队 Team", render: (c) => c.team || "—" },
         { label: "到期 Due", render: (c) => new Date(c.due_at).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }) },
       ], page.items, { rowAttrs: (c) => ({ class: c.breached ? "row-bad" : "" }) })));

@@ -1,14 +1,9 @@
 // 团队服务指标: FCR, average proactive contacts, repeat contact ratio per team (DOMAIN.md §4).
-import { get } from "../api.js";
 import { chartBox, draw } from "../charts.js";
-import { instantOf, previousRange } from "../period.js";
+import { metricsCsv, serviceMetrics } from "../metrics.js";
 import { delta, el, emptyState, num, pct, setState, table } from "../ui.js";
 
 const ROUTE = "/v1/reports/service-metrics";
-
-function periodParams(range) {
-  return { period_start: instantOf(range.start), period_end: instantOf(range.end), group_by: "team" };
-}
 
 export default {
   id: "team-metrics",
@@ -16,15 +11,12 @@ export default {
   titleEn: "Service metrics per team",
   hint: "一次性解决率 FCR · 平均主动接触频次 avg proactive contacts · 重复接触占比 repeat contact ratio",
   routeLabel: "GET " + ROUTE + "?group_by=team",
-  csv: (state) => ({ path: ROUTE, params: periodParams(state.range) }),
+  csv: (state) => metricsCsv(state, "team"),
   async load(state, body) {
-    const [now, before] = await Promise.all([
-      get(ROUTE, periodParams(state.range)),
-      state.compare ? get(ROUTE, periodParams(previousRange(state.range))) : Promise.resolve({ rows: [] }),
-    ]);
-    const rows = now.rows.filter((r) => r.created_tickets + r.resolved_tickets > 0);
+    const { now, before } = await serviceMetrics(state, "team");
+    const rows = now.filter((r) => r.created_tickets + r.resolved_tickets > 0);
     if (rows.length === 0) return emptyState(body);
-    const prev = Object.fromEntries(before.rows.map((r) => [r.group, r]));
+    const prev = Object.fromEntries(before.map((r) => [r.group, r]));
     const name = (g) => g || "未分组 unassigned";
     const box = chartBox(250);
     const cols = [
