@@ -308,3 +308,35 @@ async def test_a_panel_downloads_its_csv(page: Any, platform: Any, data: dict[st
     assert "ticket_id" in header and "status" in header
     ids = {e["ticket_id"] for e in data["escalations"]}
     assert ids <= {cell for row in rows for cell in row.split(",")}
+
+
+async def _reloaded(page: Any, action: Any) -> None:
+    before = await page.get_attribute("body", "data-loaded")
+    await action()
+    await page.wait_for_function("(b) => document.body.dataset.loaded !== b", arg=before, timeout=30_000)
+
+
+async def test_presets_and_a_custom_range_set_the_period_of_every_panel(page: Any) -> None:
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    first = today.replace(day=1)
+    last_month_start = (first - timedelta(days=1)).replace(day=1)
+    await _reloaded(page, lambda: page.click('[data-preset="last_month"]'))
+    label = await page.text_content("#range-label")
+    assert label.startswith(f"{last_month_start} → {first - timedelta(days=1)}"), label
+    assert await page.get_attribute('[data-preset="last_month"]', "class") == "active"
+    # Last month holds none of the data made today: the key figures say so.
+    assert await page.text_content('[data-kpi="created"] .kpi-value') == "0"
+
+    await page.click('[data-preset="custom"]')
+    await page.fill("#range-start", str(today - timedelta(days=2)))
+    await page.fill("#range-end", str(today))
+    await _reloaded(page, lambda: page.click("#apply-range"))
+    assert (await page.text_content("#range-label")).startswith(f"{today - timedelta(days=2)} → {today}")
+    assert await page.text_content('[data-kpi="created"] .kpi-value') == "12"
+
+    await _reloaded(page, lambda: page.select_option("#bucket", "week"))
+    await _reloaded(page, lambda: page.click('[data-preset="30d"]'))
+    assert date.fromisoformat((await page.text_content("#range-label"))[:10]) == today - timedelta(days=29)
