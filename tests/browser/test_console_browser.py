@@ -35,6 +35,13 @@ CALM_TURNS = [
     {"role": "customer", "text": "好的谢谢"},
 ]
 TEAMS = ["华东一组", "华南二组", "VIP专席"]
+# Customers' words for the voice of customer: three reasons, phrased differently each time.
+COMPLAINTS = [
+    "退款申请了一个星期还没有到账", "我的退款到现在都没到账，怎么回事", "退款什么时候能到账啊",
+    "快递三天没有更新物流信息", "物流一直不动，快递是不是丢了", "快递物流信息好几天没更新",
+    "电视开机黑屏，只有声音没有画面", "新买的电视黑屏了", "电视用了两天就黑屏，开不了机",
+    "退款还没到账，客服也不回复", "物流显示还在仓库，快递太慢了", "电视突然黑屏，重启也没用",
+]
 
 # Panel id -> the route it reads, for the decision to skip until that route is served.
 PANEL_ROUTES = {
@@ -105,6 +112,8 @@ async def data(platform: Any) -> dict[str, Any]:
                                      headers=agent), 201)
             if i % 3 == 0:
                 await _act(client, agent, t["id"], "resolve")
+            if i % 6 == 0:
+                await _act(client, agent, t["id"], "close")
         for t in made["tickets"][1:3]:
             made["escalations"].append(await _escalate(client, lead, t["id"], "客户情绪激动，要求主管回电"))
         for i in range(6):
@@ -115,6 +124,11 @@ async def data(platform: Any) -> dict[str, Any]:
                 "team": TEAMS[i % 3],
             }, headers=lead), 201)
             made["evaluations"].append(ev)
+        for i, words in enumerate(COMPLAINTS):
+            ok(await client.post("/v1/qa/evaluations", json={
+                "turns": [{"role": "customer", "text": words}, {"role": "agent", "text": "您好，我马上为您核实处理"}],
+                "agent_id": "wang.fang", "team": TEAMS[i % 3], "category": "quality", "channel": "app",
+            }, headers=lead), 201)
         # The agent of evaluation 4 appeals its first deduction (申诉).
         appealed = made["evaluations"][4]
         hit = next(i for i, h in enumerate(appealed["hits"]) if h["points"] < 0)

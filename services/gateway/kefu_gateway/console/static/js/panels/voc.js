@@ -1,22 +1,40 @@
-// 客户之声: the reasons customers call about (with share, trend and quotes) and the spikes (突发).
+// 客户之声: the reasons customers get in touch about (share, change against the previous
+// period, trend per bucket, a PII-masked quote) and the spikes (突发); the words every
+// conversation shares are left out by the report and listed as such.
 import { get } from "../api.js";
-import { chartBox, rankChart } from "../charts.js";
-import { instantOf } from "../period.js";
-import { el, emptyState, num, pct, setState, table } from "../ui.js";
+import { chartBox, rankChart, timeChart } from "../charts.js";
+import { seriesParams } from "../period.js";
+import { categories, column } from "../series.js";
+import { delta, el, emptyState, num, pct, setState, table } from "../ui.js";
 
 const ROUTE = "/v1/reports/voc";
-const params = (state) => ({ start: instantOf(state.range.start), end: instantOf(state.range.end) });
+const params = (state) => ({ ...seriesParams(state), limit: 8, examples: 1 });
 
-function reasonsView(report) {
+function reasonsView(report, state) {
   const reasons = report.reasons.slice(0, 8);
-  const box = chartBox(Math.max(170, 30 * reasons.length + 20));
-  setTimeout(() => rankChart(box, reasons.map((r) => r.label || r.terms?.slice(0, 3).join(" / ")),
-    reasons.map((r) => r.share), { name: "占比 Share", color: "#7048e8", format: (v) => pct(v, 0) }));
-  return [box, el("ul", { class: "reasons" }, reasons.slice(0, 5).map((r) => el("li", {},
-    el("div", {}, el("b", { text: r.label || r.terms?.slice(0, 3).join(" / ") }), " ",
-      r.spike ? el("span", { class: "pill fatal", text: "突发 spike" }) : null,
-      el("span", { class: "muted", text: ` ${num(r.conversations)} 通 · ${pct(r.share, 0)}` })),
-    (r.quotes || r.examples || []).slice(0, 1).map((q) => el("div", { class: "quote", text: "“" + (q.text || q) + "”" })))))];
+  const label = (r) => r.label || r.phrases.slice(0, 3).join(" / ");
+  const rank = chartBox(Math.max(170, 30 * reasons.length + 20));
+  setTimeout(() => rankChart(rank, reasons.map(label), reasons.map((r) => r.share ?? 0),
+    { name: "占比 Share", color: "#7048e8", format: (v) => pct(v, 0) }));
+  const parts = [rank];
+  if (report.series?.length && report.series[0].buckets.length > 1) {
+    const trend = chartBox(200);
+    parts.push(el("div", { class: "subhead", text: "趋势 Trend — share of conversations per bucket" }), trend);
+    setTimeout(() => timeChart(trend, categories(report), report.series.slice(0, 5).map((s) => ({
+      name: s.group.replace(/^#\d+ /, ""), type: "line", data: column(s, "share"),
+    })), { percentAxis: false }));
+  }
+  parts.push(el("ul", { class: "reasons" }, reasons.slice(0, 5).map((r) => el("li", {},
+    el("div", {}, el("b", { text: label(r) }), " ",
+      r.spike ? el("span", { class: "pill fatal", text: "突发 spike ×" + num(r.lift, 1) }) : null,
+      el("span", { class: "muted", text: ` ${num(r.conversations)} 通 conv. · ${pct(r.share, 0)} ` }),
+      state.compare && r.previous_share !== null ? delta(r.share, r.previous_share, { ratio: true, higherIsBetter: false }) : null),
+    r.examples.slice(0, 1).map((q) => el("div", { class: "quote", text: "“" + q.text + "”" }))))));
+  const boilerplate = (report.groups || []).flatMap((g) => g.boilerplate).slice(0, 12);
+  if (boilerplate.length) {
+    parts.push(el("div", { class: "muted small", text: "已排除套话 Left out (in nearly every conversation, or scripts): " + boilerplate.join("、") }));
+  }
+  return parts;
 }
 
 function termsView(report) {
@@ -48,9 +66,11 @@ export default {
   async load(state, body) {
     const report = await get(ROUTE, params(state));
     if (!report.conversations) return emptyState(body);
+    const spikes = (report.reasons || []).filter((r) => r.spike).length;
     const head = el("div", { class: "inline-figures" },
       el("span", {}, "会话 Conversations ", el("b", { text: num(report.conversations) })),
-      el("span", {}, "基线 Baseline ", el("b", { text: num(report.baseline_conversations) })));
-    setState(body, "ready", head, ...(report.reasons ? reasonsView(report) : termsView(report)));
+      el("span", {}, "原因 Reasons ", el("b", { text: num((report.reasons || []).length) })),
+      el("span", { class: spikes ? "bad-text" : "" }, "突发 Spikes ", el("b", { text: num(spikes) })));
+    setState(body, "ready", head, ...(report.reasons?.length ? reasonsView(report, state) : termsView(report)));
   },
 };
