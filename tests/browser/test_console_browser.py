@@ -57,14 +57,13 @@ PANEL_ROUTES = {
     "appeals": "/v1/qa/appeals",
     "voc": "/v1/reports/voc",
     "csat": "/v1/reports/csat",
-    "satisfaction": "/v1/reports/predicted-satisfaction",
+    "satisfaction": "/v1/escalations",
 }
 # Where the missing routes come from (the colleagues' branches of issue #12).
 ROUTE_BRANCH = {
     "/v1/reports/ticket-flow": "reports", "/v1/reports/backlog": "reports",
     "/v1/reports/clocks-at-risk": "reports", "/v1/reports/qa-scores": "reports",
     "/v1/reports/rule-hits": "reports", "/v1/qa/appeals": "review-csat", "/v1/qa/review-queue": "review-csat", "/v1/reports/csat": "review-csat",
-    "/v1/reports/predicted-satisfaction": "emotion-sat",
 }
 
 
@@ -116,6 +115,11 @@ async def data(platform: Any) -> dict[str, Any]:
                 await _act(client, agent, t["id"], "close")
         for t in made["tickets"][1:3]:
             made["escalations"].append(await _escalate(client, lead, t["id"], "客户情绪激动，要求主管回电"))
+        # An anxious customer: checks the progress of their case again and again (DOMAIN.md §2).
+        anxious = made["tickets"][4]
+        customer = staff_headers(platform.settings, role="customer", subject=anxious["customer"]["id"])
+        for _ in range(7):
+            ok(await client.get(f"/v1/customer/cases/{anxious['id']}/progress", headers=customer))
         for i in range(6):
             turns = AGENT_TURNS if i % 2 == 0 else CALM_TURNS
             ev = ok(await client.post("/v1/qa/evaluations", json={

@@ -5,6 +5,12 @@ import { el, localTime, num, toast } from "./ui.js";
 
 const ROLE_LABELS = { agent: "坐席 Agent", customer: "客户 Customer", bot: "机器人 Bot" };
 const DIMENSIONS = { compliance: "合规 Compliance", process: "流程 Process", attitude: "态度 Attitude", skill: "技能 Skill" };
+const FACTORS = {
+  last_customer_turns: "客户最后的话 last customer turns", customer_mean: "客户整体情绪 customer mood",
+  trend: "情绪走势 emotion trend", unresolved_threat: "未化解的投诉威胁 unresolved threat",
+  agent_issues: "坐席问题 agent issues", fatal: "致命项 fatal item",
+};
+const SAT_LABELS = { satisfied: "满意 satisfied", neutral: "一般 neutral", detractor: "不满 detractor" };
 const DECISIONS = { confirmed: "已确认 confirmed", overturned: "已推翻 overturned" };
 
 // Where a hit sits in its turn: its character span [start, end). Spans count Unicode code
@@ -122,6 +128,17 @@ export async function openEvaluation(id, { onChange } = {}) {
         toast(`${err.code}: ${err.message}`, "bad");
       }
     };
+    const sat = ev.satisfaction;
+    const predicted = sat && sat.label
+      ? el("div", { class: "predicted " + sat.label },
+          el("div", { class: "predicted-head" },
+            el("span", { text: "预测满意度 Predicted satisfaction" }),
+            el("b", { text: `${num(sat.score, 1)} / 5` }),
+            el("span", { class: "pill " + (sat.label === "detractor" ? "fatal" : sat.label === "satisfied" ? "confirmed" : ""), text: SAT_LABELS[sat.label] || sat.label })),
+          el("ul", { class: "factors" }, sat.factors.map((f) => el("li", {},
+            el("span", { class: f.effect < 0 ? "bad-text" : "good-text", text: (f.effect > 0 ? "+" : "") + num(f.effect, 2) }),
+            " ", FACTORS[f.factor] || f.factor, el("span", { class: "muted", text: f.detail ? " · " + f.detail : "" })))))
+      : null;
     bodyNode.replaceChildren(
       el("div", { class: "score-strip" },
         el("div", { class: "score" }, el("b", { text: num(ev.final_score ?? ev.total_score, 0) }), el("span", { text: "最终分 final" })),
@@ -130,6 +147,7 @@ export async function openEvaluation(id, { onChange } = {}) {
         ev.dimensions.filter((d) => d.applicable).map((d) =>
           el("div", { class: "dim" }, el("span", { text: DIMENSIONS[d.dimension] || d.dimension }), el("b", { text: num(d.score, 0) }))),
         ev.risk_flags.length ? el("div", { class: "risk" }, ev.risk_flags.map((f) => el("span", { class: "pill fatal", text: f }))) : null),
+      predicted,
       el("div", { class: "drawer-cols" },
         el("section", {}, el("div", { class: "subhead", text: "对话 Transcript (PII masked)" }),
           ev.turns.length ? transcript(ev, focus) : el("div", { class: "empty", text: "No transcript stored" })),

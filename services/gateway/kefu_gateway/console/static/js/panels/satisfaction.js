@@ -1,27 +1,39 @@
-// 焦虑客户与预测满意度: customers at risk of leaving unhappy, predicted from what they said.
-import { get } from "../api.js";
-import { el, emptyState, localTime, num, pct, setState, table } from "../ui.js";
+// 焦虑客户: customers whose behaviour escalated their case — anxious (progress checked again and
+// again), predicted detractors and other risk signals — newest first; predicted satisfaction
+// of a conversation is in its evaluation (the review queue opens it).
+import { listAll } from "../api.js";
+import { countdown, el, emptyState, localTime, setState, table, timeAgo } from "../ui.js";
+import { TRIGGER_LABELS } from "./escalations.js";
 
-const ROUTE = "/v1/reports/predicted-satisfaction";
+const ROUTE = "/v1/escalations";
+const TRIGGERS = ["anxious_customer", "risk_signal"];
 
 export default {
   id: "satisfaction",
-  title: "焦虑客户与预测满意度",
-  titleEn: "Anxious customers & predicted satisfaction",
-  hint: "未评价之前先看到不满 · the dissatisfied before they rate, lowest predicted first",
-  routeLabel: "GET " + ROUTE,
-  csv: (state) => ({ path: ROUTE, params: { start: state.range.start, end: state.range.end } }),
-  async load(state, body, ctx) {
-    const page = await get(ROUTE, { start: state.range.start, end: state.range.end, page_size: 20 });
-    const items = page.items || [];
-    if (!items.length) return emptyState(body, "没有焦虑客户 No anxious customer");
-    setState(body, "ready", el("div", { class: "table-wrap" }, table([
-      { label: "预测满意度 Predicted", num: true, render: (r) => el("b", { class: (r.predicted ?? r.score) < 0.5 ? "bad-text" : "", text: pct(r.predicted ?? r.score, 0) }) },
-      { label: "工单 Ticket", render: (r) => el("code", { text: (r.ticket_id || "—").slice(0, 8) }) },
-      { label: "坐席 Agent", render: (r) => r.agent_id || "—" },
-      { label: "依据 Why", render: (r) => el("span", { class: "clip", text: (r.reasons || r.cues || []).join(" · ") }) },
-      { label: "时间 When", render: (r) => localTime(r.created_at || r.at) },
-      { label: "", render: (r) => r.evaluation_id ? el("button", { type: "button", class: "btn small", onclick: () => ctx.openEvaluation(r.evaluation_id) }, "查看 Open") : "" },
-    ], items)), el("div", { class: "muted small", text: `${num(items.length)} shown` }));
+  title: "焦虑客户与不满信号",
+  titleEn: "Anxious customers & dissatisfaction signals",
+  hint: "反复查看进度、预测不满与风险信号 · customers checking progress again and again, predicted detractors, risk signals",
+  routeLabel: "GET " + ROUTE + "?trigger=anxious_customer",
+  csv: () => ({ path: ROUTE, params: { trigger: "anxious_customer" } }),
+  async load(state, body) {
+    const lists = await Promise.all(TRIGGERS.map((trigger) => listAll(ROUTE, { trigger }, 200)));
+    const since = new Date(state.range.start + "T00:00:00+08:00").getTime();
+    const items = lists.flat().filter((e) => new Date(e.created_at).getTime() >= since)
+      .sort((a, b) => new Date(b.created_at) - new Date(a.created_at));
+    if (!items.length) return emptyState(body, "所选时段没有焦虑客户 No anxious customer in this period");
+    const anxious = items.filter((e) => e.trigger === "anxious_customer").length;
+    setState(body, "ready",
+      el("div", { class: "inline-figures" },
+        el("span", {}, "焦虑客户 Anxious ", el("b", { text: String(anxious) })),
+        el("span", {}, "风险与不满信号 Risk & dissatisfaction signals ", el("b", { text: String(items.length - anxious) }))),
+      el("div", { class: "table-wrap tall" }, table([
+        { label: "信号 Signal", render: (e) => el("span", { class: "pill " + (e.trigger === "anxious_customer" ? "warn" : "fatal"), text: TRIGGER_LABELS[e.trigger] || e.trigger }) },
+        { label: "依据 Why", render: (e) => el("span", { class: "clip wide", title: e.reason, text: e.reason }) },
+        { label: "等级 Level", render: (e) => el("span", { class: "pill " + e.to_level.toLowerCase(), text: e.to_level }) },
+        { label: "团队 Team", render: (e) => e.team || "—" },
+        { label: "工单 Ticket", render: (e) => el("code", { text: e.ticket_id.slice(0, 8) }) },
+        { label: "确认 Ack", render: (e) => e.acknowledged_at ? "已确认 acknowledged" : e.ack_due_at ? countdown(e.ack_due_at) : "—" },
+        { label: "时间 When", render: (e) => el("span", { title: localTime(e.created_at), text: timeAgo(e.created_at) }) },
+      ], items)));
   },
 };
