@@ -275,6 +275,8 @@ async def test_screenshot_of_the_whole_console(page: Any, screenshots: Any) -> N
     await page.wait_for_timeout(600)  # chart animations
     await page.screenshot(path=str(screenshots / "console.png"), full_page=True)
     await page.locator("#kpis").screenshot(path=str(screenshots / "kpis.png"))
+    for panel in ("created-resolved", "team-metrics", "escalations", "review-queue", "voc", "satisfaction"):
+        await page.locator(f"#panel-{panel}").screenshot(path=str(screenshots / f"panel-{panel}.png"))
 
 
 async def test_an_evaluation_opens_with_its_hits_highlighted_at_their_spans_and_a_hit_is_confirmed(

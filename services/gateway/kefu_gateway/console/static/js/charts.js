@@ -60,6 +60,7 @@ export function timeChart(box, categories, series, { percentAxis = false, twoAxe
       yAxisIndex: s.yAxis || 0,
       smooth: s.type === "line",
       symbolSize: 6,
+      showSymbol: !s.dashed && s.type === "line",
       barMaxWidth: 28,
       itemStyle: s.color ? { color: s.color, borderRadius: s.type === "line" ? 0 : [3, 3, 0, 0] } : { borderRadius: [3, 3, 0, 0] },
       lineStyle: s.dashed ? { type: "dashed", width: 1.5, opacity: 0.8 } : { width: 2.5 },
