@@ -115,6 +115,13 @@ async def data(platform: Any) -> dict[str, Any]:
                 await _act(client, agent, t["id"], "close")
         for t in made["tickets"][1:3]:
             made["escalations"].append(await _escalate(client, lead, t["id"], "客户情绪激动，要求主管回电"))
+        # The customers of the resolved tickets rate them (CSAT 1-5, NPS 0-10).
+        made["ratings"] = []
+        for t, score, nps in zip(made["tickets"][0:12:3], (5, 4, 2, 5), (10, 8, 3, 9)):
+            rater = staff_headers(platform.settings, role="customer", subject=t["customer"]["id"])
+            made["ratings"].append(ok(await client.post(
+                f"/v1/customer/cases/{t['id']}/rating", json={"score": score, "nps": nps, "comment": "谢谢"},
+                headers=rater), 201))
         # An anxious customer: checks the progress of their case again and again (DOMAIN.md §2).
         anxious = made["tickets"][4]
         customer = staff_headers(platform.settings, role="customer", subject=anxious["customer"]["id"])
@@ -263,6 +270,13 @@ async def test_escalations_wait_with_a_countdown_to_the_second(page: Any, data: 
         "(t) => document.querySelector('#panel-escalations .countdown').textContent !== t", arg=first,
         timeout=5000,
     )
+
+
+async def test_csat_counts_the_customers_ratings(page: Any, served_paths: set[str]) -> None:
+    skip_unless_served(served_paths, "/v1/reports/csat")
+    text = await page.inner_text("#panel-csat")
+    assert "75.0%" in text, text  # 3 of the 4 ratings (5, 4, 2, 5) are 4 or 5
+    assert await page.text_content('[data-kpi="csat"] .kpi-value') == "75.0%"
 
 
 async def test_team_metrics_show_every_team(page: Any) -> None:
