@@ -22,7 +22,7 @@ const isLate = (e) => (e.seconds_to_ack_due ?? (new Date(e.ack_due_at) - Date.no
 export const TRIGGER_LABELS = {
   matrix: "矩阵 matrix", breach: "超时 SLA breach", contacts: "多次来电 repeat contacts", reopens: "重开 reopens",
   risk_signal: "风险信号 risk signal", anxious_customer: "焦虑客户 anxious customer", manual: "绿色通道 green channel",
-  ack_timeout: "确认超时 ack timeout", dissatisfied: "不满意 dissatisfied",
+  ack_timeout: "确认超时 ack timeout", dissatisfied_rating: "差评 dissatisfied rating",
 };
 const PARTY = { senior_specialist: "高级专员 senior specialist", team_lead: "组长 team lead", crisis_team: "危机小组 crisis team" };
 

@@ -6,13 +6,13 @@ import { countdown, el, emptyState, localTime, setState, table, timeAgo } from "
 import { TRIGGER_LABELS } from "./escalations.js";
 
 const ROUTE = "/v1/escalations";
-const TRIGGERS = ["anxious_customer", "risk_signal"];
+const TRIGGERS = ["anxious_customer", "dissatisfied_rating", "risk_signal"];
 
 export default {
   id: "satisfaction",
   title: "焦虑客户与不满信号",
   titleEn: "Anxious customers & dissatisfaction signals",
-  hint: "反复查看进度、预测不满与风险信号 · customers checking progress again and again, predicted detractors, risk signals",
+  hint: "反复查看进度、差评、预测不满与风险信号 · customers checking progress again and again, bad ratings, predicted detractors, risk signals",
   routeLabel: "GET " + ROUTE + "?trigger=anxious_customer",
   csv: () => ({ path: ROUTE, params: { trigger: "anxious_customer" } }),
   async load(state, body) {
