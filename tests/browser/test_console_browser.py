@@ -348,6 +348,14 @@ async def test_the_backlog_panel_downloads_its_csv(page: Any, data: dict[str, An
     assert {r["status"] for r in rows} == {"new", "open"}
 
 
+@pytest.mark.parametrize("panel", list(PANEL_ROUTES))
+async def test_every_panel_downloads_its_csv(page: Any, served_paths: set[str], panel: str) -> None:
+    skip_unless_served(served_paths, PANEL_ROUTES[panel])
+    rows = await _download(page, panel)
+    assert rows, f"{panel}: a header and at least one row of the data made"
+    assert all(name for name in rows[0]), rows[0]
+
+
 async def test_the_escalations_panel_downloads_its_csv(page: Any, served_paths: set[str], data: dict[str, Any]) -> None:
     skip_unless_served(served_paths, "/v1/reports/unacknowledged-escalations")
     rows = await _download(page, "escalations")
