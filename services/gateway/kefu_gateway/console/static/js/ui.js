@@ -124,11 +124,17 @@ export function emptyState(body, message = "所选时段暂无数据 No data in 
   setState(body, "empty", el("div", { class: "empty", text: message }));
 }
 
+// "一次解决率 FCR" → the Chinese on top, the English below it (narrower columns).
+function headLabel(label) {
+  const m = /^([^\x00-\x7f]\S*)\s+(.+)$/.exec(label || "");
+  return m ? el("span", { class: "th2" }, m[1], el("small", { text: m[2] })) : label;
+}
+
 export function table(columns, rows, { rowAttrs } = {}) {
   return el(
     "table",
     { class: "data" },
-    el("thead", {}, el("tr", {}, columns.map((c) => el("th", { class: c.num ? "num" : "", text: c.label })))),
+    el("thead", {}, el("tr", {}, columns.map((c) => el("th", { class: c.num ? "num" : "" }, headLabel(c.label))))),
     el("tbody", {}, rows.map((r, i) =>
       el("tr", rowAttrs ? rowAttrs(r, i) : {}, columns.map((c) => {
         const v = c.render ? c.render(r) : r[c.key];

@@ -29,18 +29,19 @@ export default {
           state.compare && prev[r.group] ? delta(r.average_proactive_contacts, prev[r.group].average_proactive_contacts, { higherIsBetter: false }) : null) },
       { label: "重复接触占比 Repeat ratio", num: true, render: (r) => el("span", {}, pct(r.repeat_contact_ratio), " ",
           state.compare && prev[r.group] ? delta(r.repeat_contact_ratio, prev[r.group].repeat_contact_ratio, { ratio: true, higherIsBetter: false }) : null) },
-      { label: "72h 结案率 72h closure", num: true, render: (r) => pct(r.closure_rate_72h) },
+      { label: "72小时结案率 72h closure", num: true, render: (r) => pct(r.closure_rate_72h) },
       { label: "首响中位 FRT median", num: true, render: (r) => r.first_response_seconds_median ? num(r.first_response_seconds_median / 60, 1) + " min" : "—" },
       { label: "重开率 Reopen rate", num: true, render: (r) => pct(r.reopen_rate) },
     ];
     setState(body, "ready", el("div", { class: "split" }, box, el("div", { class: "table-wrap" }, table(cols, rows))));
     draw(box, {
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, confine: true },
-      grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 8, top: 44, bottom: 8, containLabel: true },
+      legend: { top: 0, left: 0, icon: "roundRect", itemWidth: 12, itemHeight: 8, textStyle: { fontSize: 11 } },
       xAxis: { type: "category", data: rows.map((r) => name(r.group)), axisTick: { show: false } },
       yAxis: [
         { type: "value", max: 1, axisLabel: { formatter: (v) => Math.round(v * 100) + "%" } },
-        { type: "value", splitLine: { show: false }, name: "次 contacts", nameTextStyle: { fontSize: 10 } },
+        { type: "value", splitLine: { show: false } },
       ],
       series: [
         { name: "FCR 一次解决率", type: "bar", barMaxWidth: 22, data: rows.map((r) => r.first_contact_resolution_rate), itemStyle: { color: "#2f6bff", borderRadius: [3, 3, 0, 0] } },
