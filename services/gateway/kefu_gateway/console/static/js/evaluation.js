@@ -1,7 +1,7 @@
 // The evaluation drawer: the transcript with every hit highlighted at its character span,
 // the scorecard, and confirm / overturn of each hit through the review route (复核).
 import { get, post } from "./api.js";
-import { el, localTime, num, toast } from "./ui.js";
+import { el, flagLabel, localTime, num, toast } from "./ui.js";
 
 const ROLE_LABELS = { agent: "坐席 Agent", customer: "客户 Customer", bot: "机器人 Bot" };
 const DIMENSIONS = { compliance: "合规 Compliance", process: "流程 Process", attitude: "态度 Attitude", skill: "技能 Skill" };
@@ -146,7 +146,7 @@ export async function openEvaluation(id, { onChange } = {}) {
         el("div", { class: "grade grade-" + (ev.final_grade || ev.grade) }, ev.final_grade || ev.grade),
         ev.dimensions.filter((d) => d.applicable).map((d) =>
           el("div", { class: "dim" }, el("span", { text: DIMENSIONS[d.dimension] || d.dimension }), el("b", { text: num(d.score, 0) }))),
-        ev.risk_flags.length ? el("div", { class: "risk" }, ev.risk_flags.map((f) => el("span", { class: "pill fatal", text: f }))) : null),
+        ev.risk_flags.length ? el("div", { class: "risk" }, ev.risk_flags.map((f) => el("span", { class: "pill fatal", text: flagLabel(f) }))) : null),
       predicted,
       el("div", { class: "drawer-cols" },
         el("section", {}, el("div", { class: "subhead", text: "对话 Transcript (PII masked)" }),

@@ -58,7 +58,7 @@ export function delta(current, previous, { higherIsBetter = true, ratio = false 
     change = current - previous;
     text = `${change >= 0 ? "▲" : "▼"} ${(Math.abs(change) * 100).toFixed(1)} pt`;
   } else {
-    if (previous === 0) return el("span", { class: "delta flat", text: current === 0 ? "= 0" : "新 new" });
+    if (previous === 0) return el("span", { class: "delta flat", text: current === 0 ? "= 上期 same" : "上期为 0 · prev. 0" });
     change = (current - previous) / previous;
     text = `${change >= 0 ? "▲" : "▼"} ${(Math.abs(change) * 100).toFixed(1)}%`;
   }
@@ -66,6 +66,12 @@ export function delta(current, previous, { higherIsBetter = true, ratio = false 
   const good = change > 0 === higherIsBetter;
   return el("span", { class: "delta " + (good ? "good" : "bad"), title: "vs previous period 对比上期", text });
 }
+
+export const FLAG_LABELS = {
+  regulator: "监管投诉 regulator", media: "媒体曝光 media", legal: "法律 legal", abuse: "辱骂 abuse",
+  negative_emotion: "负面情绪 negative emotion", predicted_detractor: "预测不满 predicted detractor", other: "其他风险 other",
+};
+export const flagLabel = (f) => FLAG_LABELS[f] || f;
 
 export function toast(message, kind = "info") {
   const t = document.getElementById("toast");

@@ -3,7 +3,7 @@
 // its transcript. An evaluation can also be opened by id.
 import { get } from "../api.js";
 import { todayIn } from "../period.js";
-import { el, emptyState, localTime, missingRoute, num, setState, table } from "../ui.js";
+import { el, emptyState, flagLabel, localTime, missingRoute, num, setState, table } from "../ui.js";
 
 const QUEUE = "/v1/qa/review-queue";
 const LIST = "/v1/qa/evaluations";
@@ -80,7 +80,7 @@ export default {
       { label: "等级 Grade", render: (e) => el("span", { class: "grade-chip grade-" + e.grade, text: e.grade }) },
       { label: "命中 Hits", num: true, render: (e) => `${e.hit_count}` + (e.reviewed_hits ? ` (${e.reviewed_hits} 已复核)` : "") },
       { label: "风险 Flags", render: (e) => el("span", {}, e.fatal ? el("span", { class: "pill fatal", text: "致命 fatal" }) : null,
-          (e.risk_flags || []).map((f) => el("span", { class: "pill warn", text: f }))) },
+          (e.risk_flags || []).map((f) => el("span", { class: "pill warn", text: flagLabel(f) }))) },
       { label: "申诉 Appeals", num: true, render: (e) => e.open_appeals ? el("span", { class: "pill warn", text: String(e.open_appeals) }) : "—" },
       { label: "", render: (e) => el("button", { type: "button", class: "btn small", "data-open-evaluation": e.id, onclick: () => ctx.openEvaluation(e.id) }, "查看 Open") },
     ], page.items, { rowAttrs: (e) => ({ class: "clickable", "data-evaluation-id": e.id }) })),
