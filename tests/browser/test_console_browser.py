@@ -288,6 +288,9 @@ async def test_key_figures_count_the_tickets_made(page: Any, data: dict[str, Any
 async def test_escalations_wait_with_a_countdown_to_the_second(page: Any, data: dict[str, Any]) -> None:
     rows = page.locator("#panel-escalations tbody tr")
     assert await rows.count() >= len(data["escalations"])
+    deadlines = await page.eval_on_selector_all(
+        "#panel-escalations .countdown", "nodes => nodes.map(n => n.dataset.deadline)")
+    assert deadlines == sorted(deadlines, key=lambda d: d.replace("Z", "+00:00")), "soonest deadline first"
     first = await page.text_content("#panel-escalations .countdown")
     assert re.fullmatch(r"(\d+d )?\d\d:\d\d:\d\d", first), first
     await page.wait_for_function(
@@ -355,6 +358,7 @@ async def _download(page: Any, panel: str) -> list[dict[str, str]]:
     import csv
     import io
 
+    await page.evaluate("document.getElementById('toast').hidden = true")  # never over a button
     async with page.expect_download() as info:
         await page.click(f'#panel-{panel} [data-csv="{panel}"]')
     download = await info.value
@@ -376,7 +380,7 @@ async def test_the_backlog_panel_downloads_its_csv(page: Any, data: dict[str, An
 async def test_every_panel_downloads_its_csv(page: Any, served_paths: set[str], panel: str) -> None:
     skip_unless_served(served_paths, PANEL_ROUTES[panel])
     rows = await _download(page, panel)
-    assert rows, f"{panel}: a header and at least one row of the data made"
+    assert rows, f"{panel}: a header and at least one row of the data made ({await page.inner_text('#toast')})"
     assert all(name for name in rows[0]), rows[0]
 
 

@@ -5,18 +5,21 @@ import { countdown, el, emptyState, localTime, setState, table, timeAgo } from "
 const ROUTE = "/v1/reports/unacknowledged-escalations";
 const LIST = "/v1/escalations";
 
-// Oldest first from the report; a gateway without it: the escalation list, open and late.
+// The report's unacknowledged escalations; a gateway without it: the escalation list, open and
+// late. Shown soonest acknowledgement deadline first (the most overdue on top).
 async function waitingEscalations() {
+  let items;
   try {
-    return await listAll(ROUTE, {}, 500);
+    items = await listAll(ROUTE, {}, 500);
   } catch (err) {
     if (!(err instanceof ApiError && err.routeMissing)) throw err;
+    const [open, late] = await Promise.all([
+      listAll(LIST, { status: "open" }, 500), listAll(LIST, { status: "ack_breached" }, 500),
+    ]);
+    items = [...open, ...late].filter((e) => !e.acknowledged_at);
   }
-  const [open, late] = await Promise.all([
-    listAll(LIST, { status: "open" }, 500), listAll(LIST, { status: "ack_breached" }, 500),
-  ]);
-  return [...open, ...late].filter((e) => !e.acknowledged_at)
-    .sort((a, b) => new Date(a.ack_due_at || a.created_at) - new Date(b.ack_due_at || b.created_at));
+  const due = (e) => new Date(e.ack_due_at || e.created_at).getTime();
+  return items.sort((a, b) => due(a) - due(b));
 }
 const isLate = (e) => (e.seconds_to_ack_due ?? (new Date(e.ack_due_at) - Date.now()) / 1000) < 0 || e.status === "ack_breached";
 export const TRIGGER_LABELS = {
@@ -30,7 +33,7 @@ export default {
   id: "escalations",
   title: "待确认升级",
   titleEn: "Escalations waiting for acknowledgement",
-  hint: "尚未确认的升级，按确认期限倒计时 · open escalations, counting down to their acknowledgement deadline",
+  hint: "尚未确认的升级，最紧迫的在前 · open escalations, soonest acknowledgement deadline first, counting down",
   routeLabel: "GET " + ROUTE,
   csv: () => ({ path: ROUTE, params: {} }),
   async load(state, body) {
