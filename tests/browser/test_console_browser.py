@@ -306,6 +306,13 @@ async def test_csat_counts_the_customers_ratings(page: Any, served_paths: set[st
     assert await page.text_content('[data-kpi="csat"] .kpi-value') == "75.0%"
 
 
+async def test_predicted_satisfaction_and_anxious_customers_are_shown(page: Any, served_paths: set[str]) -> None:
+    text = await page.inner_text("#panel-satisfaction")
+    assert "焦虑客户 anxious customer" in text, text  # the customer who polled 7 times
+    skip_unless_served(served_paths, "/v1/reports/qa-scores")
+    assert re.search(r"Predicted satisfaction\s+\d\.\d\d / 5", text), text
+
+
 async def test_team_metrics_show_every_team(page: Any) -> None:
     text = await page.inner_text("#panel-team-metrics")
     for team in TEAMS:
