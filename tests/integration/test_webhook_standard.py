@@ -20,7 +20,7 @@ from support import new_partner_key, running_gateway, ticket_body
 from test_gateway_webhooks import Receiver
 from kefu_common.clock import ManualClock
 from kefu_common.signing import new_secret, signed_headers, verify_signature
-from kefu_gateway.webhooks import RetryPolicy, deliver_due
+from kefu_gateway.webhooks import CURSOR, RetryPolicy, deliver_due
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,27 @@ async def running(gateway_settings: Any, clock: ManualClock) -> AsyncIterator[tu
     # manual clock, whose quota window never ends): this test is not about quotas.
     settings = gateway_settings.model_copy(update={
         "webhooks_enabled": True, "webhook_delivery_interval_seconds": 0, "rate_limit_requests": 1_000_000})
+    await _fan_out_from_now(gateway_settings.database_url.get_secret_value())
     async with running_gateway(settings, clock=clock) as running:
         yield running
+
+
+async def _fan_out_from_now(database_url: str) -> None:
+    """Start the webhook fan-out at the stream's current end: after a long test run there are
+    thousands of earlier events (each a GetTicket for its creator) that this test does not need."""
+    from sqlalchemy import text
+
+    from kefu_common.db import Database
+
+    db = Database(database_url, schema="gateway", pool_size=1)
+    try:
+        async with db.session() as session:
+            await (await session.connection()).execute(text(
+                "INSERT INTO gateway.stream_cursor (name, last_sequence) "
+                "SELECT :n, coalesce(max(sequence), 0) FROM ticketing.outbox_event "
+                "ON CONFLICT (name) DO UPDATE SET last_sequence = excluded.last_sequence"), {"n": CURSOR})
+    finally:
+        await db.dispose()
 
 
 async def _deliveries(client: httpx.AsyncClient, key: str) -> list[dict[str, Any]]:

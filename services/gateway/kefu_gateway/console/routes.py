@@ -81,7 +81,7 @@ async def dev_sign_in(body: DevSignIn, request: Request) -> dict[str, str]:
     if settings.env != "dev":
         raise NotFound("the dev sign-in exists only when KEFU_ENV=dev", code="not_found")
     token = issue_token(
-        settings.jwt_secret, subject=body.subject, role=body.role, issuer=settings.jwt_issuer,
+        settings.jwt_secret.get_secret_value(), subject=body.subject, role=body.role, issuer=settings.jwt_issuer,
         ttl=DEV_TOKEN_TTL,
     )
     return {"token": token, "role": body.role, "subject": body.subject}
