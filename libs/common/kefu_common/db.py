@@ -85,19 +85,7 @@ class Database:
         self.direct_url = direct_url or url
         self._direct_engine: AsyncEngine | None = None
         self._application_name = application_name or f"kefu-{schema}"
-        self.engine: AsyncEngine = create_async_engine(
-            to_async_url(url),
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=True,  # survive a PostgreSQL restart without surfacing dead sockets
-            pool_recycle=1800,
-            connect_args={
-                "server_settings": {
-                    "search_path": f"{schema},public",
-                    "application_name": application_name or f"kefu-{schema}",
-                },
-            },
-        )
+        self.engine: AsyncEngine = self._engine(url, pool_size=pool_size, max_overflow=pool_size)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )
@@ -110,13 +98,24 @@ class Database:
         if self.direct_url == self.url:
             return self.engine
         if self._direct_engine is None:
-            self._direct_engine = create_async_engine(
-                to_async_url(self.direct_url), pool_size=1, max_overflow=0, pool_pre_ping=True,
-                connect_args={"server_settings": {
-                    "search_path": f"{self.schema},public", "application_name": self._application_name,
-                }},
-            )
+            self._direct_engine = self._engine(self.direct_url, pool_size=1, max_overflow=0)
         return self._direct_engine
+
+    def _engine(self, url: str, *, pool_size: int, max_overflow: int) -> AsyncEngine:
+        """An engine on `url` with this database's schema and application name."""
+        return create_async_engine(
+            to_async_url(url),
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,  # survive a PostgreSQL restart without surfacing dead sockets
+            pool_recycle=1800,
+            connect_args={
+                "server_settings": {
+                    "search_path": f"{self.schema},public",
+                    "application_name": self._application_name,
+                },
+            },
+        )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
