@@ -11,19 +11,16 @@ import csv
 import io
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import openpyxl
-import pytest
 
-from support import new_partner_key, running_gateway, staff_headers, ticket_body
+from support import new_partner_key, staff_headers, ticket_body
 from test_gateway_webhooks import Receiver
-from test_webhook_standard import _deliveries, _fan_out_from_now
-from kefu_common.clock import ManualClock
-from kefu_common.timestamps import RFC3339_UTC, instants_in_one_format, rfc3339
+import test_webhook_standard as standard
+from kefu_common.timestamps import RFC3339_UTC, instants_in_one_format, instants_in_text, rfc3339
 from kefu_gateway.webhooks import RetryPolicy, deliver_due
 
 # Anything that looks like a date with a time of day, however it is written.
@@ -42,6 +39,9 @@ def test_the_format_is_utc_z_with_six_fractional_digits() -> None:
                                    "changes": {"promised_at": "2026-12-04T18:02:03.123456789Z"}}) == {
         "due_at": "2026-12-04T18:02:03.000000Z", "subject": "2026-12-04T18:02:03",
         "changes": {"promised_at": "2026-12-04T18:02:03.123456Z"}}
+    # a reason stored before the one format, as escalation wrote it
+    assert instants_in_text("no progress update by 2025-09-28T13:00:00+00:00 (not 2025-09-28T13:00)") == (
+        "no progress update by 2025-09-28T13:00:00.000000Z (not 2025-09-28T13:00)")
 
 
 def timestamps_in(value: Any, path: str = "$") -> list[tuple[str, str]]:
@@ -55,20 +55,9 @@ def timestamps_in(value: Any, path: str = "$") -> list[tuple[str, str]]:
     return []
 
 
-@pytest.fixture(scope="module")
-def clock() -> ManualClock:
-    # The gateway's own instants (webhook log) fall on a whole second: a formatter that drops a
-    # zero fraction would show here. The library-free receiver checks nothing of the wall clock.
-    return ManualClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture(scope="module")
-async def running(gateway_settings: Any, clock: ManualClock) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-    settings = gateway_settings.model_copy(update={
-        "webhooks_enabled": True, "webhook_delivery_interval_seconds": 0, "rate_limit_requests": 1_000_000})
-    await _fan_out_from_now(gateway_settings.database_url.get_secret_value())
-    async with running_gateway(settings, clock=clock) as pair:
-        yield pair
+# The webhook-enabled gateway on a manual clock that starts at a whole second: the gateway's own
+# instants (the webhook log) have a zero fraction, so a formatter that drops it shows here.
+clock, running = standard.clock, standard.running
 
 
 def required_query(op: dict[str, Any]) -> dict[str, str]:
@@ -123,6 +112,10 @@ async def test_every_timestamp_in_bodies_exports_problems_and_webhooks_is_in_the
         customer = staff_headers(gateway_settings, role="customer", subject=customer_id)
         keep("getMyCaseProgress", await client.get(f"/v1/customer/cases/{created['id']}/progress", headers=customer))
         keep("listMyCases", await client.get("/v1/customer/cases", headers=customer))
+        # A problem+json that carries an instant: the resolved case proposed instead of a new one.
+        suggested = keep("reopenSuggested", await client.post("/v1/customer/cases", headers=customer, json={
+            "category": "logistics", "subject": "快递又没到"}))
+        assert suggested["code"] == "reopen_suggested" and suggested["candidates"][0]["resolved_at"], suggested
         keep("problem", await client.get("/v1/tickets/00000000-0000-0000-0000-000000000000", headers=staff))
         keep("closeTicket", await client.post(f"{ticket}/close", headers=staff, json={}))
 
@@ -140,7 +133,7 @@ async def test_every_timestamp_in_bodies_exports_problems_and_webhooks_is_in_the
             assert got.status_code == 200, got.text
             exports[fmt] = got.content
 
-        await _deliveries(client, key)
+        await standard._deliveries(client, key)
         clock.advance(timedelta(seconds=1))
         async with httpx.AsyncClient() as http:
             for _ in range(5):  # every event of this ticket, each to the receiver
@@ -160,7 +153,7 @@ async def test_every_timestamp_in_bodies_exports_problems_and_webhooks_is_in_the
     assert not wrong, "\n".join(f"{p}: {v}" for p, v in wrong)
     labels = {p.split(".")[1].split("[")[0] for p, _ in found}
     assert {"createTicket", "addProgress", "getMyCaseProgress", "webhooks", "csv", "xlsx",
-            "listWebhookDeliveries", "createEvaluation"} <= labels, labels
+            "listWebhookDeliveries", "createEvaluation", "reopenSuggested"} <= labels, labels
     assert "2026-12-10T02:00:00.500000Z" in {v for _, v in found}  # the promise, normalised
 
     # Every field of a JSON body that carried a timestamp is declared date-time in the OpenAPI.

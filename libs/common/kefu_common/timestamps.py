@@ -8,7 +8,8 @@ full-dates (`2026-12-04`); HTTP headers keep the formats HTTP defines for them.
 - `rfc3339(dt)`: the string. A naive datetime is taken as UTC (protobuf's `ToDatetime()`).
 - `UtcDateTime`: a pydantic field type, `datetime` in and this string out in JSON; the JSON
   schema stays `{"type": "string", "format": "date-time"}`.
-- `instants_in_one_format(payload)`: the same for JSON built elsewhere (webhook event data).
+- `instants_in_one_format(payload)`: the same for JSON built elsewhere (webhook event data);
+  `instants_in_text(text)` for sentences stored with instants in them (escalation reasons).
 - `RFC3339_UTC`: the pattern a test or a client checks with.
 """
 
@@ -55,6 +56,16 @@ def instants_in_one_format(payload: Any) -> Any:
     if isinstance(payload, list):
         return [instants_in_one_format(v) for v in payload]
     return payload
+
+
+# An instant with an explicit offset as Python or protobuf write it inside a sentence.
+_INSTANT_IN_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
+
+
+def instants_in_text(text: str) -> str:
+    """A stored sentence (an escalation's reason written before the one format) with each
+    instant it quotes in the one format; instants without an offset are left alone."""
+    return _INSTANT_IN_TEXT.sub(lambda m: rfc3339_or_same(m.group()[:10] + "T" + m.group()[11:]), text)
 
 
 UtcDateTime = Annotated[

@@ -461,7 +461,7 @@ class Escalator:
             cycle = await current_open_cycle(session, r.ticket_id)
             if cycle is None:
                 continue
-            reason = f"no customer-visible progress update by {r.next_update_due.isoformat()}"
+            reason = f"no customer-visible progress update by {rfc3339(r.next_update_due)}"
             row, note = await self.escalate(session, r.ticket_id, cycle=cycle, trigger="breach",
                                             key="breach:next_update", at=r.next_update_due, actor="sla-timer",
                                             reason=reason)

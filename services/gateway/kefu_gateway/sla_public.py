@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
-from kefu_common.timestamps import UtcDateTime, instants_in_one_format
+from kefu_common.timestamps import UtcDateTime, instants_in_one_format, instants_in_text
 from kefu_common.protoconv import level_to_str
 from kefu_gateway.convert import _ts
 from kefu_gateway.export import ExportQuery
@@ -197,7 +197,7 @@ def escalation_public(e: escalation_pb2.Escalation) -> EscalationPublic:
     return EscalationPublic.model_validate({
         "id": e.id, "ticket_id": e.ticket_id, "cycle": e.cycle, "trigger": e.trigger,
         "trigger_key": e.trigger_key, "from_level": level_to_str(e.from_level),
-        "to_level": level_to_str(e.to_level), "to_party": e.to_party, "team": e.team, "reason": e.reason,
+        "to_level": level_to_str(e.to_level), "to_party": e.to_party, "team": e.team, "reason": instants_in_text(e.reason),
         "actor": e.actor, "created_at": _ts(e, "created_at"), "ack_due_at": _ts(e, "ack_due_at"),
         "acknowledged_at": _ts(e, "acknowledged_at"), "acknowledged_by": _opt(e.acknowledged_by),
         "status": e.status,
