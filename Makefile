@@ -11,7 +11,7 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install proto run test test-fast lint lock clean clean-db token bench eval eval-deps emotion-eval browser screenshots bench-peer
+.PHONY: help install proto run test test-fast lint lock clean clean-db token bench eval eval-deps emotion-eval browser openapi-tools screenshots bench-peer
 
 help:
 	@echo "make run    - install, generate, start embedded PostgreSQL, migrate, seed, run all services"
@@ -19,6 +19,7 @@ help:
 	@echo "make proto  - regenerate gRPC code into gen/"
 	@echo "make lint   - ruff (bug-finding rules only); part of make test"
 	@echo "make browser - Debian's chromium + CJK fonts for the console's browser tests; part of make test"
+	@echo "make openapi-tools - openapi-typescript + Redocly CLI (npm, pinned) into .kefu/tools/openapi; part of make test"
 	@echo "make screenshots - the browser tests, writing their screenshots over docs/console/"
 	@echo "make lock   - re-resolve uv.lock after editing pyproject.toml"
 	@echo "make bench  - every benchmark next to its bare baseline -> bench/results/latest.{json,md}"
@@ -56,10 +57,10 @@ run: gen/.stamp
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check libs services tests
 
-test: $(VENV)/.synced gen/.stamp lint browser
+test: $(VENV)/.synced gen/.stamp lint browser openapi-tools
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(VENV)/.synced gen/.stamp browser
+test-fast: $(VENV)/.synced gen/.stamp browser openapi-tools
 	$(PYTHON) -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 # The console's browser tests (tests/browser) drive Debian's chromium; CJK fonts make the
@@ -78,7 +79,19 @@ browser:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; \
 	fi
 
-# BENCH_ARGS e.g. "--rounds 5 --seconds 4" or "--only poll"; see bench/run.py and docs/benchmarks.md
+# The generators and linter the gateway's OpenAPI is checked with (issue #13): versions pinned by
+# tools/openapi/package-lock.json, installed with `npm ci` into .kefu/tools/openapi (nothing
+# global). Without node/npm the tests that need them skip, saying so.
+OPENAPI_TOOLS := $(TOOLS)/openapi
+openapi-tools:
+	@if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then \
+		echo "make openapi-tools: node/npm absent: the openapi-typescript and Redocly tests will skip"; \
+	elif ! cmp -s tools/openapi/package-lock.json $(OPENAPI_TOOLS)/package-lock.json \
+		|| [ ! -x $(OPENAPI_TOOLS)/node_modules/.bin/redocly ]; then \
+		mkdir -p $(OPENAPI_TOOLS) && cp tools/openapi/package.json tools/openapi/package-lock.json $(OPENAPI_TOOLS)/ \
+		&& cd $(OPENAPI_TOOLS) && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
 # Refresh the console screenshots tracked in docs/console/ (an ordinary test run writes them
 # under .kefu/screenshots/ only).
 screenshots: $(VENV)/.synced gen/.stamp browser
@@ -95,6 +108,7 @@ $(PEER_VENV)/.installed: bench/peer/requirements.txt
 bench-peer: $(VENV)/.synced gen/.stamp $(PEER_VENV)/.installed
 	$(PYTHON) bench/peer_compare.py $(BENCH_PEER_ARGS)
 
+# BENCH_ARGS e.g. "--rounds 5 --seconds 4" or "--only poll"; see bench/run.py and docs/benchmarks.md
 bench: $(VENV)/.synced gen/.stamp
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 

@@ -112,6 +112,21 @@ def served_in_thread(config: Any) -> Iterator[int]:
         server.should_exit = True
         thread.join(timeout=15)
 
+
+@contextmanager
+def served_gateway(settings: Any) -> Iterator[str]:
+    """The gateway app served by uvicorn on a loopback port (a real HTTP server): its base URL."""
+    import uvicorn
+
+    from kefu_gateway.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings, configure_logs=False), host="127.0.0.1", port=0, log_config=None,
+        access_log=False, lifespan="on",
+    )
+    with served_in_thread(config) as port:
+        yield f"http://127.0.0.1:{port}"
+
 def load_bench_script(name: str) -> Any:
     """A script of bench/ (not a package) imported as a module, e.g. `load_bench_script("eval_risk")`."""
     import importlib.util

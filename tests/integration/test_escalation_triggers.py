@@ -19,6 +19,7 @@ from escalation_support import H, OFFICE, T0, Inbox, escalation_database, sla
 from kefu_escalation.clocks import ClockProjector
 from kefu_escalation.escalations import Escalator, TriggerSettings
 from kefu_common.signing import verify_signature
+from kefu_common.timestamps import RFC3339_UTC, rfc3339
 from kefu_escalation.notifications import LogSink, NotificationDispatcher, WebhookSink
 from kefu_escalation.service import load_calendar
 
@@ -431,6 +432,24 @@ async def test_webhook_signature_verifies_with_the_shared_secret(db) -> None:
     assert verify_signature("s3cret-s3cret-s3cret", timestamp=ts, body=body, signature=signature, now=sent_at)
     assert not verify_signature("another-secret-here", timestamp=ts, body=body, signature=signature, now=sent_at)
     assert json.loads(body)["payload"]["to_level"] == "L2"
+
+
+async def test_a_notification_webhook_carries_its_instants_in_the_one_timestamp_format(db) -> None:
+    """RFC 3339, UTC, `Z`, six fractional digits (issue #13), like every gateway body and partner
+    webhook: the envelope's created_at / sent_at and the payload's ack_due_at."""
+    inbox = Inbox(db)
+    await inbox.created(T0 + 2 * H, level="L2")  # a whole-second instant: no fraction to drop
+    await inbox.project(projector(inbox))
+    receiver = Receiver([])
+    async with receiver as url:
+        sink = WebhookSink(url, "s3cret-s3cret-s3cret")
+        async with db.session() as session:
+            await NotificationDispatcher([sink]).dispatch_due(session, now=T0 + 2 * H + M, limit=1000)
+        await sink.close()
+    [body] = [json.loads(b) for _, b in receiver.requests if json.loads(b)["ticket_id"] == str(inbox.ticket)]
+    instants = [body["created_at"], body["sent_at"], body["payload"]["ack_due_at"]]
+    assert all(RFC3339_UTC.fullmatch(v) for v in instants), instants
+    assert body["sent_at"] == rfc3339(T0 + 2 * H + M)
 
 
 # ------------------------------------------------------------------------------ replicas

@@ -13,10 +13,9 @@ from typing import Any
 
 import hypothesis
 import pytest
-import uvicorn
 from hypothesis import HealthCheck
 
-from support import new_partner_key, served_in_thread, staff_headers
+from support import new_partner_key, served_gateway, staff_headers
 from kefu_gateway.app import create_app
 
 # POSTs that need no Idempotency-Key: repeating them changes nothing by their nature.
@@ -34,12 +33,8 @@ EXAMPLES_PER_OPERATION = 8  # modest: the run covers every operation in well und
 def live_gateway(gateway_settings: Any) -> Iterator[str]:
     """The gateway served by uvicorn on a loopback port, in its own thread and event loop."""
     settings = gateway_settings.model_copy(update={"rate_limit_requests": 1_000_000})
-    config = uvicorn.Config(
-        create_app(settings, configure_logs=False), host="127.0.0.1", port=0, log_config=None,
-        access_log=False, lifespan="on",
-    )
-    with served_in_thread(config) as port:
-        yield f"http://127.0.0.1:{port}"
+    with served_gateway(settings) as url:
+        yield url
 
 
 def test_every_operation_is_tagged_named_and_declares_its_errors_as_problem_json(gateway_settings) -> None:

@@ -159,7 +159,8 @@ async def test_customer_progress_shows_the_commitments_from_the_sla_clocks(db, g
     after = await gateway.get(f"/v1/customer/cases/{case_id}/progress", headers=me)
     commitments = after.json()["commitments"]
     overdue = commitments.pop("next_update_overdue_seconds")
-    assert commitments == {"next_update_by": "2026-11-02T13:00:00Z", "resolve_by": "2026-11-02T17:00:00Z"}
+    assert commitments == {"next_update_by": "2026-11-02T13:00:00.000000Z",
+                           "resolve_by": "2026-11-02T17:00:00.000000Z"}
     assert overdue > 0  # T0 lies in the past: the promised update is overdue, and still shown
     assert "level" not in after.json()["commitments"]  # SLA internals never reach the customer
 

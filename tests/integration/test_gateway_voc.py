@@ -57,7 +57,7 @@ async def test_a_batch_is_scored_item_by_item_and_is_idempotent_per_conversation
     assert body["items"][2]["error"]["status"] == 400
 
     evaluation = await gateway.get(f"/v1/qa/evaluations/{body['items'][0]['evaluation_id']}", headers=auth)
-    assert evaluation.json()["started_at"] == "2026-09-01T02:00:00Z"
+    assert evaluation.json()["started_at"] == "2026-09-01T02:00:00.000000Z"  # the one timestamp format
     assert evaluation.json()["product"] == "tv-x"
 
     again = await gateway.post("/v1/qa/evaluations:batch", json={"items": items[:2]}, headers=auth)
@@ -80,7 +80,7 @@ async def test_a_single_evaluation_carries_started_at_and_product(gateway, auth)
         headers=auth,
     )
     assert created.status_code == 201, created.text
-    assert (created.json()["started_at"], created.json()["product"]) == ("2026-10-02T08:00:00Z", "tv-x")
+    assert (created.json()["started_at"], created.json()["product"]) == ("2026-10-02T08:00:00.000000Z", "tv-x")
 
 
 async def test_an_imported_refund_archive_reports_its_true_reasons_per_month_and_exports(

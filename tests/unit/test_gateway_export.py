@@ -107,7 +107,7 @@ async def test_accept_text_csv_exports_every_page_as_utf8_csv_with_bom():
     assert rows[0] == ["id", "subject", "owner_id", "owner_team", "tags", "at"]
     assert [r[0] for r in rows[1:]] == ["0", "1", "2", "3", "4", "5", "6"]  # all 3 pages
     assert calls == [None, "3", "6"]
-    assert rows[2] == ["1", "电视黑屏 1", "a1", "t", "x; y", "2026-11-01T01:00:00+00:00"]
+    assert rows[2] == ["1", "电视黑屏 1", "a1", "t", "x; y", "2026-11-01T01:00:00.000000Z"]  # the one timestamp format
     assert rows[1][2:4] == ["", ""]  # no owner: empty cells, same columns
 
 

@@ -53,6 +53,7 @@ from kefu_common.db import driver_connection, json_param
 from kefu_common.errors import AlreadyExists, PermissionDenied
 from kefu_common.logging import get_logger
 from kefu_common.metrics import ESCALATIONS
+from kefu_common.timestamps import rfc3339
 from kefu_escalation.calendar import BusinessCalendar
 from kefu_escalation.sla_clock import ClockEvent
 
@@ -460,7 +461,7 @@ class Escalator:
             cycle = await current_open_cycle(session, r.ticket_id)
             if cycle is None:
                 continue
-            reason = f"no customer-visible progress update by {r.next_update_due.isoformat()}"
+            reason = f"no customer-visible progress update by {rfc3339(r.next_update_due)}"
             row, note = await self.escalate(session, r.ticket_id, cycle=cycle, trigger="breach",
                                             key="breach:next_update", at=r.next_update_due, actor="sla-timer",
                                             reason=reason)
@@ -611,7 +612,7 @@ class Escalator:
                                 key=f"ack_timeout:{r.id}", at=r.ack_due_at, actor="ack-timer",
                                 to_level=_raise(r.to_level),
                                 reason=f"{r.to_party} did not acknowledge the {r.trigger} escalation "
-                                       f"by {r.ack_due_at.isoformat()}")
+                                       f"by {rfc3339(r.ack_due_at)}")
         return len(rows)
 
     async def acknowledge(self, session: AsyncSession, escalation_id: uuid.UUID, *, actor: str,
@@ -750,5 +751,5 @@ def escalation_payload(row: Any) -> dict[str, Any]:
         "escalation_id": str(row.id), "cycle": row.cycle, "trigger": row.trigger,
         "trigger_key": row.trigger_key, "from_level": row.from_level, "to_level": row.to_level,
         "to_party": row.to_party, "team": row.team, "reason": row.reason,
-        "ack_due_at": row.ack_due_at.isoformat() if row.ack_due_at else None,
+        "ack_due_at": rfc3339(row.ack_due_at) if row.ack_due_at else None,
     }

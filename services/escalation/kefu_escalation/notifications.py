@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.logging import get_logger
 from kefu_common.signing import signed_headers
+from kefu_common.timestamps import instants_in_one_format, rfc3339
 
 log = get_logger("kefu.escalation.notifications")
 
@@ -96,8 +97,8 @@ class NotificationDispatcher:
             body = {
                 "id": r.id, "kind": r.kind, "level": r.level, "recipient": r.recipient,
                 "ticket_id": str(r.ticket_id), "escalation_id": str(r.escalation_id) if r.escalation_id else None,
-                "created_at": r.created_at.isoformat(), "sent_at": now.isoformat(),
-                "payload": json.loads(r.payload) if isinstance(r.payload, str) else r.payload,
+                "created_at": rfc3339(r.created_at), "sent_at": rfc3339(now),
+                "payload": instants_in_one_format(json.loads(r.payload) if isinstance(r.payload, str) else r.payload),
             }
             try:
                 for sink in self.sinks:

@@ -62,6 +62,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from kefu_common.timestamps import rfc3339
 from kefu_escalation.calendar import BusinessCalendar
 
 __all__ = [
@@ -502,7 +503,7 @@ class TicketClocks:
             raise ClockError("no clock cycle has been opened (open cycle 1 at first_contact_at)")
         if not cycle.is_open:
             raise ClockError(
-                f"cycle {cycle.number} was stopped (resolved) at {cycle.stopped_at.isoformat()}; "
+                f"cycle {cycle.number} was stopped (resolved) at {rfc3339(cycle.stopped_at)}; "
                 "only a reopen (open_cycle) may follow"
             )
         return cycle
@@ -536,7 +537,7 @@ class TicketClocks:
             raise TypeError(f"expected a ClockEvent, got {type(e).__name__}")
         last = self.last_at
         if last is not None and e.at < last:
-            raise ClockError(f"event at {e.at.isoformat()} is earlier than the history ({last.isoformat()})")
+            raise ClockError(f"event at {rfc3339(e.at)} is earlier than the history ({rfc3339(last)})")
         if e.kind == "cycle_opened":
             current = self.current
             if current is not None and current.is_open:
@@ -568,7 +569,7 @@ class TicketClocks:
         at = _aware_utc(at)
         last = self.last_at
         if last is not None and at < last:
-            raise ClockError(f"time runs backwards: {at.isoformat()} is before {last.isoformat()}")
+            raise ClockError(f"time runs backwards: {rfc3339(at)} is before {rfc3339(last)}")
         return at
 
     def _verified(self, events: list[ClockEvent]) -> list[ClockEvent]:

@@ -19,7 +19,7 @@ from kefu_common.tasks import BackgroundLoop
 from kefu_common.tracing import configure_tracing
 from kefu_gateway.auth import TokenVerifier
 from kefu_gateway.clients import Clients
-from kefu_gateway.http_contract import declare_headers, install_browser_middleware
+from kefu_gateway.http_contract import API_LICENSE, API_SERVERS, declare_headers, install_browser_middleware
 from kefu_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from kefu_gateway.models import SCHEMA
 from kefu_gateway.problems import install_problem_handlers, problems_as_problem_json
@@ -113,6 +113,8 @@ def create_app(
         title="Kefu API",
         version="1.0.0",
         description=DESCRIPTION,
+        license_info=API_LICENSE,
+        servers=API_SERVERS,
         lifespan=lifespan,
         docs_url=None,  # served from local files by routes/docs.py (no CDN)
         redoc_url=None,

@@ -3,11 +3,11 @@ CSAT report (DOMAIN.md §4)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kefu_common.timestamps import UtcDateTime
 from kefu_gateway.bounds import PeriodBounds
 from kefu_gateway.export import ExportQuery
 from kefu_gateway.schemas import MetricsGroupBy, Strict, TicketList
@@ -31,8 +31,8 @@ class CaseRatingPublic(BaseModel):
     nps: int | None = None
     comment: str
     source: Literal["customer", "partner"]
-    created_at: datetime
-    changeable_until: datetime = Field(description="Until when this cycle's rating may still be changed")
+    created_at: UtcDateTime
+    changeable_until: UtcDateTime = Field(description="Until when this cycle's rating may still be changed")
 
 
 class RatingPublic(CaseRatingPublic):

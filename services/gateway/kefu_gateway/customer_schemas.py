@@ -4,11 +4,11 @@ schemas.py beside the staff ticket they are views of."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from kefu_common.timestamps import UtcDateTime
 from kefu_gateway.schemas import _CATEGORY_HELP, _CATEGORY_PATTERN, Strict
 
 # Where a customer writes from: the app itself, or the app's web and WeChat front ends.
@@ -34,7 +34,7 @@ class ReopenSuggestion(BaseModel):
     number: int
     subject: str
     status: str
-    resolved_at: datetime | None
+    resolved_at: UtcDateTime | None
 
 
 class CaseMessageCreate(Strict):
@@ -49,7 +49,7 @@ class CaseMessagePublic(BaseModel):
     id: str
     case_id: str
     text: str
-    sent_at: datetime
+    sent_at: UtcDateTime
 
 
 class CaseDispute(Strict):

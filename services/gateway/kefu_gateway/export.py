@@ -30,6 +30,8 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from kefu_common.timestamps import rfc3339
+
 CSV_MEDIA_TYPE = "text/csv"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _BOM = "\ufeff"
@@ -133,7 +135,7 @@ def _cell(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):
-        return value.isoformat()
+        return rfc3339(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple):

@@ -3,7 +3,8 @@
 - **CORS** from an allow-list in settings (`GATEWAY_CORS_ALLOW_ORIGINS`, empty = off): a
   browser-based agent desktop or an H5 customer page on another origin can call the API, and
   can read the headers it needs (ETag for If-Match, Location, the quota, the request id).
-- **Compression**: bodies of 1 KiB or more are gzip-compressed for clients that accept it.
+- **Compression**: bodies of 1 KiB or more are Brotli- or gzip-compressed, as the client's
+  Accept-Encoding prefers (compression.py).
 - **`Cache-Control: private, no-store`** on every `/v1` answer: they carry personal data
   (customers' names and words, transcripts) that no shared cache may keep. A route that sets
   its own Cache-Control keeps it.
@@ -20,10 +21,16 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kefu_common.context import REQUEST_ID_HEADER
+from kefu_gateway.compression import CompressionMiddleware
+
+# The spec's info.license (the project's, pyproject.toml) and its one server: relative, so the
+# document is right behind any host, port or proxy that serves it (Redocly's recommended rules
+# want both declared).
+API_LICENSE = {"name": "Apache-2.0", "identifier": "Apache-2.0"}
+API_SERVERS = [{"url": "/", "description": "The gateway that serves this document"}]
 
 COMPRESS_MIN_BYTES = 1024
 PRIVATE = b"private, no-store"
@@ -66,7 +73,7 @@ def install_browser_middleware(app: FastAPI, *, cors_allow_origins: list[str]) -
     outermost of the three, so a preflight is answered before auth or body limits run and
     errors carry the CORS headers too."""
     app.add_middleware(PrivateNoStoreMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=COMPRESS_MIN_BYTES)
+    app.add_middleware(CompressionMiddleware, minimum_size=COMPRESS_MIN_BYTES)
     if cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -137,7 +144,29 @@ def declare_headers(spec: dict[str, Any]) -> dict[str, Any]:
                     headers["Retry-After"] = RETRY_AFTER
                 if status == "304":
                     headers["ETag"] = ETAG
+    _drop_unused_schemas(spec)
     return spec
+
+
+def _drop_unused_schemas(spec: dict[str, Any]) -> None:
+    """Schemas no operation reaches any more (FastAPI's HTTPValidationError once every 422 is
+    ProblemDetail, problems.py) are dropped: a generator would emit dead types for them."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    prefix = "#/components/schemas/"
+    reached: set[str] = set()
+    pending = [spec.get("paths", {}), spec.get("webhooks", {})]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(prefix) and ref[len(prefix):] not in reached:
+                reached.add(ref[len(prefix):])
+                pending.append(schemas.get(ref[len(prefix):], {}))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    for name in set(schemas) - reached:
+        del schemas[name]
 
 
 def _plain_string(schema: dict[str, Any]) -> dict[str, Any]:

@@ -8,10 +8,11 @@ Ratios and percentiles are null where their population is empty.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kefu_common.timestamps import UtcDateTime
 from kefu_gateway.export import ExportQuery
 from kefu_gateway.schemas import EscalationLevel, MetricsGroupBy, SafeInput, TicketStatus
 from kefu_gateway.series import SeriesQuery
@@ -91,11 +92,11 @@ class BacklogRowPublic(BaseModel):
     status: TicketStatus  # type: ignore[valid-type]
     age_band: AgeBand = Field(description="Since the first contact")
     tickets: int
-    oldest_first_contact_at: datetime
+    oldest_first_contact_at: UtcDateTime
 
 
 class BacklogPage(BaseModel):
-    as_of: datetime
+    as_of: UtcDateTime
     items: list[BacklogRowPublic] = Field(description="By group, status, age band")
     next_cursor: str | None
 
@@ -159,7 +160,7 @@ class ClockAtRiskPublic(BaseModel):
     ticket_id: str
     cycle: int
     target: str = Field(description="first_response, next_update, resolution or escalation_ack")
-    due_at: datetime
+    due_at: UtcDateTime
     seconds_remaining: int = Field(description="Until due (0 once breached)")
     seconds_overrun: int = Field(description="Since due (0 while not breached)")
     breached: bool
@@ -168,7 +169,7 @@ class ClockAtRiskPublic(BaseModel):
 
 
 class ClocksAtRiskPage(BaseModel):
-    as_of: datetime
+    as_of: UtcDateTime
     items: list[ClockAtRiskPublic] = Field(description="Soonest due first (most overdue first)")
     next_cursor: str | None
 
@@ -189,15 +190,15 @@ class UnacknowledgedEscalationPublic(BaseModel):
     to_level: EscalationLevel  # type: ignore[valid-type]
     to_party: str
     team: str
-    created_at: datetime
-    ack_due_at: datetime | None
+    created_at: UtcDateTime
+    ack_due_at: UtcDateTime | None
     seconds_waiting: int = Field(description="Since the escalation was raised")
     seconds_to_ack_due: int | None = Field(description="Negative once the acknowledgement is late")
     status: str = Field(description="open, or ack_breached once its acknowledgement is late")
 
 
 class UnacknowledgedPage(BaseModel):
-    as_of: datetime
+    as_of: UtcDateTime
     items: list[UnacknowledgedEscalationPublic] = Field(description="Oldest first")
     next_cursor: str | None
 

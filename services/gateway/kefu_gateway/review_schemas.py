@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kefu_common.timestamps import UtcDateTime
 from kefu_gateway.bounds import PeriodBounds
 from kefu_gateway.export import ExportQuery
 from kefu_gateway.schemas import AppealPublic
@@ -58,7 +58,7 @@ class EvaluationSummaryPublic(BaseModel):
     reviewed: bool
     reviewed_hits: int
     open_appeals: int
-    created_at: datetime
+    created_at: UtcDateTime
     conversation_id: str
     ruleset_id: str
     ruleset_version: int

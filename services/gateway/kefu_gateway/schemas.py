@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from kefu.common.v1 import types_pb2
 from kefu.ticketing.v1 import ticketing_pb2
+from kefu_common.timestamps import UtcDateTime
 from kefu_common.protoconv import enum_choices
 from kefu_gateway.export import ExportQuery
 
@@ -248,7 +248,7 @@ class CustomerPublic(BaseModel):
 class SlaTargetPublic(BaseModel):
     name: str = Field(examples=["first_response"])
     duration_seconds: int
-    due_at: datetime | None = Field(description="Absent for recurring targets (next_update)")
+    due_at: UtcDateTime | None = Field(description="Absent for recurring targets (next_update)")
 
 
 class SlaPublic(BaseModel):
@@ -282,16 +282,16 @@ class TicketPublic(BaseModel):
     tags: list[str]
     reopen_count: int
     version: int
-    first_contact_at: datetime
-    created_at: datetime
-    updated_at: datetime
+    first_contact_at: UtcDateTime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     sla: SlaPublic | None = Field(
         description="The SLA classification fixed at creation. Staff only: null for partners"
     )
     owner: OwnerPublic | None = Field(description="Who works the ticket. Staff only: null for partners")
-    first_response_at: datetime | None
-    resolved_at: datetime | None
-    closed_at: datetime | None
+    first_response_at: UtcDateTime | None
+    resolved_at: UtcDateTime | None
+    closed_at: UtcDateTime | None
     created_by: str
 
 
@@ -320,7 +320,7 @@ class ContactPublic(BaseModel):
     ticket_id: str
     direction: ContactDirection  # type: ignore[valid-type]
     channel: Channel  # type: ignore[valid-type]
-    occurred_at: datetime
+    occurred_at: UtcDateTime
     summary: str
     actor: str
     initial: bool = Field(description="The contact that opened the ticket")
@@ -331,10 +331,10 @@ class ProgressPublic(BaseModel):
     ticket_id: str
     text: str
     next_step: str
-    promised_at: datetime | None
+    promised_at: UtcDateTime | None
     owner_name: str
     owner_direct_line: str
-    created_at: datetime
+    created_at: UtcDateTime
     actor: str
 
 
@@ -342,7 +342,7 @@ class NotePublic(BaseModel):
     id: str
     ticket_id: str
     text: str
-    created_at: datetime
+    created_at: UtcDateTime
     actor: str
 
 
@@ -359,7 +359,7 @@ class AssignmentPublic(BaseModel):
 
 
 class _EntryBase(BaseModel):
-    at: datetime
+    at: UtcDateTime
     actor: str
 
 
@@ -434,10 +434,10 @@ class CasePublic(BaseModel):
     subject: str
     channel: Channel  # type: ignore[valid-type]
     reopen_count: int
-    first_contact_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None
-    closed_at: datetime | None
+    first_contact_at: UtcDateTime
+    updated_at: UtcDateTime
+    resolved_at: UtcDateTime | None
+    closed_at: UtcDateTime | None
 
 
 class CasePage(BaseModel):
@@ -447,17 +447,17 @@ class CasePage(BaseModel):
 
 class CaseStatusEntry(BaseModel):
     kind: Literal["status_changed"]
-    at: datetime
+    at: UtcDateTime
     from_status: TicketStatus | None = Field(description="Null for the first status")  # type: ignore[valid-type]
     to_status: TicketStatus  # type: ignore[valid-type]
 
 
 class CaseProgressEntry(BaseModel):
     kind: Literal["progress"]
-    at: datetime
+    at: UtcDateTime
     text: str
     next_step: str
-    promised_at: datetime | None
+    promised_at: UtcDateTime | None
     owner_name: str = Field(description="The specialist handling the case")
     owner_direct_line: str = Field(description="Their direct line (专员专线)")
 
@@ -465,11 +465,11 @@ class CaseProgressEntry(BaseModel):
 class CaseCommitments(BaseModel):
     """What the customer is promised now (DOMAIN.md §2), in real time: from the SLA clocks."""
 
-    next_update_by: datetime | None = Field(description="The next progress update is due by (still shown "
+    next_update_by: UtcDateTime | None = Field(description="The next progress update is due by (still shown "
                                             "once passed, until the update is posted)")
     next_update_overdue_seconds: int = Field(default=0, description="How long the promised update is "
                                              "overdue (0: it is not)")
-    resolve_by: datetime | None = Field(description="Resolution is due by (unset while waiting for you)")
+    resolve_by: UtcDateTime | None = Field(description="Resolution is due by (unset while waiting for you)")
 
 
 class CaseProgress(BaseModel):
@@ -500,7 +500,7 @@ class WebhookSubscriptionPublic(BaseModel):
     id: str
     url: str
     event_types: list[str]
-    created_at: datetime
+    created_at: UtcDateTime
     secret: str | None = Field(
         default=None,
         description="HMAC-SHA256 signing secret; returned once, when the subscription is created",
@@ -512,7 +512,7 @@ class WebhookSubscriptionList(BaseModel):
 
 
 class WebhookAttemptPublic(BaseModel):
-    attempted_at: datetime
+    attempted_at: UtcDateTime
     status_code: int | None = Field(description="The receiver's HTTP status; null when unreachable")
     error: str
 
@@ -525,9 +525,9 @@ class WebhookDeliveryPublic(BaseModel):
     ticket_id: str
     status: Literal["pending", "delivered", "failed", "cancelled"]
     attempts: list[WebhookAttemptPublic] = Field(description="Oldest first")
-    next_attempt_at: datetime | None
-    created_at: datetime
-    delivered_at: datetime | None
+    next_attempt_at: UtcDateTime | None
+    created_at: UtcDateTime
+    delivered_at: UtcDateTime | None
 
 
 class WebhookDeliveryList(BaseModel):
@@ -638,7 +638,7 @@ class HitReviewPublic(BaseModel):
     decision: str
     reviewer: str
     note: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class HitReviewCreate(Strict):
@@ -664,8 +664,8 @@ class AppealPublic(BaseModel):
     status: str
     decided_by: str
     decision_note: str
-    created_at: datetime
-    decided_at: datetime | None = None
+    created_at: UtcDateTime
+    decided_at: UtcDateTime | None = None
 
 
 class RuleAgreementPublic(BaseModel):
@@ -731,7 +731,7 @@ class RulesetPublic(BaseModel):
     version: int
     name: str
     rule_count: int
-    published_at: datetime | None = Field(description="Unset for the built-in ruleset file")
+    published_at: UtcDateTime | None = Field(description="Unset for the built-in ruleset file")
     published_by: str
     document: dict[str, Any]
     builtin: bool = Field(default=False, description="The service's built-in ruleset file "
@@ -747,7 +747,7 @@ class ActiveRulesetPublic(BaseModel):
     activation: int = Field(description="The activation's number, increasing with every switch "
                             "(0: never switched: the built-in file)")
     activated_by: str | None
-    activated_at: datetime | None
+    activated_at: UtcDateTime | None
 
 
 class ActiveRulesetChange(Strict):
@@ -785,7 +785,7 @@ class EvaluationPublic(BaseModel):
     total_score: float
     grade: str
     hits: list[HitPublic]
-    created_at: datetime
+    created_at: UtcDateTime
     dimensions: list[DimensionScorePublic] = []
     fatal: bool = False
     not_applicable: list[str] = []
@@ -798,7 +798,7 @@ class EvaluationPublic(BaseModel):
     reviews: list[HitReviewPublic] = []
     team: str = ""
 
-    started_at: datetime | None = None
+    started_at: UtcDateTime | None = None
     product: str = ""
     category: str = ""
     channel: str = ""
@@ -855,7 +855,7 @@ class CalendarPublic(BaseModel):
     weekly: dict[str, list[str]] = Field(description=_WEEKLY_HELP)
     holidays: list[str]
     extra_workdays: dict[str, list[str]]
-    updated_at: datetime
+    updated_at: UtcDateTime
 
 
 class CalendarList(BaseModel):
@@ -901,7 +901,7 @@ class PolicyPublic(BaseModel):
     escalation_ack_seconds: int
     warning_percent: int
     warning_before_seconds: int | None
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class PolicyList(BaseModel):
@@ -946,7 +946,7 @@ class MatrixCellPublic(BaseModel):
 class MatrixPublic(BaseModel):
     version: int
     note: str
-    published_at: datetime | None
+    published_at: UtcDateTime | None
     cells: list[MatrixCellPublic] = Field(description="By tier (standard, vip, sensitive), then severity")
 
 

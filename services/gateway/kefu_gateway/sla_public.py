@@ -4,7 +4,6 @@ the escalation service's replies. Kept beside schemas.py/convert.py, in the same
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -12,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
+from kefu_common.timestamps import UtcDateTime, instants_in_one_format, instants_in_text
 from kefu_common.protoconv import level_to_str
 from kefu_gateway.convert import _ts
 from kefu_gateway.export import ExportQuery
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 class ClockPublic(BaseModel):
     target: str = Field(description="first_response, resolution (next_update, escalation_ack: see below)")
     duration_seconds: int = Field(description="The target, in business seconds of the cycle's calendar")
-    started_at: datetime
-    due_at: datetime | None = Field(description="Unset while paused with time left")
-    warn_at: datetime | None
+    started_at: UtcDateTime
+    due_at: UtcDateTime | None = Field(description="Unset while paused with time left")
+    warn_at: UtcDateTime | None
     state: str = Field(description="running, paused, met or breached")
     used_seconds: int = Field(description="Business seconds the clock has run")
     remaining_seconds: int
@@ -34,7 +34,7 @@ class ClockPublic(BaseModel):
     warned: bool
     breached: bool
     paused_reason: str = Field(description="pending_customer while paused, else empty")
-    finished_at: datetime | None
+    finished_at: UtcDateTime | None
     unpublished_years: list[int] = Field(default_factory=list, description="Years the due time reaches into "
                                          "for which the calendar has no published holidays: computed on plain "
                                          "weekdays there, it may move when the year's schedule is imported")
@@ -44,14 +44,14 @@ class ClockHistoryPublic(BaseModel):
     kind: str = Field(description="cycle_opened, started, paused, resumed, warned, breached, met, stopped, "
                       "reclassified (a severity or tier change re-resolved the matrix)")
     target: str | None
-    at: datetime
+    at: UtcDateTime
     details: dict[str, Any]
 
 
 class SlaCyclePublic(BaseModel):
     number: int
-    opened_at: datetime
-    stopped_at: datetime | None
+    opened_at: UtcDateTime
+    stopped_at: UtcDateTime | None
     calendar: str
     paused: bool
     clocks: list[ClockPublic]
@@ -71,9 +71,9 @@ class EscalationPublic(BaseModel):
     team: str
     reason: str
     actor: str
-    created_at: datetime
-    ack_due_at: datetime | None = Field(description="When the party must have acknowledged it")
-    acknowledged_at: datetime | None
+    created_at: UtcDateTime
+    ack_due_at: UtcDateTime | None = Field(description="When the party must have acknowledged it")
+    acknowledged_at: UtcDateTime | None
     acknowledged_by: str | None
     status: str = Field(description="open, acknowledged or ack_breached")
 
@@ -84,11 +84,11 @@ class EscalationList(BaseModel):
 
 
 class CommitmentsPublic(BaseModel):
-    next_update_by: datetime | None = Field(description="The next customer-visible progress entry is due by; "
+    next_update_by: UtcDateTime | None = Field(description="The next customer-visible progress entry is due by; "
                                             "still shown once it has passed, until an update is posted")
     next_update_overdue_seconds: int = Field(default=0, description="How long `next_update_by` has passed "
                                              "without an update (0: not overdue)")
-    resolve_by: datetime | None = Field(description="Resolution due by (unset while paused)")
+    resolve_by: UtcDateTime | None = Field(description="Resolution due by (unset while paused)")
     unpublished_years: list[int] = Field(default_factory=list, description="Years these commitments reach "
                                          "into with no published holidays in the calendar (see the clocks')")
 
@@ -96,7 +96,7 @@ class CommitmentsPublic(BaseModel):
 class TicketSlaPublic(BaseModel):
     ticket_id: str
     level: EscalationLevel  # type: ignore[valid-type]
-    as_of: datetime
+    as_of: UtcDateTime
     provisional: bool = Field(default=False, description="True for the first moments after a create: "
                               "the clocks the ticket's own SLA snapshot starts, before the escalation "
                               "service has projected it (no history of later events, no escalations yet)")
@@ -127,8 +127,8 @@ class ShiftPublic(BaseModel):
     ticket_id: str
     cycle: int
     target: str
-    current_due_at: datetime | None
-    draft_due_at: datetime | None
+    current_due_at: UtcDateTime | None
+    draft_due_at: UtcDateTime | None
     shift_seconds: int = Field(description="Draft minus current; negative: earlier")
     current_policy: str
     draft_policy: str
@@ -166,8 +166,8 @@ class EscalationCountPublic(BaseModel):
 
 
 class SlaReportPublic(BaseModel):
-    period_start: datetime
-    period_end: datetime
+    period_start: UtcDateTime
+    period_end: UtcDateTime
     team: str | None
     targets: list[TargetAttainmentPublic] = Field(description="SLA attainment per target (DOMAIN.md §4)")
     cycles_opened: int = Field(description="First contacts and reopens in the period")
@@ -197,7 +197,7 @@ def escalation_public(e: escalation_pb2.Escalation) -> EscalationPublic:
     return EscalationPublic.model_validate({
         "id": e.id, "ticket_id": e.ticket_id, "cycle": e.cycle, "trigger": e.trigger,
         "trigger_key": e.trigger_key, "from_level": level_to_str(e.from_level),
-        "to_level": level_to_str(e.to_level), "to_party": e.to_party, "team": e.team, "reason": e.reason,
+        "to_level": level_to_str(e.to_level), "to_party": e.to_party, "team": e.team, "reason": instants_in_text(e.reason),
         "actor": e.actor, "created_at": _ts(e, "created_at"), "ack_due_at": _ts(e, "ack_due_at"),
         "acknowledged_at": _ts(e, "acknowledged_at"), "acknowledged_by": _opt(e.acknowledged_by),
         "status": e.status,
@@ -224,7 +224,8 @@ def ticket_sla_public(v: escalation_pb2.TicketSla) -> TicketSlaPublic:
                 "number": c.number, "opened_at": _ts(c, "opened_at"), "stopped_at": _ts(c, "stopped_at"),
                 "calendar": c.calendar, "paused": c.paused, "clocks": [_clock(k) for k in c.clocks],
                 "history": [{"kind": h.kind, "target": _opt(h.target), "at": _ts(h, "at"),
-                             "details": json.loads(h.details_json or "{}")} for h in c.history],
+                             "details": instants_in_one_format(json.loads(h.details_json or "{}"))}
+                            for h in c.history],
             }
             for c in v.cycles
         ],

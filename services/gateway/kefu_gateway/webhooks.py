@@ -28,7 +28,7 @@ import ipaddress
 import uuid
 import zlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import urlsplit
 
 import grpc
@@ -46,6 +46,7 @@ from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from kefu_common.logging import get_logger
 from kefu_common.tasks import BackgroundLoop
+from kefu_common.timestamps import instants_in_one_format, rfc3339
 from kefu_gateway.models import (
     Partner,
     PartnerTicket,
@@ -263,9 +264,10 @@ async def enqueue_event(
             envelope = {
                 "id": event.event_id,
                 "type": event.type,
-                "occurred_at": event.occurred_at.ToJsonString(),
+                "occurred_at": rfc3339(event.occurred_at.ToDatetime(tzinfo=UTC)),
                 "ticket_id": event.ticket_id,
-                "data": partner_event_data(event.type, orjson.loads(event.payload_json or "{}")),
+                "data": instants_in_one_format(
+                    partner_event_data(event.type, orjson.loads(event.payload_json or "{}"))),
             }
             for subscription in subscriptions.all():
                 result = await session.exec(  # type: ignore[call-overload]

@@ -42,6 +42,7 @@ from kefu_common.clock import Clock
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from kefu_common.periods import Plan
 from kefu_common.logging import get_logger
+from kefu_common.timestamps import rfc3339
 from kefu_ticketing import service
 from kefu_ticketing.models import Rating, Ticket
 
@@ -142,8 +143,8 @@ async def rate_ticket(
             return earlier[-1], until  # a retry: nothing new
         if now > until:
             raise FailedPrecondition(
-                f"this cycle was rated on {earlier[0].created_at.isoformat()}; a rating may be changed "
-                f"for {policy.change_window.days} days, until {until.isoformat()}",
+                f"this cycle was rated on {rfc3339(earlier[0].created_at)}; a rating may be changed "
+                f"for {policy.change_window.days} days, until {rfc3339(until)}",
                 code="rating_window_closed",
             )
     if earlier:  # one latest per cycle (a partial unique index): clear it before the insert

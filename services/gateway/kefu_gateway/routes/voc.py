@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +12,7 @@ from google.protobuf import json_format
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu.scoring.v1 import scoring_pb2
+from kefu_common.timestamps import UtcDateTime
 from kefu_common import periods
 from kefu_common.periods import BucketUnit, Compare
 from kefu_common.protoconv import report_range
@@ -63,7 +64,7 @@ class VocTermPublic(BaseModel):
 class VocQuotePublic(BaseModel):
     evaluation_id: str
     conversation_id: str
-    started_at: datetime
+    started_at: UtcDateTime
     turn_index: int
     text: str = Field(description="The customer's turn, PII-masked")
 
@@ -158,7 +159,7 @@ def _report(query: VocQuery, plan: periods.Plan, reply: scoring_pb2.VoiceOfCusto
                 examples=[
                     VocQuotePublic(
                         evaluation_id=q.evaluation_id, conversation_id=q.conversation_id,
-                        started_at=q.started_at.ToDatetime(), turn_index=q.turn_index, text=q.text,
+                        started_at=q.started_at.ToDatetime(tzinfo=UTC), turn_index=q.turn_index, text=q.text,
                     )
                     for q in r.examples
                 ],
