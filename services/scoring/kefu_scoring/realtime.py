@@ -77,7 +77,7 @@ class StreamSession:
                 if self.conversation is not None:
                     raise InvalidArgument("start was already sent", code="stream_already_started")
                 assert isinstance(value, service.Conversation)
-                started = await self._start(value, live=bool(number))
+                started = await self._start(value, persist=bool(number))
                 if started is not None:
                     yield started
             elif self.conversation is None:
@@ -94,17 +94,17 @@ class StreamSession:
         if self.conversation is not None:
             raise InvalidArgument("the stream ended without end", code="stream_not_ended")
 
-    async def _start(self, conversation: service.Conversation, *, live: bool) -> Started | None:
+    async def _start(self, conversation: service.Conversation, *, persist: bool) -> Started | None:
         async with self.db.session() as session:  # the active ruleset at the stream's start
             ruleset, _ = await rulesets.active(session, builtin=self.builtin)
             opened = None
-            if live:
+            if persist:
                 opened = await live.open_conversation(session, conversation=conversation, now=self.clock.now())
                 conversation = opened.conversation
                 self.turns = await live.stored_turns(session, conversation.conversation_id)
         self.compiled = compile_ruleset(ruleset)
         self.coach = Coach(ruleset)
-        self.conversation, self.live = conversation, live
+        self.conversation, self.live = conversation, persist
         return Started(opened.stored, opened.resumed) if opened is not None else None
 
     async def _turn(self, turn: service.Turn, seq: int) -> AsyncIterator[Event]:
