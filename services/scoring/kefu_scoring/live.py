@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -56,7 +57,7 @@ async def open_conversation(session: AsyncSession, *, conversation: Conversation
         "ON CONFLICT (conversation_id) DO NOTHING RETURNING 1"), params)
     if inserted is not None:
         return Opened(replace(conversation, started_at=started_at), 0, False)
-    row = (await session.execute(text(
+    row = (await _execute(session, (
         "SELECT request_id, ticket_id, agent_id, category, channel, team, product, started_at, status, turns "
         "FROM scoring.live_conversation WHERE conversation_id = :c"), {"c": conversation.conversation_id})).one()
     if (row.ticket_id, row.agent_id) != (conversation.ticket_id, conversation.agent_id):
@@ -77,7 +78,7 @@ async def open_conversation(session: AsyncSession, *, conversation: Conversation
 
 
 async def stored_turns(session: AsyncSession, conversation_id: str) -> list[Turn]:
-    rows = (await session.execute(text(
+    rows = (await _execute(session, (
         "SELECT role, text, start_ms, end_ms FROM scoring.live_turn WHERE conversation_id = :c ORDER BY seq"),
         {"c": conversation_id})).all()
     return [Turn(r.role, r.text, int(r.start_ms), int(r.end_ms)) for r in rows]
@@ -86,7 +87,7 @@ async def stored_turns(session: AsyncSession, conversation_id: str) -> list[Turn
 async def lock_next(session: AsyncSession, conversation_id: str, seq: int, turn: Turn) -> bool:
     """Lock the conversation for turn `seq`: True when it is the next one (store it with
     `append` in this transaction), False when it is stored already with this content."""
-    row = (await session.execute(text(
+    row = (await _execute(session, (
         "SELECT turns, status FROM scoring.live_conversation WHERE conversation_id = :c FOR UPDATE"),
         {"c": conversation_id})).one()
     if row.status == "ended":
@@ -99,7 +100,7 @@ async def lock_next(session: AsyncSession, conversation_id: str, seq: int, turn:
             f"turn seq {seq} is not the next one: {stored} turns are stored, send seq {stored + 1}",
             code=TURN_SEQUENCE_GAP,
         )
-    earlier = (await session.execute(text(
+    earlier = (await _execute(session, (
         "SELECT role, text, start_ms, end_ms FROM scoring.live_turn WHERE conversation_id = :c AND seq = :s"),
         {"c": conversation_id, "s": seq})).one()
     if Turn(earlier.role, earlier.text, int(earlier.start_ms), int(earlier.end_ms)) != turn:
@@ -111,19 +112,23 @@ async def lock_next(session: AsyncSession, conversation_id: str, seq: int, turn:
 
 async def append(session: AsyncSession, conversation_id: str, seq: int, turn: Turn, *, now: datetime) -> None:
     """Store turn `seq` (after `lock_next` said it is the next one)."""
-    await session.execute(text(
+    await _execute(session, (
         "INSERT INTO scoring.live_turn (conversation_id, seq, role, text, start_ms, end_ms, received_at) "
         "VALUES (:c, :s, :r, :t, :b, :e, :now)"),
         {"c": conversation_id, "s": seq, "r": turn.role, "t": turn.text, "b": turn.start_ms, "e": turn.end_ms,
          "now": now})
-    await session.execute(text(
+    await _execute(session, (
         "UPDATE scoring.live_conversation SET turns = :s, updated_at = :now WHERE conversation_id = :c"),
         {"c": conversation_id, "s": seq, "now": now})
 
 
 async def end(session: AsyncSession, conversation_id: str, evaluation_id: uuid.UUID, *, now: datetime) -> None:
     """The evaluation is stored: the conversation is ended and its texts deleted."""
-    await session.execute(text(
+    await _execute(session, (
         "UPDATE scoring.live_conversation SET status = 'ended', evaluation_id = :e, updated_at = :now "
         "WHERE conversation_id = :c"), {"c": conversation_id, "e": evaluation_id, "now": now})
-    await session.execute(text("DELETE FROM scoring.live_turn WHERE conversation_id = :c"), {"c": conversation_id})
+    await _execute(session, ("DELETE FROM scoring.live_turn WHERE conversation_id = :c"), {"c": conversation_id})
+
+
+async def _execute(session: AsyncSession, sql: str, params: dict[str, object]) -> Any:
+    return await (await session.connection()).execute(text(sql), params)

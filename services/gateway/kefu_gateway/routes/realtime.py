@@ -189,7 +189,7 @@ async def realtime_conversation(websocket: WebSocket, conversation_id: str, tick
             await outbox.drain()
             try:
                 await websocket.close(close_code)
-            except RuntimeError:
+            except (RuntimeError, WebSocketDisconnect):
                 pass  # already closed by the client
         else:
             outbox.writer.cancel()
