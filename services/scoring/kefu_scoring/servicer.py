@@ -298,22 +298,32 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         request_iterator: AsyncIterator[scoring_pb2.StreamRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[scoring_pb2.StreamEvent]:
-        async def items() -> AsyncIterator[realtime.Item]:
-            async for message in request_iterator:
-                item = message.WhichOneof("item")
-                if item == "start":
-                    yield "start", _stream_start(message.start), int(message.start.live)
-                elif item == "turn":
-                    yield "turn", _turn(message.turn), message.seq
-                else:
-                    yield item or "", None, 0
-
         stream = realtime.StreamSession(self.db, self.ruleset, self.clock, self._score, self.on_signals)
-        async for event in stream.run(items()):
+        async for event in stream.run(_StreamItems(request_iterator)):
             if isinstance(event, realtime.Ended):
                 yield scoring_pb2.StreamEvent(evaluation=_evaluation_pb(await self._reviewed(event.evaluation)))
             else:
                 yield _stream_event_pb(event)
+
+
+class _StreamItems:
+    """The stream's requests as `realtime.Item`s: a plain async iterator, not a generator, so
+    a stream that ends at `end` leaves no generator for the event loop to close later."""
+
+    def __init__(self, requests: AsyncIterator[scoring_pb2.StreamRequest]) -> None:
+        self.requests = requests.__aiter__()
+
+    def __aiter__(self) -> _StreamItems:
+        return self
+
+    async def __anext__(self) -> realtime.Item:
+        message = await self.requests.__anext__()
+        item = message.WhichOneof("item")
+        if item == "start":
+            return "start", _stream_start(message.start), int(message.start.live)
+        if item == "turn":
+            return "turn", _turn(message.turn), message.seq
+        return item or "", None, 0
 
 
 def _stream_event_pb(event: realtime.Event) -> scoring_pb2.StreamEvent:
