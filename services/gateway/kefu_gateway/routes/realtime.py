@@ -164,13 +164,13 @@ async def realtime_conversation(websocket: WebSocket, conversation_id: str, tick
     outbox = _Outbox(websocket, size=settings.realtime_send_queue, timeout=settings.realtime_send_timeout_seconds)
     close_code = 1000
     try:
-        await call.write(scoring_pb2.StreamRequest(start=scoring_pb2.StreamStart(
+        await _write(call, scoring_pb2.StreamRequest(start=scoring_pb2.StreamStart(
             conversation_id=conversation_id, ticket_id=ticket.id, agent_id=principal.subject,
             category=ticket.category, channel=enum_to_str(types_pb2.Channel, ticket.channel) or "",
             team=ticket.owner.team, live=True,
             request_id=f"realtime:{conversation_id}",
         )))
-        started = await call.read()
+        started = await _read(call)
         await outbox.put(ReadyMessage(conversation_id=conversation_id, ticket_id=ticket.id,
                                       stored_turns=started.started.stored_turns, resumed=started.started.resumed))
         await _relay(websocket, call, outbox)
@@ -183,6 +183,9 @@ async def realtime_conversation(websocket: WebSocket, conversation_id: str, tick
         problem = _problem(exc) if not isinstance(exc, ValidationError) else Problem(
             status=400, code="invalid_message", detail=_validation_detail(exc))
         close_code = await _fail(outbox, problem)
+    except Exception:  # never an unhandled error in the ASGI app: the client gets a code
+        log.exception("realtime_stream_failed", conversation_id=conversation_id)
+        close_code = await _fail(outbox, Problem(status=500, code="internal_error", detail="the stream failed"))
     finally:
         call.cancel()
         if close_code:
@@ -221,20 +224,41 @@ async def _relay(websocket: WebSocket, call: Any, outbox: _Outbox) -> None:
             raise InvalidArgument(f"a message is at most {MAX_MESSAGE_CHARS} characters", code="message_too_large")
         message = CLIENT_MESSAGE.validate_json(raw)
         if not isinstance(message, TurnMessage):
-            await call.write(scoring_pb2.StreamRequest(end=scoring_pb2.StreamEnd()))
-            event = await call.read()
+            await _write(call, scoring_pb2.StreamRequest(end=scoring_pb2.StreamEnd()))
+            event = await _read(call)
             await outbox.put(EvaluationMessage(evaluation=evaluation_public(event.evaluation)))
             return
-        await call.write(scoring_pb2.StreamRequest(seq=message.seq, turn=scoring_pb2.Turn(
+        await _write(call, scoring_pb2.StreamRequest(seq=message.seq, turn=scoring_pb2.Turn(
             role=str_to_enum(scoring_pb2.Role, message.role), text=message.text,
             start_ms=message.start_ms, end_ms=message.end_ms)))
         while True:
-            event = await call.read()
-            if event is grpc.aio.EOF:
-                raise ServiceError("the scoring stream ended early", code="stream_ended")
+            event = await _read(call)
             await outbox.put(_server_message(event, message.seq))
             if event.WhichOneof("event") == "turn_ack":
                 break
+
+
+async def _write(call: Any, request: scoring_pb2.StreamRequest) -> None:
+    try:
+        await call.write(request)
+    except asyncio.InvalidStateError:  # scoring ended the stream (an error): say which
+        await _finished(call)
+
+
+async def _read(call: Any) -> scoring_pb2.StreamEvent:
+    event = await call.read()
+    if event is grpc.aio.EOF:
+        await _finished(call)
+    return event  # type: ignore[no-any-return]
+
+
+async def _finished(call: Any) -> None:
+    code = await call.code()
+    raise grpc.aio.AioRpcError(
+        code if code != grpc.StatusCode.OK else grpc.StatusCode.INTERNAL,
+        await call.initial_metadata(), await call.trailing_metadata(),
+        details=await call.details() or "the scoring stream ended early",
+    )
 
 
 def _server_message(event: scoring_pb2.StreamEvent, seq: int) -> BaseModel:
