@@ -132,7 +132,7 @@ async def main() -> None:
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrent", type=int, default=200, help="calls for the alert latency")
-    parser.add_argument("--pace", type=float, default=2.0, help="seconds between a call's turns (latency run)")
+    parser.add_argument("--pace", type=float, default=10.0, help="seconds between a call's turns (latency run)")
     args = parser.parse_args()
 
     import grpc

@@ -302,3 +302,4 @@ async def test_the_message_schema_is_published(http: httpx.AsyncClient) -> None:
     assert set(schema["client"]["discriminator"]["mapping"]) == {"turn", "end"}
     assert set(schema["server"]["discriminator"]["mapping"]) == {
         "ready", "alert", "coaching", "ack", "evaluation", "error"}
+
