@@ -25,8 +25,13 @@ from support import staff_headers, ticket_body
 THREAT = "我要打12315投诉你们"
 
 
-async def _serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None, access_log=False)
+async def _serve(app: Any, settings: Any) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    """The gateway as `python -m kefu_gateway` serves it (its uvicorn options), on this loop."""
+    from kefu_gateway.server import uvicorn_options
+
+    options = {**uvicorn_options(settings), "host": "127.0.0.1", "port": 0, "loop": "asyncio"}
+    options.pop("workers")
+    config = uvicorn.Config(app, lifespan="on", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -49,7 +54,7 @@ async def stack(database_url: str, escalation_addr: str, gateway_settings: Any) 
     await scoring.start()
     scoring_addr = f"127.0.0.1:{scoring.port}"
     settings = gateway_settings.model_copy(update={"scoring_addr": scoring_addr})
-    server, task, port = await _serve(create_app(settings, configure_logs=False))
+    server, task, port = await _serve(create_app(settings, configure_logs=False), settings)
     try:
         yield {"port": port, "settings": settings, "scoring_addr": scoring_addr, "database_url": database_url}
     finally:
