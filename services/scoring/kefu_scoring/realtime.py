@@ -140,9 +140,8 @@ class StreamSession:
         self.turns.append(turn)
         for hit, signal in outcome.alerts:
             yield Alert(hit, signal, queued.get(signal.kind, ""))
-        for hit in prompts:
-            masked = service.masked_hit(hit, self.turns[hit.turn_index].text)
-            yield Coaching(masked, self.coach.rules[hit.rule_id].name)
+        for hit in prompts:  # masked by the coach
+            yield Coaching(hit, self.coach.rules[hit.rule_id].name)
         yield Ack(index, seq, False, outcome.emotion)
 
     async def _end(self) -> Ended:
