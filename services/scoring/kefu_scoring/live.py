@@ -9,8 +9,8 @@ The only module writing ``scoring.live_conversation`` and ``scoring.live_turn`` 
   it (same ticket and agent, else refused) and learns how many turns are stored. Its
   `started_at` and idempotency key are fixed at the first start, so the evaluation stored at
   the end is the one `ScoreConversation` stores for the same turns.
-* Turn `seq` n is stored only after n - 1 (the conversation row is locked while a turn is
-  stored: two connections on one conversation take turns). A seq already stored is a
+* Turn `seq` n is stored only after n - 1 (the conversation's row is locked by the update
+  that moves its count: two connections on one conversation take turns). A seq already stored is a
   duplicate (acknowledged, not scored again) when its content is the same, a conflict when
   not; a seq beyond the next one is a gap.
 * Texts are stored as spoken (the scorecard needs them: PII read aloud) only while the call is
@@ -84,18 +84,33 @@ async def stored_turns(session: AsyncSession, conversation_id: str) -> list[Turn
     return [Turn(r.role, r.text, int(r.start_ms), int(r.end_ms)) for r in rows]
 
 
-async def lock_next(session: AsyncSession, conversation_id: str, seq: int, turn: Turn) -> bool:
-    """Lock the conversation for turn `seq`: True when it is the next one (store it with
-    `append` in this transaction), False when it is stored already with this content."""
+async def store(session: AsyncSession, conversation_id: str, seq: int, turn: Turn, *, now: datetime) -> bool:
+    """Store turn `seq` if it is the next one (True); False when it is stored already with this
+    content; FailedPrecondition for a gap, a changed turn or an ended conversation. The common
+    case is one statement: the count moves from seq - 1 to seq (row-locked) and the turn is
+    inserted only if it did."""
+    stored = await session.scalar(text(
+        "WITH counted AS (UPDATE scoring.live_conversation SET turns = :s, updated_at = :now "
+        "WHERE conversation_id = :c AND turns = :s - 1 AND status = 'open' RETURNING conversation_id) "
+        "INSERT INTO scoring.live_turn (conversation_id, seq, role, text, start_ms, end_ms, received_at) "
+        "SELECT conversation_id, :s, :r, :t, :b, :e, :now FROM counted RETURNING 1"),
+        {"c": conversation_id, "s": seq, "r": turn.role, "t": turn.text, "b": turn.start_ms, "e": turn.end_ms,
+         "now": now})
+    if stored is not None:
+        return True
+    return await check_stored(session, conversation_id, seq, turn)
+
+
+async def check_stored(session: AsyncSession, conversation_id: str, seq: int, turn: Turn) -> bool:
+    """False when turn `seq` is stored with this content (a resend); FailedPrecondition when
+    it is not the next one, was stored with another content, or the conversation has ended."""
     row = (await _execute(session, (
         "SELECT turns, status FROM scoring.live_conversation WHERE conversation_id = :c FOR UPDATE"),
         {"c": conversation_id})).one()
     if row.status == "ended":
         raise FailedPrecondition(f"conversation {conversation_id!r} has ended", code=CONVERSATION_ENDED)
     stored = int(row.turns)
-    if seq == stored + 1:
-        return True
-    if seq > stored + 1:
+    if seq > stored:
         raise FailedPrecondition(
             f"turn seq {seq} is not the next one: {stored} turns are stored, send seq {stored + 1}",
             code=TURN_SEQUENCE_GAP,
@@ -108,18 +123,6 @@ async def lock_next(session: AsyncSession, conversation_id: str, seq: int, turn:
             f"turn seq {seq} was stored with another content", code=TURN_SEQUENCE_CONFLICT
         )
     return False
-
-
-async def append(session: AsyncSession, conversation_id: str, seq: int, turn: Turn, *, now: datetime) -> None:
-    """Store turn `seq` (after `lock_next` said it is the next one)."""
-    await _execute(session, (
-        "INSERT INTO scoring.live_turn (conversation_id, seq, role, text, start_ms, end_ms, received_at) "
-        "VALUES (:c, :s, :r, :t, :b, :e, :now)"),
-        {"c": conversation_id, "s": seq, "r": turn.role, "t": turn.text, "b": turn.start_ms, "e": turn.end_ms,
-         "now": now})
-    await _execute(session, (
-        "UPDATE scoring.live_conversation SET turns = :s, updated_at = :now WHERE conversation_id = :c"),
-        {"c": conversation_id, "s": seq, "now": now})
 
 
 async def end(session: AsyncSession, conversation_id: str, evaluation_id: uuid.UUID, *, now: datetime) -> None:

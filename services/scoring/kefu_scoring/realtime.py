@@ -113,7 +113,7 @@ class StreamSession:
         index = len(self.turns)
         if seq and self.live and seq <= index:  # a resent turn: acknowledged, never scored twice
             async with self.db.session() as session:
-                await live.lock_next(session, conversation.conversation_id, seq, turn)
+                await live.check_stored(session, conversation.conversation_id, seq, turn)
             yield Ack(seq - 1, seq, True, None)
             return
         if index >= service.MAX_TURNS:
@@ -124,10 +124,14 @@ class StreamSession:
         queued: dict[str, str] = {}
         if self.live:  # the turn, and its signals, stored in one transaction before the ack
             async with self.db.session() as session:
-                if await live.lock_next(session, conversation.conversation_id, seq, turn):
-                    await live.append(session, conversation.conversation_id, seq, turn, now=self.clock.now())
+                stored = await live.store(session, conversation.conversation_id, seq, turn, now=self.clock.now())
+                if stored:
                     queued = await service.queue_turn_signals(
                         session, conversation=conversation, outcome=outcome, clock=self.clock)
+            if not stored:  # another connection of this conversation stored it meanwhile
+                self.turns.append(turn)
+                yield Ack(index, seq, True, None)
+                return
         elif seq != index + 1:
             raise InvalidArgument("seq is for live streams only", code="invalid_seq")
         elif conversation.ticket_id and outcome.raised:  # a transaction only when needed
