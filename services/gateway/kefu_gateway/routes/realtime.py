@@ -128,8 +128,11 @@ class _Outbox:
         self.writer = asyncio.create_task(self._write())
 
     async def _write(self) -> None:
-        while (message := await self.queue.get()) is not None:
-            await self.websocket.send_text(message.model_dump_json())
+        try:
+            while (message := await self.queue.get()) is not None:
+                await self.websocket.send_text(message.model_dump_json())
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the client is gone: the reading side ends the stream
 
     async def put(self, message: BaseModel) -> None:
         try:
