@@ -184,3 +184,59 @@ async def test_a_mention_of_the_hotline_raises_no_alert_and_queues_no_signal(
             await session.exec(select(SignalOutbox).where(col(SignalOutbox.ticket_id) == ticket_id))
         ).all()
     assert [r.kind for r in rows if r.kind != "predicted_detractor"] == ["regulator"]
+
+
+def live_start(conversation_id: str, ticket_id: str = "") -> scoring_pb2.StreamRequest:
+    request = start(conversation_id, ticket_id)
+    request.start.live = True
+    return request
+
+
+def seq_turn(seq: int, role: int, text: str) -> scoring_pb2.StreamRequest:
+    request = turn(role, text)
+    request.seq = seq
+    return request
+
+
+async def test_a_live_stream_resumes_after_its_stored_turns_and_refuses_a_changed_resend(
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub,
+) -> None:
+    """Issue #13: live turns are stored before their ack; a second start of the conversation
+    learns how many, a resent seq is a duplicate (not scored), a changed one a conflict."""
+    conversation_id = f"conv-{uuid.uuid4().hex}"
+    first = Caller(scoring_stub)
+    await first.send(live_start(conversation_id))
+    started = await asyncio.wait_for(first.call.read(), timeout=10)
+    assert (started.started.stored_turns, started.started.resumed) == (0, False)
+    await first.send(seq_turn(1, AGENT, "您好"))
+    await first.send(seq_turn(2, CUSTOMER, "我要打12315投诉你们"))
+    await first.until_ack()
+    events = await first.until_ack()
+    assert [e.alert.kind for e in events if e.WhichOneof("event") == "alert"] == ["regulator"]
+    first.call.cancel()  # the connection drops
+
+    second = Caller(scoring_stub)
+    await second.send(live_start(conversation_id))
+    started = await asyncio.wait_for(second.call.read(), timeout=10)
+    assert (started.started.stored_turns, started.started.resumed) == (2, True)
+    await second.send(seq_turn(2, CUSTOMER, "我要打12315投诉你们"))
+    resent = await second.until_ack()
+    assert [e.WhichOneof("event") for e in resent] == ["turn_ack"]  # no alert again
+    assert (resent[0].turn_ack.seq, resent[0].turn_ack.duplicate) == (2, True)
+    await second.send(seq_turn(2, CUSTOMER, "别的话"))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await second.until_ack()
+    assert error_code(raised.value) == "turn_sequence_conflict"
+
+
+async def test_a_missing_greeting_is_prompted_once_the_agents_first_two_turns_are_said(
+    scoring_stub: scoring_pb2_grpc.ScoringServiceStub,
+) -> None:
+    caller = Caller(scoring_stub)
+    await caller.send(start(f"conv-{uuid.uuid4().hex}"))
+    prompts = []
+    for role, text in ((AGENT, "喂"), (CUSTOMER, "快递没到"), (AGENT, "我查一下"), (AGENT, "这个我保证明天到")):
+        await caller.send(turn(role, text))
+        prompts.append([e.coaching.rule_id for e in await caller.until_ack() if e.WhichOneof("event") == "coaching"])
+    await caller.outbox.put(None)
+    assert prompts == [[], [], ["greeting-required"], ["unauthorised-promise"]]

@@ -547,7 +547,8 @@ class Escalator:
                 "(SELECT escalation_id FROM escalation.risk_signal WHERE signal_id = :id)",
                 {"id": signal_id})).first()
             return False, row, stored.note
-        row, note = await self._apply_signal(session, signal_id, ticket_id, kind, source, detail, now)
+        row, note = await self._apply_signal(session, signal_id, ticket_id, kind, source, detail, now,
+                                             conversation_id=conversation_id)
         return True, row, note
 
     async def expire_signals(self, session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
@@ -567,14 +568,22 @@ class Escalator:
     async def apply_pending_signals(self, session: AsyncSession, ticket_id: uuid.UUID, now: datetime) -> None:
         await _signals_turn(session, ticket_id)  # a RaiseSignal that saw no clocks has committed its row
         pending = (await _execute(session,
-            "SELECT signal_id, kind, source, detail FROM escalation.risk_signal "
+            "SELECT signal_id, kind, source, detail, conversation_id FROM escalation.risk_signal "
             "WHERE ticket_id = :t AND status = 'pending' ORDER BY received_at FOR UPDATE",
             {"t": ticket_id})).all()
-        for p in pending:
-            await self._apply_signal(session, p.signal_id, ticket_id, p.kind, p.source, p.detail, now)
+        for p in sorted(pending, key=lambda p: p.kind not in CRISIS_SIGNALS):  # the strongest risk first
+            await self._apply_signal(session, p.signal_id, ticket_id, p.kind, p.source, p.detail, now,
+                                     conversation_id=p.conversation_id)
 
     async def _apply_signal(self, session: AsyncSession, signal_id: str, ticket_id: uuid.UUID, kind: str,
-                            source: str, detail: str, now: datetime) -> tuple[Any | None, str]:
+                            source: str, detail: str, now: datetime, *,
+                            conversation_id: str = "") -> tuple[Any | None, str]:
+        """Escalate the open cycle for a signal: at most once per kind (`risk_signal:<kind>`),
+        and at most once per conversation (issue #13): one threat in a call is also a strongly
+        negative turn and a predicted detractor, three kinds of one risk. A later signal of a
+        conversation that already escalated this cycle is applied to that escalation (note
+        `same_conversation_escalated`), unless it is a crisis (regulator, media, legal) and the
+        earlier one did not reach L3. Callers hold the ticket's signal lock (`_signals_turn`)."""
         cycle = await current_open_cycle(session, ticket_id)
         if cycle is None:
             known = await session.scalar(text("SELECT 1 FROM escalation.clock_ticket WHERE ticket_id = :t"),
@@ -587,6 +596,12 @@ class Escalator:
                 await _execute(session, "UPDATE escalation.risk_signal SET note = :n WHERE signal_id = :id",
                                {"n": note, "id": signal_id})
             return None, note
+        earlier = await _conversation_escalation(session, ticket_id, cycle, conversation_id, signal_id)
+        if earlier is not None and (kind not in CRISIS_SIGNALS or earlier.to_level == "L3"):
+            await _execute(session,
+                "UPDATE escalation.risk_signal SET status = 'applied', escalation_id = :e, note = :n "
+                "WHERE signal_id = :id", {"e": earlier.id, "n": SAME_CONVERSATION, "id": signal_id})
+            return earlier, SAME_CONVERSATION
         row, note = await self.escalate(
             session, ticket_id, cycle=cycle, trigger="risk_signal", key=f"risk_signal:{kind}", at=now,
             to_level="L3" if kind in CRISIS_SIGNALS else None, actor=source or "signal",
@@ -634,6 +649,22 @@ class Escalator:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+SAME_CONVERSATION = "same_conversation_escalated"
+
+
+async def _conversation_escalation(session: AsyncSession, ticket_id: uuid.UUID, cycle: int,
+                                   conversation_id: str, signal_id: str) -> Any | None:
+    """The escalation of `cycle` an earlier signal of this conversation raised, if any."""
+    if not conversation_id:
+        return None
+    return (await _execute(session,
+        f"SELECT {', '.join('e.' + c for c in _COLUMNS.split(', '))} FROM escalation.risk_signal s "
+        "JOIN escalation.escalation e ON e.id = s.escalation_id "
+        "WHERE s.ticket_id = :t AND s.conversation_id = :c AND s.signal_id <> :id AND e.cycle = :cy "
+        "ORDER BY e.created_at LIMIT 1",
+        {"t": ticket_id, "c": conversation_id, "id": signal_id, "cy": cycle})).first()
 
 
 async def _signals_turn(session: AsyncSession, ticket_id: uuid.UUID) -> None:

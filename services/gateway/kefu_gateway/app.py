@@ -33,6 +33,7 @@ from kefu_gateway.routes import (
     escalation,
     health,
     qa,
+    realtime,
     reports,
     review_queue,
     sla,
@@ -174,6 +175,7 @@ def create_app(
     app.include_router(sla.router)
     app.include_router(review_queue.router)  # before qa: /evaluations (list) beside /evaluations/{id}
     app.include_router(qa.router)
+    app.include_router(realtime.router)
     app.include_router(metrics_routes.router)
     app.include_router(voc.router)
     app.include_router(webhooks.router)

@@ -53,6 +53,10 @@ class GatewaySettings(BaseServiceSettings):
     # Webhook URLs resolving to loopback/private/link-local addresses (SSRF): refused in prod
     # unless set true; allowed elsewhere (local receivers in development and tests).
     webhook_allow_private_hosts: bool | None = None
+    # Real-time QA WebSocket (routes/realtime.py): messages queued per connection for the
+    # client, and how long a full queue may wait for a slow client before it is closed (4408).
+    realtime_send_queue: int = Field(default=64, ge=1, le=10_000)
+    realtime_send_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
     @property
     def webhook_private_hosts_allowed(self) -> bool:

@@ -16,7 +16,7 @@ from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import InvalidArgument
 from kefu_common.protoconv import enum_to_str, from_timestamp, plan_from_range, str_to_enum, to_timestamp
-from kefu_scoring import reports, review, review_queue, rule_quality, rulesets, service, voc
+from kefu_scoring import realtime, reports, review, review_queue, rule_quality, rulesets, service, voc
 from kefu_scoring.engine import compile_ruleset
 from kefu_scoring.models import Appeal, Evaluation, PublishedRuleset, RulesetActivation
 from kefu_scoring.rules import Ruleset
@@ -298,79 +298,62 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         request_iterator: AsyncIterator[scoring_pb2.StreamRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[scoring_pb2.StreamEvent]:
-        conversation: service.Conversation | None = None
-        compiled = self.compiled
-        turns: list[service.Turn] = []
-        async for message in request_iterator:
-            item = message.WhichOneof("item")
-            if item == "start":
-                if conversation is not None:
-                    raise InvalidArgument("start was already sent", code="stream_already_started")
-                conversation = _stream_start(message.start)
-                async with self.db.session() as session:  # the active ruleset at the stream's start
-                    ruleset, _ = await rulesets.active(session, builtin=self.ruleset)
-                compiled = compile_ruleset(ruleset)
-            elif conversation is None:
-                raise InvalidArgument(
-                    "the first message of a stream must be start", code="stream_not_started"
-                )
-            elif item == "turn":
-                if len(turns) >= service.MAX_TURNS:
-                    raise InvalidArgument(
-                        f"a stream holds at most {service.MAX_TURNS} turns", code="too_many_turns"
-                    )
-                turn = _turn(message.turn)
-                outcome = service.realtime_turn(
-                    compiled=compiled, conversation=conversation, turn=turn, index=len(turns)
-                )
-                queued: dict[str, str] = {}
-                if conversation.ticket_id and outcome.raised:  # a transaction only when needed
-                    async with self.db.session() as session:
-                        queued = await service.queue_turn_signals(
-                            session, conversation=conversation, outcome=outcome, clock=self.clock
-                        )
-                    if self.on_signals:
-                        self.on_signals()
-                service.log_alerts(conversation, outcome, queued)
-                turns.append(turn)
-                for hit, signal in outcome.alerts:
-                    yield scoring_pb2.StreamEvent(
-                        alert=scoring_pb2.Alert(
-                            rule_id=hit.rule_id,
-                            rule_version=hit.rule_version,
-                            kind=signal.kind,
-                            severity=hit.severity,
-                            turn_index=hit.turn_index,
-                            start=hit.start,
-                            end=hit.end,
-                            matched_text=hit.matched_text,
-                            signal_id=queued.get(signal.kind, ""),
-                        )
-                    )
-                ack = scoring_pb2.TurnAck(turn_index=len(turns) - 1)
-                if outcome.emotion is not None:
-                    ack.emotion.CopyFrom(_turn_emotion_pb(outcome.emotion._asdict()))
-                yield scoring_pb2.StreamEvent(turn_ack=ack)
-            elif item == "end":
-                finished = service.Conversation(
-                    request_id=conversation.request_id,
-                    conversation_id=conversation.conversation_id,
-                    ticket_id=conversation.ticket_id,
-                    agent_id=conversation.agent_id,
-                    turns=tuple(turns),
-                    category=conversation.category,
-                    channel=conversation.channel,
-                    team=conversation.team,
-                    product=conversation.product,
-                    started_at=conversation.started_at,
-                )
-                evaluation = await self._score(finished)
-                yield scoring_pb2.StreamEvent(evaluation=_evaluation_pb(await self._reviewed(evaluation)))
-                return
+        stream = realtime.StreamSession(self.db, self.ruleset, self.clock, self._score, self.on_signals)
+        async for event in stream.run(_StreamItems(request_iterator)):
+            if isinstance(event, realtime.Ended):
+                yield scoring_pb2.StreamEvent(evaluation=_evaluation_pb(await self._reviewed(event.evaluation)))
             else:
-                raise InvalidArgument("empty stream message", code="invalid_stream_message")
-        if conversation is not None:
-            raise InvalidArgument("the stream ended without end", code="stream_not_ended")
+                yield _stream_event_pb(event)
+
+
+class _StreamItems:
+    """The stream's requests as `realtime.Item`s: a plain async iterator, not a generator, so
+    a stream that ends at `end` leaves no generator for the event loop to close later."""
+
+    def __init__(self, requests: AsyncIterator[scoring_pb2.StreamRequest]) -> None:
+        self.requests = requests.__aiter__()
+
+    def __aiter__(self) -> _StreamItems:
+        return self
+
+    async def __anext__(self) -> realtime.Item:
+        message = await self.requests.__anext__()
+        item = message.WhichOneof("item")
+        if item == "start":
+            return "start", _stream_start(message.start), int(message.start.live)
+        if item == "turn":
+            return "turn", _turn(message.turn), message.seq
+        return item or "", None, 0
+
+
+def _stream_event_pb(event: realtime.Event) -> scoring_pb2.StreamEvent:
+    if isinstance(event, realtime.Started):
+        return scoring_pb2.StreamEvent(
+            started=scoring_pb2.StreamStarted(stored_turns=event.stored, resumed=event.resumed)
+        )
+    if isinstance(event, realtime.Alert):
+        hit = event.hit
+        return scoring_pb2.StreamEvent(
+            alert=scoring_pb2.Alert(
+                rule_id=hit.rule_id, rule_version=hit.rule_version, kind=event.signal.kind,
+                severity=hit.severity, turn_index=hit.turn_index, start=hit.start, end=hit.end,
+                matched_text=hit.matched_text, signal_id=event.signal_id,
+            )
+        )
+    if isinstance(event, realtime.Coaching):
+        hit = event.hit
+        return scoring_pb2.StreamEvent(
+            coaching=scoring_pb2.Coaching(
+                rule_id=hit.rule_id, rule_version=hit.rule_version, name=event.name, dimension=hit.dimension,
+                severity=hit.severity, turn_index=hit.turn_index, start=hit.start, end=hit.end,
+                matched_text=hit.matched_text,
+            )
+        )
+    assert isinstance(event, realtime.Ack)
+    ack = scoring_pb2.TurnAck(turn_index=event.turn_index, seq=event.seq, duplicate=event.duplicate)
+    if event.emotion is not None:
+        ack.emotion.CopyFrom(_turn_emotion_pb(event.emotion._asdict()))
+    return scoring_pb2.StreamEvent(turn_ack=ack)
 
 
 def _filter(f: scoring_pb2.EvaluationFilter) -> review_queue.EvaluationFilter:

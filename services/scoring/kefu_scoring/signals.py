@@ -37,6 +37,7 @@ SOURCE = "scoring"
 MAX_DETAIL_CHARS = 1000
 # The escalation service refuses these: retrying cannot help.
 PERMANENT_FAILURES = frozenset({grpc.StatusCode.INVALID_ARGUMENT})
+CRISIS_KINDS = ("regulator", "media", "legal")
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,10 @@ class SignalRelay:
             stmt = (
                 select(SignalOutbox)
                 .where(col(SignalOutbox.status) == "pending", col(SignalOutbox.next_attempt_at) <= now)
-                .order_by(col(SignalOutbox.next_attempt_at), col(SignalOutbox.signal_id))
+                # the strongest risk of a conversation first: escalation applies a later signal of
+                # the same conversation to the escalation it raised (issue #13)
+                .order_by(col(SignalOutbox.next_attempt_at), col(SignalOutbox.kind).notin_(CRISIS_KINDS),
+                          col(SignalOutbox.signal_id))
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
             )
