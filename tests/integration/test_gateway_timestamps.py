@@ -122,8 +122,8 @@ async def test_every_timestamp_in_bodies_exports_problems_and_webhooks_is_in_the
         spec = (await client.get("/openapi.json")).json()
         for path, operations in spec["paths"].items():
             op = operations.get("get")
-            if op is None or "{" in path or path.startswith("/v1/customer"):
-                continue
+            if op is None or "{" in path or path.startswith("/v1/customer") or path == "/v1/realtime/schema":
+                continue  # (the realtime schema is a JSON Schema document: its instants are examples)
             headers = partner if path.startswith("/v1/webhooks") else staff
             keep(op["operationId"], await client.get(path, params=required_query(op), headers=headers))
 

@@ -63,6 +63,7 @@ _CONVERSATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
     summary="JSON Schema of the real-time QA WebSocket's messages (client and server)",
     description="The WebSocket itself is `GET /v1/realtime/conversations/{conversation_id}?ticket_id=…` "
     "(docs/gateway.md, Real-time QA); OpenAPI cannot describe it, so its messages are published here.",
+    openapi_extra={"security": []},  # a public document: said in the spec, not left implicit
 )
 async def realtime_schema() -> dict[str, object]:
     return json_schema()
