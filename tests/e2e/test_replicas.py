@@ -6,6 +6,7 @@ HTTP receiver:
 * every acknowledged write is stored once, and no write twice (e2e_load);
 * every SLA timer fired once: the load's tickets are back-dated, so their warnings and
   breaches fall due during the load, on whichever escalation replica claims them;
+* a partner's request quota holds across both gateways (counted in PostgreSQL);
 * every webhook was delivered at least once, and all deliveries of one event carry one
   `webhook-id`: the partner webhooks of the gateways (the partner creates the tickets) and
   the escalation notifications (the SLA warnings and escalations the timers raised).
@@ -22,7 +23,7 @@ import asyncio
 import json
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,14 +35,16 @@ import httpx
 import pytest
 
 from e2e_load import SteadyLoad, assert_nothing_lost_or_doubled, wait_for
-from kefu_common.db import to_libpq_url
+from kefu_common.db import Database, to_libpq_url
 from kefu_common.devstack import ALL_SERVICES, Stack, replica_set
+from support import new_partner_key
 
 pytestmark = pytest.mark.e2e
 
 SETTLE_SECONDS = 90.0  # after the load: leases of the killed replicas run out, retries land
 BACKDATE = timedelta(days=3)  # every SLA target of a new ticket is already due
 SECRET = "whsec-e2e-replicas-0123456789"
+QUOTA = 200  # partner requests per minute; each gateway leases max(1, QUOTA // 50) at a time
 
 
 @dataclass
@@ -99,6 +102,8 @@ def replicas(database_url: str, receiver: Receiver, tmp_path: Path) -> Iterator[
             # A delivery claimed by the killed gateway is taken over within seconds.
             "GATEWAY_WEBHOOK_TIMEOUT_SECONDS": "2", "GATEWAY_WEBHOOK_LEASE_SECONDS": "5",
             "GATEWAY_WEBHOOK_BACKOFF_BASE_SECONDS": "1",
+            # A partner quota small enough to exhaust in seconds, above what the load spends.
+            "GATEWAY_RATE_LIMIT_REQUESTS": str(QUOTA), "GATEWAY_RATE_LIMIT_WINDOW_SECONDS": "60",
         },
     )
     try:
@@ -127,6 +132,7 @@ async def test_two_replicas_of_every_service_lose_and_double_nothing_when_one_of
         json={"url": f"{receiver.url}/partner", "event_types": ["ticket.created", "ticket.status_changed"]},
     )
     assert subscribed.status_code == 201, subscribed.text
+    await assert_a_quota_holds_across_both_gateways(database_url, replicas)
 
     load = SteadyLoad([first.gateway_url, second.gateway_url], creds["agent"], create_headers=partner,
                       resolve_every=2, evaluate_every=4, backdate=BACKDATE, max_operations=400, pause=0.05)
@@ -160,6 +166,30 @@ async def test_two_replicas_of_every_service_lose_and_double_nothing_when_one_of
         await assert_every_signal_relayed_once(conn, load)
     finally:
         await conn.close()
+
+
+async def assert_a_quota_holds_across_both_gateways(database_url: str, replicas: list[Stack]) -> None:
+    """A fresh partner calling both gateways in turn gets QUOTA answers a minute in all, not
+    QUOTA per replica (less at most one unspent lease per replica), then 429."""
+    db = Database(database_url, schema="gateway", pool_size=1)
+    try:
+        _, key = await new_partner_key(db)
+    finally:
+        await db.dispose()
+    lease = max(1, QUOTA // 50)
+    with httpx.Client(headers={"X-API-Key": key}, timeout=10) as client:
+        def call(i: int) -> httpx.Response:
+            return client.get(f"{replicas[i % 2].gateway_url}/v1/webhooks/subscriptions")
+
+        first = call(0)
+        assert first.status_code == 200, first.text
+        left = int(first.headers["ratelimit"].rsplit("t=", 1)[1])
+        if left < 20:  # too close to the window's end for the whole count to fall in it
+            time.sleep(left + 1)
+            assert call(0).status_code == 200
+        statuses = Counter(call(i).status_code for i in range(1, QUOTA + 20))
+    assert set(statuses) == {200, 429}, statuses
+    assert QUOTA - 2 * lease <= statuses[200] + 1 <= QUOTA, statuses
 
 
 async def settled(conn: asyncpg.Connection, sql: str, *args: object) -> list[asyncpg.Record]:
