@@ -206,14 +206,14 @@ async def assert_every_timer_fired_once(
     conn: asyncpg.Connection, ticket_ids: list[str], unresolved: list[str]
 ) -> None:
     """Each warning and breach is recorded once per ticket, cycle and target; a ticket left
-    open has its first-response warning and breach (due at creation: back-dated), fired by
-    whichever replica's timer claimed it."""
+    open has the warning and the breach of its first response and of its resolution (all due
+    at creation: back-dated), fired by whichever replica's timer claimed them."""
     rows = await settled(
         conn,
-        "SELECT t.id::text AS ticket_id, count(e.id) FILTER (WHERE e.kind = 'warned' "
-        "AND e.target = 'first_response') = 1 AND count(e.id) FILTER (WHERE e.kind = 'breached' "
-        "AND e.target = 'first_response') = 1 AS done FROM unnest($1::uuid[]) AS t(id) "
-        "LEFT JOIN escalation.clock_event e ON e.ticket_id = t.id GROUP BY t.id",
+        "SELECT t.id::text AS ticket_id, count(DISTINCT (e.kind, e.target)) FILTER (WHERE e.kind IN "
+        "('warned', 'breached') AND e.target IN ('first_response', 'resolution')) = 4 AS done "
+        "FROM unnest($1::uuid[]) AS t(id) LEFT JOIN escalation.clock_event e ON e.ticket_id = t.id "
+        "GROUP BY t.id",
         unresolved,
     )
     assert [r["ticket_id"] for r in rows if not r["done"]] == []
