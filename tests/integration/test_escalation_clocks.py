@@ -138,6 +138,19 @@ async def test_projection_is_idempotent_when_run_twice(db) -> None:
     assert cursor == inbox.first + 2
 
 
+async def test_a_replica_that_finds_another_projecting_skips_the_batch_instead_of_queueing(db) -> None:
+    inbox = Inbox(db)
+    await inbox.created(T0)
+    assert await inbox.project() == 1  # the cursor now exists
+    await inbox.status("pending", T0 + H / 2)
+    async with db.session() as other:  # another replica, in the middle of its projection
+        await (await other.connection()).execute(
+            text("SELECT 1 FROM escalation.consumer_cursor WHERE name = :n FOR UPDATE"), {"n": inbox.cursor})
+        assert await asyncio.wait_for(inbox.project(), 5) == 0  # not blocked, nothing read
+    assert await inbox.project() == 1  # the lock released: the next pass projects the row
+    assert [k for _, k, _, _ in await inbox.rows()][-1] == "paused"
+
+
 async def test_breach_is_stored_once_even_when_ticked_twice_or_concurrently(db) -> None:
     inbox = Inbox(db)
     start = datetime(2020, 3, 2, 9, 0, tzinfo=UTC)  # earlier than every other test's deadline

@@ -95,3 +95,26 @@ async def test_storing_the_same_event_twice_keeps_one_row(channel, db) -> None:
     assert (first, again) in {(True, False), (False, False)}  # another consumer may have stored it
     assert len(await stored(db, [ticket_id])) == 1
     assert await consumer.cursor() == event.sequence
+
+
+async def test_of_two_replicas_one_follows_the_stream_and_the_other_takes_over_when_it_goes(channel, db) -> None:
+    stub = ticketing_pb2_grpc.TicketingServiceStub(channel)
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    first = TicketEventConsumer(db, stub, SystemClock(), name=name, standby_seconds=0.1)
+    second = TicketEventConsumer(db, stub, SystemClock(), name=name, standby_seconds=0.1)
+    await first.start()
+    try:
+        early = [await create(stub) for _ in range(2)]
+        await until_stored(db, early, 2)
+        assert first.leading
+        await second.start()
+        await asyncio.wait_for(second.standing_by.wait(), WAIT)  # it found the cursor led
+        assert not second.leading
+        await first.stop()  # the leader goes away: its lock goes with it
+        late = [await create(stub) for _ in range(2)]
+        rows = await until_stored(db, early + late, 4)
+        assert second.leading
+    finally:
+        await first.stop()
+        await second.stop()
+    assert [r[0] for r in rows] == early + late  # each once, in stream order

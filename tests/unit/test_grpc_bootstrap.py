@@ -132,3 +132,38 @@ def test_json_logs_carry_service_and_request_id(capsys) -> None:
     assert event["request_id"] == "rid-7"
     assert event["reopen_count"] == 2
     assert event["level"] == "info"
+
+
+class Named(Probe):
+    """A probe that answers with its own name, to see which replica served a call."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    async def ResolveSla(self, request, context):
+        return escalation_pb2.ResolveSlaResponse(policy_id=self.name)
+
+
+async def test_a_channel_to_several_replicas_spreads_calls_and_skips_a_replica_that_went_away() -> None:
+    servers = []
+    for name in ("a", "b"):
+        server = GrpcServer(
+            name=name, bind="127.0.0.1:0", grace_seconds=0,
+            services=[ServiceSpec(Named(name), escalation_pb2_grpc.add_EscalationServiceServicer_to_server, NAME)],
+        )
+        servers.append((server, await server.start()))
+    channel = create_channel("ipv4:" + ",".join(f"127.0.0.1:{port}" for _, port in servers))
+    try:
+        stub = escalation_pb2_grpc.EscalationServiceStub(channel)
+        await channel.channel_ready()
+        served = [(await stub.ResolveSla(escalation_pb2.ResolveSlaRequest(), timeout=5)).policy_id
+                  for _ in range(20)]
+        assert set(served) == {"a", "b"}  # round robin over both, not the first address only
+        await servers[0][0].stop()
+        after = [(await stub.ResolveSla(escalation_pb2.ResolveSlaRequest(), timeout=5)).policy_id
+                 for _ in range(20)]
+        assert set(after) == {"b"}  # every call answered, by the replica left
+    finally:
+        await channel.close()
+        await servers[1][0].stop()

@@ -453,12 +453,12 @@ def test_dockerfile_builds_with_the_pinned_tools_and_runs_as_non_root() -> None:
 
 
 def test_network_policies_allow_every_call_a_configmap_address_makes() -> None:
-    """Each `<SVC>_<TARGET>_ADDR: kefu-<target>:port` in a ConfigMap is a call the caller makes;
+    """Each `<SVC>_<TARGET>_ADDR: dns:///kefu-<target>:port` in a ConfigMap is a call the caller makes;
     the target's NetworkPolicy must admit the caller's pods on the grpc port."""
     rendered = render(K8S / "base")
     policies = by_kind(rendered, "NetworkPolicy")
     calls = [
-        (cm["metadata"]["name"], value.split(":")[0])
+        (cm["metadata"]["name"], value.removeprefix("dns:///").split(":")[0])
         for cm in by_kind(rendered, "ConfigMap").values()
         for key, value in cm["data"].items() if key.endswith("_ADDR")
     ]

@@ -64,9 +64,15 @@ class Stack:
     log_dir: Path | None = None
     python: str = sys.executable
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # What this stack's services call each gRPC service at (default: this stack's own port);
+    # `replica_set` gives every replica the multi-address target of all of them.
+    targets: Mapping[str, str] = field(default_factory=dict)
 
     def addr(self, name: str) -> str:
         return f"{self.host}:{self.ports[name]}"
+
+    def target(self, name: str) -> str:
+        return self.targets.get(name) or self.addr(name)
 
     @property
     def gateway_url(self) -> str:
@@ -80,18 +86,18 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
                 "TICKETING_GRPC_HOST": self.host,
                 "TICKETING_GRPC_PORT": str(self.ports["ticketing"]),
-                "TICKETING_ESCALATION_ADDR": self.addr("escalation"),
+                "TICKETING_ESCALATION_ADDR": self.target("escalation"),
                 "ESCALATION_GRPC_HOST": self.host,
                 "ESCALATION_GRPC_PORT": str(self.ports["escalation"]),
-                "ESCALATION_TICKETING_ADDR": self.addr("ticketing"),
+                "ESCALATION_TICKETING_ADDR": self.target("ticketing"),
                 "SCORING_GRPC_HOST": self.host,
                 "SCORING_GRPC_PORT": str(self.ports["scoring"]),
-                "SCORING_ESCALATION_ADDR": self.addr("escalation"),
+                "SCORING_ESCALATION_ADDR": self.target("escalation"),
                 "GATEWAY_HTTP_HOST": self.host,
                 "GATEWAY_HTTP_PORT": str(self.ports["gateway"]),
-                "GATEWAY_TICKETING_ADDR": self.addr("ticketing"),
-                "GATEWAY_ESCALATION_ADDR": self.addr("escalation"),
-                "GATEWAY_SCORING_ADDR": self.addr("scoring"),
+                "GATEWAY_TICKETING_ADDR": self.target("ticketing"),
+                "GATEWAY_ESCALATION_ADDR": self.target("escalation"),
+                "GATEWAY_SCORING_ADDR": self.target("scoring"),
             }
         )
         env.update(self.extra_env)
@@ -200,6 +206,29 @@ class Stack:
         """Every demo token and the demo partner's API key, from one gateway process (each
         process start costs seconds of imports); the key is kept in `key_file` and reused."""
         return dict(json.loads(self.gateway_cli("demo-credentials", "--key-file", str(key_file))))
+
+
+def replica_set(
+    database_url: str,
+    count: int,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    log_dir: Path | None = None,
+    host: str = "127.0.0.1",
+) -> list[Stack]:
+    """`count` copies of the whole platform on one database, each service on ports of its own,
+    as N pods per Deployment are. Every service calls the others at a multi-address target of
+    all their replicas (`ipv4:h:p1,h:p2`), spread round-robin by the gRPC channel
+    (kefu_common.grpc_client), as a headless Service's DNS name would be on Kubernetes."""
+    ports = [{name: free_port() for name in ALL_SERVICES} for _ in range(count)]
+    targets = {
+        name: "ipv4:" + ",".join(f"{host}:{p[name]}" for p in ports) for name in GRPC_SERVICES
+    }
+    return [
+        Stack(database_url=database_url, ports=p, host=host, extra_env=dict(extra_env or {}),
+              log_dir=None if log_dir is None else log_dir / f"replica-{i}", targets=targets)
+        for i, p in enumerate(ports)
+    ]
 
 
 @dataclass

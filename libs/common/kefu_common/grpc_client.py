@@ -63,8 +63,14 @@ class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
 
 
 def create_channel(target: str) -> grpc.aio.Channel:
-    """An insecure channel for in-cluster / loopback traffic (TLS is the mesh's job)."""
+    """An insecure channel for in-cluster / loopback traffic (TLS is the mesh's job).
+
+    `target` is one address (`host:port`, a Kubernetes Service) or several replicas at once
+    (`ipv4:127.0.0.1:50051,127.0.0.1:50061`, or `dns:///svc-headless:50051`): calls are spread
+    over every ready address round-robin, and a replica that goes away is skipped from its
+    first refused connection on (a call that never reached it is retried on another)."""
     service_config = {
+        "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
                 "name": [{}],

@@ -255,6 +255,10 @@ class GrpcServer:
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.keepalive_time_ms", 30_000),
                 ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+                # Clients reconnect (GOAWAY; calls in flight, streams too, run on) every few
+                # minutes and so re-resolve a headless Service's name: new replicas get their
+                # share of the calls, not only the clients started after them.
+                ("grpc.max_connection_age_ms", 300_000),
             ],
         )
         self.health = health.aio.HealthServicer()

@@ -23,7 +23,8 @@ Translation (DOMAIN.md §2):
 
 Once-only guarantees:
 
-* Projection runs under a row lock on its cursor, so replicas take turns; each ticket also
+* Projection runs under a row lock on its cursor, so replicas take turns (one that finds the
+  lock taken skips its projection pass: the holder is projecting those rows); each ticket also
   keeps the last inbox sequence it absorbed (``clock_ticket.last_sequence``), so replaying
   old inbox rows (an explicit ``after_sequence``, a reset cursor) stores nothing twice.
 * The timer locks ``clock_ticket`` rows with ``FOR UPDATE SKIP LOCKED`` (a ticket being
@@ -434,24 +435,31 @@ class ClockProjector:
 
     # -------------------------------------------------------------- projection
 
-    async def _lock_cursor(self, session: AsyncSession, now: datetime) -> int:
+    async def _lock_cursor(self, session: AsyncSession, now: datetime, *, wait: bool) -> int | None:
+        """The cursor, locked for this transaction; None when another replica holds it (it is
+        projecting right now) and `wait` is false."""
         await _execute(session,
             text("INSERT INTO escalation.consumer_cursor (name, last_sequence, updated_at) "
                  "VALUES (:n, 0, :now) ON CONFLICT (name) DO NOTHING"),
             {"n": self.cursor, "now": now},
         )
         value = await session.scalar(
-            text("SELECT last_sequence FROM escalation.consumer_cursor WHERE name = :n FOR UPDATE"),
+            text("SELECT last_sequence FROM escalation.consumer_cursor WHERE name = :n FOR UPDATE"
+                 + ("" if wait else " SKIP LOCKED")),
             {"n": self.cursor},
         )
-        return int(value or 0)
+        return None if value is None else int(value)
 
     async def project(self, session: AsyncSession, *, after_sequence: int | None = None,
                       limit: int = 100, clock: Clock) -> int:
         """Project up to `limit` inbox events after `after_sequence` (default: the cursor);
         returns how many inbox events were read. The caller's transaction commits it all."""
         now = clock.now()
-        cursor = await self._lock_cursor(session, now)
+        # From the cursor: a replica that finds another one projecting leaves the batch to it
+        # (and goes on to its due timers) instead of queueing behind it for the same rows.
+        cursor = await self._lock_cursor(session, now, wait=after_sequence is not None)
+        if cursor is None:
+            return 0
         start = cursor if after_sequence is None else after_sequence
         rows = (await _execute(session,
             text("SELECT sequence, event_type, ticket_id, payload, occurred_at "

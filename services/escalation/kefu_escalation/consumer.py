@@ -5,6 +5,12 @@ consumer resumes from the last event it durably stored: nothing is lost (the str
 from the cursor) and nothing is stored twice (the cursor moved with the row; the primary key
 on the sequence is a second guard). The ticketing service may be down or restarting: the
 consumer retries with capped backoff and never blocks this service's own RPCs.
+
+Replicas: one consumer per cursor name follows the stream at a time, the holder of an
+advisory lock (kefu_common.leader); the others stand by and try every `standby_seconds`, so
+N replicas do not read and store the stream N times, and a killed leader's lock goes with its
+connection: a standby resumes from the cursor. Two at once (a lock connection lost unnoticed)
+would still store each event once, by the atomic cursor and the sequence's primary key.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlalchemy import text
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
 from kefu_common.clock import Clock
 from kefu_common.db import Database
+from kefu_common.leader import leadership, lock_key
 from kefu_common.logging import get_logger
 from kefu_common.metrics import CONSUMER_LAST_SEQUENCE
 from kefu_common.protoconv import from_timestamp
@@ -30,6 +37,7 @@ log = get_logger("kefu.escalation.consumer")
 CURSOR_NAME = "ticketing-events"
 RETRY_MIN_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
+STANDBY_SECONDS = 2.0  # how often a standby replica tries to take the lead
 
 
 class TicketEventConsumer:
@@ -41,12 +49,16 @@ class TicketEventConsumer:
         *,
         name: str = CURSOR_NAME,
         on_stored: Callable[[], None] | None = None,
+        standby_seconds: float = STANDBY_SECONDS,
     ) -> None:
         self.on_stored = on_stored
         self.db = db
         self.stub = stub
         self.clock = clock
         self.name = name
+        self.standby_seconds = standby_seconds
+        self.leading = False
+        self.standing_by = asyncio.Event()  # set when another replica follows this cursor
         self._call: grpc.aio.UnaryStreamCall | None = None
         self._loop = BackgroundLoop("ticket-event-consumer", self.run)
 
@@ -106,10 +118,20 @@ class TicketEventConsumer:
             self._call = None
 
     async def run(self) -> None:
+        """Follow the stream while this replica leads its cursor; stand by while another does."""
         delay = RETRY_MIN_SECONDS
         while True:
             try:
-                await self.run_once()
+                async with leadership(self.db, lock_key("kefu-escalation-consumer", self.name)) as leading:
+                    if not leading:
+                        self.standing_by.set()
+                        await asyncio.sleep(self.standby_seconds)
+                        continue
+                    self.leading = True
+                    try:
+                        await self.run_once()
+                    finally:
+                        self.leading = False
                 delay = RETRY_MIN_SECONDS
             except asyncio.CancelledError:
                 raise

@@ -68,6 +68,7 @@ def _webhook_loops(
             max_attempts=settings.webhook_max_attempts,
             base=timedelta(seconds=settings.webhook_backoff_base_seconds),
             timeout_seconds=settings.webhook_timeout_seconds,
+            lease=timedelta(seconds=max(settings.webhook_lease_seconds, settings.webhook_timeout_seconds)),
             allow_private_hosts=settings.webhook_private_hosts_allowed,
         )
         deliverer = WebhookDeliverer(db, clock, policy, interval=settings.webhook_delivery_interval_seconds)

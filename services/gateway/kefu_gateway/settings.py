@@ -50,6 +50,9 @@ class GatewaySettings(BaseServiceSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, le=30)
     webhook_backoff_base_seconds: float = Field(default=10.0, gt=0, le=3600)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # How long a claimed delivery is not claimed again: a replica killed mid-send leaves its
+    # claims to the other replicas after this long (keep it above the timeout).
+    webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Webhook URLs resolving to loopback/private/link-local addresses (SSRF): refused in prod
     # unless set true; allowed elsewhere (local receivers in development and tests).
     webhook_allow_private_hosts: bool | None = None

@@ -23,10 +23,8 @@ signed deliveries with retries and exponential backoff, a delivery log, manual r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import uuid
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from urllib.parse import urlsplit
@@ -44,6 +42,7 @@ from kefu_common.signing import new_secret, signed_headers
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from kefu_common.leader import leadership, lock_key
 from kefu_common.logging import get_logger
 from kefu_common.tasks import BackgroundLoop
 from kefu_common.timestamps import instants_in_one_format, rfc3339
@@ -68,7 +67,7 @@ EVENT_TYPES = (
     "ticket.progress_added",
 )
 CURSOR = "webhook_fanout"
-FANOUT_LOCK_KEY = zlib.crc32(b"kefu-gateway-webhook-fanout")
+FANOUT_LOCK_KEY = lock_key("kefu-gateway-webhook-fanout")
 PARTNER_ACTOR = "partner:"
 
 
@@ -333,20 +332,14 @@ class WebhookFanout:
 
     async def _lead(self) -> bool:
         """Follow the stream while holding the fan-out lock; False if another process has it."""
-        # A session-scoped lock: on the primary itself, never through a transaction pooler.
-        async with self.db.direct_engine.connect() as conn:
-            taken = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": FANOUT_LOCK_KEY})
-            await conn.commit()  # the lock is the session's: no transaction stays open meanwhile
-            if not taken:
+        async with leadership(self.db, FANOUT_LOCK_KEY) as leading:
+            if not leading:
                 return False
             self.leading = True
             try:
                 await self._follow()
             finally:
                 self.leading = False
-                with contextlib.suppress(Exception):  # a dead connection has released it anyway
-                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FANOUT_LOCK_KEY})
-                    await conn.commit()
         return True
 
     async def _run(self) -> None:
