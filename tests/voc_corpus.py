@@ -9,7 +9,7 @@ turns), adds random filler complaints ("你们这个怎么回事") and sometimes
 a second, minor reason; PII (phones) appears now and then. Three top reasons and several
 minor "noise" reasons with known shares; one minor reason bunches up in the last two weeks
 (a spike). Conversations are spread over 90 days in Asia/Shanghai. Products: `tv` (seed 000's
-reasons), `refund`, `logistics`, and `tv-b` (another TV wording whose paraphrases share a word
+reasons), `refund`, `logistics`, `claims` (car insurance, key words in every wording), and `tv-b` (another TV wording whose paraphrases share a word
 or two, as people's do). `PARAPHRASES_SAID` sets how many wordings a call uses (1 to 3).
 
     .venv/bin/python tests/voc_corpus.py tv --seed 7 --n 600 > tv.jsonl
@@ -149,7 +149,35 @@ TV_B = Product(
     spike="boot",
 )
 
-PRODUCTS = {"tv": TV, "refund": REFUND, "logistics": LOGISTICS, "tv-b": TV_B}
+# Car-insurance claims, for calls stating their reason once (`generate(..., said=(1, 0, 0))`):
+# each wording of a reason holds one of its key words (理赔款/到账, 定损/估价, 续保/保费) and
+# the rest of its words are its own, as customers name the thing they call about.
+CLAIMS = Product(
+    name="auto-insurance",
+    category="claims",
+    opening="我的车上了你们家的车险",
+    reasons=(
+        Reason("payout_late", 0.33, (
+            "理赔款一个月了还没到账", "说好十个工作日打款，理赔款到现在没影", "理赔款的进度一直查不到",
+            "材料交齐了理赔款还是不到账", "催了三次理赔款都说在走流程", "理赔款迟迟不到账",
+        )),
+        Reason("assessment_low", 0.25, (
+            "定损金额太低了", "定损员只给修不给换", "修车厂报价比定损高一倍", "定损的时候漏了后保险杠",
+            "定损拖了一个星期才来", "定损结果我不认可",
+        )),
+        Reason("renewal_price", 0.19, (
+            "续保保费涨了一千多", "没出险续保还涨价", "续保的时候被强制搭售驾乘险", "续保报价比别家贵",
+            "续保优惠说没就没了", "续保提醒都没给我发",
+        )),
+        Reason("rescue", 0.08, ("道路救援等了三个小时", "拖车一直不来", "救援电话打不通")),
+        Reason("agent_rude", 0.06, ("查勘员态度很差", "理赔专员电话不接", "业务员说话很冲")),
+        Reason("invoice", 0.05, ("保单发票开错了", "电子保单收不到", "发票抬头改不了")),
+        Reason("app_login", 0.04, ("小程序登不上去", "上传照片一直失败", "验证码收不到")),
+    ),
+    spike="rescue",
+)
+
+PRODUCTS = {"tv": TV, "refund": REFUND, "logistics": LOGISTICS, "tv-b": TV_B, "claims": CLAIMS}
 
 FILLERS = (
     "你们这个怎么回事", "我真的很生气", "能不能快点给我解决", "我已经打了好几次电话了",
@@ -166,8 +194,11 @@ START = datetime(2026, 9, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
 DAYS = 90
 
 
-def _turns(rng: random.Random, product: Product, reason: Reason, side: Reason | None) -> list[dict]:
-    said = rng.sample(reason.paraphrases, k=rng.choices((1, 2, 3), weights=PARAPHRASES_SAID)[0])
+def _turns(
+    rng: random.Random, product: Product, reason: Reason, side: Reason | None,
+    said_weights: tuple[int, int, int] = PARAPHRASES_SAID,
+) -> list[dict]:
+    said = rng.sample(reason.paraphrases, k=rng.choices((1, 2, 3), weights=said_weights)[0])
     customer: list[str] = [f"喂，你好，{product.opening}，{said[0]}。"]
     customer += [p + "。" for p in said[1:]]
     if side is not None:
@@ -197,9 +228,12 @@ def _turns(rng: random.Random, product: Product, reason: Reason, side: Reason | 
     return turns
 
 
-def generate(product: Product, *, seed: int, n: int = 600) -> list[dict]:
+def generate(
+    product: Product, *, seed: int, n: int = 600, said: tuple[int, int, int] = PARAPHRASES_SAID
+) -> list[dict]:
     """`n` conversations of `product`, reasons drawn to their shares (exactly, in expectation
-    only through rounding: counts are the shares times n, shuffled)."""
+    only through rounding: counts are the shares times n, shuffled); `said`: weights of a call
+    stating its reason in 1, 2 or 3 of its wordings ((1, 0, 0): once)."""
     rng = random.Random(seed)
     reasons: list[Reason] = []
     for r in product.reasons:
@@ -226,7 +260,7 @@ def generate(product: Product, *, seed: int, n: int = 600) -> list[dict]:
             "product": product.name,
             "channel": rng.choice(CHANNELS),
             "agent_id": f"agent-{rng.randrange(1, 21):02d}",
-            "turns": _turns(rng, product, reason, side),
+            "turns": _turns(rng, product, reason, side, said),
             "truth": reason.key,
             "side": side.key if side else None,
         })

@@ -138,3 +138,13 @@ def test_report_range_round_trips_through_the_wire_form():
     assert (msg.start, msg.end, msg.tz, msg.bucket, msg.compare_previous) == (
         "2026-11-25", "2026-12-10", "Europe/Berlin", "week", True)
     assert plan_from_range(msg) == p
+
+
+def test_a_previous_span_that_leaves_the_calendar_is_invalid_range():
+    # The range before 0002 starts on 0001-01-01, whose Shanghai midnight precedes year 1 in UTC.
+    with pytest.raises(InvalidArgument) as raised:
+        plan(date(2, 1, 1), date(3, 1, 1), tz="Asia/Shanghai")
+    assert raised.value.code == "invalid_range"
+    # West of Greenwich the same instant exists; without a previous span nothing leaves it.
+    assert plan(date(2, 1, 1), date(3, 1, 1), tz="America/New_York").utc_bounds()[0].year == 1
+    assert plan(date(2, 1, 1), date(3, 1, 1), tz="Asia/Shanghai", compare="none").buckets

@@ -54,8 +54,12 @@ def zone(name: str) -> ZoneInfo:
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    """The UTC instant at which `day` begins in `tz`."""
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    """The UTC instant at which `day` begins in `tz`; outside the instants Python can hold
+    (the first day of year 1 east of Greenwich) → InvalidArgument `invalid_range`."""
+    try:
+        return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidArgument(f"{day.isoformat()} in {tz.key} is outside the calendar", code="invalid_range") from exc
 
 
 def _first_of_next_month(day: date) -> date:
@@ -239,4 +243,6 @@ def plan(
         previous = previous_of(span, unit) if compare is Compare.PREVIOUS else None
         buckets.append(Bucket(len(buckets), span, clipped, previous))
         day = nxt
-    return Plan(start, end, zi, unit, compare, tuple(buckets))
+    out = Plan(start, end, zi, unit, compare, tuple(buckets))
+    out.utc_bounds()  # a previous span that leaves the calendar is invalid_range here, not a 500 later
+    return out

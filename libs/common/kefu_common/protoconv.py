@@ -12,8 +12,14 @@ from kefu_common.errors import InvalidArgument
 
 
 def to_timestamp(dt: datetime) -> Timestamp:
+    """`dt` as a Timestamp; an instant before 0001-01-01T00:00:00Z (year 1 with an eastern
+    offset) → InvalidArgument `invalid_timestamp`, never an OverflowError (a 500)."""
     ts = Timestamp()
-    ts.FromDatetime(dt.astimezone(UTC))
+    try:
+        ts.FromDatetime(dt.astimezone(UTC))
+    except (OverflowError, ValueError) as exc:
+        raise InvalidArgument(f"{dt.isoformat()} is outside the instants a timestamp holds",
+                              code="invalid_timestamp") from exc
     return ts
 
 

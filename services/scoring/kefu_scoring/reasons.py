@@ -12,16 +12,21 @@ product lexicon.
    the ruleset's greeting/closing phrases. Pairs holding such a word go too. A word that
    floods one month only (an outbreak) is kept: it is not spread across periods. Under
    `MIN_BOILERPLATE_CONVERSATIONS` nothing is boilerplate (too few to tell).
-3. **Grouping** — the remaining phrases of at least `min_df` conversations form a graph whose
+3. **Grouping** — the remaining *words* (pairs stay features, for hot phrases and quotes, but
+   not graph nodes: a pair and its two words made a clique per wording, which cut a reason
+   said once per call into its wordings) of at least `min_df` conversations form a graph whose
    edges are their normalised pointwise mutual information over conversations (NPMI: how much
-   more often two phrases occur in the same conversation than chance); paraphrases of one
-   reason, spread over the turns of the same calls, are linked; boilerplate and fillers, which
-   occur independently of the reason, are not. Louvain community detection (networkx, fixed
-   seed: deterministic) cuts the graph finely; phrases are weighted by purity (how often a
-   conversation holding one has that group as its main reason); groups mentioned in the same
-   calls are joined (one reason, several wordings); groups that nearly always come beside
-   another reason are manners of speaking and dropped (or joined, when that is always the same
-   reason); phrases the graph put elsewhere join the group they nearly always come with.
+   more often two words occur in the same conversation than chance); paraphrases of one
+   reason, spread over the turns of the same calls, are linked, and so are wordings that share
+   a word (广告 in every wording of "ads"); boilerplate and fillers, which occur independently
+   of the reason, are not. Louvain community detection (networkx, fixed seed: deterministic)
+   cuts the graph; words are weighted by purity (how often a conversation holding one has that
+   group as its main reason); groups mentioned in the same calls are joined (one reason,
+   several wordings); groups mentioned beside the other reasons about as often as chance says
+   are manners of speaking ("尽快", "能不能快点给我解决", a variant of the opening: a call is
+   mostly about one reason, so two reasons meet less often than chance) and dropped, or
+   joined when nearly always mentioned with one same reason; words the graph put elsewhere
+   join the group they nearly always come with.
 4. **Assignment** — a conversation's score for a reason is the sum of the weights of the
    reason's phrases it holds; it *mentions* a reason at `MIN_SCORE` and belongs to the one it
    scores highest (its main reason). Counts and shares are of main reasons, so shares add up to
@@ -37,7 +42,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import combinations
 from pathlib import Path
 
@@ -58,11 +63,11 @@ MAX_PHRASES = 800  # the most frequent candidates kept for the graph
 MIN_COOCCURRENCE = 3
 MIN_NPMI = 0.12
 MIN_SCORE = 1.0  # sum of a reason's phrase weights a conversation must hold to mention it
-RESOLUTION = 1.5  # Louvain: above 1 cuts finer; _merged joins the parts of one reason
+RESOLUTION = 1.5  # Louvain: above 1 cuts finer (small cliques of chance edges stay apart); _merged joins
 MERGE_NPMI = 0.15
 LOUVAIN_SEED = 0
-COMENTION_SHARE = 0.6  # a group mentioned with another reason this often is a manner of speaking
-PART_SHARE = 0.8  # ... unless that is nearly always the same reason: then it is part of it
+GENERIC_LIFT = 0.7  # mentioned with the other reasons this near chance: a manner of speaking
+PART_SHARE = 0.8  # mentioned with one same reason this often: a part of it
 PURITY_ROUNDS = 2
 JOIN_PURITY = 0.8
 _CLAUSE = re.compile(r"[，。！？；、,.!?;:：\n]+")
@@ -134,8 +139,23 @@ class Model:
     boilerplate: frozenset[str]
     conversations: int
 
+    @cached_property
+    def _index(self) -> dict[str, tuple[tuple[int, float], ...]]:
+        """phrase -> (reason index, weight) of every reason holding it: a conversation's scores
+        cost its own features, not every reason's phrase list (100k conversations)."""
+        out: dict[str, list[tuple[int, float]]] = {}
+        for i, r in enumerate(self.reasons):
+            for p, w in r.phrases:
+                out.setdefault(p, []).append((i, w))
+        return {p: tuple(v) for p, v in out.items()}
+
     def scores(self, feats: frozenset[str]) -> list[float]:
-        return [sum(w for p, w in r.phrases if p in feats) for r in self.reasons]
+        out = [0.0] * len(self.reasons)
+        index = self._index
+        for f in feats:
+            for i, w in index.get(f, ()):
+                out[i] += w
+        return out
 
     def assign(self, feats: frozenset[str]) -> tuple[int, frozenset[int]]:
         """(main reason index or -1, every reason mentioned)."""
@@ -185,7 +205,7 @@ def discover(conversations: Sequence[Conversation], scripts: frozenset[str] = fr
     df = _word_share([c.features for c in conversations])
     min_df = max(3, math.ceil(MIN_DF_SHARE * n))
     candidates = sorted(
-        (p for p, k in df.items() if k >= min_df and not _is_out(p, out)), key=lambda p: (-df[p], p)
+        (p for p, k in df.items() if k >= min_df and " " not in p and p not in out), key=lambda p: (-df[p], p)
     )[:MAX_PHRASES]
     keep = frozenset(candidates)
     pairs: Counter[tuple[str, str]] = Counter()
@@ -276,10 +296,7 @@ def _merged(groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]) -
     most associated (NPMI over conversations), while that is at least `MERGE_NPMI`."""
     n = len(feats)
     while len(groups) > 1:
-        mentions = [
-            frozenset(k for k, f in enumerate(feats) if sum(w for p, w in g.items() if p in f) >= MIN_SCORE)
-            for g in groups
-        ]
+        mentions = _mentions(groups, feats)
         best, pair = MERGE_NPMI, None
         for a, b in combinations(range(len(groups)), 2):
             both = len(mentions[a] & mentions[b])
@@ -298,35 +315,54 @@ def _merged(groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]) -
     return groups
 
 
+def _mentions(groups: Groups, feats: Sequence[frozenset[str]]) -> list[frozenset[int]]:
+    """The conversations (indexes) mentioning each group: its weights they hold reach `MIN_SCORE`."""
+    return [
+        frozenset(k for k, f in enumerate(feats) if sum(w for p, w in g.items() if p in f) >= MIN_SCORE)
+        for g in groups
+    ]
+
+
 def _without_manners_of_speaking(
     groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]
 ) -> Groups:
-    """Drop groups that nearly always come with another reason ("这个问题必须给我一个说法"
-    said in any call, a variant of the opening): a manner of speaking, not a reason. A group is
-    one when, of the calls whose main reason it is, at least `COMENTION_SHARE` would have
-    another main reason without it. If nearly all of those (`PART_SHARE`) would have the *same*
-    other reason, the group is a part of that reason said in other words: joined, not dropped.
-    Most generic first, one at a time, since each change alters the others' company."""
+    """Drop groups said *beside* any reason rather than *as* one ("这个问题必须给我一个说法",
+    "尽快", a variant of the opening): a call is mostly about one reason, so two reasons are
+    seldom mentioned in the same calls (fewer than chance), while a manner of speaking comes
+    with every reason as often as chance says. A group is one when, over the other groups, the
+    median ratio of its co-mentions to the co-mentions chance expects is at least
+    `GENERIC_LIFT`. A group mentioned with one same other group in at least `PART_SHARE` of
+    its mentions is a part of that reason in other words: joined, not dropped. Most generic
+    first, one at a time, since each change alters the others' company."""
     groups = list(groups)
-    while len(groups) > 1:
-        worst, worst_ratio, worst_others = -1, COMENTION_SHARE, Counter[int]()
-        for i in range(len(groups)):
-            mine = [f for f in feats if _main(groups, f) == i]
+    n = len(feats)
+    while len(groups) > 2:
+        mentions = _mentions(groups, feats)
+        worst, worst_lift = -1, GENERIC_LIFT
+        part: tuple[int, int] | None = None
+        for i, mine in enumerate(mentions):
             if len(mine) < MIN_COOCCURRENCE:
                 continue
-            others = Counter(j for f in mine if (j := _main(groups, f, skip=i)) >= 0)
-            ratio = sum(others.values()) / len(mine)
-            if ratio >= worst_ratio:
-                worst, worst_ratio, worst_others = i, ratio, others
-        if worst < 0:
-            break
-        host, together = worst_others.most_common(1)[0]
-        if together >= PART_SHARE * sum(worst_others.values()):
-            groups[host] = {p: 1.0 for p in {**groups[host], **groups[worst]}}
-            del groups[worst]
+            lifts = []
+            for j, theirs in enumerate(mentions):
+                if j == i or not theirs:
+                    continue
+                both = len(mine & theirs)
+                lifts.append(both * n / (len(mine) * len(theirs)))
+                if both >= PART_SHARE * len(mine) and part is None:
+                    part = (i, j)
+            lift = sorted(lifts)[len(lifts) // 2]
+            if lift >= worst_lift:
+                worst, worst_lift = i, lift
+        if part is not None:
+            i, host = part
+            groups[host] = {p: 1.0 for p in {**groups[host], **groups[i]}}
+            del groups[i]
             groups = _by_purity(groups, feats, df)
-        else:
+        elif worst >= 0:
             del groups[worst]
+        else:
+            break
     return groups
 
 

@@ -72,8 +72,8 @@ class VocQuotePublic(BaseModel):
 class VocReasonPublic(BaseModel):
     group: str = Field(description="The group_by value; empty when ungrouped")
     rank: int
-    label: str = Field(description="Its top phrases", examples=["老人 / 不适合 老人 / 看不懂"])
-    phrases: list[str]
+    label: str = Field(description="Its three most telling words", examples=["老人 / 不适合 / 看不懂"])
+    phrases: list[str] = Field(description="Its words (at most 8), most telling first")
     conversations: int = Field(description="Conversations of the range whose main reason this is")
     share: float | None = Field(description="conversations ÷ the group's conversations of the range")
     mentions: int = Field(description="Conversations of the range that mention it, main reason or not")
