@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -78,3 +80,20 @@ def run_env(*, schema: str) -> None:
             context.run_migrations()
         return
     asyncio.run(_run_online(url, schema))
+
+
+def rewrite_rows(select_sql: str, update_sql: str, convert: Callable[[Any], Any], *, batch: int = 1000) -> None:
+    """Inside a migration: rewrite a column row by row, in key order and batches.
+
+    `select_sql` takes `:after` and `:lim` and returns the key first (ordered by it);
+    `update_sql` takes `:s` (the key) and `:v` (`convert(row)`)."""
+    from alembic import op  # the migration's connection (only inside a running migration)
+
+    conn = op.get_bind()
+    after: Any = 0
+    while True:
+        rows = conn.execute(text(select_sql), {"after": after, "lim": batch}).all()
+        if not rows:
+            return
+        conn.execute(text(update_sql), [{"s": r[0], "v": convert(r)} for r in rows])
+        after = rows[-1][0]

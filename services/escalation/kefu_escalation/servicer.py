@@ -138,7 +138,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
 
     async def ResolveSla(
         self, request: escalation_pb2.ResolveSlaRequest, context: grpc.aio.ServicerContext
-    ) -> escalation_pb2.ResolveSlaResponse:
+    ) -> types_pb2.SlaSnapshot:
         tier = enum_to_str(types_pb2.CustomerTier, request.tier)
         severity = enum_to_str(types_pb2.Severity, request.severity)
         if tier is None:
@@ -156,7 +156,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
                 channel=enum_to_str(types_pb2.Channel, request.channel),
                 first_contact_at=from_timestamp(request.first_contact_at),
             )
-        return escalation_pb2.ResolveSlaResponse(
+        return types_pb2.SlaSnapshot(
             level=str_to_enum(types_pb2.EscalationLevel, sla.level),
             policy_id=sla.policy.id,
             policy_version=sla.policy.version,
@@ -165,7 +165,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             matrix_tier=sla.matrix_tier,
             calendar=sla.policy.calendar,
             targets=[
-                escalation_pb2.SlaTarget(
+                types_pb2.SlaTarget(
                     name=t.name,
                     duration_seconds=int(t.duration.total_seconds()),
                     due_at=to_timestamp(t.due_at) if t.due_at else None,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import level_to_str
@@ -255,7 +256,7 @@ def provisional_sla(ticket: ticketing_pb2.Ticket) -> escalation_pb2.ProvisionalS
     return escalation_pb2.ProvisionalSla(
         level=sla.level, policy_id=sla.policy_id, policy_version=sla.policy_version, calendar=sla.calendar,
         first_contact_at=ticket.first_contact_at,
-        targets=[escalation_pb2.SlaTarget(name=t.name, duration_seconds=t.duration_seconds) for t in sla.targets],
+        targets=[types_pb2.SlaTarget(name=t.name, duration_seconds=t.duration_seconds) for t in sla.targets],
     )
 
 

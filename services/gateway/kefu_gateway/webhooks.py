@@ -41,6 +41,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
 from kefu_common.signing import new_secret, signed_headers
+from kefu_common.ticket_events import to_json
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -265,7 +266,7 @@ async def enqueue_event(
                 "type": event.type,
                 "occurred_at": event.occurred_at.ToJsonString(),
                 "ticket_id": event.ticket_id,
-                "data": partner_event_data(event.type, orjson.loads(event.payload_json or "{}")),
+                "data": partner_event_data(event.type, to_json(event)),
             }
             for subscription in subscriptions.all():
                 result = await session.exec(  # type: ignore[call-overload]
