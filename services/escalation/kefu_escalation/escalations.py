@@ -251,7 +251,7 @@ class Escalator:
             _INSERT_NOTIFICATIONS, json_param([
                 {"k": n.key[:240], "t": n.ticket_id, "e": n.escalation_id, "kind": n.kind, "level": n.level,
                  "r": f"{PARTIES[n.level]}:{n.payload.get('team') or '*'}",
-                 "p": orjson.Fragment(_payload_json(n)), "at": n.at, "deliver": when}
+                 "p": orjson.Fragment(_notice_body(n)), "at": n.at, "deliver": when}
                 for n, when in zip(notices, deliver)]))
 
     def _deliver_times(self, staff: BusinessCalendar, notices: Sequence[Notice]) -> list[datetime]:
@@ -676,7 +676,7 @@ def _escalations_counter(trigger: str, level: str) -> Any:
     return ESCALATIONS.labels(trigger, level)
 
 
-def _payload_json(n: Notice) -> bytes:
+def _notice_body(n: Notice) -> bytes:
     """A notification's body as JSON; values JSON has no type for (datetimes, UUIDs) as their
     str(), as json.dumps(default=str) wrote them."""
     return orjson.dumps({"ticket_id": str(n.ticket_id), **n.payload}, default=str,
