@@ -50,12 +50,13 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.common.v1 import types_pb2
+from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.db import driver_connection, json_param
 from kefu_common.errors import AlreadyExists, PermissionDenied
 from kefu_common.logging import get_logger
 from kefu_common.metrics import ESCALATIONS
-from kefu_common.protoconv import enum_to_str, from_timestamp, level_to_str
+from kefu_common.protoconv import enum_choices, enum_to_str, from_timestamp, level_to_str
 from kefu_escalation.calendar import BusinessCalendar
 from kefu_escalation.sla_clock import ClockEvent
 
@@ -69,6 +70,7 @@ __all__ = [
     "SIGNAL_KINDS",
     "TIMER_CHANNEL",
     "TIMER_STEPS",
+    "TRIGGERS",
     "Escalator",
     "TriggerSettings",
 ]
@@ -82,7 +84,9 @@ PARTIES = {"L0": "agent", "L1": "senior_specialist", "L2": "team_lead", "L3": "c
 ROLE_LEVELS = {"agent": "L0", "specialist": "L1", "lead": "L2"}
 ACK_ANY_ROLE = "admin"
 NOT_ESCALATED_PARTY = "not_escalated_party"
-SIGNAL_KINDS = ("regulator", "media", "legal", "abuse", "negative_emotion", "predicted_detractor", "other")
+# The wire enums name them (kefu.escalation.v1.SignalKind, EscalationTrigger); rows keep these spellings.
+SIGNAL_KINDS = tuple(enum_choices(escalation_pb2.SignalKind))
+TRIGGERS = tuple(enum_choices(escalation_pb2.EscalationTrigger))
 CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
 # NOTIFY channel: a new or earlier deadline exists; every replica's timer re-reads its wake-up.
 # Payload "<step> <ISO instant>" (step: ticks, acks, updates): the earliest new deadline of that

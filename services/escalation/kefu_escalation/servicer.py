@@ -84,9 +84,13 @@ def _level(value: str) -> int:
     return str_to_enum(types_pb2.EscalationLevel, value)
 
 
+def _trigger(value: str) -> int:
+    return str_to_enum(escalation_pb2.EscalationTrigger, value)
+
+
 def _escalation_pb(r) -> escalation_pb2.Escalation:  # noqa: ANN001 - a row of escalation.escalation
     return escalation_pb2.Escalation(
-        id=str(r.id), ticket_id=str(r.ticket_id), cycle=r.cycle, trigger=r.trigger,
+        id=str(r.id), ticket_id=str(r.ticket_id), cycle=r.cycle, trigger=_trigger(r.trigger),
         trigger_key=r.trigger_key, from_level=_level(r.from_level), to_level=_level(r.to_level),
         to_party=r.to_party, team=r.team, reason=r.reason, actor=r.actor,
         created_at=_ts(r.created_at), ack_due_at=_ts(r.ack_due_at),
@@ -286,13 +290,14 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
     ) -> escalation_pb2.RaiseSignalResponse:
         signal_id = _text(request.signal_id, "signal_id", 128, required=True)
         ticket_id = _uuid(request.ticket_id, "ticket_id", "invalid_ticket_id")
-        if request.kind not in SIGNAL_KINDS:
+        kind = enum_to_str(escalation_pb2.SignalKind, request.kind)
+        if kind not in SIGNAL_KINDS:
             raise InvalidArgument(f"kind must be one of {', '.join(SIGNAL_KINDS)}", code="invalid_kind")
         now = self.clock.now()
         occurred = from_timestamp(request.occurred_at) if request.HasField("occurred_at") else now
         async with self.db.session() as session:
             accepted, row, note = await self.escalator.raise_signal(
-                session, signal_id=signal_id, ticket_id=ticket_id, kind=request.kind,
+                session, signal_id=signal_id, ticket_id=ticket_id, kind=kind,
                 source=_text(request.source, "source", 64), detail=_text(request.detail, "detail", 1000),
                 conversation_id=_text(request.conversation_id, "conversation_id", 128),
                 occurred_at=occurred, now=now)
@@ -346,7 +351,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
         ticket_id = _uuid(request.ticket_id, "ticket_id", "invalid_ticket_id") if request.ticket_id else None
         async with self.db.session() as session:
             rows = await escalations.list_escalations(
-                session, ticket_id=ticket_id, status=request.status, trigger=request.trigger[:32],
+                session, ticket_id=ticket_id, status=request.status, trigger=enum_to_str(escalation_pb2.EscalationTrigger, request.trigger) or "",
                 team=request.team[:64], min_level=level_to_str(request.min_level) if request.min_level else "",
                 limit=size + 1, before=before)
         token = _encode_page_token(rows[size - 1]) if len(rows) > size else ""
@@ -405,7 +410,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
                      for t, n, met in view.targets],
             cycles_opened=view.cycles_opened, tickets_escalated=view.tickets_escalated,
             escalation_rate=view.tickets_escalated / view.tickets_opened if view.tickets_opened else 0.0,
-            escalations=[Count(trigger=t, to_level=_level(lvl), count=n) for t, lvl, n in view.escalations],
+            escalations=[Count(trigger=_trigger(t), to_level=_level(lvl), count=n) for t, lvl, n in view.escalations],
         )
 
     async def GetSlaSeries(

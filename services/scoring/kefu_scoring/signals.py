@@ -27,7 +27,7 @@ from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.logging import get_logger
-from kefu_common.protoconv import to_timestamp
+from kefu_common.protoconv import str_to_enum, to_timestamp
 from kefu_common.tasks import PollingLoop
 from kefu_scoring.models import SignalOutbox
 
@@ -139,7 +139,7 @@ class SignalRelay:
         request = escalation_pb2.RaiseSignalRequest(
             signal_id=row.signal_id,
             ticket_id=row.ticket_id,
-            kind=row.kind,
+            kind=str_to_enum(escalation_pb2.SignalKind, row.kind),
             source=row.source,
             detail=row.detail,
             occurred_at=to_timestamp(row.occurred_at),
