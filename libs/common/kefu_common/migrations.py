@@ -82,18 +82,25 @@ def run_env(*, schema: str) -> None:
     asyncio.run(_run_online(url, schema))
 
 
-def rewrite_rows(select_sql: str, update_sql: str, convert: Callable[[Any], Any], *, batch: int = 1000) -> None:
-    """Inside a migration: rewrite a column row by row, in key order and batches.
-
-    `select_sql` takes `:after` and `:lim` and returns the key first (ordered by it);
-    `update_sql` takes `:s` (the key) and `:v` (`convert(row)`)."""
+def replace_column(table: str, *, schema: str, key: str, old: str, new: Any, read: str,
+                   convert: Callable[[Any], Any], value_sql: str = ":v", batch: int = 1000) -> None:
+    """Inside a migration: replace column `old` of `schema.table` by the column `new` (an
+    `sa.Column`, NOT NULL once filled), computed row by row in key order and batches:
+    `convert(row)` gets (key, *the columns `read`) and returns the new value (`value_sql` may
+    cast it, e.g. "CAST(:v AS jsonb)")."""
     from alembic import op  # the migration's connection (only inside a running migration)
 
+    new.nullable = True
+    op.add_column(table, new, schema=schema)
     conn = op.get_bind()
     after: Any = 0
     while True:
-        rows = conn.execute(text(select_sql), {"after": after, "lim": batch}).all()
+        rows = conn.execute(text(f"SELECT {key}, {read} FROM {schema}.{table} WHERE {key} > :after "
+                                 f"ORDER BY {key} LIMIT :lim"), {"after": after, "lim": batch}).all()
         if not rows:
-            return
-        conn.execute(text(update_sql), [{"s": r[0], "v": convert(r)} for r in rows])
+            break
+        conn.execute(text(f"UPDATE {schema}.{table} SET {new.name} = {value_sql} WHERE {key} = :s"),
+                     [{"s": r[0], "v": convert(r)} for r in rows])
         after = rows[-1][0]
+    op.alter_column(table, new.name, nullable=False, schema=schema)
+    op.drop_column(table, old, schema=schema)

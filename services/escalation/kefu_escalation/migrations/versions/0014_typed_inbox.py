@@ -12,11 +12,10 @@ converted here (kefu_common.ticket_events.from_json), so the projector reads one
 import json
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from kefu.ticketing.v1 import ticketing_pb2
-from kefu_common.migrations import rewrite_rows
+from kefu_common.migrations import replace_column
 from kefu_common.protoconv import to_timestamp
 from kefu_common.ticket_events import from_json, to_json
 
@@ -37,24 +36,12 @@ def _body(row) -> bytes:
 
 
 def upgrade() -> None:
-    op.add_column("ticket_event", sa.Column("body", sa.LargeBinary(), nullable=True), schema=SCHEMA)
-    rewrite_rows(
-        "SELECT sequence, event_id, event_type, ticket_id, occurred_at, payload FROM escalation.ticket_event "
-        "WHERE sequence > :after ORDER BY sequence LIMIT :lim",
-        "UPDATE escalation.ticket_event SET body = :v WHERE sequence = :s",
-        _body,
-    )
-    op.alter_column("ticket_event", "body", nullable=False, schema=SCHEMA)
-    op.drop_column("ticket_event", "payload", schema=SCHEMA)
+    replace_column("ticket_event", schema=SCHEMA, key="sequence", old="payload",
+                   new=sa.Column("body", sa.LargeBinary()),
+                   read="event_id, event_type, ticket_id, occurred_at, payload", convert=_body)
 
 
 def downgrade() -> None:
-    op.add_column("ticket_event", sa.Column("payload", postgresql.JSONB(), nullable=True),
-                  schema=SCHEMA)
-    rewrite_rows(
-        "SELECT sequence, body FROM escalation.ticket_event WHERE sequence > :after ORDER BY sequence LIMIT :lim",
-        "UPDATE escalation.ticket_event SET payload = CAST(:v AS jsonb) WHERE sequence = :s",
-        lambda row: json.dumps(to_json(ticketing_pb2.Event.FromString(row[1])), ensure_ascii=False),
-    )
-    op.alter_column("ticket_event", "payload", nullable=False, schema=SCHEMA)
-    op.drop_column("ticket_event", "body", schema=SCHEMA)
+    replace_column("ticket_event", schema=SCHEMA, key="sequence", old="body",
+                   new=sa.Column("payload", postgresql.JSONB()), read="body", value_sql="CAST(:v AS jsonb)",
+                   convert=lambda row: json.dumps(to_json(ticketing_pb2.Event.FromString(row[1])), ensure_ascii=False))

@@ -13,12 +13,11 @@ fallback for the old shape.
 import json
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from kefu_common.migrations import rewrite_rows
-from kefu_common.ticket_events import from_json, to_json
 from kefu.ticketing.v1 import ticketing_pb2
+from kefu_common.migrations import replace_column
+from kefu_common.ticket_events import from_json, to_json
 
 revision = "0008"
 down_revision = "0006"
@@ -35,18 +34,6 @@ def _body(row) -> bytes:
     return event.SerializeToString()
 
 
-def upgrade() -> None:
-    op.add_column("outbox_event", sa.Column("body", sa.LargeBinary(), nullable=True), schema=SCHEMA)
-    rewrite_rows(
-        "SELECT sequence, event_type, payload FROM ticketing.outbox_event WHERE sequence > :after "
-        "ORDER BY sequence LIMIT :lim",
-        "UPDATE ticketing.outbox_event SET body = :v WHERE sequence = :s",
-        _body,
-    )
-    op.alter_column("outbox_event", "body", nullable=False, schema=SCHEMA)
-    op.drop_column("outbox_event", "payload", schema=SCHEMA)
-
-
 def _payload(row) -> str:
     _, ticket_id, body = row
     event = ticketing_pb2.Event.FromString(body)
@@ -54,14 +41,12 @@ def _payload(row) -> str:
     return json.dumps(to_json(event), ensure_ascii=False)
 
 
+def upgrade() -> None:
+    replace_column("outbox_event", schema=SCHEMA, key="sequence", old="payload",
+                   new=sa.Column("body", sa.LargeBinary()), read="event_type, payload", convert=_body)
+
+
 def downgrade() -> None:
-    op.add_column("outbox_event", sa.Column("payload", postgresql.JSONB(), nullable=True),
-                  schema=SCHEMA)
-    rewrite_rows(
-        "SELECT sequence, ticket_id, body FROM ticketing.outbox_event WHERE sequence > :after "
-        "ORDER BY sequence LIMIT :lim",
-        "UPDATE ticketing.outbox_event SET payload = CAST(:v AS jsonb) WHERE sequence = :s",
-        _payload,
-    )
-    op.alter_column("outbox_event", "payload", nullable=False, schema=SCHEMA)
-    op.drop_column("outbox_event", "body", schema=SCHEMA)
+    replace_column("outbox_event", schema=SCHEMA, key="sequence", old="body",
+                   new=sa.Column("payload", postgresql.JSONB()), read="ticket_id, body", convert=_payload,
+                   value_sql="CAST(:v AS jsonb)")
