@@ -11,7 +11,7 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install proto run test test-fast lint lock clean clean-db token bench eval eval-deps emotion-eval browser
+.PHONY: help install proto run test test-fast lint lock clean clean-db token bench eval eval-deps emotion-eval browser screenshots bench-peer
 
 help:
 	@echo "make run    - install, generate, start embedded PostgreSQL, migrate, seed, run all services"
@@ -19,8 +19,10 @@ help:
 	@echo "make proto  - regenerate gRPC code into gen/"
 	@echo "make lint   - ruff (bug-finding rules only); part of make test"
 	@echo "make browser - Debian's chromium + CJK fonts for the console's browser tests; part of make test"
+	@echo "make screenshots - the browser tests, writing their screenshots over docs/console/"
 	@echo "make lock   - re-resolve uv.lock after editing pyproject.toml"
 	@echo "make bench  - every benchmark next to its bare baseline -> bench/results/latest.{json,md}"
+	@echo "make bench-peer - ticket creation next to django-helpdesk (installed into .kefu/peer-venv), same run"
 	@echo "make eval   - accuracy tables: every bench/eval_*.py (emotion, satisfaction, QA, rules ...)"
 
 $(UV):
@@ -77,6 +79,22 @@ browser:
 	fi
 
 # BENCH_ARGS e.g. "--rounds 5 --seconds 4" or "--only poll"; see bench/run.py and docs/benchmarks.md
+# Refresh the console screenshots tracked in docs/console/ (an ordinary test run writes them
+# under .kefu/screenshots/ only).
+screenshots: $(VENV)/.synced gen/.stamp browser
+	KEFU_SCREENSHOTS_DIR=docs/console $(PYTHON) -m pytest tests/browser $(PYTEST_ARGS)
+
+# The peer of issue #15 (django-helpdesk) in a virtualenv of its own, never in Kefu's.
+PEER_VENV := .kefu/peer-venv
+$(PEER_VENV)/.installed: bench/peer/requirements.txt
+	$(PY) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet -r bench/peer/requirements.txt
+	@touch $@
+
+# BENCH_PEER_ARGS e.g. "--rounds 5 --seconds 10"; see bench/peer_compare.py
+bench-peer: $(VENV)/.synced gen/.stamp $(PEER_VENV)/.installed
+	$(PYTHON) bench/peer_compare.py $(BENCH_PEER_ARGS)
+
 bench: $(VENV)/.synced gen/.stamp
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 

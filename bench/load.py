@@ -108,17 +108,23 @@ class HttpPool:
             raw = await reader.readuntil(b"\r\n\r\n")
             status = int(raw[9:12])
             length = 0
+            keep_alive = True
             for line in raw.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
                 if name.strip().lower() == b"content-length":
                     length = int(value)
                 elif name.strip().lower() == b"transfer-encoding":
                     raise RuntimeError("chunked responses are not supported by the bench client")
+                elif name.strip().lower() == b"connection" and value.strip().lower() == b"close":
+                    keep_alive = False  # e.g. gunicorn's sync workers: one request per connection
             await reader.readexactly(length)
         except BaseException:
             writer.close()
             raise
-        self._idle.append(conn)
+        if keep_alive:
+            self._idle.append(conn)
+        else:
+            writer.close()
         return status
 
     async def close(self) -> None:

@@ -27,7 +27,11 @@ from kefu_common.settings import PROJECT_ROOT
 from support import free_port
 
 CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = PROJECT_ROOT / "docs" / "console"
+# Every run takes the screenshots; only `make screenshots` (KEFU_SCREENSHOTS_DIR=docs/console)
+# writes them over the tracked copies in the docs, so an ordinary test run leaves the tree clean.
+SCREENSHOTS = Path(os.environ.get("KEFU_SCREENSHOTS_DIR") or PROJECT_ROOT / ".kefu" / "screenshots")
+if not SCREENSHOTS.is_absolute():
+    SCREENSHOTS = PROJECT_ROOT / SCREENSHOTS
 # Without the background-networking flags Chromium phones home at start, which a closed
 # network refuses; --disable-quic likewise. A fresh profile comes from launch_persistent_context.
 CHROMIUM_FLAGS = [

@@ -38,6 +38,13 @@ class PgListener:
         self.name = name
         self._first_attempt = asyncio.Event()
         self._loop = BackgroundLoop(f"{name}-listen", self._listen)
+        self._connected = False
+
+    @property
+    def connected(self) -> bool:
+        """True while LISTEN is in place: a user that caches what the channel invalidates may
+        trust its cache only then (a reconnect sends the "" hint before this turns True)."""
+        return self._connected
 
     async def start(self) -> None:
         """Start listening; returns after the first attempt to connect (a failure is logged
@@ -68,6 +75,7 @@ class PgListener:
                 log.info("pg_listening", channel=self.channel, listener=self.name)
                 delay = RECONNECT_MIN_SECONDS
                 self._on_notify("")  # whatever committed while we were not listening is read now
+                self._connected = True
                 self._first_attempt.set()
                 while not lost.is_set():
                     try:
@@ -78,6 +86,7 @@ class PgListener:
             except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
                 log.warning("pg_listen_failed", channel=self.channel, error=repr(exc), retry_in_seconds=delay)
             finally:
+                self._connected = False
                 self._first_attempt.set()
                 if conn is not None:
                     await _close(conn)

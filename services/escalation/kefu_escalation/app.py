@@ -16,6 +16,7 @@ from kefu_escalation.notifications import LogSink, NotificationDispatcher, Webho
 from kefu_escalation.service import load_calendar
 from kefu_escalation.consumer import TicketEventConsumer
 from kefu_escalation.models import SCHEMA
+from kefu_escalation.published_sla import PublishedSlaCache
 from kefu_escalation.servicer import EscalationServicer
 from kefu_escalation.settings import EscalationSettings
 
@@ -33,12 +34,15 @@ async def build(settings: EscalationSettings, db: Database) -> Built:
         ),
         calendars=load_calendar,
     )
-    servicer = EscalationServicer(db, escalator=escalator)
+    sla_cells = PublishedSlaCache(db)
+    await sla_cells.start()
+    servicer = EscalationServicer(db, escalator=escalator, sla_cells=sla_cells)
     built = Built(
         services=[
             ServiceSpec(servicer, escalation_pb2_grpc.add_EscalationServiceServicer_to_server, SERVICE_NAME)
         ]
     )
+    built.on_stop.append(sla_cells.stop)
     worker = None
     if settings.run_sla_clocks:
         sinks: list = [LogSink()]

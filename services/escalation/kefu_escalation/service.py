@@ -12,13 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, text, tuple_
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu_common.db import driver_connection
 from kefu_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from kefu_escalation.calendar import BusinessCalendar
 from kefu_escalation.models import Calendar, MatrixEntry, MatrixVersion, SlaPolicy
@@ -108,6 +109,49 @@ _RESOLVE_SQL = text(
 )
 
 
+@dataclass(frozen=True)
+class PublishedCell:
+    """What the latest published matrix says for one (matrix tier, severity): the level, the
+    policy version and its calendar's spec (None when the calendar does not exist)."""
+
+    matrix_version: int
+    level: str
+    policy: SlaPolicy
+    calendar_name: str | None
+    calendar_spec: Any
+
+
+async def published_cell(session: AsyncSession, tier: str, severity: str) -> PublishedCell | None:
+    found = (
+        await (await session.connection()).execute(_RESOLVE_SQL, {"tier": tier, "severity": severity})
+    ).first()
+    if found is None:
+        return None
+    return PublishedCell(
+        matrix_version=found.matrix_version,
+        level=found.level,
+        policy=SlaPolicy(**{name: getattr(found, f"policy_{name}") for name in _POLICY_COLUMNS}),
+        calendar_name=found.calendar_name,
+        calendar_spec=found.calendar_spec,
+    )
+
+
+class CellSource(Protocol):
+    """Where `resolve_sla` reads the published cell: the database, or a cache of it
+    (`published_sla.PublishedSlaCache`)."""
+
+    async def cell(self, session: AsyncSession, tier: str, severity: str) -> PublishedCell | None: ...
+
+
+# A publish that changes what `resolve_sla` answers (a matrix version, a calendar's spec) says
+# so on this channel at commit, and every replica's cache of published cells drops its entries.
+CONFIG_CHANNEL = "kefu_escalation_config"
+
+
+async def announce_config_change(session: AsyncSession) -> None:
+    await (await driver_connection(session)).execute("SELECT pg_notify($1, '')", CONFIG_CHANNEL)
+
+
 async def resolve_sla(
     session: AsyncSession,
     *,
@@ -116,27 +160,25 @@ async def resolve_sla(
     severity: str,
     channel: str | None,
     first_contact_at: datetime,
+    cells: CellSource | None = None,
 ) -> SlaAssignment:
     if severity not in SEVERITIES:
         raise InvalidArgument(f"unknown severity {severity!r}", code="invalid_severity")
     row_tier = matrix_tier(tier=tier, sensitive=sensitive, channel=channel)
-    found = (
-        await (await session.connection()).execute(_RESOLVE_SQL, {"tier": row_tier, "severity": severity})
-    ).first()
+    found = await (cells.cell(session, row_tier, severity) if cells else published_cell(session, row_tier, severity))
     if found is None:
         raise FailedPrecondition(
             f"the published matrix has no cell for tier={row_tier} severity={severity}",
             code="matrix_cell_missing",
         )
-    policy = SlaPolicy(**{name: getattr(found, f"policy_{name}") for name in _POLICY_COLUMNS})
     if found.calendar_name is None:
-        raise _calendar_missing(policy.calendar)
+        raise _calendar_missing(found.policy.calendar)
     return SlaAssignment(
         level=found.level,
         matrix_version=found.matrix_version,
         matrix_tier=row_tier,
-        policy=policy,
-        targets=targets_for(policy, first_contact_at, compile_calendar(found.calendar_spec)),
+        policy=found.policy,
+        targets=targets_for(found.policy, first_contact_at, compile_calendar(found.calendar_spec)),
     )
 
 
@@ -280,10 +322,12 @@ async def upsert_calendar(session: AsyncSession, spec: dict[str, Any], *, now: d
     if row is None:
         row = Calendar(name=name, spec=spec, updated_at=now)
         session.add(row)
+        await announce_config_change(session)
     elif stored_spec(row) != spec:
         row.spec = spec
         row.updated_at = now
         session.add(row)
+        await announce_config_change(session)
     await session.flush()
     return row
 
@@ -551,4 +595,5 @@ async def publish_matrix(
     ]
     session.add_all(entries)
     await session.flush()
+    await announce_config_change(session)
     return MatrixView(version=version, cells=entries)

@@ -24,6 +24,7 @@ from kefu_common.protoconv import (
 from kefu_escalation import escalations, reports, service, sla_view, whatif
 from kefu_escalation.escalations import LEVELS, SIGNAL_KINDS, Escalator
 from kefu_escalation.models import Calendar, MatrixEntry, SlaPolicy
+from kefu_escalation.published_sla import PublishedSlaCache
 
 
 def _calendar_pb(row: Calendar) -> escalation_pb2.Calendar:
@@ -135,10 +136,12 @@ def _validated_cells(request: escalation_pb2.PublishMatrixRequest) -> list[servi
 
 
 class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
-    def __init__(self, db: Database, clock: Clock | None = None, escalator: Escalator | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None, escalator: Escalator | None = None,
+                 sla_cells: PublishedSlaCache | None = None) -> None:
         self.db = db
         self.clock: Clock = clock or SystemClock()
         self.escalator = escalator or Escalator(calendars=service.load_calendar)
+        self.sla_cells = sla_cells  # None: every ResolveSla reads the database
 
     async def ResolveSla(
         self, request: escalation_pb2.ResolveSlaRequest, context: grpc.aio.ServicerContext
@@ -159,6 +162,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
                 severity=severity,
                 channel=enum_to_str(types_pb2.Channel, request.channel),
                 first_contact_at=from_timestamp(request.first_contact_at),
+                cells=self.sla_cells,
             )
         return types_pb2.SlaSnapshot(
             level=str_to_enum(types_pb2.EscalationLevel, sla.level),
@@ -208,6 +212,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
         )
         async with self.db.session() as session:
             row = await service.upsert_calendar(session, spec, now=self.clock.now())
+        self._config_changed()
         return _calendar_pb(row)
 
     async def ListPolicies(
@@ -263,7 +268,14 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             lambda s: service.publish_matrix(s, cells, note=note, request_id=request_id, now=now),
             lambda s: service.find_published_matrix(s, request_id=request_id, cells=cells, note=note),
         )
+        self._config_changed()
         return _matrix_pb(view)
+
+    def _config_changed(self) -> None:
+        """After a publish committed: this process's cache of published cells reads its own
+        write at once (other replicas learn it from the NOTIFY sent at commit)."""
+        if self.sla_cells is not None:
+            self.sla_cells.invalidate()
 
     async def PreviewMatrix(
         self, request: escalation_pb2.PublishMatrixRequest, context: grpc.aio.ServicerContext
