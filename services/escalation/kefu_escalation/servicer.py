@@ -486,11 +486,12 @@ def _provisional(p: escalation_pb2.ProvisionalSla) -> sla_view.ProvisionalSla:
     """The ticket's own SLA snapshot, as the `sla` of its `ticket.created` event reads."""
     if not p.HasField("first_contact_at"):
         raise InvalidArgument("provisional.first_contact_at is required", code="invalid_provisional")
+    sla = p.sla
     return sla_view.ProvisionalSla(
-        level=level_to_str(p.level) if p.level else "L0",
+        level=level_to_str(sla.level) if sla.level else "L0",
         first_contact_at=from_timestamp(p.first_contact_at),
-        sla={"policy_id": p.policy_id[:64], "policy_version": p.policy_version, "calendar": p.calendar[:64],
-             "targets": [{"name": t.name, "duration_seconds": t.duration_seconds} for t in p.targets[:8]]},
+        sla={"policy_id": sla.policy_id[:64], "policy_version": sla.policy_version, "calendar": sla.calendar[:64],
+             "targets": [{"name": t.name, "duration_seconds": t.duration_seconds} for t in sla.targets[:8]]},
     )
 
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import enum_to_str, level_to_str
@@ -257,12 +256,7 @@ def preview_public(p: escalation_pb2.PreviewMatrixResponse) -> MatrixPreviewPubl
 
 def provisional_sla(ticket: ticketing_pb2.Ticket) -> escalation_pb2.ProvisionalSla:
     """The SLA snapshot ticketing stored on the ticket at creation, for escalation's view."""
-    sla = ticket.sla
-    return escalation_pb2.ProvisionalSla(
-        level=sla.level, policy_id=sla.policy_id, policy_version=sla.policy_version, calendar=sla.calendar,
-        first_contact_at=ticket.first_contact_at,
-        targets=[types_pb2.SlaTarget(name=t.name, duration_seconds=t.duration_seconds) for t in sla.targets],
-    )
+    return escalation_pb2.ProvisionalSla(sla=ticket.sla, first_contact_at=ticket.first_contact_at)
 
 
 async def read_ticket_sla(clients: Clients, ticket_id: str, *,
