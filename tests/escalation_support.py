@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from kefu_common.clock import ManualClock
 from kefu_common.db import Database
+from kefu_common.ticket_events import from_json
 from kefu_escalation.clocks import ClockProjector, load_ticket_clocks
 from kefu_escalation.sla_clock import TicketClocks
 
@@ -47,6 +48,11 @@ def sla(calendar: str = "24x7", first_response: timedelta = H, resolution: timed
     }
 
 
+def inbox_body(event_type: str, body: dict[str, Any]) -> bytes:
+    """The typed inbox row of an event given in its documented JSON form (docs/events.md)."""
+    return from_json(event_type, json.loads(json.dumps(body, default=str))).SerializeToString()
+
+
 class Inbox:
     """Writes ticketing events into escalation.ticket_event for one test."""
 
@@ -64,12 +70,12 @@ class Inbox:
                 self.next = self.first = max(int(top), 1_000_000_000) + 1_000
             seq = self.next
             self.next += 1
-            body = {"ticket_id": str(self.ticket), "number": "T-1", "version": seq, "status": "open", **payload}
+            body = {"ticket_id": str(self.ticket), "number": 1, "version": seq, "status": "open", **payload}
             await (await session.connection()).execute(
                 text("INSERT INTO escalation.ticket_event (sequence, event_id, event_type, ticket_id, "
-                     "payload, occurred_at, received_at) VALUES (:s, :e, :t, :tid, CAST(:p AS jsonb), :at, :at)"),
+                     "body, occurred_at, received_at) VALUES (:s, :e, :t, :tid, :p, :at, :at)"),
                 {"s": seq, "e": uuid.uuid4(), "t": event_type, "tid": self.ticket,
-                 "p": json.dumps(body, default=str), "at": when},
+                 "p": inbox_body(event_type, body), "at": when},
             )
         return seq
 

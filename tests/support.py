@@ -138,3 +138,11 @@ def load_bench_script(name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def outbox_json(body: bytes) -> dict[str, Any]:
+    """A ticketing outbox row's typed body in its documented JSON form (docs/events.md)."""
+    from kefu.ticketing.v1 import ticketing_pb2
+    from kefu_common.ticket_events import to_json
+
+    return to_json(ticketing_pb2.Event.FromString(body))

@@ -6,7 +6,6 @@ read with a real gRPC stub from the ticketing process, which is killed with SIGK
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
 from kefu_common.devstack import Stack
+from kefu_common.ticket_events import to_json
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +86,7 @@ def test_a_consumer_resumes_after_ticketing_is_killed_with_no_gap_and_no_duplica
     assert [e.ticket_id for e in processed] == first[:3]
     assert increasing(seen)
     last_seen = seen[-1].sequence  # the resume point: the last event it processed
-    created = json.loads(processed[0].payload_json)
+    created = to_json(processed[0])  # the typed event in its documented JSON form
     assert created["ticket_id"] == first[0] and created["status"]
 
     # A live follower is cut off by the crash with an error, not a clean end of stream.

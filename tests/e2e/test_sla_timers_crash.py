@@ -10,7 +10,6 @@ The processes run without the ticketing event consumer; nothing else is needed.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +21,7 @@ from sqlalchemy import text
 
 from kefu_common.db import Database
 from kefu_common.devstack import GRPC_SERVICES, Stack
+from kefu_common.ticket_events import from_json
 from support import free_port
 
 pytestmark = pytest.mark.e2e
@@ -67,11 +67,12 @@ async def due_batch(db: Database, count: int) -> tuple[str, list[uuid.UUID]]:
             "INSERT INTO escalation.consumer_cursor (name, last_sequence, updated_at) VALUES (:n, :s, now())"),
             {"n": cursor, "s": start - 1})
         await conn.execute(
-            text("INSERT INTO escalation.ticket_event (sequence, event_id, event_type, ticket_id, payload, "
-                 "occurred_at, received_at) VALUES (:s, :e, 'ticket.created', :t, CAST(:p AS jsonb), :at, :at)"),
+            text("INSERT INTO escalation.ticket_event (sequence, event_id, event_type, ticket_id, body, "
+                 "occurred_at, received_at) VALUES (:s, :e, 'ticket.created', :t, :p, :at, :at)"),
             [{"s": start + i, "e": uuid.uuid4(), "t": t, "at": first_contact,
-              "p": json.dumps({"ticket_id": str(t), "status": "new", "severity": "normal", "team": "e2e",
-                               "first_contact_at": first_contact.isoformat(), "sla": sla})}
+              "p": from_json("ticket.created", {"ticket_id": str(t), "status": "new", "severity": "normal",
+                                                "team": "e2e", "first_contact_at": first_contact.isoformat(),
+                                                "sla": sla}).SerializeToString()}
              for i, t in enumerate(tickets)])
     return cursor, tickets
 

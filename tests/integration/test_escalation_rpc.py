@@ -49,7 +49,7 @@ async def test_manual_escalation_is_idempotent_by_request_id(db, stub) -> None:
     first = await stub.EscalateTicket(request)
     again = await stub.EscalateTicket(request)
     assert first == again
-    assert (first.trigger, first.from_level, first.to_level, first.actor) == ("manual", types_pb2.ESCALATION_LEVEL_L0,
+    assert (first.trigger, first.from_level, first.to_level, first.actor) == (pb.ESCALATION_TRIGGER_MANUAL, types_pb2.ESCALATION_LEVEL_L0,
                                                                               L1, "agent-7")
     jump = await stub.EscalateTicket(pb.EscalateTicketRequest(
         request_id=f"r-{uuid.uuid4()}", ticket_id=str(inbox.ticket), to_level=L3, reason="crisis", actor="a"))
@@ -68,10 +68,11 @@ async def test_manual_escalation_of_a_resolved_ticket_is_refused(db, stub) -> No
 
 
 @pytest.mark.parametrize(("request_fields", "code"), [
-    ({"signal_id": "", "ticket_id": str(uuid.uuid4()), "kind": "abuse"}, "invalid_signal_id"),
-    ({"signal_id": "s", "ticket_id": "not-a-uuid", "kind": "abuse"}, "invalid_ticket_id"),
-    ({"signal_id": "s", "ticket_id": str(uuid.uuid4()), "kind": "angry"}, "invalid_kind"),
-    ({"signal_id": "s", "ticket_id": str(uuid.uuid4()), "kind": "abuse", "detail": "x" * 1001}, "invalid_detail"),
+    ({"signal_id": "", "ticket_id": str(uuid.uuid4()), "kind": pb.SIGNAL_KIND_ABUSE}, "invalid_signal_id"),
+    ({"signal_id": "s", "ticket_id": "not-a-uuid", "kind": pb.SIGNAL_KIND_ABUSE}, "invalid_ticket_id"),
+    ({"signal_id": "s", "ticket_id": str(uuid.uuid4()), "kind": 99}, "invalid_kind"),  # no such SignalKind
+    ({"signal_id": "s", "ticket_id": str(uuid.uuid4())}, "invalid_kind"),
+    ({"signal_id": "s", "ticket_id": str(uuid.uuid4()), "kind": pb.SIGNAL_KIND_ABUSE, "detail": "x" * 1001}, "invalid_detail"),
 ])
 async def test_bad_signal_is_invalid_argument_and_stores_nothing(stub, request_fields, code) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -81,12 +82,12 @@ async def test_bad_signal_is_invalid_argument_and_stores_nothing(stub, request_f
 
 async def test_raise_signal_twice_returns_the_first_answer(db, stub) -> None:
     inbox = await open_ticket(db)
-    request = pb.RaiseSignalRequest(signal_id=f"s-{uuid.uuid4()}", ticket_id=str(inbox.ticket), kind="legal",
+    request = pb.RaiseSignalRequest(signal_id=f"s-{uuid.uuid4()}", ticket_id=str(inbox.ticket), kind=pb.SIGNAL_KIND_LEGAL,
                                     source="scoring", detail="我要起诉你们")
     first, again = await stub.RaiseSignal(request), await stub.RaiseSignal(request)
     assert first.accepted and not again.accepted
     assert first.escalation.id == again.escalation.id and first.escalation.to_level == L3
-    other = pb.RaiseSignalRequest(signal_id=request.signal_id, ticket_id=str(inbox.ticket), kind="abuse")
+    other = pb.RaiseSignalRequest(signal_id=request.signal_id, ticket_id=str(inbox.ticket), kind=pb.SIGNAL_KIND_ABUSE)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.RaiseSignal(other)
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
@@ -218,7 +219,7 @@ async def test_sla_report_gives_attainment_per_target_and_the_escalation_rate(db
     assert by_target["resolution"].attainment == 0.5
     assert report.cycles_opened == 3 and report.tickets_escalated == 1
     assert report.escalation_rate == pytest.approx(1 / 3)
-    assert [(e.trigger, e.to_level, e.count) for e in report.escalations] == [("matrix", L2, 1)]
+    assert [(e.trigger, e.to_level, e.count) for e in report.escalations] == [(pb.ESCALATION_TRIGGER_MATRIX, L2, 1)]
 
 
 async def test_sla_report_refuses_an_empty_or_over_long_period(stub) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from escalation_support import H, OFFICE, T0, Inbox, escalation_database, sla
 from kefu_escalation.clocks import ClockProjector
 from kefu_escalation.escalations import Escalator, TriggerSettings
+from kefu_common.clock import ManualClock
 from kefu_common.signing import verify_signature
 from kefu_common.timestamps import RFC3339_UTC, rfc3339
 from kefu_escalation.notifications import LogSink, NotificationDispatcher, WebhookSink
@@ -390,8 +391,8 @@ class Receiver:
 
 async def test_webhook_receiver_failing_twice_gets_the_notification_on_the_third_try(db) -> None:
     first = T0 + 365 * 24 * H  # later than anything else queued in this module
-    async with db.session() as session:  # deliver everything queued earlier first
-        await NotificationDispatcher([LogSink()]).dispatch_due(session, now=first - M, limit=100_000)
+    # deliver everything queued earlier first
+    await NotificationDispatcher([LogSink()]).dispatch_due(db, clock=ManualClock(first - M), limit=100_000)
     inbox = Inbox(db)
     p = projector(inbox)
     await inbox.created(first, level="L1")
@@ -402,8 +403,7 @@ async def test_webhook_receiver_failing_twice_gets_the_notification_on_the_third
         dispatcher = NotificationDispatcher([sink], backoff_base=timedelta(seconds=2))
         for now in (first, first + timedelta(seconds=1), first + timedelta(seconds=2),
                     first + timedelta(seconds=5), first + timedelta(seconds=6)):
-            async with db.session() as session:
-                await dispatcher.dispatch_due(session, now=now, limit=1000)
+            await dispatcher.dispatch_due(db, clock=ManualClock(now), limit=1000)
         await sink.close()
     [n] = await notifications(db, inbox.ticket)
     assert (n.status, n.attempts) == ("sent", 3)  # 500 at +0 s, 503 at +2 s (backoff 2 s), 200 at +6 s (4 s)
@@ -419,8 +419,7 @@ async def test_webhook_signature_verifies_with_the_shared_secret(db) -> None:
     receiver = Receiver([])
     async with receiver as url:
         sink = WebhookSink(url, "s3cret-s3cret-s3cret")
-        async with db.session() as session:
-            await NotificationDispatcher([sink]).dispatch_due(session, now=T0 + M, limit=1000)
+        await NotificationDispatcher([sink]).dispatch_due(db, clock=ManualClock(T0 + M), limit=1000)
         await sink.close()
     mine = [(h, b) for h, b in receiver.requests if json.loads(b)["ticket_id"] == str(inbox.ticket)]
     [(headers, body)] = mine
@@ -702,7 +701,7 @@ async def test_a_signal_raised_while_its_ticket_is_first_projected_is_applied_no
     """Seen under make run: RaiseSignal ran while the projection of ticket.created was not yet
     committed; it saw no clocks (pending) and the projection had already looked for pending
     signals, so a regulator threat was never applied. The two now take turns per ticket."""
-    from kefu_common.clock import ManualClock
+
 
     inbox = Inbox(db)
     p = projector(inbox)

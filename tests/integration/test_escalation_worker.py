@@ -6,14 +6,13 @@ bound, so the breach can only be recorded in time if the NOTIFY woke it."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from escalation_support import escalation_database, sla
+from escalation_support import escalation_database, inbox_body, sla
 from kefu_common.clock import SystemClock
 from kefu_escalation.clock_worker import SlaClockWorker
 from kefu_escalation.clocks import ClockProjector
@@ -50,10 +49,10 @@ async def test_a_new_earlier_deadline_from_another_replica_wakes_a_sleeping_work
                 text("UPDATE escalation.consumer_cursor SET last_sequence = :s WHERE name = :n"),
                 {"s": start + 1, "n": cursor})  # (ours will never project it)
             await (await session.connection()).execute(
-                text("INSERT INTO escalation.ticket_event (sequence, event_id, event_type, ticket_id, payload, "
-                     "occurred_at, received_at) VALUES (:s, :e, 'ticket.created', :t, CAST(:p AS jsonb), :at, :at)"),
+                text("INSERT INTO escalation.ticket_event (sequence, event_id, event_type, ticket_id, body, "
+                     "occurred_at, received_at) VALUES (:s, :e, 'ticket.created', :t, :p, :at, :at)"),
                 {"s": start + 1, "e": uuid.uuid4(), "t": ticket, "at": first_contact,
-                 "p": json.dumps({"first_contact_at": first_contact.isoformat(), "sla": sla()})})
+                 "p": inbox_body("ticket.created", {"first_contact_at": first_contact.isoformat(), "sla": sla()})})
         async with db.session() as session:  # the other replica projects it: due clocks + NOTIFY
             await ClockProjector(cursor=f"{cursor}-other").project(session, limit=10, clock=SystemClock())
         recorded = None

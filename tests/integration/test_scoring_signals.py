@@ -83,6 +83,11 @@ async def score(db: Database, conversation: service.Conversation, clock: ManualC
         )
 
 
+def kind_name(kind: int) -> str:
+    """The outbox row's spelling of a request's SignalKind."""
+    return escalation_pb2.SignalKind.Name(kind).removeprefix("SIGNAL_KIND_").lower()
+
+
 def calls_for(servicer: RecordingEscalation, ticket_id: str) -> list[escalation_pb2.RaiseSignalRequest]:
     return [c for c in servicer.calls if c.ticket_id == ticket_id]
 
@@ -144,7 +149,7 @@ async def test_relay_delivers_and_retries_with_backoff_without_doubling(
         servicer.fail_with = [grpc.StatusCode.UNAVAILABLE]
         await relay.run_once()  # the first call fails, the second succeeds
         rows = {r.kind: r for r in await outbox(scoring_db, ticket_id)}
-        first_kind = calls_for(servicer, ticket_id)[0].kind
+        first_kind = kind_name(calls_for(servicer, ticket_id)[0].kind)
         failed = rows[first_kind]
         assert (failed.status, failed.attempts) == ("pending", 1)
         assert failed.last_error.startswith("UNAVAILABLE")
@@ -170,8 +175,8 @@ async def test_relay_delivers_and_retries_with_backoff_without_doubling(
         signal_id(conversation_id, "legal"), signal_id(conversation_id, "negative_emotion"),
         signal_id(conversation_id, "predicted_detractor"),
     }
-    request = [c for c in calls if c.kind == "legal"][-1]
-    assert (request.kind, request.source, request.conversation_id) == ("legal", "scoring", conversation_id)
+    request = [c for c in calls if c.kind == escalation_pb2.SIGNAL_KIND_LEGAL][-1]
+    assert (request.source, request.conversation_id) == ("scoring", conversation_id)
     assert request.occurred_at.ToDatetime(tzinfo=UTC) == datetime(2001, 6, 1, tzinfo=UTC)
     assert "13800138000" not in request.detail
 
@@ -190,7 +195,7 @@ async def test_relay_marks_a_refused_signal_rejected_and_stops_retrying(
         clock.advance(timedelta(days=1))
         await relay.run_once()
     rows = {r.kind: r for r in await outbox(scoring_db, ticket_id)}
-    refused = rows[calls_for(servicer, ticket_id)[0].kind]
+    refused = rows[kind_name(calls_for(servicer, ticket_id)[0].kind)]
     assert (refused.status, refused.attempts) == ("rejected", 1)
     assert refused.last_error.startswith("INVALID_ARGUMENT")
     assert len(calls_for(servicer, ticket_id)) == 3  # the refused one once, the others once

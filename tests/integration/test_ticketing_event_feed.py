@@ -19,9 +19,11 @@ import pytest
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.db import Database, to_libpq_url
 from kefu_common.errors import InvalidArgument
 from kefu_ticketing import events
+from kefu_ticketing.events import to_message
 from kefu_ticketing.feed import APPLICATION_NAME, EventFeed
 from kefu_ticketing.models import OutboxEvent
 
@@ -51,15 +53,24 @@ async def make_feed(db: Database) -> AsyncIterator[object]:
         await feed.stop()
 
 
-async def write(db: Database, ticket_id: uuid.UUID, count: int = 1, **payload: object) -> list[int]:
+def body(i: int = 0) -> ticketing_pb2.Event:
+    """A typed event body: ticket.created for i = 0, else ticket.updated; `i` is its version."""
+    change = {"created": ticketing_pb2.TicketCreated()} if i == 0 else {"updated": ticketing_pb2.TicketUpdated()}
+    return ticketing_pb2.Event(version=i, **change)
+
+
+def marker(row: OutboxEvent) -> int:
+    return ticketing_pb2.Event.FromString(row.body).version
+
+
+async def write(db: Database, ticket_id: uuid.UUID, count: int = 1) -> list[int]:
     """`count` events for `ticket_id` in one committed transaction; their sequences."""
     async with db.session() as session:
         written = [
             await events.append_event(
                 session,
-                event_type="ticket.created" if i == 0 else "ticket.updated",
                 ticket_id=ticket_id,
-                payload={"i": i, **payload},
+                body=body(i),
                 occurred_at=datetime.now(UTC),
             )
             for i in range(count)
@@ -155,7 +166,7 @@ async def test_replay_from_zero_and_from_n_gives_exactly_the_later_events_in_ord
 
     event = mine[0]
     assert event.event_type == "ticket.created"
-    assert event.payload == {"i": 0}
+    assert marker(event) == 0 and to_message(event).HasField("created")
     assert isinstance(event.event_id, uuid.UUID)
     assert event.occurred_at.tzinfo is not None
 
@@ -217,7 +228,7 @@ async def test_concurrent_writers_are_delivered_once_each_in_strictly_increasing
         # One transaction's two events stay together and in order.
         for first, second in zip(mine[:-1:2], mine[1:-1:2], strict=True):
             assert first.ticket_id == second.ticket_id
-            assert (first.payload["i"], second.payload["i"]) == (0, 1)
+            assert (marker(first), marker(second)) == (0, 1)
     for w in watchers:
         await w.aclose()
 
@@ -270,9 +281,8 @@ async def test_a_rolled_back_transaction_produces_no_event(db: Database, make_fe
         async with db.session() as session:
             await events.append_event(
                 session,
-                event_type="ticket.created",
                 ticket_id=rolled_back,
-                payload={},
+                body=body(),
                 occurred_at=datetime.now(UTC),
             )
             raise Boom
@@ -341,7 +351,8 @@ async def test_polling_delivers_an_event_whose_notification_was_lost(
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": events.OUTBOX_LOCK_KEY})
         session.add(
             OutboxEvent(
-                event_type="ticket.created", ticket_id=silent, payload={}, occurred_at=datetime.now(UTC)
+                event_type="ticket.created", ticket_id=silent, body=body().SerializeToString(),
+                occurred_at=datetime.now(UTC),
             )
         )
     event = await asyncio.wait_for(pending, WAIT)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
-from support import error_code
+from support import error_code, outbox_json
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import text
 
@@ -165,13 +165,13 @@ async def test_creation_writes_status_change_and_outbox_event_in_one_transaction
         ).all()
         events = (
             await conn.execute(
-                text("SELECT event_type, payload FROM ticketing.outbox_event WHERE ticket_id = :t"),
+                text("SELECT event_type, body FROM ticketing.outbox_event WHERE ticket_id = :t"),
                 {"t": uuid.UUID(ticket.id)},
             )
         ).all()
     assert [tuple(c) for c in changes] == [(None, "new")]
     assert [e[0] for e in events] == ["ticket.created"]
-    assert events[0][1]["sla"]["policy_id"] == ticket.sla.policy_id
+    assert outbox_json(events[0][1])["sla"]["policy_id"] == ticket.sla.policy_id
 
 
 async def test_unknown_ticket_is_not_found(stub) -> None:

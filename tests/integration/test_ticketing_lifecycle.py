@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
-from support import error_code
+from support import error_code, outbox_json
 from sqlalchemy import text
 
 from kefu.common.v1 import types_pb2
@@ -502,9 +502,10 @@ async def test_each_change_emits_its_event_in_the_same_transaction(stub, db) -> 
     await stub.RecordProgressView(pb.RecordProgressViewRequest(request_id=rid(), ticket_id=ticket.id))
     await stub.AddNote(pb.AddNoteRequest(request_id=rid(), ticket_id=ticket.id, text="secret"))
     rows = await sql(
-        db, "SELECT event_type, payload FROM ticketing.outbox_event WHERE ticket_id = :t ORDER BY sequence",
+        db, "SELECT event_type, body FROM ticketing.outbox_event WHERE ticket_id = :t ORDER BY sequence",
         t=uuid.UUID(ticket.id),
     )
+    rows = [(r[0], outbox_json(r[1])) for r in rows]
     assert [r[0] for r in rows] == [
         "ticket.created", "ticket.status_changed", "ticket.status_changed", "ticket.status_changed",
         "ticket.contact_logged", "ticket.progress_added", "ticket.progress_viewed",
@@ -521,9 +522,10 @@ async def test_a_reopen_with_the_customers_contact_emits_contact_logged_after_th
         request_id=rid(), id=ticket.id, actor="a", reason="again", contact_channel=types_pb2.CHANNEL_CHAT,
         contact_summary="the screen is black again"))
     rows = await sql(
-        db, "SELECT event_type, payload FROM ticketing.outbox_event WHERE ticket_id = :t ORDER BY sequence",
+        db, "SELECT event_type, body FROM ticketing.outbox_event WHERE ticket_id = :t ORDER BY sequence",
         t=uuid.UUID(ticket.id),
     )
+    rows = [(r[0], outbox_json(r[1])) for r in rows]
     assert [r[0] for r in rows[-2:]] == ["ticket.status_changed", "ticket.contact_logged"]
     contact = rows[-1][1]
     assert (contact["direction"], contact["channel"], contact["proactive"]) == ("inbound", "chat", True)
@@ -553,9 +555,9 @@ async def test_a_severity_or_tier_change_emits_the_classification_escalation_re_
         request_id=rid(), id=ticket.id, expected_version=ticket.version, actor="a",
         customer_tier=types_pb2.CUSTOMER_TIER_VIP))
     assert ticket.customer.tier == types_pb2.CUSTOMER_TIER_VIP
-    rows = await sql(db, "SELECT payload FROM ticketing.outbox_event WHERE ticket_id = :t AND "
+    rows = await sql(db, "SELECT body FROM ticketing.outbox_event WHERE ticket_id = :t AND "
                          "event_type = 'ticket.updated' ORDER BY sequence", t=uuid.UUID(ticket.id))
-    subject, severity, tier = (r[0] for r in rows)
+    subject, severity, tier = (outbox_json(r[0]) for r in rows)
     assert "classification" not in subject
     assert severity["classification"] == {"severity": "critical", "customer_tier": "standard",
                                           "customer_sensitive": False, "channel": "phone"}

@@ -20,7 +20,7 @@ from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from kefu_ticketing import ratings, service
 from kefu_ticketing.servicer import EscalationSlaResolver
-from support import error_code
+from support import error_code, outbox_json
 
 POLICY = ratings.RatingPolicy(change_window=timedelta(days=7), dissatisfied_max_score=2)
 
@@ -187,9 +187,9 @@ async def test_every_rating_is_an_outbox_event_and_a_low_one_says_dissatisfied(d
     high, _ = await desk.rate(ticket, 4)
     async with db.engine.connect() as conn:
         rows = (await conn.execute(text(
-            "SELECT payload FROM ticketing.outbox_event WHERE ticket_id = :t AND event_type = 'ticket.rated' "
+            "SELECT body FROM ticketing.outbox_event WHERE ticket_id = :t AND event_type = 'ticket.rated' "
             "ORDER BY sequence"), {"t": ticket.id})).all()
-    payloads = [r.payload for r in rows]
+    payloads = [outbox_json(r.body) for r in rows]
     assert [(p["score"], p["dissatisfied"], p["cycle"], p["revision"]) for p in payloads] == [
         (2, True, 1, 1), (4, False, 1, 2)]
     assert payloads[0]["rating_id"] == str(low.id) and payloads[0]["nps"] == 3

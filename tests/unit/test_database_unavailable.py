@@ -6,6 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
 from kefu_common.db import Database
 from kefu_common.devstack import free_port
@@ -21,7 +22,7 @@ class NeedsDatabase(escalation_pb2_grpc.EscalationServiceServicer):
 
     async def ResolveSla(self, request, context):
         await self.db.ping()
-        return escalation_pb2.ResolveSlaResponse()
+        return types_pb2.SlaSnapshot()
 
 
 async def test_unreachable_database_gives_unavailable_not_internal() -> None:

@@ -10,6 +10,7 @@ import pytest
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
 from kefu_common.context import get_request_id, reset_request_id, set_request_id
 from kefu_common.errors import ERROR_CODE_METADATA_KEY, NotFound
@@ -34,7 +35,7 @@ class Probe(escalation_pb2_grpc.EscalationServiceServicer):
             raise NotFound("no such cell", code="matrix_cell_missing")
         if request.severity == 4:
             raise RuntimeError("database password is hunter2")
-        return escalation_pb2.ResolveSlaResponse(policy_id="ok")
+        return types_pb2.SlaSnapshot(policy_id="ok")
 
 
 @pytest.fixture

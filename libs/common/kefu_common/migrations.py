@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -78,3 +80,27 @@ def run_env(*, schema: str) -> None:
             context.run_migrations()
         return
     asyncio.run(_run_online(url, schema))
+
+
+def replace_column(table: str, *, schema: str, key: str, old: str, new: Any, read: str,
+                   convert: Callable[[Any], Any], value_sql: str = ":v", batch: int = 1000) -> None:
+    """Inside a migration: replace column `old` of `schema.table` by the column `new` (an
+    `sa.Column`, NOT NULL once filled), computed row by row in key order and batches:
+    `convert(row)` gets (key, *the columns `read`) and returns the new value (`value_sql` may
+    cast it, e.g. "CAST(:v AS jsonb)")."""
+    from alembic import op  # the migration's connection (only inside a running migration)
+
+    new.nullable = True
+    op.add_column(table, new, schema=schema)
+    conn = op.get_bind()
+    after: Any = 0
+    while True:
+        rows = conn.execute(text(f"SELECT {key}, {read} FROM {schema}.{table} WHERE {key} > :after "
+                                 f"ORDER BY {key} LIMIT :lim"), {"after": after, "lim": batch}).all()
+        if not rows:
+            break
+        conn.execute(text(f"UPDATE {schema}.{table} SET {new.name} = {value_sql} WHERE {key} = :s"),
+                     [{"s": r[0], "v": convert(r)} for r in rows])
+        after = rows[-1][0]
+    op.alter_column(table, new.name, nullable=False, schema=schema)
+    op.drop_column(table, old, schema=schema)

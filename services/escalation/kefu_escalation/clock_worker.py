@@ -159,8 +159,7 @@ class SlaClockWorker:
         return self.batch if max(projected, acks) >= self.batch or fired >= self.batch else projected + fired + acks
 
     async def dispatch_pass(self) -> int:
-        async with self.db.session() as session:
-            return await self.dispatcher.dispatch_due(session, now=self.clock.now(), limit=self.batch)
+        return await self.dispatcher.dispatch_due(self.db, clock=self.clock, limit=self.batch)
 
     async def _read(self, query: Any) -> Any:
         """The row of earliest pending instants `query` reads."""

@@ -63,11 +63,15 @@ import orjson
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu.common.v1 import types_pb2
+from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.clock import Clock
 from kefu_common.db import driver_connection, json_param
 from kefu_common.errors import ServiceError
 from kefu_common.logging import get_logger
 from kefu_common.metrics import SLA_CLOCK_FACTS, SLA_TIMER_LAG_SECONDS
+from kefu_common.protoconv import enum_to_str, from_timestamp
+from kefu_common.ticket_events import sla_json
 from kefu_escalation.calendar import BusinessCalendar
 from kefu_escalation.escalations import Escalator, wake_timers
 from kefu_escalation.models import SlaPolicy
@@ -97,6 +101,7 @@ DEFAULT_WARNING_PERCENT = 75
 SNAPSHOT_TARGETS = {"first_response": False, "resolution": True}
 
 CalendarLoader = Callable[[AsyncSession, str], Awaitable[BusinessCalendar]]
+Action = ticketing_pb2.StatusAction
 
 # ------------------------------------------------------------------------------ JSON
 
@@ -390,10 +395,9 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
-def _ts(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+def _at(message: Any, field: str) -> datetime | None:
+    """A timestamp field of a message (None when unset)."""
+    return from_timestamp(getattr(message, field)) if message.HasField(field) else None
 
 
 async def snapshot_targets(session: AsyncSession, sla: Mapping[str, Any],
@@ -462,10 +466,11 @@ class ClockProjector:
             return 0
         start = cursor if after_sequence is None else after_sequence
         rows = (await _execute(session,
-            text("SELECT sequence, event_type, ticket_id, payload, occurred_at "
+            text("SELECT sequence, event_type, ticket_id, body, occurred_at "
                  "FROM escalation.ticket_event WHERE sequence > :after ORDER BY sequence LIMIT :lim"),
             {"after": start, "lim": limit},
         )).all()
+        events_of = {r.sequence: ticketing_pb2.Event.FromString(r.body) for r in rows}
         ids = list(dict.fromkeys(r.ticket_id for r in rows))
         locked = (await _execute(session,  # in ticket order, so two projections never deadlock
             text("SELECT ticket_id, last_sequence, CAST(sla AS text) AS sla FROM escalation.clock_ticket "
@@ -490,7 +495,8 @@ class ClockProjector:
             if state is None and row.event_type != "ticket.created":
                 continue  # no clocks for this ticket (created before clocks were projected)
             try:
-                events = await self._translate(session, clocks, row, snapshots, reclassified)
+                events = await self._translate(session, clocks, row, events_of[row.sequence], snapshots,
+                                               reclassified)
             except ClockError as err:
                 log.warning("clock_event_skipped", sequence=row.sequence, type=row.event_type,
                             ticket_id=str(row.ticket_id), error=str(err))
@@ -511,7 +517,7 @@ class ClockProjector:
                 {"t": list(reclassified), "s": [json.dumps(snapshots[t], default=str) for t in reclassified]})
         for row, cycle, events, cycle_open in hooks:  # triggers, in stream order
             await self.escalator.on_inbox_event(
-                session, row.ticket_id, row.event_type, _json(row.payload) or {}, row.occurred_at, cycle)
+                session, row.ticket_id, events_of[row.sequence], row.occurred_at, cycle)
             if events:
                 await self.escalator.on_clock_events(session, row.ticket_id, events, cycle_open=cycle_open)
         if rows and last > cursor:
@@ -526,11 +532,12 @@ class ClockProjector:
         return await snapshot_targets(session, sla, self.calendars)
 
     async def _translate(self, session: AsyncSession, clocks: TicketClocks, row: Any,
-                         snapshots: dict[uuid.UUID, Any], reclassified: set[uuid.UUID]) -> list[ClockEvent]:
-        """Clock events of one inbox row; `snapshots` (a reopen's SLA snapshot per ticket) and
-        `reclassified` (whose snapshot changed) are the projection batch's, stored after it."""
-        payload: Mapping[str, Any] = _json(row.payload) or {}
-        kind = row.event_type
+                         event: ticketing_pb2.Event, snapshots: dict[uuid.UUID, Any],
+                         reclassified: set[uuid.UUID]) -> list[ClockEvent]:
+        """Clock events of one inbox row (`event`, its typed body); `snapshots` (a reopen's SLA
+        snapshot per ticket) and `reclassified` (whose snapshot changed) are the projection
+        batch's, stored after it."""
+        kind = event.WhichOneof("change")
 
         def when(value: datetime | None = None) -> datetime:
             at = value or row.occurred_at
@@ -539,48 +546,48 @@ class ClockProjector:
 
         current = clocks.current
         running = current is not None and current.is_open
-        if kind == "ticket.created":
+        if kind == "created":
+            created = event.created
             if current is not None:
                 raise ClockError("ticket.created for a ticket that already has clocks")
-            calendar, targets = await self._targets(session, payload.get("sla") or {})
+            calendar, targets = await self._targets(session, sla_json(created.sla))
             if not targets:
                 raise ClockError("ticket.created carries no SLA targets")
-            return clocks.open_cycle(when(_ts(payload.get("first_contact_at"))), targets, calendar)
-        if kind == "ticket.status_changed":
-            action = payload.get("action")
-            if action == "pending":
+            return clocks.open_cycle(when(_at(created, "first_contact_at")), targets, calendar)
+        if kind == "status_changed":
+            action = event.status_changed.action
+            if action == Action.STATUS_ACTION_PENDING:
                 return clocks.pause(when())
-            if action == "resumed":
+            if action == Action.STATUS_ACTION_RESUMED:
                 return clocks.resume(when())
-            if action == "resolved":
+            if action == Action.STATUS_ACTION_RESOLVED:
                 return clocks.stop(when())
-            if action == "reopened":  # fresh targets: of the latest reclassification, else of the creation
+            if action == Action.STATUS_ACTION_REOPENED:  # fresh targets: of the latest reclassification, else of the creation
                 sla = snapshots.get(row.ticket_id)
                 if sla is None:
-                    sla = _json(await session.scalar(
-                        text("SELECT payload -> 'sla' FROM escalation.ticket_event WHERE ticket_id = :t "
+                    body = await session.scalar(
+                        text("SELECT body FROM escalation.ticket_event WHERE ticket_id = :t "
                              "AND event_type = 'ticket.created' ORDER BY sequence DESC LIMIT 1"),
                         {"t": row.ticket_id},
-                    ))
-                calendar, targets = await self._targets(session, sla or {})
+                    )
+                    sla = sla_json(ticketing_pb2.Event.FromString(body).created.sla) if body else {}
+                calendar, targets = await self._targets(session, sla)
                 return clocks.open_cycle(when(), targets, calendar)
             return []  # opened, closed: no clock changes
-        if kind == "ticket.updated" and payload.get("classification") and current is not None:
-            snap, events = await self._reclassify(session, clocks, row, payload["classification"], when())
+        if kind == "updated" and event.updated.HasField("classification") and current is not None:
+            snap, events = await self._reclassify(session, clocks, row, event.updated.classification, when())
             if snap is not None:
                 snapshots[row.ticket_id] = snap
                 reclassified.add(row.ticket_id)
             return events
-        first_response = (kind == "ticket.progress_added"
-                          or (kind == "ticket.contact_logged" and payload.get("direction") == "outbound"))
-        if (first_response and running and current is not None
+        outbound = kind == "contact_logged" and event.contact_logged.direction == ticketing_pb2.CONTACT_DIRECTION_OUTBOUND
+        if ((kind == "progress_added" or outbound) and running and current is not None
                 and "first_response" in current.active_targets):
-            at = when(_ts(payload.get("occurred_at")) if kind == "ticket.contact_logged" else None)
-            return clocks.satisfy("first_response", at)
+            return clocks.satisfy("first_response", when(_at(event.contact_logged, "occurred_at") if outbound else None))
         return []  # inbound contacts and every other event: clocks are untouched
 
     async def _reclassify(self, session: AsyncSession, clocks: TicketClocks, row: Any,
-                          classification: Mapping[str, Any], at: datetime,
+                          classification: ticketing_pb2.TicketClassification, at: datetime,
                           ) -> tuple[dict[str, Any] | None, list[ClockEvent]]:
         """A severity/tier change: the new cell's snapshot for the next cycle (None: none could
         be resolved) and, while a cycle is open, the event tightening its targets (reclassify.py)."""
@@ -596,7 +603,7 @@ class ClockProjector:
             return snap, []  # applies from the next cycle (a reopen)
         _, targets = await self._targets(session, snap)
         return snap, clocks.reclassify(at, targets, {
-            "severity": classification.get("severity"), "matrix_tier": sla.matrix_tier, "level": sla.level,
+            "severity": enum_to_str(types_pb2.Severity, classification.severity), "matrix_tier": sla.matrix_tier, "level": sla.level,
             "policy": f"{sla.policy.id} v{sla.policy.version}", "matrix_version": sla.matrix_version, "sla": snap})
 
     # -------------------------------------------------------------- timer

@@ -16,7 +16,6 @@ would still store each event once, by the atomic cursor and the sequence's prima
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Callable
 
@@ -77,8 +76,8 @@ class TicketEventConsumer:
             inserted = await conn.scalar(
                 text(
                     "INSERT INTO escalation.ticket_event (sequence, event_id, event_type, "
-                    "ticket_id, payload, occurred_at, received_at) "
-                    "VALUES (:seq, :eid, :type, :tid, CAST(:payload AS jsonb), :occurred, :now) "
+                    "ticket_id, body, occurred_at, received_at) "
+                    "VALUES (:seq, :eid, :type, :tid, :body, :occurred, :now) "
                     "ON CONFLICT (sequence) DO NOTHING RETURNING 1"
                 ),
                 {
@@ -86,7 +85,7 @@ class TicketEventConsumer:
                     "eid": uuid.UUID(event.event_id),
                     "type": event.type,
                     "tid": uuid.UUID(event.ticket_id),
-                    "payload": json.dumps(json.loads(event.payload_json or "{}")),
+                    "body": event.SerializeToString(),  # the typed event, as received
                     "occurred": from_timestamp(event.occurred_at),
                     "now": self.clock.now(),
                 },

@@ -49,11 +49,15 @@ import orjson
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu.common.v1 import types_pb2
+from kefu.escalation.v1 import escalation_pb2
+from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.db import driver_connection, json_param
 from kefu_common.errors import AlreadyExists, PermissionDenied
 from kefu_common.logging import get_logger
 from kefu_common.metrics import ESCALATIONS
 from kefu_common.timestamps import rfc3339
+from kefu_common.protoconv import enum_choices, enum_to_str, from_timestamp, level_to_str
 from kefu_escalation.calendar import BusinessCalendar
 from kefu_escalation.sla_clock import ClockEvent
 
@@ -67,11 +71,13 @@ __all__ = [
     "SIGNAL_KINDS",
     "TIMER_CHANNEL",
     "TIMER_STEPS",
+    "TRIGGERS",
     "Escalator",
     "TriggerSettings",
 ]
 
 LEVELS = ("L0", "L1", "L2", "L3")
+Action = ticketing_pb2.StatusAction
 PARTIES = {"L0": "agent", "L1": "senior_specialist", "L2": "team_lead", "L3": "crisis_team"}
 # Who may acknowledge (DOMAIN.md §5): the party escalated to — its level's role or above — or an
 # admin. The level each staff role holds (the gateway's roles): a specialist is the senior
@@ -79,7 +85,9 @@ PARTIES = {"L0": "agent", "L1": "senior_specialist", "L2": "team_lead", "L3": "c
 ROLE_LEVELS = {"agent": "L0", "specialist": "L1", "lead": "L2"}
 ACK_ANY_ROLE = "admin"
 NOT_ESCALATED_PARTY = "not_escalated_party"
-SIGNAL_KINDS = ("regulator", "media", "legal", "abuse", "negative_emotion", "predicted_detractor", "other")
+# The wire enums name them (kefu.escalation.v1.SignalKind, EscalationTrigger); rows keep these spellings.
+SIGNAL_KINDS = tuple(enum_choices(escalation_pb2.SignalKind))
+TRIGGERS = tuple(enum_choices(escalation_pb2.EscalationTrigger))
 CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
 # NOTIFY channel: a new or earlier deadline exists; every replica's timer re-reads its wake-up.
 # Payload "<step> <ISO instant>" (step: ticks, acks, updates): the earliest new deadline of that
@@ -248,7 +256,7 @@ class Escalator:
             _INSERT_NOTIFICATIONS, json_param([
                 {"k": n.key[:240], "t": n.ticket_id, "e": n.escalation_id, "kind": n.kind, "level": n.level,
                  "r": f"{PARTIES[n.level]}:{n.payload.get('team') or '*'}",
-                 "p": orjson.Fragment(_payload_json(n)), "at": n.at, "deliver": when}
+                 "p": orjson.Fragment(_notice_body(n)), "at": n.at, "deliver": when}
                 for n, when in zip(notices, deliver)]))
 
     def _deliver_times(self, staff: BusinessCalendar, notices: Sequence[Notice]) -> list[datetime]:
@@ -341,55 +349,58 @@ class Escalator:
 
     # ------------------------------------------------------------------ inbox events
 
-    async def on_inbox_event(self, session: AsyncSession, ticket_id: uuid.UUID, event_type: str,
-                             payload: Mapping[str, Any], at: datetime, cycle: int | None) -> None:
+    async def on_inbox_event(self, session: AsyncSession, ticket_id: uuid.UUID, event: ticketing_pb2.Event,
+                             at: datetime, cycle: int | None) -> None:
         """Keep the ticket's trigger state and fire the event-driven triggers."""
         s = self.settings
-        if event_type == "ticket.created":
-            sla = payload.get("sla") or {}
-            durations = {t.get("name"): t.get("duration_seconds") for t in sla.get("targets", ())}
+        kind = event.WhichOneof("change")
+        if kind == "created":
+            created = event.created
+            sla = created.sla
+            severity = enum_to_str(types_pb2.Severity, created.severity)
+            durations = {t.name: t.duration_seconds for t in sla.targets}
             await _execute(session,
                 "UPDATE escalation.clock_ticket SET matrix_tier = :tier, severity = :sev, team = :team, "
                 "calendar = :cal, ack_seconds = :ack, next_update_seconds = :nu, inbound_contacts = 1, "
                 "policy = :policy "
                 "WHERE ticket_id = :t",
-                {"tier": sla.get("matrix_tier"), "sev": payload.get("severity"),
-                 "team": payload.get("team") or "", "cal": sla.get("calendar") or "24x7",
+                {"tier": sla.matrix_tier or None, "sev": severity,
+                 "team": created.team, "cal": sla.calendar or "24x7",
                  "ack": durations.get("escalation_ack") or None,
                  "nu": durations.get("next_update") or None, "t": ticket_id,
-                 "policy": f"{sla.get('policy_id')} v{sla.get('policy_version')}" if sla.get("policy_id") else None})
-            level = sla.get("level") or "L0"
+                 "policy": f"{sla.policy_id} v{sla.policy_version}" if sla.policy_id else None})
+            level = level_to_str(sla.level) or "L0"
             if level in LEVELS and level != "L0" and cycle is not None:
                 await self.escalate(session, ticket_id, cycle=cycle, trigger="matrix", key="matrix",
                                     at=at, to_level=level, actor="matrix",
-                                    reason=f"matrix v{sla.get('matrix_version')}: "
-                                           f"{sla.get('matrix_tier')} x {payload.get('severity')}")
+                                    reason=f"matrix v{sla.matrix_version}: "
+                                           f"{sla.matrix_tier} x {severity}")
             await self.apply_pending_signals(session, ticket_id, at)
-            opened = payload.get("first_contact_at")
-            await self._owe_update(session, ticket_id, datetime.fromisoformat(opened) if opened else at)
+            opened = from_timestamp(created.first_contact_at) if created.HasField("first_contact_at") else at
+            await self._owe_update(session, ticket_id, opened)
             return
-        if event_type == "ticket.rated":
-            if payload.get("dissatisfied"):
-                await self.on_dissatisfied_rating(session, ticket_id, payload, at)
+        if kind == "rated":
+            if event.rated.dissatisfied:
+                await self.on_dissatisfied_rating(session, ticket_id, event.rated, at)
             return
-        action = payload.get("action") if event_type == "ticket.status_changed" else None
-        if action in ("pending", "resolved"):
+        action = event.status_changed.action if kind == "status_changed" else None
+        if action in (Action.STATUS_ACTION_PENDING, Action.STATUS_ACTION_RESOLVED):
             await self._owe_update(session, ticket_id, None)  # the customer's turn / nothing owed
-        elif action in ("resumed", "reopened"):
+        elif action in (Action.STATUS_ACTION_RESUMED, Action.STATUS_ACTION_REOPENED):
             await self._owe_update(session, ticket_id, at)  # a fresh window from now
         if cycle is None:
             return
-        if event_type == "ticket.assigned":
+        if kind == "assigned":
             await _execute(session, "UPDATE escalation.clock_ticket SET team = :team WHERE ticket_id = :t",
-                           {"team": payload.get("team") or "", "t": ticket_id})
-        elif event_type == "ticket.updated":
-            severity = (payload.get("changes") or {}).get("severity")
-            if severity:
+                           {"team": event.assigned.team, "t": ticket_id})
+        elif kind == "updated":
+            changes = event.updated.changes
+            if changes.HasField("severity") and changes.severity:
                 await _execute(session, "UPDATE escalation.clock_ticket SET severity = :s WHERE ticket_id = :t",
-                               {"s": severity, "t": ticket_id})
-        elif event_type == "ticket.progress_added":
+                               {"s": enum_to_str(types_pb2.Severity, changes.severity), "t": ticket_id})
+        elif kind == "progress_added":
             await self._owe_update(session, ticket_id, at)
-        elif event_type == "ticket.contact_logged" and payload.get("direction") == "inbound":
+        elif kind == "contact_logged" and event.contact_logged.direction == ticketing_pb2.CONTACT_DIRECTION_INBOUND:
             count = await session.scalar(text(
                 "UPDATE escalation.clock_ticket SET inbound_contacts = inbound_contacts + 1 "
                 "WHERE ticket_id = :t RETURNING inbound_contacts"), {"t": ticket_id})
@@ -397,34 +408,34 @@ class Escalator:
                 await self.escalate(session, ticket_id, cycle=cycle, trigger="contacts", key="contacts",
                                     at=at, actor="contacts",
                                     reason=f"{count} customer-initiated contacts on one ticket")
-        elif action == "reopened":
-            reopens = int(payload.get("reopen_count") or 0)
+        elif action == Action.STATUS_ACTION_REOPENED:
+            reopens = event.status_changed.reopen_count
             await _execute(session, "UPDATE escalation.clock_ticket SET reopen_count = :n WHERE ticket_id = :t",
                            {"n": reopens, "t": ticket_id})
             if reopens >= s.reopen_threshold:
                 await self.escalate(session, ticket_id, cycle=cycle, trigger="reopens", key="reopens",
                                     at=at, actor="reopens", reason=f"reopened {reopens} times")
-        elif event_type == "ticket.progress_viewed":
-            views = int(payload.get("views_last_hour") or 0)
+        elif kind == "progress_viewed":
+            views = event.progress_viewed.views_last_hour
             if views >= s.anxious_views:
                 await self.escalate(session, ticket_id, cycle=cycle, trigger="anxious_customer",
                                     key="anxious_customer", at=at, actor="progress-views",
                                     reason=f"the customer viewed progress {views} times within an hour")
 
     async def on_dissatisfied_rating(self, session: AsyncSession, ticket_id: uuid.UUID,
-                                     payload: Mapping[str, Any], at: datetime) -> None:
+                                     rating: ticketing_pb2.TicketRated, at: datetime) -> None:
         """A dissatisfied customer rating (CSAT at or below ticketing's threshold) of a resolved
         cycle: a signal of that cycle (trigger ``dissatisfied_rating``, once per cycle like every
         trigger: +1 level, an acknowledgement clock, a notification) whose escalation proposes
         reopening the ticket to the party it goes to."""
-        cycle = int(payload.get("cycle") or 0)
+        cycle = rating.cycle
         if cycle < 1:
             return
-        score, source = payload.get("score"), payload.get("source") or "customer"
+        source = rating.source or "customer"
         await self.escalate(
             session, ticket_id, cycle=cycle, trigger="dissatisfied_rating", key="dissatisfied_rating",
             at=at, actor=f"csat:{source}",
-            reason=f"{source} rated cycle {cycle} {score}/5 after resolution; proposed: reopen the ticket")
+            reason=f"{source} rated cycle {cycle} {rating.score}/5 after resolution; proposed: reopen the ticket")
 
     # ------------------------------------------------------------------ next update
 
@@ -701,7 +712,7 @@ def _escalations_counter(trigger: str, level: str) -> Any:
     return ESCALATIONS.labels(trigger, level)
 
 
-def _payload_json(n: Notice) -> bytes:
+def _notice_body(n: Notice) -> bytes:
     """A notification's body as JSON; values JSON has no type for (datetimes, UUIDs) as their
     str(), as json.dumps(default=str) wrote them."""
     return orjson.dumps({"ticket_id": str(n.ticket_id), **n.payload}, default=str,

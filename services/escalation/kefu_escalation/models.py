@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, LargeBinary
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -94,7 +94,8 @@ class TicketEvent(SQLModel, table=True):
     event_id: uuid.UUID = Field(unique=True)
     event_type: str = Field(max_length=64)
     ticket_id: uuid.UUID = Field(index=True)
-    payload: dict[str, Any] = Field(sa_type=JSONB)
+    # The kefu.ticketing.v1.Event as received, serialized (migration 0014).
+    body: bytes = Field(sa_type=LargeBinary)
     occurred_at: datetime = timestamp_field()
     received_at: datetime = timestamp_field()
 

@@ -1,8 +1,9 @@
 """Delivering queued notifications (the ``escalation.notification`` outbox) to pluggable sinks.
 
 Escalations and warnings insert notification rows in their own transaction (escalations.py);
-`NotificationDispatcher.dispatch_due` claims rows that are due with ``FOR UPDATE SKIP LOCKED``
-(any number of replicas), hands each to every sink, and marks it ``sent`` — or, when a sink
+`NotificationDispatcher.dispatch_due` leases rows that are due with ``FOR UPDATE SKIP LOCKED``
+(any number of replicas) in a short transaction, hands each to every sink with no transaction
+open (kefu_common.relay), and marks it ``sent`` — or, when a sink
 raises, schedules a retry with exponential backoff (``base * 2**attempts``, capped) until
 ``max_attempts``, then ``failed`` with the last error kept.
 
@@ -30,7 +31,10 @@ import httpx
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu_common.clock import Clock
+from kefu_common.db import Database
 from kefu_common.logging import get_logger
+from kefu_common.relay import relay_once
 from kefu_common.signing import signed_headers
 from kefu_common.timestamps import instants_in_one_format, rfc3339
 
@@ -85,37 +89,56 @@ class NotificationDispatcher:
     def backoff(self, attempts: int) -> timedelta:
         return min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempts - 1)))
 
-    async def dispatch_due(self, session: AsyncSession, *, now: datetime, limit: int = 200) -> int:
-        """Deliver the due notifications; returns how many were sent."""
+    async def dispatch_due(self, db: Database, *, clock: Clock, limit: int = 200,
+                           lease: timedelta = timedelta(seconds=60)) -> int:
+        """Deliver the due notifications; returns how many were sent. The sinks run with no
+        transaction open (kefu_common.relay: leased, then recorded)."""
+        sent = await relay_once(db, self, clock, lease=lease, limit=limit)
+        return sum(1 for _, error in sent if error is None)
+
+    # --- kefu_common.relay.Outbox ----------------------------------------------------------
+
+    async def claim(self, session: AsyncSession, *, now: datetime, until: datetime,
+                    limit: int) -> list[tuple[dict[str, Any], int]]:
         conn = await session.connection()
         rows = (await conn.execute(text(
-            "SELECT id, dedupe_key, ticket_id, escalation_id, kind, level, recipient, payload, created_at, "
-            "attempts FROM escalation.notification WHERE status = 'pending' AND next_attempt_at <= :now "
-            "ORDER BY next_attempt_at, id LIMIT :lim FOR UPDATE SKIP LOCKED"), {"now": now, "lim": limit})).all()
-        sent: list[int] = []
-        for r in rows:
-            body = {
-                "id": r.id, "kind": r.kind, "level": r.level, "recipient": r.recipient,
-                "ticket_id": str(r.ticket_id), "escalation_id": str(r.escalation_id) if r.escalation_id else None,
-                "created_at": rfc3339(r.created_at), "sent_at": rfc3339(now),
-                "payload": instants_in_one_format(json.loads(r.payload) if isinstance(r.payload, str) else r.payload),
-            }
-            try:
-                for sink in self.sinks:
-                    await sink.send(body)
-            except Exception as exc:  # noqa: BLE001 - any sink failure: retry later
-                attempts = r.attempts + 1
-                failed = attempts >= self.max_attempts
-                await conn.execute(text(
-                    "UPDATE escalation.notification SET attempts = :a, last_error = :e, "
-                    "status = :s, next_attempt_at = :next WHERE id = :id"),
-                    {"a": attempts, "e": repr(exc)[:500], "s": "failed" if failed else "pending",
-                     "next": now + self.backoff(attempts), "id": r.id})
-                log.warning("notification_failed", id=r.id, attempts=attempts, final=failed, error=repr(exc))
+            "WITH due AS (SELECT id, next_attempt_at AS due_at FROM escalation.notification "
+            "WHERE status = 'pending' AND next_attempt_at <= :now ORDER BY next_attempt_at, id LIMIT :lim "
+            "FOR UPDATE SKIP LOCKED) "
+            "UPDATE escalation.notification n SET next_attempt_at = :until FROM due WHERE n.id = due.id "
+            "RETURNING due.due_at, n.id, n.ticket_id, n.escalation_id, n.kind, n.level, n.recipient, n.payload, "
+            "n.created_at, n.attempts"), {"now": now, "until": until, "lim": limit})).all()
+        return [({
+            "id": r.id, "kind": r.kind, "level": r.level, "recipient": r.recipient,
+            "ticket_id": str(r.ticket_id), "escalation_id": str(r.escalation_id) if r.escalation_id else None,
+            "created_at": rfc3339(r.created_at), "sent_at": rfc3339(now),
+            "payload": instants_in_one_format(json.loads(r.payload) if isinstance(r.payload, str) else r.payload),
+        }, r.attempts) for r in sorted(rows, key=lambda r: (r.due_at, r.id))]  # leased: not sent twice meanwhile
+
+    async def send(self, item: tuple[dict[str, Any], int]) -> Exception | None:
+        try:
+            for sink in self.sinks:
+                await sink.send(item[0])
+        except Exception as exc:  # noqa: BLE001 - any sink failure: retry later
+            return exc
+        return None
+
+    async def record(self, session: AsyncSession, sent: Sequence[tuple[tuple[dict[str, Any], int], Exception | None]],
+                     *, now: datetime) -> None:
+        conn = await session.connection()
+        for (body, attempts), exc in sent:
+            if exc is None:
                 continue
-            sent.append(r.id)
-        if sent:
+            attempts += 1
+            failed = attempts >= self.max_attempts
+            await conn.execute(text(
+                "UPDATE escalation.notification SET attempts = :a, last_error = :e, "
+                "status = :s, next_attempt_at = :next WHERE id = :id"),
+                {"a": attempts, "e": repr(exc)[:500], "s": "failed" if failed else "pending",
+                 "next": now + self.backoff(attempts), "id": body["id"]})
+            log.warning("notification_failed", id=body["id"], attempts=attempts, final=failed, error=repr(exc))
+        delivered = [body["id"] for (body, _), exc in sent if exc is None]
+        if delivered:
             await conn.execute(text(
                 "UPDATE escalation.notification SET attempts = attempts + 1, status = 'sent', sent_at = :now, "
-                "last_error = NULL WHERE id = ANY(:ids)"), {"now": now, "ids": sent})
-        return len(sent)
+                "last_error = NULL WHERE id = ANY(:ids)"), {"now": now, "ids": delivered})

@@ -14,24 +14,28 @@ A change while no cycle is open only sets that snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kefu.common.v1 import types_pb2
+from kefu.ticketing.v1 import ticketing_pb2
+from kefu_common.protoconv import enum_to_str
 
 from kefu_escalation.service import SlaAssignment, resolve_sla
 
 __all__ = ["reclassified_sla", "snapshot"]
 
 
-async def reclassified_sla(session: AsyncSession, classification: Mapping[str, Any],
+async def reclassified_sla(session: AsyncSession, classification: ticketing_pb2.TicketClassification,
                            first_contact_at: datetime) -> SlaAssignment:
     """The published matrix's cell for the ticket's new classification."""
     return await resolve_sla(
-        session, tier=str(classification.get("customer_tier") or "standard"),
-        sensitive=bool(classification.get("customer_sensitive")),
-        severity=str(classification.get("severity") or ""), channel=classification.get("channel"),
+        session, tier=enum_to_str(types_pb2.CustomerTier, classification.customer_tier) or "standard",
+        sensitive=classification.customer_sensitive,
+        severity=enum_to_str(types_pb2.Severity, classification.severity) or "",
+        channel=enum_to_str(types_pb2.Channel, classification.channel),
         first_contact_at=first_contact_at)
 
 

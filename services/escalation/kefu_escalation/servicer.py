@@ -85,9 +85,13 @@ def _level(value: str) -> int:
     return str_to_enum(types_pb2.EscalationLevel, value)
 
 
+def _trigger(value: str) -> int:
+    return str_to_enum(escalation_pb2.EscalationTrigger, value)
+
+
 def _escalation_pb(r) -> escalation_pb2.Escalation:  # noqa: ANN001 - a row of escalation.escalation
     return escalation_pb2.Escalation(
-        id=str(r.id), ticket_id=str(r.ticket_id), cycle=r.cycle, trigger=r.trigger,
+        id=str(r.id), ticket_id=str(r.ticket_id), cycle=r.cycle, trigger=_trigger(r.trigger),
         trigger_key=r.trigger_key, from_level=_level(r.from_level), to_level=_level(r.to_level),
         to_party=r.to_party, team=r.team, reason=r.reason, actor=r.actor,
         created_at=_ts(r.created_at), ack_due_at=_ts(r.ack_due_at),
@@ -141,7 +145,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
 
     async def ResolveSla(
         self, request: escalation_pb2.ResolveSlaRequest, context: grpc.aio.ServicerContext
-    ) -> escalation_pb2.ResolveSlaResponse:
+    ) -> types_pb2.SlaSnapshot:
         tier = enum_to_str(types_pb2.CustomerTier, request.tier)
         severity = enum_to_str(types_pb2.Severity, request.severity)
         if tier is None:
@@ -160,7 +164,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
                 first_contact_at=from_timestamp(request.first_contact_at),
                 cells=self.sla_cells,
             )
-        return escalation_pb2.ResolveSlaResponse(
+        return types_pb2.SlaSnapshot(
             level=str_to_enum(types_pb2.EscalationLevel, sla.level),
             policy_id=sla.policy.id,
             policy_version=sla.policy.version,
@@ -169,7 +173,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             matrix_tier=sla.matrix_tier,
             calendar=sla.policy.calendar,
             targets=[
-                escalation_pb2.SlaTarget(
+                types_pb2.SlaTarget(
                     name=t.name,
                     duration_seconds=int(t.duration.total_seconds()),
                     due_at=to_timestamp(t.due_at) if t.due_at else None,
@@ -298,13 +302,14 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
     ) -> escalation_pb2.RaiseSignalResponse:
         signal_id = _text(request.signal_id, "signal_id", 128, required=True)
         ticket_id = _uuid(request.ticket_id, "ticket_id", "invalid_ticket_id")
-        if request.kind not in SIGNAL_KINDS:
+        kind = enum_to_str(escalation_pb2.SignalKind, request.kind)
+        if kind not in SIGNAL_KINDS:
             raise InvalidArgument(f"kind must be one of {', '.join(SIGNAL_KINDS)}", code="invalid_kind")
         now = self.clock.now()
         occurred = from_timestamp(request.occurred_at) if request.HasField("occurred_at") else now
         async with self.db.session() as session:
             accepted, row, note = await self.escalator.raise_signal(
-                session, signal_id=signal_id, ticket_id=ticket_id, kind=request.kind,
+                session, signal_id=signal_id, ticket_id=ticket_id, kind=kind,
                 source=_text(request.source, "source", 64), detail=_text(request.detail, "detail", 1000),
                 conversation_id=_text(request.conversation_id, "conversation_id", 128),
                 occurred_at=occurred, now=now)
@@ -358,7 +363,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
         ticket_id = _uuid(request.ticket_id, "ticket_id", "invalid_ticket_id") if request.ticket_id else None
         async with self.db.session() as session:
             rows = await escalations.list_escalations(
-                session, ticket_id=ticket_id, status=request.status, trigger=request.trigger[:32],
+                session, ticket_id=ticket_id, status=request.status, trigger=enum_to_str(escalation_pb2.EscalationTrigger, request.trigger) or "",
                 team=request.team[:64], min_level=level_to_str(request.min_level) if request.min_level else "",
                 limit=size + 1, before=before)
         token = _encode_page_token(rows[size - 1]) if len(rows) > size else ""
@@ -417,7 +422,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
                      for t, n, met in view.targets],
             cycles_opened=view.cycles_opened, tickets_escalated=view.tickets_escalated,
             escalation_rate=view.tickets_escalated / view.tickets_opened if view.tickets_opened else 0.0,
-            escalations=[Count(trigger=t, to_level=_level(lvl), count=n) for t, lvl, n in view.escalations],
+            escalations=[Count(trigger=_trigger(t), to_level=_level(lvl), count=n) for t, lvl, n in view.escalations],
         )
 
     async def GetSlaSeries(
@@ -481,11 +486,12 @@ def _provisional(p: escalation_pb2.ProvisionalSla) -> sla_view.ProvisionalSla:
     """The ticket's own SLA snapshot, as the `sla` of its `ticket.created` event reads."""
     if not p.HasField("first_contact_at"):
         raise InvalidArgument("provisional.first_contact_at is required", code="invalid_provisional")
+    sla = p.sla
     return sla_view.ProvisionalSla(
-        level=level_to_str(p.level) if p.level else "L0",
+        level=level_to_str(sla.level) if sla.level else "L0",
         first_contact_at=from_timestamp(p.first_contact_at),
-        sla={"policy_id": p.policy_id[:64], "policy_version": p.policy_version, "calendar": p.calendar[:64],
-             "targets": [{"name": t.name, "duration_seconds": t.duration_seconds} for t in p.targets[:8]]},
+        sla={"policy_id": sla.policy_id[:64], "policy_version": sla.policy_version, "calendar": sla.calendar[:64],
+             "targets": [{"name": t.name, "duration_seconds": t.duration_seconds} for t in sla.targets[:8]]},
     )
 
 

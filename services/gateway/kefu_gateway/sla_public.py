@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.timestamps import UtcDateTime, instants_in_one_format, instants_in_text
-from kefu_common.protoconv import level_to_str
+from kefu_common.protoconv import enum_to_str, level_to_str
 from kefu_gateway.convert import _ts
 from kefu_gateway.export import ExportQuery
 from kefu_gateway.schemas import EscalationLevel, SafeInput, Strict
@@ -184,9 +184,14 @@ def sla_report_public(r: escalation_pb2.SlaReport, query: SlaReportQuery) -> Sla
                      "attainment": t.attainment} for t in r.targets],
         "cycles_opened": r.cycles_opened, "tickets_escalated": r.tickets_escalated,
         "escalation_rate": r.escalation_rate,
-        "escalations": [{"trigger": e.trigger, "to_level": level_to_str(e.to_level), "count": e.count}
+        "escalations": [{"trigger": _trigger(e.trigger), "to_level": level_to_str(e.to_level), "count": e.count}
                         for e in r.escalations],
     })
+
+
+def _trigger(value: int) -> str:
+    """matrix, breach, ...: the trigger's name in the REST API."""
+    return enum_to_str(escalation_pb2.EscalationTrigger, value) or ""
 
 
 def _opt(value: str) -> str | None:
@@ -195,7 +200,7 @@ def _opt(value: str) -> str | None:
 
 def escalation_public(e: escalation_pb2.Escalation) -> EscalationPublic:
     return EscalationPublic.model_validate({
-        "id": e.id, "ticket_id": e.ticket_id, "cycle": e.cycle, "trigger": e.trigger,
+        "id": e.id, "ticket_id": e.ticket_id, "cycle": e.cycle, "trigger": _trigger(e.trigger),
         "trigger_key": e.trigger_key, "from_level": level_to_str(e.from_level),
         "to_level": level_to_str(e.to_level), "to_party": e.to_party, "team": e.team, "reason": instants_in_text(e.reason),
         "actor": e.actor, "created_at": _ts(e, "created_at"), "ack_due_at": _ts(e, "ack_due_at"),
@@ -252,12 +257,7 @@ def preview_public(p: escalation_pb2.PreviewMatrixResponse) -> MatrixPreviewPubl
 
 def provisional_sla(ticket: ticketing_pb2.Ticket) -> escalation_pb2.ProvisionalSla:
     """The SLA snapshot ticketing stored on the ticket at creation, for escalation's view."""
-    sla = ticket.sla
-    return escalation_pb2.ProvisionalSla(
-        level=sla.level, policy_id=sla.policy_id, policy_version=sla.policy_version, calendar=sla.calendar,
-        first_contact_at=ticket.first_contact_at,
-        targets=[escalation_pb2.SlaTarget(name=t.name, duration_seconds=t.duration_seconds) for t in sla.targets],
-    )
+    return escalation_pb2.ProvisionalSla(sla=ticket.sla, first_contact_at=ticket.first_contact_at)
 
 
 async def read_ticket_sla(clients: Clients, ticket_id: str, *,

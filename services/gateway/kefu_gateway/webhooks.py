@@ -25,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import grpc
@@ -39,11 +40,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
 from kefu_common.signing import new_secret, signed_headers
+from kefu_common.ticket_events import to_json
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from kefu_common.leader import leadership, lock_key
 from kefu_common.logging import get_logger
+from kefu_common.relay import relay_once
 from kefu_common.tasks import BackgroundLoop
 from kefu_common.timestamps import instants_in_one_format, rfc3339
 from kefu_gateway.models import (
@@ -265,8 +268,7 @@ async def enqueue_event(
                 "type": event.type,
                 "occurred_at": rfc3339(event.occurred_at.ToDatetime(tzinfo=UTC)),
                 "ticket_id": event.ticket_id,
-                "data": instants_in_one_format(
-                    partner_event_data(event.type, orjson.loads(event.payload_json or "{}"))),
+                "data": instants_in_one_format(partner_event_data(event.type, to_json(event))),
             }
             for subscription in subscriptions.all():
                 result = await session.exec(  # type: ignore[call-overload]
@@ -370,9 +372,13 @@ class _Claimed:
     body: bytes
 
 
-async def _claim_due(db: Database, clock: Clock, policy: RetryPolicy, limit: int) -> list[_Claimed]:
-    now = clock.now()
-    async with db.session() as session:
+class _Deliveries:
+    """The webhook outbox for kefu_common.relay: leased, sent with no transaction open, recorded."""
+
+    def __init__(self, http: httpx.AsyncClient, clock: Clock, policy: RetryPolicy) -> None:
+        self.http, self.clock, self.policy = http, clock, policy
+
+    async def claim(self, session: AsyncSession, *, now: datetime, until: datetime, limit: int) -> list[_Claimed]:
         rows = await session.exec(
             select(WebhookDelivery, WebhookSubscription.url, WebhookSubscription.secret)
             .join(WebhookSubscription, col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id))
@@ -384,29 +390,41 @@ async def _claim_due(db: Database, clock: Clock, policy: RetryPolicy, limit: int
         )
         claimed = []
         for delivery, url, secret in rows.all():
-            delivery.next_attempt_at = now + policy.lease  # leased: no other worker takes it
+            delivery.next_attempt_at = until  # leased: no other worker takes it
             claimed.append(_Claimed(delivery.id, url, secret, delivery.event_type, orjson.dumps(delivery.payload)))
         await session.flush()
-    return claimed
+        return claimed
 
+    async def send(self, item: _Claimed) -> tuple[int | None, str]:
+        """(status code, error) of one attempt."""
+        if not self.policy.allow_private_hosts and not await public_host(item.url):
+            return None, "refused: the host resolves to a non-public address"
+        timestamp = int(self.clock.now().timestamp())
+        headers = signed_headers(item.secret, item.body, timestamp=timestamp, delivery_id=str(item.id),
+                                 event_type=item.event_type)
+        try:
+            response = await self.http.post(item.url, content=item.body, headers=headers,
+                                            timeout=self.policy.timeout_seconds)
+        except httpx.HTTPError as err:
+            return None, f"{type(err).__name__}: {err}"
+        return response.status_code, ""
 
-async def _record(
-    db: Database, claimed: _Claimed, status_code: int | None, error: str, clock: Clock, policy: RetryPolicy
-) -> None:
-    now = clock.now()
-    async with db.session() as session:
-        delivery = await session.get(WebhookDelivery, claimed.id, with_for_update=True)
-        if delivery is None:
-            return
-        delivery.attempts += 1
-        session.add(WebhookAttempt(delivery_id=delivery.id, attempted_at=now, status_code=status_code,
-                                   error=error[:500]))
-        if status_code is not None and 200 <= status_code < 300:
-            delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", now, None
-        elif delivery.attempts >= policy.max_attempts:
-            delivery.status, delivery.next_attempt_at = "failed", None
-        else:
-            delivery.next_attempt_at = now + policy.delay(delivery.attempts)
+    async def record(self, session: AsyncSession, sent: Sequence[tuple[_Claimed, tuple[int | None, str]]],
+                     *, now: datetime) -> None:
+        policy = self.policy
+        for claimed, (status_code, error) in sent:
+            delivery = await session.get(WebhookDelivery, claimed.id, with_for_update=True)
+            if delivery is None:
+                continue
+            delivery.attempts += 1
+            session.add(WebhookAttempt(delivery_id=delivery.id, attempted_at=now, status_code=status_code,
+                                       error=error[:500]))
+            if status_code is not None and 200 <= status_code < 300:
+                delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", now, None
+            elif delivery.attempts >= policy.max_attempts:
+                delivery.status, delivery.next_attempt_at = "failed", None
+            else:
+                delivery.next_attempt_at = now + policy.delay(delivery.attempts)
         await session.flush()
 
 
@@ -414,26 +432,9 @@ async def deliver_due(
     db: Database, http: httpx.AsyncClient, clock: Clock, policy: RetryPolicy, *, limit: int = 50
 ) -> int:
     """One pass: send every delivery that is due now; returns how many were attempted."""
-    claimed = await _claim_due(db, clock, policy, limit)
-
-    async def send(item: _Claimed) -> None:
-        timestamp = int(clock.now().timestamp())
-        headers = signed_headers(item.secret, item.body, timestamp=timestamp, delivery_id=str(item.id),
-                                 event_type=item.event_type)
-        status_code, error = None, ""
-        if not policy.allow_private_hosts and not await public_host(item.url):
-            await _record(db, item, None, "refused: the host resolves to a non-public address", clock, policy)
-            return
-        try:
-            response = await http.post(item.url, content=item.body, headers=headers,
-                                       timeout=policy.timeout_seconds)
-            status_code = response.status_code
-        except httpx.HTTPError as err:
-            error = f"{type(err).__name__}: {err}"
-        await _record(db, item, status_code, error, clock, policy)
-
-    await asyncio.gather(*(send(item) for item in claimed))
-    return len(claimed)
+    sent = await relay_once(db, _Deliveries(http, clock, policy), clock, lease=policy.lease, limit=limit,
+                            concurrent=True)
+    return len(sent)
 
 
 class WebhookDeliverer:

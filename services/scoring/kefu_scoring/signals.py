@@ -27,7 +27,8 @@ from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
 from kefu_common.clock import Clock
 from kefu_common.db import Database
 from kefu_common.logging import get_logger
-from kefu_common.protoconv import to_timestamp
+from kefu_common.protoconv import str_to_enum, to_timestamp
+from kefu_common.relay import relay_once
 from kefu_common.tasks import PollingLoop
 from kefu_scoring.models import SignalOutbox
 
@@ -106,6 +107,7 @@ class SignalRelay:
         batch: int = 50,
         timeout: float = 3.0,
         max_backoff_seconds: float = 300.0,
+        lease: timedelta = timedelta(seconds=60),
     ) -> None:
         self.db = db
         self.stub = stub
@@ -114,65 +116,82 @@ class SignalRelay:
         self.batch = batch
         self.timeout = timeout
         self.max_backoff_seconds = max_backoff_seconds
+        self.lease = lease  # a claimed row is not claimed again before this (a crash mid-send)
         self._loop = PollingLoop("signal-relay", self._pass, interval=interval, log=log)
 
     def wake(self) -> None:
         self._loop.wake()
 
     async def run_once(self) -> int:
-        """One pass over the due rows; returns how many were delivered."""
-        now = self.clock.now()
-        delivered = 0
-        async with self.db.session() as session:
-            stmt = (
-                select(SignalOutbox)
-                .where(col(SignalOutbox.status) == "pending", col(SignalOutbox.next_attempt_at) <= now)
-                # the strongest risk of a conversation first: escalation applies a later signal of
-                # the same conversation to the escalation it raised (issue #13)
-                .order_by(col(SignalOutbox.next_attempt_at), col(SignalOutbox.kind).notin_(CRISIS_KINDS),
-                          col(SignalOutbox.signal_id))
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            )
-            for row in (await session.exec(stmt)).all():
-                delivered += await self._deliver(row, now)
-            await session.flush()
-        return delivered
+        """One pass over the due rows; returns how many were delivered. The RaiseSignal calls
+        happen with no transaction open (kefu_common.relay: leased, then recorded)."""
+        sent = await relay_once(self.db, self, self.clock, lease=self.lease, limit=self.batch)
+        return sum(1 for _, outcome in sent if isinstance(outcome, escalation_pb2.RaiseSignalResponse))
 
-    async def _deliver(self, row: SignalOutbox, now: datetime) -> int:
-        request = escalation_pb2.RaiseSignalRequest(
-            signal_id=row.signal_id,
-            ticket_id=row.ticket_id,
-            kind=row.kind,
-            source=row.source,
-            detail=row.detail,
-            occurred_at=to_timestamp(row.occurred_at),
-            conversation_id=row.conversation_id,
+    # --- kefu_common.relay.Outbox ----------------------------------------------------------
+
+    async def claim(self, session: AsyncSession, *, now: datetime, until: datetime,
+                    limit: int) -> list[escalation_pb2.RaiseSignalRequest]:
+        stmt = (
+            select(SignalOutbox)
+            .where(col(SignalOutbox.status) == "pending", col(SignalOutbox.next_attempt_at) <= now)
+            # the strongest risk of a conversation first (sent one after the other): escalation
+            # applies a later signal of the same conversation to the escalation it raised (issue #13)
+            .order_by(col(SignalOutbox.next_attempt_at), col(SignalOutbox.kind).notin_(CRISIS_KINDS),
+                      col(SignalOutbox.signal_id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        row.attempts += 1
+        claimed = []
+        for row in (await session.exec(stmt)).all():
+            row.next_attempt_at = until  # leased: no other replica sends it meanwhile
+            claimed.append(escalation_pb2.RaiseSignalRequest(
+                signal_id=row.signal_id,
+                ticket_id=row.ticket_id,
+                kind=str_to_enum(escalation_pb2.SignalKind, row.kind),
+                source=row.source,
+                detail=row.detail,
+                occurred_at=to_timestamp(row.occurred_at),
+                conversation_id=row.conversation_id,
+            ))
+        await session.flush()
+        return claimed
+
+    async def send(self, item: escalation_pb2.RaiseSignalRequest) -> escalation_pb2.RaiseSignalResponse | grpc.aio.AioRpcError:
         try:
-            reply = await self.stub.RaiseSignal(request, timeout=self.timeout)
+            return await self.stub.RaiseSignal(item, timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            row.last_error = f"{exc.code().name}: {exc.details() or ''}"[:500]
-            if exc.code() in PERMANENT_FAILURES:
-                row.status = "rejected"
-                log.error("signal_rejected", signal_id=row.signal_id, error=row.last_error)
-            else:
-                row.next_attempt_at = now + backoff(row.attempts, self.max_backoff_seconds)
-                log.warning(
-                    "signal_delivery_failed", signal_id=row.signal_id, attempts=row.attempts,
-                    error=row.last_error, retry_at=row.next_attempt_at.isoformat(),
-                )
-            return 0
-        row.status = "delivered"
-        row.delivered_at = now
-        row.last_error = ""
-        row.note = reply.note[:500]
-        log.info(
-            "signal_delivered", signal_id=row.signal_id, kind=row.kind, ticket_id=row.ticket_id,
-            accepted=reply.accepted,
-        )
-        return 1
+            return exc
+
+    async def record(self, session: AsyncSession,
+                     sent: Sequence[tuple[escalation_pb2.RaiseSignalRequest, object]], *, now: datetime) -> None:
+        for request, outcome in sent:
+            row = await session.get(SignalOutbox, request.signal_id, with_for_update=True)
+            if row is None:
+                continue
+            row.attempts += 1
+            if isinstance(outcome, grpc.aio.AioRpcError):
+                row.last_error = f"{outcome.code().name}: {outcome.details() or ''}"[:500]
+                if outcome.code() in PERMANENT_FAILURES:
+                    row.status = "rejected"
+                    log.error("signal_rejected", signal_id=row.signal_id, error=row.last_error)
+                else:
+                    row.next_attempt_at = now + backoff(row.attempts, self.max_backoff_seconds)
+                    log.warning(
+                        "signal_delivery_failed", signal_id=row.signal_id, attempts=row.attempts,
+                        error=row.last_error, retry_at=row.next_attempt_at.isoformat(),
+                    )
+                continue
+            assert isinstance(outcome, escalation_pb2.RaiseSignalResponse)
+            row.status = "delivered"
+            row.delivered_at = now
+            row.last_error = ""
+            row.note = outcome.note[:500]
+            log.info(
+                "signal_delivered", signal_id=row.signal_id, kind=row.kind, ticket_id=row.ticket_id,
+                accepted=outcome.accepted,
+            )
+        await session.flush()
 
     async def _pass(self) -> bool:
         return await self.run_once() >= self.batch  # a full batch: more may be waiting

@@ -12,44 +12,40 @@ from __future__ import annotations
 import uuid
 import zlib
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.metrics import OUTBOX_LAST_SEQUENCE
+from kefu_common.protoconv import to_timestamp
+from kefu_common.ticket_events import event_type
 from kefu_ticketing.models import OutboxEvent
 
 OUTBOX_LOCK_KEY = zlib.crc32(b"kefu-ticketing-outbox")
 NOTIFY_CHANNEL = "kefu_ticketing_outbox"
-
-EVENT_TYPES = (
-    "ticket.created",
-    "ticket.updated",
-    "ticket.assigned",
-    "ticket.contact_logged",
-    "ticket.progress_added",
-    "ticket.progress_viewed",
-    "ticket.status_changed",
-    "ticket.rated",
-)
+# The envelope: stored in the row's columns, not in its body.
+ENVELOPE = ("sequence", "event_id", "type", "ticket_id", "occurred_at")
 
 
 async def append_event(
     session: AsyncSession,
     *,
-    event_type: str,
     ticket_id: uuid.UUID,
-    payload: dict[str, Any],
+    body: ticketing_pb2.Event,
     occurred_at: datetime,
 ) -> OutboxEvent:
-    """Add one event to the outbox in the current transaction. Call it last in a write."""
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}")
+    """Add one event to the outbox in the current transaction. Call it last in a write.
+
+    `body` is the ticket after the change and the change (the `change` oneof): stored
+    serialized; the envelope comes from the row (`to_message`)."""
+    kind = event_type(body)
+    if not kind or any(body.HasField(f) if f == "occurred_at" else getattr(body, f) for f in ENVELOPE):
+        raise ValueError("an event body needs a change and no envelope fields")
     conn = await session.connection()
     await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": OUTBOX_LOCK_KEY})
     event = OutboxEvent(
-        event_type=event_type, ticket_id=ticket_id, payload=payload, occurred_at=occurred_at
+        event_type=kind, ticket_id=ticket_id, body=body.SerializeToString(), occurred_at=occurred_at
     )
     session.add(event)
     await session.flush()
@@ -58,4 +54,17 @@ async def append_event(
         {"channel": NOTIFY_CHANNEL, "sequence": str(event.sequence)},
     )
     OUTBOX_LAST_SEQUENCE.set(event.sequence)
+    return event
+
+
+def to_message(row: OutboxEvent) -> ticketing_pb2.Event:
+    """The stream's message of an outbox row: the envelope from its columns, then its body."""
+    event = ticketing_pb2.Event(
+        sequence=row.sequence or 0,
+        event_id=str(row.event_id),
+        type=row.event_type,
+        ticket_id=str(row.ticket_id),
+        occurred_at=to_timestamp(row.occurred_at),
+    )
+    event.MergeFromString(row.body)
     return event

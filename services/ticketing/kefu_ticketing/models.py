@@ -81,7 +81,8 @@ class OutboxEvent(SQLModel, table=True):
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4, unique=True)
     event_type: str = Field(max_length=64)
     ticket_id: uuid.UUID = Field(index=True)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    # A serialized kefu.ticketing.v1.Event without the envelope (events.py; migration 0008).
+    body: bytes = Field(sa_type=LargeBinary)
     occurred_at: datetime = timestamp_field()
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import text, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common import keyset
 from kefu_common.clock import Clock
 from kefu_common.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -158,11 +159,10 @@ async def rate_ticket(
     )
     session.add(rating)
     await session.flush()
-    await service.append_ticket_event(
-        session, ticket, "ticket.rated", now,
+    await service.append_ticket_event(session, ticket, now, rated=ticketing_pb2.TicketRated(
         rating_id=str(rating.id), cycle=cycle, revision=rating.revision, score=rating.score, nps=rating.nps,
         source=rating.source, dissatisfied=rating.dissatisfied,
-    )
+    ))
     log.info("ticket_rated", ticket_id=str(ticket.id), cycle=cycle, revision=rating.revision,
              score=rating.score, source=rating.source, dissatisfied=rating.dissatisfied)
     return rating, changeable_until(earlier or [rating], policy) or now

@@ -14,10 +14,14 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from google.protobuf.message import Message
+
 from kefu.common.v1 import types_pb2
+from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.clock import Clock
 from kefu_common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
-from kefu_common.protoconv import enum_choices
+from kefu_common.protoconv import enum_choices, str_to_enum, to_timestamp
+from kefu_common.ticket_events import sla_snapshot
 from kefu_ticketing import search
 from kefu_ticketing.events import append_event
 from kefu_ticketing.models import (
@@ -163,26 +167,38 @@ def _not_future(name: str, at: datetime, now: datetime) -> None:
         raise InvalidArgument(f"{name} lies in the future", code=f"invalid_{name}")
 
 
-async def _event(
-    session: AsyncSession, ticket: Ticket, event_type: str, now: datetime, **payload: Any
-) -> OutboxEvent:
-    return await append_event(
-        session,
-        event_type=event_type,
-        ticket_id=ticket.id,
-        occurred_at=now,
-        payload={
-            "ticket_id": str(ticket.id),
-            "number": ticket.number,
-            "version": ticket.version,
-            "status": ticket.status,
-            **payload,
-        },
+async def _event(session: AsyncSession, ticket: Ticket, now: datetime, **change: Message) -> OutboxEvent:
+    """The outbox event of one change (`created=TicketCreated(...)`, ...: a case of `Event.change`)
+    with the ticket as it is now."""
+    body = ticketing_pb2.Event(
+        number=ticket.number or 0, version=ticket.version,
+        status=str_to_enum(ticketing_pb2.TicketStatus, ticket.status), **change,
     )
+    return await append_event(session, ticket_id=ticket.id, occurred_at=now, body=body)
+
+
+def _enum(enum_type: object, value: str | None) -> int:
+    return str_to_enum(enum_type, value) if value else 0
 
 
 # The event envelope for the concept modules beside this one (ratings.py).
 append_ticket_event = _event
+
+
+def _changes_message(changed: dict[str, Any]) -> ticketing_pb2.TicketChanges:
+    """`ticket.updated`'s changes: the fields update_ticket changed, at their new values."""
+    out = ticketing_pb2.TicketChanges()
+    for name, value in changed.items():
+        if name == "tags":
+            out.tags.values.extend(value)
+            out.tags.SetInParent()
+        elif name == "severity":
+            out.severity = _enum(types_pb2.Severity, value)
+        elif name == "customer_tier":
+            out.customer_tier = _enum(types_pb2.CustomerTier, value)
+        else:
+            setattr(out, name, value)
+    return out
 
 
 def _touch(ticket: Ticket, now: datetime) -> None:
@@ -320,19 +336,18 @@ async def create_ticket(
                 reason="high-risk ticket routed to a senior specialist", at=now,
             )
         )
-    await _event(
-        session, ticket, "ticket.created", now,
+    await _event(session, ticket, now, created=ticketing_pb2.TicketCreated(
         customer_id=ticket.customer_id,
-        customer_tier=ticket.customer_tier,
+        customer_tier=_enum(types_pb2.CustomerTier, ticket.customer_tier),
         customer_sensitive=ticket.customer_sensitive,
-        channel=ticket.channel,
-        severity=ticket.severity,
+        channel=_enum(types_pb2.Channel, ticket.channel),
+        severity=_enum(types_pb2.Severity, ticket.severity),
         category=ticket.category,
         team=ticket.team,
-        assignee_id=ticket.assignee_id,
-        first_contact_at=first_contact_at.isoformat(),
-        sla=sla,
-    )
+        assignee_id=ticket.assignee_id or "",
+        first_contact_at=to_timestamp(first_contact_at),
+        sla=sla_snapshot(sla),
+    ))
     return ticket
 
 
@@ -405,11 +420,14 @@ async def update_ticket(
         return ticket  # nothing to do: no new version, no event
     _touch(ticket, now)
     await session.flush()
-    extra: dict[str, Any] = {}
+    classification = None
     if any(name in changed for name in CLASSIFICATION):  # escalation re-resolves the matrix from it
-        extra["classification"] = {"severity": ticket.severity, "customer_tier": ticket.customer_tier,
-                                   "customer_sensitive": ticket.customer_sensitive, "channel": ticket.channel}
-    await _event(session, ticket, "ticket.updated", now, actor=actor, changes=changed, **extra)
+        classification = ticketing_pb2.TicketClassification(
+            severity=_enum(types_pb2.Severity, ticket.severity),
+            customer_tier=_enum(types_pb2.CustomerTier, ticket.customer_tier),
+            customer_sensitive=ticket.customer_sensitive, channel=_enum(types_pb2.Channel, ticket.channel))
+    await _event(session, ticket, now, updated=ticketing_pb2.TicketUpdated(
+        actor=actor, changes=_changes_message(changed), classification=classification))
     return ticket
 
 
@@ -452,10 +470,9 @@ async def assign_ticket(
         )
     )
     await session.flush()
-    await _event(
-        session, ticket, "ticket.assigned", now,
-        actor=actor, assignee_id=ticket.assignee_id, team=ticket.team, reason=reason,
-    )
+    await _event(session, ticket, now, assigned=ticketing_pb2.TicketAssigned(
+        actor=actor, assignee_id=ticket.assignee_id or "", team=ticket.team, reason=reason,
+    ))
     return ticket
 
 
@@ -492,11 +509,11 @@ async def transition_ticket(
         ticket.closed_at = now
     _touch(ticket, now)
     await session.flush()
-    await _event(
-        session, ticket, "ticket.status_changed", now,
-        action=event_action, from_status=from_status, to_status=to_status,
-        actor=actor, reason=reason,
-    )
+    await _event(session, ticket, now, status_changed=ticketing_pb2.StatusChanged(
+        action=str_to_enum(ticketing_pb2.StatusAction, event_action),
+        from_status=str_to_enum(ticketing_pb2.TicketStatus, from_status),
+        to_status=str_to_enum(ticketing_pb2.TicketStatus, to_status), actor=actor, reason=reason,
+    ))
     return ticket
 
 
@@ -543,11 +560,12 @@ async def reopen_ticket(
         )
         session.add(contact)
     await session.flush()
-    await _event(
-        session, ticket, "ticket.status_changed", now,
-        action="reopened", from_status=from_status, to_status="reopened",
-        reopen_count=ticket.reopen_count, actor=actor, reason=reason,
-    )
+    await _event(session, ticket, now, status_changed=ticketing_pb2.StatusChanged(
+        action=ticketing_pb2.STATUS_ACTION_REOPENED,
+        from_status=str_to_enum(ticketing_pb2.TicketStatus, from_status),
+        to_status=ticketing_pb2.TICKET_STATUS_REOPENED, actor=actor, reason=reason,
+        reopen_count=ticket.reopen_count,
+    ))
     if contact is not None:  # after the reopen: the contact belongs to the new cycle
         await _contact_event(session, ticket, contact, now)
     return ticket
@@ -641,11 +659,11 @@ async def log_contact(
 
 async def _contact_event(session: AsyncSession, ticket: Ticket, contact: Contact, now: datetime) -> None:
     """`ticket.contact_logged` for a logged contact (LogContact, or the contact of a reopen)."""
-    await _event(
-        session, ticket, "ticket.contact_logged", now,
-        contact_id=str(contact.id), direction=contact.direction, channel=contact.channel,
-        occurred_at=contact.occurred_at.isoformat(), proactive=contact.direction == "inbound",
-    )
+    await _event(session, ticket, now, contact_logged=ticketing_pb2.ContactLogged(
+        contact_id=str(contact.id), direction=str_to_enum(ticketing_pb2.ContactDirection, contact.direction),
+        channel=_enum(types_pb2.Channel, contact.channel), occurred_at=to_timestamp(contact.occurred_at),
+        proactive=contact.direction == "inbound",
+    ))
 
 
 @dataclass(frozen=True)
@@ -682,12 +700,11 @@ async def add_progress(
     session.add(progress)
     _mark_first_response(ticket, now)
     await session.flush()
-    await _event(
-        session, ticket, "ticket.progress_added", now,
+    await _event(session, ticket, now, progress_added=ticketing_pb2.ProgressAdded(
         progress_id=str(progress.id),
-        promised_at=entry.promised_at.isoformat() if entry.promised_at else None,
+        promised_at=to_timestamp(entry.promised_at) if entry.promised_at else None,
         actor=actor,
-    )
+    ))
     return progress
 
 
@@ -770,10 +787,9 @@ async def record_progress_view(
         func.count().filter(col(ProgressView.viewed_at) > now - timedelta(hours=1)),
     ).where(col(ProgressView.ticket_id) == ticket.id)
     total, last_hour = (await session.exec(counts)).one()
-    event = await _event(
-        session, ticket, "ticket.progress_viewed", now,
+    event = await _event(session, ticket, now, progress_viewed=ticketing_pb2.ProgressViewed(
         viewer=viewer, view_count=total, views_last_hour=last_hour,
-    )
+    ))
     stamp = ProgressStamp(ticket.version, await _progress_count(session, ticket.id))
     return ViewRecorded(int(total), int(last_hour), stamp, int(event.sequence or 0))
 

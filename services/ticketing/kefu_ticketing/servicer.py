@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,19 +22,19 @@ from kefu_common.logging import get_logger
 from kefu_common.protoconv import (
     enum_to_str,
     from_timestamp,
-    level_to_str,
     plan_from_range,
     str_to_enum,
     to_timestamp,
 )
+from kefu_common.ticket_events import sla_json, sla_snapshot
 from kefu_common.replies import REPLY_BUDGET_BYTES, fitting
 from kefu_ticketing import backlog, metrics, ratings, service
+from kefu_ticketing.events import to_message
 from kefu_ticketing.idempotency import run_command
 from kefu_ticketing.models import (
     Agent,
     Contact,
     Note,
-    OutboxEvent,
     ProgressEntry,
     Rating,
     StatusChange,
@@ -79,23 +78,7 @@ class EscalationSlaResolver:
                 "the escalation service is unavailable; retry with the same request_id",
                 code="escalation_unavailable",
             ) from None
-        return {
-            "level": level_to_str(reply.level),
-            "policy_id": reply.policy_id,
-            "policy_version": reply.policy_version,
-            "policy_name": reply.policy_name,
-            "matrix_version": reply.matrix_version,
-            "matrix_tier": reply.matrix_tier,
-            "calendar": reply.calendar,
-            "targets": [
-                {
-                    "name": t.name,
-                    "duration_seconds": t.duration_seconds,
-                    "due_at": from_timestamp(t.due_at).isoformat() if t.HasField("due_at") else None,
-                }
-                for t in reply.targets
-            ],
-        }
+        return sla_json(reply)
 
 
 def _ts(dt: datetime | None) -> Any:
@@ -125,28 +108,6 @@ def _new_ticket(request: ticketing_pb2.CreateTicketRequest) -> service.NewTicket
     )
 
 
-def _sla_proto(sla: dict[str, Any]) -> ticketing_pb2.Sla | None:
-    if not sla:
-        return None
-    return ticketing_pb2.Sla(
-        level=str_to_enum(types_pb2.EscalationLevel, sla["level"]),
-        policy_id=sla["policy_id"],
-        policy_version=sla["policy_version"],
-        policy_name=sla["policy_name"],
-        matrix_version=sla["matrix_version"],
-        matrix_tier=sla["matrix_tier"],
-        calendar=sla["calendar"],
-        targets=[
-            ticketing_pb2.SlaTarget(
-                name=t["name"],
-                duration_seconds=t["duration_seconds"],
-                due_at=to_timestamp(datetime.fromisoformat(t["due_at"])) if t["due_at"] else None,
-            )
-            for t in sla["targets"]
-        ],
-    )
-
-
 def ticket_to_proto(t: Ticket) -> ticketing_pb2.Ticket:
     return ticketing_pb2.Ticket(
         id=str(t.id),
@@ -171,7 +132,7 @@ def ticket_to_proto(t: Ticket) -> ticketing_pb2.Ticket:
         first_contact_at=to_timestamp(t.first_contact_at),
         created_at=to_timestamp(t.created_at),
         updated_at=to_timestamp(t.updated_at),
-        sla=_sla_proto(t.sla),
+        sla=sla_snapshot(t.sla) if t.sla else None,
         owner=ticketing_pb2.Owner(
             assignee_id=t.assignee_id or "",
             assignee_name=t.assignee_name,
@@ -229,17 +190,6 @@ def agent_to_proto(a: Agent) -> ticketing_pb2.Agent:
 def _stamp_proto(stamp: service.ProgressStamp) -> ticketing_pb2.ProgressStamp:
     return ticketing_pb2.ProgressStamp(
         ticket_version=stamp.ticket_version, progress_count=stamp.progress_count
-    )
-
-
-def event_to_proto(e: OutboxEvent) -> ticketing_pb2.Event:
-    return ticketing_pb2.Event(
-        sequence=e.sequence or 0,
-        event_id=str(e.event_id),
-        type=e.event_type,
-        ticket_id=str(e.ticket_id),
-        occurred_at=to_timestamp(e.occurred_at),
-        payload_json=json.dumps(e.payload, ensure_ascii=False, separators=(",", ":")),
     )
 
 
@@ -580,7 +530,7 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
         if self.feed is None:
             raise FailedPrecondition("the event feed is not running", code="feed_unavailable")
         async for event in self.feed.watch(request.after_sequence):
-            yield event_to_proto(event)
+            yield to_message(event)
         # The feed only ends when this process stops: tell the consumer to resume elsewhere
         # rather than ending the stream with OK, which would read as "no more events ever".
         raise Unavailable(

@@ -436,7 +436,7 @@ async def list_unacknowledged_escalations(
             created = from_timestamp(e.created_at)
             due = from_timestamp(e.ack_due_at) if e.HasField("ack_due_at") else None
             items.append(UnacknowledgedEscalationPublic(
-                id=e.id, ticket_id=e.ticket_id, trigger=e.trigger,
+                id=e.id, ticket_id=e.ticket_id, trigger=enum_to_str(escalation_pb2.EscalationTrigger, e.trigger) or "",
                 from_level=level_to_str(e.from_level), to_level=level_to_str(e.to_level),
                 to_party=e.to_party, team=e.team, created_at=created, ack_due_at=due,
                 seconds_waiting=int((now - created).total_seconds()),

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
-from kefu_common.protoconv import str_to_enum
+from kefu_common.protoconv import enum_choices, str_to_enum
 from kefu_common.protoconv import to_timestamp
 from kefu_gateway.auth import Allowed, Staff
 from kefu_gateway.clients import ClientsDep
@@ -38,6 +38,7 @@ from kefu_gateway.sla_public import (
     ticket_sla_public,
 )
 
+TRIGGERS = frozenset(enum_choices(escalation_pb2.EscalationTrigger))
 router = APIRouter(tags=["escalation"])
 CanReadReports = Allowed["reports:read"]
 
@@ -116,10 +117,15 @@ async def list_escalations(
 ) -> Any:
     fmt = negotiate(request, query.format)
 
+    known = query.trigger in TRIGGERS  # an unknown trigger matches no escalation
+
     async def page(cursor: str | None, size: int = query.page_size) -> tuple[list[EscalationPublic], str | None]:
+        if query.trigger and not known:
+            return [], None
         reply = await clients.escalation.ListEscalations(
             escalation_pb2.ListEscalationsRequest(
-                ticket_id=query.ticket_id or "", status=query.status or "", trigger=query.trigger or "",
+                ticket_id=query.ticket_id or "", status=query.status or "",
+                trigger=str_to_enum(escalation_pb2.EscalationTrigger, query.trigger) if known else 0,
                 team=query.team or "", min_level=_level(query.min_level), page_size=size,
                 page_token=cursor or "",
             ),
