@@ -2,7 +2,7 @@
 kefu.ticketing.v1.Event, serialized
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-04
 
 `ticket_event.payload` (JSON) becomes `ticket_event.body` (bytes); rows stored before are
@@ -20,7 +20,7 @@ from kefu_common.protoconv import to_timestamp
 from kefu_common.ticket_events import from_json, to_json
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
