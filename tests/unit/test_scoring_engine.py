@@ -539,3 +539,11 @@ def test_regex_literal_prefilter_never_rules_out_a_case_insensitive_match(patter
 
     expected = bool(re.search(pattern, normalise(text).text, re.IGNORECASE))
     assert fires({"operator": "regex", "pattern": pattern}, a(text)) == expected
+
+
+def test_overlapping_matches_count_once_leftmost_then_longest_then_first_found() -> None:
+    from kefu_scoring.matcher import longest_non_overlapping
+
+    spans = [(2, 4, 1), (0, 3, 2), (0, 5, 3), (4, 6, 4), (5, 7, 5)]
+    assert longest_non_overlapping(spans) == [(0, 5, 3), (5, 7, 5)]
+    assert longest_non_overlapping([(1, 3, 8), (1, 3, 7), (0, 1, 9)]) == [(0, 1, 9), (1, 3, 8)]

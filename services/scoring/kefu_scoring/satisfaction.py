@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import NamedTuple
 
 from kefu_scoring.emotion import Trajectory
@@ -90,6 +91,7 @@ def label_of(score: float) -> str:
 
 
 _tanh = math.tanh
+_SCORE = itemgetter(3)  # TurnEmotion.score, read in C (the same sum, in the same order)
 
 
 def predict(emotion: Trajectory, hits: Sequence[object], *, turns: int, fatal: bool = False) -> Satisfaction:
@@ -103,7 +105,7 @@ def predict(emotion: Trajectory, hits: Sequence[object], *, turns: int, fatal: b
         else:
             last_mean = customer[-1].score
         raw += LAST_WEIGHT * _tanh(last_mean / SCALE)
-        raw += MEAN_WEIGHT * _tanh(sum([t.score for t in customer]) / len(customer) / SCALE)
+        raw += MEAN_WEIGHT * _tanh(sum(map(_SCORE, customer)) / len(customer) / SCALE)
         if emotion.trend == "improving":
             raw += TREND_WEIGHT
         elif emotion.trend == "worsening":
