@@ -45,6 +45,7 @@ K1 = np.uint32(2654435761)  # Knuth's multiplicative constants
 K2 = np.uint32(2246822519)
 K3 = np.uint32(3266489917)
 _SHIFT = np.uint32(32 - BITS)
+_PLUS_2 = (2).__add__  # a text's length plus its two separators, without a Python frame
 
 
 def _codes(s: str) -> np.ndarray:
@@ -113,7 +114,7 @@ class EmotionModel:
         v[:-1] += g[n - 1 : 2 * n - 3]
         v += g[2 * n - 3 :]
         # a text's segment [its first NUL, the next text's first NUL) holds all its features
-        total = np.add.reduceat(v, [0, *accumulate([len(t) + 2 for t in texts[:-1]])], dtype=np.int32)
+        total = np.add.reduceat(v, list(accumulate(map(_PLUS_2, map(len, texts[:-1])), initial=0)), dtype=np.int32)
         return (total * self.scale).tolist()
 
     def logit(self, text: str) -> float:
