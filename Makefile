@@ -11,7 +11,7 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install proto run test test-fast lint lock clean clean-db token bench eval eval-deps emotion-eval browser openapi-tools screenshots bench-peer
+.PHONY: help install proto run test test-fast lint lock clean clean-db token bench eval eval-deps emotion-eval browser openapi-tools python-client screenshots bench-peer
 
 help:
 	@echo "make run    - install, generate, start embedded PostgreSQL, migrate, seed, run all services"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint   - ruff (bug-finding rules only); part of make test"
 	@echo "make browser - Debian's chromium + CJK fonts for the console's browser tests; part of make test"
 	@echo "make openapi-tools - openapi-typescript + Redocly CLI (npm, pinned) into .kefu/tools/openapi; part of make test"
+	@echo "make python-client - the gateway's Python client, response headers typed, into .kefu/python-client/kefu_client"
 	@echo "make screenshots - the browser tests, writing their screenshots over docs/console/"
 	@echo "make lock   - re-resolve uv.lock after editing pyproject.toml"
 	@echo "make bench  - every benchmark next to its bare baseline -> bench/results/latest.{json,md}"
@@ -91,6 +92,11 @@ openapi-tools:
 		mkdir -p $(OPENAPI_TOOLS) && cp tools/openapi/package.json tools/openapi/package-lock.json $(OPENAPI_TOOLS)/ \
 		&& cd $(OPENAPI_TOOLS) && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
+
+# The gateway's Python client: openapi-python-client with tools/openapi/python-client-templates
+# (typed response headers), from the app's own OpenAPI document (no server needed).
+python-client: $(VENV)/.synced gen/.stamp
+	$(PYTHON) tools/openapi/generate_python_client.py --output .kefu/python-client/kefu_client
 
 # Refresh the console screenshots tracked in docs/console/ (an ordinary test run writes them
 # under .kefu/screenshots/ only).

@@ -9,6 +9,7 @@ import re
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -123,14 +124,13 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
 async def test_a_client_generated_from_openapi_creates_polls_and_resolves_a_ticket(
     live_gateway, gateway_settings, tmp_path
 ) -> None:
-    """openapi-python-client, a standard generator, builds a client from the live spec; the
-    agent's side opens and resolves a ticket while the customer's side polls its progress."""
-    config = tmp_path / "generator.yaml"
-    config.write_text("post_hooks: []\n")  # no formatter run: the code is imported as generated
+    """openapi-python-client, a standard generator (with our templates: typed response headers),
+    builds a client from the live spec; the agent's side opens and resolves a ticket, with the
+    typed ETag and Location of the create, while the customer's side polls its progress."""
     generator = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "openapi_python_client", "generate", "--url", f"{live_gateway}/openapi.json",
-        "--meta", "none", "--output-path", str(tmp_path / "kefu_client"), "--config", str(config),
-        "--fail-on-warning", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable, str(Path(__file__).resolve().parents[2] / "tools" / "openapi" / "generate_python_client.py"),
+        "--spec", f"{live_gateway}/openapi.json", "--output", str(tmp_path / "kefu_client"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await generator.communicate()
     assert generator.returncode == 0, output.decode()
@@ -142,6 +142,7 @@ async def test_a_client_generated_from_openapi_creates_polls_and_resolves_a_tick
         from kefu_client.models import (
             Channel, CustomerCreate, ProgressCreate, Severity, StatusChangeCreate, TicketCreate,
         )
+        from kefu_client.types import MissingResponseHeader
     finally:
         sys.path.remove(str(tmp_path))
 
@@ -162,6 +163,13 @@ async def test_a_client_generated_from_openapi_creates_polls_and_resolves_a_tick
         )
         assert created.status_code == 201, created.content
         ticket = created.parsed
+        assert created.typed_headers.location == f"/v1/tickets/{ticket.id}"
+        assert created.typed_headers.etag == created.headers["etag"] and created.typed_headers.etag.startswith('"')
+        assert created.typed_headers.x_request_id == created.headers["x-request-id"]
+        missing = await get_my_case_progress.asyncio_detailed("T-none", client=customer)
+        assert missing.status_code == 404 and missing.typed_headers.x_request_id
+        with pytest.raises(MissingResponseHeader):  # an error response has no ETag to read
+            _ = missing.typed_headers.etag
         progress = await get_my_case_progress.asyncio_detailed(ticket.id, client=customer)
         assert progress.status_code == 200 and progress.parsed.case.status.value == "new"
         tag = progress.headers["etag"]
@@ -174,7 +182,7 @@ async def test_a_client_generated_from_openapi_creates_polls_and_resolves_a_tick
         opened = await open_ticket.asyncio_detailed(ticket.id, client=agent, body=StatusChangeCreate())
         resolved = await resolve_ticket.asyncio_detailed(
             ticket.id, client=agent, body=StatusChangeCreate(reason="包裹已送达"),
-            if_match=opened.headers["etag"],
+            if_match=opened.typed_headers.etag,
         )
         assert resolved.status_code == 200, resolved.content
 

@@ -1,7 +1,7 @@
 """What standard tools make of the gateway's OpenAPI (issue #13): openapi-typescript types the
 `ETag` and `Location` response headers (checked by compiling code that reads them, with tsc
---strict), openapi-python-client builds a client without a warning, and Redocly's recommended
-ruleset reports no error. The document comes from the app itself (no server needed); the node
+--strict), so does openapi-python-client with Kefu's templates (checked with mypy --strict), and
+Redocly's recommended ruleset reports no error. The document comes from the app itself (no server needed); the node
 tools are the pinned ones `make openapi-tools` installs into .kefu/tools/openapi."""
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from openapi_python_client.strings import snake_case
 
 from kefu_gateway.app import create_app
 from kefu_gateway.settings import GatewaySettings
@@ -104,25 +106,69 @@ def test_openapi_typescript_types_etag_and_location_as_required_strings(
     assert re.search(r"201: \{\s+headers: \{[^}]*\bLocation: string;[^}]*\bETag: string;", create)
 
 
-def test_openapi_python_client_builds_a_client_with_plain_string_headers(spec_file: Path) -> None:
-    """openapi-python-client (0.29) reads `responses.*.headers` into its model of the document
-    but no template uses them: every generated call returns `Response.headers`, httpx's headers
-    as `MutableMapping[str, str]`, so ETag and Location are read by name as strings, untyped
-    (docs/gateway.md). What it does type from the document, header parameters, is plain `str`."""
-    out = spec_file.parent / "py"
-    config = spec_file.parent / "generator.yaml"
-    config.write_text("post_hooks: []\n")
-    generated = subprocess.run(
-        [sys.executable, "-m", "openapi_python_client", "generate", "--path", str(spec_file), "--meta", "none",
-         "--output-path", str(out / "kefu_client"), "--config", str(config), "--fail-on-warning"],
-        capture_output=True, text=True, timeout=300,
-    )
+def test_openapi_python_client_with_our_templates_types_etag_and_location_response_headers(
+    spec: dict[str, Any], spec_file: Path
+) -> None:
+    """With Kefu's templates (tools/openapi/python-client-templates) every generated operation
+    returns `TypedResponse.typed_headers`, its own `ResponseHeaders`. Code reading `Location`
+    from every 201 operation and `ETag` from every operation declaring it into `str` variables
+    passes `mypy --strict` (with the whole generated package); reading `location` where no
+    response declares it, or an optional header (`Retry-After`) into a `str`, must fail it."""
+    out = spec_file.parent / "typed"
+    generated = run(sys.executable, str(REPO / "tools" / "openapi" / "generate_python_client.py"),
+                    "--spec", str(spec_file), "--output", str(out / "kefu_client"), cwd=spec_file.parent)
     assert generated.returncode == 0, generated.stdout + generated.stderr
-    types = (out / "kefu_client" / "types.py").read_text()
-    assert "headers: MutableMapping[str, str]" in types
     resolve = (out / "kefu_client" / "api" / "tickets" / "resolve_ticket.py").read_text()
-    assert "if_match: str | Unset = UNSET" in resolve
-    assert "idempotency_key: str | Unset = UNSET" in resolve
     header_params = [(name, kind) for name, kind in re.findall(r"^\s+(\w+): (.+?) = UNSET,$", resolve, re.M)
-                     if name != "body"]
-    assert header_params and all(kind == "str | Unset" for _, kind in header_params), header_params
+                     if name != "body"]  # header parameters: plain `str`, never `None`
+    assert ("if_match", "str | Unset") in header_params and ("idempotency_key", "str | Unset") in header_params
+    assert all(kind == "str | Unset" for _, kind in header_params), header_params
+
+    imports, reads = set(), []
+    etags = locations = 0
+    for operation_id, op in operations(spec):
+        module = f"kefu_client.api.{snake_case(op['tags'][0])}.{snake_case(operation_id)}"
+        alias = snake_case(operation_id)
+        imports.add(f"import {module} as {alias}")
+        declared = {name for response in op["responses"].values() for name in response.get("headers", {})}
+        for name in sorted({"ETag", "Location"} & declared):
+            reads.append(f"    {alias}_{name.lower()}: str = {alias}._build_response(client=client, "
+                         f"response=response).typed_headers.{name.lower()}")
+        etags += "ETag" in declared
+        locations += "Location" in declared
+        assert "201" not in op["responses"] or "Location" in declared, operation_id
+        if operation_id == "getTicket":  # the one read below where no response has a Location
+            assert "ETag" in declared and "Location" not in declared
+    assert etags >= 10 and locations >= 10, (etags, locations)
+    (out / "reads.py").write_text("\n".join([
+        "from http import HTTPStatus", "from collections.abc import MutableMapping", "import httpx",
+        "from kefu_client.client import AuthenticatedClient, Client",
+        "from kefu_client.models.ticket_create import TicketCreate", *sorted(imports), "", "",
+        "def reads(client: Client, response: httpx.Response) -> None:", *reads, "", "",
+        "def create(client: AuthenticatedClient, body: TicketCreate) -> tuple[str, str, str, str | None]:",
+        "    created = create_ticket.sync_detailed(client=client, body=body)",
+        "    status: HTTPStatus = created.status_code  # the standard Response fields are still there",
+        "    raw: MutableMapping[str, str] = created.headers",
+        "    typed = created.typed_headers",
+        "    return typed.etag, typed.location, typed.x_request_id, typed.retry_after",
+        "",
+    ]))
+    bad = {  # line -> the error mypy must report there
+        6: '"ResponseHeaders" has no attribute "location"',
+        7: 'Incompatible types in assignment (expression has type "str | None", variable has type "str")',
+    }
+    (out / "wrong.py").write_text("\n".join([
+        "import httpx", "from kefu_client.client import Client",
+        "from kefu_client.api.tickets import create_ticket, get_ticket", "",
+        "def wrong(client: Client, response: httpx.Response) -> tuple[str, str]:",
+        "    location: str = get_ticket._build_response(client=client, response=response).typed_headers.location",
+        "    retry_after: str = create_ticket._build_response(client=client, response=response).typed_headers.retry_after",
+        "    return location, retry_after", "",
+    ]))
+    checked = run(sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "--cache-dir", str(out / ".mypy"),
+                  "reads.py", "wrong.py", "kefu_client", cwd=out)
+    errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
+    assert [line for line in errors if not line.startswith("wrong.py:")] == [], checked.stdout + checked.stderr
+    assert len(errors) == len(bad) and all(
+        f"wrong.py:{line}: error: {message}" in checked.stdout for line, message in bad.items()
+    ), checked.stdout + checked.stderr
