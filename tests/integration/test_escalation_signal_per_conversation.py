@@ -13,7 +13,7 @@ import pytest
 
 from escalation_support import Inbox, escalation_database
 from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
-from kefu_common.protoconv import to_timestamp
+from kefu_common.protoconv import str_to_enum, to_timestamp
 
 
 @pytest.fixture
@@ -34,15 +34,15 @@ async def raise_signals(stub: escalation_pb2_grpc.EscalationServiceStub, ticket_
                         *kinds: str) -> list[escalation_pb2.RaiseSignalResponse]:
     return [
         await stub.RaiseSignal(escalation_pb2.RaiseSignalRequest(
-            signal_id=f"test-{uuid.uuid4().hex}", ticket_id=ticket_id, kind=kind, source="scoring",
-            detail=f"{kind} in turn 1", occurred_at=to_timestamp(datetime.now(UTC)), conversation_id=conversation_id))
+            signal_id=f"test-{uuid.uuid4().hex}", ticket_id=ticket_id,
+            kind=str_to_enum(escalation_pb2.SignalKind, kind), source="scoring", detail=f"{kind} in turn 1", occurred_at=to_timestamp(datetime.now(UTC)), conversation_id=conversation_id))
         for kind in kinds
     ]
 
 
 async def risk_escalations(stub: escalation_pb2_grpc.EscalationServiceStub, ticket_id: str) -> list[str]:
     listed = await stub.ListEscalations(escalation_pb2.ListEscalationsRequest(ticket_id=ticket_id))
-    return sorted(e.trigger_key for e in listed.escalations if e.trigger == "risk_signal")
+    return sorted(e.trigger_key for e in listed.escalations if e.trigger == escalation_pb2.ESCALATION_TRIGGER_RISK_SIGNAL)
 
 
 async def test_the_kinds_of_one_conversations_threat_escalate_once(database_url: str, stub) -> None:

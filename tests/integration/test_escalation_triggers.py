@@ -442,8 +442,7 @@ async def test_a_notification_webhook_carries_its_instants_in_the_one_timestamp_
     receiver = Receiver([])
     async with receiver as url:
         sink = WebhookSink(url, "s3cret-s3cret-s3cret")
-        async with db.session() as session:
-            await NotificationDispatcher([sink]).dispatch_due(session, now=T0 + 2 * H + M, limit=1000)
+        await NotificationDispatcher([sink]).dispatch_due(db, clock=ManualClock(T0 + 2 * H + M), limit=1000)
         await sink.close()
     [body] = [json.loads(b) for _, b in receiver.requests if json.loads(b)["ticket_id"] == str(inbox.ticket)]
     instants = [body["created_at"], body["sent_at"], body["payload"]["ack_due_at"]]
