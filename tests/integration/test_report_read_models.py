@@ -207,3 +207,19 @@ async def test_an_evaluation_without_hits_has_no_hit_rows_and_a_changed_hit_list
                            {"id": evaluation_id, "hits": json.dumps([{"rule_id": "x"}, {"rule_id": "y"},
                                                                      {"rule_id": "x"}])})
         assert [tuple(r) for r in (await conn.execute(rows, {"id": evaluation_id})).all()] == [("x", 2), ("y", 1)]
+
+
+async def test_the_hit_rebuild_reproduces_what_the_trigger_wrote(gateway, auth, scoring_db) -> None:
+    created = await gateway.post("/v1/qa/evaluations", json={
+        "agent_id": f"a-{uuid.uuid4().hex[:8]}",
+        "turns": [{"role": "customer", "text": "我要打12315投诉你们！"},
+                  {"role": "agent", "text": "您好，我保证明天一定到账"}]}, headers=auth)
+    assert created.status_code == 201, created.text
+    snapshot = text("SELECT evaluation_id, rule_id, started_at, hits FROM scoring.evaluation_hit "
+                    "ORDER BY evaluation_id, rule_id")
+    async with scoring_db.engine.connect() as conn:
+        before = (await conn.execute(snapshot)).all()
+        await conn.execute(text("SELECT scoring.evaluation_hit_rebuild()"))
+        after = (await conn.execute(snapshot)).all()
+        await conn.rollback()
+    assert before and after == before
