@@ -31,10 +31,8 @@ async def stub(ticketing_addr: str):
 
 
 @pytest.fixture(scope="module")
-async def db(database_url: str):
-    database = Database(database_url, schema="ticketing", pool_size=2)
-    yield database
-    await database.dispose()
+def db(scoring_db: Database) -> Database:
+    return scoring_db  # the one test database: every statement here names its schema
 
 
 def rid() -> str:
@@ -117,41 +115,36 @@ async def test_reassigning_a_ticket_moves_all_its_facts_to_the_new_team_and_agen
     assert (fact["team"], fact["agent"]) == (team, f"{team}-a")
 
 
-async def _raw_ticket(conn, first_contact_at: datetime) -> uuid.UUID:
+async def raw_ticket(db: Database, first_contact_at: datetime, *changes: tuple[str, timedelta]) -> list[dict]:
+    """A ticket and its status changes inserted with SQL (as the metrics tests do), in the
+    order given; its facts."""
     ticket_id = uuid.uuid4()
-    await conn.execute(text(
-        "INSERT INTO ticketing.ticket (id, status, customer_id, customer_tier, channel, severity, "
-        "category, subject, first_contact_at, created_at, updated_at) VALUES (:id, 'new', 'C-raw', "
-        "'standard', 'phone', 'normal', 'quality', 'raw', :at, :at, :at)"), {"id": ticket_id, "at": first_contact_at})
-    return ticket_id
-
-
-async def _raw_status(conn, ticket_id: uuid.UUID, status: str, at: datetime) -> None:
-    await conn.execute(text(
-        "INSERT INTO ticketing.status_change (ticket_id, to_status, actor, at) VALUES (:t, :s, 'raw', :at)"),
-        {"t": ticket_id, "s": status, "at": at})
+    async with db.engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO ticketing.ticket (id, status, customer_id, customer_tier, channel, severity, "
+            "category, subject, first_contact_at, created_at, updated_at) VALUES (:id, 'new', 'C-raw', "
+            "'standard', 'phone', 'normal', 'quality', 'raw', :at, :at, :at)"),
+            {"id": ticket_id, "at": first_contact_at})
+        for status, after in changes:
+            await conn.execute(text(
+                "INSERT INTO ticketing.status_change (ticket_id, to_status, actor, at) "
+                "VALUES (:t, :s, 'raw', :at)"), {"t": ticket_id, "s": status, "at": first_contact_at + after})
+    return await facts(db, ticket_id)
 
 
 async def test_a_resolution_recorded_out_of_time_order_becomes_the_previous_of_later_ones(db) -> None:
     t0 = datetime(2031, 5, 1, tzinfo=UTC)
-    async with db.engine.begin() as conn:
-        ticket_id = await _raw_ticket(conn, t0)
-        await _raw_status(conn, ticket_id, "resolved", t0 + timedelta(hours=10))
-        await _raw_status(conn, ticket_id, "resolved", t0 + timedelta(hours=2))
-    resolved = [f for f in await facts(db, ticket_id) if f["kind"] == RESOLVED]
+    got = await raw_ticket(db, t0, ("resolved", timedelta(hours=10)), ("resolved", timedelta(hours=2)))
+    resolved = [f for f in got if f["kind"] == RESOLVED]
     assert [(f["at"] - t0, f["prev_at"]) for f in resolved] == [
         (timedelta(hours=2), None), (timedelta(hours=10), t0 + timedelta(hours=2))]
 
 
 async def test_a_closure_within_72_hours_of_the_first_contact_is_marked_so(db) -> None:
-    t0 = datetime(2031, 6, 1, tzinfo=UTC)
-    async with db.engine.begin() as conn:
-        ticket_id = await _raw_ticket(conn, t0)
-        await _raw_status(conn, ticket_id, "closed", t0 + timedelta(hours=72))
-        await _raw_status(conn, ticket_id, "reopened", t0 + timedelta(hours=73))
-        await _raw_status(conn, ticket_id, "closed", t0 + timedelta(hours=73, seconds=1))
-    closed = [f["within_72h"] for f in await facts(db, ticket_id) if f["kind"] == CLOSED]
-    assert closed == [True, False]
+    h = timedelta(hours=1)
+    got = await raw_ticket(db, datetime(2031, 6, 1, tzinfo=UTC), ("closed", 72 * h),
+                           ("reopened", 73 * h), ("closed", 73 * h + timedelta(seconds=1)))
+    assert [f["within_72h"] for f in got if f["kind"] == CLOSED] == [True, False]
 
 
 async def test_the_rebuild_reproduces_what_the_triggers_wrote(stub, db) -> None:
@@ -159,13 +152,21 @@ async def test_the_rebuild_reproduces_what_the_triggers_wrote(stub, db) -> None:
     ticket = await move(stub, ticket, A.TRANSITION_ACTION_RESOLVE)
     ticket = await move(stub, ticket, A.TRANSITION_ACTION_CLOSE)
     columns = _FACT.split(" FROM ")[0].removeprefix("SELECT ")
-    snapshot = f"SELECT ticket_id, {columns} FROM ticketing.report_fact ORDER BY ticket_id, kind, at"
+    before, after = await rebuilt(
+        db, f"SELECT ticket_id, {columns} FROM ticketing.report_fact ORDER BY ticket_id, kind, at",
+        "ticketing.report_fact_rebuild")
+    assert len(before) >= 3 and after == before
+
+
+async def rebuilt(db: Database, snapshot: str, rebuild: str) -> tuple[list, list]:
+    """The rows of `snapshot` before and after calling `rebuild()`, in a transaction rolled back
+    (other tests' rows stay as the triggers wrote them)."""
     async with db.engine.connect() as conn:
         before = (await conn.execute(text(snapshot))).all()
-        await conn.execute(text("SELECT ticketing.report_fact_rebuild()"))
+        await conn.execute(text(f"SELECT {rebuild}()"))
         after = (await conn.execute(text(snapshot))).all()
-        await conn.rollback()  # other tests' rows stay as the triggers wrote them
-    assert len(before) >= 3 and after == before
+        await conn.rollback()
+    return before, after
 
 
 # --- scoring.evaluation_hit ---------------------------------------------------------------------
@@ -215,11 +216,7 @@ async def test_the_hit_rebuild_reproduces_what_the_trigger_wrote(gateway, auth, 
         "turns": [{"role": "customer", "text": "我要打12315投诉你们！"},
                   {"role": "agent", "text": "您好，我保证明天一定到账"}]}, headers=auth)
     assert created.status_code == 201, created.text
-    snapshot = text("SELECT evaluation_id, rule_id, started_at, hits FROM scoring.evaluation_hit "
-                    "ORDER BY evaluation_id, rule_id")
-    async with scoring_db.engine.connect() as conn:
-        before = (await conn.execute(snapshot)).all()
-        await conn.execute(text("SELECT scoring.evaluation_hit_rebuild()"))
-        after = (await conn.execute(snapshot)).all()
-        await conn.rollback()
+    before, after = await rebuilt(
+        scoring_db, "SELECT evaluation_id, rule_id, started_at, hits FROM scoring.evaluation_hit "
+        "ORDER BY evaluation_id, rule_id", "scoring.evaluation_hit_rebuild")
     assert before and after == before
