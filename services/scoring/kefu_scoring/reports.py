@@ -27,14 +27,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kefu_common.errors import InvalidArgument
 from kefu_common.periods import REPORT_SETTINGS, SPANS_SQL, Plan, day_number, in_bounds, in_spans
 
+# Byte order ("C"): grouping may sort by the group, and comparing bytes is several times
+# cheaper than the database's linguistic collation (the same groups: equal strings are equal
+# bytes).
+_BYTES = ' COLLATE "C"'
 _GROUPS = {
     "": "''::text",
-    "agent": "COALESCE(NULLIF(e.agent_id, ''), 'unassigned')",
-    "team": "COALESCE(NULLIF(e.team, ''), 'unassigned')",
-    "category": "COALESCE(NULLIF(e.category, ''), 'unassigned')",
-    "channel": "COALESCE(NULLIF(e.channel, ''), 'unassigned')",
-    "ruleset": "e.ruleset_id::text",
+    "agent": "COALESCE(NULLIF(e.agent_id, ''), 'unassigned')" + _BYTES,
+    "team": "COALESCE(NULLIF(e.team, ''), 'unassigned')" + _BYTES,
+    "category": "COALESCE(NULLIF(e.category, ''), 'unassigned')" + _BYTES,
+    "channel": "COALESCE(NULLIF(e.channel, ''), 'unassigned')" + _BYTES,
+    "ruleset": "e.ruleset_id::text" + _BYTES,
 }
+
+
+# The stored column each group is made of (the distribution groups by it first, then names it).
+_GROUP_COLUMNS = {"": "''::text AS nothing", "agent": "e.agent_id", "team": "e.team",
+                  "category": "e.category", "channel": "e.channel", "ruleset": "e.ruleset_id"}
 
 
 class QaReport(enum.StrEnum):
@@ -61,16 +70,20 @@ GROUP BY 1, 2, 3
 # One row per (span, group) with its bins and their counts as arrays: a histogram per agent is
 # thousands of bins, and a row costs more in the driver than a bin in an array.
 _DISTRIBUTION_SQL = """
-WITH s AS ({spans})
-SELECT idx, prev, grp, array_agg(bin_start) AS bins, array_agg(evaluations) AS counts
-FROM (
-    SELECT s.idx, s.prev, {grp} AS grp,
-           LEAST(floor(e.total_score / :w) * :w, :last_bin) AS bin_start, count(*) AS evaluations
+WITH s AS ({spans}),
+raw AS MATERIALIZED (  -- planned on its own (hashed), on the stored values: cheapest per row
+    SELECT s.idx, s.prev, {column}, floor(e.total_score / :w) AS k, count(*) AS evaluations
     FROM scoring.evaluation e JOIN s ON @ON0@
     GROUP BY 1, 2, 3, 4
-) d
-GROUP BY 1, 2, 3
+),
+bins AS (
+    SELECT idx, prev, {grp} AS grp, LEAST(k * :w, :last_bin) AS bin_start, sum(evaluations) AS evaluations
+    FROM raw e GROUP BY 1, 2, 3, 4
+)
+SELECT idx, prev, grp, array_agg(bin_start) AS bins, array_agg(evaluations) AS counts
+FROM bins GROUP BY 1, 2, 3
 """.replace("@ON0@", in_spans("e.started_at"))
+
 
 # Rule hits read the `evaluation_hit` rows (one per evaluation and rule it hit, kept with the
 # evaluation by the trigger of scoring migration 0013) and count all evaluations from the report
@@ -139,7 +152,7 @@ async def qa_series(
     if report is QaReport.SCORES:
         sql = _SCORES_SQL.format(spans=SPANS_SQL, grp=grp)
     elif report is QaReport.DISTRIBUTION:
-        sql = _DISTRIBUTION_SQL.format(spans=SPANS_SQL, grp=grp)
+        sql = _DISTRIBUTION_SQL.format(spans=SPANS_SQL, grp=grp, column=_GROUP_COLUMNS[group_by])
         params |= {"w": float(bin_width), "last_bin": float(((100 + bin_width - 1) // bin_width - 1) * bin_width)}
     else:
         sql = _RULE_HITS_SQL.format(spans=SPANS_SQL)

@@ -95,24 +95,35 @@ class Report(enum.StrEnum):
 
 # The same groups read from the report read model (`report_fact`, alias `f`): its columns are
 # the ticket's current values, kept by the triggers of ticketing migration 0007.
+# Byte order ("C"): the percentiles make PostgreSQL sort the rows by group, and comparing
+# bytes is several times cheaper than the database's linguistic collation (same groups: equal
+# strings are equal bytes; the answer is ordered by "C" anyway).
+_BYTES = ' COLLATE "C"'
 _FACT_GROUPS: dict[str | None, str] = {
     None: "''::text",
-    "team": "COALESCE(NULLIF(f.team, ''), 'unassigned')",
-    "agent": "COALESCE(NULLIF(f.agent, ''), 'unassigned')",
-    "category": "f.category",
-    "channel": "f.channel",
+    "team": "COALESCE(NULLIF(f.team, ''), 'unassigned')" + _BYTES,
+    "agent": "COALESCE(NULLIF(f.agent, ''), 'unassigned')" + _BYTES,
+    "category": "f.category" + _BYTES,
+    "channel": "f.channel" + _BYTES,
 }
 
 # report_fact.kind
 CREATED, RESOLVED, CLOSED, REOPENED = 1, 2, 3, 4
 
-# The spans with the instant each begins (`since`): a fact is its ticket's first of its kind in
-# a span when the ticket's previous one of that kind (`prev_at`) is older than the span. That is
-# "counted once, at its first instant in the span" without grouping by ticket.
+# The distinct spans of a plan (`s`: the number of each of their days, the span's id and the
+# instant it begins) and the (bucket, previous?) labels of each (`l`). Day and week buckets
+# with their previous spans are mostly the same spans twice (the day before a day is the
+# previous bucket): each is aggregated once and its figures given to every label.
+# A fact is its ticket's first of its kind in a span when the ticket's previous one of that
+# kind (`prev_at`) is older than the span's start (`since`): "counted once, at its first
+# instant in the span" without grouping by ticket.
 _SPANS = (
-    "SELECT * FROM unnest(CAST(:span_day AS date[]), CAST(:span_idx AS int[]), "
-    "CAST(:span_prev AS boolean[]), CAST(:span_n AS int[]), CAST(:span_since AS timestamptz[])) "
-    "AS s(day, idx, prev, n, since)"
+    "SELECT * FROM unnest(CAST(:span_n AS int[]), CAST(:span_id AS int[]), "
+    "CAST(:span_since AS timestamptz[])) AS s(n, id, since)"
+)
+_LABELS = (
+    "SELECT * FROM unnest(CAST(:label_id AS int[]), CAST(:label_idx AS int[]), "
+    "CAST(:label_prev AS boolean[])) AS l(id, idx, prev)"
 )
 _FIRST = "(f.prev_at IS NULL OR f.prev_at < s.since)"
 _CLOSED = f"f.kind = {CLOSED} AND {_FIRST}"
@@ -164,27 +175,42 @@ def _statement(report: Report, group_by: str | None) -> str:
         keyed = f"f.kind <> {REOPENED}"  # a group with only reopens does not appear
     having = "" if group_by is None else f"\nHAVING count(*) FILTER (WHERE {keyed}) > 0"
     return (
-        f"WITH s AS ({_SPANS})\nSELECT * FROM (\n"
-        f"SELECT {_FACT_GROUPS[group_by]} AS grp, s.idx, s.prev, " + ", ".join(columns)
+        f"WITH s AS ({_SPANS}), l AS ({_LABELS}),\nr AS (\n"
+        f"SELECT s.id, {_FACT_GROUPS[group_by]} AS grp, " + ", ".join(columns)
         + f"\nFROM ticketing.report_fact f JOIN s ON {in_spans('f.at')}"
         + f"\nWHERE f.kind IN ({', '.join(map(str, kinds))})"
-        + "\nGROUP BY 1, 2, 3" + having + '\n) r ORDER BY grp COLLATE "C", idx, prev'
+        + "\nGROUP BY 1, 2" + having  # the span first: an integer compares fastest
+        + '\n)\nSELECT l.idx, l.prev, r.* FROM r JOIN l USING (id) ORDER BY grp COLLATE "C", idx, prev'
     )
 
 
-def _with_since(params: dict[str, object]) -> dict[str, object]:
-    """`params` (of `Plan.sql_params` or `instant_params`) with the instant each span begins:
-    local midnight of its first day, or the start of the bounds when that is later."""
+def _spans(params: dict[str, object]) -> dict[str, object]:
+    """The parameters of `_SPANS` and `_LABELS` from those of `Plan.sql_params` or
+    `instant_params`: each distinct span, its days and the instant it begins (local midnight
+    of its first day, or the start of the bounds when that is later)."""
     tz = ZoneInfo(str(params["tz"]))
     lo = params["lo"]
     assert isinstance(lo, datetime)
-    days, idx, prev = params["span_day"], params["span_idx"], params["span_prev"]
-    assert isinstance(days, list) and isinstance(idx, list) and isinstance(prev, list)
-    first: dict[tuple[int, bool], date] = {}
-    for d, i, p in zip(days, idx, prev, strict=True):
-        first[(i, p)] = min(d, first.get((i, p), d))
-    since = {k: max(lo, local_midnight(d, tz)) for k, d in first.items()}
-    return params | {"span_since": [since[(i, p)] for i, p in zip(idx, prev, strict=True)]}
+    days, ns, idx, prev = params["span_day"], params["span_n"], params["span_idx"], params["span_prev"]
+    assert isinstance(days, list) and isinstance(ns, list) and isinstance(idx, list) and isinstance(prev, list)
+    spans: dict[tuple[int, bool], list[tuple[date, int]]] = {}
+    for d, n, i, p in zip(days, ns, idx, prev, strict=True):
+        spans.setdefault((i, p), []).append((d, n))
+    ids: dict[tuple[int, ...], int] = {}
+    out: dict[str, list[object]] = {k: [] for k in
+                                    ("span_n", "span_id", "span_since", "label_id", "label_idx", "label_prev")}
+    for (i, p), span_days in spans.items():
+        numbers = tuple(sorted(n for _, n in span_days))
+        if numbers not in ids:
+            ids[numbers] = len(ids)
+            since = max(lo, local_midnight(min(d for d, _ in span_days), tz))
+            out["span_n"] += numbers
+            out["span_id"] += [ids[numbers]] * len(numbers)
+            out["span_since"] += [since] * len(numbers)
+        out["label_id"].append(ids[numbers])
+        out["label_idx"].append(i)
+        out["label_prev"].append(p)
+    return params | out
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -274,7 +300,7 @@ async def _run(
     _check_group_by(group_by)
     conn = await session.connection()
     await conn.execute(text(REPORT_SETTINGS))
-    result = await conn.execute(text(_statement(report, group_by)), _with_since(params))
+    result = await conn.execute(text(_statement(report, group_by)), _spans(params))
     return [_figures(r) for r in result]
 
 
