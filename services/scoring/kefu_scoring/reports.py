@@ -72,17 +72,34 @@ GROUP BY 1, 2, 3
 _DISTRIBUTION_SQL = """
 WITH s AS ({spans}),
 raw AS MATERIALIZED (  -- planned on its own (hashed), on the stored values: cheapest per row
-    SELECT s.idx, s.prev, {column}, floor(e.total_score / :w) AS k, count(*) AS evaluations
-    FROM scoring.evaluation e JOIN s ON @ON0@
-    GROUP BY 1, 2, 3, 4
+    SELECT {span} AS label, {column}, floor(e.total_score / :w) AS k, count(*) AS evaluations
+    FROM scoring.evaluation e {source}
+    GROUP BY 1, 2, 3
 ),
 bins AS (
-    SELECT idx, prev, {grp} AS grp, LEAST(k * :w, :last_bin) AS bin_start, sum(evaluations) AS evaluations
-    FROM raw e GROUP BY 1, 2, 3, 4
+    SELECT label / 2 AS idx, label % 2 = 1 AS prev, {grp} AS grp, LEAST(k * :w, :last_bin) AS bin_start,
+           sum(evaluations) AS evaluations
+    FROM raw e WHERE label IS NOT NULL GROUP BY 1, 2, 3, 4
 )
 SELECT idx, prev, grp, array_agg(bin_start) AS bins, array_agg(evaluations) AS counts
 FROM bins GROUP BY 1, 2, 3
-""".replace("@ON0@", in_spans("e.started_at"))
+"""
+# Each row's span (label = 2 * bucket + previous?): joined to the span days in general; looked
+# up in an array by the row's day number when no day is in two spans (one histogram over the
+# range and its previous: the console's panel), which spares a hash join per row.
+_SPAN_JOINED = ("s.idx * 2 + s.prev::int", "JOIN s ON " + in_spans("e.started_at"))
+_SPAN_LOOKED_UP = (f"(CAST(:day_label AS int[]))[{day_number('e.started_at')}]",
+                   "WHERE " + in_bounds("e.started_at"))
+
+
+def _day_labels(params: dict[str, Any]) -> list[int | None] | None:
+    """The label of the one span each day number is in, or None when a day is in two."""
+    labels: dict[int, int] = {}
+    for n, i, p in zip(params["span_n"], params["span_idx"], params["span_prev"], strict=True):
+        if n in labels:
+            return None
+        labels[n] = 2 * i + int(p)
+    return [labels.get(n) for n in range(1, max(labels) + 1)]
 
 
 # Rule hits read the `evaluation_hit` rows (one per evaluation and rule it hit, kept with the
@@ -152,7 +169,11 @@ async def qa_series(
     if report is QaReport.SCORES:
         sql = _SCORES_SQL.format(spans=SPANS_SQL, grp=grp)
     elif report is QaReport.DISTRIBUTION:
-        sql = _DISTRIBUTION_SQL.format(spans=SPANS_SQL, grp=grp, column=_GROUP_COLUMNS[group_by])
+        day_label = _day_labels(params)
+        span, source = _SPAN_JOINED if day_label is None else _SPAN_LOOKED_UP
+        sql = _DISTRIBUTION_SQL.format(spans=SPANS_SQL, grp=grp, column=_GROUP_COLUMNS[group_by],
+                                       span=span, source=source)
+        params["day_label"] = day_label or []
         params |= {"w": float(bin_width), "last_bin": float(((100 + bin_width - 1) // bin_width - 1) * bin_width)}
     else:
         sql = _RULE_HITS_SQL.format(spans=SPANS_SQL)
