@@ -6,6 +6,11 @@ returns at most one row per pair. The spans are those of a report's plan
 span of the legacy `GetServiceMetrics` period. The definitions below are the product
 decisions; the SQL follows them literally. A span is half-open, ``[lo, hi)``.
 
+The statement reads the read model ``ticketing.report_fact`` (migration 0007: one row per
+creation, resolution, closure and reopen of a ticket, with the ticket's current values the
+definitions read, kept by triggers in the writing transaction), never the ticket, status
+change and contact rows themselves: one index-only range scan per report.
+
 Closed in the span
     A ticket with at least one ``status_change`` to ``closed`` in the span (counted once; its
     first closure in the span is its closing instant).
