@@ -122,7 +122,7 @@ FROM ticketing.ticket t WHERE t.number % 12 = 0
 
 _EVALUATIONS = """
 INSERT INTO scoring.evaluation (id, request_id, request_hash, agent_id, ruleset_id, ruleset_version,
-    total_score, grade, hits, fatal, category, channel, created_at)
+    total_score, grade, hits, fatal, category, channel, created_at, started_at)
 SELECT gen_random_uuid(), 'bench-' || g, '', 'agent-' || (g % 300), 'default', 1, s,
        CASE WHEN s >= 90 THEN 'A' WHEN s >= 75 THEN 'B' WHEN s >= 60 THEN 'C' ELSE 'D' END,
        CASE g % 4
@@ -134,13 +134,21 @@ SELECT gen_random_uuid(), 'bench-' || g, '', 'agent-' || (g % 300), 'default', 1
                                   jsonb_build_object('rule_id', 'rule-' || (g * 11 % 25), 'points', -5),
                                   jsonb_build_object('rule_id', 'rule-' || (g * 13 % 25), 'points', -10))
        END,
-       g % 50 = 0, (ARRAY['product','quality','logistics','refund'])[1 + g % 4], 'phone',
-       CAST(:now AS timestamptz) - random() * interval '365 days'
-FROM (SELECT g, round((30 + random() * 70)::numeric, 1)::float8 AS s FROM generate_series(1, :n) g) x
+       g % 50 = 0, (ARRAY['product','quality','logistics','refund'])[1 + g % 4], 'phone', c, c
+FROM (SELECT g, round((30 + random() * 70)::numeric, 1)::float8 AS s,
+             CAST(:now AS timestamptz) - random() * interval '365 days' AS c
+      FROM generate_series(1, :n) g) x
 """
 
+# The read models (ticketing.report_fact, scoring.evaluation_hit) are kept by triggers, which
+# are off during the load: they are rebuilt from the loaded rows by the same functions their
+# migrations backfill with.
+_REBUILDS = (("report_fact", "SELECT ticketing.report_fact_rebuild()"),
+             ("evaluation_hit", "SELECT scoring.evaluation_hit_rebuild()"))
+
 _LOADED = ("ticketing.ticket", "ticketing.status_change", "ticketing.contact",
-           "escalation.clock_event", "escalation.escalation", "scoring.evaluation")
+           "escalation.clock_event", "escalation.escalation", "scoring.evaluation",
+           "ticketing.report_fact", "scoring.evaluation_hit")
 
 BARE = """
 SELECT date_trunc('day', {ts} AT TIME ZONE :tz) AS d, count(*) FROM {table}
@@ -177,6 +185,10 @@ async def generate(db: Any, tickets: int, evaluations: int) -> dict[str, int]:
             result = await conn.execute(text(sql), {"now": NOW, **params})
             counts[name] = result.rowcount
             print(f"  {name}: {result.rowcount:,} rows in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+        for name, sql in _REBUILDS:
+            t = time.perf_counter()
+            counts[name] = (await conn.execute(text(sql))).scalar_one()
+            print(f"  {name} (rebuilt): {counts[name]:,} rows in {time.perf_counter() - t:.1f}s", file=sys.stderr)
         t = time.perf_counter()
         for _, _, definition in indexes:
             await conn.execute(text(definition))
@@ -221,7 +233,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         dbs += [tdb, edb, sdb]
         t = time.perf_counter()
         counts = await generate(tdb, args.tickets, args.evaluations)
-        print(f"generated in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+        print(f"generated in {time.perf_counter() - t:.1f}s (load average {os.getloadavg()})", file=sys.stderr)
 
         start = END - timedelta(days=30)
         with_prev = plan(start, END, tz=TZ, unit="day", compare="previous")
@@ -249,7 +261,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         tickets_bare = bare(tdb, "ticketing.ticket", "created_at")
         status_bare = bare(tdb, "ticketing.status_change", "at")
         events_bare = bare(edb, "escalation.clock_event", "at")
-        evals_bare = bare(sdb, "scoring.evaluation", "created_at")
+        evals_bare = bare(sdb, "scoring.evaluation", "started_at")  # what the QA panels read
         cases: list[tuple[str, Callable[[Any], Callable[[], Awaitable[Any]]], Callable[[], Awaitable[Any]], bool]] = [
             ("ticket_flow", on(tdb, metrics.ticket_series, report=metrics.Report.FLOW, group_by=None), status_bare, True),
             ("service_metrics", on(tdb, metrics.ticket_series, report=metrics.Report.SERVICE_METRICS, group_by=None),
@@ -285,12 +297,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     sys_ms.append(await timed(system))
                 b, s = statistics.median(base_ms), statistics.median(sys_ms)
                 row[variant] = {"panel_ms": round(s, 1), "bare_ms": round(b, 1), "ratio": round(s / b, 2)}
+            row["load_average"] = [round(x, 2) for x in os.getloadavg()]
             panels[label] = row
             print(f"{label}: {row}", file=sys.stderr)
     finally:
         for db in dbs:
             await db.dispose()
-        await drop_database(server, name)  # millions of rows a run: never leave them behind
+        if args.keep:
+            print(f"kept database {name} (drop it yourself)", file=sys.stderr)
+        else:
+            await drop_database(server, name)  # millions of rows a run: never leave them behind
 
     ranged = {k: v["previous"] for k, v in panels.items() if "previous" in v}
     worst = max(ranged, key=lambda k: ranged[k]["ratio"]) if ranged else None
@@ -301,7 +317,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "baseline": ranged[worst]["bare_ms"] if worst else None,
         "ratio": ranged[worst]["ratio"] if worst else None,
         "target": f"<= {TARGET:g} (each panel)",
-        "met": all(v["ratio"] <= TARGET for v in ranged.values()),
+        "met": all(v[variant]["ratio"] <= TARGET for v in panels.values()
+                   for variant in ("previous", "none") if variant in v),
         "slowest": worst,
         "rows": counts,
         "panels": panels,
@@ -313,6 +330,7 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--evaluations", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the database (to EXPLAIN)")
     parser.add_argument("--only", type=lambda s: s.split(","), default=None, help="panel names")
     parser.add_argument("--database-url", default=None, help="server to create the bench database on "
                         "(default: DATABASE_URL, else the embedded PostgreSQL)")

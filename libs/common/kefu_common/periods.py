@@ -131,7 +131,8 @@ class Plan:
 
     def sql_params(self) -> dict[str, object]:
         """Bind parameters of `SPANS_SQL` and `in_spans()`: every local day of every span with
-        the span it belongs to, the zone, and the UTC bounds of the whole."""
+        the span it belongs to, the zone, the UTC bounds of the whole and the UTC instant at
+        which each local day of the whole begins."""
         days: list[date] = []
         idx: list[int] = []
         prev: list[bool] = []
@@ -142,17 +143,28 @@ class Plan:
                 prev.append(is_prev)
         lo, hi = self.utc_bounds()
         return {"tz": self.tz_name, "lo": lo, "hi": hi,
-                "span_day": days, "span_idx": idx, "span_prev": prev}
+                "span_day": days, "span_idx": idx, "span_prev": prev} | _day_numbers(days, self.tz)
 
 
-# The spans of a plan as a relation `s(day, idx, prev)`: one row per local day of each span (a
-# day may belong to a bucket and to the previous span of a later one). Rows join it on their
-# local day, `s.day = <local_day(ts)>`, which is `date_trunc('day', ts AT TIME ZONE tz)` — an
-# equality, so PostgreSQL hashes the few hundred days and reads the rows once, as a bare
-# GROUP BY date_trunc would.
+def _day_numbers(days: list[date], tz: ZoneInfo) -> dict[str, object]:
+    """`span_n`: each day's number from the first (1-based), and `day_bounds`: the UTC instant
+    each day from the first to the day after the last begins, for `width_bucket` (`in_spans`)."""
+    first = min(days)
+    count = (max(days) - first).days + 1
+    return {"span_n": [(d - first).days + 1 for d in days],
+            "day_bounds": [local_midnight(first + timedelta(days=n), tz) for n in range(count + 1)]}
+
+
+# The spans of a plan as a relation `s(day, idx, prev, n)`: one row per local day of each span
+# (a day may belong to a bucket and to the previous span of a later one), `n` numbering the
+# days of the whole range from 1. Rows join it on the number of their local day,
+# `s.n = width_bucket(ts, day_bounds)`: a binary search among the UTC instants at which the
+# local days begin (computed once, in Python, by `local_midnight`), an equality, so PostgreSQL
+# hashes the few hundred span days and reads the rows once without converting each timestamp
+# to the zone (`ts AT TIME ZONE tz` per row costs more than the rest of a report's work).
 SPANS_SQL = (
     "SELECT * FROM unnest(CAST(:span_day AS date[]), CAST(:span_idx AS int[]), "
-    "CAST(:span_prev AS boolean[])) AS s(day, idx, prev)"
+    "CAST(:span_prev AS boolean[]), CAST(:span_n AS int[])) AS s(day, idx, prev, n)"
 )
 
 
@@ -163,14 +175,21 @@ SPANS_SQL = (
 REPORT_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
 
 
-def local_day(ts: str) -> str:
-    """SQL: the local calendar day (in the plan's zone, `:tz`) of the timestamptz `ts`."""
-    return f"CAST(({ts}) AT TIME ZONE CAST(:tz AS text) AS date)"
+def in_bounds(ts: str) -> str:
+    """SQL: `ts` within the plan's UTC bounds (an index range)."""
+    return f"{ts} >= :lo AND {ts} < :hi"
+
+
+def day_number(ts: str) -> str:
+    """SQL: the number (`s.n`) of the local day `ts` falls on, for `ts` within the bounds."""
+    return f"width_bucket({ts}, CAST(:day_bounds AS timestamptz[]))"
 
 
 def in_spans(ts: str, alias: str = "s") -> str:
-    """SQL join condition: `ts` within the plan's bounds (index range) and on a day of `alias`."""
-    return f"{ts} >= :lo AND {ts} < :hi AND {alias}.day = {local_day(ts)}"
+    """SQL join condition: `ts` within the plan's bounds (index range) and on a day of `alias`
+    (the day whose local midnights enclose it: `CAST(ts AT TIME ZONE tz AS date)`, computed
+    without converting `ts`)."""
+    return f"{in_bounds(ts)} AND {alias}.n = {day_number(ts)}"
 
 
 def instant_params(start: datetime, end: datetime) -> dict[str, object]:
@@ -179,7 +198,7 @@ def instant_params(start: datetime, end: datetime) -> dict[str, object]:
     first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     return {"tz": "UTC", "lo": start, "hi": end, "span_day": days,
-            "span_idx": [0] * len(days), "span_prev": [False] * len(days)}
+            "span_idx": [0] * len(days), "span_prev": [False] * len(days)} | _day_numbers(days, ZoneInfo("UTC"))
 
 
 def _unit_end(day: date, unit: BucketUnit, end: date) -> date:

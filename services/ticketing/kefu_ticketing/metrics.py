@@ -6,6 +6,11 @@ returns at most one row per pair. The spans are those of a report's plan
 span of the legacy `GetServiceMetrics` period. The definitions below are the product
 decisions; the SQL follows them literally. A span is half-open, ``[lo, hi)``.
 
+The statement reads the read model ``ticketing.report_fact`` (migration 0007: one row per
+creation, resolution, closure and reopen of a ticket, with the ticket's current values the
+definitions read, kept by triggers in the writing transaction), never the ticket, status
+change and contact rows themselves: one index-only range scan per report.
+
 Closed in the span
     A ticket with at least one ``status_change`` to ``closed`` in the span (counted once; its
     first closure in the span is its closing instant).
@@ -60,14 +65,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument
-from kefu_common.periods import REPORT_SETTINGS, SPANS_SQL, Plan, in_spans, instant_params
+from kefu_common.periods import REPORT_SETTINGS, Plan, in_spans, instant_params, local_midnight
 
 GROUP_BYS = ("team", "agent", "category", "channel")
 
@@ -92,84 +98,48 @@ class Report(enum.StrEnum):
     FLOW = "flow"  # created vs resolved (and closed, reopened) per bucket
 
 
-_FIRST_IN_SPAN = """
-{name} AS (
-    SELECT s.idx, s.prev, sc.ticket_id, min(sc.at) AS at
-    FROM ticketing.status_change sc JOIN s ON @ON0@
-    WHERE sc.to_status = '{status}'
-    GROUP BY 1, 2, 3
-)""".replace("@ON0@", in_spans("sc.at"))
-
-_CLOSED_STATS = """
-closed_stats AS (
-    SELECT c.idx, c.prev, {group} AS grp,
-           count(*) AS closed_tickets,
-           count(*) FILTER (WHERE t.reopen_count = 0) AS first_contact_resolved,
-           count(*) FILTER (WHERE c.at <= t.first_contact_at + interval '72 hours')
-               AS closed_within_72h
-    FROM closed c JOIN ticketing.ticket t ON t.id = c.ticket_id
-    GROUP BY 1, 2, 3
-)"""
-
-_RESOLVED_STATS = """
-resolved_stats AS (
-    SELECT r.idx, r.prev, {group} AS grp,
-           count(*) AS resolved_tickets,
-           {contacts}
-           {resolution}
-    FROM resolved r JOIN ticketing.ticket t ON t.id = r.ticket_id
-    {contacts_join}
-    GROUP BY 1, 2, 3
-)"""
-
-_CONTACTS = """COALESCE(sum(i.n), 0) AS proactive_contacts,
-           count(*) FILTER (WHERE i.n >= 2) AS repeat_contact_tickets,"""
-_NO_CONTACTS = "0::bigint AS proactive_contacts, 0::bigint AS repeat_contact_tickets,"
-_CONTACTS_JOIN = """LEFT JOIN LATERAL (
-        SELECT count(*) AS n FROM ticketing.contact c
-        WHERE c.ticket_id = r.ticket_id AND c.direction = 'inbound'
-    ) i ON true"""
-_RESOLUTION = """percentile_cont(0.5) WITHIN GROUP (
-               ORDER BY extract(epoch FROM r.at - t.first_contact_at)) AS resolution_median,
-           percentile_cont(0.9) WITHIN GROUP (
-               ORDER BY extract(epoch FROM r.at - t.first_contact_at)) AS resolution_p90"""
-_NO_RESOLUTION = "NULL::float8 AS resolution_median, NULL::float8 AS resolution_p90"
-
-_CREATED_STATS = """
-created_stats AS (
-    SELECT s.idx, s.prev, {group} AS grp,
-           count(*) AS created_tickets,
-           {first_response}
-    FROM ticketing.ticket t JOIN s ON @ON0@
-    GROUP BY 1, 2, 3
-)""".replace("@ON0@", in_spans("t.created_at"))
-_FIRST_RESPONSE = """percentile_cont(0.5) WITHIN GROUP (
-               ORDER BY extract(epoch FROM t.first_response_at - t.first_contact_at))
-               AS first_response_median,
-           percentile_cont(0.9) WITHIN GROUP (
-               ORDER BY extract(epoch FROM t.first_response_at - t.first_contact_at))
-               AS first_response_p90"""
-_NO_FIRST_RESPONSE = "NULL::float8 AS first_response_median, NULL::float8 AS first_response_p90"
-
-_REOPEN_STATS = """
-reopen_stats AS (
-    SELECT s.idx, s.prev, {group} AS grp, count(*) AS reopens
-    FROM ticketing.status_change sc JOIN s ON @ON0@
-    JOIN ticketing.ticket t ON t.id = sc.ticket_id
-    WHERE sc.to_status = 'reopened'
-    GROUP BY 1, 2, 3
-)""".replace("@ON0@", in_spans("sc.at"))
-
-_COLUMNS = {
-    "closed_stats": ("closed_tickets", "first_contact_resolved", "closed_within_72h"),
-    "resolved_stats": (
-        "resolved_tickets", "proactive_contacts", "repeat_contact_tickets",
-        "resolution_median", "resolution_p90",
-    ),
-    "created_stats": ("created_tickets", "first_response_median", "first_response_p90"),
-    "reopen_stats": ("reopens",),
+# The same groups read from the report read model (`report_fact`, alias `f`): its columns are
+# the ticket's current values, kept by the triggers of ticketing migration 0007.
+# Byte order ("C"): the percentiles make PostgreSQL sort the rows by group, and comparing
+# bytes is several times cheaper than the database's linguistic collation (same groups: equal
+# strings are equal bytes; the answer is ordered by "C" anyway).
+_BYTES = ' COLLATE "C"'
+_FACT_GROUPS: dict[str | None, str] = {
+    None: "''::text",
+    "team": "COALESCE(NULLIF(f.team, ''), 'unassigned')" + _BYTES,
+    "agent": "COALESCE(NULLIF(f.agent, ''), 'unassigned')" + _BYTES,
+    "category": "f.category" + _BYTES,
+    "channel": "f.channel" + _BYTES,
 }
-_KEYED = ("closed_stats", "resolved_stats", "created_stats")  # those that make a row appear
+
+# report_fact.kind
+CREATED, RESOLVED, CLOSED, REOPENED = 1, 2, 3, 4
+
+# The distinct spans of a plan (`s`: the number of each of their days, the span's id and the
+# instant it begins) and the (bucket, previous?) labels of each (`l`). Day and week buckets
+# with their previous spans are mostly the same spans twice (the day before a day is the
+# previous bucket): each is aggregated once and its figures given to every label.
+# A fact is its ticket's first of its kind in a span when the ticket's previous one of that
+# kind (`prev_at`) is older than the span's start (`since`): "counted once, at its first
+# instant in the span" without grouping by ticket.
+_SPANS = (
+    "SELECT * FROM unnest(CAST(:span_n AS int[]), CAST(:span_id AS int[]), "
+    "CAST(:span_since AS timestamptz[])) AS s(n, id, since)"
+)
+_LABELS = (
+    "SELECT * FROM unnest(CAST(:label_id AS int[]), CAST(:label_idx AS int[]), "
+    "CAST(:label_prev AS boolean[])) AS l(id, idx, prev)"
+)
+_FIRST = "(f.prev_at IS NULL OR f.prev_at < s.since)"
+_CLOSED = f"f.kind = {CLOSED} AND {_FIRST}"
+_RESOLVED = f"f.kind = {RESOLVED} AND {_FIRST}"
+
+
+def _percentiles(name: str, where: str) -> str:
+    return ", ".join(
+        f"percentile_cont({q}) WITHIN GROUP (ORDER BY f.seconds) FILTER (WHERE {where}) AS {name}_{label}"
+        for q, label in ((0.5, "median"), (0.9, "p90"))
+    )
 
 
 def group_expression(group_by: str | None) -> str:
@@ -178,72 +148,74 @@ def group_expression(group_by: str | None) -> str:
     return _GROUP_EXPRESSIONS[group_by]
 
 
-# Ungrouped created-vs-resolved needs no ticket column: counts straight from the status changes.
-_COUNTS_ONLY = {
-    "closed_stats": """
-closed_stats AS (
-    SELECT idx, prev, ''::text AS grp, count(*) AS closed_tickets,
-           0::bigint AS first_contact_resolved, 0::bigint AS closed_within_72h
-    FROM closed GROUP BY 1, 2, 3
-)""",
-    "resolved_stats": """
-resolved_stats AS (
-    SELECT idx, prev, ''::text AS grp, count(*) AS resolved_tickets,
-           0::bigint AS proactive_contacts, 0::bigint AS repeat_contact_tickets,
-           NULL::float8 AS resolution_median, NULL::float8 AS resolution_p90
-    FROM resolved GROUP BY 1, 2, 3
-)""",
-    "reopen_stats": """
-reopen_stats AS (
-    SELECT s.idx, s.prev, ''::text AS grp, count(*) AS reopens
-    FROM ticketing.status_change sc JOIN s ON @ON0@
-    WHERE sc.to_status = 'reopened'
-    GROUP BY 1, 2, 3
-)""".replace("@ON0@", in_spans("sc.at")),
-}
-
-
 def _statement(report: Report, group_by: str | None) -> str:
-    group = group_expression(group_by)
+    """One scan of the facts in the plan's bounds, aggregated per (span, group). Each report
+    returns exactly the figures it always did (the others stay 0 / None)."""
+    _check_group_by(group_by)
     full = report is Report.SERVICE_METRICS
     counts_only = report is Report.FLOW and group_by is None
-    ctes = [f"s AS ({SPANS_SQL})"]
-    parts: list[str] = []
-    if report in (Report.SERVICE_METRICS, Report.FLOW):
-        ctes += [_FIRST_IN_SPAN.format(name="closed", status="closed"),
-                 _COUNTS_ONLY["closed_stats"] if counts_only else _CLOSED_STATS.format(group=group)]
-        parts.append("closed_stats")
-    ctes.append(_FIRST_IN_SPAN.format(name="resolved", status="resolved"))
-    ctes.append(
-        _COUNTS_ONLY["resolved_stats"] if counts_only else _RESOLVED_STATS.format(
-            group=group,
-            contacts=_CONTACTS if full else _NO_CONTACTS,
-            contacts_join=_CONTACTS_JOIN if full else "",
-            resolution=_RESOLUTION if report is Report.RESOLUTION_TIME else _NO_RESOLUTION,
-        )
-    )
-    parts.append("resolved_stats")
-    if report in (Report.SERVICE_METRICS, Report.FLOW):
-        ctes.append(
-            _CREATED_STATS.format(
-                group=group, first_response=_FIRST_RESPONSE if full else _NO_FIRST_RESPONSE
-            )
-        )
-        ctes.append(_COUNTS_ONLY["reopen_stats"] if counts_only else _REOPEN_STATS.format(group=group))
-        parts += ["created_stats", "reopen_stats"]
-    # ungrouped, a span with only reopens still has its one row
-    keyed = [p for p in parts if p in _KEYED or group_by is None]
-    keys = " UNION ".join(f"SELECT idx, prev, grp FROM {p}" for p in keyed)
-    ctes.append(f"keys AS ({keys})")
-    select = ["grp", "idx", "prev"]
-    joins = []
-    for p in parts:
-        select += [f"{p}.{c} AS {c}" for c in _COLUMNS[p]]
-        joins.append(f"LEFT JOIN {p} USING (idx, prev, grp)")
+    if report is Report.RESOLUTION_TIME:
+        kinds = (RESOLVED,)
+        columns = [
+            f"count(*) FILTER (WHERE {_RESOLVED}) AS resolved_tickets",
+            _percentiles("resolution", _RESOLVED),
+        ]
+        keyed = f"f.kind = {RESOLVED}"
+    else:
+        kinds = (CREATED, RESOLVED, CLOSED, REOPENED)
+        columns = [
+            f"count(*) FILTER (WHERE {_CLOSED}) AS closed_tickets",
+            "0::bigint AS first_contact_resolved, 0::bigint AS closed_within_72h" if counts_only else
+            f"count(*) FILTER (WHERE {_CLOSED} AND NOT f.reopened) AS first_contact_resolved, "
+            f"count(*) FILTER (WHERE {_CLOSED} AND f.within_72h) AS closed_within_72h",
+            f"count(*) FILTER (WHERE {_RESOLVED}) AS resolved_tickets",
+            f"COALESCE(sum(f.inbound) FILTER (WHERE {_RESOLVED}), 0) AS proactive_contacts, "
+            f"count(*) FILTER (WHERE {_RESOLVED} AND f.inbound >= 2) AS repeat_contact_tickets" if full else
+            "0::bigint AS proactive_contacts, 0::bigint AS repeat_contact_tickets",
+            f"count(*) FILTER (WHERE f.kind = {CREATED}) AS created_tickets",
+            _percentiles("first_response", f"f.kind = {CREATED}") if full else
+            "NULL::float8 AS first_response_median, NULL::float8 AS first_response_p90",
+            f"count(*) FILTER (WHERE f.kind = {REOPENED}) AS reopens",
+        ]
+        keyed = f"f.kind <> {REOPENED}"  # a group with only reopens does not appear
+    having = "" if group_by is None else f"\nHAVING count(*) FILTER (WHERE {keyed}) > 0"
     return (
-        "WITH " + ",\n".join(ctes) + "\nSELECT " + ", ".join(select)
-        + "\nFROM keys " + " ".join(joins) + '\nORDER BY grp COLLATE "C", idx, prev'
+        f"WITH s AS ({_SPANS}), l AS ({_LABELS}),\nr AS (\n"
+        f"SELECT s.id, {_FACT_GROUPS[group_by]} AS grp, " + ", ".join(columns)
+        + f"\nFROM ticketing.report_fact f JOIN s ON {in_spans('f.at')}"
+        + f"\nWHERE f.kind IN ({', '.join(map(str, kinds))})"
+        + "\nGROUP BY 1, 2" + having  # the span first: an integer compares fastest
+        + '\n)\nSELECT l.idx, l.prev, r.* FROM r JOIN l USING (id) ORDER BY grp COLLATE "C", idx, prev'
     )
+
+
+def _spans(params: dict[str, object]) -> dict[str, object]:
+    """The parameters of `_SPANS` and `_LABELS` from those of `Plan.sql_params` or
+    `instant_params`: each distinct span, its days and the instant it begins (local midnight
+    of its first day, or the start of the bounds when that is later)."""
+    tz = ZoneInfo(str(params["tz"]))
+    lo = params["lo"]
+    assert isinstance(lo, datetime)
+    days, ns, idx, prev = params["span_day"], params["span_n"], params["span_idx"], params["span_prev"]
+    assert isinstance(days, list) and isinstance(ns, list) and isinstance(idx, list) and isinstance(prev, list)
+    spans: dict[tuple[int, bool], list[tuple[date, int]]] = {}
+    for d, n, i, p in zip(days, ns, idx, prev, strict=True):
+        spans.setdefault((i, p), []).append((d, n))
+    ids: dict[tuple[int, ...], int] = {}
+    out: dict[str, list[object]] = {k: [] for k in
+                                    ("span_n", "span_id", "span_since", "label_id", "label_idx", "label_prev")}
+    for (i, p), span_days in spans.items():
+        numbers = tuple(sorted(n for _, n in span_days))
+        if numbers not in ids:
+            ids[numbers] = len(ids)
+            since = max(lo, local_midnight(min(d for d, _ in span_days), tz))
+            out["span_n"] += numbers
+            out["span_id"] += [ids[numbers]] * len(numbers)
+            out["span_since"] += [since] * len(numbers)
+        out["label_id"].append(ids[numbers])
+        out["label_idx"].append(i)
+        out["label_prev"].append(p)
+    return params | out
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -300,7 +272,7 @@ def _float(v: Any) -> float | None:
 
 
 def _figures(r: Any) -> TicketFigures:
-    m = r._mapping
+    m = r._asdict()  # a dict: .get of an absent column is cheap (a Row mapping raises inside)
     return TicketFigures(
         group=str(r.grp),
         bucket=int(r.idx),
@@ -333,7 +305,7 @@ async def _run(
     _check_group_by(group_by)
     conn = await session.connection()
     await conn.execute(text(REPORT_SETTINGS))
-    result = await conn.execute(text(_statement(report, group_by)), params)
+    result = await conn.execute(text(_statement(report, group_by)), _spans(params))
     return [_figures(r) for r in result]
 
 
