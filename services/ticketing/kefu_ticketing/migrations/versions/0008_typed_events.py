@@ -1,7 +1,7 @@
 """typed ticket events (issue #15): the outbox body is a serialized kefu.ticketing.v1.Event
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04
 
 `outbox_event.payload` (JSON) becomes `outbox_event.body` (bytes: the Event without its
@@ -20,7 +20,7 @@ from kefu_common.migrations import replace_column
 from kefu_common.ticket_events import from_json, to_json
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
