@@ -55,6 +55,17 @@ def timestamps_in(value: Any, path: str = "$") -> list[tuple[str, str]]:
     return []
 
 
+def whole_timestamps_in(value: Any, path: str = "$") -> list[tuple[str, str]]:
+    """(json path, value) for every string that is a timestamp and nothing else."""
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in whole_timestamps_in(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value) for hit in whole_timestamps_in(v, f"{path}[{i}]")]
+    if isinstance(value, str) and LOOKS_LIKE_A_TIMESTAMP.fullmatch(value):
+        return [(path, value)]
+    return []
+
+
 # The webhook-enabled gateway on a manual clock that starts at a whole second: the gateway's own
 # instants (the webhook log) have a zero fraction, so a formatter that drops it shows here.
 clock, running = standard.clock, standard.running
@@ -156,8 +167,9 @@ async def test_every_timestamp_in_bodies_exports_problems_and_webhooks_is_in_the
             "listWebhookDeliveries", "createEvaluation", "reopenSuggested"} <= labels, labels
     assert "2026-12-10T02:00:00.500000Z" in {v for _, v in found}  # the promise, normalised
 
-    # Every field of a JSON body that carried a timestamp is declared date-time in the OpenAPI.
-    fields = {re.sub(r"\[\d+\]", "", p).rsplit(".", 1)[-1] for p, _ in timestamps_in(
+    # Every field of a JSON body whose value is a timestamp is declared date-time in the OpenAPI
+    # (a sentence that quotes one, an escalation's reason, is text: its instant is checked above).
+    fields = {re.sub(r"\[\d+\]", "", p).rsplit(".", 1)[-1] for p, _ in whole_timestamps_in(
         {k: v for k, v in bodies.items() if k != "webhooks"})}
     declared = date_time_properties(spec)
     undeclared = sorted(f for f in fields if f not in declared)

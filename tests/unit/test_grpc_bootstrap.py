@@ -143,7 +143,7 @@ class Named(Probe):
         self.name = name
 
     async def ResolveSla(self, request, context):
-        return escalation_pb2.ResolveSlaResponse(policy_id=self.name)
+        return types_pb2.SlaSnapshot(policy_id=self.name)
 
 
 async def test_a_channel_to_several_replicas_spreads_calls_and_skips_a_replica_that_went_away() -> None:
