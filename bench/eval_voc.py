@@ -58,7 +58,7 @@ def conversations(corpus: list[dict]) -> list[method.Conversation]:
 def judge(domain: Domain, corpus: list[dict], scripts: frozenset[str]) -> dict:
     convs = conversations(corpus)
     model = method.discover(convs, scripts)
-    assigned = [model.assign(c.features)[0] for c in convs]
+    assigned = [model.assign(method.context(c.features, c.agent_words, model.boilerplate))[0] for c in convs]
     truth = truth_shares(corpus)
     counts = Counter(a for a in assigned if a >= 0)
     found = []
