@@ -23,7 +23,7 @@ def analyse(corpus: list[dict]) -> tuple[method.Model, list[int]]:
         month = int(c["started_at"][5:7])
         conversations.append(method.Conversation(method.features(customer), method.script_words(agent), month))
     model = method.discover(conversations, SCRIPTS)
-    return model, [model.assign(method.context(c.features, c.agent_words, model.boilerplate))[0] for c in conversations]
+    return model, [model.assign(model.context(c.features, c.agent_words))[0] for c in conversations]
 
 
 def top_reasons(corpus: list[dict], model: method.Model, assigned: list[int], k: int = 3) -> list[tuple[str, float]]:

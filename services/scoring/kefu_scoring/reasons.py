@@ -71,11 +71,10 @@ GENERIC_LIFT = 0.7  # mentioned with the other reasons this near chance: a manne
 PART_SHARE = 0.8  # mentioned with one same reason this often: a part of it
 PURITY_ROUNDS = 2
 JOIN_PURITY = 0.8
-REPLY_JOIN = True
-AGENT = "agent:"  # agent words as context features, apart from the customer's
-USE_AGENT = True
-MIN_AGENT_NPMI = 0.2  # a customer word and an agent word linked: far above chance (scripts)
-AGENT_IN_SCORES = False
+AGENT = "agent:"  # the agents' words, as features apart from the customer's
+USE_AGENT = True  # read the agents' answers (bench/eval_voc.py --customer-only turns it off)
+MIN_AGENT_NPMI = 0.2  # an edge between a customer word and an agent word: well above chance
+AGENT_SCRIPT_SHARE = 0.25  # an agent word in this share of the calls is a script, not an answer
 REPLY_COSINE = 0.5  # groups whose calls agents answer in this alike words are one reason
 REPLY_Z = 3.0  # an answer word counts when said this many standard deviations above chance
 MIN_REPLY_CONVERSATIONS = 5  # a group's calls needed to read its answers
@@ -156,6 +155,11 @@ class Model:
     reasons: tuple[Reason, ...]
     boilerplate: frozenset[str]
     conversations: int
+    agent_scripts: frozenset[str] = frozenset()  # agent words too common to tell a reason
+
+    def context(self, feats: frozenset[str], agent_words: frozenset[str]) -> frozenset[str]:
+        """What `assign` reads of a conversation: its customer features and its agents' answers."""
+        return context(feats, agent_words, self.boilerplate | self.agent_scripts)
 
     @cached_property
     def _index(self) -> dict[str, tuple[tuple[int, float], ...]]:
@@ -220,9 +224,12 @@ def discover(conversations: Sequence[Conversation], scripts: frozenset[str] = fr
     """The reasons of a set of conversations (deterministic for the same input)."""
     n = len(conversations)
     out = boilerplate(conversations, scripts)
+    agent_df = _word_share([c.agent_words for c in conversations])
+    scripts_said = frozenset(w for w, k in agent_df.items() if k >= AGENT_SCRIPT_SHARE * n)
     if USE_AGENT:
         conversations = [
-            Conversation(context(c.features, c.agent_words, out), c.agent_words, c.period) for c in conversations
+            Conversation(context(c.features, c.agent_words, out | scripts_said), c.agent_words, c.period)
+            for c in conversations
         ]
     df = _word_share([c.features for c in conversations])
     min_df = max(3, math.ceil(MIN_DF_SHARE * n))
@@ -240,7 +247,8 @@ def discover(conversations: Sequence[Conversation], scripts: frozenset[str] = fr
             continue  # agent words join a reason only through the customer's: scripts say nothing
         p_ab, p_a, p_b = k / n, df[a] / n, df[b] / n
         npmi = math.log(p_ab / (p_a * p_b)) / -math.log(p_ab)
-        if npmi >= (MIN_AGENT_NPMI if a.startswith(AGENT) or b.startswith(AGENT) else MIN_NPMI):
+        agent = a.startswith(AGENT) or b.startswith(AGENT)
+        if npmi >= (MIN_AGENT_NPMI if agent else MIN_NPMI):
             graph.add_edge(a, b, weight=npmi)
     communities = nx.community.louvain_communities(
         graph, weight="weight", resolution=RESOLUTION, seed=LOUVAIN_SEED
@@ -254,11 +262,12 @@ def discover(conversations: Sequence[Conversation], scripts: frozenset[str] = fr
         if top > 0:
             groups.append({m: strength[m] / top for m in members})
     feats = [c.features for c in conversations]
-    if not AGENT_IN_SCORES:
-        groups = [g for g in ({p: w for p, w in g.items() if not p.startswith(AGENT)} for g in groups) if g]
+    # Agent words linked the customer's wordings; a reason is first the customer's words (an
+    # agent word joins it below only when nearly every call holding it is that reason's).
+    groups = [g for g in ({p: w for p, w in g.items() if not p.startswith(AGENT)} for g in groups) if g]
     groups = _by_purity(groups, feats, df)
     groups = _merged(groups, feats, df)
-    if REPLY_JOIN:
+    if USE_AGENT:
         groups = _joined_by_reply(groups, feats, [c.agent_words - out for c in conversations], df)
     groups = _without_manners_of_speaking(groups, feats, df)
     groups = _by_purity(groups, feats, df, join=keep)
@@ -266,7 +275,7 @@ def discover(conversations: Sequence[Conversation], scripts: frozenset[str] = fr
     # Order by how many conversations each explains (ties: label), so indexes are stable.
     counts = Counter(model.assign(f)[0] for f in feats)
     order = sorted(range(len(model.reasons)), key=lambda i: (-counts[i], model.reasons[i].label))
-    return Model(tuple(model.reasons[i] for i in order), out, n)
+    return Model(tuple(model.reasons[i] for i in order), out, n, scripts_said)
 
 
 Groups = list[dict[str, float]]  # phrase -> weight, per reason being formed

@@ -291,7 +291,7 @@ def _group_figures(group: str, rows: list[_Row], query: Query, scripts: frozense
     examples: list[list[tuple[float, _Row]]] = [[] for _ in range(k)]
     words, pairs, base_words, base_pairs = Counter[str](), Counter[str](), Counter[str](), Counter[str]()
     for r in rows:
-        heard = method.context(r.features, r.agent_words, model.boilerplate)
+        heard = model.context(r.features, r.agent_words)
         best, mentioned = model.assign(heard)
         visible = [f for f in r.features if not any(w in model.boilerplate for w in f.split(" "))]
         for i in r.previous_of:
