@@ -58,7 +58,7 @@ def conversations(corpus: list[dict]) -> list[method.Conversation]:
 def judge(domain: Domain, corpus: list[dict], scripts: frozenset[str]) -> dict:
     convs = conversations(corpus)
     model = method.discover(convs, scripts)
-    assigned = [model.assign(c.features)[0] for c in convs]
+    assigned = [model.assign(model.context(c.features, c.agent_words))[0] for c in convs]
     truth = truth_shares(corpus)
     counts = Counter(a for a in assigned if a >= 0)
     found = []
@@ -88,7 +88,7 @@ def scale(n: int, scripts: frozenset[str]) -> dict:
     model = method.discover(convs[:MAX_DISCOVERY], scripts)
     t2 = time.process_time()
     for c in convs:
-        model.assign(c.features)
+        model.assign(model.context(c.features, c.agent_words))
     t3 = time.process_time()
     return {"n": n, "phrases_s": round(t1 - t0, 2), "discover_s": round(t2 - t1, 2), "assign_s": round(t3 - t2, 2)}
 
@@ -101,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="shape or domain key")
     parser.add_argument("--scale", type=int, default=0, help="time N conversations too")
     parser.add_argument("--show", action="store_true", help="print each corpus's found vs true reasons")
+    parser.add_argument("--customer-only", action="store_true",
+                        help="the method before agent answers were read (reasons.USE_AGENT off)")
     args = parser.parse_args(argv)
+    method.USE_AGENT = not args.customer_only
     scripts = script_phrases(load_ruleset(DEFAULT_RULESET_PATH))
     rows = []
     print(f"{'domain':8} {'shape':13} {'seed':>4} {'n':>5}  ok  {'err':>5}  bp  found (share %) / truth")

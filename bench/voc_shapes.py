@@ -115,6 +115,68 @@ DOMAINS = (
     }),
 )
 
+# The agent's answer to the reason (shapes with `reply`): what real calls carry beside the
+# customer's words — agents answer a late delivery with 催/骑手, a refund with 退款 — in
+# variants that share a word with some of the others, not with all; some words serve several
+# reasons (退款, 核实, 申请). Otherwise, or in a call of no clear reason, a generic answer.
+REPLIES: dict[str, dict[str, tuple[str, ...]]] = {
+    "tv": {
+        "picture": ("建议您先把图像模式调成标准模式试一下", "我给您预约工程师上门检测屏幕", "可能是面板的问题，工程师上门检测后可以换屏"),
+        "ads": ("开机广告可以在设置里的隐私选项关闭", "您可以在设置里关闭个性化推荐，广告会少很多", "广告的问题我给您反馈到内容运营部门"),
+        "casting": ("请确认手机和电视连的是同一个无线网络", "您可以重启一下电视再试投屏功能", "建议升级一下系统版本，投屏兼容性会好一些"),
+        "remote": ("请您把遥控器对准电视长按配对键", "遥控器可以到售后网点免费更换", "先换一下遥控器电池试试"),
+        "mount": ("安装收费标准我给您核实一下", "多收的安装费可以给您退回", "我让安装师傅回访重新加固"),
+        "sound": ("建议在声音设置里关闭音效增强", "音画不同步可以在设置里调整延迟", "喇叭的问题需要工程师上门检测"),
+        "wifi": ("建议您把路由器靠近电视一点", "可以先恢复网络设置再重新连接", "网络模块的问题我给您报修"),
+    },
+    "shop": {
+        "refund_delay": ("退款原路返回，银行处理需要三到五个工作日", "我帮您催一下财务尽快退款", "退款已经提交，到账后会短信通知您"),
+        "wrong_item": ("您可以申请换货，我们免费上门取件", "麻烦您拍一下收到商品的照片，我给您补发", "发错的商品我们安排重新发货"),
+        "quality": ("质量问题可以申请七天无理由退货", "麻烦上传一下商品问题的照片，我给您申请售后", "质量问题运费由我们承担"),
+        "coupon": ("优惠券有使用门槛，我帮您核实一下", "我给您补发一张同等金额的券", "活动规则我这边帮您查一下"),
+        "invoice": ("发票我帮您重新开具", "电子发票会发到您的邮箱", "发票抬头可以修改后重开"),
+        "address": ("未发货的订单可以修改地址", "我帮您联系仓库拦截修改地址", "已发货的话只能联系快递改派"),
+        "agent_bot": ("人工客服现在排队比较多，非常抱歉", "您可以在对话框输入转人工", "您的意见我们反馈给客服中心"),
+    },
+    "courier": {
+        "delay": ("我帮您催一下网点加急派送", "这边给您登记催件，今天之内给您回复", "中转站积压，我帮您申请优先派送"),
+        "damaged": ("麻烦您拍一下破损的照片，我给您申请理赔", "破损件可以走理赔流程", "我给您登记理赔，核实后按价赔付"),
+        "courier": ("快递员的服务问题我们会严肃处理", "我把快递员的情况反馈给网点负责人", "会安排网点给您重新派送上门"),
+        "fee": ("运费标准我帮您核算一下", "多收的费用给您退回", "计费重量我帮您核实一下"),
+        "pickup": ("我给您重新安排取件员上门", "取件我帮您加急催一下网点", "取件时间可以给您重新预约"),
+        "lost": ("丢件我们会按保价金额赔付", "我帮您发起丢件调查", "丢件查询需要三个工作日"),
+        "tracking": ("单号信息可能有延迟，我帮您查一下", "请您核对一下运单号", "系统查件页面我们正在修复"),
+    },
+    "telecom": {
+        "overcharge": ("我帮您查一下本月的详单", "多扣的话费核实后给您退回", "详单里的费用我给您逐项核对"),
+        "vas": ("增值业务我马上帮您退订", "我帮您查一下这个业务的订购记录", "退订之后不再扣费，已扣的给您核实退回"),
+        "signal": ("我帮您登记基站信号问题", "会安排网络工程师到您那边测试信号", "信号问题我们提交网络优化"),
+        "cancel": ("销户需要先结清费用", "注销可以在线上预约办理", "合约期内销户需要核实违约金"),
+        "roaming": ("漫游费用我帮您核实", "可以给您推荐境外流量包", "漫游提醒短信我帮您查一下"),
+        "port": ("携号转网需要先解除合约", "授权码我帮您重新发送", "转网条件我帮您查询一下"),
+        "broadband": ("宽带我给您报障，师傅上门检修", "宽带测速的问题我登记一下", "宽带安装我帮您催一下装维师傅"),
+    },
+    "card": {
+        "fraud": ("我先帮您冻结卡片防止继续盗刷", "这笔交易我们会发起调查，请您报警留存回执", "可疑交易我给您提交争议处理"),
+        "fees": ("费用明细我帮您核实一下", "年费减免我帮您申请", "利息和手续费按合同计算，我给您解释一下"),
+        "blocked": ("卡片冻结是风控触发的，我帮您核实", "解除冻结需要验证身份", "我帮您提交解冻申请"),
+        "limit": ("提额需要综合评估用卡情况", "额度调整我帮您提交申请", "临时额度可以在手机银行申请"),
+        "app": ("建议您卸载后重新安装手机银行", "登录问题我帮您反馈技术部门", "可以先清除一下缓存再试"),
+        "mailing": ("新卡的邮寄单号我帮您查一下", "卡片寄送进度我给您核实", "可以给您重新寄送"),
+        "points": ("积分兑换的订单我帮您查询", "积分有效期是三年", "礼品发货我帮您催一下"),
+    },
+    "food": {
+        "late": ("我马上帮您联系骑手催一下", "这边给您加急催单，骑手正在路上", "超时的订单可以给您申请赔付红包"),
+        "missing": ("漏送的餐品我联系商家给您补送", "麻烦拍一下收到的餐品，我给您申请部分退款", "我帮您联系商家核实订单"),
+        "hygiene": ("食品安全问题我们非常重视，会给您全额退款", "请您保留好餐品和照片，我们会调查商家", "我们会对商家进行食品安全核查"),
+        "refund": ("退款我帮您介入处理", "我联系商家尽快同意退款", "平台会在二十四小时内给您退款"),
+        "rider": ("骑手的服务问题我们会严肃处理", "我把骑手的情况反馈给站点", "会对骑手进行处罚和培训"),
+        "package": ("包装问题我给您申请部分退款", "我反馈给商家改进包装", "洒漏的餐品可以给您补偿"),
+        "redpacket": ("红包有使用门槛，我帮您看一下", "红包我帮您重新补发", "满减规则我帮您核实"),
+    },
+}
+GENERIC_REPLIES = ("我这边给您登记一下，会尽快处理。", "您反映的问题我已经记录了。", "我给您提交一个工单，专员会联系您。")
+
 FILLERS = ("你们这服务太差劲了", "我很着急", "赶紧给我处理", "都打了三次电话了", "我要投诉",
            "我对你们很失望", "这事必须解决", "到底有没有人管")
 # Calls of no clear reason say two of these: none is said in more than a few calls.
@@ -143,6 +205,7 @@ class Shape:
     top: tuple[float, float, float]  # shares of the three top reasons
     noise: float = 0.0  # share of calls with no clear reason
     side: float = 0.1  # share of calls with a side remark of a minor reason
+    reply: float = 0.0  # share of reasoned calls where the agent answers the reason itself
 
 
 SHAPES = (
@@ -151,6 +214,10 @@ SHAPES = (
     Shape("once+noise", (1, 0, 0), (0.28, 0.22, 0.18), noise=0.15),
     Shape("unequal", (4, 4, 2), (0.35, 0.25, 0.15), side=0.15),
     Shape("once-unequal", (1, 0, 0), (0.35, 0.25, 0.15), noise=0.10),
+    # Said once, but the agent answers it (as in real calls): the old "once" shapes carry no
+    # signal that ties two wordings sharing no word; these carry the agent's reply.
+    Shape("once+reply", (1, 0, 0), (0.30, 0.24, 0.20), reply=0.8),
+    Shape("once-un+reply", (1, 0, 0), (0.35, 0.25, 0.15), noise=0.10, reply=0.6),
 )
 
 
@@ -190,7 +257,12 @@ def _call(rng: random.Random, domain: Domain, reason: str | None, shape: Shape) 
     for i, text in enumerate(customer):
         turns.append({"role": "customer", "text": text})
         if i == 0:
-            turns.append({"role": "agent", "text": rng.choice(AGENT_VERIFY)})
+            verify = rng.choice(AGENT_VERIFY)
+            if shape.reply:  # (old shapes draw nothing more: their corpora stay the same)
+                own = REPLIES[domain.key].get(reason or "", ())
+                answer = rng.choice(own) + "。" if own and rng.random() < shape.reply else rng.choice(GENERIC_REPLIES)
+                verify += answer
+            turns.append({"role": "agent", "text": verify})
         else:
             echo = stated[min(i, len(stated) - 1)]
             echo = next((echo[len(c):] for c in CONNECTORS if c and echo.startswith(c)), echo)

@@ -5,6 +5,7 @@ differ; no product lexicon is involved."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
@@ -23,7 +24,7 @@ def analyse(corpus: list[dict]) -> tuple[method.Model, list[int]]:
         month = int(c["started_at"][5:7])
         conversations.append(method.Conversation(method.features(customer), method.script_words(agent), month))
     model = method.discover(conversations, SCRIPTS)
-    return model, [model.assign(c.features)[0] for c in conversations]
+    return model, [model.assign(model.context(c.features, c.agent_words))[0] for c in conversations]
 
 
 def top_reasons(corpus: list[dict], model: method.Model, assigned: list[int], k: int = 3) -> list[tuple[str, float]]:
@@ -133,3 +134,61 @@ def test_calls_of_no_clear_reason_count_in_the_total_and_leave_the_top_three_tru
     assert sorted(r for r, _ in found) == sorted(r for r, _ in truth.most_common(3))
     for reason, share in found:
         assert abs(share - truth[reason] / len(corpus)) <= 0.05, reason
+
+
+def _answered_corpus(seed: int, replies: bool) -> tuple[list[method.Conversation], list[str]]:
+    """Food-delivery calls stating their reason once, in wordings that share no word; when
+    `replies`, the agent answers each reason in its own words (as in real calls)."""
+    rng = random.Random(seed)
+    reasons = {
+        "late": (("骑手半天不取餐", "饭到的时候早就凉透了", "外卖超时一个多小时"),
+                 ("我马上帮您联系骑手催一下", "这边给您加急催单，骑手正在路上")),
+        "wrong": (("送错了别人的餐", "少送了一份饮料", "备注不要香菜还是放了"),
+                  ("漏送的餐品我联系商家给您补送", "我帮您联系商家核实订单，给您补送")),
+        "dirty": (("饭菜里吃出了头发", "吃完拉肚子了", "米饭里有虫子"),
+                  ("食品安全问题我们会调查商家", "请您保留好餐品，我们会调查商家的食品安全")),
+    }
+    fillers = ("我很着急", "我要投诉", "赶紧给我处理", "都打了三次电话了", "到底有没有人管")
+    convs, truth = [], []
+    for i in range(480):
+        reason = ("late", "late", "wrong", "dirty")[i % 4]
+        wordings, answers = reasons[reason]
+        filler = rng.choice(fillers) + "！" if rng.random() < 0.5 else ""
+        customer = [f"你好，我在饱了么外卖点了份餐，{rng.choice(wordings)}。{filler}", "好的，谢谢。"]
+        agent = ["您好，很高兴为您服务。", "好的，请您稍等，我这边帮您查询一下。"]
+        agent.append(rng.choice(answers) if replies else "您反映的问题我已经记录了。")
+        agent.append("感谢您的来电，再见。")
+        convs.append(method.Conversation(method.features(customer), method.script_words(agent), 6 + i % 3))
+        truth.append(reason)
+    return convs, truth
+
+
+def _shares_by_truth(convs: list[method.Conversation], truth: list[str]) -> tuple[method.Model, dict[str, float]]:
+    model = method.discover(convs, SCRIPTS)
+    assigned = [model.assign(model.context(c.features, c.agent_words))[0] for c in convs]
+    counts = Counter(a for a in assigned if a >= 0)
+    out: dict[str, float] = {}
+    for index, count in counts.most_common(3):
+        label = Counter(t for t, a in zip(truth, assigned) if a == index).most_common(1)[0][0]
+        out.setdefault(label, count / len(convs))
+    return model, out
+
+
+@pytest.mark.parametrize("seed", [41, 42])
+def test_wordings_sharing_no_word_are_one_reason_when_agents_answer_them_alike(seed) -> None:
+    convs, truth = _answered_corpus(seed, replies=True)
+    model, shares = _shares_by_truth(convs, truth)
+    assert set(shares) == {"late", "wrong", "dirty"}
+    for reason, expected in {"late": 0.5, "wrong": 0.25, "dirty": 0.25}.items():
+        assert abs(shares[reason] - expected) <= 0.05, (reason, shares)
+    scripts = method.script_words(["您好，很高兴为您服务。", "好的，请您稍等，我这边帮您查询一下。", "感谢您的来电，再见。"])
+    for reason in model.reasons:  # the agents' scripts are no reason's words, their answers may be
+        assert not {p.removeprefix(method.AGENT) for p, _ in reason.phrases} & scripts, reason.label
+        assert not reason.label.startswith(method.AGENT)
+
+
+def test_without_the_agents_answers_wordings_sharing_no_word_stay_apart() -> None:
+    # The limit, kept visible: nothing in these calls ties 骑手半天不取餐 to 饭到的时候早就凉透了.
+    convs, truth = _answered_corpus(41, replies=False)
+    _, shares = _shares_by_truth(convs, truth)
+    assert abs(shares.get("late", 0.0) - 0.5) > 0.05

@@ -47,6 +47,7 @@ from itertools import combinations
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import rjieba
 
 from kefu_scoring.text import normalise
@@ -70,6 +71,13 @@ GENERIC_LIFT = 0.7  # mentioned with the other reasons this near chance: a manne
 PART_SHARE = 0.8  # mentioned with one same reason this often: a part of it
 PURITY_ROUNDS = 2
 JOIN_PURITY = 0.8
+AGENT = "agent:"  # the agents' words, as features apart from the customer's
+USE_AGENT = True  # read the agents' answers (bench/eval_voc.py --customer-only turns it off)
+MIN_AGENT_NPMI = 0.2  # an edge between a customer word and an agent word: well above chance
+AGENT_SCRIPT_SHARE = 0.4  # an agent word in this share of the calls is a script, not an answer
+REPLY_COSINE = 0.5  # groups whose calls agents answer in this alike words are one reason
+REPLY_Z = 3.0  # an answer word counts when said this many standard deviations above chance
+MIN_REPLY_CONVERSATIONS = 5  # a group's calls needed to read its answers
 _CLAUSE = re.compile(r"[，。！？；、,.!?;:：\n]+")
 
 
@@ -113,6 +121,15 @@ def features(customer_texts: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def context(feats: frozenset[str], agent_words: frozenset[str], out: frozenset[str]) -> frozenset[str]:
+    """A conversation's customer features with the words its agents said (prefixed `AGENT`),
+    boilerplate (agent scripts) and the customer's own words echoed back left out: how the
+    agent answered is part of what the call is about."""
+    if not USE_AGENT:
+        return feats
+    return feats | frozenset(AGENT + w for w in agent_words if w not in out and w not in feats)
+
+
 def script_words(texts: Iterable[str]) -> frozenset[str]:
     """The content words of scripts (the ruleset's greeting and closing phrases)."""
     return frozenset(w for t in texts for words in clauses(t) for w in words)
@@ -138,6 +155,11 @@ class Model:
     reasons: tuple[Reason, ...]
     boilerplate: frozenset[str]
     conversations: int
+    agent_scripts: frozenset[str] = frozenset()  # agent words too common to tell a reason
+
+    def context(self, feats: frozenset[str], agent_words: frozenset[str]) -> frozenset[str]:
+        """What `assign` reads of a conversation: its customer features and its agents' answers."""
+        return context(feats, agent_words, self.boilerplate | self.agent_scripts)
 
     @cached_property
     def _index(self) -> dict[str, tuple[tuple[int, float], ...]]:
@@ -202,6 +224,13 @@ def discover(conversations: Sequence[Conversation], scripts: frozenset[str] = fr
     """The reasons of a set of conversations (deterministic for the same input)."""
     n = len(conversations)
     out = boilerplate(conversations, scripts)
+    agent_df = _word_share([c.agent_words for c in conversations])
+    scripts_said = frozenset(w for w, k in agent_df.items() if k >= AGENT_SCRIPT_SHARE * n)
+    if USE_AGENT:
+        conversations = [
+            Conversation(context(c.features, c.agent_words, out | scripts_said), c.agent_words, c.period)
+            for c in conversations
+        ]
     df = _word_share([c.features for c in conversations])
     min_df = max(3, math.ceil(MIN_DF_SHARE * n))
     candidates = sorted(
@@ -214,11 +243,12 @@ def discover(conversations: Sequence[Conversation], scripts: frozenset[str] = fr
     graph = nx.Graph()
     graph.add_nodes_from(candidates)
     for (a, b), k in sorted(pairs.items()):
-        if k < MIN_COOCCURRENCE or k == n:
-            continue
+        if k < MIN_COOCCURRENCE or k == n or (a.startswith(AGENT) and b.startswith(AGENT)):
+            continue  # agent words join a reason only through the customer's: scripts say nothing
         p_ab, p_a, p_b = k / n, df[a] / n, df[b] / n
         npmi = math.log(p_ab / (p_a * p_b)) / -math.log(p_ab)
-        if npmi >= MIN_NPMI:
+        agent = a.startswith(AGENT) or b.startswith(AGENT)
+        if npmi >= (MIN_AGENT_NPMI if agent else MIN_NPMI):
             graph.add_edge(a, b, weight=npmi)
     communities = nx.community.louvain_communities(
         graph, weight="weight", resolution=RESOLUTION, seed=LOUVAIN_SEED
@@ -232,15 +262,20 @@ def discover(conversations: Sequence[Conversation], scripts: frozenset[str] = fr
         if top > 0:
             groups.append({m: strength[m] / top for m in members})
     feats = [c.features for c in conversations]
+    # Agent words linked the customer's wordings; a reason is first the customer's words (an
+    # agent word joins it below only when nearly every call holding it is that reason's).
+    groups = [g for g in ({p: w for p, w in g.items() if not p.startswith(AGENT)} for g in groups) if g]
     groups = _by_purity(groups, feats, df)
     groups = _merged(groups, feats, df)
+    if USE_AGENT:
+        groups = _joined_by_reply(groups, feats, [c.agent_words - out for c in conversations], df)
     groups = _without_manners_of_speaking(groups, feats, df)
     groups = _by_purity(groups, feats, df, join=keep)
     model = Model(tuple(_reason(g, df) for g in groups), out, n)
     # Order by how many conversations each explains (ties: label), so indexes are stable.
     counts = Counter(model.assign(f)[0] for f in feats)
     order = sorted(range(len(model.reasons)), key=lambda i: (-counts[i], model.reasons[i].label))
-    return Model(tuple(model.reasons[i] for i in order), out, n)
+    return Model(tuple(model.reasons[i] for i in order), out, n, scripts_said)
 
 
 Groups = list[dict[str, float]]  # phrase -> weight, per reason being formed
@@ -315,6 +350,62 @@ def _merged(groups: Groups, feats: Sequence[frozenset[str]], df: Counter[str]) -
     return groups
 
 
+def _reply_profiles(groups: Groups, feats: Sequence[frozenset[str]], matrix: np.ndarray) -> np.ndarray:
+    """Each group's answer profile: over the agent words, how much more often the agents said
+    each one in the calls mentioning the group than in all calls (positive PMI), weighted by
+    how often they said it there; unit length. Words said alike in every call (scripts,
+    greetings) weigh nothing."""
+    n = matrix.shape[0]
+    base = matrix.sum(axis=0) / n
+    out = np.zeros((len(groups), matrix.shape[1]))
+    for g, mentioned in enumerate(_mentions(groups, feats)):
+        rows = np.fromiter(sorted(mentioned), dtype=np.int64, count=len(mentioned))
+        size = len(rows)
+        if size < MIN_REPLY_CONVERSATIONS:
+            continue
+        counts = matrix[rows].sum(axis=0)
+        p = counts / size
+        expected = size * base
+        z = (counts - expected) / np.sqrt(expected * (1 - base) + 1e-9)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pmi = np.where((counts >= MIN_COOCCURRENCE) & (z >= REPLY_Z), np.log(p / base), 0.0)
+        v = np.maximum(pmi, 0.0) * p
+        norm = np.linalg.norm(v)
+        if norm > 0:
+            out[g] = v / norm
+    return out
+
+
+def _joined_by_reply(
+    groups: Groups, feats: Sequence[frozenset[str]], agent: Sequence[frozenset[str]], df: Counter[str]
+) -> Groups:
+    """Join groups whose calls the agents answer in the same words: a reason said once per
+    call in wordings that share no word ("骑手半天不取餐" / "饭到的时候早就凉透了") is still
+    answered alike ("帮您催一下骑手"). The pair with the most alike answer profiles (cosine)
+    first, while it is at least `REPLY_COSINE`."""
+    counts = Counter(w for a in agent for w in a)
+    vocab = sorted(w for w, k in counts.items() if k >= MIN_COOCCURRENCE)
+    if len(groups) < 2 or not vocab:
+        return groups
+    column = {w: i for i, w in enumerate(vocab)}
+    matrix = np.zeros((len(feats), len(vocab)))
+    for r, words in enumerate(agent):
+        for w in words:
+            if w in column:
+                matrix[r, column[w]] = 1.0
+    while len(groups) > 1:
+        profiles = _reply_profiles(groups, feats, matrix)
+        cos = profiles @ profiles.T
+        np.fill_diagonal(cos, 0.0)
+        a, b = np.unravel_index(int(np.argmax(cos)), cos.shape)
+        if cos[a, b] < REPLY_COSINE:
+            break
+        joined = {**groups[b], **groups[a]}
+        groups = [g for i, g in enumerate(groups) if i not in (a, b)] + [{p: 1.0 for p in joined}]
+        groups = _by_purity(groups, feats, df)
+    return groups
+
+
 def _mentions(groups: Groups, feats: Sequence[frozenset[str]]) -> list[frozenset[int]]:
     """The conversations (indexes) mentioning each group: its weights they hold reach `MIN_SCORE`."""
     return [
@@ -370,7 +461,8 @@ def _reason(weights: dict[str, float], df: Counter[str]) -> Reason:
     """Phrases ranked by weight × conversations; the label is the first three that add a word
     (a pair counts double, it says more), a word giving way to a pair that holds it."""
     ranked = sorted((p for p in weights if weights[p] > 0), key=lambda p: (-weights[p] * df[p], p))
-    by_label = sorted(ranked, key=lambda p: (-weights[p] * df[p] * (2 if " " in p else 1), p))
+    said = [p for p in ranked if not p.startswith(AGENT)] or ranked  # labelled in the customer's words
+    by_label = sorted(said, key=lambda p: (-weights[p] * df[p] * (2 if " " in p else 1), p))
     label: list[str] = []
     for p in by_label:
         words = set(p.split(" "))

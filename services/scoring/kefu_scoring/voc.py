@@ -291,7 +291,8 @@ def _group_figures(group: str, rows: list[_Row], query: Query, scripts: frozense
     examples: list[list[tuple[float, _Row]]] = [[] for _ in range(k)]
     words, pairs, base_words, base_pairs = Counter[str](), Counter[str](), Counter[str](), Counter[str]()
     for r in rows:
-        best, mentioned = model.assign(r.features)
+        heard = model.context(r.features, r.agent_words)
+        best, mentioned = model.assign(heard)
         visible = [f for f in r.features if not any(w in model.boilerplate for w in f.split(" "))]
         for i in r.previous_of:
             prev_totals[i] += 1
@@ -315,7 +316,7 @@ def _group_figures(group: str, rows: list[_Row], query: Query, scripts: frozense
             main[best] += 1
             by_bucket[best][r.bucket] += 1
             if query.examples:
-                examples[best].append((model.scores(r.features)[best], r))
+                examples[best].append((model.scores(heard)[best], r))
     figures = []
     for i, reason in enumerate(model.reasons):
         if not main[i]:

@@ -73,7 +73,10 @@ class VocReasonPublic(BaseModel):
     group: str = Field(description="The group_by value; empty when ungrouped")
     rank: int
     label: str = Field(description="Its three most telling words", examples=["老人 / 不适合 / 看不懂"])
-    phrases: list[str] = Field(description="Its words (at most 8), most telling first")
+    phrases: list[str] = Field(
+        description="Its words (at most 8), most telling first; a word written `agent:…` is one the agents "
+        "answer this reason with (the label is always the customer's words)"
+    )
     conversations: int = Field(description="Conversations of the range whose main reason this is")
     share: float | None = Field(description="conversations ÷ the group's conversations of the range")
     mentions: int = Field(description="Conversations of the range that mention it, main reason or not")
