@@ -57,9 +57,11 @@ from kefu_common.errors import AlreadyExists, PermissionDenied
 from kefu_common.logging import get_logger
 from kefu_common.metrics import ESCALATIONS
 from kefu_common.timestamps import rfc3339
-from kefu_common.protoconv import enum_choices, enum_to_str, from_timestamp, level_to_str
+from kefu_common.protoconv import enum_choices, enum_to_str, from_timestamp
 from kefu_escalation.calendar import BusinessCalendar
+from kefu_escalation import triggers
 from kefu_escalation.sla_clock import ClockEvent
+from kefu_escalation.triggers import Occasion, Proposal, ack_timeout, breach, manual, matrix, risk_signal
 
 log = get_logger("kefu.escalation.escalations")
 
@@ -88,7 +90,7 @@ NOT_ESCALATED_PARTY = "not_escalated_party"
 # The wire enums name them (kefu.escalation.v1.SignalKind, EscalationTrigger); rows keep these spellings.
 SIGNAL_KINDS = tuple(enum_choices(escalation_pb2.SignalKind))
 TRIGGERS = tuple(enum_choices(escalation_pb2.EscalationTrigger))
-CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
+CRISIS_SIGNALS = risk_signal.CRISIS_SIGNALS
 # NOTIFY channel: a new or earlier deadline exists; every replica's timer re-reads its wake-up.
 # Payload "<step> <ISO instant>" (step: ticks, acks, updates): the earliest new deadline of that
 # kind in the committing transaction; an empty payload means "anything may have changed".
@@ -215,6 +217,27 @@ class Escalator:
                  from_level=current, to_level=target)
         return row, ""
 
+    async def escalate_manually(self, session: AsyncSession, ticket_id: uuid.UUID, *, cycle: int,
+                                request_id: str, reason: str, actor: str, to_level: str | None,
+                                at: datetime) -> tuple[Any | None, str]:
+        """The green channel (`EscalateTicket`): the requested level or +1, once per request."""
+        return await self.escalate_for(session, ticket_id, manual.TRIGGER.name,
+                                       manual.proposal(cycle, request_id, reason, actor, to_level), at=at)
+
+    async def escalate_for(self, session: AsyncSession, ticket_id: uuid.UUID, trigger: str, proposal: Proposal, *,
+                           at: datetime) -> tuple[Any | None, str]:
+        """`escalate` what a trigger (by name, see kefu_escalation.triggers) proposes."""
+        return await self.escalate(session, ticket_id, cycle=proposal.cycle, trigger=trigger, key=proposal.key,
+                                   at=at, reason=proposal.reason, actor=proposal.actor,
+                                   to_level=proposal.to_level, steps=proposal.steps)
+
+    async def _fire(self, session: AsyncSession, occasion: Occasion) -> None:
+        """Ask every trigger that reacts to this event change (the registry, in its order)."""
+        for trigger in triggers.reacting_to(occasion.change):
+            proposal = trigger.propose(occasion) if trigger.propose is not None else None
+            if proposal is not None:
+                await self.escalate_for(session, occasion.ticket_id, trigger.name, proposal, at=occasion.at)
+
     async def _record(self, session: AsyncSession, planned: Sequence[dict[str, Any]], *,
                       raise_levels: bool = True) -> list[Any]:
         """Insert escalations (each at most once per ticket, cycle and trigger key), raise the
@@ -303,18 +326,18 @@ class Escalator:
                 continue
             if e.kind != "breached":
                 continue
-            key = f"breach:{e.target}"
-            reason = f"{e.target} breached (due {e.details.get('due_at')})"
+            key = breach.key(e.target)
+            reason = breach.reason(e.target, e.details.get("due_at"))
             target = _raise(level)
             if not _higher(target, level):
-                notices.append(_no_higher_level(row.ticket_id, e.cycle, "breach", key, reason, level, row.team, e.at))
+                notices.append(_no_higher_level(row.ticket_id, e.cycle, breach.NAME, key, reason, level, row.team, e.at))
                 continue
             ack_calendar = row.calendar if notified_at_once(target) else self.settings.staff_calendar
             calendar = calendars.get(ack_calendar)
             if calendar is None:
                 calendar = calendars[ack_calendar] = await self._calendar(session, ack_calendar)
-            planned.append(_planned(row.ticket_id, e.cycle, "breach", key, level, target, row.team, reason,
-                                    "sla-timer", e.at, calendar, row.ack_seconds))
+            planned.append(_planned(row.ticket_id, e.cycle, breach.NAME, key, level, target, row.team, reason,
+                                    breach.ACTOR, e.at, calendar, row.ack_seconds))
             levels[row.ticket_id] = target
         reached: dict[uuid.UUID, str] = {}
         if planned:
@@ -322,7 +345,7 @@ class Escalator:
             notices += _escalation_notices(inserted)
             reached = _top_levels(inserted)
             if inserted:
-                log.info("tickets_escalated", trigger="breach", count=len(inserted))
+                log.info("tickets_escalated", trigger=breach.NAME, count=len(inserted))
         await self.notify_many(session, notices)
         return reached
 
@@ -351,9 +374,10 @@ class Escalator:
 
     async def on_inbox_event(self, session: AsyncSession, ticket_id: uuid.UUID, event: ticketing_pb2.Event,
                              at: datetime, cycle: int | None) -> None:
-        """Keep the ticket's trigger state and fire the event-driven triggers."""
-        s = self.settings
+        """Keep the ticket's trigger state, then ask the triggers that react to the event
+        (kefu_escalation.triggers, the registry)."""
         kind = event.WhichOneof("change")
+        facts: dict[str, Any] = {}
         if kind == "created":
             created = event.created
             sla = created.sla
@@ -369,27 +393,25 @@ class Escalator:
                  "ack": durations.get("escalation_ack") or None,
                  "nu": durations.get("next_update") or None, "t": ticket_id,
                  "policy": f"{sla.policy_id} v{sla.policy_version}" if sla.policy_id else None})
-            level = level_to_str(sla.level) or "L0"
-            if level in LEVELS and level != "L0" and cycle is not None:
-                await self.escalate(session, ticket_id, cycle=cycle, trigger="matrix", key="matrix",
-                                    at=at, to_level=level, actor="matrix",
-                                    reason=f"matrix v{sla.matrix_version}: "
-                                           f"{sla.matrix_tier} x {severity}")
+            await self._fire(session, Occasion(ticket_id, event, kind, at, cycle, self.settings,
+                                               {"severity": severity}))
             await self.apply_pending_signals(session, ticket_id, at)
             opened = from_timestamp(created.first_contact_at) if created.HasField("first_contact_at") else at
             await self._owe_update(session, ticket_id, opened)
-            return
-        if kind == "rated":
-            if event.rated.dissatisfied:
-                await self.on_dissatisfied_rating(session, ticket_id, event.rated, at)
             return
         action = event.status_changed.action if kind == "status_changed" else None
         if action in (Action.STATUS_ACTION_PENDING, Action.STATUS_ACTION_RESOLVED):
             await self._owe_update(session, ticket_id, None)  # the customer's turn / nothing owed
         elif action in (Action.STATUS_ACTION_RESUMED, Action.STATUS_ACTION_REOPENED):
             await self._owe_update(session, ticket_id, at)  # a fresh window from now
-        if cycle is None:
-            return
+        if cycle is not None:
+            facts = await self._keep_state(session, ticket_id, event, kind, action, at)
+        await self._fire(session, Occasion(ticket_id, event, kind or "", at, cycle, self.settings, facts))
+
+    async def _keep_state(self, session: AsyncSession, ticket_id: uuid.UUID, event: ticketing_pb2.Event,
+                          kind: str | None, action: Any, at: datetime) -> dict[str, Any]:
+        """What an event of an open cycle changes in the ticket's row; returns the facts the
+        triggers read (``inbound_contacts`` after counting an inbound contact)."""
         if kind == "assigned":
             await _execute(session, "UPDATE escalation.clock_ticket SET team = :team WHERE ticket_id = :t",
                            {"team": event.assigned.team, "t": ticket_id})
@@ -404,38 +426,11 @@ class Escalator:
             count = await session.scalar(text(
                 "UPDATE escalation.clock_ticket SET inbound_contacts = inbound_contacts + 1 "
                 "WHERE ticket_id = :t RETURNING inbound_contacts"), {"t": ticket_id})
-            if count is not None and count >= s.contacts_threshold:
-                await self.escalate(session, ticket_id, cycle=cycle, trigger="contacts", key="contacts",
-                                    at=at, actor="contacts",
-                                    reason=f"{count} customer-initiated contacts on one ticket")
+            return {"inbound_contacts": count}
         elif action == Action.STATUS_ACTION_REOPENED:
-            reopens = event.status_changed.reopen_count
             await _execute(session, "UPDATE escalation.clock_ticket SET reopen_count = :n WHERE ticket_id = :t",
-                           {"n": reopens, "t": ticket_id})
-            if reopens >= s.reopen_threshold:
-                await self.escalate(session, ticket_id, cycle=cycle, trigger="reopens", key="reopens",
-                                    at=at, actor="reopens", reason=f"reopened {reopens} times")
-        elif kind == "progress_viewed":
-            views = event.progress_viewed.views_last_hour
-            if views >= s.anxious_views:
-                await self.escalate(session, ticket_id, cycle=cycle, trigger="anxious_customer",
-                                    key="anxious_customer", at=at, actor="progress-views",
-                                    reason=f"the customer viewed progress {views} times within an hour")
-
-    async def on_dissatisfied_rating(self, session: AsyncSession, ticket_id: uuid.UUID,
-                                     rating: ticketing_pb2.TicketRated, at: datetime) -> None:
-        """A dissatisfied customer rating (CSAT at or below ticketing's threshold) of a resolved
-        cycle: a signal of that cycle (trigger ``dissatisfied_rating``, once per cycle like every
-        trigger: +1 level, an acknowledgement clock, a notification) whose escalation proposes
-        reopening the ticket to the party it goes to."""
-        cycle = rating.cycle
-        if cycle < 1:
-            return
-        source = rating.source or "customer"
-        await self.escalate(
-            session, ticket_id, cycle=cycle, trigger="dissatisfied_rating", key="dissatisfied_rating",
-            at=at, actor=f"csat:{source}",
-            reason=f"{source} rated cycle {cycle} {rating.score}/5 after resolution; proposed: reopen the ticket")
+                           {"n": event.status_changed.reopen_count, "t": ticket_id})
+        return {}
 
     # ------------------------------------------------------------------ next update
 
@@ -472,9 +467,9 @@ class Escalator:
             cycle = await current_open_cycle(session, r.ticket_id)
             if cycle is None:
                 continue
-            reason = f"no customer-visible progress update by {rfc3339(r.next_update_due)}"
-            row, note = await self.escalate(session, r.ticket_id, cycle=cycle, trigger="breach",
-                                            key="breach:next_update", at=r.next_update_due, actor="sla-timer",
+            reason = breach.next_update_reason(r.next_update_due)
+            row, note = await self.escalate(session, r.ticket_id, cycle=cycle, trigger=breach.NAME,
+                                            key=breach.NEXT_UPDATE_KEY, at=r.next_update_due, actor=breach.ACTOR,
                                             reason=reason)
             if note == "duplicate":  # escalated for an earlier window of this cycle: tell them again
                 await self.notify(session, r.ticket_id, kind="next_update_missed", level=r.level,
@@ -526,11 +521,8 @@ class Escalator:
                 await wake_timers(session, "updates", due)
         level = str(e.details.get("level") or "L0")
         if level in LEVELS and _higher(level, row.level):
-            await self.escalate(session, ticket_id, cycle=e.cycle, trigger="matrix",
-                                key=f"matrix:{e.details.get('matrix_tier')}/{e.details.get('severity')}", at=e.at,
-                                to_level=level, actor="matrix",
-                                reason=f"reclassified: matrix v{e.details.get('matrix_version')}: "
-                                       f"{e.details.get('matrix_tier')} x {e.details.get('severity')}")
+            await self.escalate_for(session, ticket_id, matrix.TRIGGER.name, matrix.reclassified(e.cycle, e.details),
+                                    at=e.at)
 
     # ------------------------------------------------------------------ signals
 
@@ -613,10 +605,8 @@ class Escalator:
                 "UPDATE escalation.risk_signal SET status = 'applied', escalation_id = :e, note = :n "
                 "WHERE signal_id = :id", {"e": earlier.id, "n": SAME_CONVERSATION, "id": signal_id})
             return earlier, SAME_CONVERSATION
-        row, note = await self.escalate(
-            session, ticket_id, cycle=cycle, trigger="risk_signal", key=f"risk_signal:{kind}", at=now,
-            to_level="L3" if kind in CRISIS_SIGNALS else None, actor=source or "signal",
-            reason=f"{kind} signal from {source or 'unknown'}: {detail}"[:1000])
+        row, note = await self.escalate_for(session, ticket_id, risk_signal.TRIGGER.name,
+                                            risk_signal.proposal(cycle, kind, source, detail), at=now)
         await _execute(session,
             "UPDATE escalation.risk_signal SET status = 'applied', escalation_id = :e, note = :n "
             "WHERE signal_id = :id", {"e": row.id if row is not None else None, "n": note, "id": signal_id})
@@ -634,11 +624,8 @@ class Escalator:
                            {"id": r.id})
             if await current_open_cycle(session, r.ticket_id) != r.cycle:
                 continue  # resolved meanwhile: nobody left to chase
-            await self.escalate(session, r.ticket_id, cycle=r.cycle, trigger="ack_timeout",
-                                key=f"ack_timeout:{r.id}", at=r.ack_due_at, actor="ack-timer",
-                                to_level=_raise(r.to_level),
-                                reason=f"{r.to_party} did not acknowledge the {r.trigger} escalation "
-                                       f"by {rfc3339(r.ack_due_at)}")
+            await self.escalate_for(session, r.ticket_id, ack_timeout.TRIGGER.name,
+                                    ack_timeout.proposal(r, _raise(r.to_level)), at=r.ack_due_at)
         return len(rows)
 
     async def acknowledge(self, session: AsyncSession, escalation_id: uuid.UUID, *, actor: str,

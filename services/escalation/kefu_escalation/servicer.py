@@ -326,15 +326,14 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             raise InvalidArgument("to_level must be L0..L3", code="invalid_level")
         reason = _text(request.reason, "reason", 1000, required=True)
         actor = _text(request.actor, "actor", 128)
-        key = f"manual:{request_id}"
         async with self.db.session() as session:
             cycle = await escalations.current_open_cycle(session, ticket_id)
             if cycle is None:
                 raise FailedPrecondition("the ticket has no open SLA cycle to escalate (resolved, or not "
                                          "known to escalation yet)", code="no_open_cycle")
-            row, note = await self.escalator.escalate(
-                session, ticket_id, cycle=cycle, trigger="manual", key=key, at=self.clock.now(),
-                reason=reason, actor=actor or "agent", to_level=to_level)
+            row, note = await self.escalator.escalate_manually(
+                session, ticket_id, cycle=cycle, request_id=request_id, reason=reason, actor=actor,
+                to_level=to_level, at=self.clock.now())
             if row is None:
                 raise FailedPrecondition(f"nothing to escalate: the ticket is {note}", code="already_at_level")
         return _escalation_pb(row)
