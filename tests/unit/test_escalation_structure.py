@@ -72,3 +72,65 @@ def test_the_escalator_names_no_trigger_by_a_literal_outside_the_triggers_packag
     source = (ROOT / "services/escalation/kefu_escalation/escalations.py").read_text()
     names = "|".join(triggers._MODULES)
     assert not re.findall(rf'trigger="({names})"', source)
+
+
+# ------------------------------------------------------------------------------ one writer per table
+
+PACKAGE = ROOT / "services/escalation/kefu_escalation"
+_SQL_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+escalation\.(\w+)", re.I)
+_ORM_WRITE = re.compile(r"\bsession\.(?:add|add_all|delete|merge)\(")
+_CORE_WRITE = re.compile(r"\b(?:insert|update|delete)\((\w+)\)")
+_MODEL_IMPORT = re.compile(r"from kefu_escalation\.models import (\([^)]*\)|[^\n]*)")
+
+
+def _model_tables() -> dict[str, str]:
+    from kefu_escalation import models
+    return {name: obj.__tablename__ for name, obj in vars(models).items()
+            if isinstance(obj, type) and hasattr(obj, "__tablename__") and obj.__module__ == models.__name__}
+
+
+def writers(sources: dict[str, str], model_tables: dict[str, str]) -> dict[str, set[str]]:
+    """Table -> the modules that write it: raw SQL INSERT/UPDATE/DELETE on ``escalation.<table>``,
+    SQLAlchemy core insert/update/delete of a model, and ORM session writes (attributed to the
+    models the module imports)."""
+    out: dict[str, set[str]] = {}
+    for module, source in sources.items():
+        tables = set(_SQL_WRITE.findall(source))
+        tables |= {model_tables[m] for m in _CORE_WRITE.findall(source) if m in model_tables}
+        if _ORM_WRITE.search(source):
+            imported = {n.strip(" ()\n") for m in _MODEL_IMPORT.findall(source) for n in m.split(",")}
+            tables |= {model_tables[n] for n in imported if n in model_tables}
+        for table in tables:
+            out.setdefault(table, set()).add(module)
+    return out
+
+
+def _package_sources() -> dict[str, str]:
+    return {str(p.relative_to(PACKAGE)): p.read_text() for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
+
+
+def test_the_writer_scan_sees_raw_sql_core_and_orm_writes_and_two_writers_of_one_table() -> None:
+    sources = {
+        "a.py": 'x = "UPDATE escalation.clock_ticket SET level = 1"',
+        "b.py": 'y = "INSERT INTO escalation.clock_ticket (ticket_id) VALUES (1)"\nstmt = delete(SlaPolicy)',
+        "c.py": "from kefu_escalation.models import Calendar\nsession.add(row)",
+        "d.py": 'z = "SELECT 1 FROM escalation.clock_ticket FOR UPDATE SKIP LOCKED"',
+    }
+    found = writers(sources, {"SlaPolicy": "sla_policy", "Calendar": "calendar"})
+    assert found == {"clock_ticket": {"a.py", "b.py"}, "sla_policy": {"b.py"}, "calendar": {"c.py"}}
+
+
+def test_each_escalation_table_is_written_by_exactly_one_module() -> None:
+    found = writers(_package_sources(), _model_tables())
+    assert {t: sorted(m) for t, m in found.items() if len(m) != 1} == {}
+    owners = {t: next(iter(m)) for t, m in found.items()}
+    assert owners["clock_ticket"] == "clock_store.py"
+    assert owners["consumer_cursor"] == "cursors.py"
+    assert owners["notification"] == "notifications.py"
+    assert owners["escalation"] == owners["risk_signal"] == "escalations.py"
+    assert set(owners) >= {"ticket_event", "clock_event", "sla_policy", "matrix_version", "matrix_entry", "calendar"}
+
+
+def test_the_escalation_models_are_only_of_tables_written_through_the_orm() -> None:
+    """Dead models (tables written by raw SQL, the model never used) are gone."""
+    assert set(_model_tables().values()) == {"sla_policy", "matrix_version", "matrix_entry", "calendar"}

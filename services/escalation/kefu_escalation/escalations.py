@@ -59,7 +59,7 @@ from kefu_common.metrics import ESCALATIONS
 from kefu_common.timestamps import rfc3339
 from kefu_common.protoconv import enum_choices, enum_to_str, from_timestamp
 from kefu_escalation.calendar import BusinessCalendar
-from kefu_escalation import triggers
+from kefu_escalation import clock_store, notifications, triggers
 from kefu_escalation.sla_clock import ClockEvent
 from kefu_escalation.triggers import Occasion, Proposal, ack_timeout, breach, manual, matrix, risk_signal
 
@@ -111,12 +111,6 @@ _INSERT_ESCALATIONS = (
     f"INSERT INTO escalation.escalation ({_COLUMNS}) SELECT v.*, NULL, NULL, 'open' FROM jsonb_to_recordset($1::jsonb) "
     "AS v(" + ", ".join(f'"{c}" {t}' for c, t in _PLANNED_COLUMNS) + ") "
     f"ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING {_COLUMNS}"
-)
-_INSERT_NOTIFICATIONS = (
-    "INSERT INTO escalation.notification (dedupe_key, ticket_id, escalation_id, kind, level, recipient, "
-    "payload, created_at, next_attempt_at) SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(k text, t uuid, "
-    "e uuid, kind text, level text, r text, p jsonb, at timestamptz, deliver timestamptz) "
-    "ON CONFLICT (dedupe_key) DO NOTHING"
 )
 
 
@@ -251,10 +245,7 @@ class Escalator:
             _escalations_counter(r.trigger, r.to_level).inc()
         top = _top_levels(inserted)
         if top and raise_levels:
-            await _execute(session,
-                "UPDATE escalation.clock_ticket c SET level = v.l FROM unnest(CAST(:t AS uuid[]), "
-                "CAST(:l AS text[])) AS v(t, l) WHERE c.ticket_id = v.t AND v.l > c.level",
-                {"t": list(top), "l": list(top.values())})
+            await clock_store.raise_levels(session, top)
         acks = [r.ack_due_at for r in inserted if r.ack_due_at is not None]
         if acks:
             await wake_timers(session, "acks", min(acks))
@@ -275,12 +266,11 @@ class Escalator:
         first = min(deliver)
         if session.info.get(_QUEUED) is None or first < session.info[_QUEUED]:
             session.info[_QUEUED] = first
-        await (await driver_connection(session)).execute(
-            _INSERT_NOTIFICATIONS, json_param([
-                {"k": n.key[:240], "t": n.ticket_id, "e": n.escalation_id, "kind": n.kind, "level": n.level,
-                 "r": f"{PARTIES[n.level]}:{n.payload.get('team') or '*'}",
-                 "p": orjson.Fragment(_notice_body(n)), "at": n.at, "deliver": when}
-                for n, when in zip(notices, deliver)]))
+        await notifications.queue(session, [
+            {"k": n.key[:240], "t": n.ticket_id, "e": n.escalation_id, "kind": n.kind, "level": n.level,
+             "r": f"{PARTIES[n.level]}:{n.payload.get('team') or '*'}",
+             "p": orjson.Fragment(_notice_body(n)), "at": n.at, "deliver": when}
+            for n, when in zip(notices, deliver)])
 
     def _deliver_times(self, staff: BusinessCalendar, notices: Sequence[Notice]) -> list[datetime]:
         """Below L3 people are notified in their working hours; the crisis team at once. A
@@ -383,16 +373,11 @@ class Escalator:
             sla = created.sla
             severity = enum_to_str(types_pb2.Severity, created.severity)
             durations = {t.name: t.duration_seconds for t in sla.targets}
-            await _execute(session,
-                "UPDATE escalation.clock_ticket SET matrix_tier = :tier, severity = :sev, team = :team, "
-                "calendar = :cal, ack_seconds = :ack, next_update_seconds = :nu, inbound_contacts = 1, "
-                "policy = :policy "
-                "WHERE ticket_id = :t",
-                {"tier": sla.matrix_tier or None, "sev": severity,
-                 "team": created.team, "cal": sla.calendar or "24x7",
-                 "ack": durations.get("escalation_ack") or None,
-                 "nu": durations.get("next_update") or None, "t": ticket_id,
-                 "policy": f"{sla.policy_id} v{sla.policy_version}" if sla.policy_id else None})
+            await clock_store.set_created(
+                session, ticket_id, matrix_tier=sla.matrix_tier or None, severity=severity, team=created.team,
+                calendar=sla.calendar or "24x7", ack_seconds=durations.get("escalation_ack") or None,
+                next_update_seconds=durations.get("next_update") or None,
+                policy=f"{sla.policy_id} v{sla.policy_version}" if sla.policy_id else None)
             await self._fire(session, Occasion(ticket_id, event, kind, at, cycle, self.settings,
                                                {"severity": severity}))
             await self.apply_pending_signals(session, ticket_id, at)
@@ -413,23 +398,17 @@ class Escalator:
         """What an event of an open cycle changes in the ticket's row; returns the facts the
         triggers read (``inbound_contacts`` after counting an inbound contact)."""
         if kind == "assigned":
-            await _execute(session, "UPDATE escalation.clock_ticket SET team = :team WHERE ticket_id = :t",
-                           {"team": event.assigned.team, "t": ticket_id})
+            await clock_store.set_team(session, ticket_id, event.assigned.team)
         elif kind == "updated":
             changes = event.updated.changes
             if changes.HasField("severity") and changes.severity:
-                await _execute(session, "UPDATE escalation.clock_ticket SET severity = :s WHERE ticket_id = :t",
-                               {"s": enum_to_str(types_pb2.Severity, changes.severity), "t": ticket_id})
+                await clock_store.set_severity(session, ticket_id, enum_to_str(types_pb2.Severity, changes.severity))
         elif kind == "progress_added":
             await self._owe_update(session, ticket_id, at)
         elif kind == "contact_logged" and event.contact_logged.direction == ticketing_pb2.CONTACT_DIRECTION_INBOUND:
-            count = await session.scalar(text(
-                "UPDATE escalation.clock_ticket SET inbound_contacts = inbound_contacts + 1 "
-                "WHERE ticket_id = :t RETURNING inbound_contacts"), {"t": ticket_id})
-            return {"inbound_contacts": count}
+            return {"inbound_contacts": await clock_store.count_inbound_contact(session, ticket_id)}
         elif action == Action.STATUS_ACTION_REOPENED:
-            await _execute(session, "UPDATE escalation.clock_ticket SET reopen_count = :n WHERE ticket_id = :t",
-                           {"n": event.status_changed.reopen_count, "t": ticket_id})
+            await clock_store.set_reopen_count(session, ticket_id, event.status_changed.reopen_count)
         return {}
 
     # ------------------------------------------------------------------ next update
@@ -444,12 +423,7 @@ class Escalator:
         if since is not None and row is not None and row.next_update_seconds:
             calendar = await self._calendar(session, row.calendar)
             due = calendar.add(since, timedelta(seconds=row.next_update_seconds))
-        # next_update_due is the timer's (cleared once the miss fired); next_update_by is the
-        # commitment the customer sees, kept while overdue until the next entry (issue #14.1).
-        await _execute(session,
-            "UPDATE escalation.clock_ticket SET next_update_due = :d, next_update_by = :d, "
-            "next_update_since = :s WHERE ticket_id = :t",
-            {"d": due, "s": since if due is not None else None, "t": ticket_id})
+        await clock_store.owe_update(session, ticket_id, due, since)
         if due is not None:
             await wake_timers(session, "updates", due)
 
@@ -462,8 +436,7 @@ class Escalator:
             "WHERE next_update_due <= :now ORDER BY next_update_due LIMIT :lim FOR UPDATE SKIP LOCKED",
             {"now": now, "lim": limit})).all()
         for r in rows:
-            await _execute(session, "UPDATE escalation.clock_ticket SET next_update_due = NULL WHERE ticket_id = :t",
-                           {"t": r.ticket_id})
+            await clock_store.clear_update_due(session, r.ticket_id)
             cycle = await current_open_cycle(session, r.ticket_id)
             if cycle is None:
                 continue
@@ -503,21 +476,17 @@ class Escalator:
         start, never before the change), longer ones loosen nothing."""
         sla = e.details.get("sla") or {}
         durations = {t.get("name"): t.get("duration_seconds") for t in sla.get("targets", ())}
-        row = (await _execute(session,
-            "UPDATE escalation.clock_ticket SET matrix_tier = :tier, "
-            "ack_seconds = LEAST(coalesce(ack_seconds, :ack), :ack), "
-            "next_update_seconds = LEAST(coalesce(next_update_seconds, :nu), :nu) "
-            "WHERE ticket_id = :t RETURNING level, calendar, next_update_seconds, next_update_since, next_update_due",
-            {"t": ticket_id, "tier": e.details.get("matrix_tier"), "ack": durations.get("escalation_ack") or None,
-             "nu": durations.get("next_update") or None})).first()
+        row = await clock_store.tighten_targets(
+            session, ticket_id, matrix_tier=e.details.get("matrix_tier"),
+            ack_seconds=durations.get("escalation_ack") or None,
+            next_update_seconds=durations.get("next_update") or None)
         if row is None:
             return
         if row.next_update_due is not None and row.next_update_since is not None and row.next_update_seconds:
             calendar = await self._calendar(session, row.calendar)
             due = max(e.at, calendar.add(row.next_update_since, timedelta(seconds=row.next_update_seconds)))
             if due < row.next_update_due:
-                await _execute(session, "UPDATE escalation.clock_ticket SET next_update_due = :d, next_update_by = :d "
-                               "WHERE ticket_id = :t", {"d": due, "t": ticket_id})
+                await clock_store.set_update_due(session, ticket_id, due)
                 await wake_timers(session, "updates", due)
         level = str(e.details.get("level") or "L0")
         if level in LEVELS and _higher(level, row.level):
