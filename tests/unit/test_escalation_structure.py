@@ -11,12 +11,12 @@ import pytest
 
 from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
-from kefu_escalation import triggers
-from kefu_escalation.escalations import TriggerSettings
-from kefu_escalation.triggers import Occasion, Proposal
+from kefu_escalation.escalations import triggers
+from kefu_escalation.escalations.escalator import TriggerSettings
+from kefu_escalation.escalations.triggers import Occasion, Proposal
 
 ROOT = Path(__file__).resolve().parents[2]
-TRIGGERS_DIR = ROOT / "services/escalation/kefu_escalation/triggers"
+TRIGGERS_DIR = ROOT / "services/escalation/kefu_escalation/escalations/triggers"
 DOCS = ROOT / "docs/escalation.md"
 
 
@@ -46,7 +46,7 @@ def test_docs_show_a_new_trigger_as_one_module_plus_one_registry_line(monkeypatc
     blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.S)
     assert [lang for lang, _ in blocks] == ["python", "diff"]
     module, registry = blocks[0][1], blocks[1][1]
-    path = re.match(r"# services/escalation/kefu_escalation/triggers/(\w+)\.py\n", module)
+    path = re.match(r"# services/escalation/kefu_escalation/escalations/triggers/(\w+)\.py\n", module)
     assert path, "the example module names its file in triggers/"
     added = [line for line in registry.splitlines() if line.startswith("+")]
     removed = [line for line in registry.splitlines() if line.startswith("-")]
@@ -69,7 +69,7 @@ def test_docs_show_a_new_trigger_as_one_module_plus_one_registry_line(monkeypatc
 
 
 def test_the_escalator_names_no_trigger_by_a_literal_outside_the_triggers_package() -> None:
-    source = (ROOT / "services/escalation/kefu_escalation/escalations.py").read_text()
+    source = (ROOT / "services/escalation/kefu_escalation/escalations/escalator.py").read_text()
     names = "|".join(triggers._MODULES)
     assert not re.findall(rf'trigger="({names})"', source)
 
@@ -124,10 +124,10 @@ def test_each_escalation_table_is_written_by_exactly_one_module() -> None:
     found = writers(_package_sources(), _model_tables())
     assert {t: sorted(m) for t, m in found.items() if len(m) != 1} == {}
     owners = {t: next(iter(m)) for t, m in found.items()}
-    assert owners["clock_ticket"] == "clock_store.py"
+    assert owners["clock_ticket"] == "clocks/store.py"
     assert owners["consumer_cursor"] == "cursors.py"
     assert owners["notification"] == "notifications.py"
-    assert owners["escalation"] == owners["risk_signal"] == "escalations.py"
+    assert owners["escalation"] == owners["risk_signal"] == "escalations/escalator.py"
     assert set(owners) >= {"ticket_event", "clock_event", "sla_policy", "matrix_version", "matrix_entry", "calendar"}
 
 

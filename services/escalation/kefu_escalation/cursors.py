@@ -1,6 +1,6 @@
 """The one writer of ``escalation.consumer_cursor``: how far a follower of an event stream got
 (the inbox consumer of ticketing's stream, consumer.py; the clock projection of the inbox,
-clocks.py). Each function takes the caller's session and never commits, so a position moves in
+clocks/projector.py). Each function takes the caller's session and never commits, so a position moves in
 the same transaction as what was stored up to it."""
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ place; a new version is published beside the old ones, so old tickets keep what 
 
 Only the configuration (written by service.py) has models. The other tables are written by raw
 SQL from their one writer module (docs/escalation.md "Module map"): the inbox consumer.py, the
-cursors cursors.py, clock events clocks.py, ``clock_ticket`` clock_store.py, escalations and
-signals escalations.py, notifications notifications.py."""
+cursors cursors.py, clock events clocks/projector.py, ``clock_ticket`` clocks/store.py, escalations and
+signals escalations/escalator.py, notifications notifications.py."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class MatrixEntry(SQLModel, table=True):
 
 
 class Calendar(SQLModel, table=True):
-    """A business-hours calendar (see calendar.py for the spec format); policies name one."""
+    """A business-hours calendar (see configuration/calendars.py for the spec format); policies name one."""
 
     __tablename__ = "calendar"
     __table_args__ = {"schema": SCHEMA}

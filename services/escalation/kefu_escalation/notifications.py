@@ -1,6 +1,6 @@
 """Delivering queued notifications (the ``escalation.notification`` outbox) to pluggable sinks.
 
-Escalations and warnings insert notification rows in their own transaction (escalations.py);
+Escalations and warnings insert notification rows in their own transaction (escalations/escalator.py);
 `NotificationDispatcher.dispatch_due` leases rows that are due with ``FOR UPDATE SKIP LOCKED``
 (any number of replicas) in a short transaction, hands each to every sink with no transaction
 open (kefu_common.relay), and marks it ``sent`` — or, when a sink

@@ -21,10 +21,14 @@ from kefu_common.protoconv import (
     str_to_enum,
     to_timestamp,
 )
-from kefu_escalation import escalations, reports, service, sla_view, whatif
-from kefu_escalation.escalations import LEVELS, SIGNAL_KINDS, Escalator
+from kefu_escalation.escalations import escalator as escalations
+from kefu_escalation.read_models import reports
+from kefu_escalation.configuration import service
+from kefu_escalation.read_models import ticket_sla as sla_view
+from kefu_escalation.read_models import whatif
+from kefu_escalation.escalations.escalator import LEVELS, SIGNAL_KINDS, Escalator
 from kefu_escalation.models import Calendar, MatrixEntry, SlaPolicy
-from kefu_escalation.published_sla import PublishedSlaCache
+from kefu_escalation.configuration.published_sla import PublishedSlaCache
 
 
 def _calendar_pb(row: Calendar) -> escalation_pb2.Calendar:

@@ -7,7 +7,7 @@ from typing import Any
 
 from kefu.escalation.v1 import escalation_pb2
 from kefu_common.timestamps import rfc3339
-from kefu_escalation.triggers.base import Proposal, Trigger
+from kefu_escalation.escalations.triggers.base import Proposal, Trigger
 
 
 def proposal(missed: Any, to_level: str) -> Proposal:

@@ -3,7 +3,7 @@
 A ticket's row holds what the projector absorbed (``last_sequence``, the state snapshot, the
 next deadline, the next cycle's SLA snapshot), what the triggers keep (matrix tier, severity,
 team, calendar, contacts, reopens, the owed progress update) and the level it reached. The
-projector (clocks.py), the timer and the escalator (escalations.py) change it only through the
+projector (clocks/projector.py), the timer and the escalator (escalations/escalator.py) change it only through the
 functions here; readers (reports, the ticket's SLA view, what-if, the timer's wake-ups) read it
 directly. Every function takes the caller's session and never commits.
 """

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from kefu.escalation.v1 import escalation_pb2
 from kefu_common.timestamps import rfc3339
-from kefu_escalation.triggers.base import Trigger
+from kefu_escalation.escalations.triggers.base import Trigger
 
 NAME = "breach"
 ACTOR = "sla-timer"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from kefu_escalation.triggers.base import Occasion, Proposal, Trigger
+from kefu_escalation.escalations.triggers.base import Occasion, Proposal, Trigger
 
 __all__ = ["REGISTRY", "Occasion", "Proposal", "Trigger", "by_name", "reacting_to"]
 

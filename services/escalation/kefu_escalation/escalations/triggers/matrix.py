@@ -7,7 +7,7 @@ from typing import Any
 
 from kefu.escalation.v1 import escalation_pb2
 from kefu_common.protoconv import level_to_str
-from kefu_escalation.triggers.base import Occasion, Proposal, Trigger
+from kefu_escalation.escalations.triggers.base import Occasion, Proposal, Trigger
 
 LEVELS = ("L0", "L1", "L2", "L3")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
-from kefu_escalation.triggers.base import Occasion, Proposal, Trigger
+from kefu_escalation.escalations.triggers.base import Occasion, Proposal, Trigger
 
 
 def propose(o: Occasion) -> Proposal | None:

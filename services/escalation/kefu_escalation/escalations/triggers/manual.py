@@ -4,7 +4,7 @@ requested level or +1, key ``manual:<request id>``."""
 from __future__ import annotations
 
 from kefu.escalation.v1 import escalation_pb2
-from kefu_escalation.triggers.base import Proposal, Trigger
+from kefu_escalation.escalations.triggers.base import Proposal, Trigger
 
 
 def proposal(cycle: int, request_id: str, reason: str, actor: str, to_level: str | None) -> Proposal:

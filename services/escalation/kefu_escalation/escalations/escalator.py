@@ -58,10 +58,12 @@ from kefu_common.logging import get_logger
 from kefu_common.metrics import ESCALATIONS
 from kefu_common.timestamps import rfc3339
 from kefu_common.protoconv import enum_choices, enum_to_str, from_timestamp
-from kefu_escalation.calendar import BusinessCalendar
-from kefu_escalation import clock_store, notifications, triggers
-from kefu_escalation.sla_clock import ClockEvent
-from kefu_escalation.triggers import Occasion, Proposal, ack_timeout, breach, manual, matrix, risk_signal
+from kefu_escalation.configuration.calendars import BusinessCalendar
+from kefu_escalation import notifications
+from kefu_escalation.clocks import store as clock_store
+from kefu_escalation.escalations import triggers
+from kefu_escalation.clocks.model import ClockEvent
+from kefu_escalation.escalations.triggers import Occasion, Proposal, ack_timeout, breach, manual, matrix, risk_signal
 
 log = get_logger("kefu.escalation.escalations")
 
@@ -220,7 +222,7 @@ class Escalator:
 
     async def escalate_for(self, session: AsyncSession, ticket_id: uuid.UUID, trigger: str, proposal: Proposal, *,
                            at: datetime) -> tuple[Any | None, str]:
-        """`escalate` what a trigger (by name, see kefu_escalation.triggers) proposes."""
+        """`escalate` what a trigger (by name, see kefu_escalation.escalations.triggers) proposes."""
         return await self.escalate(session, ticket_id, cycle=proposal.cycle, trigger=trigger, key=proposal.key,
                                    at=at, reason=proposal.reason, actor=proposal.actor,
                                    to_level=proposal.to_level, steps=proposal.steps)
@@ -268,7 +270,7 @@ class Escalator:
             session.info[_QUEUED] = first
         await notifications.queue(session, [
             {"k": n.key[:240], "t": n.ticket_id, "e": n.escalation_id, "kind": n.kind, "level": n.level,
-             "r": f"{PARTIES[n.level]}:{n.payload.get('team') or '*'}",
+             "r": f"{PARTIES[n.level]}:{_team(n) or '*'}",
              "p": orjson.Fragment(_notice_body(n)), "at": n.at, "deliver": when}
             for n, when in zip(notices, deliver)])
 
@@ -365,7 +367,7 @@ class Escalator:
     async def on_inbox_event(self, session: AsyncSession, ticket_id: uuid.UUID, event: ticketing_pb2.Event,
                              at: datetime, cycle: int | None) -> None:
         """Keep the ticket's trigger state, then ask the triggers that react to the event
-        (kefu_escalation.triggers, the registry)."""
+        (kefu_escalation.escalations.triggers, the registry)."""
         kind = event.WhichOneof("change")
         facts: dict[str, Any] = {}
         if kind == "created":
@@ -470,7 +472,7 @@ class Escalator:
             await self.timer_facts(session, [(row, e) for e in facts])
 
     async def _reclassified(self, session: AsyncSession, ticket_id: uuid.UUID, e: ClockEvent) -> None:
-        """What a reclassification changes besides the clocks (reclassify.py): a higher cell
+        """What a reclassification changes besides the clocks (configuration/reclassify.py): a higher cell
         escalates (`matrix:<tier>/<severity>`, once per cell and cycle); shorter acknowledgement
         and next-update targets apply from now (the owed update is re-timed from its window's
         start, never before the change), longer ones loosen nothing."""
@@ -751,3 +753,8 @@ def escalation_payload(row: Any) -> dict[str, Any]:
         "to_party": row.to_party, "team": row.team, "reason": row.reason,
         "ack_due_at": rfc3339(row.ack_due_at) if row.ack_due_at else None,
     }
+
+
+def _team(n: Notice) -> Any:
+    """The team a notification goes to (its payload's ``team``; None when it names none)."""
+    return n.payload["team"] if "team" in n.payload else None

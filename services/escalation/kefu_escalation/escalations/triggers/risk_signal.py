@@ -1,10 +1,10 @@
 """``risk_signal``: `RaiseSignal` (scoring); regulator/media/legal straight to L3, other kinds
-+1; key ``risk_signal:<kind>``, and once per conversation (the signal rules in escalations.py)."""
++1; key ``risk_signal:<kind>``, and once per conversation (the signal rules in escalations/escalator.py)."""
 
 from __future__ import annotations
 
 from kefu.escalation.v1 import escalation_pb2
-from kefu_escalation.triggers.base import Proposal, Trigger
+from kefu_escalation.escalations.triggers.base import Proposal, Trigger
 
 CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
 

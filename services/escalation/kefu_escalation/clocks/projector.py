@@ -2,7 +2,7 @@
 
 `ClockProjector.project` reads `escalation.ticket_event` (the inbox, filled exactly once and
 in stream order by consumer.py) from its cursor, translates each event into commands of the
-pure model in sla_clock.py, appends the returned `ClockEvent`s to `escalation.clock_event`
+pure model in clocks/model.py, appends the returned `ClockEvent`s to `escalation.clock_event`
 and advances its cursor, all in the caller's one transaction. `ClockProjector.due_ticks` is
 the timer: it fires the warnings and breaches whose instant has come. State is never stored
 besides the events: a ticket's clocks are `TicketClocks.replay` of its rows, so a restart
@@ -42,11 +42,11 @@ given then, i.e. late. Events the rules refuse (`ClockError`, e.g. a status chan
 created before clocks existed) are logged and skipped so one bad event cannot stop the stream.
 
 * ``ticket.updated`` with a ``classification`` (severity or customer tier changed) re-resolves
-  the matrix (reclassify.py): the open cycle's targets tighten, never loosen (one
+  the matrix (configuration/reclassify.py): the open cycle's targets tighten, never loosen (one
   ``reclassified`` event), and the new cell's snapshot is kept for the next cycle
   (``clock_ticket.sla``: a reopen takes it instead of the creation snapshot).
 
-``next_update`` and ``escalation_ack`` are not clock events (escalations.py keeps them).
+``next_update`` and ``escalation_ack`` are not clock events (escalations/escalator.py keeps them).
 """
 
 from __future__ import annotations
@@ -72,13 +72,14 @@ from kefu_common.logging import get_logger
 from kefu_common.metrics import SLA_CLOCK_FACTS, SLA_TIMER_LAG_SECONDS
 from kefu_common.protoconv import enum_to_str, from_timestamp
 from kefu_common.ticket_events import sla_json
-from kefu_escalation import clock_store, cursors
-from kefu_escalation.calendar import BusinessCalendar
-from kefu_escalation.escalations import Escalator, wake_timers
+from kefu_escalation import cursors
+from kefu_escalation.clocks import store as clock_store
+from kefu_escalation.configuration.calendars import BusinessCalendar
+from kefu_escalation.escalations.escalator import Escalator, wake_timers
 from kefu_escalation.models import SlaPolicy
-from kefu_escalation.reclassify import reclassified_sla, snapshot
-from kefu_escalation.service import compile_calendar, load_calendar
-from kefu_escalation.sla_clock import ClockError, ClockEvent, Outcome, SlaCycle, Target, TargetClock, TicketClocks
+from kefu_escalation.configuration.reclassify import reclassified_sla, snapshot
+from kefu_escalation.configuration.service import compile_calendar, load_calendar
+from kefu_escalation.clocks.model import ClockError, ClockEvent, Outcome, SlaCycle, Target, TargetClock, TicketClocks
 
 log = get_logger("kefu.escalation.clocks")
 
@@ -571,7 +572,7 @@ class ClockProjector:
                           classification: ticketing_pb2.TicketClassification, at: datetime,
                           ) -> tuple[dict[str, Any] | None, list[ClockEvent]]:
         """A severity/tier change: the new cell's snapshot for the next cycle (None: none could
-        be resolved) and, while a cycle is open, the event tightening its targets (reclassify.py)."""
+        be resolved) and, while a cycle is open, the event tightening its targets (configuration/reclassify.py)."""
         current = clocks.current
         assert current is not None
         try:
