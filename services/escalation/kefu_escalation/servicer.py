@@ -26,7 +26,8 @@ from kefu_escalation.read_models import reports
 from kefu_escalation.configuration import service
 from kefu_escalation.read_models import ticket_sla as sla_view
 from kefu_escalation.read_models import whatif
-from kefu_escalation.escalations.escalator import LEVELS, SIGNAL_KINDS, Escalator
+from kefu_escalation.escalations.escalator import SIGNAL_KINDS, Escalator
+from kefu_escalation.escalations.levels import LEVELS
 from kefu_escalation.models import Calendar, MatrixEntry, SlaPolicy
 from kefu_escalation.configuration.published_sla import PublishedSlaCache
 

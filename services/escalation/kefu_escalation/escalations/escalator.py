@@ -62,6 +62,15 @@ from kefu_escalation.configuration.calendars import BusinessCalendar
 from kefu_escalation import notifications
 from kefu_escalation.clocks import store as clock_store
 from kefu_escalation.escalations import triggers
+from kefu_escalation.escalations.levels import (
+    LEVELS,
+    NOT_ESCALATED_PARTY,
+    PARTIES,
+    is_higher,
+    may_acknowledge,
+    notified_at_once,
+    raise_level,
+)
 from kefu_escalation.clocks.model import ClockEvent
 from kefu_escalation.escalations.triggers import Occasion, Proposal, ack_timeout, breach, manual, matrix, risk_signal
 
@@ -69,9 +78,6 @@ log = get_logger("kefu.escalation.escalations")
 
 __all__ = [
     "CRISIS_SIGNALS",
-    "LEVELS",
-    "PARTIES",
-    "ROLE_LEVELS",
     "SIGNAL_KINDS",
     "TIMER_CHANNEL",
     "TIMER_STEPS",
@@ -80,15 +86,7 @@ __all__ = [
     "TriggerSettings",
 ]
 
-LEVELS = ("L0", "L1", "L2", "L3")
 Action = ticketing_pb2.StatusAction
-PARTIES = {"L0": "agent", "L1": "senior_specialist", "L2": "team_lead", "L3": "crisis_team"}
-# Who may acknowledge (DOMAIN.md §5): the party escalated to — its level's role or above — or an
-# admin. The level each staff role holds (the gateway's roles): a specialist is the senior
-# specialist (L1), a lead the team lead (L2); no role but admin speaks for the crisis team (L3).
-ROLE_LEVELS = {"agent": "L0", "specialist": "L1", "lead": "L2"}
-ACK_ANY_ROLE = "admin"
-NOT_ESCALATED_PARTY = "not_escalated_party"
 # The wire enums name them (kefu.escalation.v1.SignalKind, EscalationTrigger); rows keep these spellings.
 SIGNAL_KINDS = tuple(enum_choices(escalation_pb2.SignalKind))
 TRIGGERS = tuple(enum_choices(escalation_pb2.EscalationTrigger))
@@ -136,14 +134,6 @@ class TriggerSettings:
     anxious_views: int = 5  # progress views by the customer within the last hour
     staff_calendar: str = "cn-business"  # working hours of the people notified (L0-L2)
     signal_pending_seconds: int = 3600  # a signal whose ticket never reached the clocks expires then
-
-
-def _raise(level: str, steps: int = 1) -> str:
-    return LEVELS[min(len(LEVELS) - 1, LEVELS.index(level) + steps)]
-
-
-def _higher(a: str, b: str) -> bool:
-    return LEVELS.index(a) > LEVELS.index(b)
 
 
 async def _execute(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> Any:
@@ -196,8 +186,8 @@ class Escalator:
         if state.existing is not None:
             return await get_escalation(session, state.existing), "duplicate"  # already escalated this cycle
         current = state.level
-        target = to_level or _raise(current, steps)
-        if not _higher(target, current):
+        target = to_level or raise_level(current, steps)
+        if not is_higher(target, current):
             await self.notify_many(session, [_no_higher_level(ticket_id, cycle, trigger, key, reason, current,
                                                               state.team, at)])
             return None, f"already at {current}"
@@ -320,8 +310,8 @@ class Escalator:
                 continue
             key = breach.key(e.target)
             reason = breach.reason(e.target, e.details.get("due_at"))
-            target = _raise(level)
-            if not _higher(target, level):
+            target = raise_level(level)
+            if not is_higher(target, level):
                 notices.append(_no_higher_level(row.ticket_id, e.cycle, breach.NAME, key, reason, level, row.team, e.at))
                 continue
             ack_calendar = row.calendar if notified_at_once(target) else self.settings.staff_calendar
@@ -491,7 +481,7 @@ class Escalator:
                 await clock_store.set_update_due(session, ticket_id, due)
                 await wake_timers(session, "updates", due)
         level = str(e.details.get("level") or "L0")
-        if level in LEVELS and _higher(level, row.level):
+        if level in LEVELS and is_higher(level, row.level):
             await self.escalate_for(session, ticket_id, matrix.TRIGGER.name, matrix.reclassified(e.cycle, e.details),
                                     at=e.at)
 
@@ -596,7 +586,7 @@ class Escalator:
             if await current_open_cycle(session, r.ticket_id) != r.cycle:
                 continue  # resolved meanwhile: nobody left to chase
             await self.escalate_for(session, r.ticket_id, ack_timeout.TRIGGER.name,
-                                    ack_timeout.proposal(r, _raise(r.to_level)), at=r.ack_due_at)
+                                    ack_timeout.proposal(r, raise_level(r.to_level)), at=r.ack_due_at)
         return len(rows)
 
     async def acknowledge(self, session: AsyncSession, escalation_id: uuid.UUID, *, actor: str,
@@ -642,19 +632,6 @@ async def _signals_turn(session: AsyncSession, ticket_id: uuid.UUID) -> None:
     pending while the projection has already looked for pending signals — lost."""
     await _execute(session, "SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))",
                    {"k": f"escalation.risk_signal/{ticket_id}"})
-
-
-def notified_at_once(level: str) -> bool:
-    """The crisis team (L3) is told at once; the parties below L3 in the staff's working hours."""
-    return level == "L3"
-
-
-def may_acknowledge(role: str, level: str) -> bool:
-    """Whether a staff `role` may acknowledge an escalation to `level` (see ROLE_LEVELS)."""
-    if role == ACK_ANY_ROLE:
-        return True
-    held = ROLE_LEVELS.get(role)
-    return held is not None and LEVELS.index(held) >= LEVELS.index(level)
 
 
 def _top_levels(rows: Sequence[Any]) -> dict[uuid.UUID, str]:

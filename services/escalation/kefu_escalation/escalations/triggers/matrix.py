@@ -7,9 +7,8 @@ from typing import Any
 
 from kefu.escalation.v1 import escalation_pb2
 from kefu_common.protoconv import level_to_str
+from kefu_escalation.escalations.levels import LEVELS
 from kefu_escalation.escalations.triggers.base import Occasion, Proposal, Trigger
-
-LEVELS = ("L0", "L1", "L2", "L3")
 
 
 def propose(o: Occasion) -> Proposal | None:
