@@ -21,7 +21,7 @@ from kefu_common.protoconv import (
     str_to_enum,
     to_timestamp,
 )
-from kefu_escalation.escalations import escalator as escalations
+from kefu_escalation.escalations import store as escalation_store
 from kefu_escalation.read_models import reports
 from kefu_escalation.configuration import service
 from kefu_escalation.read_models import ticket_sla as sla_view
@@ -332,7 +332,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
         reason = _text(request.reason, "reason", 1000, required=True)
         actor = _text(request.actor, "actor", 128)
         async with self.db.session() as session:
-            cycle = await escalations.current_open_cycle(session, ticket_id)
+            cycle = await escalation_store.current_open_cycle(session, ticket_id)
             if cycle is None:
                 raise FailedPrecondition("the ticket has no open SLA cycle to escalate (resolved, or not "
                                          "known to escalation yet)", code="no_open_cycle")
@@ -366,7 +366,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
         before = _decode_page_token(request.page_token) if request.page_token else None
         ticket_id = _uuid(request.ticket_id, "ticket_id", "invalid_ticket_id") if request.ticket_id else None
         async with self.db.session() as session:
-            rows = await escalations.list_escalations(
+            rows = await escalation_store.list_escalations(
                 session, ticket_id=ticket_id, status=request.status, trigger=enum_to_str(escalation_pb2.EscalationTrigger, request.trigger) or "",
                 team=request.team[:64], min_level=level_to_str(request.min_level) if request.min_level else "",
                 limit=size + 1, before=before)

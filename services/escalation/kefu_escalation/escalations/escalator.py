@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -52,16 +51,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
-from kefu_common.db import driver_connection, json_param
+from kefu_common.db import driver_connection
 from kefu_common.errors import AlreadyExists, PermissionDenied
 from kefu_common.logging import get_logger
 from kefu_common.metrics import ESCALATIONS
-from kefu_common.timestamps import rfc3339
 from kefu_common.protoconv import enum_choices, enum_to_str, from_timestamp
 from kefu_escalation.configuration.calendars import BusinessCalendar
 from kefu_escalation import notifications
 from kefu_escalation.clocks import store as clock_store
-from kefu_escalation.escalations import triggers
+from kefu_escalation.escalations import store, triggers
+from kefu_escalation.escalations.store import (
+    COLUMNS,
+    current_open_cycle,
+    escalation_payload,
+    get_escalation,
+    list_by_key,
+)
 from kefu_escalation.escalations.levels import (
     LEVELS,
     NOT_ESCALATED_PARTY,
@@ -98,20 +103,6 @@ TIMER_CHANNEL = "kefu_escalation_timer"
 TIMER_STEPS = ("ticks", "acks", "updates")
 
 CALENDAR_TTL_SECONDS = 10.0
-_COLUMNS = ("id, ticket_id, cycle, trigger, trigger_key, from_level, to_level, to_party, team, reason, "
-            "actor, created_at, calendar, ack_due_at, acknowledged_at, acknowledged_by, status")
-EscalationRow = namedtuple("EscalationRow", _COLUMNS.replace(",", " "))  # type: ignore[misc]
-# An escalation `_planned` describes: its key there and the type of its column.
-_PLANNED_COLUMNS = (("id", "uuid"), ("t", "uuid"), ("c", "int"), ("trigger", "text"), ("key", "text"),
-                    ("from", "text"), ("to", "text"), ("party", "text"), ("team", "text"), ("reason", "text"),
-                    ("actor", "text"), ("at", "timestamptz"), ("cal", "text"), ("ack", "timestamptz"))
-# Batches travel as one JSON array (orjson, in C) rather than one array parameter per column:
-# asyncpg's per-element array encoding cost more CPU than everything else in the statement.
-_INSERT_ESCALATIONS = (
-    f"INSERT INTO escalation.escalation ({_COLUMNS}) SELECT v.*, NULL, NULL, 'open' FROM jsonb_to_recordset($1::jsonb) "
-    "AS v(" + ", ".join(f'"{c}" {t}' for c, t in _PLANNED_COLUMNS) + ") "
-    f"ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING {_COLUMNS}"
-)
 
 
 @dataclass(frozen=True)
@@ -230,9 +221,7 @@ class Escalator:
         tickets' levels to the highest recorded (unless the caller does: `raise_levels=False`)
         and start the acknowledgement clocks; returns the rows inserted (a key another
         transaction recorded first is skipped)."""
-        conn = await driver_connection(session)
-        inserted = [EscalationRow(*r) for r in await conn.fetch(
-            _INSERT_ESCALATIONS, json_param(planned))]
+        inserted = await store.insert(session, planned)
         for r in inserted:
             _escalations_counter(r.trigger, r.to_level).inc()
         top = _top_levels(inserted)
@@ -507,7 +496,7 @@ class Escalator:
                 raise AlreadyExists(f"signal {signal_id!r} was raised before with other content",
                                     code="idempotency_key_reused")
             row = (await _execute(session,
-                f"SELECT {_COLUMNS} FROM escalation.escalation WHERE id = "
+                f"SELECT {COLUMNS} FROM escalation.escalation WHERE id = "
                 "(SELECT escalation_id FROM escalation.risk_signal WHERE signal_id = :id)",
                 {"id": signal_id})).first()
             return False, row, stored.note
@@ -578,11 +567,10 @@ class Escalator:
     async def due_acks(self, session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
         """Mark unacknowledged escalations whose ack clock ran out and escalate again."""
         rows = (await _execute(session,
-            f"SELECT {_COLUMNS} FROM escalation.escalation WHERE status = 'open' AND ack_due_at <= :now "
+            f"SELECT {COLUMNS} FROM escalation.escalation WHERE status = 'open' AND ack_due_at <= :now "
             "ORDER BY ack_due_at LIMIT :lim FOR UPDATE SKIP LOCKED", {"now": now, "lim": limit})).all()
         for r in rows:
-            await _execute(session, "UPDATE escalation.escalation SET status = 'ack_breached' WHERE id = :id",
-                           {"id": r.id})
+            await store.mark_ack_breached(session, r.id)
             if await current_open_cycle(session, r.ticket_id) != r.cycle:
                 continue  # resolved meanwhile: nobody left to chase
             await self.escalate_for(session, r.ticket_id, ack_timeout.TRIGGER.name,
@@ -600,10 +588,7 @@ class Escalator:
             raise PermissionDenied(
                 f"only the {row.to_party} ({row.to_level}) or above, or an admin, may acknowledge this "
                 f"escalation; the role {role or 'none'!r} may not", code=NOT_ESCALATED_PARTY)
-        await _execute(session,
-            "UPDATE escalation.escalation SET acknowledged_at = :now, acknowledged_by = :a, "
-            "status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END "
-            "WHERE id = :id AND acknowledged_at IS NULL", {"now": now, "a": actor[:128], "id": escalation_id})
+        await store.record_acknowledgement(session, escalation_id, actor=actor, now=now)
         return await get_escalation(session, escalation_id)
 
 
@@ -619,7 +604,7 @@ async def _conversation_escalation(session: AsyncSession, ticket_id: uuid.UUID, 
     if not conversation_id:
         return None
     return (await _execute(session,
-        f"SELECT {', '.join('e.' + c for c in _COLUMNS.split(', '))} FROM escalation.risk_signal s "
+        f"SELECT {', '.join('e.' + c for c in COLUMNS.split(', '))} FROM escalation.risk_signal s "
         "JOIN escalation.escalation e ON e.id = s.escalation_id "
         "WHERE s.ticket_id = :t AND s.conversation_id = :c AND s.signal_id <> :id AND e.cycle = :cy "
         "ORDER BY e.created_at LIMIT 1",
@@ -676,60 +661,6 @@ def _no_higher_level(ticket_id: uuid.UUID, cycle: int, trigger: str, key: str, r
 def _escalation_notices(rows: Sequence[Any]) -> list[Notice]:
     return [Notice(r.ticket_id, "escalation", r.to_level, r.created_at, f"escalation:{r.id}",
                    escalation_payload(r), r.id) for r in rows]
-
-
-# ------------------------------------------------------------------------------ reads
-
-
-async def current_open_cycle(session: AsyncSession, ticket_id: uuid.UUID) -> int | None:
-    """The number of the ticket's cycle if it is open (not stopped), else None."""
-    row = (await _execute(session,
-        "SELECT cycle, bool_or(kind = 'stopped' AND target IS NULL) AS stopped FROM escalation.clock_event "
-        "WHERE ticket_id = :t AND cycle = (SELECT max(cycle) FROM escalation.clock_event WHERE ticket_id = :t) "
-        "GROUP BY cycle", {"t": ticket_id})).first()
-    if row is None or row.stopped:
-        return None
-    return int(row.cycle)
-
-
-async def list_by_key(session: AsyncSession, ticket_id: uuid.UUID, cycle: int, key: str) -> Any | None:
-    return (await _execute(session,
-        f"SELECT {_COLUMNS} FROM escalation.escalation WHERE ticket_id = :t AND cycle = :c AND trigger_key = :k",
-        {"t": ticket_id, "c": cycle, "k": key})).first()
-
-
-async def get_escalation(session: AsyncSession, escalation_id: uuid.UUID) -> Any | None:
-    return (await _execute(session, f"SELECT {_COLUMNS} FROM escalation.escalation WHERE id = :id",
-                           {"id": escalation_id})).first()
-
-
-async def list_escalations(session: AsyncSession, *, ticket_id: uuid.UUID | None = None,
-                           status: str = "", trigger: str = "", team: str = "", min_level: str = "",
-                           limit: int = 50, before: tuple[datetime, uuid.UUID] | None = None) -> list[Any]:
-    """Newest first; `before` is the keyset (created_at, id) of the previous page's last row."""
-    where, params = [], {"lim": limit}
-    filters = {"ticket_id = :t": ticket_id, "status = :status": status, "trigger = :trigger": trigger,
-               "team = :team": team, "to_level >= :lvl": min_level}  # L0 < L1 < L2 < L3 sorts as text
-    for clause, value in filters.items():
-        if value:
-            where.append(clause)
-            params[clause.rsplit(":", 1)[1]] = value
-    if before is not None:
-        where.append("(created_at, id) < (:b_at, :b_id)")
-        params["b_at"], params["b_id"] = before
-    sql = (f"SELECT {_COLUMNS} FROM escalation.escalation "
-           f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY created_at DESC, id DESC LIMIT :lim")
-    return list((await _execute(session, sql, params)).all())
-
-
-def escalation_payload(row: Any) -> dict[str, Any]:
-    """The notification body of one escalation (no customer PII: ids and levels only)."""
-    return {
-        "escalation_id": str(row.id), "cycle": row.cycle, "trigger": row.trigger,
-        "trigger_key": row.trigger_key, "from_level": row.from_level, "to_level": row.to_level,
-        "to_party": row.to_party, "team": row.team, "reason": row.reason,
-        "ack_due_at": rfc3339(row.ack_due_at) if row.ack_due_at else None,
-    }
 
 
 def _team(n: Notice) -> Any:

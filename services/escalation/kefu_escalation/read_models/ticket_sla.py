@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kefu_common.errors import InvalidArgument, NotFound
 from kefu_escalation.configuration.cn_holidays import uncovered_years
 from kefu_escalation.clocks.projector import encode_details, load_ticket_clocks, snapshot_targets
-from kefu_escalation.escalations.escalator import list_escalations
+from kefu_escalation.escalations.store import list_escalations
 from kefu_escalation.escalations.levels import LEVELS
 from kefu_escalation.configuration.service import load_calendar
 from kefu_escalation.clocks.model import ClockError, SlaCycle, TicketClocks
