@@ -214,7 +214,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from kefu_common.embedded import drop_database
     from kefu_common.logging import configure_logging
     from kefu_common.periods import plan
-    from kefu_escalation import reports as esc_reports
+    from kefu_escalation.read_models import reports as esc_reports
     from kefu_escalation.app import service as escalation
     from kefu_scoring import reports as qa_reports
     from kefu_scoring.app import service as scoring

@@ -1,5 +1,5 @@
 """The CPU a `resolve_sla` costs the escalation process, read from the database vs answered by
-the cache of published cells (issue #15's create path; `kefu_escalation.published_sla`).
+the cache of published cells (issue #15's create path; `kefu_escalation.configuration.published_sla`).
 
     python bench/resolve_sla_cost.py [--calls 3000] [--rounds 3]
 
@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from kefu_common.db import Database
 from kefu_common.embedded import drop_database, ensure_database, start_embedded_postgres
 from kefu_common.settings import PROJECT_ROOT
-from kefu_escalation import service
-from kefu_escalation.published_sla import PublishedSlaCache
+from kefu_escalation.configuration import service
+from kefu_escalation.configuration.published_sla import PublishedSlaCache
 
 FIRST_CONTACT = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
 

@@ -131,9 +131,9 @@ def due_stream(tickets: list[uuid.UUID], start: datetime, rate: int) -> tuple[li
     from `start`: one policy for every ticket (a 1-hour first response, warning at 100 %),
     tickets opened one after another, as in production, so each falls due an hour after its
     own first contact. Returns (clock_ticket rows with their state snapshot, clock_event rows)."""
-    from kefu_escalation.calendar import BusinessCalendar
-    from kefu_escalation.clocks import calendar_to_spec, encode_calendar, encode_state
-    from kefu_escalation.sla_clock import Target, TicketClocks
+    from kefu_escalation.configuration.calendars import BusinessCalendar
+    from kefu_escalation.clocks.projector import calendar_to_spec, encode_calendar, encode_state
+    from kefu_escalation.clocks.model import Target, TicketClocks
 
     calendar = BusinessCalendar.always()
     spec = json.dumps(calendar_to_spec(calendar))
@@ -179,7 +179,7 @@ async def write_due_stream(c, tickets: list[uuid.UUID], start: datetime, rate: i
 async def system_round(db, rate: int, seconds: float, replicas: int = 1, batch: int = 200) -> dict[str, float]:
     from kefu_common.clock import SystemClock
     from kefu_common.gctune import tune_gc
-    from kefu_escalation.clock_worker import SlaClockWorker
+    from kefu_escalation.clocks.timer import SlaClockWorker
 
     count = int(rate * seconds)
     tune_gc()  # as the service does once it is built (kefu_common.runner)

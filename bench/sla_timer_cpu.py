@@ -73,7 +73,7 @@ async def main() -> None:
     from kefu_common.gctune import tune_gc
     from kefu_common.logging import configure_logging
     from kefu_escalation.app import service
-    from kefu_escalation.clocks import ClockProjector
+    from kefu_escalation.clocks.projector import ClockProjector
 
     configure_logging("bench", level="WARNING", fmt="console")
     logging.getLogger().setLevel(logging.WARNING)

@@ -19,8 +19,8 @@ from sqlalchemy import text
 from kefu_common.clock import ManualClock
 from kefu_common.db import Database
 from kefu_common.ticket_events import from_json
-from kefu_escalation.clocks import ClockProjector, load_ticket_clocks
-from kefu_escalation.sla_clock import TicketClocks
+from kefu_escalation.clocks.projector import ClockProjector, load_ticket_clocks
+from kefu_escalation.clocks.model import TicketClocks
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)

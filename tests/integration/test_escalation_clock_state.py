@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from escalation_support import H, Inbox, escalation_database
-from kefu_escalation.clocks import ClockProjector, decode_state, load_ticket_clocks
+from kefu_escalation.clocks.projector import ClockProjector, decode_state, load_ticket_clocks
 
 MIN = timedelta(minutes=1)
 START = datetime(2019, 6, 3, 9, 0, tzinfo=UTC)

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import text
 
 from escalation_support import H, OFFICE, T0, Inbox, escalation_database
-from kefu_escalation.calendar import BusinessCalendar
-from kefu_escalation.clocks import ClockProjector, calendar_to_spec
-from kefu_escalation.sla_clock import Target, TicketClocks
+from kefu_escalation.configuration.calendars import BusinessCalendar
+from kefu_escalation.clocks.projector import ClockProjector, calendar_to_spec
+from kefu_escalation.clocks.model import Target, TicketClocks
 
 
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import text
 
 from escalation_support import H, T0, Inbox, escalation_database
-from kefu_escalation.clocks import ClockProjector
-from kefu_escalation.escalations import Escalator, TriggerSettings
-from kefu_escalation.service import load_calendar
+from kefu_escalation.clocks.projector import ClockProjector
+from kefu_escalation.escalations.escalator import Escalator, TriggerSettings
+from kefu_escalation.configuration.service import load_calendar
 
 
 @pytest.fixture(scope="module")

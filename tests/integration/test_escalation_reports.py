@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from escalation_support import H, Inbox, escalation_database
 from kefu_common.periods import plan
-from kefu_escalation import reports
+from kefu_escalation.read_models import reports
 
 M = timedelta(minutes=1)
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # 17:00 in Shanghai, Monday 2026-11-02

@@ -11,7 +11,7 @@ import pytest
 from kefu_common.db import Database
 from kefu_common.errors import FailedPrecondition
 from kefu_escalation.models import SlaPolicy
-from kefu_escalation.service import calendar_spec, load_calendar, targets_for, upsert_calendar
+from kefu_escalation.configuration.service import calendar_spec, load_calendar, targets_for, upsert_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -79,7 +79,7 @@ async def test_cn_business_knows_2026_holidays_and_make_up_workdays(db) -> None:
 
 
 async def test_the_yearly_import_adds_a_year_to_a_calendar(db, database_url: str) -> None:
-    from kefu_escalation.cn_holidays import _import
+    from kefu_escalation.configuration.cn_holidays import _import
 
     name = f"cn-import-{uuid.uuid4().hex[:6]}"
     async with db.session() as session:

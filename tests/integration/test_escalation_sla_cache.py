@@ -14,8 +14,8 @@ import pytest
 
 from kefu_common.db import Database
 from kefu_common.embedded import drop_database, ensure_database
-from kefu_escalation import service
-from kefu_escalation.published_sla import PublishedSlaCache
+from kefu_escalation.configuration import service
+from kefu_escalation.configuration.published_sla import PublishedSlaCache
 
 FIRST_CONTACT = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
 

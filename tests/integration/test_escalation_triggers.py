@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import text
 
 from escalation_support import H, OFFICE, T0, Inbox, escalation_database, sla
-from kefu_escalation.clocks import ClockProjector
-from kefu_escalation.escalations import Escalator, TriggerSettings
+from kefu_escalation.clocks.projector import ClockProjector
+from kefu_escalation.escalations.escalator import Escalator, TriggerSettings
 from kefu_common.clock import ManualClock
 from kefu_common.signing import verify_signature
 from kefu_common.timestamps import RFC3339_UTC, rfc3339
 from kefu_escalation.notifications import LogSink, NotificationDispatcher, WebhookSink
-from kefu_escalation.service import load_calendar
+from kefu_escalation.configuration.service import load_calendar
 
 M = timedelta(minutes=1)
 
@@ -515,8 +515,8 @@ async def test_a_breach_found_only_at_resolve_escalates_nothing(db) -> None:
 
 
 def test_notification_delivery_times_follow_staff_hours_and_reuse_a_known_gap() -> None:
-    from kefu_escalation.calendar import BusinessCalendar
-    from kefu_escalation.escalations import Notice
+    from kefu_escalation.configuration.calendars import BusinessCalendar
+    from kefu_escalation.escalations.escalator import Notice
 
     office = BusinessCalendar.from_spec(OFFICE)
     escalator = Escalator(TriggerSettings(), calendars=load_calendar)
@@ -589,7 +589,7 @@ async def test_pending_customer_owes_no_update_and_resuming_opens_a_fresh_window
 
 
 async def sla_of(db, ticket: uuid.UUID, now: datetime):
-    from kefu_escalation.sla_view import ticket_sla
+    from kefu_escalation.read_models.ticket_sla import ticket_sla
 
     async with db.session() as session:
         return await ticket_sla(session, ticket, now=now)
@@ -622,7 +622,7 @@ async def test_an_overdue_next_update_stays_visible_with_how_long_until_an_updat
 
 
 async def cell(db, severity: str, tier: str = "standard"):
-    from kefu_escalation.service import resolve_sla
+    from kefu_escalation.configuration.service import resolve_sla
 
     async with db.session() as session:
         return await resolve_sla(session, tier=tier, sensitive=False, severity=severity, channel="phone",
@@ -722,7 +722,7 @@ async def test_a_signal_raised_while_its_ticket_is_first_projected_is_applied_no
 
 async def test_the_provisional_sla_view_equals_the_projected_one(db) -> None:
     """Issue #14.2: read-your-writes answers from the ticket's snapshot with the same model."""
-    from kefu_escalation.sla_view import ProvisionalSla, ticket_sla
+    from kefu_escalation.read_models.ticket_sla import ProvisionalSla, ticket_sla
 
     inbox = Inbox(db)
     now = T0 + 2 * H

@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from escalation_support import escalation_database, inbox_body, sla
 from kefu_common.clock import SystemClock
-from kefu_escalation.clock_worker import SlaClockWorker
-from kefu_escalation.clocks import ClockProjector
+from kefu_escalation.clocks.timer import SlaClockWorker
+from kefu_escalation.clocks.projector import ClockProjector
 
 POLL_SECONDS = 600.0  # the worker would poll only after ten minutes
 BOUND_SECONDS = 30.0  # the breach must be recorded well before that

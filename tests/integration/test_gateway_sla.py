@@ -182,8 +182,8 @@ async def test_staff_sla_view_shows_an_overdue_next_update_with_how_long(db, gat
     """Issue #14.1 over HTTP: after the timer fired the miss the commitment is still there."""
     from datetime import UTC, datetime
 
-    from kefu_escalation.escalations import Escalator, TriggerSettings
-    from kefu_escalation.service import load_calendar
+    from kefu_escalation.escalations.escalator import Escalator, TriggerSettings
+    from kefu_escalation.configuration.service import load_calendar
 
     long_ago = T0 - 400 * 24 * H
     inbox = Inbox(db)

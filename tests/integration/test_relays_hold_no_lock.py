@@ -19,7 +19,7 @@ from escalation_support import T0, Inbox, escalation_database
 from kefu.escalation.v1 import escalation_pb2, escalation_pb2_grpc
 from kefu_common.clock import ManualClock, SystemClock
 from kefu_common.db import Database, to_libpq_url
-from kefu_escalation.clocks import ClockProjector
+from kefu_escalation.clocks.projector import ClockProjector
 from kefu_escalation.notifications import NotificationDispatcher
 from kefu_scoring import signals
 

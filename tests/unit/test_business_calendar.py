@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kefu_escalation.calendar import BusinessCalendar
+from kefu_escalation.configuration.calendars import BusinessCalendar
 
 MINUTE = timedelta(minutes=1)
 SHANGHAI = ZoneInfo("Asia/Shanghai")

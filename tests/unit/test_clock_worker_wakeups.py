@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from kefu_common.clock import ManualClock
-from kefu_escalation.clock_worker import SlaClockWorker
+from kefu_escalation.clocks.timer import SlaClockWorker
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from kefu_escalation.cn_holidays import HolidayDataMissing, cn_year, uncovered_years, with_years
+from kefu_escalation.configuration.cn_holidays import HolidayDataMissing, cn_year, uncovered_years, with_years
 
 
 def test_2026_has_its_weekday_holidays_and_its_six_weekend_make_up_workdays() -> None:

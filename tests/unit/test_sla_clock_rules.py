@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kefu_escalation.calendar import BusinessCalendar
-from kefu_escalation.sla_clock import ClockError, ClockEvent, Target, TicketClocks
+from kefu_escalation.configuration.calendars import BusinessCalendar
+from kefu_escalation.clocks.model import ClockError, ClockEvent, Target, TicketClocks
 
 H = timedelta(hours=1)
 MIN = timedelta(minutes=1)

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kefu_escalation.calendar import BusinessCalendar
-from kefu_escalation.clocks import STATE_VERSION, decode_state, encode_calendar, encode_state
-from kefu_escalation.sla_clock import EVENT_KINDS, ClockError, Target, TicketClocks
+from kefu_escalation.configuration.calendars import BusinessCalendar
+from kefu_escalation.clocks.projector import STATE_VERSION, decode_state, encode_calendar, encode_state
+from kefu_escalation.clocks.model import EVENT_KINDS, ClockError, Target, TicketClocks
 
 H = timedelta(hours=1)
 ALWAYS = BusinessCalendar.always()

@@ -9,14 +9,14 @@ from kefu_common.db import Database
 from kefu_common.grpc_client import create_channel
 from kefu_common.grpc_server import ServiceSpec
 from kefu_common.runner import Built, GrpcService
-from kefu_escalation.clock_worker import SlaClockWorker
-from kefu_escalation.clocks import ClockProjector
-from kefu_escalation.escalations import Escalator, TriggerSettings
+from kefu_escalation.clocks.timer import SlaClockWorker
+from kefu_escalation.clocks.projector import ClockProjector
+from kefu_escalation.escalations.escalator import Escalator, TriggerSettings
 from kefu_escalation.notifications import LogSink, NotificationDispatcher, WebhookSink
-from kefu_escalation.service import load_calendar
+from kefu_escalation.configuration.service import load_calendar
 from kefu_escalation.consumer import TicketEventConsumer
 from kefu_escalation.models import SCHEMA
-from kefu_escalation.published_sla import PublishedSlaCache
+from kefu_escalation.configuration.published_sla import PublishedSlaCache
 from kefu_escalation.servicer import EscalationServicer
 from kefu_escalation.settings import EscalationSettings
 

@@ -30,6 +30,7 @@ from kefu_common.logging import get_logger
 from kefu_common.metrics import CONSUMER_LAST_SEQUENCE
 from kefu_common.protoconv import from_timestamp
 from kefu_common.tasks import BackgroundLoop
+from kefu_escalation import cursors
 
 log = get_logger("kefu.escalation.consumer")
 
@@ -90,15 +91,7 @@ class TicketEventConsumer:
                     "now": self.clock.now(),
                 },
             )
-            await conn.execute(
-                text(
-                    "INSERT INTO escalation.consumer_cursor (name, last_sequence, updated_at) "
-                    "VALUES (:n, :seq, :now) ON CONFLICT (name) DO UPDATE "
-                    "SET last_sequence = GREATEST(consumer_cursor.last_sequence, EXCLUDED.last_sequence), "
-                    "updated_at = EXCLUDED.updated_at"
-                ),
-                {"n": self.name, "seq": event.sequence, "now": self.clock.now()},
-            )
+            await cursors.advance(session, self.name, event.sequence, self.clock.now())
         return inserted is not None
 
     async def run_once(self) -> None:

@@ -1,13 +1,16 @@
 """Escalation tables. The matrix and policies are versioned data: rows are never updated in
-place; a new version is published beside the old ones, so old tickets keep what they got."""
+place; a new version is published beside the old ones, so old tickets keep what they got.
+
+Only the configuration (written by service.py) has models. The other tables are written by raw
+SQL from their one writer module (docs/escalation.md "Module map"): the inbox consumer.py, the
+cursors cursors.py, clock events clocks/projector.py, ``clock_ticket`` clocks/store.py, escalations and
+signals escalations/escalator.py, notifications notifications.py."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, LargeBinary
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -61,70 +64,11 @@ class MatrixEntry(SQLModel, table=True):
 
 
 class Calendar(SQLModel, table=True):
-    """A business-hours calendar (see calendar.py for the spec format); policies name one."""
+    """A business-hours calendar (see configuration/calendars.py for the spec format); policies name one."""
 
     __tablename__ = "calendar"
     __table_args__ = {"schema": SCHEMA}
 
     name: str = Field(primary_key=True, max_length=64)
     spec: dict[str, Any] = Field(sa_type=JSONB)
-    updated_at: datetime = timestamp_field()
-
-
-class ConsumerCursor(SQLModel, table=True):
-    """How far a consumer of another service's event stream has durably processed."""
-
-    __tablename__ = "consumer_cursor"
-    __table_args__ = {"schema": SCHEMA}
-
-    name: str = Field(primary_key=True, max_length=64)
-    last_sequence: int = Field(sa_type=BigInteger)
-    updated_at: datetime = timestamp_field()
-
-
-class TicketEvent(SQLModel, table=True):
-    """Inbox: every ticketing event, stored exactly once (keyed by its stream sequence),
-    in the same transaction that advances the cursor. The SLA clock engine (issue #4)
-    reads from here."""
-
-    __tablename__ = "ticket_event"
-    __table_args__ = {"schema": SCHEMA}
-
-    sequence: int = Field(sa_type=BigInteger, primary_key=True)
-    event_id: uuid.UUID = Field(unique=True)
-    event_type: str = Field(max_length=64)
-    ticket_id: uuid.UUID = Field(index=True)
-    # The kefu.ticketing.v1.Event as received, serialized (migration 0014).
-    body: bytes = Field(sa_type=LargeBinary)
-    occurred_at: datetime = timestamp_field()
-    received_at: datetime = timestamp_field()
-
-
-class ClockEventRow(SQLModel, table=True):
-    """One persisted SLA clock event (see sla_clock.ClockEvent, clocks.py). Append-only; a
-    partial unique index (migration 0005) stores each warned/breached event at most once."""
-
-    __tablename__ = "clock_event"
-    __table_args__ = {"schema": SCHEMA}
-
-    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
-    ticket_id: uuid.UUID = Field(index=False)
-    cycle: int
-    kind: str = Field(max_length=16)
-    target: str | None = Field(default=None, max_length=32)
-    at: datetime = timestamp_field()
-    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
-    source_sequence: int | None = Field(default=None, sa_type=BigInteger)
-
-
-class ClockTicket(SQLModel, table=True):
-    """Per ticket with clocks: the row the projector and the timer lock, how far the
-    projector got for it, and the next warning/breach instant (None: nothing to wait for)."""
-
-    __tablename__ = "clock_ticket"
-    __table_args__ = {"schema": SCHEMA}
-
-    ticket_id: uuid.UUID = Field(primary_key=True)
-    last_sequence: int = Field(sa_type=BigInteger)
-    next_deadline: datetime | None = timestamp_field(default=None, nullable=True)
     updated_at: datetime = timestamp_field()

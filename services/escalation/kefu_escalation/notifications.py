@@ -1,6 +1,6 @@
 """Delivering queued notifications (the ``escalation.notification`` outbox) to pluggable sinks.
 
-Escalations and warnings insert notification rows in their own transaction (escalations.py);
+Escalations and warnings insert notification rows in their own transaction (escalations/escalator.py);
 `NotificationDispatcher.dispatch_due` leases rows that are due with ``FOR UPDATE SKIP LOCKED``
 (any number of replicas) in a short transaction, hands each to every sink with no transaction
 open (kefu_common.relay), and marks it ``sent`` — or, when a sink
@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.clock import Clock
-from kefu_common.db import Database
+from kefu_common.db import Database, driver_connection, json_param
 from kefu_common.logging import get_logger
 from kefu_common.relay import relay_once
 from kefu_common.signing import signed_headers
@@ -43,6 +43,22 @@ log = get_logger("kefu.escalation.notifications")
 __all__ = ["LogSink", "NotificationDispatcher", "NotificationSink", "WebhookSink"]
 
 NOTIFICATION_EVENT_TYPE = "escalation.notification"
+
+
+# The outbox is written here only (issue #15: one writer per table): queued by `queue` in the
+# transaction of whatever caused it, leased and marked by the dispatcher below.
+_INSERT_NOTIFICATIONS = (
+    "INSERT INTO escalation.notification (dedupe_key, ticket_id, escalation_id, kind, level, recipient, "
+    "payload, created_at, next_attempt_at) SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(k text, t uuid, "
+    "e uuid, kind text, level text, r text, p jsonb, at timestamptz, deliver timestamptz) "
+    "ON CONFLICT (dedupe_key) DO NOTHING"
+)
+
+
+async def queue(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Queue notifications in one statement, each once per dedupe key (``k``); ``deliver`` is
+    when the dispatcher may first send it. Takes the caller's session, never commits."""
+    await (await driver_connection(session)).execute(_INSERT_NOTIFICATIONS, json_param(list(rows)))
 
 
 class NotificationSink(Protocol):

@@ -21,10 +21,15 @@ from kefu_common.protoconv import (
     str_to_enum,
     to_timestamp,
 )
-from kefu_escalation import escalations, reports, service, sla_view, whatif
-from kefu_escalation.escalations import LEVELS, SIGNAL_KINDS, Escalator
+from kefu_escalation.escalations import store as escalation_store
+from kefu_escalation.read_models import reports
+from kefu_escalation.configuration import service
+from kefu_escalation.read_models import ticket_sla as sla_view
+from kefu_escalation.read_models import whatif
+from kefu_escalation.escalations.escalator import SIGNAL_KINDS, Escalator
+from kefu_escalation.escalations.levels import LEVELS
 from kefu_escalation.models import Calendar, MatrixEntry, SlaPolicy
-from kefu_escalation.published_sla import PublishedSlaCache
+from kefu_escalation.configuration.published_sla import PublishedSlaCache
 
 
 def _calendar_pb(row: Calendar) -> escalation_pb2.Calendar:
@@ -326,15 +331,14 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
             raise InvalidArgument("to_level must be L0..L3", code="invalid_level")
         reason = _text(request.reason, "reason", 1000, required=True)
         actor = _text(request.actor, "actor", 128)
-        key = f"manual:{request_id}"
         async with self.db.session() as session:
-            cycle = await escalations.current_open_cycle(session, ticket_id)
+            cycle = await escalation_store.current_open_cycle(session, ticket_id)
             if cycle is None:
                 raise FailedPrecondition("the ticket has no open SLA cycle to escalate (resolved, or not "
                                          "known to escalation yet)", code="no_open_cycle")
-            row, note = await self.escalator.escalate(
-                session, ticket_id, cycle=cycle, trigger="manual", key=key, at=self.clock.now(),
-                reason=reason, actor=actor or "agent", to_level=to_level)
+            row, note = await self.escalator.escalate_manually(
+                session, ticket_id, cycle=cycle, request_id=request_id, reason=reason, actor=actor,
+                to_level=to_level, at=self.clock.now())
             if row is None:
                 raise FailedPrecondition(f"nothing to escalate: the ticket is {note}", code="already_at_level")
         return _escalation_pb(row)
@@ -362,7 +366,7 @@ class EscalationServicer(escalation_pb2_grpc.EscalationServiceServicer):
         before = _decode_page_token(request.page_token) if request.page_token else None
         ticket_id = _uuid(request.ticket_id, "ticket_id", "invalid_ticket_id") if request.ticket_id else None
         async with self.db.session() as session:
-            rows = await escalations.list_escalations(
+            rows = await escalation_store.list_escalations(
                 session, ticket_id=ticket_id, status=request.status, trigger=enum_to_str(escalation_pb2.EscalationTrigger, request.trigger) or "",
                 team=request.team[:64], min_level=level_to_str(request.min_level) if request.min_level else "",
                 limit=size + 1, before=before)

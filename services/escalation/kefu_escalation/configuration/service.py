@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.db import driver_connection
 from kefu_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from kefu_escalation.calendar import BusinessCalendar
+from kefu_escalation.configuration.calendars import BusinessCalendar
 from kefu_escalation.models import Calendar, MatrixEntry, MatrixVersion, SlaPolicy
 
 TIERS = ("standard", "vip")
@@ -29,7 +29,10 @@ SEVERITIES = ("low", "normal", "high", "critical")
 
 
 @dataclass(frozen=True)
-class Target:
+class AssignedTarget:
+    """A target of an SLA assignment (ResolveSla): its duration and, when it runs from the first
+    contact, its due instant. The clocks' own target definition is `kefu_escalation.clocks.model.Target`."""
+
     name: str
     duration: timedelta
     due_at: datetime | None
@@ -41,7 +44,7 @@ class SlaAssignment:
     matrix_version: int
     matrix_tier: str
     policy: SlaPolicy
-    targets: list[Target]
+    targets: list[AssignedTarget]
 
 
 def matrix_tier(*, tier: str, sensitive: bool, channel: str | None) -> str:
@@ -59,17 +62,17 @@ def matrix_tier(*, tier: str, sensitive: bool, channel: str | None) -> str:
 
 def targets_for(
     policy: SlaPolicy, first_contact_at: datetime, calendar: BusinessCalendar
-) -> list[Target]:
+) -> list[AssignedTarget]:
     """Due times in business time of the policy's calendar, counted from the customer's
     first contact. next_update and escalation_ack recur / start later, so they carry no
     absolute due time."""
     first_response = timedelta(seconds=policy.first_response_seconds)
     resolution = timedelta(seconds=policy.resolution_seconds)
     return [
-        Target("first_response", first_response, calendar.add(first_contact_at, first_response)),
-        Target("next_update", timedelta(seconds=policy.next_update_seconds), None),
-        Target("resolution", resolution, calendar.add(first_contact_at, resolution)),
-        Target("escalation_ack", timedelta(seconds=policy.escalation_ack_seconds), None),
+        AssignedTarget("first_response", first_response, calendar.add(first_contact_at, first_response)),
+        AssignedTarget("next_update", timedelta(seconds=policy.next_update_seconds), None),
+        AssignedTarget("resolution", resolution, calendar.add(first_contact_at, resolution)),
+        AssignedTarget("escalation_ack", timedelta(seconds=policy.escalation_ack_seconds), None),
     ]
 
 

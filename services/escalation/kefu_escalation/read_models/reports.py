@@ -30,8 +30,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument
 from kefu_common.periods import REPORT_SETTINGS, SPANS_SQL, Plan, in_spans
-from kefu_escalation.clocks import decode_state, load_many_ticket_clocks
-from kefu_escalation.escalations import _COLUMNS  # one column list of escalation rows
+from kefu_escalation.clocks.projector import decode_state, load_many_ticket_clocks
+from kefu_escalation.escalations.store import COLUMNS  # one column list of escalation rows
 
 _TEAM = "COALESCE(NULLIF({alias}.team, ''), 'unassigned')"
 
@@ -256,7 +256,7 @@ async def unacknowledged(
     if after is not None:
         params["a_at"], params["a_id"] = after
     sql = _UNACKED_SQL.format(
-        columns=_COLUMNS,
+        columns=COLUMNS,
         team="AND team = :team" if team else "",
         after="AND (created_at, id) > (:a_at, :a_id)" if after is not None else "",
     )

@@ -21,11 +21,11 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import FailedPrecondition
-from kefu_escalation.calendar import BusinessCalendar
-from kefu_escalation.clocks import DEFAULT_WARNING_PERCENT, SNAPSHOT_TARGETS, load_ticket_clocks
+from kefu_escalation.configuration.calendars import BusinessCalendar
+from kefu_escalation.clocks.projector import DEFAULT_WARNING_PERCENT, SNAPSHOT_TARGETS, load_ticket_clocks
 from kefu_escalation.models import SlaPolicy
-from kefu_escalation.service import Cell
-from kefu_escalation.sla_clock import ClockError, ClockEvent, Target, TicketClocks
+from kefu_escalation.configuration.service import Cell
+from kefu_escalation.clocks.model import ClockError, ClockEvent, Target, TicketClocks
 
 MAX_TICKETS = 10_000  # open cycles examined per preview (oldest deadlines first)
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -52,22 +51,38 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kefu.common.v1 import types_pb2
 from kefu.escalation.v1 import escalation_pb2
 from kefu.ticketing.v1 import ticketing_pb2
-from kefu_common.db import driver_connection, json_param
+from kefu_common.db import driver_connection
 from kefu_common.errors import AlreadyExists, PermissionDenied
 from kefu_common.logging import get_logger
 from kefu_common.metrics import ESCALATIONS
-from kefu_common.timestamps import rfc3339
-from kefu_common.protoconv import enum_choices, enum_to_str, from_timestamp, level_to_str
-from kefu_escalation.calendar import BusinessCalendar
-from kefu_escalation.sla_clock import ClockEvent
+from kefu_common.protoconv import enum_choices, enum_to_str, from_timestamp
+from kefu_escalation.configuration.calendars import BusinessCalendar
+from kefu_escalation import notifications
+from kefu_escalation.clocks import store as clock_store
+from kefu_escalation.escalations import store, triggers
+from kefu_escalation.escalations.store import (
+    COLUMNS,
+    current_open_cycle,
+    escalation_payload,
+    get_escalation,
+    list_by_key,
+)
+from kefu_escalation.escalations.levels import (
+    LEVELS,
+    NOT_ESCALATED_PARTY,
+    PARTIES,
+    is_higher,
+    may_acknowledge,
+    notified_at_once,
+    raise_level,
+)
+from kefu_escalation.clocks.model import ClockEvent
+from kefu_escalation.escalations.triggers import Occasion, Proposal, ack_timeout, breach, manual, matrix, risk_signal
 
 log = get_logger("kefu.escalation.escalations")
 
 __all__ = [
     "CRISIS_SIGNALS",
-    "LEVELS",
-    "PARTIES",
-    "ROLE_LEVELS",
     "SIGNAL_KINDS",
     "TIMER_CHANNEL",
     "TIMER_STEPS",
@@ -76,19 +91,11 @@ __all__ = [
     "TriggerSettings",
 ]
 
-LEVELS = ("L0", "L1", "L2", "L3")
 Action = ticketing_pb2.StatusAction
-PARTIES = {"L0": "agent", "L1": "senior_specialist", "L2": "team_lead", "L3": "crisis_team"}
-# Who may acknowledge (DOMAIN.md §5): the party escalated to — its level's role or above — or an
-# admin. The level each staff role holds (the gateway's roles): a specialist is the senior
-# specialist (L1), a lead the team lead (L2); no role but admin speaks for the crisis team (L3).
-ROLE_LEVELS = {"agent": "L0", "specialist": "L1", "lead": "L2"}
-ACK_ANY_ROLE = "admin"
-NOT_ESCALATED_PARTY = "not_escalated_party"
 # The wire enums name them (kefu.escalation.v1.SignalKind, EscalationTrigger); rows keep these spellings.
 SIGNAL_KINDS = tuple(enum_choices(escalation_pb2.SignalKind))
 TRIGGERS = tuple(enum_choices(escalation_pb2.EscalationTrigger))
-CRISIS_SIGNALS = frozenset({"regulator", "media", "legal"})
+CRISIS_SIGNALS = risk_signal.CRISIS_SIGNALS
 # NOTIFY channel: a new or earlier deadline exists; every replica's timer re-reads its wake-up.
 # Payload "<step> <ISO instant>" (step: ticks, acks, updates): the earliest new deadline of that
 # kind in the committing transaction; an empty payload means "anything may have changed".
@@ -96,26 +103,6 @@ TIMER_CHANNEL = "kefu_escalation_timer"
 TIMER_STEPS = ("ticks", "acks", "updates")
 
 CALENDAR_TTL_SECONDS = 10.0
-_COLUMNS = ("id, ticket_id, cycle, trigger, trigger_key, from_level, to_level, to_party, team, reason, "
-            "actor, created_at, calendar, ack_due_at, acknowledged_at, acknowledged_by, status")
-EscalationRow = namedtuple("EscalationRow", _COLUMNS.replace(",", " "))  # type: ignore[misc]
-# An escalation `_planned` describes: its key there and the type of its column.
-_PLANNED_COLUMNS = (("id", "uuid"), ("t", "uuid"), ("c", "int"), ("trigger", "text"), ("key", "text"),
-                    ("from", "text"), ("to", "text"), ("party", "text"), ("team", "text"), ("reason", "text"),
-                    ("actor", "text"), ("at", "timestamptz"), ("cal", "text"), ("ack", "timestamptz"))
-# Batches travel as one JSON array (orjson, in C) rather than one array parameter per column:
-# asyncpg's per-element array encoding cost more CPU than everything else in the statement.
-_INSERT_ESCALATIONS = (
-    f"INSERT INTO escalation.escalation ({_COLUMNS}) SELECT v.*, NULL, NULL, 'open' FROM jsonb_to_recordset($1::jsonb) "
-    "AS v(" + ", ".join(f'"{c}" {t}' for c, t in _PLANNED_COLUMNS) + ") "
-    f"ON CONFLICT (ticket_id, cycle, trigger_key) DO NOTHING RETURNING {_COLUMNS}"
-)
-_INSERT_NOTIFICATIONS = (
-    "INSERT INTO escalation.notification (dedupe_key, ticket_id, escalation_id, kind, level, recipient, "
-    "payload, created_at, next_attempt_at) SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(k text, t uuid, "
-    "e uuid, kind text, level text, r text, p jsonb, at timestamptz, deliver timestamptz) "
-    "ON CONFLICT (dedupe_key) DO NOTHING"
-)
 
 
 @dataclass(frozen=True)
@@ -138,14 +125,6 @@ class TriggerSettings:
     anxious_views: int = 5  # progress views by the customer within the last hour
     staff_calendar: str = "cn-business"  # working hours of the people notified (L0-L2)
     signal_pending_seconds: int = 3600  # a signal whose ticket never reached the clocks expires then
-
-
-def _raise(level: str, steps: int = 1) -> str:
-    return LEVELS[min(len(LEVELS) - 1, LEVELS.index(level) + steps)]
-
-
-def _higher(a: str, b: str) -> bool:
-    return LEVELS.index(a) > LEVELS.index(b)
 
 
 async def _execute(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> Any:
@@ -198,8 +177,8 @@ class Escalator:
         if state.existing is not None:
             return await get_escalation(session, state.existing), "duplicate"  # already escalated this cycle
         current = state.level
-        target = to_level or _raise(current, steps)
-        if not _higher(target, current):
+        target = to_level or raise_level(current, steps)
+        if not is_higher(target, current):
             await self.notify_many(session, [_no_higher_level(ticket_id, cycle, trigger, key, reason, current,
                                                               state.team, at)])
             return None, f"already at {current}"
@@ -215,23 +194,39 @@ class Escalator:
                  from_level=current, to_level=target)
         return row, ""
 
+    async def escalate_manually(self, session: AsyncSession, ticket_id: uuid.UUID, *, cycle: int,
+                                request_id: str, reason: str, actor: str, to_level: str | None,
+                                at: datetime) -> tuple[Any | None, str]:
+        """The green channel (`EscalateTicket`): the requested level or +1, once per request."""
+        return await self.escalate_for(session, ticket_id, manual.TRIGGER.name,
+                                       manual.proposal(cycle, request_id, reason, actor, to_level), at=at)
+
+    async def escalate_for(self, session: AsyncSession, ticket_id: uuid.UUID, trigger: str, proposal: Proposal, *,
+                           at: datetime) -> tuple[Any | None, str]:
+        """`escalate` what a trigger (by name, see kefu_escalation.escalations.triggers) proposes."""
+        return await self.escalate(session, ticket_id, cycle=proposal.cycle, trigger=trigger, key=proposal.key,
+                                   at=at, reason=proposal.reason, actor=proposal.actor,
+                                   to_level=proposal.to_level, steps=proposal.steps)
+
+    async def _fire(self, session: AsyncSession, occasion: Occasion) -> None:
+        """Ask every trigger that reacts to this event change (the registry, in its order)."""
+        for trigger in triggers.reacting_to(occasion.change):
+            proposal = trigger.propose(occasion) if trigger.propose is not None else None
+            if proposal is not None:
+                await self.escalate_for(session, occasion.ticket_id, trigger.name, proposal, at=occasion.at)
+
     async def _record(self, session: AsyncSession, planned: Sequence[dict[str, Any]], *,
                       raise_levels: bool = True) -> list[Any]:
         """Insert escalations (each at most once per ticket, cycle and trigger key), raise the
         tickets' levels to the highest recorded (unless the caller does: `raise_levels=False`)
         and start the acknowledgement clocks; returns the rows inserted (a key another
         transaction recorded first is skipped)."""
-        conn = await driver_connection(session)
-        inserted = [EscalationRow(*r) for r in await conn.fetch(
-            _INSERT_ESCALATIONS, json_param(planned))]
+        inserted = await store.insert(session, planned)
         for r in inserted:
             _escalations_counter(r.trigger, r.to_level).inc()
         top = _top_levels(inserted)
         if top and raise_levels:
-            await _execute(session,
-                "UPDATE escalation.clock_ticket c SET level = v.l FROM unnest(CAST(:t AS uuid[]), "
-                "CAST(:l AS text[])) AS v(t, l) WHERE c.ticket_id = v.t AND v.l > c.level",
-                {"t": list(top), "l": list(top.values())})
+            await clock_store.raise_levels(session, top)
         acks = [r.ack_due_at for r in inserted if r.ack_due_at is not None]
         if acks:
             await wake_timers(session, "acks", min(acks))
@@ -252,12 +247,11 @@ class Escalator:
         first = min(deliver)
         if session.info.get(_QUEUED) is None or first < session.info[_QUEUED]:
             session.info[_QUEUED] = first
-        await (await driver_connection(session)).execute(
-            _INSERT_NOTIFICATIONS, json_param([
-                {"k": n.key[:240], "t": n.ticket_id, "e": n.escalation_id, "kind": n.kind, "level": n.level,
-                 "r": f"{PARTIES[n.level]}:{n.payload.get('team') or '*'}",
-                 "p": orjson.Fragment(_notice_body(n)), "at": n.at, "deliver": when}
-                for n, when in zip(notices, deliver)]))
+        await notifications.queue(session, [
+            {"k": n.key[:240], "t": n.ticket_id, "e": n.escalation_id, "kind": n.kind, "level": n.level,
+             "r": f"{PARTIES[n.level]}:{_team(n) or '*'}",
+             "p": orjson.Fragment(_notice_body(n)), "at": n.at, "deliver": when}
+            for n, when in zip(notices, deliver)])
 
     def _deliver_times(self, staff: BusinessCalendar, notices: Sequence[Notice]) -> list[datetime]:
         """Below L3 people are notified in their working hours; the crisis team at once. A
@@ -303,18 +297,18 @@ class Escalator:
                 continue
             if e.kind != "breached":
                 continue
-            key = f"breach:{e.target}"
-            reason = f"{e.target} breached (due {e.details.get('due_at')})"
-            target = _raise(level)
-            if not _higher(target, level):
-                notices.append(_no_higher_level(row.ticket_id, e.cycle, "breach", key, reason, level, row.team, e.at))
+            key = breach.key(e.target)
+            reason = breach.reason(e.target, e.details.get("due_at"))
+            target = raise_level(level)
+            if not is_higher(target, level):
+                notices.append(_no_higher_level(row.ticket_id, e.cycle, breach.NAME, key, reason, level, row.team, e.at))
                 continue
             ack_calendar = row.calendar if notified_at_once(target) else self.settings.staff_calendar
             calendar = calendars.get(ack_calendar)
             if calendar is None:
                 calendar = calendars[ack_calendar] = await self._calendar(session, ack_calendar)
-            planned.append(_planned(row.ticket_id, e.cycle, "breach", key, level, target, row.team, reason,
-                                    "sla-timer", e.at, calendar, row.ack_seconds))
+            planned.append(_planned(row.ticket_id, e.cycle, breach.NAME, key, level, target, row.team, reason,
+                                    breach.ACTOR, e.at, calendar, row.ack_seconds))
             levels[row.ticket_id] = target
         reached: dict[uuid.UUID, str] = {}
         if planned:
@@ -322,7 +316,7 @@ class Escalator:
             notices += _escalation_notices(inserted)
             reached = _top_levels(inserted)
             if inserted:
-                log.info("tickets_escalated", trigger="breach", count=len(inserted))
+                log.info("tickets_escalated", trigger=breach.NAME, count=len(inserted))
         await self.notify_many(session, notices)
         return reached
 
@@ -351,91 +345,52 @@ class Escalator:
 
     async def on_inbox_event(self, session: AsyncSession, ticket_id: uuid.UUID, event: ticketing_pb2.Event,
                              at: datetime, cycle: int | None) -> None:
-        """Keep the ticket's trigger state and fire the event-driven triggers."""
-        s = self.settings
+        """Keep the ticket's trigger state, then ask the triggers that react to the event
+        (kefu_escalation.escalations.triggers, the registry)."""
         kind = event.WhichOneof("change")
+        facts: dict[str, Any] = {}
         if kind == "created":
             created = event.created
             sla = created.sla
             severity = enum_to_str(types_pb2.Severity, created.severity)
             durations = {t.name: t.duration_seconds for t in sla.targets}
-            await _execute(session,
-                "UPDATE escalation.clock_ticket SET matrix_tier = :tier, severity = :sev, team = :team, "
-                "calendar = :cal, ack_seconds = :ack, next_update_seconds = :nu, inbound_contacts = 1, "
-                "policy = :policy "
-                "WHERE ticket_id = :t",
-                {"tier": sla.matrix_tier or None, "sev": severity,
-                 "team": created.team, "cal": sla.calendar or "24x7",
-                 "ack": durations.get("escalation_ack") or None,
-                 "nu": durations.get("next_update") or None, "t": ticket_id,
-                 "policy": f"{sla.policy_id} v{sla.policy_version}" if sla.policy_id else None})
-            level = level_to_str(sla.level) or "L0"
-            if level in LEVELS and level != "L0" and cycle is not None:
-                await self.escalate(session, ticket_id, cycle=cycle, trigger="matrix", key="matrix",
-                                    at=at, to_level=level, actor="matrix",
-                                    reason=f"matrix v{sla.matrix_version}: "
-                                           f"{sla.matrix_tier} x {severity}")
+            await clock_store.set_created(
+                session, ticket_id, matrix_tier=sla.matrix_tier or None, severity=severity, team=created.team,
+                calendar=sla.calendar or "24x7", ack_seconds=durations.get("escalation_ack") or None,
+                next_update_seconds=durations.get("next_update") or None,
+                policy=f"{sla.policy_id} v{sla.policy_version}" if sla.policy_id else None)
+            await self._fire(session, Occasion(ticket_id, event, kind, at, cycle, self.settings,
+                                               {"severity": severity}))
             await self.apply_pending_signals(session, ticket_id, at)
             opened = from_timestamp(created.first_contact_at) if created.HasField("first_contact_at") else at
             await self._owe_update(session, ticket_id, opened)
-            return
-        if kind == "rated":
-            if event.rated.dissatisfied:
-                await self.on_dissatisfied_rating(session, ticket_id, event.rated, at)
             return
         action = event.status_changed.action if kind == "status_changed" else None
         if action in (Action.STATUS_ACTION_PENDING, Action.STATUS_ACTION_RESOLVED):
             await self._owe_update(session, ticket_id, None)  # the customer's turn / nothing owed
         elif action in (Action.STATUS_ACTION_RESUMED, Action.STATUS_ACTION_REOPENED):
             await self._owe_update(session, ticket_id, at)  # a fresh window from now
-        if cycle is None:
-            return
+        if cycle is not None:
+            facts = await self._keep_state(session, ticket_id, event, kind, action, at)
+        await self._fire(session, Occasion(ticket_id, event, kind or "", at, cycle, self.settings, facts))
+
+    async def _keep_state(self, session: AsyncSession, ticket_id: uuid.UUID, event: ticketing_pb2.Event,
+                          kind: str | None, action: Any, at: datetime) -> dict[str, Any]:
+        """What an event of an open cycle changes in the ticket's row; returns the facts the
+        triggers read (``inbound_contacts`` after counting an inbound contact)."""
         if kind == "assigned":
-            await _execute(session, "UPDATE escalation.clock_ticket SET team = :team WHERE ticket_id = :t",
-                           {"team": event.assigned.team, "t": ticket_id})
+            await clock_store.set_team(session, ticket_id, event.assigned.team)
         elif kind == "updated":
             changes = event.updated.changes
             if changes.HasField("severity") and changes.severity:
-                await _execute(session, "UPDATE escalation.clock_ticket SET severity = :s WHERE ticket_id = :t",
-                               {"s": enum_to_str(types_pb2.Severity, changes.severity), "t": ticket_id})
+                await clock_store.set_severity(session, ticket_id, enum_to_str(types_pb2.Severity, changes.severity))
         elif kind == "progress_added":
             await self._owe_update(session, ticket_id, at)
         elif kind == "contact_logged" and event.contact_logged.direction == ticketing_pb2.CONTACT_DIRECTION_INBOUND:
-            count = await session.scalar(text(
-                "UPDATE escalation.clock_ticket SET inbound_contacts = inbound_contacts + 1 "
-                "WHERE ticket_id = :t RETURNING inbound_contacts"), {"t": ticket_id})
-            if count is not None and count >= s.contacts_threshold:
-                await self.escalate(session, ticket_id, cycle=cycle, trigger="contacts", key="contacts",
-                                    at=at, actor="contacts",
-                                    reason=f"{count} customer-initiated contacts on one ticket")
+            return {"inbound_contacts": await clock_store.count_inbound_contact(session, ticket_id)}
         elif action == Action.STATUS_ACTION_REOPENED:
-            reopens = event.status_changed.reopen_count
-            await _execute(session, "UPDATE escalation.clock_ticket SET reopen_count = :n WHERE ticket_id = :t",
-                           {"n": reopens, "t": ticket_id})
-            if reopens >= s.reopen_threshold:
-                await self.escalate(session, ticket_id, cycle=cycle, trigger="reopens", key="reopens",
-                                    at=at, actor="reopens", reason=f"reopened {reopens} times")
-        elif kind == "progress_viewed":
-            views = event.progress_viewed.views_last_hour
-            if views >= s.anxious_views:
-                await self.escalate(session, ticket_id, cycle=cycle, trigger="anxious_customer",
-                                    key="anxious_customer", at=at, actor="progress-views",
-                                    reason=f"the customer viewed progress {views} times within an hour")
-
-    async def on_dissatisfied_rating(self, session: AsyncSession, ticket_id: uuid.UUID,
-                                     rating: ticketing_pb2.TicketRated, at: datetime) -> None:
-        """A dissatisfied customer rating (CSAT at or below ticketing's threshold) of a resolved
-        cycle: a signal of that cycle (trigger ``dissatisfied_rating``, once per cycle like every
-        trigger: +1 level, an acknowledgement clock, a notification) whose escalation proposes
-        reopening the ticket to the party it goes to."""
-        cycle = rating.cycle
-        if cycle < 1:
-            return
-        source = rating.source or "customer"
-        await self.escalate(
-            session, ticket_id, cycle=cycle, trigger="dissatisfied_rating", key="dissatisfied_rating",
-            at=at, actor=f"csat:{source}",
-            reason=f"{source} rated cycle {cycle} {rating.score}/5 after resolution; proposed: reopen the ticket")
+            await clock_store.set_reopen_count(session, ticket_id, event.status_changed.reopen_count)
+        return {}
 
     # ------------------------------------------------------------------ next update
 
@@ -449,12 +404,7 @@ class Escalator:
         if since is not None and row is not None and row.next_update_seconds:
             calendar = await self._calendar(session, row.calendar)
             due = calendar.add(since, timedelta(seconds=row.next_update_seconds))
-        # next_update_due is the timer's (cleared once the miss fired); next_update_by is the
-        # commitment the customer sees, kept while overdue until the next entry (issue #14.1).
-        await _execute(session,
-            "UPDATE escalation.clock_ticket SET next_update_due = :d, next_update_by = :d, "
-            "next_update_since = :s WHERE ticket_id = :t",
-            {"d": due, "s": since if due is not None else None, "t": ticket_id})
+        await clock_store.owe_update(session, ticket_id, due, since)
         if due is not None:
             await wake_timers(session, "updates", due)
 
@@ -467,14 +417,13 @@ class Escalator:
             "WHERE next_update_due <= :now ORDER BY next_update_due LIMIT :lim FOR UPDATE SKIP LOCKED",
             {"now": now, "lim": limit})).all()
         for r in rows:
-            await _execute(session, "UPDATE escalation.clock_ticket SET next_update_due = NULL WHERE ticket_id = :t",
-                           {"t": r.ticket_id})
+            await clock_store.clear_update_due(session, r.ticket_id)
             cycle = await current_open_cycle(session, r.ticket_id)
             if cycle is None:
                 continue
-            reason = f"no customer-visible progress update by {rfc3339(r.next_update_due)}"
-            row, note = await self.escalate(session, r.ticket_id, cycle=cycle, trigger="breach",
-                                            key="breach:next_update", at=r.next_update_due, actor="sla-timer",
+            reason = breach.next_update_reason(r.next_update_due)
+            row, note = await self.escalate(session, r.ticket_id, cycle=cycle, trigger=breach.NAME,
+                                            key=breach.NEXT_UPDATE_KEY, at=r.next_update_due, actor=breach.ACTOR,
                                             reason=reason)
             if note == "duplicate":  # escalated for an earlier window of this cycle: tell them again
                 await self.notify(session, r.ticket_id, kind="next_update_missed", level=r.level,
@@ -502,35 +451,28 @@ class Escalator:
             await self.timer_facts(session, [(row, e) for e in facts])
 
     async def _reclassified(self, session: AsyncSession, ticket_id: uuid.UUID, e: ClockEvent) -> None:
-        """What a reclassification changes besides the clocks (reclassify.py): a higher cell
+        """What a reclassification changes besides the clocks (configuration/reclassify.py): a higher cell
         escalates (`matrix:<tier>/<severity>`, once per cell and cycle); shorter acknowledgement
         and next-update targets apply from now (the owed update is re-timed from its window's
         start, never before the change), longer ones loosen nothing."""
         sla = e.details.get("sla") or {}
         durations = {t.get("name"): t.get("duration_seconds") for t in sla.get("targets", ())}
-        row = (await _execute(session,
-            "UPDATE escalation.clock_ticket SET matrix_tier = :tier, "
-            "ack_seconds = LEAST(coalesce(ack_seconds, :ack), :ack), "
-            "next_update_seconds = LEAST(coalesce(next_update_seconds, :nu), :nu) "
-            "WHERE ticket_id = :t RETURNING level, calendar, next_update_seconds, next_update_since, next_update_due",
-            {"t": ticket_id, "tier": e.details.get("matrix_tier"), "ack": durations.get("escalation_ack") or None,
-             "nu": durations.get("next_update") or None})).first()
+        row = await clock_store.tighten_targets(
+            session, ticket_id, matrix_tier=e.details.get("matrix_tier"),
+            ack_seconds=durations.get("escalation_ack") or None,
+            next_update_seconds=durations.get("next_update") or None)
         if row is None:
             return
         if row.next_update_due is not None and row.next_update_since is not None and row.next_update_seconds:
             calendar = await self._calendar(session, row.calendar)
             due = max(e.at, calendar.add(row.next_update_since, timedelta(seconds=row.next_update_seconds)))
             if due < row.next_update_due:
-                await _execute(session, "UPDATE escalation.clock_ticket SET next_update_due = :d, next_update_by = :d "
-                               "WHERE ticket_id = :t", {"d": due, "t": ticket_id})
+                await clock_store.set_update_due(session, ticket_id, due)
                 await wake_timers(session, "updates", due)
         level = str(e.details.get("level") or "L0")
-        if level in LEVELS and _higher(level, row.level):
-            await self.escalate(session, ticket_id, cycle=e.cycle, trigger="matrix",
-                                key=f"matrix:{e.details.get('matrix_tier')}/{e.details.get('severity')}", at=e.at,
-                                to_level=level, actor="matrix",
-                                reason=f"reclassified: matrix v{e.details.get('matrix_version')}: "
-                                       f"{e.details.get('matrix_tier')} x {e.details.get('severity')}")
+        if level in LEVELS and is_higher(level, row.level):
+            await self.escalate_for(session, ticket_id, matrix.TRIGGER.name, matrix.reclassified(e.cycle, e.details),
+                                    at=e.at)
 
     # ------------------------------------------------------------------ signals
 
@@ -554,7 +496,7 @@ class Escalator:
                 raise AlreadyExists(f"signal {signal_id!r} was raised before with other content",
                                     code="idempotency_key_reused")
             row = (await _execute(session,
-                f"SELECT {_COLUMNS} FROM escalation.escalation WHERE id = "
+                f"SELECT {COLUMNS} FROM escalation.escalation WHERE id = "
                 "(SELECT escalation_id FROM escalation.risk_signal WHERE signal_id = :id)",
                 {"id": signal_id})).first()
             return False, row, stored.note
@@ -613,10 +555,8 @@ class Escalator:
                 "UPDATE escalation.risk_signal SET status = 'applied', escalation_id = :e, note = :n "
                 "WHERE signal_id = :id", {"e": earlier.id, "n": SAME_CONVERSATION, "id": signal_id})
             return earlier, SAME_CONVERSATION
-        row, note = await self.escalate(
-            session, ticket_id, cycle=cycle, trigger="risk_signal", key=f"risk_signal:{kind}", at=now,
-            to_level="L3" if kind in CRISIS_SIGNALS else None, actor=source or "signal",
-            reason=f"{kind} signal from {source or 'unknown'}: {detail}"[:1000])
+        row, note = await self.escalate_for(session, ticket_id, risk_signal.TRIGGER.name,
+                                            risk_signal.proposal(cycle, kind, source, detail), at=now)
         await _execute(session,
             "UPDATE escalation.risk_signal SET status = 'applied', escalation_id = :e, note = :n "
             "WHERE signal_id = :id", {"e": row.id if row is not None else None, "n": note, "id": signal_id})
@@ -627,18 +567,14 @@ class Escalator:
     async def due_acks(self, session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
         """Mark unacknowledged escalations whose ack clock ran out and escalate again."""
         rows = (await _execute(session,
-            f"SELECT {_COLUMNS} FROM escalation.escalation WHERE status = 'open' AND ack_due_at <= :now "
+            f"SELECT {COLUMNS} FROM escalation.escalation WHERE status = 'open' AND ack_due_at <= :now "
             "ORDER BY ack_due_at LIMIT :lim FOR UPDATE SKIP LOCKED", {"now": now, "lim": limit})).all()
         for r in rows:
-            await _execute(session, "UPDATE escalation.escalation SET status = 'ack_breached' WHERE id = :id",
-                           {"id": r.id})
+            await store.mark_ack_breached(session, r.id)
             if await current_open_cycle(session, r.ticket_id) != r.cycle:
                 continue  # resolved meanwhile: nobody left to chase
-            await self.escalate(session, r.ticket_id, cycle=r.cycle, trigger="ack_timeout",
-                                key=f"ack_timeout:{r.id}", at=r.ack_due_at, actor="ack-timer",
-                                to_level=_raise(r.to_level),
-                                reason=f"{r.to_party} did not acknowledge the {r.trigger} escalation "
-                                       f"by {rfc3339(r.ack_due_at)}")
+            await self.escalate_for(session, r.ticket_id, ack_timeout.TRIGGER.name,
+                                    ack_timeout.proposal(r, raise_level(r.to_level)), at=r.ack_due_at)
         return len(rows)
 
     async def acknowledge(self, session: AsyncSession, escalation_id: uuid.UUID, *, actor: str,
@@ -652,10 +588,7 @@ class Escalator:
             raise PermissionDenied(
                 f"only the {row.to_party} ({row.to_level}) or above, or an admin, may acknowledge this "
                 f"escalation; the role {role or 'none'!r} may not", code=NOT_ESCALATED_PARTY)
-        await _execute(session,
-            "UPDATE escalation.escalation SET acknowledged_at = :now, acknowledged_by = :a, "
-            "status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END "
-            "WHERE id = :id AND acknowledged_at IS NULL", {"now": now, "a": actor[:128], "id": escalation_id})
+        await store.record_acknowledgement(session, escalation_id, actor=actor, now=now)
         return await get_escalation(session, escalation_id)
 
 
@@ -671,7 +604,7 @@ async def _conversation_escalation(session: AsyncSession, ticket_id: uuid.UUID, 
     if not conversation_id:
         return None
     return (await _execute(session,
-        f"SELECT {', '.join('e.' + c for c in _COLUMNS.split(', '))} FROM escalation.risk_signal s "
+        f"SELECT {', '.join('e.' + c for c in COLUMNS.split(', '))} FROM escalation.risk_signal s "
         "JOIN escalation.escalation e ON e.id = s.escalation_id "
         "WHERE s.ticket_id = :t AND s.conversation_id = :c AND s.signal_id <> :id AND e.cycle = :cy "
         "ORDER BY e.created_at LIMIT 1",
@@ -684,19 +617,6 @@ async def _signals_turn(session: AsyncSession, ticket_id: uuid.UUID) -> None:
     pending while the projection has already looked for pending signals — lost."""
     await _execute(session, "SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))",
                    {"k": f"escalation.risk_signal/{ticket_id}"})
-
-
-def notified_at_once(level: str) -> bool:
-    """The crisis team (L3) is told at once; the parties below L3 in the staff's working hours."""
-    return level == "L3"
-
-
-def may_acknowledge(role: str, level: str) -> bool:
-    """Whether a staff `role` may acknowledge an escalation to `level` (see ROLE_LEVELS)."""
-    if role == ACK_ANY_ROLE:
-        return True
-    held = ROLE_LEVELS.get(role)
-    return held is not None and LEVELS.index(held) >= LEVELS.index(level)
 
 
 def _top_levels(rows: Sequence[Any]) -> dict[uuid.UUID, str]:
@@ -743,55 +663,6 @@ def _escalation_notices(rows: Sequence[Any]) -> list[Notice]:
                    escalation_payload(r), r.id) for r in rows]
 
 
-# ------------------------------------------------------------------------------ reads
-
-
-async def current_open_cycle(session: AsyncSession, ticket_id: uuid.UUID) -> int | None:
-    """The number of the ticket's cycle if it is open (not stopped), else None."""
-    row = (await _execute(session,
-        "SELECT cycle, bool_or(kind = 'stopped' AND target IS NULL) AS stopped FROM escalation.clock_event "
-        "WHERE ticket_id = :t AND cycle = (SELECT max(cycle) FROM escalation.clock_event WHERE ticket_id = :t) "
-        "GROUP BY cycle", {"t": ticket_id})).first()
-    if row is None or row.stopped:
-        return None
-    return int(row.cycle)
-
-
-async def list_by_key(session: AsyncSession, ticket_id: uuid.UUID, cycle: int, key: str) -> Any | None:
-    return (await _execute(session,
-        f"SELECT {_COLUMNS} FROM escalation.escalation WHERE ticket_id = :t AND cycle = :c AND trigger_key = :k",
-        {"t": ticket_id, "c": cycle, "k": key})).first()
-
-
-async def get_escalation(session: AsyncSession, escalation_id: uuid.UUID) -> Any | None:
-    return (await _execute(session, f"SELECT {_COLUMNS} FROM escalation.escalation WHERE id = :id",
-                           {"id": escalation_id})).first()
-
-
-async def list_escalations(session: AsyncSession, *, ticket_id: uuid.UUID | None = None,
-                           status: str = "", trigger: str = "", team: str = "", min_level: str = "",
-                           limit: int = 50, before: tuple[datetime, uuid.UUID] | None = None) -> list[Any]:
-    """Newest first; `before` is the keyset (created_at, id) of the previous page's last row."""
-    where, params = [], {"lim": limit}
-    filters = {"ticket_id = :t": ticket_id, "status = :status": status, "trigger = :trigger": trigger,
-               "team = :team": team, "to_level >= :lvl": min_level}  # L0 < L1 < L2 < L3 sorts as text
-    for clause, value in filters.items():
-        if value:
-            where.append(clause)
-            params[clause.rsplit(":", 1)[1]] = value
-    if before is not None:
-        where.append("(created_at, id) < (:b_at, :b_id)")
-        params["b_at"], params["b_id"] = before
-    sql = (f"SELECT {_COLUMNS} FROM escalation.escalation "
-           f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY created_at DESC, id DESC LIMIT :lim")
-    return list((await _execute(session, sql, params)).all())
-
-
-def escalation_payload(row: Any) -> dict[str, Any]:
-    """The notification body of one escalation (no customer PII: ids and levels only)."""
-    return {
-        "escalation_id": str(row.id), "cycle": row.cycle, "trigger": row.trigger,
-        "trigger_key": row.trigger_key, "from_level": row.from_level, "to_level": row.to_level,
-        "to_party": row.to_party, "team": row.team, "reason": row.reason,
-        "ack_due_at": rfc3339(row.ack_due_at) if row.ack_due_at else None,
-    }
+def _team(n: Notice) -> Any:
+    """The team a notification goes to (its payload's ``team``; None when it names none)."""
+    return n.payload["team"] if "team" in n.payload else None

@@ -29,7 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.db import Database
 from kefu_common.pg_listen import PgListener
-from kefu_escalation.service import CONFIG_CHANNEL, PublishedCell, published_cell
+from kefu_escalation.configuration.service import CONFIG_CHANNEL, PublishedCell, published_cell
 
 TTL_SECONDS = 300.0
 

@@ -63,7 +63,7 @@ from types import MappingProxyType
 from typing import Any
 
 from kefu_common.timestamps import rfc3339
-from kefu_escalation.calendar import BusinessCalendar
+from kefu_escalation.configuration.calendars import BusinessCalendar
 
 __all__ = [
     "EVENT_KINDS",

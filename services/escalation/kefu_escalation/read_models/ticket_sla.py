@@ -12,11 +12,12 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.errors import InvalidArgument, NotFound
-from kefu_escalation.cn_holidays import uncovered_years
-from kefu_escalation.clocks import encode_details, load_ticket_clocks, snapshot_targets
-from kefu_escalation.escalations import LEVELS, list_escalations
-from kefu_escalation.service import load_calendar
-from kefu_escalation.sla_clock import ClockError, SlaCycle, TicketClocks
+from kefu_escalation.configuration.cn_holidays import uncovered_years
+from kefu_escalation.clocks.projector import encode_details, load_ticket_clocks, snapshot_targets
+from kefu_escalation.escalations.store import list_escalations
+from kefu_escalation.escalations.levels import LEVELS
+from kefu_escalation.configuration.service import load_calendar
+from kefu_escalation.clocks.model import ClockError, SlaCycle, TicketClocks
 
 _ZERO = timedelta(0)
 

@@ -2,7 +2,7 @@
 (and the escalations they trigger), fires warnings, breaches and acknowledgement timeouts as
 they fall due, and delivers queued notifications.
 
-All state is in PostgreSQL (see clocks.py, escalations.py), so a restart resumes where the last
+All state is in PostgreSQL (see clocks/projector.py, escalations/escalator.py), so a restart resumes where the last
 committed pass ended and any number of replicas may run this loop: each timer row is claimed
 with ``FOR UPDATE SKIP LOCKED`` and every fact is guarded by a unique index.
 
@@ -35,8 +35,8 @@ from kefu_common.db import Database
 from kefu_common.logging import get_logger
 from kefu_common.pg_listen import PgListener
 from kefu_common.tasks import BackgroundLoop
-from kefu_escalation.clocks import ClockProjector
-from kefu_escalation.escalations import TIMER_CHANNEL, TIMER_STEPS, queued_notifications
+from kefu_escalation.clocks.projector import ClockProjector
+from kefu_escalation.escalations.escalator import TIMER_CHANNEL, TIMER_STEPS, queued_notifications
 from kefu_escalation.notifications import LogSink, NotificationDispatcher
 
 log = get_logger("kefu.escalation.clocks")

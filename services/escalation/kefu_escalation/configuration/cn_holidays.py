@@ -8,7 +8,7 @@ workday>"): both must agree on every weekday off and every make-up workday of a 
 import is refused. Seeded for the `cn-business` calendar by migration 0010; a new year is
 imported with
 
-    python -m kefu_escalation.cn_holidays --year 2027 [--calendar cn-business]
+    python -m kefu_escalation.configuration.cn_holidays --year 2027 [--calendar cn-business]
 
 (after upgrading chinesecalendar to a release that has it). A calendar that lists holidays
 is taken to list them for every year it covers: the SLA view flags a deadline that reaches
@@ -116,7 +116,7 @@ def uncovered_years(holidays: frozenset[date], start: datetime, end: datetime, t
 async def _import(calendar_name: str, years: Sequence[int], url: str) -> dict[str, Any]:
     from kefu_common.clock import SystemClock
     from kefu_common.db import Database
-    from kefu_escalation import service
+    from kefu_escalation.configuration import service
 
     schedule = [cn_year(y) for y in years]  # refused before anything is written
     db = Database(url, schema="escalation", pool_size=1)
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from kefu_common.logging import configure_logging, get_logger
     from kefu_escalation.app import service as escalation_service
 
-    parser = argparse.ArgumentParser(prog="python -m kefu_escalation.cn_holidays",
+    parser = argparse.ArgumentParser(prog="python -m kefu_escalation.configuration.cn_holidays",
                                      description="Import mainland China's holidays and 调休 into a calendar")
     parser.add_argument("--year", type=int, action="append", required=True, help="repeatable")
     parser.add_argument("--calendar", default="cn-business")

@@ -2,7 +2,7 @@
 
 `ClockProjector.project` reads `escalation.ticket_event` (the inbox, filled exactly once and
 in stream order by consumer.py) from its cursor, translates each event into commands of the
-pure model in sla_clock.py, appends the returned `ClockEvent`s to `escalation.clock_event`
+pure model in clocks/model.py, appends the returned `ClockEvent`s to `escalation.clock_event`
 and advances its cursor, all in the caller's one transaction. `ClockProjector.due_ticks` is
 the timer: it fires the warnings and breaches whose instant has come. State is never stored
 besides the events: a ticket's clocks are `TicketClocks.replay` of its rows, so a restart
@@ -42,11 +42,11 @@ given then, i.e. late. Events the rules refuse (`ClockError`, e.g. a status chan
 created before clocks existed) are logged and skipped so one bad event cannot stop the stream.
 
 * ``ticket.updated`` with a ``classification`` (severity or customer tier changed) re-resolves
-  the matrix (reclassify.py): the open cycle's targets tighten, never loosen (one
+  the matrix (configuration/reclassify.py): the open cycle's targets tighten, never loosen (one
   ``reclassified`` event), and the new cell's snapshot is kept for the next cycle
   (``clock_ticket.sla``: a reopen takes it instead of the creation snapshot).
 
-``next_update`` and ``escalation_ack`` are not clock events (escalations.py keeps them).
+``next_update`` and ``escalation_ack`` are not clock events (escalations/escalator.py keeps them).
 """
 
 from __future__ import annotations
@@ -72,12 +72,14 @@ from kefu_common.logging import get_logger
 from kefu_common.metrics import SLA_CLOCK_FACTS, SLA_TIMER_LAG_SECONDS
 from kefu_common.protoconv import enum_to_str, from_timestamp
 from kefu_common.ticket_events import sla_json
-from kefu_escalation.calendar import BusinessCalendar
-from kefu_escalation.escalations import Escalator, wake_timers
+from kefu_escalation import cursors
+from kefu_escalation.clocks import store as clock_store
+from kefu_escalation.configuration.calendars import BusinessCalendar
+from kefu_escalation.escalations.escalator import Escalator, wake_timers
 from kefu_escalation.models import SlaPolicy
-from kefu_escalation.reclassify import reclassified_sla, snapshot
-from kefu_escalation.service import compile_calendar, load_calendar
-from kefu_escalation.sla_clock import ClockError, ClockEvent, Outcome, SlaCycle, Target, TargetClock, TicketClocks
+from kefu_escalation.configuration.reclassify import reclassified_sla, snapshot
+from kefu_escalation.configuration.service import compile_calendar, load_calendar
+from kefu_escalation.clocks.model import ClockError, ClockEvent, Outcome, SlaCycle, Target, TargetClock, TicketClocks
 
 log = get_logger("kefu.escalation.clocks")
 
@@ -365,20 +367,10 @@ async def _save_tickets(session: AsyncSession, saved: Mapping[uuid.UUID, tuple[T
     if not saved:
         return
     deadlines = [clocks.next_deadline() for clocks, _ in saved.values()]
-    await _execute(session,
-        text(
-            "INSERT INTO escalation.clock_ticket (ticket_id, last_sequence, next_deadline, updated_at, clock_state, "
-            "clock_calendar) SELECT t, s, d, :now, j, cal FROM unnest(CAST(:t AS uuid[]), CAST(:s AS bigint[]), "
-            "CAST(:d AS timestamptz[]), CAST(:j AS jsonb[]), CAST(:cal AS jsonb[])) AS v(t, s, d, j, cal) "
-            "ON CONFLICT (ticket_id) DO UPDATE SET "
-            "last_sequence = GREATEST(clock_ticket.last_sequence, EXCLUDED.last_sequence), "
-            "next_deadline = EXCLUDED.next_deadline, updated_at = EXCLUDED.updated_at, "
-            "clock_state = EXCLUDED.clock_state, clock_calendar = EXCLUDED.clock_calendar"
-        ),
-        {"t": list(saved), "s": [seq for _, seq in saved.values()], "d": deadlines, "now": now,
-         "j": [encode_state(clocks) for clocks, _ in saved.values()],
-         "cal": [encode_calendar(clocks) for clocks, _ in saved.values()]},
-    )
+    await clock_store.save_projected(
+        session, list(saved), [seq for _, seq in saved.values()], deadlines,
+        [encode_state(clocks) for clocks, _ in saved.values()],
+        [encode_calendar(clocks) for clocks, _ in saved.values()], now)
     known = [d for d in deadlines if d is not None]
     if known:
         await wake_timers(session, "ticks", min(known))  # another replica may be sleeping past it
@@ -442,11 +434,7 @@ class ClockProjector:
     async def _lock_cursor(self, session: AsyncSession, now: datetime, *, wait: bool) -> int | None:
         """The cursor, locked for this transaction; None when another replica holds it (it is
         projecting right now) and `wait` is false."""
-        await _execute(session,
-            text("INSERT INTO escalation.consumer_cursor (name, last_sequence, updated_at) "
-                 "VALUES (:n, 0, :now) ON CONFLICT (name) DO NOTHING"),
-            {"n": self.cursor, "now": now},
-        )
+        await cursors.ensure(session, self.cursor, now)
         value = await session.scalar(
             text("SELECT last_sequence FROM escalation.consumer_cursor WHERE name = :n FOR UPDATE"
                  + ("" if wait else " SKIP LOCKED")),
@@ -511,21 +499,15 @@ class ClockProjector:
         await _insert_many(session, appended)
         await _save_tickets(session, saved, now)
         if reclassified:
-            await _execute(session, text(
-                "UPDATE escalation.clock_ticket c SET sla = CAST(v.s AS jsonb) FROM unnest(CAST(:t AS uuid[]), "
-                "CAST(:s AS text[])) AS v(t, s) WHERE c.ticket_id = v.t"),
-                {"t": list(reclassified), "s": [json.dumps(snapshots[t], default=str) for t in reclassified]})
+            await clock_store.set_next_cycle_sla(
+                session, {t: json.dumps(snapshots[t], default=str) for t in reclassified})
         for row, cycle, events, cycle_open in hooks:  # triggers, in stream order
             await self.escalator.on_inbox_event(
                 session, row.ticket_id, events_of[row.sequence], row.occurred_at, cycle)
             if events:
                 await self.escalator.on_clock_events(session, row.ticket_id, events, cycle_open=cycle_open)
         if rows and last > cursor:
-            await _execute(session,
-                text("UPDATE escalation.consumer_cursor SET last_sequence = :s, updated_at = :now "
-                     "WHERE name = :n"),
-                {"s": last, "now": now, "n": self.cursor},
-            )
+            await cursors.move_to(session, self.cursor, last, now)
         return len(rows)
 
     async def _targets(self, session: AsyncSession, sla: Mapping[str, Any]) -> tuple[BusinessCalendar, list[Target]]:
@@ -590,7 +572,7 @@ class ClockProjector:
                           classification: ticketing_pb2.TicketClassification, at: datetime,
                           ) -> tuple[dict[str, Any] | None, list[ClockEvent]]:
         """A severity/tier change: the new cell's snapshot for the next cycle (None: none could
-        be resolved) and, while a cycle is open, the event tightening its targets (reclassify.py)."""
+        be resolved) and, while a cycle is open, the event tightening its targets (configuration/reclassify.py)."""
         current = clocks.current
         assert current is not None
         try:
@@ -639,10 +621,10 @@ class ClockProjector:
             _facts_counter(e.kind, e.target or "").inc()
             SLA_TIMER_LAG_SECONDS.observe(max(0.0, (now - e.at).total_seconds()))
         levels = await self.escalator.timer_facts(session, fired, raise_levels=False)
-        await (await driver_connection(session)).execute(_SAVE_TICKED, json_param([
+        await clock_store.save_ticked(session, [
             {"t": r.ticket_id, "d": d, "j": orjson.Fragment(j), "l": levels.get(r.ticket_id),
              "cal": None if r.ticket_id not in calendars else orjson.Fragment(calendars[r.ticket_id])}
-            for r, d, j in zip(rows, deadlines, states)]), now)
+            for r, d, j in zip(rows, deadlines, states)], now)
         return stored
 
 
@@ -658,10 +640,4 @@ _CLAIM_DUE = text(
     "WHERE c.next_deadline <= :now AND NOT EXISTS (SELECT 1 FROM escalation.ticket_event e "
     "  WHERE e.ticket_id = c.ticket_id AND e.sequence > c.last_sequence) "
     "ORDER BY c.next_deadline LIMIT :lim FOR UPDATE OF c SKIP LOCKED"
-)
-_SAVE_TICKED = (
-    "UPDATE escalation.clock_ticket c SET next_deadline = v.d, clock_state = v.j, updated_at = $2, "
-    "level = GREATEST(c.level, v.l), clock_calendar = coalesce(v.cal, c.clock_calendar) "
-    "FROM jsonb_to_recordset($1::jsonb) AS v(t uuid, d timestamptz, j jsonb, l text, cal jsonb) "
-    "WHERE c.ticket_id = v.t"
 )

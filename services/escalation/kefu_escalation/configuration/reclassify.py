@@ -2,11 +2,11 @@
 as Zendesk re-applies its SLA policy when a ticket's conditions change.
 
 Ticketing emits the change in its outbox (`ticket.updated` with `classification`: severity,
-customer tier, risk flag, channel; docs/events.md); the projection (clocks.py) re-resolves the
+customer tier, risk flag, channel; docs/events.md); the projection (clocks/projector.py) re-resolves the
 cell with the published matrix and asks the clock model to tighten the open cycle
 (`TicketClocks.reclassify`: a shorter target tightens, a longer one never loosens a target
 already promised, one `reclassified` clock event either way); the escalator then applies the
-rest from that event (escalations.py `on_clock_events`): a higher level escalates (trigger
+rest from that event (escalations/escalator.py `on_clock_events`): a higher level escalates (trigger
 `matrix`, once per cell and cycle), shorter acknowledgement and next-update targets apply from
 now on, and the ticket's SLA snapshot for its next cycle (a reopen) becomes the new cell's.
 A change while no cycle is open only sets that snapshot.
@@ -23,7 +23,7 @@ from kefu.common.v1 import types_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.protoconv import enum_to_str
 
-from kefu_escalation.service import SlaAssignment, resolve_sla
+from kefu_escalation.configuration.service import SlaAssignment, resolve_sla
 
 __all__ = ["reclassified_sla", "snapshot"]
 
