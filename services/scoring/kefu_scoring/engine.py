@@ -44,7 +44,7 @@ from kefu_scoring.rules import (
     TurnCountCondition,
     uses_timing,
 )
-from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon, turn_emotion
+from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon, model_only
 from kefu_scoring.matcher import (
     SEPARATOR,
     KeywordMatcher,
@@ -776,21 +776,22 @@ class CompiledRuleset:
         if not indexes:
             return []
         turns = ctx.turns
-        logits = lexicon.logits([texts[i] for i in indexes])
+        logits = lexicon.logits(list(map(texts.__getitem__, indexes)))
         from_matches = lexicon.from_matches
         emotions: list[TurnEmotion] = []
+        append = emotions.append
         for i, logit in zip(indexes, logits):
             matches = found.get(i)
             if matches is not None:
                 for _, _, entry in matches:
                     if entry.weight is not None:  # a sentiment word: the lexicon speaks too
                         norm = _new_tuple(Normalised, (texts[i], None, None)) if maps is None else maps[i]
-                        emotions.append(from_matches(i + off, norm, turns[i].text, matches, logit))
+                        append(from_matches(i + off, norm, turns[i].text, matches, logit))
                         break
                 else:
-                    emotions.append(turn_emotion(i + off, 0.0, (), logit))
-            else:
-                emotions.append(turn_emotion(i + off, 0.0, (), logit))
+                    append(_new_tuple(TurnEmotion, (i + off, *model_only(logit))))
+            else:  # the model alone (most turns)
+                append(_new_tuple(TurnEmotion, (i + off, *model_only(logit))))
         return emotions
 
     def evaluate_turn(self, turn: Turn, index: int) -> list[Hit]:
