@@ -21,8 +21,8 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
-from operator import attrgetter, sub
+from itertools import islice, repeat
+from operator import add, attrgetter, sub
 from typing import Any, NamedTuple
 
 from kefu_scoring.rules import (
@@ -777,21 +777,21 @@ class CompiledRuleset:
             return []
         turns = ctx.turns
         logits = lexicon.logits(list(map(texts.__getitem__, indexes)))
+        # every turn as the model alone scores it (most turns), built in C: (index,) + the
+        # cached fields of its logit; then the turns with a sentiment word are scored again
+        numbered = zip(map(off.__add__, indexes) if off else indexes)
+        emotions: list[TurnEmotion] = list(
+            map(_new_tuple, repeat(TurnEmotion), map(add, numbered, map(model_only, logits)))
+        )
         from_matches = lexicon.from_matches
-        emotions: list[TurnEmotion] = []
-        append = emotions.append
-        for i, logit in zip(indexes, logits):
+        for p, i in enumerate(indexes):
             matches = found.get(i)
             if matches is not None:
                 for _, _, entry in matches:
                     if entry.weight is not None:  # a sentiment word: the lexicon speaks too
                         norm = _new_tuple(Normalised, (texts[i], None, None)) if maps is None else maps[i]
-                        append(from_matches(i + off, norm, turns[i].text, matches, logit))
+                        emotions[p] = from_matches(i + off, norm, turns[i].text, matches, logits[p])
                         break
-                else:
-                    append(_new_tuple(TurnEmotion, (i + off, *model_only(logit))))
-            else:  # the model alone (most turns)
-                append(_new_tuple(TurnEmotion, (i + off, *model_only(logit))))
         return emotions
 
     def evaluate_turn(self, turn: Turn, index: int) -> list[Hit]:
