@@ -186,6 +186,15 @@ def turn_emotion(index: int, raw: float, cues: tuple[str, ...], logit: float = 0
     return _new_tuple(TurnEmotion, (index, label, intensity, score, cues, int(logit * 100) / 100))
 
 
+@lru_cache(maxsize=8192)
+def model_only(logit: float) -> tuple[str, float, float, tuple[str, ...], float]:
+    """`turn_emotion`'s fields after the index for a turn the lexicon says nothing about: they
+    depend on its logit alone, and logits are quantised (an int32 sum of int8 weights times
+    one scale), so the same few thousand recur and each is computed once (hot path: two
+    thirds of the customer turns)."""
+    return turn_emotion(0, 0.0, (), logit)[1:]
+
+
 def _label(score: float) -> str:
     return "negative" if score <= -THRESHOLD else "positive" if score >= THRESHOLD else "neutral"
 

@@ -21,8 +21,8 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
-from operator import attrgetter, sub
+from itertools import islice, repeat
+from operator import add, attrgetter, sub
 from typing import Any, NamedTuple
 
 from kefu_scoring.rules import (
@@ -44,7 +44,7 @@ from kefu_scoring.rules import (
     TurnCountCondition,
     uses_timing,
 )
-from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon, turn_emotion
+from kefu_scoring.emotion import EmotionLexicon, TurnEmotion, default_lexicon, model_only
 from kefu_scoring.matcher import (
     SEPARATOR,
     KeywordMatcher,
@@ -776,21 +776,22 @@ class CompiledRuleset:
         if not indexes:
             return []
         turns = ctx.turns
-        logits = lexicon.logits([texts[i] for i in indexes])
+        logits = lexicon.logits(list(map(texts.__getitem__, indexes)))
+        # every turn as the model alone scores it (most turns), built in C: (index,) + the
+        # cached fields of its logit; then the turns with a sentiment word are scored again
+        numbered = zip(map(off.__add__, indexes) if off else indexes)
+        emotions: list[TurnEmotion] = list(
+            map(_new_tuple, repeat(TurnEmotion), map(add, numbered, map(model_only, logits)))
+        )
         from_matches = lexicon.from_matches
-        emotions: list[TurnEmotion] = []
-        for i, logit in zip(indexes, logits):
+        for p, i in enumerate(indexes):
             matches = found.get(i)
             if matches is not None:
                 for _, _, entry in matches:
                     if entry.weight is not None:  # a sentiment word: the lexicon speaks too
                         norm = _new_tuple(Normalised, (texts[i], None, None)) if maps is None else maps[i]
-                        emotions.append(from_matches(i + off, norm, turns[i].text, matches, logit))
+                        emotions[p] = from_matches(i + off, norm, turns[i].text, matches, logits[p])
                         break
-                else:
-                    emotions.append(turn_emotion(i + off, 0.0, (), logit))
-            else:
-                emotions.append(turn_emotion(i + off, 0.0, (), logit))
         return emotions
 
     def evaluate_turn(self, turn: Turn, index: int) -> list[Hit]:
