@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -139,7 +140,8 @@ class Database:
         try:
             async with self.session() as session:
                 return await write(session)
-        except IntegrityError:
+        except (IntegrityError, asyncpg.IntegrityConstraintViolationError):
+            # (the second when the violating statement ran on `driver_connection`)
             async with self.session() as session:
                 found = await replay(session)
             if found is None:
