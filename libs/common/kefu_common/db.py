@@ -129,6 +129,14 @@ class Database:
                 await session.rollback()
                 raise
 
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[Any]:
+        """A pooled asyncpg connection outside any transaction, for a hot path's one-statement
+        read (GetTicket): no BEGIN/COMMIT round trips and no ORM, only the pool's pre-ping.
+        Use asyncpg's ``$n`` parameters; rows are asyncpg Records."""
+        async with self.engine.connect() as conn:
+            yield (await conn.get_raw_connection()).driver_connection
+
     async def idempotent(
         self,
         write: Callable[[AsyncSession], Awaitable[T]],

@@ -322,9 +322,9 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
     async def GetTicket(
         self, request: ticketing_pb2.GetTicketRequest, context: grpc.aio.ServicerContext
     ) -> ticketing_pb2.Ticket:
-        async with self.db.session() as session:
-            ticket = await service.get_ticket(session, request.id)
-            return ticket_to_proto(ticket)
+        async with self.db.reader() as conn:
+            ticket = await service.read_ticket(conn, request.id)
+        return ticket_to_proto(ticket)
 
     async def ListTickets(
         self, request: ticketing_pb2.ListTicketsRequest, context: grpc.aio.ServicerContext
