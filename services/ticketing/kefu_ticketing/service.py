@@ -613,16 +613,18 @@ async def reopen_ticket(
 
 
 async def find_reopen_candidates(
-    session: AsyncSession,
+    conn: Any,
     *,
     customer_id: str,
     category: str,
     window: timedelta,
     clock: Clock,
     limit: int = 5,
-) -> list[Ticket]:
+) -> list[Any]:
     """Resolved or closed tickets of this customer (and category) finished within `window`,
-    most recent first: what the agent should reopen instead of opening a duplicate."""
+    most recent first: what the agent should reopen instead of opening a duplicate. One
+    statement on an asyncpg connection (`Database.reader`; every create asks this); the
+    tickets are read-only rows as `read_ticket` gives them."""
     customer_id = _text("customer_id", customer_id, hi=128, required=True)
     if category and category not in CATEGORIES:
         raise InvalidArgument(
@@ -630,16 +632,15 @@ async def find_reopen_candidates(
         )
     if not timedelta(0) < window <= timedelta(days=365):
         raise InvalidArgument("window_days must be 1..365", code="invalid_window")
-    finished = func.coalesce(col(Ticket.closed_at), col(Ticket.resolved_at))
-    stmt = select(Ticket).where(
-        col(Ticket.customer_id) == customer_id,
-        col(Ticket.status).in_(DONE),
-        finished >= clock.now() - window,
-    )
-    if category:
-        stmt = stmt.where(col(Ticket.category) == category)
-    stmt = stmt.order_by(finished.desc(), col(Ticket.number).desc()).limit(limit)
-    return list((await session.exec(stmt)).all())
+    rows = await conn.fetch(_REOPEN_CANDIDATES, customer_id, list(DONE), clock.now() - window,
+                            category, limit)
+    return [SimpleNamespace(**dict(row.items())) for row in rows]
+
+
+_REOPEN_CANDIDATES = f"""SELECT {', '.join(Ticket.model_fields)} FROM ticketing.ticket
+WHERE customer_id = $1 AND status = ANY($2::text[]) AND coalesce(closed_at, resolved_at) >= $3
+  AND ($4 = '' OR category = $4)
+ORDER BY coalesce(closed_at, resolved_at) DESC, number DESC LIMIT $5"""
 
 
 # --- contacts, progress, notes, views -------------------------------------------------------
