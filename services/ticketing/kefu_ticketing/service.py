@@ -383,6 +383,7 @@ async def create_ticket(
             assignee_id=ticket.assignee_id or "",
             first_contact_at=to_timestamp(first_contact_at),
             sla=sla_snapshot(sla),
+            created_by=actor,
         ),
     )
     await append_event_raw(
