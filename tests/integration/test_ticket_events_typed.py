@@ -92,6 +92,7 @@ async def test_every_change_of_a_ticket_is_one_typed_event_in_order(stub, databa
     assert from_timestamp(created.first_contact_at) == first_contact
     assert created.customer_tier == types_pb2.CUSTOMER_TIER_VIP and created.team == "care"
     assert created.sla == ticket.sla  # the one SLA snapshot: what the ticket holds
+    assert created.created_by == ticket.created_by == "system"  # webhooks learn the creator here
     assert updated.changes.severity == types_pb2.SEVERITY_HIGH and list(updated.changes.tags.values) == ["tv"]
     assert not updated.changes.HasField("subject")
     assert updated.classification.severity == types_pb2.SEVERITY_HIGH

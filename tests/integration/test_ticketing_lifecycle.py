@@ -236,13 +236,13 @@ async def test_reopen_candidates_respect_the_window(db, escalation_addr: str) ->
                     clock=clock,
                 )
     clock.advance(timedelta(days=31))
-    async with db.session() as session:
+    async with db.reader() as conn:
         found = await service.find_reopen_candidates(
-            session, customer_id=customer, category="billing", window=timedelta(days=30), clock=clock
+            conn, customer_id=customer, category="billing", window=timedelta(days=30), clock=clock
         )
         assert found == []
         found = await service.find_reopen_candidates(
-            session, customer_id=customer, category="billing", window=timedelta(days=32), clock=clock
+            conn, customer_id=customer, category="billing", window=timedelta(days=32), clock=clock
         )
         assert [t.id for t in found] == [ticket.id]
 

@@ -202,10 +202,10 @@ async def test_reopen_candidates_propose_the_dissatisfied_cycles(desk: Desk) -> 
     happy = await desk.ticket(customer=customer)
     await desk.rate(unhappy, 1)
     await desk.rate(happy, 5)
-    async with desk.db.session() as session:
+    async with desk.db.reader() as conn:
         found = await service.find_reopen_candidates(
-            session, customer_id=customer, category="billing", window=timedelta(days=30), clock=desk.clock)
-        proposed = await ratings.reopen_proposed(session, found)
+            conn, customer_id=customer, category="billing", window=timedelta(days=30), clock=desk.clock)
+        proposed = await ratings.reopen_proposed(conn, found)
     assert {t.id for t in found} == {unhappy.id, happy.id}
     assert proposed == {unhappy.id}
 

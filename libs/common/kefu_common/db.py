@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -128,6 +129,14 @@ class Database:
                 await session.rollback()
                 raise
 
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[Any]:
+        """A pooled asyncpg connection outside any transaction, for a hot path's one-statement
+        read (GetTicket): no BEGIN/COMMIT round trips and no ORM, only the pool's pre-ping.
+        Use asyncpg's ``$n`` parameters; rows are asyncpg Records."""
+        async with self.engine.connect() as conn:
+            yield (await conn.get_raw_connection()).driver_connection
+
     async def idempotent(
         self,
         write: Callable[[AsyncSession], Awaitable[T]],
@@ -139,7 +148,8 @@ class Database:
         try:
             async with self.session() as session:
                 return await write(session)
-        except IntegrityError:
+        except (IntegrityError, asyncpg.IntegrityConstraintViolationError):
+            # (the second when the violating statement ran on `driver_connection`)
             async with self.session() as session:
                 found = await replay(session)
             if found is None:

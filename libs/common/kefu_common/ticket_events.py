@@ -126,7 +126,7 @@ def _change_json(event: ticketing_pb2.Event) -> dict[str, Any]:
                 "customer_sensitive": c.customer_sensitive, "channel": enum_to_str(Channel, c.channel),
                 "severity": enum_to_str(Severity, c.severity), "category": c.category, "team": c.team,
                 "assignee_id": c.assignee_id or None, "first_contact_at": _iso(c.first_contact_at),
-                "sla": sla_json(c.sla)}
+                "sla": sla_json(c.sla), "created_by": c.created_by}
     if case == "updated":
         u = event.updated
         out = {"actor": u.actor, "changes": _changes_json(u.changes)}
@@ -197,7 +197,8 @@ def _change(event: ticketing_pb2.Event, case: str, doc: Mapping[str, Any]) -> No
             customer_sensitive=bool(doc.get("customer_sensitive")), channel=_enum(Channel, doc.get("channel")),
             severity=_enum(Severity, doc.get("severity")), category=doc.get("category") or "",
             team=doc.get("team") or "", assignee_id=doc.get("assignee_id") or "",
-            first_contact_at=_ts(doc.get("first_contact_at")), sla=sla_snapshot(doc.get("sla") or {})))
+            first_contact_at=_ts(doc.get("first_contact_at")), sla=sla_snapshot(doc.get("sla") or {}),
+            created_by=doc.get("created_by") or ""))
     elif case == "updated":
         classification = doc.get("classification")
         event.updated.CopyFrom(ticketing_pb2.TicketUpdated(

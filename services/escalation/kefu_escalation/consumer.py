@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from kefu.ticketing.v1 import ticketing_pb2, ticketing_pb2_grpc
 from kefu_common.clock import Clock
-from kefu_common.db import Database
+from kefu_common.db import Database, driver_connection
 from kefu_common.leader import leadership, lock_key
 from kefu_common.logging import get_logger
 from kefu_common.metrics import CONSUMER_LAST_SEQUENCE
@@ -38,6 +38,11 @@ CURSOR_NAME = "ticketing-events"
 RETRY_MIN_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 STANDBY_SECONDS = 2.0  # how often a standby replica tries to take the lead
+
+
+_STORE = """INSERT INTO escalation.ticket_event (sequence, event_id, event_type, ticket_id, body,
+    occurred_at, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sequence) DO NOTHING RETURNING 1"""
 
 
 class TicketEventConsumer:
@@ -71,25 +76,16 @@ class TicketEventConsumer:
         return int(value or 0)
 
     async def store(self, event: ticketing_pb2.Event) -> bool:
-        """Store one event and advance the cursor atomically; False if it was already stored."""
+        """Store one event and advance the cursor atomically; False if it was already stored.
+        The insert on the driver connection (this runs for every event); the cursor moves through
+        its one writer, `cursors.advance`, in the same transaction."""
         async with self.db.session() as session:
-            conn = await session.connection()
-            inserted = await conn.scalar(
-                text(
-                    "INSERT INTO escalation.ticket_event (sequence, event_id, event_type, "
-                    "ticket_id, body, occurred_at, received_at) "
-                    "VALUES (:seq, :eid, :type, :tid, :body, :occurred, :now) "
-                    "ON CONFLICT (sequence) DO NOTHING RETURNING 1"
-                ),
-                {
-                    "seq": event.sequence,
-                    "eid": uuid.UUID(event.event_id),
-                    "type": event.type,
-                    "tid": uuid.UUID(event.ticket_id),
-                    "body": event.SerializeToString(),  # the typed event, as received
-                    "occurred": from_timestamp(event.occurred_at),
-                    "now": self.clock.now(),
-                },
+            conn = await driver_connection(session)
+            inserted = await conn.fetchval(
+                _STORE,
+                event.sequence, uuid.UUID(event.event_id), event.type, uuid.UUID(event.ticket_id),
+                event.SerializeToString(),  # the typed event, as received
+                from_timestamp(event.occurred_at), self.clock.now(),
             )
             await cursors.advance(session, self.name, event.sequence, self.clock.now())
         return inserted is not None

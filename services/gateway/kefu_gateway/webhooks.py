@@ -319,6 +319,8 @@ class WebhookFanout:
     async def _creator(self, event: ticketing_pb2.Event) -> str | None:
         if event.type != "ticket.created":
             return None
+        if event.created.created_by:  # events stored before the field existed lack it
+            return event.created.created_by
         ticket = await self.stub.GetTicket(
             ticketing_pb2.GetTicketRequest(id=event.ticket_id), timeout=self.timeout
         )

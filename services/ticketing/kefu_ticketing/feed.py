@@ -57,6 +57,7 @@ class EventFeed:
         self._poll_interval = poll_interval
         self._batch_size = batch_size
         self._changed = asyncio.Event()  # set (and replaced) on every wake-up
+        self._reads: dict[tuple[int, asyncio.Event], asyncio.Future[list[OutboxEvent]]] = {}
         self._started = False
         self._stopped = False
         self._listener = PgListener(db.direct_url, NOTIFY_CHANNEL, on_notify=self._wake, name=APPLICATION_NAME)
@@ -92,7 +93,7 @@ class EventFeed:
     async def _follow(self, last: int) -> AsyncIterator[OutboxEvent]:
         while not self._stopped:
             changed = self._changed  # before the read: a wake-up during it is not lost
-            batch = await self._read_after(last)
+            batch = await self._shared_read(last, changed)
             for event in batch:
                 if self._stopped:
                     return
@@ -105,6 +106,25 @@ class EventFeed:
                 await asyncio.wait_for(changed.wait(), self._poll_interval)
             except TimeoutError:
                 pass  # the safety net: read again anyway
+
+    async def _shared_read(self, after: int, changed: asyncio.Event) -> list[OutboxEvent]:
+        """The batch after `after`, read once for every watcher at the same position since the
+        same wake-up (one commit wakes them all, and they are usually all caught up: one read
+        instead of one per watcher). A watcher joins only a read still in flight and begun since
+        the last wake-up: a commit visible to a read of its own would either be in that read or
+        have woken it since (a new handle, a new key), so it misses nothing a read of its own
+        would have found; the safety-net poll stays a fresh read for the same reason."""
+        key = (after, changed)
+        read = self._reads.get(key)
+        if read is None:
+            read = self._reads[key] = asyncio.ensure_future(self._read_after(after))
+            read.add_done_callback(lambda done: self._read_done(key, done))
+        return await asyncio.shield(read)  # a watcher that goes away leaves the read to others
+
+    def _read_done(self, key: tuple[int, asyncio.Event], read: asyncio.Future[list[OutboxEvent]]) -> None:
+        self._reads.pop(key, None)
+        if not read.cancelled():
+            read.exception()  # retrieved here too: every watcher of it may have gone meanwhile
 
     async def _read_after(self, after: int) -> list[OutboxEvent]:
         query = (

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kefu_common.clock import Clock
-from kefu_common.db import Database
+from kefu_common.db import Database, driver_connection
 from kefu_common.errors import AlreadyExists, InvalidArgument
 from kefu_ticketing.models import IdempotencyRecord
 
@@ -39,18 +38,31 @@ def _check_request_id(request_id: str) -> None:
         )
 
 
-async def _stored(
-    session: AsyncSession, command: str, request_id: str, digest: str, reply_type: type[R]
-) -> R | None:
-    record = await session.get(IdempotencyRecord, (request_id, command))
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+_LOOKUP = ("SELECT request_hash, response FROM ticketing.idempotency_record "
+           "WHERE request_id = $1 AND command = $2")
+_RECORD = ("INSERT INTO ticketing.idempotency_record "
+           "(request_id, command, request_hash, response, created_at) VALUES ($1, $2, $3, $4, $5)")
+
+
+def _replay(record: Any, digest: str, request_id: str, reply_type: type[R]) -> R | None:
+    """The stored reply of a (request_hash, response) row, or None without a row."""
     if record is None:
         return None
-    if record.request_hash != digest:
+    if record[0] != digest:
         raise AlreadyExists(
             f"request_id {request_id!r} was already used with a different request",
             code="idempotency_key_reused",
         )
-    return reply_type.FromString(record.response)
+    return reply_type.FromString(record[1])
+
+
+async def _stored(
+    session: AsyncSession, command: str, request_id: str, digest: str, reply_type: type[R]
+) -> R | None:
+    record = await session.get(IdempotencyRecord, (request_id, command))
+    return _replay(None if record is None else (record.request_hash, record.response), digest,
+                   request_id, reply_type)
 
 
 async def run_command(
@@ -68,26 +80,19 @@ async def run_command(
 
     async def first_or_replay(session: AsyncSession) -> R:
         # Serialise calls with the same key: a concurrent duplicate waits for the first to
-        # commit and then replays it (instead of, say, failing its version check).
-        conn = await session.connection()
-        await conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"{command}/{request_id}"},
-        )
-        stored = await _stored(session, command, request_id, digest, reply_type)
+        # commit and then replays it (instead of, say, failing its version check). The lock,
+        # the look-up and the record go on the driver connection (no ORM round trips); the
+        # look-up is its own statement so that its snapshot is taken after the lock is held.
+        conn = await driver_connection(session)
+        await conn.execute(_LOCK, f"{command}/{request_id}")
+        stored = _replay(await conn.fetchrow(_LOOKUP, request_id, command), digest, request_id,
+                         reply_type)
         if stored is not None:
             return stored
         reply = await write(session)
-        session.add(
-            IdempotencyRecord(
-                request_id=request_id,
-                command=command,
-                request_hash=digest,
-                response=reply.SerializeToString(),
-                created_at=clock.now(),
-            )
-        )
-        await session.flush()
+        await session.flush()  # whatever the write left to the ORM, before the record
+        await conn.execute(_RECORD, request_id, command, digest, reply.SerializeToString(),
+                           clock.now())
         return reply
 
     return await db.idempotent(

@@ -32,6 +32,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text, tuple_
 from sqlmodel import col, select
@@ -237,16 +238,16 @@ async def list_latest(
     return out, keyset.encode(page[-1].created_at, page[-1].id) if more else ""
 
 
-async def reopen_proposed(session: AsyncSession, tickets: list[Ticket]) -> set[uuid.UUID]:
-    """Those of `tickets` whose current cycle's rating (its latest revision) is dissatisfied."""
+async def reopen_proposed(conn: Any, tickets: list[Any]) -> set[uuid.UUID]:
+    """Those of `tickets` whose current cycle's rating (its latest revision) is dissatisfied
+    (on an asyncpg connection, as `service.find_reopen_candidates` reads them)."""
     if not tickets:
         return set()
-    rows = (await session.exec(text(  # type: ignore[call-overload]
+    rows = await conn.fetch(
         "SELECT r.ticket_id, r.cycle, r.dissatisfied FROM ticketing.rating r "
-        "WHERE r.latest AND r.ticket_id = ANY(:ids)"),
-        params={"ids": [t.id for t in tickets]})).all()
+        "WHERE r.latest AND r.ticket_id = ANY($1::uuid[])", [t.id for t in tickets])
     current = {t.id: t.reopen_count + 1 for t in tickets}
-    return {r.ticket_id for r in rows if r.dissatisfied and current.get(r.ticket_id) == r.cycle}
+    return {r["ticket_id"] for r in rows if r["dissatisfied"] and current.get(r["ticket_id"]) == r["cycle"]}
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from sqlalchemy import func
@@ -19,11 +21,12 @@ from google.protobuf.message import Message
 from kefu.common.v1 import types_pb2
 from kefu.ticketing.v1 import ticketing_pb2
 from kefu_common.clock import Clock
+from kefu_common.db import driver_connection
 from kefu_common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from kefu_common.protoconv import enum_choices, str_to_enum, to_timestamp
 from kefu_common.ticket_events import sla_snapshot
 from kefu_ticketing import search
-from kefu_ticketing.events import append_event
+from kefu_ticketing.events import append_event, append_event_raw
 from kefu_ticketing.models import (
     Agent,
     Assignment,
@@ -213,6 +216,18 @@ async def get_ticket(session: AsyncSession, ticket_id: str) -> Ticket:
     return ticket
 
 
+_READ_TICKET = f"SELECT {', '.join(Ticket.model_fields)} FROM ticketing.ticket WHERE id = $1"
+
+
+async def read_ticket(conn: Any, ticket_id: str) -> Any:
+    """The ticket as `get_ticket` finds it, in one statement on an asyncpg connection
+    (`Database.reader`): a read-only row with the ticket's attributes, not an ORM object."""
+    row = await conn.fetchrow(_READ_TICKET, _uuid(ticket_id))
+    if row is None:
+        raise NotFound(f"ticket {ticket_id} not found", code="ticket_not_found")
+    return SimpleNamespace(**dict(row.items()))
+
+
 async def lock_ticket(session: AsyncSession, ticket_id: str, expected_version: int) -> Ticket:
     """The ticket row, locked for this transaction, at the version the caller last saw."""
     stmt = select(Ticket).where(col(Ticket.id) == _uuid(ticket_id)).with_for_update()
@@ -261,6 +276,24 @@ async def pick_specialist(session: AsyncSession, team: str) -> Agent | None:
         .limit(1)
     )
     return (await session.exec(stmt)).first()
+
+
+_INSERT_TICKET = """
+INSERT INTO ticketing.ticket (id, status, customer_id, customer_name, customer_tier,
+    customer_sensitive, customer_phone, customer_email, channel, severity, category, subject,
+    description, tags, reopen_count, version, sla, assignee_id, assignee_name,
+    assignee_skill_level, team, created_by, first_contact_at, created_at, updated_at)
+VALUES ($1, 'new', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 1, $14, $15, $16, $17,
+    $18, $19, $20, $21, $21)
+RETURNING number"""
+_INSERT_FIRST_CONTACT = """
+INSERT INTO ticketing.contact (id, ticket_id, direction, channel, occurred_at, summary, actor,
+    initial)
+VALUES ($1, $2, 'inbound', $3, $4, $5, $6, true)"""
+# A CTE of append_event_raw's statement: $1 is the ticket id, $2 the time, $6 the actor.
+_FIRST_STATUS_CHANGE = """status_change AS (
+    INSERT INTO ticketing.status_change (ticket_id, from_status, to_status, actor, reason, at)
+    VALUES ($1, NULL, 'new', $6, 'created', $2))"""
 
 
 async def create_ticket(
@@ -315,20 +348,20 @@ async def create_ticket(
         ticket.assignee_name = routed.name
         ticket.assignee_skill_level = routed.skill_level
         ticket.team = team or routed.team
-    session.add(ticket)
-    await session.flush()  # the ticket row must exist before rows that reference it
-    session.add(
-        StatusChange(
-            ticket_id=ticket.id, from_status=None, to_status="new", actor=actor,
-            reason="created", at=now,
-        )
+    # The rows go in on the driver connection (three statements, no ORM unit of work: ~0.1 ms
+    # of CPU per ORM statement is more than a round trip). The order is the ORM's: ticket,
+    # then its contact, then its first status change with the event, because the report
+    # triggers (migration 0007) count a ticket's inbound contacts when its fact rows appear.
+    conn = await driver_connection(session)
+    ticket.number = await conn.fetchval(
+        _INSERT_TICKET, ticket.id, ticket.customer_id, ticket.customer_name, ticket.customer_tier,
+        ticket.customer_sensitive, ticket.customer_phone, ticket.customer_email, ticket.channel,
+        ticket.severity, ticket.category, ticket.subject, ticket.description, ticket.tags,
+        json.dumps(sla), ticket.assignee_id, ticket.assignee_name, ticket.assignee_skill_level,
+        ticket.team, actor, first_contact_at, now,
     )
-    session.add(
-        Contact(
-            ticket_id=ticket.id, direction="inbound", channel=cmd.channel,
-            occurred_at=first_contact_at, summary=ticket.subject[:2000], actor=actor, initial=True,
-        )
-    )
+    await conn.execute(_INSERT_FIRST_CONTACT, uuid.uuid4(), ticket.id, cmd.channel,
+                       first_contact_at, ticket.subject[:2000], actor)
     if routed is not None:
         session.add(
             Assignment(
@@ -336,18 +369,27 @@ async def create_ticket(
                 reason="high-risk ticket routed to a senior specialist", at=now,
             )
         )
-    await _event(session, ticket, now, created=ticketing_pb2.TicketCreated(
-        customer_id=ticket.customer_id,
-        customer_tier=_enum(types_pb2.CustomerTier, ticket.customer_tier),
-        customer_sensitive=ticket.customer_sensitive,
-        channel=_enum(types_pb2.Channel, ticket.channel),
-        severity=_enum(types_pb2.Severity, ticket.severity),
-        category=ticket.category,
-        team=ticket.team,
-        assignee_id=ticket.assignee_id or "",
-        first_contact_at=to_timestamp(first_contact_at),
-        sla=sla_snapshot(sla),
-    ))
+        await session.flush()
+    body = ticketing_pb2.Event(
+        number=ticket.number, version=ticket.version, status=ticketing_pb2.TICKET_STATUS_NEW,
+        created=ticketing_pb2.TicketCreated(
+            customer_id=ticket.customer_id,
+            customer_tier=_enum(types_pb2.CustomerTier, ticket.customer_tier),
+            customer_sensitive=ticket.customer_sensitive,
+            channel=_enum(types_pb2.Channel, ticket.channel),
+            severity=_enum(types_pb2.Severity, ticket.severity),
+            category=ticket.category,
+            team=ticket.team,
+            assignee_id=ticket.assignee_id or "",
+            first_contact_at=to_timestamp(first_contact_at),
+            sla=sla_snapshot(sla),
+            created_by=actor,
+        ),
+    )
+    await append_event_raw(
+        conn, ticket_id=ticket.id, occurred_at=now, body=body,
+        with_statement=_FIRST_STATUS_CHANGE, params=(actor,),
+    )
     return ticket
 
 
@@ -572,16 +614,18 @@ async def reopen_ticket(
 
 
 async def find_reopen_candidates(
-    session: AsyncSession,
+    conn: Any,
     *,
     customer_id: str,
     category: str,
     window: timedelta,
     clock: Clock,
     limit: int = 5,
-) -> list[Ticket]:
+) -> list[Any]:
     """Resolved or closed tickets of this customer (and category) finished within `window`,
-    most recent first: what the agent should reopen instead of opening a duplicate."""
+    most recent first: what the agent should reopen instead of opening a duplicate. One
+    statement on an asyncpg connection (`Database.reader`; every create asks this); the
+    tickets are read-only rows as `read_ticket` gives them."""
     customer_id = _text("customer_id", customer_id, hi=128, required=True)
     if category and category not in CATEGORIES:
         raise InvalidArgument(
@@ -589,16 +633,15 @@ async def find_reopen_candidates(
         )
     if not timedelta(0) < window <= timedelta(days=365):
         raise InvalidArgument("window_days must be 1..365", code="invalid_window")
-    finished = func.coalesce(col(Ticket.closed_at), col(Ticket.resolved_at))
-    stmt = select(Ticket).where(
-        col(Ticket.customer_id) == customer_id,
-        col(Ticket.status).in_(DONE),
-        finished >= clock.now() - window,
-    )
-    if category:
-        stmt = stmt.where(col(Ticket.category) == category)
-    stmt = stmt.order_by(finished.desc(), col(Ticket.number).desc()).limit(limit)
-    return list((await session.exec(stmt)).all())
+    rows = await conn.fetch(_REOPEN_CANDIDATES, customer_id, list(DONE), clock.now() - window,
+                            category, limit)
+    return [SimpleNamespace(**dict(row.items())) for row in rows]
+
+
+_REOPEN_CANDIDATES = f"""SELECT {', '.join(Ticket.model_fields)} FROM ticketing.ticket
+WHERE customer_id = $1 AND status = ANY($2::text[]) AND coalesce(closed_at, resolved_at) >= $3
+  AND ($4 = '' OR category = $4)
+ORDER BY coalesce(closed_at, resolved_at) DESC, number DESC LIMIT $5"""
 
 
 # --- contacts, progress, notes, views -------------------------------------------------------

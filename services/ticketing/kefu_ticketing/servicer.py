@@ -322,9 +322,9 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
     async def GetTicket(
         self, request: ticketing_pb2.GetTicketRequest, context: grpc.aio.ServicerContext
     ) -> ticketing_pb2.Ticket:
-        async with self.db.session() as session:
-            ticket = await service.get_ticket(session, request.id)
-            return ticket_to_proto(ticket)
+        async with self.db.reader() as conn:
+            ticket = await service.read_ticket(conn, request.id)
+        return ticket_to_proto(ticket)
 
     async def ListTickets(
         self, request: ticketing_pb2.ListTicketsRequest, context: grpc.aio.ServicerContext
@@ -424,16 +424,16 @@ class TicketingServicer(ticketing_pb2_grpc.TicketingServiceServicer):
         self, request: ticketing_pb2.FindReopenCandidatesRequest, context: grpc.aio.ServicerContext
     ) -> ticketing_pb2.FindReopenCandidatesResponse:
         window = timedelta(days=request.window_days) if request.window_days else self.reopen_window
-        async with self.db.session() as session:
+        async with self.db.reader() as conn:
             tickets = await service.find_reopen_candidates(
-                session, customer_id=request.customer_id, category=request.category,
+                conn, customer_id=request.customer_id, category=request.category,
                 window=window, clock=self.clock,
             )
-            proposed = await ratings.reopen_proposed(session, tickets)
-            return ticketing_pb2.FindReopenCandidatesResponse(
-                tickets=[ticket_to_proto(t) for t in tickets],
-                reopen_proposed=[str(t.id) for t in tickets if t.id in proposed],
-            )
+            proposed = await ratings.reopen_proposed(conn, tickets)
+        return ticketing_pb2.FindReopenCandidatesResponse(
+            tickets=[ticket_to_proto(t) for t in tickets],
+            reopen_proposed=[str(t.id) for t in tickets if t.id in proposed],
+        )
 
     async def LogContact(
         self, request: ticketing_pb2.LogContactRequest, context: grpc.aio.ServicerContext
