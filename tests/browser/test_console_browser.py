@@ -365,6 +365,11 @@ async def _download(page: Any, panel: str) -> list[dict[str, str]]:
     import csv
     import io
 
+    # Each download from a freshly loaded page: Chromium's per-tab download limiter keeps state
+    # across the module's many downloads and, late in a long run, dropped one that the page had
+    # started (its toast said "Downloaded"); a navigation resets it.
+    await page.reload()
+    await page.wait_for_selector("body[data-loaded]", timeout=30_000)
     await page.evaluate("document.getElementById('toast').hidden = true")  # never over a button
     async with page.expect_download() as info:
         await page.click(f'#panel-{panel} [data-csv="{panel}"]')

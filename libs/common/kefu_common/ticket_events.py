@@ -126,7 +126,9 @@ def _change_json(event: ticketing_pb2.Event) -> dict[str, Any]:
                 "customer_sensitive": c.customer_sensitive, "channel": enum_to_str(Channel, c.channel),
                 "severity": enum_to_str(Severity, c.severity), "category": c.category, "team": c.team,
                 "assignee_id": c.assignee_id or None, "first_contact_at": _iso(c.first_contact_at),
-                "sla": sla_json(c.sla), "created_by": c.created_by}
+                "sla": sla_json(c.sla),
+                # absent in events stored before the field existed, so their JSON stays as it was
+                **({"created_by": c.created_by} if c.created_by else {})}
     if case == "updated":
         u = event.updated
         out = {"actor": u.actor, "changes": _changes_json(u.changes)}
