@@ -34,7 +34,7 @@ from kefu_common.errors import ServiceError
 from kefu_scoring import importer
 from kefu_scoring.engine import compile_ruleset
 from kefu_scoring.rules import DEFAULT_RULESET_PATH, load_ruleset
-from kefu_scoring.service import Conversation, Turn, analyse, masked_hit, risk_signals, validate
+from kefu_scoring.service import Conversation, Turn, analyse, masked_hits, risk_signals, validate
 
 PROGRESS_EVERY = 200
 
@@ -98,7 +98,7 @@ def score_lines(lines: Iterator[str], ruleset_path: Path = DEFAULT_RULESET_PATH)
             continue
         analysis = analyse(compiled, conversation.turns)
         score = analysis.score
-        hits = [masked_hit(h, conversation.turns[h.turn_index].text) for h in score.hits]
+        hits = masked_hits(score.hits, lambda i, turns=conversation.turns: turns[i].text)
         yield {
             "line": line_no,
             "conversation_id": conversation.conversation_id,

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from kefu_common.pii import mask
 from kefu_scoring.engine import CompiledRuleset, Hit, Turn, compile_ruleset
+from kefu_scoring.service import masked_hits
 from kefu_scoring.rules import KeywordCondition, NotCondition, RegexCondition, Rule, Ruleset, is_single_turn
 
 
@@ -86,22 +86,5 @@ class Coach:
         for window in self.windows:
             if agent_turns == window.first:  # the window has just closed
                 hits.extend(h for h in window.compiled.evaluate(turns[: index + 1]).hits if h.rule_id == window.rule_id)
-        return _masked(hits, turns)
+        return masked_hits(hits, lambda i: turns[i].text)
 
-
-def _masked(hits: Sequence[Hit], turns: Sequence[Turn]) -> list[Hit]:
-    """The hits with PII-masked quotes, as `service.masked_quote` masks them, each turn masked
-    once (a turn full of forbidden phrases has a hit per phrase)."""
-    masked: dict[int, str] = {}
-    out = []
-    for h in hits:
-        if not h.matched_text:
-            out.append(h)
-            continue
-        text = turns[h.turn_index].text
-        whole = masked.get(h.turn_index)
-        if whole is None:
-            whole = masked[h.turn_index] = mask(text)
-        quote = whole[h.start:h.end] if len(whole) == len(text) else mask(text[h.start:h.end])
-        out.append(h if quote == h.matched_text else replace(h, matched_text=quote))
-    return out

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import col, select
@@ -189,12 +189,23 @@ def masked_quote(text: str, start: int, end: int) -> str:
     return mask(text[start:end])
 
 
-def masked_hit(hit: Hit, turn_text: str) -> Hit:
-    """`hit` with its quote PII-masked (`turn_text`: the text of the hit's turn)."""
-    if not hit.matched_text:
-        return hit
-    quote = masked_quote(turn_text, hit.start, hit.end)
-    return hit if quote == hit.matched_text else Hit(**{**asdict(hit), "matched_text": quote})
+def masked_hits(hits: Iterable[Hit], text_of: Callable[[int], str]) -> list[Hit]:
+    """The hits with their quotes PII-masked as `masked_quote` masks them (`text_of`: the text
+    of a turn by its index), each turn masked once however many hits it has (a turn full of
+    forbidden phrases has a hit per phrase: masking the turn per hit was quadratic)."""
+    masked: dict[int, str] = {}
+    out = []
+    for h in hits:
+        if not h.matched_text:
+            out.append(h)
+            continue
+        text = text_of(h.turn_index)
+        whole = masked.get(h.turn_index)
+        if whole is None:
+            whole = masked[h.turn_index] = mask(text)
+        quote = whole[h.start:h.end] if len(whole) == len(text) else mask(text[h.start:h.end])
+        out.append(h if quote == h.matched_text else replace(h, matched_text=quote))
+    return out
 
 
 def emotion_is_a_risk(emotion: TurnEmotion, text: str) -> bool:
@@ -341,7 +352,7 @@ async def score_conversation(
     turns = conversation.turns
     analysis = analyse(compile_ruleset(ruleset), turns)
     score = analysis.score
-    hits = [masked_hit(h, turns[h.turn_index].text) for h in score.hits]
+    hits = masked_hits(score.hits, lambda i: turns[i].text)
     raised = risk_signals(conversation, hits, analysis.emotion.turns, predicted=analysis.satisfaction)
     queued = []
     if conversation.ticket_id:
@@ -414,7 +425,7 @@ def realtime_turn(
     """One streamed turn: the ruleset's real-time rules and the customer's emotion on this
     turn alone (no I/O, so an alert costs no database round trip)."""
     validate_turn(turn, index)
-    hits = [masked_hit(h, turn.text) for h in compiled.evaluate_turn(turn, index)]
+    hits = masked_hits(compiled.evaluate_turn(turn, index), lambda _: turn.text)
     emotion = default_lexicon().turn(index, turn.text) if turn.role == "customer" else None
     raised = risk_signals(conversation, hits, [emotion] if emotion else [], lambda _: turn.text)
     by_kind = {s.kind: s for s in raised}
